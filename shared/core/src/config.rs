@@ -1,0 +1,531 @@
+//! Configuration: the TOML that `inlet dev`, `inlet check` and the Lambda functions share.
+//!
+//! Loading is two steps: TOML → raw structs (unknown keys are errors, with their line), then
+//! validation into [`Config`], which collects every problem with its key path
+//! (`providers[1].secrets[0]: environment variable X is not set`) so one `inlet check` run
+//! shows them all.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::ids::ProviderName;
+use crate::normalize::NormalizeRules;
+use crate::secret::{self, Secret};
+use crate::signature::{Encoding, HmacAlgorithm, HmacSpec, Scheme};
+
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
+
+/// One problem in a config, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Every problem found in a config.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub issues: Vec<ConfigIssue>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.issues.len();
+        writeln!(f, "{n} problem{} in the configuration:", if n == 1 { "" } else { "s" })?;
+        for issue in &self.issues {
+            writeln!(f, "  - {issue}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub worker: WorkerConfig,
+    pub logging: LoggingConfig,
+    pub providers: Vec<ProviderConfig>,
+    pub sinks: Vec<SinkConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Default request body limit, in bytes (a provider may set its own).
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerConfig {
+    pub batch_size: usize,
+    pub visibility_timeout_secs: u64,
+    /// The in-progress lease; shorter than the visibility timeout so a crashed worker's
+    /// claim expires before its message reappears.
+    pub lease_secs: u64,
+    /// Receives before the queue moves a message to the DLQ.
+    pub max_receive: u32,
+    /// How long completed keys are remembered (duplicate window).
+    pub retention_secs: u64,
+    pub backoff_base_ms: u64,
+    pub backoff_max_secs: u64,
+    /// Idle poll interval of the local worker loop.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 10,
+            visibility_timeout_secs: 30,
+            lease_secs: 25,
+            max_receive: 5,
+            retention_secs: 7 * 24 * 3600,
+            backoff_base_ms: 1000,
+            backoff_max_secs: 300,
+            poll_interval_ms: 250,
+        }
+    }
+}
+
+impl WorkerConfig {
+    pub fn visibility(&self) -> Duration {
+        Duration::from_secs(self.visibility_timeout_secs)
+    }
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.lease_secs)
+    }
+    pub fn retention(&self) -> Duration {
+        Duration::from_secs(self.retention_secs)
+    }
+    pub fn backoff(&self) -> crate::retry::Backoff {
+        crate::retry::Backoff {
+            base: Duration::from_millis(self.backoff_base_ms),
+            max: Duration::from_secs(self.backoff_max_secs),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoggingConfig {
+    /// Log payloads at debug level (after redaction). Off by default.
+    pub log_payloads: bool,
+    /// Field names redacted wherever a payload is logged.
+    pub redact_fields: Vec<String>,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        Self {
+            log_payloads: false,
+            redact_fields: crate::redact::DEFAULT_FIELDS.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    pub name: ProviderName,
+    pub scheme: Scheme,
+    pub secrets: Vec<Secret>,
+    pub tolerance_secs: u64,
+    pub max_body_bytes: usize,
+    pub rules: NormalizeRules,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SinkConfig {
+    /// Append one JSON object per line, fsync'd per record.
+    File { path: String },
+    /// One JSON object per line on standard output.
+    Stdout {},
+    /// POST each record as JSON with an `Idempotency-Key` header.
+    Http {
+        url: String,
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+        #[serde(default = "default_http_timeout")]
+        timeout_ms: u64,
+        /// Attempts within one delivery before the queue's backoff takes over.
+        #[serde(default = "default_http_attempts")]
+        attempts: u32,
+    },
+}
+
+fn default_http_timeout() -> u64 {
+    10_000
+}
+fn default_http_attempts() -> u32 {
+    3
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    server: ServerConfig,
+    #[serde(default)]
+    worker: WorkerConfig,
+    #[serde(default)]
+    logging: LoggingConfig,
+    #[serde(default)]
+    providers: Vec<RawProvider>,
+    #[serde(default)]
+    sinks: Vec<SinkConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProvider {
+    name: String,
+    scheme: String,
+    #[serde(default)]
+    secrets: Vec<String>,
+    tolerance_secs: Option<u64>,
+    max_body_bytes: Option<usize>,
+    id_pointer: Option<String>,
+    type_pointer: Option<String>,
+    entity_pointer: Option<String>,
+    version_pointer: Option<String>,
+    // The generic `hmac` scheme.
+    header: Option<String>,
+    algorithm: Option<String>,
+    encoding: Option<String>,
+    prefix: Option<String>,
+    timestamp_header: Option<String>,
+    signed_content: Option<String>,
+}
+
+impl Config {
+    /// Parse and validate. `env` resolves `env:NAME` secret references.
+    pub fn from_toml(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError {
+            issues: vec![ConfigIssue {
+                path: String::new(),
+                message: e.to_string().trim_end().to_string(),
+            }],
+        })?;
+        let mut issues = Vec::new();
+        let mut push = |path: String, message: String| issues.push(ConfigIssue { path, message });
+
+        let w = &raw.worker;
+        if w.batch_size == 0 || w.batch_size > 100 {
+            push("worker.batch_size".into(), "must be between 1 and 100".into());
+        }
+        if w.visibility_timeout_secs == 0 {
+            push("worker.visibility_timeout_secs".into(), "must be at least 1".into());
+        }
+        if w.lease_secs == 0 || w.lease_secs >= w.visibility_timeout_secs {
+            push(
+                "worker.lease_secs".into(),
+                format!(
+                    "must be at least 1 and shorter than worker.visibility_timeout_secs ({})",
+                    w.visibility_timeout_secs
+                ),
+            );
+        }
+        if w.max_receive == 0 {
+            push("worker.max_receive".into(), "must be at least 1".into());
+        }
+        if w.backoff_base_ms == 0 {
+            push("worker.backoff_base_ms".into(), "must be at least 1".into());
+        }
+        if raw.server.max_body_bytes == 0 {
+            push("server.max_body_bytes".into(), "must be at least 1".into());
+        }
+
+        let mut providers = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (i, p) in raw.providers.iter().enumerate() {
+            let at = |field: &str| format!("providers[{i}].{field}");
+            let name = match ProviderName::parse(&p.name) {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    push(at("name"), format!("{:?} {e}", p.name));
+                    None
+                }
+            };
+            if !seen.insert(p.name.clone()) {
+                push(at("name"), format!("{:?} is configured twice", p.name));
+            }
+            let scheme = match build_scheme(p) {
+                Ok(s) => Some(s),
+                Err((field, msg)) => {
+                    push(at(field), msg);
+                    None
+                }
+            };
+            if p.secrets.is_empty() {
+                push(at("secrets"), "at least one secret is required".into());
+            }
+            let mut secrets = Vec::new();
+            for (j, spec) in p.secrets.iter().enumerate() {
+                match secret::resolve(spec, env) {
+                    Ok(s) => {
+                        if let Some(scheme) = &scheme {
+                            if let Err(e) = scheme.check_secret(&s) {
+                                push(at(&format!("secrets[{j}]")), format!("not usable by scheme {}: {e}", scheme.name()));
+                            }
+                        }
+                        secrets.push(s);
+                    }
+                    Err(e) => push(at(&format!("secrets[{j}]")), e.to_string()),
+                }
+            }
+            for (field, ptr) in [
+                ("id_pointer", &p.id_pointer),
+                ("type_pointer", &p.type_pointer),
+                ("entity_pointer", &p.entity_pointer),
+                ("version_pointer", &p.version_pointer),
+            ] {
+                if let Some(ptr) = ptr {
+                    if !ptr.starts_with('/') {
+                        push(at(field), format!("{ptr:?} is not a JSON pointer (it must start with '/')"));
+                    }
+                }
+            }
+            let max_body_bytes = p.max_body_bytes.unwrap_or(raw.server.max_body_bytes);
+            if max_body_bytes == 0 {
+                push(at("max_body_bytes"), "must be at least 1".into());
+            }
+            if let (Some(name), Some(scheme)) = (name, scheme) {
+                providers.push(ProviderConfig {
+                    name,
+                    scheme,
+                    secrets,
+                    tolerance_secs: p.tolerance_secs.unwrap_or(DEFAULT_TOLERANCE_SECS),
+                    max_body_bytes,
+                    rules: NormalizeRules {
+                        id_pointer: p.id_pointer.clone(),
+                        type_pointer: p.type_pointer.clone(),
+                        entity_pointer: p.entity_pointer.clone(),
+                        version_pointer: p.version_pointer.clone(),
+                    },
+                });
+            }
+        }
+
+        for (i, s) in raw.sinks.iter().enumerate() {
+            match s {
+                SinkConfig::File { path } if path.is_empty() => {
+                    push(format!("sinks[{i}].path"), "must not be empty".into())
+                }
+                SinkConfig::Http { url, attempts, .. } => {
+                    if !(url.starts_with("http://") || url.starts_with("https://")) {
+                        push(format!("sinks[{i}].url"), format!("{url:?} is not an http(s) URL"));
+                    }
+                    if *attempts == 0 {
+                        push(format!("sinks[{i}].attempts"), "must be at least 1".into());
+                    }
+                }
+                _ => {}
+            }
+        }
+        if raw.sinks.is_empty() {
+            push("sinks".into(), "at least one sink is required (e.g. kind = \"stdout\")".into());
+        }
+
+        if !issues.is_empty() {
+            return Err(ConfigError { issues });
+        }
+        Ok(Config {
+            server: raw.server,
+            worker: raw.worker,
+            logging: raw.logging,
+            providers,
+            sinks: raw.sinks,
+        })
+    }
+
+    pub fn provider(&self, name: &str) -> Option<&ProviderConfig> {
+        self.providers.iter().find(|p| p.name.as_str() == name)
+    }
+}
+
+fn build_scheme(p: &RawProvider) -> Result<Scheme, (&'static str, String)> {
+    let hmac_only = [
+        ("header", p.header.is_some()),
+        ("algorithm", p.algorithm.is_some()),
+        ("encoding", p.encoding.is_some()),
+        ("prefix", p.prefix.is_some()),
+        ("timestamp_header", p.timestamp_header.is_some()),
+        ("signed_content", p.signed_content.is_some()),
+    ];
+    let scheme = match p.scheme.as_str() {
+        "standard-webhooks" => Scheme::StandardWebhooks,
+        "svix" => Scheme::Svix,
+        "stripe" => Scheme::Stripe,
+        "github" => Scheme::Github,
+        "shopify" => Scheme::Shopify,
+        "slack" => Scheme::Slack,
+        "hmac" => {
+            let header = p
+                .header
+                .clone()
+                .filter(|h| !h.is_empty())
+                .ok_or(("header", "the hmac scheme needs the signature header's name".to_string()))?;
+            let algorithm = match &p.algorithm {
+                None => HmacAlgorithm::Sha256,
+                Some(a) => HmacAlgorithm::parse(a)
+                    .ok_or(("algorithm", format!("{a:?} is not one of sha1, sha256, sha512")))?,
+            };
+            let encoding = match &p.encoding {
+                None => Encoding::Hex,
+                Some(e) => Encoding::parse(e).ok_or(("encoding", format!("{e:?} is not one of hex, base64")))?,
+            };
+            let default_template = if p.timestamp_header.is_some() { "{timestamp}.{body}" } else { "{body}" };
+            let template = HmacSpec::parse_template(p.signed_content.as_deref().unwrap_or(default_template))
+                .map_err(|e| ("signed_content", e))?;
+            if p.timestamp_header.is_none() && template.contains(&crate::signature::Part::Timestamp) {
+                return Err(("signed_content", "uses {timestamp} but no timestamp_header is set".into()));
+            }
+            return Ok(Scheme::Hmac(HmacSpec {
+                header: header.to_ascii_lowercase(),
+                algorithm,
+                encoding,
+                prefix: p.prefix.clone().unwrap_or_default(),
+                timestamp_header: p.timestamp_header.as_ref().map(|h| h.to_ascii_lowercase()),
+                template,
+            }));
+        }
+        other => {
+            return Err((
+                "scheme",
+                format!("unknown scheme {other:?}; expected one of {}", Scheme::NAMES.join(", ")),
+            ))
+        }
+    };
+    if let Some((field, _)) = hmac_only.iter().find(|(_, set)| *set) {
+        return Err((field, format!("only applies to scheme = \"hmac\", not {:?}", p.scheme)));
+    }
+    Ok(scheme)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "STRIPE_SECRET").then(|| "whsec_x".to_string())
+    }
+
+    #[test]
+    fn a_full_config_loads() {
+        let cfg = Config::from_toml(
+            r#"
+            [worker]
+            max_receive = 3
+            [[providers]]
+            name = "stripe"
+            scheme = "stripe"
+            secrets = ["env:STRIPE_SECRET", "whsec_old"]
+            [[providers]]
+            name = "erp"
+            scheme = "hmac"
+            secrets = ["erp-secret"]
+            header = "X-Erp-Signature"
+            algorithm = "sha512"
+            encoding = "base64"
+            timestamp_header = "X-Erp-Time"
+            id_pointer = "/uuid"
+            [[sinks]]
+            kind = "file"
+            path = "out.jsonl"
+            [[sinks]]
+            kind = "http"
+            url = "http://127.0.0.1:9/x"
+            "#,
+            &env,
+        )
+        .unwrap();
+        assert_eq!(cfg.worker.max_receive, 3);
+        assert_eq!(cfg.providers.len(), 2);
+        assert_eq!(cfg.provider("stripe").unwrap().secrets[0].expose(), "whsec_x");
+        assert_eq!(cfg.provider("stripe").unwrap().tolerance_secs, 300);
+        assert!(matches!(cfg.provider("erp").unwrap().scheme, Scheme::Hmac(_)));
+        assert!(!format!("{cfg:?}").contains("whsec_x"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_path() {
+        let err = Config::from_toml(
+            r#"
+            [worker]
+            lease_secs = 60
+            [[providers]]
+            name = "Bad Name"
+            scheme = "stripe"
+            secrets = ["env:MISSING"]
+            [[providers]]
+            name = "x"
+            scheme = "nope"
+            secrets = []
+            [[providers]]
+            name = "y"
+            scheme = "github"
+            secrets = ["s"]
+            header = "x"
+            [[providers]]
+            name = "sw"
+            scheme = "standard-webhooks"
+            secrets = ["whsec_***"]
+            id_pointer = "id"
+            [[sinks]]
+            kind = "http"
+            url = "ftp://x"
+            "#,
+            &env,
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        for needle in [
+            "worker.lease_secs",
+            "providers[0].name",
+            "providers[0].secrets[0]: environment variable MISSING is not set",
+            "providers[1].scheme: unknown scheme \"nope\"",
+            "providers[1].secrets: at least one secret",
+            "providers[2].header: only applies to scheme = \"hmac\"",
+            "providers[3].secrets[0]: not usable by scheme standard-webhooks",
+            "providers[3].id_pointer",
+            "sinks[0].url",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn syntax_errors_and_unknown_keys_name_the_line() {
+        let err = Config::from_toml("[[providers]\nname=", &env).unwrap_err();
+        assert!(err.to_string().contains("line 1"), "{err}");
+        let err = Config::from_toml("[[sinks]]\nkind = \"stdout\"\ncolour = 1\n", &env).unwrap_err();
+        assert!(err.to_string().contains("colour"), "{err}");
+        let err = Config::from_toml("[server]\nmax_body_bytes = \"big\"\n", &env).unwrap_err();
+        assert!(err.to_string().contains("max_body_bytes"), "{err}");
+        let err = Config::from_toml("\u{0}\u{1}garbage", &env).unwrap_err();
+        assert!(!err.issues.is_empty());
+    }
+}

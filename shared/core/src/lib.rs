@@ -1,0 +1,26 @@
+//! inlet-core: the domain of Inlet — the envelope, configuration, signature schemes,
+//! normalization, the ports (traits) the adapters implement, and the use cases
+//! (`ingest`, `process`, `reconcile`) written once against those ports.
+//!
+//! It is not an adapter: no AWS SDK, no SQLite, no HTTP server or client live here, so the
+//! Lambda functions and `inlet dev` run the very same code.
+
+pub mod clock;
+pub mod config;
+pub mod envelope;
+pub mod failpoint;
+pub mod headers;
+pub mod ids;
+pub mod metrics;
+pub mod normalize;
+pub mod ports;
+pub mod redact;
+pub mod reply;
+pub mod retry;
+pub mod secret;
+pub mod signature;
+pub mod usecase;
+
+/// A boxed error that keeps its source chain; used where an adapter's own error type
+/// must cross a port without being stringified.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

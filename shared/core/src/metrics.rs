@@ -1,0 +1,41 @@
+//! One metrics interface for every use case. `inlet dev` aggregates into SQLite for
+//! `inlet status`; the Lambda functions write CloudWatch Embedded Metric Format.
+
+/// Metric names: one place, so dashboards and `inlet status` agree.
+pub mod names {
+    pub const RECEIVED: &str = "received";
+    pub const SIGNATURE_FAILURES: &str = "signature_failures";
+    pub const REJECTED: &str = "rejected";
+    pub const ENQUEUED: &str = "enqueued";
+    pub const ENQUEUE_FAILURES: &str = "enqueue_failures";
+    pub const DUPLICATES: &str = "duplicates";
+    pub const PAYLOAD_MISMATCHES: &str = "payload_mismatches";
+    pub const PROCESSED: &str = "processed";
+    pub const SUPERSEDED: &str = "superseded";
+    pub const RETRIED: &str = "retried";
+    pub const DEAD_LETTERED: &str = "dead_lettered";
+    pub const RECOVERED: &str = "recovered";
+    pub const RECONCILE_SCANNED: &str = "reconcile_scanned";
+    pub const RECONCILE_ERRORS: &str = "reconcile_errors";
+    pub const END_TO_END_MS: &str = "end_to_end_ms";
+    pub const SINK_MS: &str = "sink_ms";
+}
+
+/// A dimension: `("provider", "stripe")`.
+pub type Dim<'a> = (&'static str, &'a str);
+
+pub trait Metrics: Send + Sync {
+    /// Add `by` to a counter.
+    fn incr(&self, name: &'static str, dims: &[Dim<'_>], by: u64);
+    /// Record one timing, in milliseconds.
+    fn observe_ms(&self, name: &'static str, dims: &[Dim<'_>], ms: f64);
+}
+
+/// Discards everything (tools that do not report).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoMetrics;
+
+impl Metrics for NoMetrics {
+    fn incr(&self, _: &'static str, _: &[Dim<'_>], _: u64) {}
+    fn observe_ms(&self, _: &'static str, _: &[Dim<'_>], _: f64) {}
+}

@@ -1,0 +1,359 @@
+//! Normalization: verified request → one [`Envelope`] with a key that is stable across
+//! redeliveries of the same event (and that the reconciliation path reproduces).
+//!
+//! Event id, per scheme: Standard Webhooks/Svix the `webhook-id`/`svix-id` header, Stripe
+//! the body's `id`, GitHub `X-GitHub-Delivery`, Shopify `{resource}/{id}@{updated_at}` from
+//! the topic and body (else `X-Shopify-Webhook-Id`), Slack the body's `event_id`. A
+//! configured `id_pointer` overrides these; failing all, the SHA-256 of the body.
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::envelope::{Envelope, Source};
+use crate::headers::Headers;
+use crate::ids::{EventKey, ProviderName};
+use crate::signature::Scheme;
+
+/// Per-provider overrides, as JSON pointers (RFC 6901) into the body.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NormalizeRules {
+    pub id_pointer: Option<String>,
+    pub type_pointer: Option<String>,
+    pub entity_pointer: Option<String>,
+    pub version_pointer: Option<String>,
+}
+
+impl NormalizeRules {
+    fn any(&self) -> bool {
+        self.id_pointer.is_some()
+            || self.type_pointer.is_some()
+            || self.entity_pointer.is_some()
+            || self.version_pointer.is_some()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NormalizeError {
+    #[error("body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("{0}")]
+    MissingField(String),
+    #[error("event id is unusable: {0}")]
+    BadEventId(String),
+}
+
+/// Everything `normalize` needs besides the rules.
+#[derive(Debug, Clone, Copy)]
+pub struct Incoming<'a> {
+    pub provider: &'a ProviderName,
+    pub scheme: &'a Scheme,
+    pub headers: &'a Headers,
+    pub body: &'a [u8],
+    pub received_at: OffsetDateTime,
+    pub correlation_id: &'a str,
+    pub source: Source,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Build the envelope. Fails only where the body must be JSON and is not, or where a
+/// required field is missing (a 400 for the sender).
+pub fn normalize(input: &Incoming<'_>, rules: &NormalizeRules) -> Result<Envelope, NormalizeError> {
+    let content_type = input.headers.text("content-type").map(str::to_string);
+    let declared_json = content_type
+        .as_deref()
+        .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
+    let needs_json = matches!(input.scheme, Scheme::Stripe) || rules.any() || declared_json;
+    let json: Option<Value> = match serde_json::from_slice::<Value>(input.body) {
+        Ok(v) => Some(v),
+        Err(e) if needs_json => return Err(NormalizeError::MalformedJson(e.to_string())),
+        Err(_) => None,
+    };
+    let facts = scheme_facts(input.scheme, input.headers, json.as_ref())?;
+
+    let pointer = |p: &Option<String>| -> Option<String> {
+        p.as_deref()
+            .and_then(|p| json.as_ref()?.pointer(p))
+            .and_then(scalar_text)
+    };
+    let event_id = match &rules.id_pointer {
+        Some(p) => Some(pointer(&rules.id_pointer).ok_or_else(|| {
+            NormalizeError::MissingField(format!("no event id at JSON pointer {p}"))
+        })?),
+        None => facts.event_id,
+    }
+    .unwrap_or_else(|| format!("sha256-{}", sha256_hex(input.body)));
+    let key = EventKey::new(input.provider, &event_id)
+        .map_err(|e| NormalizeError::BadEventId(e.to_string()))?;
+
+    let event_type = pointer(&rules.type_pointer).or(facts.event_type);
+    let entity = pointer(&rules.entity_pointer).or(facts.entity);
+    let version = rules
+        .version_pointer
+        .as_deref()
+        .and_then(|p| json.as_ref()?.pointer(p))
+        .and_then(parse_version)
+        .or(facts.version);
+
+    Ok(Envelope {
+        v: Envelope::SCHEMA_VERSION,
+        key,
+        provider: input.provider.clone(),
+        event_id,
+        event_type,
+        source: input.source,
+        received_at: input.received_at,
+        correlation_id: input.correlation_id.to_string(),
+        entity,
+        version,
+        payload_sha256: sha256_hex(input.body),
+        content_type,
+        body: input.body.to_vec(),
+    })
+}
+
+/// What a scheme's conventions say about an event.
+#[derive(Debug, Default)]
+struct Facts {
+    event_id: Option<String>,
+    event_type: Option<String>,
+    entity: Option<String>,
+    version: Option<i64>,
+}
+
+fn scheme_facts(scheme: &Scheme, headers: &Headers, json: Option<&Value>) -> Result<Facts, NormalizeError> {
+    let field = |p: &str| json.and_then(|j| j.pointer(p)).and_then(scalar_text);
+    let header = |h: &str| headers.text(h).filter(|v| !v.is_empty()).map(str::to_string);
+    Ok(match scheme {
+        Scheme::StandardWebhooks | Scheme::Svix => {
+            let id_header = if matches!(scheme, Scheme::Svix) { "svix-id" } else { "webhook-id" };
+            Facts {
+                event_id: header(id_header),
+                event_type: field("/type"),
+                ..Facts::default()
+            }
+        }
+        Scheme::Stripe => {
+            let id = field("/id").ok_or_else(|| {
+                NormalizeError::MissingField("Stripe event has no string \"id\"".into())
+            })?;
+            let object = json.and_then(|j| j.pointer("/data/object"));
+            let entity = object.and_then(|o| {
+                let id = o.get("id").and_then(scalar_text)?;
+                let kind = o.get("object").and_then(scalar_text).unwrap_or_else(|| "object".into());
+                Some(format!("{kind}/{id}"))
+            });
+            Facts {
+                event_id: Some(id),
+                event_type: field("/type"),
+                entity,
+                version: json.and_then(|j| j.get("created")).and_then(parse_version),
+            }
+        }
+        Scheme::Github => {
+            let event = header("x-github-event");
+            let action = field("/action");
+            Facts {
+                event_id: header("x-github-delivery"),
+                event_type: match (event, action) {
+                    (Some(e), Some(a)) => Some(format!("{e}.{a}")),
+                    (e, _) => e,
+                },
+                ..Facts::default()
+            }
+        }
+        Scheme::Shopify => {
+            let topic = header("x-shopify-topic");
+            let resource = topic
+                .as_deref()
+                .and_then(|t| t.split('/').next())
+                .map(str::to_string);
+            let change = shopify_change_key(resource.as_deref(), json);
+            Facts {
+                event_id: change
+                    .as_ref()
+                    .map(|c| c.key.clone())
+                    .or_else(|| header("x-shopify-webhook-id")),
+                event_type: topic,
+                entity: change.as_ref().map(|c| c.entity.clone()),
+                version: change.map(|c| c.version),
+            }
+        }
+        Scheme::Slack => Facts {
+            event_id: field("/event_id"),
+            event_type: field("/event/type").or_else(|| field("/type")),
+            ..Facts::default()
+        },
+        Scheme::Hmac(_) => Facts {
+            event_type: field("/type"),
+            ..Facts::default()
+        },
+    })
+}
+
+/// A Shopify change: `orders/123@1700000000` — the same key the reconciliation source
+/// builds from the REST API, so a webhook and a poll of the same change converge.
+pub struct ShopifyChange {
+    pub key: String,
+    pub entity: String,
+    pub version: i64,
+}
+
+pub fn shopify_change_key(resource: Option<&str>, json: Option<&Value>) -> Option<ShopifyChange> {
+    let resource = resource.filter(|r| !r.is_empty())?;
+    let json = json?;
+    let id = json.get("id").and_then(scalar_text)?;
+    let updated = json.get("updated_at").and_then(Value::as_str)?;
+    let at = OffsetDateTime::parse(updated, &time::format_description::well_known::Rfc3339).ok()?;
+    let entity = format!("{resource}/{id}");
+    Some(ShopifyChange {
+        key: format!("{entity}@{}", at.unix_timestamp()),
+        entity,
+        version: i64::try_from(at.unix_timestamp_nanos()).ok()?,
+    })
+}
+
+/// A JSON scalar as text (strings as-is, numbers and booleans printed).
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A version: an integer as-is, or an RFC 3339 timestamp as Unix nanoseconds.
+pub fn parse_version(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.parse::<i64>().ok().or_else(|| {
+            OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .ok()
+                .and_then(|t| i64::try_from(t.unix_timestamp_nanos()).ok())
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn incoming<'a>(p: &'a ProviderName, s: &'a Scheme, h: &'a Headers, body: &'a [u8]) -> Incoming<'a> {
+        Incoming {
+            provider: p,
+            scheme: s,
+            headers: h,
+            body,
+            received_at: OffsetDateTime::UNIX_EPOCH,
+            correlation_id: "c1",
+            source: Source::Webhook,
+        }
+    }
+
+    #[test]
+    fn stripe_key_type_entity_and_version_come_from_the_body() {
+        let p = ProviderName::parse("stripe").unwrap();
+        let body = br#"{"id":"evt_1","type":"invoice.paid","created":1700000000,"data":{"object":{"id":"in_9","object":"invoice"}}}"#;
+        let h = Headers::new();
+        let e = normalize(&incoming(&p, &Scheme::Stripe, &h, body), &NormalizeRules::default()).unwrap();
+        assert_eq!(e.key.as_str(), "stripe:evt_1");
+        assert_eq!(e.event_type.as_deref(), Some("invoice.paid"));
+        assert_eq!(e.entity.as_deref(), Some("invoice/in_9"));
+        assert_eq!(e.version, Some(1_700_000_000));
+        assert!(matches!(
+            normalize(&incoming(&p, &Scheme::Stripe, &h, b"{\"type\":\"x\"}"), &NormalizeRules::default()),
+            Err(NormalizeError::MissingField(_))
+        ));
+        assert!(matches!(
+            normalize(&incoming(&p, &Scheme::Stripe, &h, b"{trunc"), &NormalizeRules::default()),
+            Err(NormalizeError::MalformedJson(_))
+        ));
+    }
+
+    #[test]
+    fn github_uses_the_delivery_header_and_action() {
+        let p = ProviderName::parse("gh").unwrap();
+        let h = Headers::new()
+            .with("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
+            .with("X-GitHub-Event", "issues");
+        let e = normalize(&incoming(&p, &Scheme::Github, &h, br#"{"action":"opened"}"#), &NormalizeRules::default()).unwrap();
+        assert_eq!(e.key.as_str(), "gh:72d3162e-cc78-11e3-81ab-4c9367dc0958");
+        assert_eq!(e.event_type.as_deref(), Some("issues.opened"));
+    }
+
+    #[test]
+    fn shopify_key_is_entity_at_updated_at() {
+        let p = ProviderName::parse("shop").unwrap();
+        let h = Headers::new()
+            .with("X-Shopify-Topic", "orders/updated")
+            .with("X-Shopify-Webhook-Id", "b54557e4");
+        let body = br#"{"id":820982911946154508,"updated_at":"2026-01-02T03:04:05-05:00"}"#;
+        let e = normalize(&incoming(&p, &Scheme::Shopify, &h, body), &NormalizeRules::default()).unwrap();
+        assert_eq!(e.key.as_str(), "shop:orders/820982911946154508@1767341045");
+        assert_eq!(e.entity.as_deref(), Some("orders/820982911946154508"));
+        assert_eq!(e.version, Some(1_767_341_045_000_000_000));
+        // Without id/updated_at the webhook id is the fallback.
+        let e = normalize(&incoming(&p, &Scheme::Shopify, &h, b"{}"), &NormalizeRules::default()).unwrap();
+        assert_eq!(e.key.as_str(), "shop:b54557e4");
+    }
+
+    #[test]
+    fn fallbacks_pointer_then_body_hash() {
+        let p = ProviderName::parse("erp").unwrap();
+        let spec = crate::signature::HmacSpec::github();
+        let scheme = Scheme::Hmac(spec);
+        let h = Headers::new();
+        let rules = NormalizeRules {
+            id_pointer: Some("/meta/uuid".into()),
+            entity_pointer: Some("/order/id".into()),
+            version_pointer: Some("/order/updated_at".into()),
+            ..NormalizeRules::default()
+        };
+        let body = br#"{"meta":{"uuid":"u-1"},"order":{"id":7,"updated_at":"2026-01-01T00:00:00Z"}}"#;
+        let e = normalize(&incoming(&p, &scheme, &h, body), &rules).unwrap();
+        assert_eq!(e.key.as_str(), "erp:u-1");
+        assert_eq!(e.entity.as_deref(), Some("7"));
+        assert!(e.version.is_some());
+        assert!(matches!(
+            normalize(&incoming(&p, &scheme, &h, b"{}"), &rules),
+            Err(NormalizeError::MissingField(_))
+        ));
+        // No id anywhere: the body hash, stable for the same bytes.
+        let a = normalize(&incoming(&p, &scheme, &h, b"plain text"), &NormalizeRules::default()).unwrap();
+        let b = normalize(&incoming(&p, &scheme, &h, b"plain text"), &NormalizeRules::default()).unwrap();
+        assert_eq!(a.key, b.key);
+        assert!(a.key.as_str().starts_with("erp:sha256-"));
+    }
+
+    #[test]
+    fn declared_json_must_parse_and_deep_json_is_refused() {
+        let p = ProviderName::parse("sw").unwrap();
+        let h = Headers::new().with("content-type", "application/json").with("webhook-id", "m1");
+        let deep = "[".repeat(10_000) + &"]".repeat(10_000);
+        assert!(matches!(
+            normalize(&incoming(&p, &Scheme::StandardWebhooks, &h, deep.as_bytes()), &NormalizeRules::default()),
+            Err(NormalizeError::MalformedJson(_))
+        ));
+        assert!(matches!(
+            normalize(&incoming(&p, &Scheme::StandardWebhooks, &h, &[0xff, 0xfe]), &NormalizeRules::default()),
+            Err(NormalizeError::MalformedJson(_))
+        ));
+    }
+
+    #[test]
+    fn envelope_round_trips_and_debug_hides_the_body() {
+        let p = ProviderName::parse("sw").unwrap();
+        let h = Headers::new().with("webhook-id", "m1");
+        let e = normalize(&incoming(&p, &Scheme::StandardWebhooks, &h, br#"{"email":"a@b.c"}"#), &NormalizeRules::default()).unwrap();
+        let back = Envelope::from_json(e.to_json().as_bytes()).unwrap();
+        assert_eq!(back, e);
+        assert!(!format!("{e:?}").contains("a@b.c"));
+        assert_eq!(e.to_record().payload["email"], "a@b.c");
+        assert!(Envelope::from_json(b"{\"v\":9}").is_err());
+    }
+}

@@ -1,0 +1,223 @@
+//! Ports: the small traits adapters implement (SQLite locally, SQS/DynamoDB on AWS).
+//! Outcomes that are normal in a distributed system (a duplicate claim, a stale version)
+//! are domain values, not errors.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::envelope::{Envelope, SinkRecord};
+use crate::ids::EventKey;
+use crate::BoxError;
+
+/// A store or queue could not do what was asked. Both variants keep their source.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Try again later (I/O, busy, throttled, unreachable).
+    #[error("store unavailable: {message}")]
+    Unavailable {
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The request itself is wrong (unknown receipt, invalid data); retrying will not help.
+    #[error("store rejected the request: {0}")]
+    Invalid(String),
+}
+
+impl StoreError {
+    pub fn unavailable(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        StoreError::Unavailable {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+}
+
+/// An opaque handle for one receive of one message.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Receipt(pub String);
+
+/// A received message. `envelope` is `Err` for a body that does not decode (a poison
+/// message), which the worker dead-letters instead of failing the batch.
+#[derive(Debug)]
+pub struct Received {
+    pub receipt: Receipt,
+    /// How many times this message has been received, this time included.
+    pub receive_count: u32,
+    pub envelope: Result<Envelope, String>,
+}
+
+/// The work queue (SQS semantics).
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// Enqueue durably: returns `Ok` only once the message survives a crash.
+    async fn send(&self, envelope: &Envelope) -> Result<(), StoreError>;
+
+    /// Up to `max` visible messages, each hidden for `visibility` and its receive count
+    /// incremented. Messages whose receive count would pass the queue's maximum are moved
+    /// to the dead-letter queue instead of being returned. Messages of one entity are
+    /// returned one at a time, oldest first, where the queue orders by entity.
+    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Received>, StoreError>;
+
+    /// Delete a message that was handled. Idempotent.
+    async fn ack(&self, receipt: &Receipt) -> Result<(), StoreError>;
+
+    /// Make the message visible again after `delay`, remembering `reason` as its last error.
+    async fn retry_later(&self, receipt: &Receipt, delay: Duration, reason: &str) -> Result<(), StoreError>;
+
+    /// Move the message to the dead-letter queue now, with `reason`.
+    async fn dead_letter(&self, receipt: &Receipt, reason: &str) -> Result<(), StoreError>;
+}
+
+/// A dead-lettered message, as operators see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    pub key: Option<String>,
+    pub reason: Option<String>,
+    pub receive_count: u32,
+    pub dead_at: OffsetDateTime,
+}
+
+/// Which dead letters to redrive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedriveSelector {
+    All,
+    Key(String),
+}
+
+/// Operator access to the dead-letter queue.
+#[async_trait]
+pub trait DeadLetters: Send + Sync {
+    async fn list(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError>;
+    /// Move matching dead letters back to the work queue with a fresh receive count.
+    /// Returns how many moved. Atomic per message.
+    async fn redrive(&self, which: &RedriveSelector) -> Result<usize, StoreError>;
+}
+
+/// The result of a conditional claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This worker now holds the key (IN_PROGRESS with a lease).
+    Acquired,
+    /// The key was completed before. `same_payload` is false when the earlier event had a
+    /// different body hash — flagged, because one id should not carry two payloads.
+    Duplicate { same_payload: bool },
+    /// Another worker holds an unexpired lease.
+    InFlight { lease_until: OffsetDateTime },
+}
+
+/// How a completed key ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    Delivered,
+    /// A newer version of the entity was already applied.
+    Superseded,
+}
+
+impl Completion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Completion::Delivered => "delivered",
+            Completion::Superseded => "superseded",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerState {
+    InProgress { lease_until: OffsetDateTime },
+    Completed { outcome: String, expires_at: OffsetDateTime },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub key: String,
+    pub payload_sha256: String,
+    pub state: LedgerState,
+}
+
+/// The idempotency ledger (DynamoDB conditional-write semantics).
+#[async_trait]
+pub trait Ledger: Send + Sync {
+    /// Atomically claim `key`: succeeds when there is no entry, the entry's retention has
+    /// expired, or an IN_PROGRESS lease has expired. One write; a duplicate costs no more.
+    async fn claim(&self, key: &EventKey, payload_sha256: &str, now: OffsetDateTime, lease: Duration) -> Result<Claim, StoreError>;
+
+    /// Mark a claimed key COMPLETED, kept for `retention`. Idempotent.
+    async fn complete(&self, key: &EventKey, outcome: Completion, now: OffsetDateTime, retention: Duration) -> Result<(), StoreError>;
+
+    /// Drop an IN_PROGRESS claim so a retry can claim at once. Never removes a COMPLETED entry.
+    async fn release(&self, key: &EventKey) -> Result<(), StoreError>;
+
+    /// The live entry for `key`, if any (expired entries read as absent).
+    async fn lookup(&self, key: &EventKey, now: OffsetDateTime) -> Result<Option<LedgerEntry>, StoreError>;
+}
+
+/// The result of an entity-version check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionCheck {
+    /// This version is the newest seen (or equal to it); state may be written.
+    Current,
+    /// A newer version was already applied.
+    Stale { current: i64 },
+}
+
+/// Per-entity versions, so a stale event never overwrites newer state.
+#[async_trait]
+pub trait EntityVersions: Send + Sync {
+    /// Atomically record `version` for `entity` unless a newer one is recorded.
+    async fn advance(&self, entity: &str, version: i64) -> Result<VersionCheck, StoreError>;
+}
+
+/// Reconciliation cursors.
+#[async_trait]
+pub trait Cursors: Send + Sync {
+    async fn load(&self, source: &str) -> Result<Option<String>, StoreError>;
+    /// Persist durably; called only after the page the cursor ends is handled.
+    async fn save(&self, source: &str, cursor: &str) -> Result<(), StoreError>;
+}
+
+/// Why a sink did not take a record.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// Timeouts, 5xx, 408, 429, I/O: retry with backoff.
+    #[error("transient: {message}")]
+    Transient {
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// A 4xx other than 408/429, a record the sink can never accept: dead-letter.
+    #[error("permanent: {message}")]
+    Permanent {
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+impl SinkError {
+    pub fn transient(message: impl Into<String>) -> Self {
+        SinkError::Transient {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub fn permanent(message: impl Into<String>) -> Self {
+        SinkError::Permanent {
+            message: message.into(),
+            source: None,
+        }
+    }
+}
+
+/// Where processed events go. The record's `key` is the idempotency key: a sink that can
+/// dedupe (an HTTP API with `Idempotency-Key`) should.
+#[async_trait]
+pub trait Sink: Send + Sync {
+    fn name(&self) -> &str;
+    async fn deliver(&self, record: &SinkRecord) -> Result<(), SinkError>;
+}

@@ -1,0 +1,83 @@
+//! HTTP replies for the webhook endpoint, shared by `inlet dev`'s server and the Lambda
+//! function so both answer byte-for-byte the same.
+
+use serde_json::json;
+
+use crate::usecase::ingest::{Accepted, IngestError};
+
+/// Seconds a provider is asked to wait before retrying when the store is unavailable.
+pub const RETRY_AFTER_SECS: u32 = 5;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    /// A JSON document.
+    pub body: String,
+    pub retry_after: Option<u32>,
+}
+
+impl Reply {
+    pub fn error(status: u16, code: &str, message: &str) -> Self {
+        Reply {
+            status,
+            body: json!({ "error": code, "message": message }).to_string(),
+            retry_after: None,
+        }
+    }
+
+    pub fn not_found() -> Self {
+        Reply::error(404, "not_found", "no such route; webhooks go to POST /webhooks/{provider}")
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Reply::error(405, "method_not_allowed", "use POST")
+    }
+
+    pub fn health() -> Self {
+        Reply {
+            status: 200,
+            body: json!({ "status": "ok" }).to_string(),
+            retry_after: None,
+        }
+    }
+}
+
+/// The reply for an ingest outcome.
+pub fn ingest_reply(result: &Result<Accepted, IngestError>) -> Reply {
+    match result {
+        Ok(Accepted::Enqueued { key }) => Reply {
+            status: 202,
+            body: json!({ "status": "accepted", "key": key.as_str() }).to_string(),
+            retry_after: None,
+        },
+        Ok(Accepted::Challenge(c)) => Reply {
+            status: 200,
+            body: json!({ "challenge": c }).to_string(),
+            retry_after: None,
+        },
+        Err(e) => {
+            let (status, code) = match e {
+                IngestError::UnknownProvider(_) => (404, "unknown_provider"),
+                IngestError::PayloadTooLarge { .. } => (413, "payload_too_large"),
+                IngestError::UnsupportedMediaType(_) => (415, "unsupported_media_type"),
+                IngestError::Unauthorized(v) => (401, v.reason()),
+                IngestError::BadPayload(_) => (400, "bad_payload"),
+                IngestError::Unavailable(_) => (503, "unavailable"),
+            };
+            let mut reply = Reply::error(status, code, &e.to_string());
+            if matches!(e, IngestError::Unavailable(_)) {
+                reply.retry_after = Some(RETRY_AFTER_SECS);
+            }
+            reply
+        }
+    }
+}
+
+/// The 413 for a body refused before it was read (by `Content-Length` or a capped read).
+pub fn too_large(limit: usize) -> Reply {
+    Reply::error(
+        413,
+        "payload_too_large",
+        &format!("body exceeds the limit of {limit} bytes"),
+    )
+}

@@ -1,0 +1,223 @@
+//! Signature verification: pure functions over (raw body bytes, headers, secrets, now).
+//!
+//! Every scheme verifies the exact bytes the provider sent, before anything is parsed,
+//! compares in constant time, accepts any of several active secrets (rotation), and checks
+//! the timestamp in both directions where the scheme signs one. Signing lives here too, for
+//! `inlet send` and tests; verification never calls it.
+
+mod crypto;
+mod generic;
+mod standard;
+mod stripe;
+
+pub use generic::{Encoding, HmacAlgorithm, HmacSpec, Part};
+
+use crate::headers::Headers;
+use crate::secret::Secret;
+
+/// A supported signature scheme (the `scheme` of a provider in the config).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scheme {
+    /// Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`.
+    StandardWebhooks,
+    /// Svix: the Standard Webhooks construction with `svix-*` headers.
+    Svix,
+    Stripe,
+    Github,
+    Shopify,
+    Slack,
+    /// A configurable HMAC scheme for providers without a preset.
+    Hmac(HmacSpec),
+}
+
+impl Scheme {
+    pub const NAMES: &'static [&'static str] = &[
+        "standard-webhooks",
+        "svix",
+        "stripe",
+        "github",
+        "shopify",
+        "slack",
+        "hmac",
+    ];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Scheme::StandardWebhooks => "standard-webhooks",
+            Scheme::Svix => "svix",
+            Scheme::Stripe => "stripe",
+            Scheme::Github => "github",
+            Scheme::Shopify => "shopify",
+            Scheme::Slack => "slack",
+            Scheme::Hmac(_) => "hmac",
+        }
+    }
+
+    /// Whether the scheme signs a timestamp (and so has a tolerance).
+    pub fn has_timestamp(&self) -> bool {
+        match self {
+            Scheme::StandardWebhooks | Scheme::Svix | Scheme::Stripe | Scheme::Slack => true,
+            Scheme::Github | Scheme::Shopify => false,
+            Scheme::Hmac(spec) => spec.timestamp_header.is_some(),
+        }
+    }
+
+    /// Check that a configured secret has the shape this scheme needs (at config load, so
+    /// a typo fails `inlet check` instead of every request).
+    pub fn check_secret(&self, secret: &Secret) -> Result<(), String> {
+        match self {
+            Scheme::StandardWebhooks | Scheme::Svix => standard::parse_key(secret).map(|_| ()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The inputs of one verification.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifyRequest<'a> {
+    /// The raw body bytes exactly as received.
+    pub body: &'a [u8],
+    pub headers: &'a Headers,
+    /// Every active secret; a match with any of them verifies.
+    pub secrets: &'a [Secret],
+    /// Now, in Unix seconds.
+    pub now: i64,
+    /// Allowed distance between the signed timestamp and `now`, both directions.
+    pub tolerance_secs: u64,
+}
+
+/// A successful verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The signed timestamp, where the scheme has one.
+    pub timestamp: Option<i64>,
+    /// Which configured secret matched (useful to see when an old secret can be retired).
+    pub secret_index: usize,
+}
+
+/// Why a request did not verify. The messages are safe to return to the caller: they never
+/// contain a secret or an expected signature.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("missing header {0}")]
+    MissingHeader(String),
+    #[error("malformed header {header}: {reason}")]
+    MalformedHeader {
+        header: String,
+        reason: &'static str,
+    },
+    #[error("timestamp is {age_secs}s old; the tolerance is {tolerance_secs}s")]
+    TimestampTooOld { age_secs: i64, tolerance_secs: u64 },
+    #[error("timestamp is {ahead_secs}s in the future; the tolerance is {tolerance_secs}s")]
+    TimestampInFuture { ahead_secs: i64, tolerance_secs: u64 },
+    #[error("no signature matches an active secret")]
+    Mismatch,
+    #[error("no configured secret can verify this scheme")]
+    NoUsableSecret,
+}
+
+impl VerifyError {
+    /// A short, stable reason for metrics and the error body.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            VerifyError::MissingHeader(_) => "missing_header",
+            VerifyError::MalformedHeader { .. } => "malformed_header",
+            VerifyError::TimestampTooOld { .. } => "timestamp_too_old",
+            VerifyError::TimestampInFuture { .. } => "timestamp_in_future",
+            VerifyError::Mismatch => "signature_mismatch",
+            VerifyError::NoUsableSecret => "no_usable_secret",
+        }
+    }
+}
+
+/// Verify a request under `scheme`.
+pub fn verify(scheme: &Scheme, req: &VerifyRequest<'_>) -> Result<Verified, VerifyError> {
+    match scheme {
+        Scheme::StandardWebhooks => standard::verify(&standard::STANDARD, req),
+        Scheme::Svix => standard::verify(&standard::SVIX, req),
+        Scheme::Stripe => stripe::verify(req),
+        Scheme::Github => generic::verify(&HmacSpec::github(), req),
+        Scheme::Shopify => generic::verify(&HmacSpec::shopify(), req),
+        Scheme::Slack => generic::verify(&HmacSpec::slack(), req),
+        Scheme::Hmac(spec) => generic::verify(spec, req),
+    }
+}
+
+/// What to sign, for `inlet send` and tests.
+#[derive(Debug, Clone, Copy)]
+pub struct SignRequest<'a> {
+    pub body: &'a [u8],
+    pub secret: &'a Secret,
+    pub timestamp: i64,
+    /// The message id, for schemes that sign one (Standard Webhooks, Svix).
+    pub id: &'a str,
+}
+
+/// Why a payload could not be signed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignError {
+    #[error("{0}")]
+    UnusableSecret(String),
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// Sign `req` under `scheme`; returns the headers to send with the body.
+pub fn sign(scheme: &Scheme, req: &SignRequest<'_>) -> Result<Vec<(String, String)>, SignError> {
+    match scheme {
+        Scheme::StandardWebhooks => standard::sign(&standard::STANDARD, req),
+        Scheme::Svix => standard::sign(&standard::SVIX, req),
+        Scheme::Stripe => Ok(stripe::sign(req)),
+        Scheme::Github => generic::sign(&HmacSpec::github(), req),
+        Scheme::Shopify => generic::sign(&HmacSpec::shopify(), req),
+        Scheme::Slack => generic::sign(&HmacSpec::slack(), req),
+        Scheme::Hmac(spec) => generic::sign(spec, req),
+    }
+}
+
+/// Check a signed timestamp against `now` in both directions.
+pub(crate) fn check_timestamp(ts: i64, now: i64, tolerance_secs: u64) -> Result<(), VerifyError> {
+    let tolerance = i64::try_from(tolerance_secs).unwrap_or(i64::MAX);
+    let age = now.saturating_sub(ts);
+    if age > tolerance {
+        return Err(VerifyError::TimestampTooOld {
+            age_secs: age,
+            tolerance_secs,
+        });
+    }
+    if -age > tolerance {
+        return Err(VerifyError::TimestampInFuture {
+            ahead_secs: -age,
+            tolerance_secs,
+        });
+    }
+    Ok(())
+}
+
+/// Read a required header as text.
+pub(crate) fn required<'h>(headers: &'h Headers, name: &str) -> Result<&'h str, VerifyError> {
+    match headers.get_str(name) {
+        Ok(Some(v)) if !v.is_empty() => Ok(v),
+        Ok(_) => Err(VerifyError::MissingHeader(name.to_ascii_lowercase())),
+        Err(_) => Err(malformed(name, "not valid UTF-8")),
+    }
+}
+
+pub(crate) fn malformed(header: &str, reason: &'static str) -> VerifyError {
+    VerifyError::MalformedHeader {
+        header: header.to_ascii_lowercase(),
+        reason,
+    }
+}
+
+/// Parse a decimal Unix timestamp header.
+pub(crate) fn parse_timestamp(value: &str, header: &str) -> Result<i64, VerifyError> {
+    const REASON: &str = "timestamp is not a decimal Unix time";
+    if value.is_empty() || value.len() > 18 || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(malformed(header, REASON));
+    }
+    value.parse().map_err(|_| malformed(header, REASON))
+}
+
+#[cfg(test)]
+mod tests;

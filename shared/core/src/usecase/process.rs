@@ -1,0 +1,258 @@
+//! Process: one queue message → claim → version check → deliver → complete.
+//!
+//! Delivery is at-least-once; the conditional claim makes it effectively-once. The decision
+//! for each message ([`Disposition`]) is separate from carrying it out ([`settle`]), so the
+//! local loop acknowledges through its queue while the Lambda worker reports
+//! `batchItemFailures` to SQS.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use tracing::{debug, error, info, warn, Instrument};
+
+use crate::clock::Clock;
+use crate::config::WorkerConfig;
+use crate::envelope::Envelope;
+use crate::metrics::{names, Metrics};
+use crate::ports::{Claim, Completion, EntityVersions, Ledger, Queue, Received, Receipt, Sink, SinkError, StoreError, VersionCheck};
+use crate::retry::Backoff;
+
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessSettings {
+    pub lease: Duration,
+    pub retention: Duration,
+    pub backoff: Backoff,
+    pub max_receive: u32,
+}
+
+impl From<&WorkerConfig> for ProcessSettings {
+    fn from(w: &WorkerConfig) -> Self {
+        Self {
+            lease: w.lease(),
+            retention: w.retention(),
+            backoff: w.backoff(),
+            max_receive: w.max_receive,
+        }
+    }
+}
+
+/// A message that is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Done {
+    Delivered,
+    Duplicate,
+    Superseded,
+}
+
+/// What to do with a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// Delete it.
+    Ack(Done),
+    /// Make it visible again after `delay`.
+    Retry { delay: Duration, reason: String },
+    /// Move it to the DLQ now.
+    DeadLetter { reason: String },
+}
+
+pub struct Processor {
+    pub ledger: Arc<dyn Ledger>,
+    pub versions: Arc<dyn EntityVersions>,
+    pub sinks: Vec<Arc<dyn Sink>>,
+    pub metrics: Arc<dyn Metrics>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: ProcessSettings,
+}
+
+impl Processor {
+    /// Decide what happens to one message. Never fails: store and sink errors become a
+    /// retry or a dead letter.
+    pub async fn handle(&self, msg: &Received) -> Disposition {
+        let env = match &msg.envelope {
+            Ok(env) => env,
+            Err(reason) => {
+                self.metrics.incr(names::DEAD_LETTERED, &[("reason", "malformed_message")], 1);
+                warn!(reason = %reason, "poison message");
+                return Disposition::DeadLetter {
+                    reason: format!("malformed message: {reason}"),
+                };
+            }
+        };
+        let span = tracing::info_span!(
+            "process",
+            key = %env.key,
+            provider = %env.provider,
+            correlation_id = %env.correlation_id,
+            receive_count = msg.receive_count
+        );
+        self.handle_envelope(env, msg.receive_count).instrument(span).await
+    }
+
+    async fn handle_envelope(&self, env: &Envelope, receive_count: u32) -> Disposition {
+        let provider = env.provider.as_str();
+        let now = self.clock.now();
+        let claim = match self.ledger.claim(&env.key, &env.payload_sha256, now, self.settings.lease).await {
+            Ok(c) => c,
+            Err(e) => return self.retry(env, receive_count, &format!("ledger claim failed: {e}")),
+        };
+        match claim {
+            Claim::Duplicate { same_payload } => {
+                self.metrics.incr(names::DUPLICATES, &[("provider", provider)], 1);
+                if !same_payload {
+                    self.metrics.incr(names::PAYLOAD_MISMATCHES, &[("provider", provider)], 1);
+                    warn!("duplicate key with a different payload hash");
+                }
+                debug!("duplicate acknowledged");
+                return Disposition::Ack(Done::Duplicate);
+            }
+            Claim::InFlight { lease_until } => {
+                let wait = (lease_until - now).try_into().unwrap_or(Duration::from_secs(1));
+                return Disposition::Retry {
+                    delay: wait.max(Duration::from_secs(1)),
+                    reason: "in flight on another worker".into(),
+                };
+            }
+            Claim::Acquired => {}
+        }
+        crate::failpoint::hit("after_claim");
+
+        if let (Some(entity), Some(version)) = (&env.entity, env.version) {
+            match self.versions.advance(entity, version).await {
+                Ok(VersionCheck::Current) => {}
+                Ok(VersionCheck::Stale { current }) => {
+                    info!(entity = %entity, version, current, "superseded by a newer version");
+                    self.metrics.incr(names::SUPERSEDED, &[("provider", provider)], 1);
+                    return self.complete(env, Completion::Superseded, Done::Superseded).await;
+                }
+                Err(e) => {
+                    self.release(env).await;
+                    return self.retry(env, receive_count, &format!("version check failed: {e}"));
+                }
+            }
+        }
+
+        let record = env.to_record();
+        for sink in &self.sinks {
+            let started = std::time::Instant::now();
+            let result = sink.deliver(&record).await;
+            self.metrics.observe_ms(
+                names::SINK_MS,
+                &[("sink", sink.name())],
+                started.elapsed().as_secs_f64() * 1000.0,
+            );
+            match result {
+                Ok(()) => {}
+                Err(SinkError::Transient { message, .. }) => {
+                    self.release(env).await;
+                    return self.retry(env, receive_count, &format!("sink {}: {message}", sink.name()));
+                }
+                Err(SinkError::Permanent { message, .. }) => {
+                    self.release(env).await;
+                    self.metrics.incr(names::DEAD_LETTERED, &[("provider", provider), ("reason", "permanent")], 1);
+                    error!(sink = sink.name(), reason = %message, "permanent sink failure; dead-lettering");
+                    return Disposition::DeadLetter {
+                        reason: format!("sink {} refused the event permanently: {message}", sink.name()),
+                    };
+                }
+            }
+        }
+        crate::failpoint::hit("after_deliver");
+        let latency = (self.clock.now() - env.received_at).as_seconds_f64() * 1000.0;
+        self.metrics.observe_ms(names::END_TO_END_MS, &[("provider", provider)], latency.max(0.0));
+        self.metrics.incr(names::PROCESSED, &[("provider", provider), ("source", env.source.as_str())], 1);
+        info!(event_type = env.event_type.as_deref().unwrap_or(""), latency_ms = latency as i64, "delivered");
+        self.complete(env, Completion::Delivered, Done::Delivered).await
+    }
+
+    async fn complete(&self, env: &Envelope, how: Completion, done: Done) -> Disposition {
+        let now = self.clock.now();
+        match self.ledger.complete(&env.key, how, now, self.settings.retention).await {
+            Ok(()) => {
+                crate::failpoint::hit("after_complete");
+                Disposition::Ack(done)
+            }
+            // Delivered but not recorded: acknowledging would be fine for this copy, but a
+            // redelivery could not be recognized. Retry so the completion gets written; the
+            // claim's lease still covers the key, and sinks dedupe on the key.
+            Err(e) => Disposition::Retry {
+                delay: self.settings.backoff.jittered(1),
+                reason: format!("ledger completion failed: {e}"),
+            },
+        }
+    }
+
+    async fn release(&self, env: &Envelope) {
+        if let Err(e) = self.ledger.release(&env.key).await {
+            // The lease expires on its own; the retry just waits for it.
+            warn!(error = %e, "could not release claim");
+        }
+    }
+
+    fn retry(&self, env: &Envelope, receive_count: u32, reason: &str) -> Disposition {
+        let provider = env.provider.as_str();
+        if receive_count >= self.settings.max_receive {
+            self.metrics.incr(names::DEAD_LETTERED, &[("provider", provider), ("reason", "retries_exhausted")], 1);
+            error!(reason, "retries exhausted; dead-lettering");
+            return Disposition::DeadLetter {
+                reason: format!("gave up after {receive_count} attempts: {reason}"),
+            };
+        }
+        self.metrics.incr(names::RETRIED, &[("provider", provider)], 1);
+        let delay = self.settings.backoff.jittered(receive_count);
+        warn!(reason, delay_ms = delay.as_millis() as u64, "transient failure; will retry");
+        Disposition::Retry {
+            delay,
+            reason: reason.to_string(),
+        }
+    }
+
+    /// Handle a batch: messages of one entity in order, entities concurrently. Returns each
+    /// receipt with its disposition, in input order.
+    pub async fn handle_batch(&self, batch: &[Received]) -> Vec<(Receipt, Disposition)> {
+        let mut groups: Vec<(Option<&str>, Vec<usize>)> = Vec::new();
+        for (i, msg) in batch.iter().enumerate() {
+            let entity = msg.envelope.as_ref().ok().and_then(|e| e.entity.as_deref());
+            match groups.iter_mut().find(|(g, _)| entity.is_some() && *g == entity) {
+                Some((_, members)) => members.push(i),
+                None => groups.push((entity, vec![i])),
+            }
+        }
+        let results = join_all(groups.into_iter().map(|(_, members)| async move {
+            let mut out = Vec::with_capacity(members.len());
+            for i in members {
+                out.push((i, self.handle(&batch[i]).await));
+            }
+            out
+        }))
+        .await;
+        let mut flat: Vec<(usize, Disposition)> = results.into_iter().flatten().collect();
+        flat.sort_by_key(|(i, _)| *i);
+        flat.into_iter()
+            .map(|(i, d)| (batch[i].receipt.clone(), d))
+            .collect()
+    }
+}
+
+/// Carry out a disposition on a queue.
+pub async fn settle(queue: &dyn Queue, receipt: &Receipt, disposition: &Disposition) -> Result<(), StoreError> {
+    match disposition {
+        Disposition::Ack(_) => queue.ack(receipt).await,
+        Disposition::Retry { delay, reason } => queue.retry_later(receipt, *delay, reason).await,
+        Disposition::DeadLetter { reason } => queue.dead_letter(receipt, reason).await,
+    }
+}
+
+/// Receive one batch, handle it and settle every message. Returns how many were received.
+pub async fn run_once(processor: &Processor, queue: &dyn Queue, batch_size: usize, visibility: Duration) -> Result<usize, StoreError> {
+    let batch = queue.receive(batch_size, visibility).await?;
+    let n = batch.len();
+    for (receipt, disposition) in processor.handle_batch(&batch).await {
+        if let Err(e) = settle(queue, &receipt, &disposition).await {
+            // The message reappears after its visibility timeout; the ledger makes the
+            // second pass a duplicate if it was delivered.
+            warn!(error = %e, "could not settle message");
+        }
+    }
+    Ok(n)
+}
