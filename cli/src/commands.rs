@@ -1,0 +1,343 @@
+//! The subcommands. Each returns an exit code (see [`crate::exit`]) and prints errors that
+//! say what to do.
+
+use std::io::Read as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use inlet_core::clock::SystemClock;
+use inlet_core::config::{Config, SinkConfig};
+use inlet_core::ports::{DeadLetters, RedriveSelector};
+use inlet_core::signature::{sign, Scheme, SignRequest};
+use inlet_local::{Store, StoreOptions};
+
+use crate::config_file::{self, LoadError};
+use crate::dev::{self, DevOptions};
+use crate::{exit, Command, DlqAction};
+
+pub async fn run(command: Command) -> u8 {
+    match command {
+        Command::Dev { config, listen, data_dir } => run_dev(config.config.as_deref(), listen, &data_dir.data_dir).await,
+        Command::Send { provider, body, url, event_type, id, config } => {
+            send(config.config.as_deref(), &provider, &body, url, event_type, id).await
+        }
+        Command::Check { config } => check(config.config.as_deref()),
+        Command::Dlq { action } => match action {
+            DlqAction::List { data_dir, limit, json } => dlq_list(&data_dir.data_dir, limit, json).await,
+            DlqAction::Redrive { data_dir, key, all } => dlq_redrive(&data_dir.data_dir, key, all).await,
+        },
+        Command::Status { data_dir, json } => status(&data_dir.data_dir, json).await,
+    }
+}
+
+fn load_config(explicit: Option<&Path>) -> Result<(std::path::PathBuf, Config), u8> {
+    let path = config_file::resolve(explicit).map_err(|e| {
+        eprintln!("inlet: {e}");
+        exit::CONFIG
+    })?;
+    match config_file::load(&path) {
+        Ok(c) => Ok((path, c)),
+        Err(LoadError::Invalid { path, source }) => {
+            eprint!("inlet: {path}: {source}");
+            Err(exit::CONFIG)
+        }
+        Err(e) => {
+            eprintln!("inlet: {e}");
+            Err(exit::CONFIG)
+        }
+    }
+}
+
+fn check(explicit: Option<&Path>) -> u8 {
+    let (path, config) = match load_config(explicit) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    println!("{}: ok", path.display());
+    for p in &config.providers {
+        println!(
+            "  provider {:<16} scheme {:<18} {} secret(s)  POST /webhooks/{}",
+            p.name.as_str(),
+            p.scheme.name(),
+            p.secrets.len(),
+            p.name
+        );
+    }
+    for s in &config.sinks {
+        match s {
+            SinkConfig::File { path } => println!("  sink file   {path}"),
+            SinkConfig::Stdout {} => println!("  sink stdout"),
+            SinkConfig::Http { url, .. } => println!("  sink http   {url}"),
+        }
+    }
+    exit::OK
+}
+
+async fn run_dev(explicit: Option<&Path>, listen: std::net::SocketAddr, data_dir: &Path) -> u8 {
+    let (path, config) = match load_config(explicit) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let providers: Vec<String> = config.providers.iter().map(|p| p.name.to_string()).collect();
+    let running = match dev::start(DevOptions::new(config, listen, data_dir.to_path_buf())).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("inlet: {e:#}");
+            return exit::FAILURE;
+        }
+    };
+    let addr = running.addr;
+    println!("inlet dev: config {}, store {}", path.display(), dev::db_path(data_dir).display());
+    println!("listening on http://{addr}  (POST /webhooks/{{provider}}, GET /health)");
+    if !providers.is_empty() {
+        println!("providers: {}", providers.join(", "));
+    }
+    if path.file_name().is_some_and(|f| f == config_file::EXAMPLE_FILE) && providers.iter().any(|p| p == "stripe") {
+        println!("send a first event:  inlet send stripe --body examples/stripe-invoice-paid.json --url http://{addr}/webhooks/stripe");
+        println!("then look:           inlet status   (and .inlet/events.jsonl)");
+    }
+    dev::shutdown_signal().await;
+    println!("inlet dev: shutting down (accepted events are safe in the store)");
+    running.shutdown().await;
+    exit::OK
+}
+
+/// Read the body to send: a file, or standard input for '-'.
+fn read_body(path: &Path) -> std::io::Result<Vec<u8>> {
+    if path == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf)?;
+        Ok(buf)
+    } else {
+        std::fs::read(path)
+    }
+}
+
+/// For schemes whose event type lives in a JSON body, set `type`.
+fn with_type(scheme: &Scheme, body: Vec<u8>, event_type: Option<&str>) -> Vec<u8> {
+    let Some(t) = event_type else { return body };
+    if matches!(scheme, Scheme::Github | Scheme::Shopify | Scheme::Slack) {
+        return body;
+    }
+    match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(serde_json::Value::Object(mut map)) => {
+            map.insert("type".into(), serde_json::Value::String(t.to_string()));
+            serde_json::to_vec(&map).unwrap_or(body)
+        }
+        _ => body,
+    }
+}
+
+async fn send(
+    explicit: Option<&Path>,
+    provider: &str,
+    body_path: &Path,
+    url: Option<String>,
+    event_type: Option<String>,
+    id: Option<String>,
+) -> u8 {
+    let (_, config) = match load_config(explicit) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let Some(p) = config.provider(provider) else {
+        let known: Vec<&str> = config.providers.iter().map(|p| p.name.as_str()).collect();
+        eprintln!("inlet: no provider named {provider:?} in the config; configured: {}", known.join(", "));
+        return exit::CONFIG;
+    };
+    let body = match read_body(body_path) {
+        Ok(b) => with_type(&p.scheme, b, event_type.as_deref()),
+        Err(e) => {
+            eprintln!("inlet: cannot read {}: {e}", body_path.display());
+            return exit::FAILURE;
+        }
+    };
+    let Some(secret) = p.secrets.first() else {
+        eprintln!("inlet: provider {provider} has no secret to sign with");
+        return exit::CONFIG;
+    };
+    let id = id.unwrap_or_else(|| format!("msg_{}", uuid::Uuid::new_v4().simple()));
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let signed = match sign(&p.scheme, &SignRequest { body: &body, secret, timestamp: now, id: &id }) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("inlet: cannot sign for {provider}: {e}");
+            return exit::CONFIG;
+        }
+    };
+    let url = url.unwrap_or_else(|| format!("http://127.0.0.1:3000/webhooks/{provider}"));
+    let content_type = if serde_json::from_slice::<serde_json::Value>(&body).is_ok() {
+        "application/json"
+    } else {
+        "text/plain"
+    };
+    let mut req = reqwest::Client::new().post(&url).header("content-type", content_type);
+    for (k, v) in signed.into_iter().chain(scheme_headers(&p.scheme, &id, event_type.as_deref())) {
+        req = req.header(k, v);
+    }
+    match req.body(body).send().await {
+        Ok(resp) => {
+            let status = resp.status();
+            let text = resp.text().await.unwrap_or_default();
+            println!("{} {}", status.as_u16(), text);
+            if status.is_success() {
+                exit::OK
+            } else {
+                exit::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("inlet: POST {url} failed: {e} (is `inlet dev` running?)");
+            exit::FAILURE
+        }
+    }
+}
+
+/// Headers a provider sends besides the signature.
+fn scheme_headers(scheme: &Scheme, id: &str, event_type: Option<&str>) -> Vec<(String, String)> {
+    match scheme {
+        Scheme::Github => vec![
+            ("X-GitHub-Delivery".into(), id.to_string()),
+            ("X-GitHub-Event".into(), event_type.unwrap_or("ping").to_string()),
+        ],
+        Scheme::Shopify => vec![
+            ("X-Shopify-Webhook-Id".into(), id.to_string()),
+            ("X-Shopify-Topic".into(), event_type.unwrap_or("orders/create").to_string()),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+fn open_store(data_dir: &Path) -> Result<Store, u8> {
+    let path = dev::db_path(data_dir);
+    if !path.is_file() {
+        eprintln!("inlet: no store at {} (run `inlet dev` first, or pass --data-dir)", path.display());
+        return Err(exit::FAILURE);
+    }
+    Store::open(&path, StoreOptions::default(), Arc::new(SystemClock)).map_err(|e| {
+        eprintln!("inlet: cannot open {}: {e}", path.display());
+        exit::FAILURE
+    })
+}
+
+async fn dlq_list(data_dir: &Path, limit: usize, json: bool) -> u8 {
+    let store = match open_store(data_dir) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    match store.list(limit).await {
+        Ok(items) => {
+            if json {
+                for d in &items {
+                    let line = serde_json::json!({
+                        "key": d.key,
+                        "reason": d.reason,
+                        "receive_count": d.receive_count,
+                        "dead_at": d.dead_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                    });
+                    println!("{line}");
+                }
+            } else if items.is_empty() {
+                println!("the dead-letter queue is empty");
+            } else {
+                for d in &items {
+                    println!(
+                        "{}  receives={}  {}",
+                        d.key.as_deref().unwrap_or("<undecodable>"),
+                        d.receive_count,
+                        d.reason.as_deref().unwrap_or("")
+                    );
+                }
+            }
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("inlet: {e}");
+            exit::FAILURE
+        }
+    }
+}
+
+async fn dlq_redrive(data_dir: &Path, key: Option<String>, all: bool) -> u8 {
+    let store = match open_store(data_dir) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let which = match (key, all) {
+        (Some(k), _) => RedriveSelector::Key(k),
+        (None, true) => RedriveSelector::All,
+        (None, false) => {
+            eprintln!("inlet: say which: --key KEY or --all");
+            return exit::USAGE;
+        }
+    };
+    match store.redrive(&which).await {
+        Ok(0) if matches!(which, RedriveSelector::Key(_)) => {
+            eprintln!("inlet: no dead letter with that key");
+            exit::NOT_FOUND
+        }
+        Ok(n) => {
+            println!("redriven {n} message(s) to the work queue");
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("inlet: {e}");
+            exit::FAILURE
+        }
+    }
+}
+
+async fn status(data_dir: &Path, json: bool) -> u8 {
+    let store = match open_store(data_dir) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let s = match store.status().await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("inlet: {e}");
+            return exit::FAILURE;
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+        return exit::OK;
+    }
+    use inlet_core::metrics::names as m;
+    println!("queue      waiting {}  in flight {}  dead-lettered {}  oldest {} ms", s.queue_depth, s.in_flight, s.dlq_depth, s.oldest_message_age_ms);
+    println!(
+        "ingress    received {}  enqueued {}  signature failures {}  rejected {}",
+        s.total(m::RECEIVED),
+        s.total(m::ENQUEUED),
+        s.total(m::SIGNATURE_FAILURES),
+        s.total(m::REJECTED)
+    );
+    println!(
+        "processing processed {}  duplicates {}  superseded {}  retried {}  failed (dead-lettered) {}",
+        s.total(m::PROCESSED),
+        s.total(m::DUPLICATES),
+        s.total(m::SUPERSEDED),
+        s.total(m::RETRIED),
+        s.total(m::DEAD_LETTERED)
+    );
+    let e2e: Vec<_> = s.timings.iter().filter(|t| t.name == m::END_TO_END_MS).collect();
+    let count: u64 = e2e.iter().map(|t| t.count).sum();
+    if count > 0 {
+        let mean = e2e.iter().map(|t| t.mean_ms * t.count as f64).sum::<f64>() / count as f64;
+        let max = e2e.iter().map(|t| t.max_ms).fold(0.0, f64::max);
+        println!("latency    end-to-end mean {mean:.1} ms  max {max:.1} ms over {count} event(s)");
+    }
+    match &s.last_reconcile {
+        Some(r) => println!(
+            "reconcile  last run {} source {}  scanned {}  recovered {}  recovery rate {}",
+            r.at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            r.source,
+            r.report["scanned"],
+            r.report["recovered"],
+            r.report["recovery_rate"]
+        ),
+        None => println!("reconcile  no run yet"),
+    }
+    exit::OK
+}
+

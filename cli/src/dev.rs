@@ -1,0 +1,191 @@
+//! `inlet dev`: the webhook endpoint, the worker loop and housekeeping in one process on the
+//! embedded store. Shutdown stops accepting, lets in-flight requests and the current batch
+//! finish, and flushes metrics; every 202'd event is already durable, so nothing is lost.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use inlet_core::clock::{Clock, SystemClock};
+use inlet_core::config::Config;
+use inlet_core::usecase::process::{run_once, ProcessSettings, Processor};
+use inlet_local::{sinks, LocalMetrics, Store, StoreOptions};
+
+use crate::server::{router, App};
+
+pub struct DevOptions {
+    pub config: Config,
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl DevOptions {
+    pub fn new(config: Config, listen: SocketAddr, data_dir: PathBuf) -> Self {
+        Self {
+            config,
+            listen,
+            data_dir,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// A running `inlet dev`.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub store: Store,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stop gracefully and wait until every task has finished.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+pub fn db_path(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("inlet.db")
+}
+
+/// Open the store, bind the listener and start every loop.
+pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
+    let config = Arc::new(opts.config);
+    let store = Store::open(
+        &db_path(&opts.data_dir),
+        StoreOptions {
+            max_receive: config.worker.max_receive,
+            order_by_entity: true,
+        },
+        Arc::clone(&opts.clock),
+    )
+    .with_context(|| format!("cannot open the store in {}", opts.data_dir.display()))?;
+    let sinks = sinks::build(&config.sinks).context("cannot set up the sinks")?;
+    let metrics = Arc::new(LocalMetrics::new());
+    let wake = Arc::new(Notify::new());
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", opts.listen))?;
+    let addr = listener.local_addr()?;
+
+    let app = Arc::new(App {
+        config: Arc::clone(&config),
+        store: store.clone(),
+        metrics: metrics.clone(),
+        clock: Arc::clone(&opts.clock),
+        wake: Arc::clone(&wake),
+    });
+    let mut server_shutdown = shutdown_rx.clone();
+    let server = tokio::spawn(async move {
+        let result = axum::serve(listener, router(app))
+            .with_graceful_shutdown(async move {
+                let _ = server_shutdown.wait_for(|stop| *stop).await;
+            })
+            .await;
+        if let Err(e) = result {
+            warn!(error = %e, "server stopped with an error");
+        }
+    });
+
+    let processor = Processor {
+        ledger: Arc::new(store.clone()),
+        versions: Arc::new(store.clone()),
+        sinks,
+        metrics: metrics.clone(),
+        clock: Arc::clone(&opts.clock),
+        settings: ProcessSettings::from(&config.worker),
+    };
+    let worker = tokio::spawn(worker_loop(processor, store.clone(), Arc::clone(&config), wake, shutdown_rx.clone()));
+    let housekeeping = tokio::spawn(housekeeping_loop(store.clone(), metrics, shutdown_rx));
+
+    Ok(Running {
+        addr,
+        store,
+        shutdown: shutdown_tx,
+        tasks: vec![server, worker, housekeeping],
+    })
+}
+
+async fn worker_loop(processor: Processor, store: Store, config: Arc<Config>, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+    let w = &config.worker;
+    let idle = Duration::from_millis(w.poll_interval_ms);
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        // A batch in progress always runs to the end: cancelling it halfway would only
+        // leave work for the visibility timeout to return.
+        match run_once(&processor, &store, w.batch_size, w.visibility()).await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "receive failed"),
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(idle) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+async fn housekeeping_loop(store: Store, metrics: Arc<LocalMetrics>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut n: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => {
+                if let Err(e) = metrics.flush(&store).await {
+                    warn!(error = %e, "metrics flush failed");
+                }
+                break;
+            }
+        }
+        if let Err(e) = metrics.flush(&store).await {
+            warn!(error = %e, "metrics flush failed");
+        }
+        n += 1;
+        if n % 60 == 0 {
+            match store.purge_expired().await {
+                Ok(purged) if purged > 0 => info!(purged, "expired ledger entries removed"),
+                Ok(_) => {}
+                Err(e) => warn!(error = %e, "ledger purge failed"),
+            }
+        }
+    }
+}
+
+/// Wait for Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,163 @@
+//! The `inlet` command: `dev` (the whole pipeline in one process on the embedded store),
+//! `send`, `check`, `dlq`, `status`. Library so the integration tests can start the same
+//! server in-process.
+
+pub mod commands;
+pub mod config_file;
+pub mod dev;
+pub mod server;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Exit codes scripts can rely on.
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// The operation failed (network, store, a non-2xx answer to `send`).
+    pub const FAILURE: u8 = 1;
+    /// Bad command-line usage (clap's own code).
+    pub const USAGE: u8 = 2;
+    /// The configuration is missing or invalid.
+    pub const CONFIG: u8 = 3;
+    /// Nothing matched (e.g. `dlq redrive --key` for a key not in the DLQ).
+    pub const NOT_FOUND: u8 = 4;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "inlet",
+    version,
+    about = "Webhook ingestion and reconciliation: verify, queue durably, process exactly once.",
+    long_about = "Webhook ingestion and reconciliation: verify, queue durably, process exactly once.\n\n\
+        Exit codes: 0 ok, 1 failure, 2 usage error, 3 invalid configuration, 4 nothing matched."
+)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, env = "INLET_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ConfigArg {
+    /// Config file [default: inlet.toml if present, else inlet.example.toml]
+    #[arg(long, short = 'c', env = "INLET_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DataDirArg {
+    /// Directory of the embedded store.
+    #[arg(long, env = "INLET_DATA_DIR", default_value = ".inlet")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the webhook endpoint, the worker and the scheduler in one process.
+    Dev {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Address to listen on.
+        #[arg(long, short = 'l', env = "INLET_LISTEN", default_value = "127.0.0.1:3000")]
+        listen: std::net::SocketAddr,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
+    /// Sign a payload with a provider's configured secret and POST it.
+    Send {
+        /// Provider name from the config (the {provider} of /webhooks/{provider}).
+        provider: String,
+        /// File with the body to send ('-' for standard input).
+        #[arg(long)]
+        body: PathBuf,
+        /// Endpoint [default: http://127.0.0.1:3000/webhooks/PROVIDER]
+        #[arg(long)]
+        url: Option<String>,
+        /// Event type (GitHub event, Shopify topic, or the body's "type" for JSON schemes).
+        #[arg(long = "type")]
+        event_type: Option<String>,
+        /// Message/delivery id for schemes that send one in a header [default: random].
+        #[arg(long)]
+        id: Option<String>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Validate a configuration and say precisely what is wrong.
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Inspect and redrive the dead-letter queue.
+    Dlq {
+        #[command(subcommand)]
+        action: DlqAction,
+    },
+    /// Queue depth, in-flight, DLQ depth, counters and the last reconciliation.
+    Status {
+        #[command(flatten)]
+        data_dir: DataDirArg,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqAction {
+    /// List dead-lettered messages with their reasons.
+    List {
+        #[command(flatten)]
+        data_dir: DataDirArg,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move dead letters back to the work queue.
+    Redrive {
+        #[command(flatten)]
+        data_dir: DataDirArg,
+        /// Only the message with this idempotency key.
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        key: Option<String>,
+        /// Every dead letter.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+pub fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// Parse the process arguments and run.
+pub fn main_from_env() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("inlet: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    ExitCode::from(runtime.block_on(commands::run(cli.command)))
+}

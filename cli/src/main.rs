@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    inlet_cli::main_from_env()
+}

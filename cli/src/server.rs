@@ -1,0 +1,158 @@
+//! The webhook HTTP endpoint of `inlet dev`: `POST /webhooks/{provider}` and `GET /health`.
+//! It maps HTTP to the core's ingest use case and back; the replies come from
+//! `inlet_core::reply`, the same ones the Lambda function gives.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use futures::StreamExt;
+use tracing::Instrument;
+
+use inlet_core::clock::Clock;
+use inlet_core::config::Config;
+use inlet_core::headers::Headers;
+use inlet_core::metrics::{names, Metrics};
+use inlet_core::reply::{self, ingest_reply, Reply};
+use inlet_core::usecase::ingest::{self, Accepted, WebhookRequest};
+use inlet_local::Store;
+
+/// How long a client may take to send its body.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct App {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub metrics: Arc<dyn Metrics>,
+    pub clock: Arc<dyn Clock>,
+    /// Woken after each accepted event so the worker picks it up at once.
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route(
+            "/webhooks/{provider}",
+            post(webhook).fallback(|| async { respond(Reply::method_not_allowed(), None) }),
+        )
+        .route(
+            "/health",
+            get(|| async { respond(Reply::health(), None) }).fallback(|| async { respond(Reply::method_not_allowed(), None) }),
+        )
+        .fallback(|| async { respond(Reply::not_found(), None) })
+        .with_state(app)
+}
+
+fn respond(reply: Reply, correlation_id: Option<&str>) -> Response {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = (status, reply.body).into_response();
+    let h = resp.headers_mut();
+    h.insert("content-type", HeaderValue::from_static("application/json"));
+    if let Some(secs) = reply.retry_after {
+        h.insert("retry-after", HeaderValue::from(secs));
+    }
+    if let Some(id) = correlation_id.and_then(|c| HeaderValue::from_str(c).ok()) {
+        h.insert("x-correlation-id", id);
+    }
+    resp
+}
+
+/// The caller's correlation id if it sent a sane one, else a new one.
+fn correlation_id(headers: &HeaderMap) -> String {
+    ["x-correlation-id", "x-request-id"]
+        .iter()
+        .filter_map(|h| headers.get(*h)?.to_str().ok())
+        .map(str::trim)
+        .find(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+enum ReadError {
+    TooLarge,
+    Broken,
+}
+
+/// Read the body, refusing it as soon as it passes `limit` bytes.
+async fn read_capped(body: Body, limit: usize) -> Result<Vec<u8>, ReadError> {
+    let mut stream = body.into_data_stream();
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| ReadError::Broken)?;
+        if out.len() + chunk.len() > limit {
+            return Err(ReadError::TooLarge);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+async fn webhook(
+    State(app): State<Arc<App>>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let received_at = app.clock.now();
+    let cid = correlation_id(&headers);
+    let Ok(Path(provider)) = path else {
+        return respond(Reply::not_found(), Some(&cid));
+    };
+    let span = tracing::info_span!("webhook", provider = %provider.chars().take(64).collect::<String>(), correlation_id = %cid);
+    async move {
+        let limit = match ingest::provider(&app.config, &provider) {
+            Ok(p) => p.max_body_bytes,
+            Err(e) => return respond(ingest_reply(&Err(e)), Some(&cid)),
+        };
+        let declared = headers
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let too_large = |app: &App| {
+            app.metrics.incr(names::REJECTED, &[("provider", &provider), ("reason", "too_large")], 1);
+            respond(reply::too_large(limit), Some(&cid))
+        };
+        if declared.is_some_and(|n| n > limit as u64) {
+            return too_large(&app);
+        }
+        let bytes = match tokio::time::timeout(BODY_READ_TIMEOUT, read_capped(body, limit)).await {
+            Ok(Ok(b)) => b,
+            Ok(Err(ReadError::TooLarge)) => return too_large(&app),
+            Ok(Err(ReadError::Broken)) | Err(_) => {
+                return respond(
+                    Reply::error(400, "bad_request", "the request body could not be read completely"),
+                    Some(&cid),
+                )
+            }
+        };
+        let mut core_headers = Headers::new();
+        for (name, value) in &headers {
+            core_headers.insert(name.as_str(), value.as_bytes());
+        }
+        let result = ingest::ingest(
+            &app.config,
+            &app.store,
+            app.metrics.as_ref(),
+            &WebhookRequest {
+                provider: &provider,
+                headers: &core_headers,
+                body: &bytes,
+                received_at,
+                correlation_id: &cid,
+            },
+        )
+        .await;
+        if matches!(result, Ok(Accepted::Enqueued { .. })) {
+            app.wake.notify_one();
+        }
+        respond(ingest_reply(&result), Some(&cid))
+    }
+    .instrument(span)
+    .await
+}

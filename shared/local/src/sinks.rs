@@ -1,0 +1,180 @@
+//! Local sinks: a JSON-lines file, standard output, and HTTP POST.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use inlet_core::config::SinkConfig;
+use inlet_core::envelope::SinkRecord;
+use inlet_core::ports::{Sink, SinkError};
+
+/// Build the configured sinks.
+pub fn build(configs: &[SinkConfig]) -> Result<Vec<Arc<dyn Sink>>, SinkError> {
+    configs
+        .iter()
+        .map(|c| -> Result<Arc<dyn Sink>, SinkError> {
+            Ok(match c {
+                SinkConfig::File { path } => Arc::new(FileSink::open(PathBuf::from(path))?),
+                SinkConfig::Stdout {} => Arc::new(StdoutSink),
+                SinkConfig::Http { url, headers, timeout_ms, attempts } => Arc::new(HttpSink::new(
+                    url,
+                    headers.clone().into_iter().collect(),
+                    Duration::from_millis(*timeout_ms),
+                    *attempts,
+                )?),
+            })
+        })
+        .collect()
+}
+
+fn line(record: &SinkRecord) -> Result<Vec<u8>, SinkError> {
+    let mut bytes = serde_json::to_vec(record).map_err(|e| SinkError::permanent(format!("cannot serialize record: {e}")))?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// Appends one JSON object per line and fsyncs it before reporting success, so "delivered"
+/// survives a crash.
+pub struct FileSink {
+    path: PathBuf,
+    file: Arc<Mutex<std::fs::File>>,
+}
+
+impl FileSink {
+    pub fn open(path: PathBuf) -> Result<Self, SinkError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| SinkError::permanent(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| SinkError::permanent(format!("cannot open {}: {e}", path.display())))?;
+        Ok(Self {
+            path,
+            file: Arc::new(Mutex::new(file)),
+        })
+    }
+}
+
+#[async_trait]
+impl Sink for FileSink {
+    fn name(&self) -> &str {
+        "file"
+    }
+
+    async fn deliver(&self, record: &SinkRecord) -> Result<(), SinkError> {
+        let bytes = line(record)?;
+        let file = Arc::clone(&self.file);
+        let path = self.path.display().to_string();
+        tokio::task::spawn_blocking(move || {
+            let mut f = file.lock().map_err(|_| SinkError::transient("file sink lock poisoned"))?;
+            f.write_all(&bytes)
+                .and_then(|()| f.sync_data())
+                .map_err(|e| SinkError::Transient {
+                    message: format!("cannot write {path}"),
+                    source: Some(Box::new(e)),
+                })
+        })
+        .await
+        .map_err(|e| SinkError::transient(format!("file sink task failed: {e}")))?
+    }
+}
+
+/// One JSON object per line on standard output.
+pub struct StdoutSink;
+
+#[async_trait]
+impl Sink for StdoutSink {
+    fn name(&self) -> &str {
+        "stdout"
+    }
+
+    async fn deliver(&self, record: &SinkRecord) -> Result<(), SinkError> {
+        let bytes = line(record)?;
+        let mut out = std::io::stdout().lock();
+        out.write_all(&bytes)
+            .and_then(|()| out.flush())
+            .map_err(|e| SinkError::transient(format!("stdout: {e}")))
+    }
+}
+
+/// POSTs each record as JSON, with `Idempotency-Key: <key>` so the receiver can dedupe a
+/// redelivery. Transient failures (connect errors, timeouts, 408, 429, 5xx) are retried a
+/// few times with backoff before the queue's own backoff takes over; other 4xx responses
+/// are permanent.
+pub struct HttpSink {
+    client: reqwest::Client,
+    url: String,
+    headers: Vec<(String, String)>,
+    attempts: u32,
+}
+
+impl HttpSink {
+    pub fn new(url: &str, headers: Vec<(String, String)>, timeout: Duration, attempts: u32) -> Result<Self, SinkError> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .user_agent(concat!("inlet/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| SinkError::permanent(format!("cannot build HTTP client: {e}")))?;
+        Ok(Self {
+            client,
+            url: url.to_string(),
+            headers,
+            attempts: attempts.max(1),
+        })
+    }
+
+    async fn attempt(&self, record: &SinkRecord, body: &[u8]) -> Result<(), SinkError> {
+        let mut req = self
+            .client
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("idempotency-key", &record.key)
+            .header("x-correlation-id", &record.correlation_id)
+            .body(body.to_vec());
+        for (k, v) in &self.headers {
+            req = req.header(k, v);
+        }
+        let resp = req.send().await.map_err(|e| SinkError::Transient {
+            message: format!("POST {}: {}", self.url, if e.is_timeout() { "timed out" } else { "request failed" }),
+            source: Some(Box::new(e)),
+        })?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let code = status.as_u16();
+        let message = format!("POST {} answered {code}", self.url);
+        if code == 408 || code == 429 || status.is_server_error() {
+            Err(SinkError::transient(message))
+        } else {
+            Err(SinkError::permanent(message))
+        }
+    }
+}
+
+#[async_trait]
+impl Sink for HttpSink {
+    fn name(&self) -> &str {
+        "http"
+    }
+
+    async fn deliver(&self, record: &SinkRecord) -> Result<(), SinkError> {
+        let body = serde_json::to_vec(record).map_err(|e| SinkError::permanent(format!("cannot serialize record: {e}")))?;
+        let mut attempt = 1;
+        loop {
+            match self.attempt(record, &body).await {
+                Err(SinkError::Transient { .. }) if attempt < self.attempts => {
+                    let delay = Duration::from_millis(100 * (1 << attempt.min(6)));
+                    tokio::time::sleep(delay + Duration::from_millis(fastrand::u64(0..50))).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+}

@@ -1,0 +1,733 @@
+//! The SQLite store and its implementations of the core ports.
+//!
+//! Every operation runs on one writer thread that owns the connection. The thread drains
+//! whatever jobs are waiting, runs each inside its own SAVEPOINT of one transaction, and
+//! commits once (group commit): a burst of webhooks costs one fsync, yet no caller hears
+//! "done" before the commit that made its write durable.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use time::OffsetDateTime;
+use tokio::sync::oneshot;
+
+use inlet_core::clock::{from_unix_millis, unix_millis, Clock};
+use inlet_core::envelope::Envelope;
+use inlet_core::ids::EventKey;
+use inlet_core::ports::{
+    Claim, Completion, Cursors, DeadLetter, DeadLetters, EntityVersions, Ledger, LedgerEntry, LedgerState, Queue,
+    Received, Receipt, RedriveSelector, StoreError, VersionCheck,
+};
+
+/// How many waiting jobs one transaction may take.
+const GROUP_COMMIT_MAX: usize = 256;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS messages (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue         TEXT    NOT NULL,            -- 'work' or 'dlq'
+    key           TEXT,                        -- idempotency key, NULL if the body does not decode
+    group_id      TEXT,                        -- entity: messages of one entity are handed out in order
+    body          BLOB    NOT NULL,
+    enqueued_at   INTEGER NOT NULL,
+    visible_at    INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    receipt       TEXT UNIQUE,
+    last_error    TEXT,
+    dead_at       INTEGER
+);
+CREATE INDEX IF NOT EXISTS messages_visible ON messages(queue, visible_at);
+CREATE INDEX IF NOT EXISTS messages_group ON messages(queue, group_id, id);
+CREATE INDEX IF NOT EXISTS messages_key ON messages(queue, key);
+CREATE TABLE IF NOT EXISTS ledger (
+    key            TEXT PRIMARY KEY,
+    state          TEXT    NOT NULL,           -- 'IN_PROGRESS' or 'COMPLETED'
+    payload_sha256 TEXT    NOT NULL,
+    lease_until    INTEGER,
+    expires_at     INTEGER,
+    outcome        TEXT,
+    updated_at     INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ledger_expiry ON ledger(expires_at);
+CREATE TABLE IF NOT EXISTS entity_versions (
+    entity     TEXT PRIMARY KEY,
+    version    INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS cursors (
+    source     TEXT PRIMARY KEY,
+    cursor     TEXT    NOT NULL,
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counters (
+    name  TEXT    NOT NULL,
+    dims  TEXT    NOT NULL,
+    value INTEGER NOT NULL,
+    PRIMARY KEY (name, dims)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS timings (
+    name   TEXT    NOT NULL,
+    dims   TEXT    NOT NULL,
+    count  INTEGER NOT NULL,
+    sum_ms REAL    NOT NULL,
+    max_ms REAL    NOT NULL,
+    PRIMARY KEY (name, dims)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reconcile_runs (
+    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT    NOT NULL,
+    at     INTEGER NOT NULL,
+    report TEXT    NOT NULL
+);
+"#;
+
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Receives before the queue moves a message to the DLQ (SQS `maxReceiveCount`).
+    pub max_receive: u32,
+    /// Hand out one message per entity at a time, oldest first (FIFO per entity).
+    pub order_by_entity: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_receive: 5,
+            order_by_entity: true,
+        }
+    }
+}
+
+type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+
+/// A handle to the embedded store. Cheap to clone; the writer thread stops when the last
+/// handle is dropped (after finishing what it was given).
+#[derive(Clone)]
+pub struct Store {
+    jobs: mpsc::Sender<Job>,
+    clock: Arc<dyn Clock>,
+    options: StoreOptions,
+    path: Arc<PathBuf>,
+}
+
+fn sql_err(context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |e| StoreError::unavailable(context, e)
+}
+
+impl Store {
+    /// Open (or create) the database at `path`.
+    pub fn open(path: &Path, options: StoreOptions, clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::unavailable(format!("cannot create {}", dir.display()), e))?;
+        }
+        let conn = Connection::open(path).map_err(sql_err("cannot open the database"))?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(sql_err("busy_timeout"))?;
+        // WAL lets `inlet status` read while `inlet dev` writes; FULL syncs the WAL on every
+        // commit, which is what makes a 202 mean "survives a power cut".
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql_err("journal_mode"))?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(sql_err("synchronous"))?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(sql_err("foreign_keys"))?;
+        conn.execute_batch(SCHEMA).map_err(sql_err("cannot create the schema"))?;
+
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("inlet-store".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(|e| StoreError::unavailable("cannot start the store thread", e))?;
+        Ok(Store {
+            jobs: tx,
+            clock,
+            options,
+            path: Arc::new(path.to_path_buf()),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    fn now_ms(&self) -> i64 {
+        unix_millis(self.clock.now())
+    }
+
+    /// Run `f` in the writer's transaction; resolves after the commit.
+    pub async fn run<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<R, StoreError>>();
+        let job: Job = Box::new(move |conn| {
+            let result = f(conn);
+            let ok = result.is_ok();
+            let reply: Reply = Box::new(move |commit| {
+                let out = match commit {
+                    Ok(()) => result,
+                    Err(e) if ok => Err(StoreError::Unavailable {
+                        message: format!("commit failed: {e}"),
+                        source: None,
+                    }),
+                    Err(_) => result,
+                };
+                let _ = tx.send(out);
+            });
+            (ok, reply)
+        });
+        self.jobs.send(job).map_err(|_| StoreError::Unavailable {
+            message: "the store is closed".into(),
+            source: None,
+        })?;
+        rx.await.map_err(|_| StoreError::Unavailable {
+            message: "the store thread stopped".into(),
+            source: None,
+        })?
+    }
+
+    /// Delete completed ledger entries whose retention has passed (DynamoDB's TTL sweep).
+    pub async fn purge_expired(&self) -> Result<usize, StoreError> {
+        let now = self.now_ms();
+        self.run(move |c| {
+            c.execute(
+                "DELETE FROM ledger WHERE state = 'COMPLETED' AND expires_at <= ?1",
+                params![now],
+            )
+            .map_err(sql_err("purge"))
+        })
+        .await
+    }
+
+    /// Record a reconciliation report for `inlet status`.
+    pub async fn record_reconcile<T: Serialize>(&self, source: &str, report: &T) -> Result<(), StoreError> {
+        let json = serde_json::to_string(report).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let source = source.to_string();
+        let now = self.now_ms();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO reconcile_runs (source, at, report) VALUES (?1, ?2, ?3)",
+                params![source, now, json],
+            )
+            .map_err(sql_err("record reconcile"))?;
+            c.execute(
+                "DELETE FROM reconcile_runs WHERE id NOT IN (SELECT id FROM reconcile_runs ORDER BY id DESC LIMIT 100)",
+                [],
+            )
+            .map_err(sql_err("trim reconcile runs"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Add counter deltas and timing samples (the metrics flush).
+    pub async fn add_metrics(&self, counters: Vec<(String, String, u64)>, timings: Vec<(String, String, u64, f64, f64)>) -> Result<(), StoreError> {
+        self.run(move |c| {
+            for (name, dims, by) in counters {
+                c.execute(
+                    "INSERT INTO counters (name, dims, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (name, dims) DO UPDATE SET value = value + excluded.value",
+                    params![name, dims, by as i64],
+                )
+                .map_err(sql_err("counters"))?;
+            }
+            for (name, dims, count, sum, max) in timings {
+                c.execute(
+                    "INSERT INTO timings (name, dims, count, sum_ms, max_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (name, dims) DO UPDATE SET count = count + excluded.count,
+                        sum_ms = sum_ms + excluded.sum_ms, max_ms = max(max_ms, excluded.max_ms)",
+                    params![name, dims, count as i64, sum, max],
+                )
+                .map_err(sql_err("timings"))?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// What `inlet status` shows.
+    pub async fn status(&self) -> Result<Status, StoreError> {
+        let now = self.now_ms();
+        self.run(move |c| {
+            let q = |sql: &str| -> Result<i64, StoreError> {
+                c.query_row(sql, params![now], |r| r.get(0)).map_err(sql_err("status"))
+            };
+            let waiting = q("SELECT count(*) FROM messages WHERE queue = 'work' AND (visible_at <= ?1 OR receive_count = 0)")?;
+            let in_flight = q("SELECT count(*) FROM messages WHERE queue = 'work' AND visible_at > ?1 AND receive_count > 0")?;
+            let dead = q("SELECT count(*) + 0 * ?1 FROM messages WHERE queue = 'dlq'")?;
+            let oldest = q("SELECT coalesce(?1 - min(enqueued_at), 0) FROM messages WHERE queue = 'work'")?;
+            let ledger = q("SELECT count(*) FROM ledger WHERE state = 'COMPLETED' AND expires_at > ?1")?;
+            let mut counters = Vec::new();
+            let mut stmt = c
+                .prepare("SELECT name, dims, value FROM counters ORDER BY name, dims")
+                .map_err(sql_err("status"))?;
+            let rows = stmt
+                .query_map([], |r| Ok(CounterRow { name: r.get(0)?, dims: r.get(1)?, value: r.get::<_, i64>(2)? as u64 }))
+                .map_err(sql_err("status"))?;
+            for row in rows {
+                counters.push(row.map_err(sql_err("status"))?);
+            }
+            let mut timings = Vec::new();
+            let mut stmt = c
+                .prepare("SELECT name, dims, count, sum_ms, max_ms FROM timings ORDER BY name, dims")
+                .map_err(sql_err("status"))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    let count: i64 = r.get(2)?;
+                    let sum: f64 = r.get(3)?;
+                    Ok(TimingRow {
+                        name: r.get(0)?,
+                        dims: r.get(1)?,
+                        count: count as u64,
+                        mean_ms: if count > 0 { sum / count as f64 } else { 0.0 },
+                        max_ms: r.get(4)?,
+                    })
+                })
+                .map_err(sql_err("status"))?;
+            for row in rows {
+                timings.push(row.map_err(sql_err("status"))?);
+            }
+            let last_reconcile: Option<(String, i64, String)> = c
+                .query_row("SELECT source, at, report FROM reconcile_runs ORDER BY id DESC LIMIT 1", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()
+                .map_err(sql_err("status"))?;
+            Ok(Status {
+                queue_depth: waiting as u64,
+                in_flight: in_flight as u64,
+                dlq_depth: dead as u64,
+                oldest_message_age_ms: oldest.max(0) as u64,
+                ledger_keys: ledger as u64,
+                counters,
+                timings,
+                last_reconcile: last_reconcile.map(|(source, at, report)| LastReconcile {
+                    source,
+                    at: from_unix_millis(at),
+                    report: serde_json::from_str(&report).unwrap_or(serde_json::Value::Null),
+                }),
+            })
+        })
+        .await
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CounterRow {
+    pub name: String,
+    pub dims: String,
+    pub value: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TimingRow {
+    pub name: String,
+    pub dims: String,
+    pub count: u64,
+    pub mean_ms: f64,
+    pub max_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LastReconcile {
+    pub source: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub report: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub queue_depth: u64,
+    pub in_flight: u64,
+    pub dlq_depth: u64,
+    pub oldest_message_age_ms: u64,
+    pub ledger_keys: u64,
+    pub counters: Vec<CounterRow>,
+    pub timings: Vec<TimingRow>,
+    pub last_reconcile: Option<LastReconcile>,
+}
+
+impl Status {
+    /// The sum of a counter over all its dimensions.
+    pub fn total(&self, name: &str) -> u64 {
+        self.counters.iter().filter(|c| c.name == name).map(|c| c.value).sum()
+    }
+}
+
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < GROUP_COMMIT_MAX {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let msg = e.to_string();
+            // Run nothing; tell every caller. Jobs are consumed only by calling them, so
+            // answer through a throwaway connection-less path: run them against a failed state.
+            for job in jobs {
+                let (_, reply) = run_job_without_tx(&conn, job);
+                reply(Err(msg.clone()));
+            }
+            continue;
+        }
+        let mut replies = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let (ok, reply) = run_in_savepoint(&conn, job);
+            let _ = ok;
+            replies.push(reply);
+        }
+        let commit = conn.execute_batch("COMMIT").map_err(|e| {
+            let _ = conn.execute_batch("ROLLBACK");
+            e.to_string()
+        });
+        for reply in replies {
+            reply(commit.clone());
+        }
+    }
+}
+
+fn run_in_savepoint(conn: &Connection, job: Job) -> (bool, Reply) {
+    if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+        let msg = e.to_string();
+        let (_, reply) = run_job_without_tx(conn, job);
+        return (false, Box::new(move |_| reply(Err(msg))));
+    }
+    let (ok, reply) = job(conn);
+    let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+    if let Err(e) = conn.execute_batch(end) {
+        let msg = e.to_string();
+        return (false, Box::new(move |_| reply(Err(msg))));
+    }
+    (ok, reply)
+}
+
+/// When no transaction could be opened the job is still called (so its reply channel is
+/// answered), but inside a savepoint that is always rolled back, so it changes nothing.
+fn run_job_without_tx(conn: &Connection, job: Job) -> (bool, Reply) {
+    let _ = conn.execute_batch("SAVEPOINT doomed");
+    let (ok, reply) = job(conn);
+    let _ = conn.execute_batch("ROLLBACK TO doomed; RELEASE doomed");
+    (ok, reply)
+}
+
+fn new_receipt() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+#[async_trait]
+impl Queue for Store {
+    async fn send(&self, envelope: &Envelope) -> Result<(), StoreError> {
+        let body = envelope.to_json().into_bytes();
+        let key = envelope.key.to_string();
+        let group = if self.options.order_by_entity { envelope.entity.clone() } else { None };
+        let now = self.now_ms();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO messages (queue, key, group_id, body, enqueued_at, visible_at) VALUES ('work', ?1, ?2, ?3, ?4, ?4)",
+                params![key, group, body, now],
+            )
+            .map_err(sql_err("enqueue"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Received>, StoreError> {
+        let now = self.now_ms();
+        let visible_at = now.saturating_add(visibility.as_millis() as i64);
+        let max_receive = self.options.max_receive;
+        self.run(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT id, body, receive_count FROM messages m
+                     WHERE queue = 'work' AND visible_at <= ?1
+                       AND (group_id IS NULL OR NOT EXISTS (
+                            SELECT 1 FROM messages p
+                            WHERE p.queue = 'work' AND p.group_id = m.group_id AND p.id < m.id))
+                     ORDER BY id LIMIT ?2",
+                )
+                .map_err(sql_err("receive"))?;
+            let rows: Vec<(i64, Vec<u8>, u32)> = stmt
+                .query_map(params![now, max as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(sql_err("receive"))?
+                .collect::<Result<_, _>>()
+                .map_err(sql_err("receive"))?;
+            let mut out = Vec::with_capacity(rows.len());
+            for (id, body, count) in rows {
+                let count = count.saturating_add(1);
+                if count > max_receive {
+                    c.execute(
+                        "UPDATE messages SET queue = 'dlq', dead_at = ?2, receipt = NULL, receive_count = ?3,
+                            last_error = coalesce(last_error, 'exceeded the maximum receive count')
+                         WHERE id = ?1",
+                        params![id, now, count - 1],
+                    )
+                    .map_err(sql_err("dead-letter"))?;
+                    continue;
+                }
+                let receipt = new_receipt();
+                c.execute(
+                    "UPDATE messages SET receive_count = ?2, visible_at = ?3, receipt = ?4 WHERE id = ?1",
+                    params![id, count, visible_at, receipt],
+                )
+                .map_err(sql_err("receive"))?;
+                out.push(Received {
+                    receipt: Receipt(receipt),
+                    receive_count: count,
+                    envelope: Envelope::from_json(&body).map_err(|e| e.to_string()),
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn ack(&self, receipt: &Receipt) -> Result<(), StoreError> {
+        let receipt = receipt.0.clone();
+        self.run(move |c| {
+            c.execute("DELETE FROM messages WHERE receipt = ?1 AND queue = 'work'", params![receipt])
+                .map_err(sql_err("ack"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn retry_later(&self, receipt: &Receipt, delay: Duration, reason: &str) -> Result<(), StoreError> {
+        let receipt = receipt.0.clone();
+        let reason = truncate(reason);
+        let at = self.now_ms().saturating_add(delay.as_millis() as i64);
+        self.run(move |c| {
+            c.execute(
+                "UPDATE messages SET visible_at = ?2, last_error = ?3 WHERE receipt = ?1 AND queue = 'work'",
+                params![receipt, at, reason],
+            )
+            .map_err(sql_err("retry"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn dead_letter(&self, receipt: &Receipt, reason: &str) -> Result<(), StoreError> {
+        let receipt = receipt.0.clone();
+        let reason = truncate(reason);
+        let now = self.now_ms();
+        self.run(move |c| {
+            c.execute(
+                "UPDATE messages SET queue = 'dlq', dead_at = ?2, last_error = ?3, receipt = NULL
+                 WHERE receipt = ?1 AND queue = 'work'",
+                params![receipt, now, reason],
+            )
+            .map_err(sql_err("dead-letter"))?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn truncate(reason: &str) -> String {
+    reason.chars().take(2000).collect()
+}
+
+#[async_trait]
+impl DeadLetters for Store {
+    async fn list(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        self.run(move |c| {
+            let mut stmt = c
+                .prepare("SELECT key, last_error, receive_count, dead_at FROM messages WHERE queue = 'dlq' ORDER BY id LIMIT ?1")
+                .map_err(sql_err("dlq list"))?;
+            let rows = stmt
+                .query_map(params![limit as i64], |r| {
+                    Ok(DeadLetter {
+                        key: r.get(0)?,
+                        reason: r.get(1)?,
+                        receive_count: r.get(2)?,
+                        dead_at: from_unix_millis(r.get::<_, Option<i64>>(3)?.unwrap_or(0)),
+                    })
+                })
+                .map_err(sql_err("dlq list"))?;
+            rows.collect::<Result<_, _>>().map_err(sql_err("dlq list"))
+        })
+        .await
+    }
+
+    async fn redrive(&self, which: &RedriveSelector) -> Result<usize, StoreError> {
+        let key = match which {
+            RedriveSelector::All => None,
+            RedriveSelector::Key(k) => Some(k.clone()),
+        };
+        let now = self.now_ms();
+        self.run(move |c| {
+            c.execute(
+                "UPDATE messages SET queue = 'work', receive_count = 0, visible_at = ?1, receipt = NULL, dead_at = NULL
+                 WHERE queue = 'dlq' AND (?2 IS NULL OR key = ?2)",
+                params![now, key],
+            )
+            .map_err(sql_err("redrive"))
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Ledger for Store {
+    async fn claim(&self, key: &EventKey, payload_sha256: &str, now: OffsetDateTime, lease: Duration) -> Result<Claim, StoreError> {
+        let key = key.to_string();
+        let hash = payload_sha256.to_string();
+        let now = unix_millis(now);
+        let lease_until = now.saturating_add(lease.as_millis() as i64);
+        self.run(move |c| {
+            let row: Option<(String, String, Option<i64>, Option<i64>)> = c
+                .query_row(
+                    "SELECT state, payload_sha256, lease_until, expires_at FROM ledger WHERE key = ?1",
+                    params![key],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()
+                .map_err(sql_err("claim"))?;
+            match row {
+                Some((state, stored, _, Some(expires))) if state == "COMPLETED" && expires > now => {
+                    return Ok(Claim::Duplicate { same_payload: stored == hash })
+                }
+                Some((state, _, Some(until), _)) if state == "IN_PROGRESS" && until > now => {
+                    return Ok(Claim::InFlight { lease_until: from_unix_millis(until) })
+                }
+                _ => {}
+            }
+            c.execute(
+                "INSERT INTO ledger (key, state, payload_sha256, lease_until, expires_at, outcome, updated_at)
+                 VALUES (?1, 'IN_PROGRESS', ?2, ?3, NULL, NULL, ?4)
+                 ON CONFLICT (key) DO UPDATE SET state = 'IN_PROGRESS', payload_sha256 = excluded.payload_sha256,
+                    lease_until = excluded.lease_until, expires_at = NULL, outcome = NULL, updated_at = excluded.updated_at",
+                params![key, hash, lease_until, now],
+            )
+            .map_err(sql_err("claim"))?;
+            Ok(Claim::Acquired)
+        })
+        .await
+    }
+
+    async fn complete(&self, key: &EventKey, outcome: Completion, now: OffsetDateTime, retention: Duration) -> Result<(), StoreError> {
+        let key = key.to_string();
+        let now = unix_millis(now);
+        let expires = now.saturating_add(retention.as_millis() as i64);
+        let outcome = outcome.as_str();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO ledger (key, state, payload_sha256, lease_until, expires_at, outcome, updated_at)
+                 VALUES (?1, 'COMPLETED', '', NULL, ?2, ?3, ?4)
+                 ON CONFLICT (key) DO UPDATE SET state = 'COMPLETED', lease_until = NULL,
+                    expires_at = excluded.expires_at, outcome = excluded.outcome, updated_at = excluded.updated_at",
+                params![key, expires, outcome, now],
+            )
+            .map_err(sql_err("complete"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn release(&self, key: &EventKey) -> Result<(), StoreError> {
+        let key = key.to_string();
+        self.run(move |c| {
+            c.execute("DELETE FROM ledger WHERE key = ?1 AND state = 'IN_PROGRESS'", params![key])
+                .map_err(sql_err("release"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn lookup(&self, key: &EventKey, now: OffsetDateTime) -> Result<Option<LedgerEntry>, StoreError> {
+        let key = key.to_string();
+        let now = unix_millis(now);
+        self.run(move |c| {
+            let row: Option<(String, String, Option<i64>, Option<i64>, Option<String>)> = c
+                .query_row(
+                    "SELECT state, payload_sha256, lease_until, expires_at, outcome FROM ledger WHERE key = ?1",
+                    params![key],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )
+                .optional()
+                .map_err(sql_err("lookup"))?;
+            Ok(row.and_then(|(state, hash, lease, expires, outcome)| {
+                let state = if state == "COMPLETED" {
+                    let expires = expires.unwrap_or(0);
+                    if expires <= now {
+                        return None;
+                    }
+                    LedgerState::Completed {
+                        outcome: outcome.unwrap_or_default(),
+                        expires_at: from_unix_millis(expires),
+                    }
+                } else {
+                    LedgerState::InProgress { lease_until: from_unix_millis(lease.unwrap_or(0)) }
+                };
+                Some(LedgerEntry { key: key.clone(), payload_sha256: hash, state })
+            }))
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl EntityVersions for Store {
+    async fn advance(&self, entity: &str, version: i64) -> Result<VersionCheck, StoreError> {
+        let entity = entity.to_string();
+        let now = self.now_ms();
+        self.run(move |c| {
+            let current: Option<i64> = c
+                .query_row("SELECT version FROM entity_versions WHERE entity = ?1", params![entity], |r| r.get(0))
+                .optional()
+                .map_err(sql_err("version"))?;
+            if let Some(current) = current.filter(|cur| *cur > version) {
+                return Ok(VersionCheck::Stale { current });
+            }
+            c.execute(
+                "INSERT INTO entity_versions (entity, version, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (entity) DO UPDATE SET version = max(version, excluded.version), updated_at = excluded.updated_at",
+                params![entity, version, now],
+            )
+            .map_err(sql_err("version"))?;
+            Ok(VersionCheck::Current)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Cursors for Store {
+    async fn load(&self, source: &str) -> Result<Option<String>, StoreError> {
+        let source = source.to_string();
+        self.run(move |c| {
+            c.query_row("SELECT cursor FROM cursors WHERE source = ?1", params![source], |r| r.get(0))
+                .optional()
+                .map_err(sql_err("cursor load"))
+        })
+        .await
+    }
+
+    async fn save(&self, source: &str, cursor: &str) -> Result<(), StoreError> {
+        let source = source.to_string();
+        let cursor = cursor.to_string();
+        let now = self.now_ms();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO cursors (source, cursor, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+                params![source, cursor, now],
+            )
+            .map_err(sql_err("cursor save"))?;
+            Ok(())
+        })
+        .await
+    }
+}
