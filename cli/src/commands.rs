@@ -17,14 +17,38 @@ use crate::{exit, Command, DlqAction};
 
 pub async fn run(command: Command) -> u8 {
     match command {
-        Command::Dev { config, listen, data_dir } => run_dev(config.config.as_deref(), listen, &data_dir.data_dir).await,
-        Command::Send { provider, body, url, event_type, id, config } => {
-            send(config.config.as_deref(), &provider, &body, url, event_type, id).await
+        Command::Dev {
+            config,
+            listen,
+            data_dir,
+        } => run_dev(config.config.as_deref(), listen, &data_dir.data_dir).await,
+        Command::Send {
+            provider,
+            body,
+            url,
+            event_type,
+            id,
+            print,
+            config,
+        } => {
+            let opts = SendOptions {
+                url,
+                event_type,
+                id,
+                print,
+            };
+            send(config.config.as_deref(), &provider, &body, opts).await
         }
         Command::Check { config } => check(config.config.as_deref()),
         Command::Dlq { action } => match action {
-            DlqAction::List { data_dir, limit, json } => dlq_list(&data_dir.data_dir, limit, json).await,
-            DlqAction::Redrive { data_dir, key, all } => dlq_redrive(&data_dir.data_dir, key, all).await,
+            DlqAction::List {
+                data_dir,
+                limit,
+                json,
+            } => dlq_list(&data_dir.data_dir, limit, json).await,
+            DlqAction::Redrive { data_dir, key, all } => {
+                dlq_redrive(&data_dir.data_dir, key, all).await
+            }
         },
         Command::Status { data_dir, json } => status(&data_dir.data_dir, json).await,
     }
@@ -78,7 +102,11 @@ async fn run_dev(explicit: Option<&Path>, listen: std::net::SocketAddr, data_dir
         Ok(c) => c,
         Err(code) => return code,
     };
-    let providers: Vec<String> = config.providers.iter().map(|p| p.name.to_string()).collect();
+    let providers: Vec<String> = config
+        .providers
+        .iter()
+        .map(|p| p.name.to_string())
+        .collect();
     let running = match dev::start(DevOptions::new(config, listen, data_dir.to_path_buf())).await {
         Ok(r) => r,
         Err(e) => {
@@ -87,12 +115,20 @@ async fn run_dev(explicit: Option<&Path>, listen: std::net::SocketAddr, data_dir
         }
     };
     let addr = running.addr;
-    println!("inlet dev: config {}, store {}", path.display(), dev::db_path(data_dir).display());
+    println!(
+        "inlet dev: config {}, store {}",
+        path.display(),
+        dev::db_path(data_dir).display()
+    );
     println!("listening on http://{addr}  (POST /webhooks/{{provider}}, GET /health)");
     if !providers.is_empty() {
         println!("providers: {}", providers.join(", "));
     }
-    if path.file_name().is_some_and(|f| f == config_file::EXAMPLE_FILE) && providers.iter().any(|p| p == "stripe") {
+    if path
+        .file_name()
+        .is_some_and(|f| f == config_file::EXAMPLE_FILE)
+        && providers.iter().any(|p| p == "stripe")
+    {
         println!("send a first event:  inlet send stripe --body examples/stripe-invoice-paid.json --url http://{addr}/webhooks/stripe");
         println!("then look:           inlet status   (and .inlet/events.jsonl)");
     }
@@ -128,21 +164,30 @@ fn with_type(scheme: &Scheme, body: Vec<u8>, event_type: Option<&str>) -> Vec<u8
     }
 }
 
-async fn send(
-    explicit: Option<&Path>,
-    provider: &str,
-    body_path: &Path,
+struct SendOptions {
     url: Option<String>,
     event_type: Option<String>,
     id: Option<String>,
-) -> u8 {
+    print: bool,
+}
+
+async fn send(explicit: Option<&Path>, provider: &str, body_path: &Path, opts: SendOptions) -> u8 {
+    let SendOptions {
+        url,
+        event_type,
+        id,
+        print,
+    } = opts;
     let (_, config) = match load_config(explicit) {
         Ok(c) => c,
         Err(code) => return code,
     };
     let Some(p) = config.provider(provider) else {
         let known: Vec<&str> = config.providers.iter().map(|p| p.name.as_str()).collect();
-        eprintln!("inlet: no provider named {provider:?} in the config; configured: {}", known.join(", "));
+        eprintln!(
+            "inlet: no provider named {provider:?} in the config; configured: {}",
+            known.join(", ")
+        );
         return exit::CONFIG;
     };
     let body = match read_body(body_path) {
@@ -158,7 +203,15 @@ async fn send(
     };
     let id = id.unwrap_or_else(|| format!("msg_{}", uuid::Uuid::new_v4().simple()));
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let signed = match sign(&p.scheme, &SignRequest { body: &body, secret, timestamp: now, id: &id }) {
+    let signed = match sign(
+        &p.scheme,
+        &SignRequest {
+            body: &body,
+            secret,
+            timestamp: now,
+            id: &id,
+        },
+    ) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("inlet: cannot sign for {provider}: {e}");
@@ -171,8 +224,19 @@ async fn send(
     } else {
         "text/plain"
     };
-    let mut req = reqwest::Client::new().post(&url).header("content-type", content_type);
-    for (k, v) in signed.into_iter().chain(scheme_headers(&p.scheme, &id, event_type.as_deref())) {
+    let mut headers = vec![("content-type".to_string(), content_type.to_string())];
+    headers.extend(signed);
+    headers.extend(scheme_headers(&p.scheme, &id, event_type.as_deref()));
+    if print {
+        let map: serde_json::Map<String, serde_json::Value> = headers
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect();
+        println!("{}", serde_json::Value::Object(map));
+        return exit::OK;
+    }
+    let mut req = reqwest::Client::new().post(&url);
+    for (k, v) in headers {
         req = req.header(k, v);
     }
     match req.body(body).send().await {
@@ -198,11 +262,17 @@ fn scheme_headers(scheme: &Scheme, id: &str, event_type: Option<&str>) -> Vec<(S
     match scheme {
         Scheme::Github => vec![
             ("X-GitHub-Delivery".into(), id.to_string()),
-            ("X-GitHub-Event".into(), event_type.unwrap_or("ping").to_string()),
+            (
+                "X-GitHub-Event".into(),
+                event_type.unwrap_or("ping").to_string(),
+            ),
         ],
         Scheme::Shopify => vec![
             ("X-Shopify-Webhook-Id".into(), id.to_string()),
-            ("X-Shopify-Topic".into(), event_type.unwrap_or("orders/create").to_string()),
+            (
+                "X-Shopify-Topic".into(),
+                event_type.unwrap_or("orders/create").to_string(),
+            ),
         ],
         _ => Vec::new(),
     }
@@ -211,7 +281,10 @@ fn scheme_headers(scheme: &Scheme, id: &str, event_type: Option<&str>) -> Vec<(S
 fn open_store(data_dir: &Path) -> Result<Store, u8> {
     let path = dev::db_path(data_dir);
     if !path.is_file() {
-        eprintln!("inlet: no store at {} (run `inlet dev` first, or pass --data-dir)", path.display());
+        eprintln!(
+            "inlet: no store at {} (run `inlet dev` first, or pass --data-dir)",
+            path.display()
+        );
         return Err(exit::FAILURE);
     }
     Store::open(&path, StoreOptions::default(), Arc::new(SystemClock)).map_err(|e| {
@@ -304,7 +377,10 @@ async fn status(data_dir: &Path, json: bool) -> u8 {
         return exit::OK;
     }
     use inlet_core::metrics::names as m;
-    println!("queue      waiting {}  in flight {}  dead-lettered {}  oldest {} ms", s.queue_depth, s.in_flight, s.dlq_depth, s.oldest_message_age_ms);
+    println!(
+        "queue      waiting {}  in flight {}  dead-lettered {}  oldest {} ms",
+        s.queue_depth, s.in_flight, s.dlq_depth, s.oldest_message_age_ms
+    );
     println!(
         "ingress    received {}  enqueued {}  signature failures {}  rejected {}",
         s.total(m::RECEIVED),
@@ -320,7 +396,11 @@ async fn status(data_dir: &Path, json: bool) -> u8 {
         s.total(m::RETRIED),
         s.total(m::DEAD_LETTERED)
     );
-    let e2e: Vec<_> = s.timings.iter().filter(|t| t.name == m::END_TO_END_MS).collect();
+    let e2e: Vec<_> = s
+        .timings
+        .iter()
+        .filter(|t| t.name == m::END_TO_END_MS)
+        .collect();
     let count: u64 = e2e.iter().map(|t| t.count).sum();
     if count > 0 {
         let mean = e2e.iter().map(|t| t.mean_ms * t.count as f64).sum::<f64>() / count as f64;
@@ -330,7 +410,8 @@ async fn status(data_dir: &Path, json: bool) -> u8 {
     match &s.last_reconcile {
         Some(r) => println!(
             "reconcile  last run {} source {}  scanned {}  recovered {}  recovery rate {}",
-            r.at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            r.at.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
             r.source,
             r.report["scanned"],
             r.report["recovered"],
@@ -340,4 +421,3 @@ async fn status(data_dir: &Path, json: bool) -> u8 {
     }
     exit::OK
 }
-

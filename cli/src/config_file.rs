@@ -44,8 +44,10 @@ pub fn load(path: &Path) -> Result<Config, LoadError> {
         source,
     })?;
     let text = String::from_utf8_lossy(&text);
-    Config::from_toml(&text, &|name| std::env::var(name).ok()).map_err(|source| LoadError::Invalid {
-        path: path.display().to_string(),
-        source,
+    Config::from_toml(&text, &|name| std::env::var(name).ok()).map_err(|source| {
+        LoadError::Invalid {
+            path: path.display().to_string(),
+            source,
+        }
     })
 }

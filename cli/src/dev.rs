@@ -24,6 +24,7 @@ pub struct DevOptions {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub clock: Arc<dyn Clock>,
+    pub busy_timeout: Duration,
 }
 
 impl DevOptions {
@@ -33,6 +34,7 @@ impl DevOptions {
             listen,
             data_dir,
             clock: Arc::new(SystemClock),
+            busy_timeout: StoreOptions::default().busy_timeout,
         }
     }
 }
@@ -67,6 +69,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
         StoreOptions {
             max_receive: config.worker.max_receive,
             order_by_entity: true,
+            busy_timeout: opts.busy_timeout,
         },
         Arc::clone(&opts.clock),
     )
@@ -108,7 +111,13 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
         clock: Arc::clone(&opts.clock),
         settings: ProcessSettings::from(&config.worker),
     };
-    let worker = tokio::spawn(worker_loop(processor, store.clone(), Arc::clone(&config), wake, shutdown_rx.clone()));
+    let worker = tokio::spawn(worker_loop(
+        processor,
+        store.clone(),
+        Arc::clone(&config),
+        wake,
+        shutdown_rx.clone(),
+    ));
     let housekeeping = tokio::spawn(housekeeping_loop(store.clone(), metrics, shutdown_rx));
 
     Ok(Running {
@@ -119,7 +128,13 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
     })
 }
 
-async fn worker_loop(processor: Processor, store: Store, config: Arc<Config>, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+async fn worker_loop(
+    processor: Processor,
+    store: Store,
+    config: Arc<Config>,
+    wake: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let w = &config.worker;
     let idle = Duration::from_millis(w.poll_interval_ms);
     loop {
@@ -141,7 +156,11 @@ async fn worker_loop(processor: Processor, store: Store, config: Arc<Config>, wa
     }
 }
 
-async fn housekeeping_loop(store: Store, metrics: Arc<LocalMetrics>, mut shutdown: watch::Receiver<bool>) {
+async fn housekeeping_loop(
+    store: Store,
+    metrics: Arc<LocalMetrics>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut n: u64 = 0;
     loop {
@@ -158,7 +177,7 @@ async fn housekeeping_loop(store: Store, metrics: Arc<LocalMetrics>, mut shutdow
             warn!(error = %e, "metrics flush failed");
         }
         n += 1;
-        if n % 60 == 0 {
+        if n.is_multiple_of(60) {
             match store.purge_expired().await {
                 Ok(purged) if purged > 0 => info!(purged, "expired ledger entries removed"),
                 Ok(_) => {}

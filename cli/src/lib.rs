@@ -36,7 +36,13 @@ pub mod exit {
 )]
 pub struct Cli {
     /// Log format on stderr.
-    #[arg(long, global = true, value_enum, env = "INLET_LOG_FORMAT", default_value = "text")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "INLET_LOG_FORMAT",
+        default_value = "text"
+    )]
     pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
@@ -69,7 +75,12 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArg,
         /// Address to listen on.
-        #[arg(long, short = 'l', env = "INLET_LISTEN", default_value = "127.0.0.1:3000")]
+        #[arg(
+            long,
+            short = 'l',
+            env = "INLET_LISTEN",
+            default_value = "127.0.0.1:3000"
+        )]
         listen: std::net::SocketAddr,
         #[command(flatten)]
         data_dir: DataDirArg,
@@ -90,6 +101,10 @@ pub enum Command {
         /// Message/delivery id for schemes that send one in a header [default: random].
         #[arg(long)]
         id: Option<String>,
+        /// Print the signed request's headers as JSON instead of sending it (for curl or
+        /// to check a signature elsewhere).
+        #[arg(long)]
+        print: bool,
         #[command(flatten)]
         config: ConfigArg,
     },
@@ -141,7 +156,9 @@ pub enum DlqAction {
 pub fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
@@ -152,7 +169,10 @@ pub fn init_logging(format: LogFormat) {
 pub fn main_from_env() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("inlet: cannot start the async runtime: {e}");

@@ -43,7 +43,8 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route(
             "/health",
-            get(|| async { respond(Reply::health(), None) }).fallback(|| async { respond(Reply::method_not_allowed(), None) }),
+            get(|| async { respond(Reply::health(), None) })
+                .fallback(|| async { respond(Reply::method_not_allowed(), None) }),
         )
         .fallback(|| async { respond(Reply::not_found(), None) })
         .with_state(app)
@@ -115,7 +116,11 @@ async fn webhook(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         let too_large = |app: &App| {
-            app.metrics.incr(names::REJECTED, &[("provider", &provider), ("reason", "too_large")], 1);
+            app.metrics.incr(
+                names::REJECTED,
+                &[("provider", &provider), ("reason", "too_large")],
+                1,
+            );
             respond(reply::too_large(limit), Some(&cid))
         };
         if declared.is_some_and(|n| n > limit as u64) {
@@ -126,7 +131,11 @@ async fn webhook(
             Ok(Err(ReadError::TooLarge)) => return too_large(&app),
             Ok(Err(ReadError::Broken)) | Err(_) => {
                 return respond(
-                    Reply::error(400, "bad_request", "the request body could not be read completely"),
+                    Reply::error(
+                        400,
+                        "bad_request",
+                        "the request body could not be read completely",
+                    ),
                     Some(&cid),
                 )
             }

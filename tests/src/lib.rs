@@ -1,1 +1,346 @@
+//! Helpers for the integration suite: configs, an in-process `inlet dev`, signed requests,
+//! a programmable HTTP sink server, and polling.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use inlet_cli::dev::{self, DevOptions, Running};
+use inlet_core::config::Config;
+use inlet_core::secret::Secret;
+use inlet_core::signature::{sign, Scheme, SignRequest};
+
+pub const STRIPE_SECRET: &str = "whsec_test_stripe_secret";
+pub const GITHUB_SECRET: &str = "test-github-secret";
+pub const SHOPIFY_SECRET: &str = "test-shopify-secret";
+pub const SLACK_SECRET: &str = "test-slack-secret";
+pub const STANDARD_SECRET: &str = "whsec_dGVzdC1zdGFuZGFyZC13ZWJob29rcy1zZWNyZXQ=";
+pub const ERP_SECRET: &str = "test-erp-secret";
+
+/// Providers of every scheme, with test secrets.
+pub fn providers_toml() -> String {
+    format!(
+        r#"
+[[providers]]
+name = "stripe"
+scheme = "stripe"
+secrets = ["whsec_retired_secret", "{STRIPE_SECRET}"]
+
+[[providers]]
+name = "github"
+scheme = "github"
+secrets = ["{GITHUB_SECRET}"]
+
+[[providers]]
+name = "shopify"
+scheme = "shopify"
+secrets = ["{SHOPIFY_SECRET}"]
+
+[[providers]]
+name = "slack"
+scheme = "slack"
+secrets = ["{SLACK_SECRET}"]
+
+[[providers]]
+name = "acme"
+scheme = "standard-webhooks"
+secrets = ["{STANDARD_SECRET}"]
+
+[[providers]]
+name = "svixco"
+scheme = "svix"
+secrets = ["{STANDARD_SECRET}"]
+
+[[providers]]
+name = "erp"
+scheme = "hmac"
+secrets = ["{ERP_SECRET}"]
+header = "X-Erp-Signature"
+prefix = "sha256="
+timestamp_header = "X-Erp-Timestamp"
+id_pointer = "/event_id"
+entity_pointer = "/order/id"
+version_pointer = "/order/version"
+
+[[providers]]
+name = "tiny"
+scheme = "github"
+secrets = ["{GITHUB_SECRET}"]
+max_body_bytes = 64
+"#
+    )
+}
+
+/// A worker section tuned for tests: fast backoff, short leases.
+pub fn fast_worker_toml(max_receive: u32) -> String {
+    format!(
+        r#"
+[worker]
+batch_size = 10
+visibility_timeout_secs = 2
+lease_secs = 1
+max_receive = {max_receive}
+backoff_base_ms = 20
+backoff_max_secs = 1
+poll_interval_ms = 20
+"#
+    )
+}
+
+pub fn file_sink_toml(path: &Path) -> String {
+    format!(
+        "\n[[sinks]]\nkind = \"file\"\npath = {:?}\n",
+        path.display().to_string()
+    )
+}
+
+pub fn http_sink_toml(url: &str) -> String {
+    format!("\n[[sinks]]\nkind = \"http\"\nurl = {url:?}\nattempts = 1\ntimeout_ms = 2000\n")
+}
+
+pub fn parse_config(text: &str) -> Config {
+    Config::from_toml(text, &|_| None).unwrap_or_else(|e| panic!("test config invalid: {e}"))
+}
+
+/// An in-process `inlet dev` on 127.0.0.1:0 with its own data directory.
+pub struct Dev {
+    running: Option<Running>,
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+}
+
+impl Dev {
+    pub async fn start(config_text: &str, data_dir: &Path) -> Dev {
+        Self::start_with(config_text, data_dir, |_| {}).await
+    }
+
+    pub async fn start_with(
+        config_text: &str,
+        data_dir: &Path,
+        tweak: impl FnOnce(&mut DevOptions),
+    ) -> Dev {
+        let mut opts = DevOptions::new(
+            parse_config(config_text),
+            "127.0.0.1:0".parse().unwrap(),
+            data_dir.to_path_buf(),
+        );
+        tweak(&mut opts);
+        let running = dev::start(opts).await.expect("inlet dev starts");
+        Dev {
+            addr: running.addr,
+            running: Some(running),
+            data_dir: data_dir.to_path_buf(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn store(&self) -> &inlet_local::Store {
+        &self.running.as_ref().unwrap().store
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+}
+
+/// Headers signing `body` for `scheme` with `secret` at `timestamp`.
+pub fn signed(
+    scheme: &Scheme,
+    secret: &str,
+    body: &[u8],
+    timestamp: i64,
+    id: &str,
+) -> Vec<(String, String)> {
+    sign(
+        scheme,
+        &SignRequest {
+            body,
+            secret: &Secret::new(secret),
+            timestamp,
+            id,
+        },
+    )
+    .unwrap()
+}
+
+pub fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// A Stripe event body.
+pub fn stripe_event(id: &str, kind: &str, object_id: &str, created: i64) -> String {
+    serde_json::json!({
+        "id": id, "object": "event", "type": kind, "created": created,
+        "data": { "object": { "id": object_id, "object": "invoice", "customer_email": "someone@example.com" } }
+    })
+    .to_string()
+}
+
+/// POST a Stripe event signed with the test secret.
+pub async fn post_stripe(
+    client: &reqwest::Client,
+    base: &str,
+    body: &str,
+) -> (u16, serde_json::Value) {
+    let headers = signed(
+        &Scheme::Stripe,
+        STRIPE_SECRET,
+        body.as_bytes(),
+        now_unix(),
+        "",
+    );
+    post(
+        client,
+        &format!("{base}/webhooks/stripe"),
+        &headers,
+        body.as_bytes().to_vec(),
+    )
+    .await
+}
+
+pub async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    headers: &[(String, String)],
+    body: Vec<u8>,
+) -> (u16, serde_json::Value) {
+    let mut req = client.post(url).body(body);
+    for (k, v) in headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let resp = req.send().await.expect("request sent");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    let json =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON reply {status}: {text:?}"));
+    (status, json)
+}
+
+pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("sink line is JSON"))
+        .collect()
+}
+
+/// Poll `check` until it holds or `timeout` passes; returns whether it held.
+pub async fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// One request the sink server received.
+#[derive(Debug, Clone)]
+pub struct SinkHit {
+    pub idempotency_key: Option<String>,
+    pub body: serde_json::Value,
+    pub status: u16,
+}
+
+/// A real HTTP server standing in for a downstream system: answers with the statuses in
+/// `plan` (then 200), and records every request.
+#[derive(Clone)]
+pub struct SinkServer {
+    pub url: String,
+    pub hits: Arc<Mutex<Vec<SinkHit>>>,
+    pub plan: Arc<Mutex<VecDeque<u16>>>,
+    /// Status once the plan is used up.
+    pub default_status: Arc<Mutex<u16>>,
+    /// How long each answer takes (a slow downstream backs the queue up).
+    pub delay: Arc<Mutex<Duration>>,
+}
+
+impl SinkServer {
+    pub async fn start() -> SinkServer {
+        use axum::extract::State;
+        use axum::http::{HeaderMap, StatusCode};
+        let hits = Arc::new(Mutex::new(Vec::new()));
+        let plan = Arc::new(Mutex::new(VecDeque::new()));
+        let default_status = Arc::new(Mutex::new(200u16));
+        let delay = Arc::new(Mutex::new(Duration::ZERO));
+        let state = (
+            hits.clone(),
+            plan.clone(),
+            default_status.clone(),
+            delay.clone(),
+        );
+        type St = (
+            Arc<Mutex<Vec<SinkHit>>>,
+            Arc<Mutex<VecDeque<u16>>>,
+            Arc<Mutex<u16>>,
+            Arc<Mutex<Duration>>,
+        );
+        let app = axum::Router::new()
+            .route(
+                "/sink",
+                axum::routing::post(
+                    |State((hits, plan, default, delay)): State<St>,
+                     headers: HeaderMap,
+                     body: axum::body::Bytes| async move {
+                        let pause = *delay.lock().unwrap();
+                        tokio::time::sleep(pause).await;
+                        let status = plan
+                            .lock()
+                            .unwrap()
+                            .pop_front()
+                            .unwrap_or(*default.lock().unwrap());
+                        hits.lock().unwrap().push(SinkHit {
+                            idempotency_key: headers
+                                .get("idempotency-key")
+                                .and_then(|v| v.to_str().ok())
+                                .map(str::to_string),
+                            body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+                            status,
+                        });
+                        StatusCode::from_u16(status).unwrap()
+                    },
+                ),
+            )
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        SinkServer {
+            url: format!("http://{addr}/sink"),
+            hits,
+            plan,
+            default_status,
+            delay,
+        }
+    }
+
+    /// Keys of the requests answered 2xx.
+    pub fn delivered_keys(&self) -> Vec<String> {
+        self.hits
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|h| (200..300).contains(&h.status))
+            .filter_map(|h| h.idempotency_key.clone())
+            .collect()
+    }
+
+    pub fn hit_count(&self) -> usize {
+        self.hits.lock().unwrap().len()
+    }
+}

@@ -45,7 +45,11 @@ pub struct ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.issues.len();
-        writeln!(f, "{n} problem{} in the configuration:", if n == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "{n} problem{} in the configuration:",
+            if n == 1 { "" } else { "s" }
+        )?;
         for issue in &self.issues {
             writeln!(f, "  - {issue}")?;
         }
@@ -141,7 +145,10 @@ impl Default for LoggingConfig {
     fn default() -> Self {
         Self {
             log_payloads: false,
-            redact_fields: crate::redact::DEFAULT_FIELDS.iter().map(|s| s.to_string()).collect(),
+            redact_fields: crate::redact::DEFAULT_FIELDS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 }
@@ -222,7 +229,10 @@ struct RawProvider {
 
 impl Config {
     /// Parse and validate. `env` resolves `env:NAME` secret references.
-    pub fn from_toml(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub fn from_toml(
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError {
             issues: vec![ConfigIssue {
                 path: String::new(),
@@ -234,10 +244,16 @@ impl Config {
 
         let w = &raw.worker;
         if w.batch_size == 0 || w.batch_size > 100 {
-            push("worker.batch_size".into(), "must be between 1 and 100".into());
+            push(
+                "worker.batch_size".into(),
+                "must be between 1 and 100".into(),
+            );
         }
         if w.visibility_timeout_secs == 0 {
-            push("worker.visibility_timeout_secs".into(), "must be at least 1".into());
+            push(
+                "worker.visibility_timeout_secs".into(),
+                "must be at least 1".into(),
+            );
         }
         if w.lease_secs == 0 || w.lease_secs >= w.visibility_timeout_secs {
             push(
@@ -288,7 +304,10 @@ impl Config {
                     Ok(s) => {
                         if let Some(scheme) = &scheme {
                             if let Err(e) = scheme.check_secret(&s) {
-                                push(at(&format!("secrets[{j}]")), format!("not usable by scheme {}: {e}", scheme.name()));
+                                push(
+                                    at(&format!("secrets[{j}]")),
+                                    format!("not usable by scheme {}: {e}", scheme.name()),
+                                );
                             }
                         }
                         secrets.push(s);
@@ -304,7 +323,10 @@ impl Config {
             ] {
                 if let Some(ptr) = ptr {
                     if !ptr.starts_with('/') {
-                        push(at(field), format!("{ptr:?} is not a JSON pointer (it must start with '/')"));
+                        push(
+                            at(field),
+                            format!("{ptr:?} is not a JSON pointer (it must start with '/')"),
+                        );
                     }
                 }
             }
@@ -336,7 +358,10 @@ impl Config {
                 }
                 SinkConfig::Http { url, attempts, .. } => {
                     if !(url.starts_with("http://") || url.starts_with("https://")) {
-                        push(format!("sinks[{i}].url"), format!("{url:?} is not an http(s) URL"));
+                        push(
+                            format!("sinks[{i}].url"),
+                            format!("{url:?} is not an http(s) URL"),
+                        );
                     }
                     if *attempts == 0 {
                         push(format!("sinks[{i}].attempts"), "must be at least 1".into());
@@ -346,7 +371,10 @@ impl Config {
             }
         }
         if raw.sinks.is_empty() {
-            push("sinks".into(), "at least one sink is required (e.g. kind = \"stdout\")".into());
+            push(
+                "sinks".into(),
+                "at least one sink is required (e.g. kind = \"stdout\")".into(),
+            );
         }
 
         if !issues.is_empty() {
@@ -383,25 +411,36 @@ fn build_scheme(p: &RawProvider) -> Result<Scheme, (&'static str, String)> {
         "shopify" => Scheme::Shopify,
         "slack" => Scheme::Slack,
         "hmac" => {
-            let header = p
-                .header
-                .clone()
-                .filter(|h| !h.is_empty())
-                .ok_or(("header", "the hmac scheme needs the signature header's name".to_string()))?;
+            let header = p.header.clone().filter(|h| !h.is_empty()).ok_or((
+                "header",
+                "the hmac scheme needs the signature header's name".to_string(),
+            ))?;
             let algorithm = match &p.algorithm {
                 None => HmacAlgorithm::Sha256,
-                Some(a) => HmacAlgorithm::parse(a)
-                    .ok_or(("algorithm", format!("{a:?} is not one of sha1, sha256, sha512")))?,
+                Some(a) => HmacAlgorithm::parse(a).ok_or((
+                    "algorithm",
+                    format!("{a:?} is not one of sha1, sha256, sha512"),
+                ))?,
             };
             let encoding = match &p.encoding {
                 None => Encoding::Hex,
-                Some(e) => Encoding::parse(e).ok_or(("encoding", format!("{e:?} is not one of hex, base64")))?,
+                Some(e) => Encoding::parse(e)
+                    .ok_or(("encoding", format!("{e:?} is not one of hex, base64")))?,
             };
-            let default_template = if p.timestamp_header.is_some() { "{timestamp}.{body}" } else { "{body}" };
-            let template = HmacSpec::parse_template(p.signed_content.as_deref().unwrap_or(default_template))
-                .map_err(|e| ("signed_content", e))?;
-            if p.timestamp_header.is_none() && template.contains(&crate::signature::Part::Timestamp) {
-                return Err(("signed_content", "uses {timestamp} but no timestamp_header is set".into()));
+            let default_template = if p.timestamp_header.is_some() {
+                "{timestamp}.{body}"
+            } else {
+                "{body}"
+            };
+            let template =
+                HmacSpec::parse_template(p.signed_content.as_deref().unwrap_or(default_template))
+                    .map_err(|e| ("signed_content", e))?;
+            if p.timestamp_header.is_none() && template.contains(&crate::signature::Part::Timestamp)
+            {
+                return Err((
+                    "signed_content",
+                    "uses {timestamp} but no timestamp_header is set".into(),
+                ));
             }
             return Ok(Scheme::Hmac(HmacSpec {
                 header: header.to_ascii_lowercase(),
@@ -415,12 +454,18 @@ fn build_scheme(p: &RawProvider) -> Result<Scheme, (&'static str, String)> {
         other => {
             return Err((
                 "scheme",
-                format!("unknown scheme {other:?}; expected one of {}", Scheme::NAMES.join(", ")),
+                format!(
+                    "unknown scheme {other:?}; expected one of {}",
+                    Scheme::NAMES.join(", ")
+                ),
             ))
         }
     };
     if let Some((field, _)) = hmac_only.iter().find(|(_, set)| *set) {
-        return Err((field, format!("only applies to scheme = \"hmac\", not {:?}", p.scheme)));
+        return Err((
+            field,
+            format!("only applies to scheme = \"hmac\", not {:?}", p.scheme),
+        ));
     }
     Ok(scheme)
 }
@@ -464,9 +509,15 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.worker.max_receive, 3);
         assert_eq!(cfg.providers.len(), 2);
-        assert_eq!(cfg.provider("stripe").unwrap().secrets[0].expose(), "whsec_x");
+        assert_eq!(
+            cfg.provider("stripe").unwrap().secrets[0].expose(),
+            "whsec_x"
+        );
         assert_eq!(cfg.provider("stripe").unwrap().tolerance_secs, 300);
-        assert!(matches!(cfg.provider("erp").unwrap().scheme, Scheme::Hmac(_)));
+        assert!(matches!(
+            cfg.provider("erp").unwrap().scheme,
+            Scheme::Hmac(_)
+        ));
         assert!(!format!("{cfg:?}").contains("whsec_x"));
     }
 
@@ -521,7 +572,8 @@ mod tests {
     fn syntax_errors_and_unknown_keys_name_the_line() {
         let err = Config::from_toml("[[providers]\nname=", &env).unwrap_err();
         assert!(err.to_string().contains("line 1"), "{err}");
-        let err = Config::from_toml("[[sinks]]\nkind = \"stdout\"\ncolour = 1\n", &env).unwrap_err();
+        let err =
+            Config::from_toml("[[sinks]]\nkind = \"stdout\"\ncolour = 1\n", &env).unwrap_err();
         assert!(err.to_string().contains("colour"), "{err}");
         let err = Config::from_toml("[server]\nmax_body_bytes = \"big\"\n", &env).unwrap_err();
         assert!(err.to_string().contains("max_body_bytes"), "{err}");

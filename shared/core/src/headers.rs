@@ -84,10 +84,7 @@ mod tests {
             .with("Stripe-Signature", "t=1")
             .with("X-Bad", vec![0xff, 0xfe]);
         assert_eq!(h.get_str("stripe-signature"), Ok(Some("t=1")));
-        assert_eq!(
-            h.get_str("x-bad"),
-            Err(NonUtf8Header("x-bad".to_string()))
-        );
+        assert_eq!(h.get_str("x-bad"), Err(NonUtf8Header("x-bad".to_string())));
         assert_eq!(h.text("x-bad"), None);
         assert!(!format!("{h:?}").contains("t=1"));
     }

@@ -124,12 +124,25 @@ struct Facts {
     version: Option<i64>,
 }
 
-fn scheme_facts(scheme: &Scheme, headers: &Headers, json: Option<&Value>) -> Result<Facts, NormalizeError> {
+fn scheme_facts(
+    scheme: &Scheme,
+    headers: &Headers,
+    json: Option<&Value>,
+) -> Result<Facts, NormalizeError> {
     let field = |p: &str| json.and_then(|j| j.pointer(p)).and_then(scalar_text);
-    let header = |h: &str| headers.text(h).filter(|v| !v.is_empty()).map(str::to_string);
+    let header = |h: &str| {
+        headers
+            .text(h)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
     Ok(match scheme {
         Scheme::StandardWebhooks | Scheme::Svix => {
-            let id_header = if matches!(scheme, Scheme::Svix) { "svix-id" } else { "webhook-id" };
+            let id_header = if matches!(scheme, Scheme::Svix) {
+                "svix-id"
+            } else {
+                "webhook-id"
+            };
             Facts {
                 event_id: header(id_header),
                 event_type: field("/type"),
@@ -143,7 +156,10 @@ fn scheme_facts(scheme: &Scheme, headers: &Headers, json: Option<&Value>) -> Res
             let object = json.and_then(|j| j.pointer("/data/object"));
             let entity = object.and_then(|o| {
                 let id = o.get("id").and_then(scalar_text)?;
-                let kind = o.get("object").and_then(scalar_text).unwrap_or_else(|| "object".into());
+                let kind = o
+                    .get("object")
+                    .and_then(scalar_text)
+                    .unwrap_or_else(|| "object".into());
                 Some(format!("{kind}/{id}"))
             });
             Facts {
@@ -243,7 +259,12 @@ pub fn parse_version(v: &Value) -> Option<i64> {
 mod tests {
     use super::*;
 
-    fn incoming<'a>(p: &'a ProviderName, s: &'a Scheme, h: &'a Headers, body: &'a [u8]) -> Incoming<'a> {
+    fn incoming<'a>(
+        p: &'a ProviderName,
+        s: &'a Scheme,
+        h: &'a Headers,
+        body: &'a [u8],
+    ) -> Incoming<'a> {
         Incoming {
             provider: p,
             scheme: s,
@@ -260,17 +281,27 @@ mod tests {
         let p = ProviderName::parse("stripe").unwrap();
         let body = br#"{"id":"evt_1","type":"invoice.paid","created":1700000000,"data":{"object":{"id":"in_9","object":"invoice"}}}"#;
         let h = Headers::new();
-        let e = normalize(&incoming(&p, &Scheme::Stripe, &h, body), &NormalizeRules::default()).unwrap();
+        let e = normalize(
+            &incoming(&p, &Scheme::Stripe, &h, body),
+            &NormalizeRules::default(),
+        )
+        .unwrap();
         assert_eq!(e.key.as_str(), "stripe:evt_1");
         assert_eq!(e.event_type.as_deref(), Some("invoice.paid"));
         assert_eq!(e.entity.as_deref(), Some("invoice/in_9"));
         assert_eq!(e.version, Some(1_700_000_000));
         assert!(matches!(
-            normalize(&incoming(&p, &Scheme::Stripe, &h, b"{\"type\":\"x\"}"), &NormalizeRules::default()),
+            normalize(
+                &incoming(&p, &Scheme::Stripe, &h, b"{\"type\":\"x\"}"),
+                &NormalizeRules::default()
+            ),
             Err(NormalizeError::MissingField(_))
         ));
         assert!(matches!(
-            normalize(&incoming(&p, &Scheme::Stripe, &h, b"{trunc"), &NormalizeRules::default()),
+            normalize(
+                &incoming(&p, &Scheme::Stripe, &h, b"{trunc"),
+                &NormalizeRules::default()
+            ),
             Err(NormalizeError::MalformedJson(_))
         ));
     }
@@ -281,7 +312,11 @@ mod tests {
         let h = Headers::new()
             .with("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
             .with("X-GitHub-Event", "issues");
-        let e = normalize(&incoming(&p, &Scheme::Github, &h, br#"{"action":"opened"}"#), &NormalizeRules::default()).unwrap();
+        let e = normalize(
+            &incoming(&p, &Scheme::Github, &h, br#"{"action":"opened"}"#),
+            &NormalizeRules::default(),
+        )
+        .unwrap();
         assert_eq!(e.key.as_str(), "gh:72d3162e-cc78-11e3-81ab-4c9367dc0958");
         assert_eq!(e.event_type.as_deref(), Some("issues.opened"));
     }
@@ -293,12 +328,20 @@ mod tests {
             .with("X-Shopify-Topic", "orders/updated")
             .with("X-Shopify-Webhook-Id", "b54557e4");
         let body = br#"{"id":820982911946154508,"updated_at":"2026-01-02T03:04:05-05:00"}"#;
-        let e = normalize(&incoming(&p, &Scheme::Shopify, &h, body), &NormalizeRules::default()).unwrap();
+        let e = normalize(
+            &incoming(&p, &Scheme::Shopify, &h, body),
+            &NormalizeRules::default(),
+        )
+        .unwrap();
         assert_eq!(e.key.as_str(), "shop:orders/820982911946154508@1767341045");
         assert_eq!(e.entity.as_deref(), Some("orders/820982911946154508"));
         assert_eq!(e.version, Some(1_767_341_045_000_000_000));
         // Without id/updated_at the webhook id is the fallback.
-        let e = normalize(&incoming(&p, &Scheme::Shopify, &h, b"{}"), &NormalizeRules::default()).unwrap();
+        let e = normalize(
+            &incoming(&p, &Scheme::Shopify, &h, b"{}"),
+            &NormalizeRules::default(),
+        )
+        .unwrap();
         assert_eq!(e.key.as_str(), "shop:b54557e4");
     }
 
@@ -314,7 +357,8 @@ mod tests {
             version_pointer: Some("/order/updated_at".into()),
             ..NormalizeRules::default()
         };
-        let body = br#"{"meta":{"uuid":"u-1"},"order":{"id":7,"updated_at":"2026-01-01T00:00:00Z"}}"#;
+        let body =
+            br#"{"meta":{"uuid":"u-1"},"order":{"id":7,"updated_at":"2026-01-01T00:00:00Z"}}"#;
         let e = normalize(&incoming(&p, &scheme, &h, body), &rules).unwrap();
         assert_eq!(e.key.as_str(), "erp:u-1");
         assert_eq!(e.entity.as_deref(), Some("7"));
@@ -324,8 +368,16 @@ mod tests {
             Err(NormalizeError::MissingField(_))
         ));
         // No id anywhere: the body hash, stable for the same bytes.
-        let a = normalize(&incoming(&p, &scheme, &h, b"plain text"), &NormalizeRules::default()).unwrap();
-        let b = normalize(&incoming(&p, &scheme, &h, b"plain text"), &NormalizeRules::default()).unwrap();
+        let a = normalize(
+            &incoming(&p, &scheme, &h, b"plain text"),
+            &NormalizeRules::default(),
+        )
+        .unwrap();
+        let b = normalize(
+            &incoming(&p, &scheme, &h, b"plain text"),
+            &NormalizeRules::default(),
+        )
+        .unwrap();
         assert_eq!(a.key, b.key);
         assert!(a.key.as_str().starts_with("erp:sha256-"));
     }
@@ -333,14 +385,22 @@ mod tests {
     #[test]
     fn declared_json_must_parse_and_deep_json_is_refused() {
         let p = ProviderName::parse("sw").unwrap();
-        let h = Headers::new().with("content-type", "application/json").with("webhook-id", "m1");
+        let h = Headers::new()
+            .with("content-type", "application/json")
+            .with("webhook-id", "m1");
         let deep = "[".repeat(10_000) + &"]".repeat(10_000);
         assert!(matches!(
-            normalize(&incoming(&p, &Scheme::StandardWebhooks, &h, deep.as_bytes()), &NormalizeRules::default()),
+            normalize(
+                &incoming(&p, &Scheme::StandardWebhooks, &h, deep.as_bytes()),
+                &NormalizeRules::default()
+            ),
             Err(NormalizeError::MalformedJson(_))
         ));
         assert!(matches!(
-            normalize(&incoming(&p, &Scheme::StandardWebhooks, &h, &[0xff, 0xfe]), &NormalizeRules::default()),
+            normalize(
+                &incoming(&p, &Scheme::StandardWebhooks, &h, &[0xff, 0xfe]),
+                &NormalizeRules::default()
+            ),
             Err(NormalizeError::MalformedJson(_))
         ));
     }
@@ -349,7 +409,11 @@ mod tests {
     fn envelope_round_trips_and_debug_hides_the_body() {
         let p = ProviderName::parse("sw").unwrap();
         let h = Headers::new().with("webhook-id", "m1");
-        let e = normalize(&incoming(&p, &Scheme::StandardWebhooks, &h, br#"{"email":"a@b.c"}"#), &NormalizeRules::default()).unwrap();
+        let e = normalize(
+            &incoming(&p, &Scheme::StandardWebhooks, &h, br#"{"email":"a@b.c"}"#),
+            &NormalizeRules::default(),
+        )
+        .unwrap();
         let back = Envelope::from_json(e.to_json().as_bytes()).unwrap();
         assert_eq!(back, e);
         assert!(!format!("{e:?}").contains("a@b.c"));

@@ -65,7 +65,12 @@ pub trait Queue: Send + Sync {
     async fn ack(&self, receipt: &Receipt) -> Result<(), StoreError>;
 
     /// Make the message visible again after `delay`, remembering `reason` as its last error.
-    async fn retry_later(&self, receipt: &Receipt, delay: Duration, reason: &str) -> Result<(), StoreError>;
+    async fn retry_later(
+        &self,
+        receipt: &Receipt,
+        delay: Duration,
+        reason: &str,
+    ) -> Result<(), StoreError>;
 
     /// Move the message to the dead-letter queue now, with `reason`.
     async fn dead_letter(&self, receipt: &Receipt, reason: &str) -> Result<(), StoreError>;
@@ -127,8 +132,13 @@ impl Completion {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LedgerState {
-    InProgress { lease_until: OffsetDateTime },
-    Completed { outcome: String, expires_at: OffsetDateTime },
+    InProgress {
+        lease_until: OffsetDateTime,
+    },
+    Completed {
+        outcome: String,
+        expires_at: OffsetDateTime,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,16 +153,32 @@ pub struct LedgerEntry {
 pub trait Ledger: Send + Sync {
     /// Atomically claim `key`: succeeds when there is no entry, the entry's retention has
     /// expired, or an IN_PROGRESS lease has expired. One write; a duplicate costs no more.
-    async fn claim(&self, key: &EventKey, payload_sha256: &str, now: OffsetDateTime, lease: Duration) -> Result<Claim, StoreError>;
+    async fn claim(
+        &self,
+        key: &EventKey,
+        payload_sha256: &str,
+        now: OffsetDateTime,
+        lease: Duration,
+    ) -> Result<Claim, StoreError>;
 
     /// Mark a claimed key COMPLETED, kept for `retention`. Idempotent.
-    async fn complete(&self, key: &EventKey, outcome: Completion, now: OffsetDateTime, retention: Duration) -> Result<(), StoreError>;
+    async fn complete(
+        &self,
+        key: &EventKey,
+        outcome: Completion,
+        now: OffsetDateTime,
+        retention: Duration,
+    ) -> Result<(), StoreError>;
 
     /// Drop an IN_PROGRESS claim so a retry can claim at once. Never removes a COMPLETED entry.
     async fn release(&self, key: &EventKey) -> Result<(), StoreError>;
 
     /// The live entry for `key`, if any (expired entries read as absent).
-    async fn lookup(&self, key: &EventKey, now: OffsetDateTime) -> Result<Option<LedgerEntry>, StoreError>;
+    async fn lookup(
+        &self,
+        key: &EventKey,
+        now: OffsetDateTime,
+    ) -> Result<Option<LedgerEntry>, StoreError>;
 }
 
 /// The result of an entity-version check.

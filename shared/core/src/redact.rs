@@ -4,8 +4,23 @@ use serde_json::Value;
 
 /// Field names redacted by default wherever a payload is logged.
 pub const DEFAULT_FIELDS: &[&str] = &[
-    "email", "phone", "name", "first_name", "last_name", "address", "address1", "address2",
-    "card", "iban", "ssn", "tax_id", "ip", "password", "token", "secret", "birthdate",
+    "email",
+    "phone",
+    "name",
+    "first_name",
+    "last_name",
+    "address",
+    "address1",
+    "address2",
+    "card",
+    "iban",
+    "ssn",
+    "tax_id",
+    "ip",
+    "password",
+    "token",
+    "secret",
+    "birthdate",
 ];
 
 /// Replace the value of every object field whose name matches `fields`
@@ -36,7 +51,8 @@ mod tests {
 
     #[test]
     fn redacts_at_any_depth() {
-        let v = serde_json::json!({"id": 1, "customer": {"Email": "a@b.c", "tags": [{"phone": "1"}]}});
+        let v =
+            serde_json::json!({"id": 1, "customer": {"Email": "a@b.c", "tags": [{"phone": "1"}]}});
         let r = redact(&v, &["email".into(), "phone".into()]);
         assert_eq!(r["customer"]["Email"], "[redacted]");
         assert_eq!(r["customer"]["tags"][0]["phone"], "[redacted]");

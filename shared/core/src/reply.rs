@@ -26,7 +26,11 @@ impl Reply {
     }
 
     pub fn not_found() -> Self {
-        Reply::error(404, "not_found", "no such route; webhooks go to POST /webhooks/{provider}")
+        Reply::error(
+            404,
+            "not_found",
+            "no such route; webhooks go to POST /webhooks/{provider}",
+        )
     }
 
     pub fn method_not_allowed() -> Self {

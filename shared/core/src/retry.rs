@@ -14,10 +14,7 @@ impl Backoff {
     /// `unit` is a uniform random number in [0, 1).
     pub fn delay(&self, receive_count: u32, unit: f64) -> Duration {
         let exp = receive_count.saturating_sub(1).min(30);
-        let ceiling = self
-            .base
-            .saturating_mul(1u32 << exp)
-            .min(self.max);
+        let ceiling = self.base.saturating_mul(1u32 << exp).min(self.max);
         let half = ceiling / 2;
         half + half.mul_f64(unit.clamp(0.0, 1.0))
     }

@@ -43,7 +43,11 @@ impl LocalMetrics {
         if taken.counters.is_empty() && taken.timings.is_empty() {
             return Ok(());
         }
-        let counters = taken.counters.into_iter().map(|((n, d), v)| (n, d, v)).collect();
+        let counters = taken
+            .counters
+            .into_iter()
+            .map(|((n, d), v)| (n, d, v))
+            .collect();
         let timings = taken
             .timings
             .into_iter()
@@ -56,13 +60,18 @@ impl LocalMetrics {
 impl Metrics for LocalMetrics {
     fn incr(&self, name: &'static str, dims: &[Dim<'_>], by: u64) {
         if let Ok(mut p) = self.pending.lock() {
-            *p.counters.entry((name.to_string(), dims_text(dims))).or_default() += by;
+            *p.counters
+                .entry((name.to_string(), dims_text(dims)))
+                .or_default() += by;
         }
     }
 
     fn observe_ms(&self, name: &'static str, dims: &[Dim<'_>], ms: f64) {
         if let Ok(mut p) = self.pending.lock() {
-            let e = p.timings.entry((name.to_string(), dims_text(dims))).or_insert((0, 0.0, 0.0));
+            let e = p
+                .timings
+                .entry((name.to_string(), dims_text(dims)))
+                .or_insert((0, 0.0, 0.0));
             e.0 += 1;
             e.1 += ms;
             e.2 = e.2.max(ms);

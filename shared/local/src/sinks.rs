@@ -18,7 +18,12 @@ pub fn build(configs: &[SinkConfig]) -> Result<Vec<Arc<dyn Sink>>, SinkError> {
             Ok(match c {
                 SinkConfig::File { path } => Arc::new(FileSink::open(PathBuf::from(path))?),
                 SinkConfig::Stdout {} => Arc::new(StdoutSink),
-                SinkConfig::Http { url, headers, timeout_ms, attempts } => Arc::new(HttpSink::new(
+                SinkConfig::Http {
+                    url,
+                    headers,
+                    timeout_ms,
+                    attempts,
+                } => Arc::new(HttpSink::new(
                     url,
                     headers.clone().into_iter().collect(),
                     Duration::from_millis(*timeout_ms),
@@ -30,7 +35,8 @@ pub fn build(configs: &[SinkConfig]) -> Result<Vec<Arc<dyn Sink>>, SinkError> {
 }
 
 fn line(record: &SinkRecord) -> Result<Vec<u8>, SinkError> {
-    let mut bytes = serde_json::to_vec(record).map_err(|e| SinkError::permanent(format!("cannot serialize record: {e}")))?;
+    let mut bytes = serde_json::to_vec(record)
+        .map_err(|e| SinkError::permanent(format!("cannot serialize record: {e}")))?;
     bytes.push(b'\n');
     Ok(bytes)
 }
@@ -45,7 +51,9 @@ pub struct FileSink {
 impl FileSink {
     pub fn open(path: PathBuf) -> Result<Self, SinkError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| SinkError::permanent(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                SinkError::permanent(format!("cannot create {}: {e}", dir.display()))
+            })?;
         }
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -70,7 +78,9 @@ impl Sink for FileSink {
         let file = Arc::clone(&self.file);
         let path = self.path.display().to_string();
         tokio::task::spawn_blocking(move || {
-            let mut f = file.lock().map_err(|_| SinkError::transient("file sink lock poisoned"))?;
+            let mut f = file
+                .lock()
+                .map_err(|_| SinkError::transient("file sink lock poisoned"))?;
             f.write_all(&bytes)
                 .and_then(|()| f.sync_data())
                 .map_err(|e| SinkError::Transient {
@@ -113,7 +123,12 @@ pub struct HttpSink {
 }
 
 impl HttpSink {
-    pub fn new(url: &str, headers: Vec<(String, String)>, timeout: Duration, attempts: u32) -> Result<Self, SinkError> {
+    pub fn new(
+        url: &str,
+        headers: Vec<(String, String)>,
+        timeout: Duration,
+        attempts: u32,
+    ) -> Result<Self, SinkError> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
@@ -140,7 +155,15 @@ impl HttpSink {
             req = req.header(k, v);
         }
         let resp = req.send().await.map_err(|e| SinkError::Transient {
-            message: format!("POST {}: {}", self.url, if e.is_timeout() { "timed out" } else { "request failed" }),
+            message: format!(
+                "POST {}: {}",
+                self.url,
+                if e.is_timeout() {
+                    "timed out"
+                } else {
+                    "request failed"
+                }
+            ),
             source: Some(Box::new(e)),
         })?;
         let status = resp.status();
@@ -164,7 +187,8 @@ impl Sink for HttpSink {
     }
 
     async fn deliver(&self, record: &SinkRecord) -> Result<(), SinkError> {
-        let body = serde_json::to_vec(record).map_err(|e| SinkError::permanent(format!("cannot serialize record: {e}")))?;
+        let body = serde_json::to_vec(record)
+            .map_err(|e| SinkError::permanent(format!("cannot serialize record: {e}")))?;
         let mut attempt = 1;
         loop {
             match self.attempt(record, &body).await {

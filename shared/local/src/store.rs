@@ -20,8 +20,8 @@ use inlet_core::clock::{from_unix_millis, unix_millis, Clock};
 use inlet_core::envelope::Envelope;
 use inlet_core::ids::EventKey;
 use inlet_core::ports::{
-    Claim, Completion, Cursors, DeadLetter, DeadLetters, EntityVersions, Ledger, LedgerEntry, LedgerState, Queue,
-    Received, Receipt, RedriveSelector, StoreError, VersionCheck,
+    Claim, Completion, Cursors, DeadLetter, DeadLetters, EntityVersions, Ledger, LedgerEntry,
+    LedgerState, Queue, Receipt, Received, RedriveSelector, StoreError, VersionCheck,
 };
 
 /// How many waiting jobs one transaction may take.
@@ -92,6 +92,9 @@ pub struct StoreOptions {
     pub max_receive: u32,
     /// Hand out one message per entity at a time, oldest first (FIFO per entity).
     pub order_by_entity: bool,
+    /// How long to wait for another process's write lock before giving up (and the
+    /// webhook answering 503 with Retry-After).
+    pub busy_timeout: Duration,
 }
 
 impl Default for StoreOptions {
@@ -99,6 +102,7 @@ impl Default for StoreOptions {
         Self {
             max_receive: 5,
             order_by_entity: true,
+            busy_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -122,18 +126,29 @@ fn sql_err(context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
 
 impl Store {
     /// Open (or create) the database at `path`.
-    pub fn open(path: &Path, options: StoreOptions, clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
+    pub fn open(
+        path: &Path,
+        options: StoreOptions,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::unavailable(format!("cannot create {}", dir.display()), e))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::unavailable(format!("cannot create {}", dir.display()), e)
+            })?;
         }
         let conn = Connection::open(path).map_err(sql_err("cannot open the database"))?;
-        conn.busy_timeout(Duration::from_secs(10)).map_err(sql_err("busy_timeout"))?;
+        conn.busy_timeout(options.busy_timeout)
+            .map_err(sql_err("busy_timeout"))?;
         // WAL lets `inlet status` read while `inlet dev` writes; FULL syncs the WAL on every
         // commit, which is what makes a 202 mean "survives a power cut".
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql_err("journal_mode"))?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(sql_err("synchronous"))?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(sql_err("foreign_keys"))?;
-        conn.execute_batch(SCHEMA).map_err(sql_err("cannot create the schema"))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql_err("journal_mode"))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sql_err("synchronous"))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(sql_err("foreign_keys"))?;
+        conn.execute_batch(SCHEMA)
+            .map_err(sql_err("cannot create the schema"))?;
 
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
@@ -207,7 +222,11 @@ impl Store {
     }
 
     /// Record a reconciliation report for `inlet status`.
-    pub async fn record_reconcile<T: Serialize>(&self, source: &str, report: &T) -> Result<(), StoreError> {
+    pub async fn record_reconcile<T: Serialize>(
+        &self,
+        source: &str,
+        report: &T,
+    ) -> Result<(), StoreError> {
         let json = serde_json::to_string(report).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let source = source.to_string();
         let now = self.now_ms();
@@ -228,7 +247,11 @@ impl Store {
     }
 
     /// Add counter deltas and timing samples (the metrics flush).
-    pub async fn add_metrics(&self, counters: Vec<(String, String, u64)>, timings: Vec<(String, String, u64, f64, f64)>) -> Result<(), StoreError> {
+    pub async fn add_metrics(
+        &self,
+        counters: Vec<(String, String, u64)>,
+        timings: Vec<(String, String, u64, f64, f64)>,
+    ) -> Result<(), StoreError> {
         self.run(move |c| {
             for (name, dims, by) in counters {
                 c.execute(
@@ -358,7 +381,11 @@ pub struct Status {
 impl Status {
     /// The sum of a counter over all its dimensions.
     pub fn total(&self, name: &str) -> u64 {
-        self.counters.iter().filter(|c| c.name == name).map(|c| c.value).sum()
+        self.counters
+            .iter()
+            .filter(|c| c.name == name)
+            .map(|c| c.value)
+            .sum()
     }
 }
 
@@ -404,7 +431,11 @@ fn run_in_savepoint(conn: &Connection, job: Job) -> (bool, Reply) {
         return (false, Box::new(move |_| reply(Err(msg))));
     }
     let (ok, reply) = job(conn);
-    let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+    let end = if ok {
+        "RELEASE job"
+    } else {
+        "ROLLBACK TO job; RELEASE job"
+    };
     if let Err(e) = conn.execute_batch(end) {
         let msg = e.to_string();
         return (false, Box::new(move |_| reply(Err(msg))));
@@ -430,7 +461,11 @@ impl Queue for Store {
     async fn send(&self, envelope: &Envelope) -> Result<(), StoreError> {
         let body = envelope.to_json().into_bytes();
         let key = envelope.key.to_string();
-        let group = if self.options.order_by_entity { envelope.entity.clone() } else { None };
+        let group = if self.options.order_by_entity {
+            envelope.entity.clone()
+        } else {
+            None
+        };
         let now = self.now_ms();
         self.run(move |c| {
             c.execute(
@@ -496,14 +531,22 @@ impl Queue for Store {
     async fn ack(&self, receipt: &Receipt) -> Result<(), StoreError> {
         let receipt = receipt.0.clone();
         self.run(move |c| {
-            c.execute("DELETE FROM messages WHERE receipt = ?1 AND queue = 'work'", params![receipt])
-                .map_err(sql_err("ack"))?;
+            c.execute(
+                "DELETE FROM messages WHERE receipt = ?1 AND queue = 'work'",
+                params![receipt],
+            )
+            .map_err(sql_err("ack"))?;
             Ok(())
         })
         .await
     }
 
-    async fn retry_later(&self, receipt: &Receipt, delay: Duration, reason: &str) -> Result<(), StoreError> {
+    async fn retry_later(
+        &self,
+        receipt: &Receipt,
+        delay: Duration,
+        reason: &str,
+    ) -> Result<(), StoreError> {
         let receipt = receipt.0.clone();
         let reason = truncate(reason);
         let at = self.now_ms().saturating_add(delay.as_millis() as i64);
@@ -581,7 +624,13 @@ impl DeadLetters for Store {
 
 #[async_trait]
 impl Ledger for Store {
-    async fn claim(&self, key: &EventKey, payload_sha256: &str, now: OffsetDateTime, lease: Duration) -> Result<Claim, StoreError> {
+    async fn claim(
+        &self,
+        key: &EventKey,
+        payload_sha256: &str,
+        now: OffsetDateTime,
+        lease: Duration,
+    ) -> Result<Claim, StoreError> {
         let key = key.to_string();
         let hash = payload_sha256.to_string();
         let now = unix_millis(now);
@@ -617,7 +666,13 @@ impl Ledger for Store {
         .await
     }
 
-    async fn complete(&self, key: &EventKey, outcome: Completion, now: OffsetDateTime, retention: Duration) -> Result<(), StoreError> {
+    async fn complete(
+        &self,
+        key: &EventKey,
+        outcome: Completion,
+        now: OffsetDateTime,
+        retention: Duration,
+    ) -> Result<(), StoreError> {
         let key = key.to_string();
         let now = unix_millis(now);
         let expires = now.saturating_add(retention.as_millis() as i64);
@@ -639,14 +694,21 @@ impl Ledger for Store {
     async fn release(&self, key: &EventKey) -> Result<(), StoreError> {
         let key = key.to_string();
         self.run(move |c| {
-            c.execute("DELETE FROM ledger WHERE key = ?1 AND state = 'IN_PROGRESS'", params![key])
-                .map_err(sql_err("release"))?;
+            c.execute(
+                "DELETE FROM ledger WHERE key = ?1 AND state = 'IN_PROGRESS'",
+                params![key],
+            )
+            .map_err(sql_err("release"))?;
             Ok(())
         })
         .await
     }
 
-    async fn lookup(&self, key: &EventKey, now: OffsetDateTime) -> Result<Option<LedgerEntry>, StoreError> {
+    async fn lookup(
+        &self,
+        key: &EventKey,
+        now: OffsetDateTime,
+    ) -> Result<Option<LedgerEntry>, StoreError> {
         let key = key.to_string();
         let now = unix_millis(now);
         self.run(move |c| {
@@ -708,9 +770,13 @@ impl Cursors for Store {
     async fn load(&self, source: &str) -> Result<Option<String>, StoreError> {
         let source = source.to_string();
         self.run(move |c| {
-            c.query_row("SELECT cursor FROM cursors WHERE source = ?1", params![source], |r| r.get(0))
-                .optional()
-                .map_err(sql_err("cursor load"))
+            c.query_row(
+                "SELECT cursor FROM cursors WHERE source = ?1",
+                params![source],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql_err("cursor load"))
         })
         .await
     }

@@ -7,8 +7,8 @@
 
 use super::crypto::{b64_decode, b64_encode, ct_eq, hex_decode, hmac};
 use super::{
-    check_timestamp, malformed, parse_timestamp, required, SignError, SignRequest, Verified, VerifyError,
-    VerifyRequest,
+    check_timestamp, malformed, parse_timestamp, required, SignError, SignRequest, Verified,
+    VerifyError, VerifyRequest,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,7 +143,12 @@ impl HmacSpec {
         Ok(parts)
     }
 
-    fn render(&self, body: &[u8], ts: Option<&str>, headers: &crate::headers::Headers) -> Result<Vec<u8>, VerifyError> {
+    fn render(
+        &self,
+        body: &[u8],
+        ts: Option<&str>,
+        headers: &crate::headers::Headers,
+    ) -> Result<Vec<u8>, VerifyError> {
         let mut out = Vec::with_capacity(body.len() + 64);
         for part in &self.template {
             match part {
@@ -208,7 +213,10 @@ pub(crate) fn verify(spec: &HmacSpec, req: &VerifyRequest<'_>) -> Result<Verifie
     Err(VerifyError::Mismatch)
 }
 
-pub(crate) fn sign(spec: &HmacSpec, req: &SignRequest<'_>) -> Result<Vec<(String, String)>, SignError> {
+pub(crate) fn sign(
+    spec: &HmacSpec,
+    req: &SignRequest<'_>,
+) -> Result<Vec<(String, String)>, SignError> {
     let ts = req.timestamp.to_string();
     let mut headers = crate::headers::Headers::new();
     if let Some(name) = &spec.timestamp_header {
@@ -216,10 +224,15 @@ pub(crate) fn sign(spec: &HmacSpec, req: &SignRequest<'_>) -> Result<Vec<(String
     }
     // Header placeholders other than the timestamp are the sender's to supply.
     let content = spec.render(req.body, Some(&ts), &headers).map_err(|_| {
-        SignError::Unsupported("the signed-content template names a header only the sender knows".into())
+        SignError::Unsupported(
+            "the signed-content template names a header only the sender knows".into(),
+        )
     })?;
     let mac = hmac(spec.algorithm, req.secret.expose().as_bytes(), &[&content]);
-    let mut out = vec![(spec.header.clone(), format!("{}{}", spec.prefix, spec.encode(&mac)))];
+    let mut out = vec![(
+        spec.header.clone(),
+        format!("{}{}", spec.prefix, spec.encode(&mac)),
+    )];
     if let Some(name) = &spec.timestamp_header {
         out.push((name.clone(), ts));
     }

@@ -109,7 +109,10 @@ pub enum VerifyError {
     #[error("timestamp is {age_secs}s old; the tolerance is {tolerance_secs}s")]
     TimestampTooOld { age_secs: i64, tolerance_secs: u64 },
     #[error("timestamp is {ahead_secs}s in the future; the tolerance is {tolerance_secs}s")]
-    TimestampInFuture { ahead_secs: i64, tolerance_secs: u64 },
+    TimestampInFuture {
+        ahead_secs: i64,
+        tolerance_secs: u64,
+    },
     #[error("no signature matches an active secret")]
     Mismatch,
     #[error("no configured secret can verify this scheme")]

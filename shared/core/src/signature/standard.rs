@@ -8,8 +8,8 @@ use ed25519_dalek::Signer;
 
 use super::crypto::{b64_decode, b64_encode, ct_eq, hmac};
 use super::{
-    check_timestamp, malformed, parse_timestamp, required, HmacAlgorithm, SignError, SignRequest, Verified,
-    VerifyError, VerifyRequest,
+    check_timestamp, malformed, parse_timestamp, required, HmacAlgorithm, SignError, SignRequest,
+    Verified, VerifyError, VerifyRequest,
 };
 use crate::secret::Secret;
 
@@ -137,7 +137,10 @@ fn ed25519_matches(
     })
 }
 
-pub(crate) fn sign(names: &Names, req: &SignRequest<'_>) -> Result<Vec<(String, String)>, SignError> {
+pub(crate) fn sign(
+    names: &Names,
+    req: &SignRequest<'_>,
+) -> Result<Vec<(String, String)>, SignError> {
     let prefix = format!("{}.{}.", req.id, req.timestamp);
     let signature = match parse_key(req.secret).map_err(SignError::UnusableSecret)? {
         Key::Symmetric(k) => {

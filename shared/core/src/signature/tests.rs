@@ -7,7 +7,12 @@ fn secrets(list: &[&str]) -> Vec<Secret> {
     list.iter().map(|s| Secret::new(*s)).collect()
 }
 
-fn req<'a>(body: &'a [u8], headers: &'a Headers, secrets: &'a [Secret], now: i64) -> VerifyRequest<'a> {
+fn req<'a>(
+    body: &'a [u8],
+    headers: &'a Headers,
+    secrets: &'a [Secret],
+    now: i64,
+) -> VerifyRequest<'a> {
     VerifyRequest {
         body,
         headers,
@@ -43,7 +48,10 @@ fn standard_webhooks_published_vector() {
     // One changed byte of the body fails.
     let h = sw_headers("webhook", SW_SIG);
     assert_eq!(
-        verify(&Scheme::StandardWebhooks, &req(br#"{"test": 2432232315}"#, &h, &s, SW_TS)),
+        verify(
+            &Scheme::StandardWebhooks,
+            &req(br#"{"test": 2432232315}"#, &h, &s, SW_TS)
+        ),
         Err(VerifyError::Mismatch)
     );
 }
@@ -69,7 +77,10 @@ fn standard_webhooks_ed25519_v1a() {
     let b64 = base64::engine::general_purpose::STANDARD;
     let sk = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
     let private = Secret::new(format!("whsk_{}", b64.encode(sk.to_bytes())));
-    let public = Secret::new(format!("whpk_{}", b64.encode(sk.verifying_key().to_bytes())));
+    let public = Secret::new(format!(
+        "whpk_{}",
+        b64.encode(sk.verifying_key().to_bytes())
+    ));
     let signed = sign(
         &Scheme::StandardWebhooks,
         &SignRequest {
@@ -108,17 +119,31 @@ fn standard_webhooks_ed25519_v1a() {
 fn tolerance_applies_in_both_directions() {
     let h = sw_headers("webhook", SW_SIG);
     let s = secrets(&[SW_SECRET]);
-    assert!(verify(&Scheme::StandardWebhooks, &req(SW_BODY, &h, &s, SW_TS + 300)).is_ok());
-    assert!(verify(&Scheme::StandardWebhooks, &req(SW_BODY, &h, &s, SW_TS - 300)).is_ok());
+    assert!(verify(
+        &Scheme::StandardWebhooks,
+        &req(SW_BODY, &h, &s, SW_TS + 300)
+    )
+    .is_ok());
+    assert!(verify(
+        &Scheme::StandardWebhooks,
+        &req(SW_BODY, &h, &s, SW_TS - 300)
+    )
+    .is_ok());
     assert_eq!(
-        verify(&Scheme::StandardWebhooks, &req(SW_BODY, &h, &s, SW_TS + 301)),
+        verify(
+            &Scheme::StandardWebhooks,
+            &req(SW_BODY, &h, &s, SW_TS + 301)
+        ),
         Err(VerifyError::TimestampTooOld {
             age_secs: 301,
             tolerance_secs: 300
         })
     );
     assert_eq!(
-        verify(&Scheme::StandardWebhooks, &req(SW_BODY, &h, &s, SW_TS - 301)),
+        verify(
+            &Scheme::StandardWebhooks,
+            &req(SW_BODY, &h, &s, SW_TS - 301)
+        ),
         Err(VerifyError::TimestampInFuture {
             ahead_secs: 301,
             tolerance_secs: 300
@@ -164,7 +189,10 @@ fn slack_published_vector() {
 #[test]
 fn every_scheme_round_trips_and_rejects_a_changed_body() {
     let schemes = [
-        (Scheme::StandardWebhooks, "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXQ="),
+        (
+            Scheme::StandardWebhooks,
+            "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXQ=",
+        ),
         (Scheme::Svix, "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXQ="),
         (Scheme::Stripe, "whsec_plainstripe"),
         (Scheme::Github, "gh"),
@@ -223,18 +251,71 @@ fn hostile_headers_get_a_reason_not_a_panic() {
     let s = secrets(&["whsec_plainstripe"]);
     let cases: Vec<(Scheme, Headers, &str)> = vec![
         (Scheme::Stripe, Headers::new(), "missing_header"),
-        (Scheme::Stripe, Headers::new().with("stripe-signature", "garbage"), "malformed_header"),
-        (Scheme::Stripe, Headers::new().with("stripe-signature", "t=,v1=zz"), "malformed_header"),
-        (Scheme::Stripe, Headers::new().with("stripe-signature", "t=99999999999999999999999,v1=00"), "malformed_header"),
-        (Scheme::Stripe, Headers::new().with("stripe-signature", "t=-5,v1=00"), "malformed_header"),
-        (Scheme::Stripe, Headers::new().with("stripe-signature", vec![0xff, 0x00, 0x80]), "malformed_header"),
-        (Scheme::Stripe, Headers::new().with("stripe-signature", "t=1,v1=00"), "timestamp_too_old"),
-        (Scheme::Github, Headers::new().with("x-hub-signature-256", "md5=abc"), "malformed_header"),
-        (Scheme::Github, Headers::new().with("x-hub-signature-256", "sha256=not-hex"), "malformed_header"),
-        (Scheme::Shopify, Headers::new().with("x-shopify-hmac-sha256", "%%%"), "malformed_header"),
-        (Scheme::Slack, Headers::new().with("x-slack-signature", "v0=00"), "missing_header"),
-        (Scheme::Slack, Headers::new().with("x-slack-signature", "v0=00").with("x-slack-request-timestamp", "1e9"), "malformed_header"),
-        (Scheme::StandardWebhooks, Headers::new().with("webhook-id", "a").with("webhook-timestamp", "1000").with("webhook-signature", "nocomma"), "malformed_header"),
+        (
+            Scheme::Stripe,
+            Headers::new().with("stripe-signature", "garbage"),
+            "malformed_header",
+        ),
+        (
+            Scheme::Stripe,
+            Headers::new().with("stripe-signature", "t=,v1=zz"),
+            "malformed_header",
+        ),
+        (
+            Scheme::Stripe,
+            Headers::new().with("stripe-signature", "t=99999999999999999999999,v1=00"),
+            "malformed_header",
+        ),
+        (
+            Scheme::Stripe,
+            Headers::new().with("stripe-signature", "t=-5,v1=00"),
+            "malformed_header",
+        ),
+        (
+            Scheme::Stripe,
+            Headers::new().with("stripe-signature", vec![0xff, 0x00, 0x80]),
+            "malformed_header",
+        ),
+        (
+            Scheme::Stripe,
+            Headers::new().with("stripe-signature", "t=1,v1=00"),
+            "timestamp_too_old",
+        ),
+        (
+            Scheme::Github,
+            Headers::new().with("x-hub-signature-256", "md5=abc"),
+            "malformed_header",
+        ),
+        (
+            Scheme::Github,
+            Headers::new().with("x-hub-signature-256", "sha256=not-hex"),
+            "malformed_header",
+        ),
+        (
+            Scheme::Shopify,
+            Headers::new().with("x-shopify-hmac-sha256", "%%%"),
+            "malformed_header",
+        ),
+        (
+            Scheme::Slack,
+            Headers::new().with("x-slack-signature", "v0=00"),
+            "missing_header",
+        ),
+        (
+            Scheme::Slack,
+            Headers::new()
+                .with("x-slack-signature", "v0=00")
+                .with("x-slack-request-timestamp", "1e9"),
+            "malformed_header",
+        ),
+        (
+            Scheme::StandardWebhooks,
+            Headers::new()
+                .with("webhook-id", "a")
+                .with("webhook-timestamp", "1000")
+                .with("webhook-signature", "nocomma"),
+            "malformed_header",
+        ),
     ];
     for (scheme, h, reason) in cases {
         let err = verify(&scheme, &req(body, &h, &s, 1000)).unwrap_err();

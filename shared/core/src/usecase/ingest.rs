@@ -75,7 +75,13 @@ pub async fn ingest(
     let provider = provider(config, req.provider)?;
     let pname = provider.name.as_str();
     metrics.incr(names::RECEIVED, &[("provider", pname)], 1);
-    let reject = |reason: &str| metrics.incr(names::REJECTED, &[("provider", pname), ("reason", reason)], 1);
+    let reject = |reason: &str| {
+        metrics.incr(
+            names::REJECTED,
+            &[("provider", pname), ("reason", reason)],
+            1,
+        )
+    };
 
     if req.body.len() > provider.max_body_bytes {
         reject("too_large");
@@ -87,7 +93,9 @@ pub async fn ingest(
     if let Some(ct) = req.headers.text("content-type") {
         if !media_type_accepted(ct) {
             reject("media_type");
-            return Err(IngestError::UnsupportedMediaType(ct.chars().take(100).collect()));
+            return Err(IngestError::UnsupportedMediaType(
+                ct.chars().take(100).collect(),
+            ));
         }
     }
 
@@ -102,8 +110,17 @@ pub async fn ingest(
         },
     );
     if let Err(e) = verified {
-        metrics.incr(names::SIGNATURE_FAILURES, &[("provider", pname), ("reason", e.reason())], 1);
-        warn!(provider = pname, correlation_id = req.correlation_id, reason = e.reason(), "signature rejected");
+        metrics.incr(
+            names::SIGNATURE_FAILURES,
+            &[("provider", pname), ("reason", e.reason())],
+            1,
+        );
+        warn!(
+            provider = pname,
+            correlation_id = req.correlation_id,
+            reason = e.reason(),
+            "signature rejected"
+        );
         return Err(e.into());
     }
 

@@ -15,7 +15,10 @@ use crate::clock::Clock;
 use crate::config::WorkerConfig;
 use crate::envelope::Envelope;
 use crate::metrics::{names, Metrics};
-use crate::ports::{Claim, Completion, EntityVersions, Ledger, Queue, Received, Receipt, Sink, SinkError, StoreError, VersionCheck};
+use crate::ports::{
+    Claim, Completion, EntityVersions, Ledger, Queue, Receipt, Received, Sink, SinkError,
+    StoreError, VersionCheck,
+};
 use crate::retry::Backoff;
 
 #[derive(Debug, Clone, Copy)]
@@ -72,7 +75,8 @@ impl Processor {
         let env = match &msg.envelope {
             Ok(env) => env,
             Err(reason) => {
-                self.metrics.incr(names::DEAD_LETTERED, &[("reason", "malformed_message")], 1);
+                self.metrics
+                    .incr(names::DEAD_LETTERED, &[("reason", "malformed_message")], 1);
                 warn!(reason = %reason, "poison message");
                 return Disposition::DeadLetter {
                     reason: format!("malformed message: {reason}"),
@@ -86,28 +90,38 @@ impl Processor {
             correlation_id = %env.correlation_id,
             receive_count = msg.receive_count
         );
-        self.handle_envelope(env, msg.receive_count).instrument(span).await
+        self.handle_envelope(env, msg.receive_count)
+            .instrument(span)
+            .await
     }
 
     async fn handle_envelope(&self, env: &Envelope, receive_count: u32) -> Disposition {
         let provider = env.provider.as_str();
         let now = self.clock.now();
-        let claim = match self.ledger.claim(&env.key, &env.payload_sha256, now, self.settings.lease).await {
+        let claim = match self
+            .ledger
+            .claim(&env.key, &env.payload_sha256, now, self.settings.lease)
+            .await
+        {
             Ok(c) => c,
             Err(e) => return self.retry(env, receive_count, &format!("ledger claim failed: {e}")),
         };
         match claim {
             Claim::Duplicate { same_payload } => {
-                self.metrics.incr(names::DUPLICATES, &[("provider", provider)], 1);
+                self.metrics
+                    .incr(names::DUPLICATES, &[("provider", provider)], 1);
                 if !same_payload {
-                    self.metrics.incr(names::PAYLOAD_MISMATCHES, &[("provider", provider)], 1);
+                    self.metrics
+                        .incr(names::PAYLOAD_MISMATCHES, &[("provider", provider)], 1);
                     warn!("duplicate key with a different payload hash");
                 }
                 debug!("duplicate acknowledged");
                 return Disposition::Ack(Done::Duplicate);
             }
             Claim::InFlight { lease_until } => {
-                let wait = (lease_until - now).try_into().unwrap_or(Duration::from_secs(1));
+                let wait = (lease_until - now)
+                    .try_into()
+                    .unwrap_or(Duration::from_secs(1));
                 return Disposition::Retry {
                     delay: wait.max(Duration::from_secs(1)),
                     reason: "in flight on another worker".into(),
@@ -122,8 +136,11 @@ impl Processor {
                 Ok(VersionCheck::Current) => {}
                 Ok(VersionCheck::Stale { current }) => {
                     info!(entity = %entity, version, current, "superseded by a newer version");
-                    self.metrics.incr(names::SUPERSEDED, &[("provider", provider)], 1);
-                    return self.complete(env, Completion::Superseded, Done::Superseded).await;
+                    self.metrics
+                        .incr(names::SUPERSEDED, &[("provider", provider)], 1);
+                    return self
+                        .complete(env, Completion::Superseded, Done::Superseded)
+                        .await;
                 }
                 Err(e) => {
                     self.release(env).await;
@@ -145,29 +162,57 @@ impl Processor {
                 Ok(()) => {}
                 Err(SinkError::Transient { message, .. }) => {
                     self.release(env).await;
-                    return self.retry(env, receive_count, &format!("sink {}: {message}", sink.name()));
+                    return self.retry(
+                        env,
+                        receive_count,
+                        &format!("sink {}: {message}", sink.name()),
+                    );
                 }
                 Err(SinkError::Permanent { message, .. }) => {
                     self.release(env).await;
-                    self.metrics.incr(names::DEAD_LETTERED, &[("provider", provider), ("reason", "permanent")], 1);
+                    self.metrics.incr(
+                        names::DEAD_LETTERED,
+                        &[("provider", provider), ("reason", "permanent")],
+                        1,
+                    );
                     error!(sink = sink.name(), reason = %message, "permanent sink failure; dead-lettering");
                     return Disposition::DeadLetter {
-                        reason: format!("sink {} refused the event permanently: {message}", sink.name()),
+                        reason: format!(
+                            "sink {} refused the event permanently: {message}",
+                            sink.name()
+                        ),
                     };
                 }
             }
         }
         crate::failpoint::hit("after_deliver");
         let latency = (self.clock.now() - env.received_at).as_seconds_f64() * 1000.0;
-        self.metrics.observe_ms(names::END_TO_END_MS, &[("provider", provider)], latency.max(0.0));
-        self.metrics.incr(names::PROCESSED, &[("provider", provider), ("source", env.source.as_str())], 1);
-        info!(event_type = env.event_type.as_deref().unwrap_or(""), latency_ms = latency as i64, "delivered");
-        self.complete(env, Completion::Delivered, Done::Delivered).await
+        self.metrics.observe_ms(
+            names::END_TO_END_MS,
+            &[("provider", provider)],
+            latency.max(0.0),
+        );
+        self.metrics.incr(
+            names::PROCESSED,
+            &[("provider", provider), ("source", env.source.as_str())],
+            1,
+        );
+        info!(
+            event_type = env.event_type.as_deref().unwrap_or(""),
+            latency_ms = latency as i64,
+            "delivered"
+        );
+        self.complete(env, Completion::Delivered, Done::Delivered)
+            .await
     }
 
     async fn complete(&self, env: &Envelope, how: Completion, done: Done) -> Disposition {
         let now = self.clock.now();
-        match self.ledger.complete(&env.key, how, now, self.settings.retention).await {
+        match self
+            .ledger
+            .complete(&env.key, how, now, self.settings.retention)
+            .await
+        {
             Ok(()) => {
                 crate::failpoint::hit("after_complete");
                 Disposition::Ack(done)
@@ -192,15 +237,24 @@ impl Processor {
     fn retry(&self, env: &Envelope, receive_count: u32, reason: &str) -> Disposition {
         let provider = env.provider.as_str();
         if receive_count >= self.settings.max_receive {
-            self.metrics.incr(names::DEAD_LETTERED, &[("provider", provider), ("reason", "retries_exhausted")], 1);
+            self.metrics.incr(
+                names::DEAD_LETTERED,
+                &[("provider", provider), ("reason", "retries_exhausted")],
+                1,
+            );
             error!(reason, "retries exhausted; dead-lettering");
             return Disposition::DeadLetter {
                 reason: format!("gave up after {receive_count} attempts: {reason}"),
             };
         }
-        self.metrics.incr(names::RETRIED, &[("provider", provider)], 1);
+        self.metrics
+            .incr(names::RETRIED, &[("provider", provider)], 1);
         let delay = self.settings.backoff.jittered(receive_count);
-        warn!(reason, delay_ms = delay.as_millis() as u64, "transient failure; will retry");
+        warn!(
+            reason,
+            delay_ms = delay.as_millis() as u64,
+            "transient failure; will retry"
+        );
         Disposition::Retry {
             delay,
             reason: reason.to_string(),
@@ -213,7 +267,10 @@ impl Processor {
         let mut groups: Vec<(Option<&str>, Vec<usize>)> = Vec::new();
         for (i, msg) in batch.iter().enumerate() {
             let entity = msg.envelope.as_ref().ok().and_then(|e| e.entity.as_deref());
-            match groups.iter_mut().find(|(g, _)| entity.is_some() && *g == entity) {
+            match groups
+                .iter_mut()
+                .find(|(g, _)| entity.is_some() && *g == entity)
+            {
                 Some((_, members)) => members.push(i),
                 None => groups.push((entity, vec![i])),
             }
@@ -235,7 +292,11 @@ impl Processor {
 }
 
 /// Carry out a disposition on a queue.
-pub async fn settle(queue: &dyn Queue, receipt: &Receipt, disposition: &Disposition) -> Result<(), StoreError> {
+pub async fn settle(
+    queue: &dyn Queue,
+    receipt: &Receipt,
+    disposition: &Disposition,
+) -> Result<(), StoreError> {
     match disposition {
         Disposition::Ack(_) => queue.ack(receipt).await,
         Disposition::Retry { delay, reason } => queue.retry_later(receipt, *delay, reason).await,
@@ -244,7 +305,12 @@ pub async fn settle(queue: &dyn Queue, receipt: &Receipt, disposition: &Disposit
 }
 
 /// Receive one batch, handle it and settle every message. Returns how many were received.
-pub async fn run_once(processor: &Processor, queue: &dyn Queue, batch_size: usize, visibility: Duration) -> Result<usize, StoreError> {
+pub async fn run_once(
+    processor: &Processor,
+    queue: &dyn Queue,
+    batch_size: usize,
+    visibility: Duration,
+) -> Result<usize, StoreError> {
     let batch = queue.receive(batch_size, visibility).await?;
     let n = batch.len();
     for (receipt, disposition) in processor.handle_batch(&batch).await {

@@ -55,7 +55,8 @@ pub enum SourceError {
 pub trait ChangeSource: Send + Sync {
     fn name(&self) -> &str;
     /// The page after `cursor`; with no cursor, the first page of changes since `since`.
-    async fn fetch(&self, cursor: Option<&str>, since: OffsetDateTime) -> Result<Page, SourceError>;
+    async fn fetch(&self, cursor: Option<&str>, since: OffsetDateTime)
+        -> Result<Page, SourceError>;
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -101,7 +102,10 @@ pub struct Reconcile<'a> {
 impl Reconcile<'_> {
     /// One run. A source error ends the run with the cursor where the last complete page
     /// left it, reported in `error`; a store error is returned.
-    pub async fn run(&self, settings: &ReconcileSettings) -> Result<ReconcileReport, ReconcileError> {
+    pub async fn run(
+        &self,
+        settings: &ReconcileSettings,
+    ) -> Result<ReconcileReport, ReconcileError> {
         let started = Instant::now();
         let name = self.source.name().to_string();
         let now = self.clock.now();
@@ -133,7 +137,8 @@ impl Reconcile<'_> {
             let page = match self.source.fetch(cursor.as_deref(), since).await {
                 Ok(p) => p,
                 Err(e) => {
-                    self.metrics.incr(names::RECONCILE_ERRORS, &[("source", &name)], 1);
+                    self.metrics
+                        .incr(names::RECONCILE_ERRORS, &[("source", &name)], 1);
                     warn!(source = %name, error = %e, "reconciliation fetch failed");
                     report.error = Some(e.to_string());
                     break;
@@ -192,8 +197,13 @@ impl Reconcile<'_> {
             report.recovered as f64 / report.scanned as f64
         };
         report.duration_ms = started.elapsed().as_millis() as u64;
-        self.metrics.incr(names::RECONCILE_SCANNED, &[("source", &name)], report.scanned);
-        self.metrics.incr(names::RECOVERED, &[("source", &name)], report.recovered);
+        self.metrics.incr(
+            names::RECONCILE_SCANNED,
+            &[("source", &name)],
+            report.scanned,
+        );
+        self.metrics
+            .incr(names::RECOVERED, &[("source", &name)], report.recovered);
         info!(
             source = %name,
             scanned = report.scanned,

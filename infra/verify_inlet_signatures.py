@@ -1,0 +1,105 @@
+"""The reverse direction of the independent signature tests: requests signed by
+`inlet send --print` must pass the providers' own verifiers.
+
+Usage: python verify_inlet_signatures.py PATH_TO_INLET
+Prints 'N passed, N failed' and exits non-zero on any failure.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import stripe
+from slack_sdk.signature import SignatureVerifier
+from standardwebhooks.webhooks import Webhook as StandardWebhook
+from svix.webhooks import Webhook as SvixWebhook
+
+STANDARD_SECRET = "whsec_" + base64.b64encode(os.urandom(24)).decode()
+SECRETS = {
+    "stripe": "whsec_" + os.urandom(12).hex(),
+    "github": "gh-" + os.urandom(8).hex(),
+    "shopify": "shp-" + os.urandom(8).hex(),
+    "slack": os.urandom(16).hex(),
+    "acme": STANDARD_SECRET,
+    "svixco": STANDARD_SECRET,
+}
+SCHEMES = {"stripe": "stripe", "github": "github", "shopify": "shopify", "slack": "slack",
+           "acme": "standard-webhooks", "svixco": "svix"}
+
+
+def lower(headers):
+    return {k.lower(): v for k, v in headers.items()}
+
+
+def check_stripe(body, h):
+    stripe.WebhookSignature.verify_header(body.decode(), h["stripe-signature"], SECRETS["stripe"], tolerance=300)
+
+
+def check_github(body, h):
+    want = "sha256=" + hmac.new(SECRETS["github"].encode(), body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(want, h["x-hub-signature-256"]), "github signature differs"
+
+
+def check_shopify(body, h):
+    want = base64.b64encode(hmac.new(SECRETS["shopify"].encode(), body, hashlib.sha256).digest()).decode()
+    assert hmac.compare_digest(want, h["x-shopify-hmac-sha256"]), "shopify signature differs"
+
+
+def check_slack(body, h):
+    ok = SignatureVerifier(SECRETS["slack"]).is_valid(body=body.decode(), timestamp=h["x-slack-request-timestamp"],
+                                                      signature=h["x-slack-signature"])
+    assert ok, "slack_sdk rejected the signature"
+
+
+def check_standard(body, h):
+    StandardWebhook(STANDARD_SECRET).verify(body.decode(), h)
+
+
+def check_svix(body, h):
+    SvixWebhook(STANDARD_SECRET).verify(body.decode(), h)
+
+
+CHECKS = {"stripe": check_stripe, "github": check_github, "shopify": check_shopify, "slack": check_slack,
+          "acme": check_standard, "svixco": check_svix}
+
+
+def main():
+    inlet = sys.argv[1]
+    passed = failed = 0
+    with tempfile.TemporaryDirectory() as d:
+        cfg = os.path.join(d, "inlet.toml")
+        with open(cfg, "w") as f:
+            for name, scheme in SCHEMES.items():
+                f.write('[[providers]]\nname = "%s"\nscheme = "%s"\nsecrets = ["%s"]\n\n' % (name, scheme, SECRETS[name]))
+            f.write('[[sinks]]\nkind = "stdout"\n')
+        bodies = [
+            b'{"id":"evt_1","type":"invoice.paid","data":{"object":{"id":"in_1"}}}',
+            json.dumps({"id": "evt_2", "type": "x", "name": "Zo\u00eb \u6771\u4eac \U0001F680"}, ensure_ascii=False).encode(),
+            b'{\n  "id": "evt_3",\n  "type": "spaces",   "kept": "  exactly  "\n}\n',
+        ]
+        for i, body in enumerate(bodies):
+            path = os.path.join(d, "body%d.json" % i)
+            with open(path, "wb") as f:
+                f.write(body)
+            for name in SCHEMES:
+                out = subprocess.run([inlet, "send", name, "--body", path, "--print", "--config", cfg],
+                                     capture_output=True, check=False)
+                try:
+                    assert out.returncode == 0, out.stderr.decode()
+                    CHECKS[name](body, lower(json.loads(out.stdout)))
+                    passed += 1
+                except Exception as e:  # report every failure, not just the first
+                    failed += 1
+                    print("FAIL %s body%d: %r" % (name, i, e))
+    print("signers: %d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

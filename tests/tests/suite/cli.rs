@@ -1,0 +1,239 @@
+//! The `inlet` command as scripts use it: exit codes, `check` messages, `send`, `dlq`,
+//! `status`.
+
+use std::process::Command;
+use std::time::Duration;
+
+use inlet_tests::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_inlet-under-test");
+
+fn inlet(args: &[&str], dir: &std::path::Path) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("INLET_FAILPOINT")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_accepts_the_example_and_explains_a_broken_config() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let (code, out, _) = inlet(&["check"], repo);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("inlet.example.toml: ok"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[[providers]]\nname = \"stripe\"\nscheme = \"strpe\"\nsecrets = [\"env:INLET_TEST_UNSET_VAR\"]\n").unwrap();
+    let (code, _, err) = inlet(&["check", "--config", bad.to_str().unwrap()], dir.path());
+    assert_eq!(code, 3);
+    assert!(
+        err.contains("providers[0].scheme: unknown scheme \"strpe\""),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "providers[0].secrets[0]: environment variable INLET_TEST_UNSET_VAR is not set"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("sinks: at least one sink"), "{err}");
+
+    for hostile in [
+        &b"\xff\xfe\x00garbage"[..],
+        b"[[providers]\n",
+        b"",
+        &[b'['; 100_000][..],
+    ] {
+        std::fs::write(&bad, hostile).unwrap();
+        let (code, _, err) = inlet(&["check", "--config", bad.to_str().unwrap()], dir.path());
+        assert_eq!(code, 3, "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let (code, _, err) = inlet(
+        &["check", "--config", "/nonexistent/inlet.toml"],
+        dir.path(),
+    );
+    assert_eq!(code, 3);
+    assert!(err.contains("cannot read"), "{err}");
+    // No config anywhere: a hint, not a crash.
+    let (code, _, err) = inlet(&["check"], dir.path());
+    assert_eq!(code, 3);
+    assert!(err.contains("no config file"), "{err}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(inlet(&["frobnicate"], dir.path()).0, 2);
+    assert_eq!(inlet(&["dlq", "redrive"], dir.path()).0, 2);
+    assert_eq!(
+        inlet(&["dlq", "redrive", "--key", "k", "--all"], dir.path()).0,
+        2
+    );
+    assert_eq!(
+        inlet(&["dev", "--listen", "not-an-address"], dir.path()).0,
+        2
+    );
+    let (code, out, _) = inlet(&["--help"], dir.path());
+    assert_eq!(code, 0);
+    assert!(out.contains("Exit codes"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_status_and_dlq_against_a_running_dev() {
+    let sink = SinkServer::start().await;
+    *sink.default_status.lock().unwrap() = 400;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_path = dir.path().join("inlet.toml");
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "{}{}{}",
+            fast_worker_toml(5),
+            providers_toml(),
+            http_sink_toml(&sink.url)
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let dev = Dev::start(&std::fs::read_to_string(&cfg_path).unwrap(), &data).await;
+    let body = dir.path().join("event.json");
+    std::fs::write(
+        &body,
+        stripe_event("evt_cli", "invoice.paid", "in_cli", now_unix()),
+    )
+    .unwrap();
+    let cfg = cfg_path.to_str().unwrap();
+    let data_s = data.to_str().unwrap();
+    let url = dev.url("/webhooks/stripe");
+
+    let d = dir.path().to_path_buf();
+    let (code, out, err) = tokio::task::spawn_blocking({
+        let (d, url, cfg, body) = (d.clone(), url.clone(), cfg.to_string(), body.clone());
+        move || {
+            inlet(
+                &[
+                    "send",
+                    "stripe",
+                    "--body",
+                    body.to_str().unwrap(),
+                    "--url",
+                    &url,
+                    "--config",
+                    &cfg,
+                ],
+                &d,
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.starts_with("202 ") && out.contains("stripe:evt_cli"),
+        "{out}"
+    );
+
+    // The sink refuses (400): the event lands in the DLQ, visible to the CLI.
+    let store = dev.store().clone();
+    use inlet_core::ports::DeadLetters;
+    assert!(
+        wait_until(Duration::from_secs(10), || futures::executor::block_on(
+            store.list(10)
+        )
+        .unwrap()
+        .len()
+            == 1)
+        .await
+    );
+    let (code, out, _) = inlet(&["dlq", "list", "--data-dir", data_s, "--json"], &d);
+    assert_eq!(code, 0);
+    let line: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(line["key"], "stripe:evt_cli");
+    assert!(line["reason"].as_str().unwrap().contains("400"));
+
+    let (code, _, err) = inlet(
+        &[
+            "dlq",
+            "redrive",
+            "--key",
+            "stripe:nope",
+            "--data-dir",
+            data_s,
+        ],
+        &d,
+    );
+    assert_eq!(code, 4, "{err}");
+    *sink.default_status.lock().unwrap() = 200;
+    let (code, out, _) = inlet(
+        &[
+            "dlq",
+            "redrive",
+            "--key",
+            "stripe:evt_cli",
+            "--data-dir",
+            data_s,
+        ],
+        &d,
+    );
+    assert_eq!(code, 0);
+    assert!(out.contains("redriven 1"));
+    assert!(
+        wait_until(Duration::from_secs(10), || sink.delivered_keys()
+            == ["stripe:evt_cli"])
+        .await
+    );
+    dev.stop().await;
+
+    let (code, out, _) = inlet(&["status", "--data-dir", data_s, "--json"], &d);
+    assert_eq!(code, 0);
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["dlq_depth"], 0);
+    assert_eq!(status["queue_depth"], 0);
+    let (code, out, _) = inlet(&["status", "--data-dir", data_s], &d);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("processed 1") && out.contains("dead-lettered) 1"),
+        "{out}"
+    );
+
+    // A wrong provider name or a missing body file: clear errors, scripted exit codes.
+    let (code, _, err) = inlet(
+        &[
+            "send",
+            "strype",
+            "--body",
+            body.to_str().unwrap(),
+            "--config",
+            cfg,
+        ],
+        &d,
+    );
+    assert_eq!(code, 3);
+    assert!(err.contains("no provider named \"strype\""), "{err}");
+    let (code, _, err) = inlet(
+        &[
+            "send",
+            "stripe",
+            "--body",
+            "/nonexistent.json",
+            "--config",
+            cfg,
+        ],
+        &d,
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot read"), "{err}");
+    let (code, _, _) = inlet(&["status", "--data-dir", "/nonexistent/dir"], &d);
+    assert_eq!(code, 1);
+}

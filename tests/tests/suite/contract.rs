@@ -1,0 +1,434 @@
+//! The port contract: what every backend must do identically. Each check takes the ports
+//! and a way to move time forward; `sqlite` runs them on the embedded store (the AWS
+//! adapters run the same functions on the emulator).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use inlet_core::clock::{Clock, ManualClock};
+use inlet_core::envelope::{Envelope, Source};
+use inlet_core::headers::Headers;
+use inlet_core::ids::{EventKey, ProviderName};
+use inlet_core::normalize::{normalize, Incoming, NormalizeRules};
+use inlet_core::ports::{
+    Claim, Completion, Cursors, DeadLetters, EntityVersions, Ledger, LedgerState, Queue,
+    RedriveSelector, VersionCheck,
+};
+use inlet_core::signature::Scheme;
+use inlet_local::{Store, StoreOptions};
+
+const VT: Duration = Duration::from_secs(30);
+
+fn envelope(id: &str, entity: Option<&str>) -> Envelope {
+    let p = ProviderName::parse("acme").unwrap();
+    let h = Headers::new().with("webhook-id", id);
+    let body = format!("{{\"n\":\"{id}\"}}");
+    let mut e = normalize(
+        &Incoming {
+            provider: &p,
+            scheme: &Scheme::StandardWebhooks,
+            headers: &h,
+            body: body.as_bytes(),
+            received_at: time::OffsetDateTime::now_utc(),
+            correlation_id: "c",
+            source: Source::Webhook,
+        },
+        &NormalizeRules::default(),
+    )
+    .unwrap();
+    e.entity = entity.map(str::to_string);
+    e
+}
+
+struct Sqlite {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    clock: Arc<ManualClock>,
+    store: Store,
+}
+
+fn sqlite(max_receive: u32) -> Sqlite {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inlet.db");
+    let clock = Arc::new(ManualClock::at_unix(1_800_000_000));
+    let store = Store::open(
+        &path,
+        StoreOptions {
+            max_receive,
+            ..StoreOptions::default()
+        },
+        clock.clone(),
+    )
+    .unwrap();
+    Sqlite {
+        _dir: dir,
+        path,
+        clock,
+        store,
+    }
+}
+
+// ---- queue ----------------------------------------------------------------------------
+
+async fn queue_visibility_ack_and_receive_count(q: &dyn Queue, advance: &dyn Fn(Duration)) {
+    q.send(&envelope("m1", None)).await.unwrap();
+    let got = q.receive(10, VT).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].receive_count, 1);
+    assert_eq!(got[0].envelope.as_ref().unwrap().key.as_str(), "acme:m1");
+    // Hidden while in flight.
+    assert!(q.receive(10, VT).await.unwrap().is_empty());
+    advance(VT + Duration::from_secs(1));
+    let again = q.receive(10, VT).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].receive_count, 2);
+    // The old receipt is stale: acking it does not delete the message.
+    q.ack(&got[0].receipt).await.unwrap();
+    advance(VT + Duration::from_secs(1));
+    let third = q.receive(10, VT).await.unwrap();
+    assert_eq!(third.len(), 1);
+    q.ack(&third[0].receipt).await.unwrap();
+    q.ack(&third[0].receipt).await.unwrap(); // idempotent
+    advance(VT * 2);
+    assert!(q.receive(10, VT).await.unwrap().is_empty());
+}
+
+async fn queue_retry_later_and_max_receive_to_dlq(
+    q: &dyn Queue,
+    dlq: &dyn DeadLetters,
+    advance: &dyn Fn(Duration),
+) {
+    q.send(&envelope("r1", None)).await.unwrap();
+    for attempt in 1..=3 {
+        let got = q.receive(10, VT).await.unwrap();
+        assert_eq!(got.len(), 1, "attempt {attempt}");
+        q.retry_later(
+            &got[0].receipt,
+            Duration::from_secs(5),
+            &format!("sink down #{attempt}"),
+        )
+        .await
+        .unwrap();
+        assert!(q.receive(10, VT).await.unwrap().is_empty(), "delayed");
+        advance(Duration::from_secs(6));
+    }
+    // max_receive = 3: the fourth receive moves it to the DLQ with the last error.
+    assert!(q.receive(10, VT).await.unwrap().is_empty());
+    let dead = dlq.list(10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].key.as_deref(), Some("acme:r1"));
+    assert_eq!(dead[0].reason.as_deref(), Some("sink down #3"));
+    assert_eq!(dead[0].receive_count, 3);
+    // Redrive: back with a fresh receive count.
+    assert_eq!(
+        dlq.redrive(&RedriveSelector::Key("acme:nope".into()))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        dlq.redrive(&RedriveSelector::Key("acme:r1".into()))
+            .await
+            .unwrap(),
+        1
+    );
+    let got = q.receive(10, VT).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].receive_count, 1);
+    q.ack(&got[0].receipt).await.unwrap();
+    assert!(dlq.list(10).await.unwrap().is_empty());
+}
+
+async fn queue_explicit_dead_letter_and_redrive_all(q: &dyn Queue, dlq: &dyn DeadLetters) {
+    for id in ["d1", "d2"] {
+        q.send(&envelope(id, None)).await.unwrap();
+    }
+    for m in q.receive(10, VT).await.unwrap() {
+        q.dead_letter(&m.receipt, "sink answered 400")
+            .await
+            .unwrap();
+    }
+    let dead = dlq.list(10).await.unwrap();
+    assert_eq!(dead.len(), 2);
+    assert!(dead
+        .iter()
+        .all(|d| d.reason.as_deref() == Some("sink answered 400")));
+    assert_eq!(dlq.redrive(&RedriveSelector::All).await.unwrap(), 2);
+    assert_eq!(q.receive(10, VT).await.unwrap().len(), 2);
+}
+
+async fn queue_orders_one_entity_at_a_time(q: &dyn Queue, advance: &dyn Fn(Duration)) {
+    q.send(&envelope("e1", Some("orders/1"))).await.unwrap();
+    q.send(&envelope("e2", Some("orders/1"))).await.unwrap();
+    q.send(&envelope("x1", Some("orders/2"))).await.unwrap();
+    q.send(&envelope("n1", None)).await.unwrap();
+    let first = q.receive(10, VT).await.unwrap();
+    let keys: Vec<_> = first
+        .iter()
+        .map(|m| m.envelope.as_ref().unwrap().key.to_string())
+        .collect();
+    assert_eq!(
+        keys,
+        ["acme:e1", "acme:x1", "acme:n1"],
+        "one per entity, oldest first"
+    );
+    // e2 waits while e1 is in flight, even after e1 is retried later.
+    q.retry_later(&first[0].receipt, Duration::from_secs(1), "later")
+        .await
+        .unwrap();
+    for m in &first[1..] {
+        q.ack(&m.receipt).await.unwrap();
+    }
+    assert!(q.receive(10, VT).await.unwrap().is_empty());
+    advance(Duration::from_secs(2));
+    let next = q.receive(10, VT).await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].envelope.as_ref().unwrap().key.as_str(), "acme:e1");
+    q.ack(&next[0].receipt).await.unwrap();
+    let last = q.receive(10, VT).await.unwrap();
+    assert_eq!(last[0].envelope.as_ref().unwrap().key.as_str(), "acme:e2");
+}
+
+// ---- ledger ---------------------------------------------------------------------------
+
+async fn ledger_claim_lease_complete_duplicate(
+    l: &dyn Ledger,
+    clock: &dyn Clock,
+    advance: &dyn Fn(Duration),
+) {
+    let key = EventKey::parse("acme:k1").unwrap();
+    let lease = Duration::from_secs(10);
+    assert_eq!(
+        l.claim(&key, "h1", clock.now(), lease).await.unwrap(),
+        Claim::Acquired
+    );
+    assert!(matches!(
+        l.claim(&key, "h1", clock.now(), lease).await.unwrap(),
+        Claim::InFlight { .. }
+    ));
+    assert!(matches!(
+        l.lookup(&key, clock.now()).await.unwrap().unwrap().state,
+        LedgerState::InProgress { .. }
+    ));
+    // The lease expires: a crashed worker's claim can be taken over.
+    advance(Duration::from_secs(11));
+    assert_eq!(
+        l.claim(&key, "h1", clock.now(), lease).await.unwrap(),
+        Claim::Acquired
+    );
+    l.complete(
+        &key,
+        Completion::Delivered,
+        clock.now(),
+        Duration::from_secs(3600),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        l.claim(&key, "h1", clock.now(), lease).await.unwrap(),
+        Claim::Duplicate { same_payload: true }
+    );
+    assert_eq!(
+        l.claim(&key, "h2", clock.now(), lease).await.unwrap(),
+        Claim::Duplicate {
+            same_payload: false
+        }
+    );
+    // Release never removes a completed entry.
+    l.release(&key).await.unwrap();
+    assert!(matches!(
+        l.claim(&key, "h1", clock.now(), lease).await.unwrap(),
+        Claim::Duplicate { .. }
+    ));
+    // Retention passes: the key reads as new.
+    advance(Duration::from_secs(3601));
+    assert!(l.lookup(&key, clock.now()).await.unwrap().is_none());
+    assert_eq!(
+        l.claim(&key, "h1", clock.now(), lease).await.unwrap(),
+        Claim::Acquired
+    );
+    // Release lets a retry claim at once.
+    l.release(&key).await.unwrap();
+    assert_eq!(
+        l.claim(&key, "h1", clock.now(), lease).await.unwrap(),
+        Claim::Acquired
+    );
+}
+
+async fn ledger_concurrent_claims_have_one_winner(l: Arc<dyn Ledger>, clock: Arc<dyn Clock>) {
+    let key = EventKey::parse("acme:race").unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let (l, clock, key) = (l.clone(), clock.clone(), key.clone());
+        tasks.push(tokio::spawn(async move {
+            l.claim(&key, "h", clock.now(), Duration::from_secs(10))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut acquired = 0;
+    for t in tasks {
+        if t.await.unwrap() == Claim::Acquired {
+            acquired += 1;
+        }
+    }
+    assert_eq!(acquired, 1);
+}
+
+async fn versions_only_advance(v: &dyn EntityVersions) {
+    assert_eq!(
+        v.advance("orders/1", 5).await.unwrap(),
+        VersionCheck::Current
+    );
+    assert_eq!(
+        v.advance("orders/1", 3).await.unwrap(),
+        VersionCheck::Stale { current: 5 }
+    );
+    assert_eq!(
+        v.advance("orders/1", 5).await.unwrap(),
+        VersionCheck::Current,
+        "the same version again is not stale"
+    );
+    assert_eq!(
+        v.advance("orders/1", 9).await.unwrap(),
+        VersionCheck::Current
+    );
+    assert_eq!(
+        v.advance("orders/1", 5).await.unwrap(),
+        VersionCheck::Stale { current: 9 }
+    );
+    assert_eq!(
+        v.advance("orders/2", 1).await.unwrap(),
+        VersionCheck::Current
+    );
+}
+
+async fn cursors_round_trip(c: &dyn Cursors) {
+    assert_eq!(c.load("stripe-events").await.unwrap(), None);
+    c.save("stripe-events", "evt_100").await.unwrap();
+    c.save("stripe-events", "evt_200").await.unwrap();
+    assert_eq!(
+        c.load("stripe-events").await.unwrap().as_deref(),
+        Some("evt_200")
+    );
+    assert_eq!(c.load("other").await.unwrap(), None);
+}
+
+// ---- the embedded store -----------------------------------------------------------------
+
+#[tokio::test]
+async fn sqlite_queue_visibility_ack_and_receive_count() {
+    let s = sqlite(5);
+    queue_visibility_ack_and_receive_count(&s.store, &|d| s.clock.advance(d)).await;
+}
+
+#[tokio::test]
+async fn sqlite_queue_retry_later_and_max_receive_to_dlq() {
+    let s = sqlite(3);
+    queue_retry_later_and_max_receive_to_dlq(&s.store, &s.store, &|d| s.clock.advance(d)).await;
+}
+
+#[tokio::test]
+async fn sqlite_queue_explicit_dead_letter_and_redrive_all() {
+    let s = sqlite(5);
+    queue_explicit_dead_letter_and_redrive_all(&s.store, &s.store).await;
+}
+
+#[tokio::test]
+async fn sqlite_queue_orders_one_entity_at_a_time() {
+    let s = sqlite(5);
+    queue_orders_one_entity_at_a_time(&s.store, &|d| s.clock.advance(d)).await;
+}
+
+#[tokio::test]
+async fn sqlite_ledger_claim_lease_complete_duplicate() {
+    let s = sqlite(5);
+    ledger_claim_lease_complete_duplicate(&s.store, s.clock.as_ref(), &|d| s.clock.advance(d))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_ledger_concurrent_claims_have_one_winner() {
+    let s = sqlite(5);
+    ledger_concurrent_claims_have_one_winner(Arc::new(s.store.clone()), s.clock.clone()).await;
+}
+
+#[tokio::test]
+async fn sqlite_versions_only_advance() {
+    let s = sqlite(5);
+    versions_only_advance(&s.store).await;
+}
+
+#[tokio::test]
+async fn sqlite_cursors_round_trip_and_survive_reopen() {
+    let s = sqlite(5);
+    cursors_round_trip(&s.store).await;
+    s.store.send(&envelope("durable", None)).await.unwrap();
+    let path = s.path.clone();
+    drop(s.store);
+    let reopened = Store::open(&path, StoreOptions::default(), s.clock.clone()).unwrap();
+    assert_eq!(
+        reopened.load("stripe-events").await.unwrap().as_deref(),
+        Some("evt_200")
+    );
+    let got = reopened.receive(10, VT).await.unwrap();
+    assert_eq!(
+        got[0].envelope.as_ref().unwrap().key.as_str(),
+        "acme:durable"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_poison_message_is_returned_as_undecodable() {
+    let s = sqlite(5);
+    s.store
+        .run(|c| {
+            c.execute(
+                "INSERT INTO messages (queue, key, body, enqueued_at, visible_at) VALUES ('work', NULL, x'00ff7b', 0, 0)",
+                [],
+            )
+            .map_err(|e| inlet_core::ports::StoreError::Invalid(e.to_string()))
+        })
+        .await
+        .unwrap();
+    let got = s.store.receive(10, VT).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert!(got[0].envelope.is_err());
+}
+
+#[tokio::test]
+async fn sqlite_ttl_purge_removes_only_expired_completions() {
+    let s = sqlite(5);
+    let old = EventKey::parse("acme:old").unwrap();
+    let fresh = EventKey::parse("acme:fresh").unwrap();
+    let now = s.clock.now();
+    s.store
+        .claim(&old, "h", now, Duration::from_secs(5))
+        .await
+        .unwrap();
+    s.store
+        .complete(&old, Completion::Delivered, now, Duration::from_secs(10))
+        .await
+        .unwrap();
+    s.store
+        .claim(&fresh, "h", now, Duration::from_secs(5))
+        .await
+        .unwrap();
+    s.store
+        .complete(
+            &fresh,
+            Completion::Delivered,
+            now,
+            Duration::from_secs(1000),
+        )
+        .await
+        .unwrap();
+    s.clock.advance(Duration::from_secs(11));
+    assert_eq!(s.store.purge_expired().await.unwrap(), 1);
+    assert!(s
+        .store
+        .lookup(&fresh, s.clock.now())
+        .await
+        .unwrap()
+        .is_some());
+}

@@ -1,0 +1,239 @@
+//! Kill tests: the real `inlet` binary is aborted (no destructors, no flushes — like
+//! `kill -9`) at each step of the pipeline, restarted, and the sink is checked.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use inlet_tests::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_inlet-under-test");
+
+struct Proc {
+    child: Child,
+    base: String,
+}
+
+impl Proc {
+    fn start(dir: &Path, failpoint: Option<&str>) -> Proc {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["dev", "--listen", "127.0.0.1:0", "--config"])
+            .arg(dir.join("inlet.toml"))
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        match failpoint {
+            Some(f) => cmd.env("INLET_FAILPOINT", f),
+            None => cmd.env_remove("INLET_FAILPOINT"),
+        };
+        let mut child = cmd.spawn().expect("inlet starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("inlet prints where it listens")
+                .unwrap();
+            if let Some(rest) = line.strip_prefix("listening on ") {
+                break rest.split_whitespace().next().unwrap().to_string();
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Proc { child, base }
+    }
+
+    /// Wait for the process to die on its own (a failpoint), up to `timeout`.
+    fn wait_for_crash(&mut self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return !status.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn setup() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let cfg = format!(
+        "{}{}{}",
+        fast_worker_toml(5),
+        providers_toml(),
+        file_sink_toml(&events)
+    );
+    std::fs::write(dir.path().join("inlet.toml"), cfg).unwrap();
+    (dir, events)
+}
+
+fn keys(events: &Path) -> Vec<String> {
+    read_jsonl(events)
+        .iter()
+        .map(|r| r["key"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn send(base: &str, body: &str) -> Option<u16> {
+    let headers = signed(
+        &inlet_core::signature::Scheme::Stripe,
+        STRIPE_SECRET,
+        body.as_bytes(),
+        now_unix(),
+        "",
+    );
+    let mut req = reqwest::Client::new()
+        .post(format!("{base}/webhooks/stripe"))
+        .body(body.to_string());
+    for (k, v) in &headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    req.send().await.ok().map(|r| r.status().as_u16())
+}
+
+/// Crash at `failpoint` while handling one event, restart, and return the sink's keys once
+/// the event has been handled after the restart.
+async fn crash_at(failpoint: &str, event: &str, expect_response: bool) -> Vec<String> {
+    let (dir, events) = setup();
+    let body = stripe_event(event, "invoice.paid", "in_1", now_unix());
+    let mut p = Proc::start(dir.path(), Some(failpoint));
+    let status = send(&p.base, &body).await;
+    if expect_response {
+        assert_eq!(status, Some(202), "{failpoint}: accepted before the crash");
+    } else {
+        assert_eq!(
+            status, None,
+            "{failpoint}: the process died before answering"
+        );
+    }
+    assert!(
+        p.wait_for_crash(Duration::from_secs(10)),
+        "{failpoint} was reached"
+    );
+
+    let p = Proc::start(dir.path(), None);
+    if !expect_response {
+        // The provider never got its 202, so it retries; the retry is the same event.
+        assert_eq!(send(&p.base, &body).await, Some(202));
+    }
+    let key = format!("stripe:{event}");
+    assert!(
+        wait_until(Duration::from_secs(15), || keys(&events).contains(&key)).await,
+        "{failpoint}: delivered after restart"
+    );
+    // Give the visibility timeout time to return anything still in flight.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    drop(p);
+    keys(&events)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_after_enqueue_before_the_response_loses_nothing_and_dedupes_the_retry() {
+    let keys = crash_at("after_enqueue", "evt_c1", false).await;
+    assert_eq!(keys, ["stripe:evt_c1"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_after_claim_is_recovered_when_the_lease_expires() {
+    let keys = crash_at("after_claim", "evt_c2", true).await;
+    assert_eq!(keys, ["stripe:evt_c2"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_after_complete_before_ack_is_a_duplicate_not_a_second_delivery() {
+    let keys = crash_at("after_complete", "evt_c3", true).await;
+    assert_eq!(keys, ["stripe:evt_c3"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_after_delivery_before_completion_redelivers_with_the_same_key() {
+    // The one window the ledger cannot close: the sink has the record, the ledger does not
+    // know yet. The event is delivered again with the same idempotency key, which is why
+    // sinks receive it (Idempotency-Key) and can drop the copy.
+    let keys = crash_at("after_deliver", "evt_c4", true).await;
+    assert_eq!(keys, ["stripe:evt_c4", "stripe:evt_c4"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_stream_delivers_every_accepted_event() {
+    // A slow downstream backs the queue up, so the kill lands with events accepted but not
+    // yet delivered, one mid-delivery, and requests still arriving.
+    let sink = SinkServer::start().await;
+    *sink.delay.lock().unwrap() = Duration::from_millis(15);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "{}{}{}",
+        fast_worker_toml(5),
+        providers_toml(),
+        http_sink_toml(&sink.url)
+    );
+    std::fs::write(dir.path().join("inlet.toml"), cfg).unwrap();
+    let mut p = Proc::start(dir.path(), None);
+    let base = p.base.clone();
+    let mut tasks = Vec::new();
+    for i in 0..150 {
+        let base = base.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = stripe_event(
+                &format!("evt_k{i}"),
+                "invoice.paid",
+                &format!("in_k{i}"),
+                now_unix(),
+            );
+            (send(&base, &body).await, format!("stripe:evt_k{i}"))
+        }));
+        if i == 100 {
+            assert!(wait_until(Duration::from_secs(10), || sink.hit_count() >= 20).await);
+            p.kill();
+        }
+    }
+    let mut accepted = Vec::new();
+    for t in tasks {
+        let (status, key) = t.await.unwrap();
+        if status == Some(202) {
+            accepted.push(key);
+        }
+    }
+    let before = sink.delivered_keys().len();
+    eprintln!(
+        "kill -9 mid-stream: {} of 150 accepted, {before} delivered before the kill",
+        accepted.len()
+    );
+    assert!(
+        accepted.len() > before,
+        "the kill left accepted events undelivered"
+    );
+    *sink.delay.lock().unwrap() = Duration::ZERO;
+    let _p = Proc::start(dir.path(), None);
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            let got = sink.delivered_keys();
+            accepted.iter().all(|k| got.contains(k))
+        })
+        .await,
+        "every 202'd event survives kill -9"
+    );
+    let got = sink.delivered_keys();
+    let repeated: Vec<_> = accepted
+        .iter()
+        .filter(|k| got.iter().filter(|g| g == k).count() > 1)
+        .collect();
+    // Only an event caught between delivery and completion may repeat, with the same key.
+    assert!(repeated.len() <= 1, "{repeated:?}");
+}

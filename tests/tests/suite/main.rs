@@ -1,0 +1,9 @@
+//! Inlet's integration suite: one binary, a module per area.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli;
+mod contract;
+mod crash;
+mod independent;
+mod pipeline;
+mod webhook_http;

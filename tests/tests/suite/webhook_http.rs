@@ -1,0 +1,520 @@
+//! The webhook endpoint over real HTTP: every scheme accepted, every documented error, and
+//! hostile input that must get a 4xx and leave the server up.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use inlet_core::signature::{HmacSpec, Scheme};
+use inlet_tests::*;
+
+fn config(events: &std::path::Path) -> String {
+    format!(
+        "{}{}{}",
+        fast_worker_toml(5),
+        providers_toml(),
+        file_sink_toml(events)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scheme_is_accepted_and_delivered_with_the_documented_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let dev = Dev::start(&config(&events), dir.path()).await;
+    let client = reqwest::Client::new();
+    let now = now_unix();
+
+    let stripe_body = stripe_event("evt_s1", "invoice.paid", "in_1", now);
+    let (status, reply) = post_stripe(&client, &dev.url(""), &stripe_body).await;
+    assert_eq!(
+        (status, reply["status"].as_str(), reply["key"].as_str()),
+        (202, Some("accepted"), Some("stripe:evt_s1"))
+    );
+
+    let gh_body = br#"{"action":"opened","issue":{"number":1}}"#.to_vec();
+    let mut h = signed(&Scheme::Github, GITHUB_SECRET, &gh_body, now, "");
+    h.push(("X-GitHub-Delivery".into(), "d-1".into()));
+    h.push(("X-GitHub-Event".into(), "issues".into()));
+    let (status, reply) = post(&client, &dev.url("/webhooks/github"), &h, gh_body).await;
+    assert_eq!((status, reply["key"].as_str()), (202, Some("github:d-1")));
+
+    let shop_body =
+        br#"{"id":42,"updated_at":"2026-11-20T12:00:00Z","email":"x@example.com"}"#.to_vec();
+    let mut h = signed(&Scheme::Shopify, SHOPIFY_SECRET, &shop_body, now, "");
+    h.push(("X-Shopify-Topic".into(), "orders/updated".into()));
+    let (status, reply) = post(&client, &dev.url("/webhooks/shopify"), &h, shop_body).await;
+    assert_eq!(
+        (status, reply["key"].as_str()),
+        (202, Some("shopify:orders/42@1795176000"))
+    );
+
+    let slack_body =
+        br#"{"type":"event_callback","event_id":"Ev123","event":{"type":"app_mention"}}"#.to_vec();
+    let h = signed(&Scheme::Slack, SLACK_SECRET, &slack_body, now, "");
+    let (status, reply) = post(&client, &dev.url("/webhooks/slack"), &h, slack_body).await;
+    assert_eq!((status, reply["key"].as_str()), (202, Some("slack:Ev123")));
+
+    let sw_body = br#"{"type":"user.created","data":{"id":"u1"}}"#.to_vec();
+    let h = signed(
+        &Scheme::StandardWebhooks,
+        STANDARD_SECRET,
+        &sw_body,
+        now,
+        "msg_1",
+    );
+    let (status, reply) = post(&client, &dev.url("/webhooks/acme"), &h, sw_body.clone()).await;
+    assert_eq!((status, reply["key"].as_str()), (202, Some("acme:msg_1")));
+    let h = signed(&Scheme::Svix, STANDARD_SECRET, &sw_body, now, "msg_2");
+    let (status, reply) = post(&client, &dev.url("/webhooks/svixco"), &h, sw_body).await;
+    assert_eq!((status, reply["key"].as_str()), (202, Some("svixco:msg_2")));
+
+    let erp_body = br#"{"event_id":"E-1","order":{"id":"SO-1","version":3}}"#.to_vec();
+    let spec = HmacSpec {
+        header: "x-erp-signature".into(),
+        prefix: "sha256=".into(),
+        timestamp_header: Some("x-erp-timestamp".into()),
+        template: HmacSpec::parse_template("{timestamp}.{body}").unwrap(),
+        ..HmacSpec::github()
+    };
+    let h = signed(&Scheme::Hmac(spec), ERP_SECRET, &erp_body, now, "");
+    let (status, reply) = post(&client, &dev.url("/webhooks/erp"), &h, erp_body).await;
+    assert_eq!((status, reply["key"].as_str()), (202, Some("erp:E-1")));
+
+    assert!(
+        wait_until(Duration::from_secs(10), || read_jsonl(&events).len() == 7).await,
+        "{:?}",
+        read_jsonl(&events)
+    );
+    let records = read_jsonl(&events);
+    let stripe = records
+        .iter()
+        .find(|r| r["key"] == "stripe:evt_s1")
+        .unwrap();
+    for field in [
+        "key",
+        "provider",
+        "event_id",
+        "type",
+        "source",
+        "received_at",
+        "correlation_id",
+        "payload",
+    ] {
+        assert!(
+            stripe.get(field).is_some(),
+            "record lacks {field}: {stripe}"
+        );
+    }
+    assert_eq!(stripe["type"], "invoice.paid");
+    assert_eq!(stripe["source"], "webhook");
+    assert_eq!(stripe["entity"], "invoice/in_1");
+    assert_eq!(stripe["payload"]["data"]["object"]["id"], "in_1");
+    let erp = records.iter().find(|r| r["key"] == "erp:E-1").unwrap();
+    assert_eq!(
+        (erp["entity"].as_str(), erp["version"].as_i64()),
+        (Some("SO-1"), Some(3))
+    );
+    assert_eq!(
+        records.iter().find(|r| r["key"] == "github:d-1").unwrap()["type"],
+        "issues.opened"
+    );
+    dev.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn correlation_id_travels_from_the_request_to_the_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let dev = Dev::start(&config(&events), dir.path()).await;
+    let body = stripe_event("evt_corr", "invoice.paid", "in_c", now_unix());
+    let mut h = signed(
+        &Scheme::Stripe,
+        STRIPE_SECRET,
+        body.as_bytes(),
+        now_unix(),
+        "",
+    );
+    h.push(("X-Request-Id".into(), "req-abc-123".into()));
+    let resp = reqwest::Client::new()
+        .post(dev.url("/webhooks/stripe"))
+        .headers(
+            (&h.iter()
+                .cloned()
+                .collect::<std::collections::HashMap<_, _>>())
+                .try_into()
+                .unwrap(),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-correlation-id"], "req-abc-123");
+    assert!(wait_until(Duration::from_secs(10), || read_jsonl(&events).len() == 1).await);
+    assert_eq!(read_jsonl(&events)[0]["correlation_id"], "req-abc-123");
+    dev.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documented_errors_are_json_with_the_right_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let dev = Dev::start(&config(&events), dir.path()).await;
+    let client = reqwest::Client::new();
+    let now = now_unix();
+    let body = stripe_event("evt_e", "x", "in_e", now);
+    let good = signed(&Scheme::Stripe, STRIPE_SECRET, body.as_bytes(), now, "");
+
+    type Case<'a> = (&'a str, Vec<(String, String)>, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            "/webhooks/nope",
+            good.clone(),
+            body.clone().into_bytes(),
+            404,
+            "unknown_provider",
+        ),
+        (
+            "/webhooks/stripe",
+            vec![],
+            body.clone().into_bytes(),
+            401,
+            "missing_header",
+        ),
+        (
+            "/webhooks/stripe",
+            signed(&Scheme::Stripe, "whsec_wrong", body.as_bytes(), now, ""),
+            body.clone().into_bytes(),
+            401,
+            "signature_mismatch",
+        ),
+        (
+            "/webhooks/stripe",
+            signed(
+                &Scheme::Stripe,
+                STRIPE_SECRET,
+                body.as_bytes(),
+                now - 3600,
+                "",
+            ),
+            body.clone().into_bytes(),
+            401,
+            "timestamp_too_old",
+        ),
+        (
+            "/webhooks/stripe",
+            signed(
+                &Scheme::Stripe,
+                STRIPE_SECRET,
+                body.as_bytes(),
+                now + 3600,
+                "",
+            ),
+            body.clone().into_bytes(),
+            401,
+            "timestamp_in_future",
+        ),
+        (
+            "/webhooks/stripe",
+            good.clone(),
+            format!("{body} ").into_bytes(),
+            401,
+            "signature_mismatch",
+        ),
+        (
+            "/webhooks/stripe",
+            signed(&Scheme::Stripe, STRIPE_SECRET, b"{\"id\":", now, ""),
+            b"{\"id\":".to_vec(),
+            400,
+            "bad_payload",
+        ),
+        (
+            "/webhooks/stripe",
+            signed(&Scheme::Stripe, STRIPE_SECRET, b"{\"type\":\"x\"}", now, ""),
+            b"{\"type\":\"x\"}".to_vec(),
+            400,
+            "bad_payload",
+        ),
+        (
+            "/webhooks/tiny",
+            signed(&Scheme::Github, GITHUB_SECRET, &[b'x'; 65], now, ""),
+            vec![b'x'; 65],
+            413,
+            "payload_too_large",
+        ),
+        ("/nowhere", vec![], vec![], 404, "not_found"),
+    ];
+    for (path, headers, body, status, code) in cases {
+        let (got, reply) = post(&client, &dev.url(path), &headers, body).await;
+        assert_eq!(
+            (got, reply["error"].as_str()),
+            (status, Some(code)),
+            "{path}: {reply}"
+        );
+        assert!(reply["message"].is_string());
+        assert!(!reply.to_string().contains(STRIPE_SECRET));
+    }
+    // The stale-timestamp reason names the numbers.
+    let stale = signed(
+        &Scheme::Stripe,
+        STRIPE_SECRET,
+        body.as_bytes(),
+        now - 3600,
+        "",
+    );
+    let (_, reply) = post(
+        &client,
+        &dev.url("/webhooks/stripe"),
+        &stale,
+        body.clone().into_bytes(),
+    )
+    .await;
+    assert!(
+        reply["message"]
+            .as_str()
+            .unwrap()
+            .contains("tolerance is 300s"),
+        "{reply}"
+    );
+
+    // 415 for a media type no provider sends.
+    let mut h = good.clone();
+    h.push((
+        "content-type".into(),
+        "multipart/form-data; boundary=x".into(),
+    ));
+    let (status, reply) = post(
+        &client,
+        &dev.url("/webhooks/stripe"),
+        &h,
+        body.clone().into_bytes(),
+    )
+    .await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (415, Some("unsupported_media_type"))
+    );
+
+    // 405 for the wrong method; health answers.
+    let resp = client
+        .get(dev.url("/webhooks/stripe"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 405);
+    assert_eq!(
+        resp.json::<serde_json::Value>().await.unwrap()["error"],
+        "method_not_allowed"
+    );
+    let resp = client.get(dev.url("/health")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+
+    // Nothing of the above was enqueued.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(read_jsonl(&events).is_empty());
+    dev.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_are_refused_with_or_without_content_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let dev = Dev::start(&config(&events), dir.path()).await;
+    let client = reqwest::Client::new();
+    // 2 MiB with a Content-Length against the 1 MiB default.
+    let big = vec![b'a'; 2 * 1024 * 1024];
+    let h = signed(&Scheme::Stripe, STRIPE_SECRET, &big, now_unix(), "");
+    let (status, reply) = post(&client, &dev.url("/webhooks/stripe"), &h, big).await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (413, Some("payload_too_large"))
+    );
+    // Chunked (no Content-Length): refused once the limit is passed.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..40).map(|_| Ok(vec![b'b'; 64 * 1024])).collect();
+    let resp = client
+        .post(dev.url("/webhooks/stripe"))
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 413);
+    assert_eq!(
+        client
+            .get(dev.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    dev.stop().await;
+}
+
+/// Raw bytes on a socket: what a broken or hostile client sends.
+fn raw_request(addr: std::net::SocketAddr, bytes: &[u8], half_close: bool) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(bytes).unwrap();
+    if half_close {
+        let _ = s.shutdown(std::net::Shutdown::Write);
+    }
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_input_gets_a_4xx_and_the_server_stays_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let dev = Dev::start(&config(&events), dir.path()).await;
+    let addr = dev.addr;
+    let now = now_unix();
+
+    let cases: Vec<(&str, Vec<u8>, bool, &str)> = vec![
+        // Non-UTF-8 signature header.
+        ("non-utf8 header", [b"POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nStripe-Signature: t=1,v1=\xff\xfe\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}".as_slice()].concat(), false, " 401 "),
+        // Garbage signature header.
+        ("garbage header", b"POST /webhooks/github HTTP/1.1\r\nHost: x\r\nX-Hub-Signature-256: sha256=;;;===zz\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}".to_vec(), false, " 401 "),
+        // Control characters in a header: refused by the HTTP parser itself.
+        ("control chars", b"POST /webhooks/github HTTP/1.1\r\nHost: x\r\nX-Hub-Signature-256: \x01\x02\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}".to_vec(), false, " 400 "),
+        // Truncated body: Content-Length promises more than arrives.
+        ("truncated body", b"POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n{\"id\":\"evt".to_vec(), true, " 400 "),
+        // Percent-encoded junk in the provider path.
+        ("bad path", b"POST /webhooks/%ff%fe HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(), false, " 404 "),
+        // Path traversal attempt.
+        ("traversal", b"POST /webhooks/..%2f..%2fetc HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(), false, " 404 "),
+        // Absurd Content-Length.
+        ("huge length", b"POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\nConnection: close\r\n\r\n".to_vec(), true, " 413 "),
+        // Not HTTP at all.
+        ("not http", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n".to_vec(), true, ""),
+    ];
+    for (name, bytes, half_close, expect) in cases {
+        let reply = tokio::task::spawn_blocking(move || raw_request(addr, &bytes, half_close))
+            .await
+            .unwrap();
+        assert!(reply.contains(expect), "{name}: {reply:?}");
+        if expect.contains('4') && name != "control chars" {
+            assert!(
+                reply.contains("\"error\""),
+                "{name}: JSON error body expected: {reply:?}"
+            );
+        }
+    }
+
+    // Signed but hostile bodies: deep JSON, invalid UTF-8 declared as JSON, binary.
+    let client = reqwest::Client::new();
+    let deep = format!(
+        "{{\"id\":\"evt_deep\",\"x\":{}{}}}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    for (body, expected) in [
+        (deep.into_bytes(), 400u16),
+        (vec![0xff, 0xfe, 0xfd], 400u16),
+    ] {
+        let h = signed(&Scheme::Stripe, STRIPE_SECRET, &body, now, "");
+        let (status, _) = post(&client, &dev.url("/webhooks/stripe"), &h, body).await;
+        assert_eq!(status, expected);
+    }
+    // A GitHub body of arbitrary binary is accepted as raw (GitHub does not require JSON
+    // unless the content type says so) and keyed by its delivery id.
+    let bin: Vec<u8> = (0..=255u8).collect();
+    let mut h = signed(&Scheme::Github, GITHUB_SECRET, &bin, now, "");
+    h.push(("X-GitHub-Delivery".into(), "bin-1".into()));
+    h.push(("content-type".into(), "application/octet-stream".into()));
+    let (status, _) = post(&client, &dev.url("/webhooks/github"), &h, bin).await;
+    assert_eq!(status, 202);
+
+    assert_eq!(
+        client
+            .get(dev.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    dev.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_url_verification_is_answered_after_verification() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let dev = Dev::start(&config(&events), dir.path()).await;
+    let body = br#"{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#.to_vec();
+    let h = signed(&Scheme::Slack, SLACK_SECRET, &body, now_unix(), "");
+    let (status, reply) = post(
+        &reqwest::Client::new(),
+        &dev.url("/webhooks/slack"),
+        &h,
+        body.clone(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        reply["challenge"],
+        "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    );
+    // Unsigned, it is a 401 like anything else.
+    let (status, _) = post(
+        &reqwest::Client::new(),
+        &dev.url("/webhooks/slack"),
+        &[],
+        body,
+    )
+    .await;
+    assert_eq!(status, 401);
+    dev.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_that_cannot_take_the_write_answers_503_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let dev = Dev::start_with(&config(&events), dir.path(), |o| {
+        o.busy_timeout = Duration::from_millis(100)
+    })
+    .await;
+    // Another process holds SQLite's write lock.
+    let blocker = rusqlite::Connection::open(dir.path().join("inlet.db")).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let body = stripe_event("evt_busy", "invoice.paid", "in_b", now_unix());
+    let client = reqwest::Client::new();
+    let h = signed(
+        &Scheme::Stripe,
+        STRIPE_SECRET,
+        body.as_bytes(),
+        now_unix(),
+        "",
+    );
+    let resp = client
+        .post(dev.url("/webhooks/stripe"))
+        .headers(
+            (&h.iter()
+                .cloned()
+                .collect::<std::collections::HashMap<_, _>>())
+                .try_into()
+                .unwrap(),
+        )
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 503);
+    assert_eq!(resp.headers()["retry-after"], "5");
+    assert_eq!(
+        resp.json::<serde_json::Value>().await.unwrap()["error"],
+        "unavailable"
+    );
+    blocker.execute_batch("ROLLBACK").unwrap();
+    // The provider's retry goes through and is delivered once.
+    let (status, _) = post_stripe(&client, &dev.url(""), &body).await;
+    assert_eq!(status, 202);
+    assert!(wait_until(Duration::from_secs(10), || read_jsonl(&events).len() == 1).await);
+    dev.stop().await;
+}
