@@ -110,6 +110,10 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
         metrics: metrics.clone(),
         clock: Arc::clone(&opts.clock),
         settings: ProcessSettings::from(&config.worker),
+        payload_log: config
+            .logging
+            .log_payloads
+            .then(|| config.logging.redact_fields.clone()),
     };
     let worker = tokio::spawn(worker_loop(
         processor,

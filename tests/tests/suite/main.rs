@@ -6,4 +6,5 @@ mod contract;
 mod crash;
 mod independent;
 mod pipeline;
+mod reconcile;
 mod webhook_http;

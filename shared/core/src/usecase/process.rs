@@ -66,6 +66,9 @@ pub struct Processor {
     pub metrics: Arc<dyn Metrics>,
     pub clock: Arc<dyn Clock>,
     pub settings: ProcessSettings,
+    /// When set, payloads are logged at debug level with these fields redacted. `None`
+    /// (the default) never logs a payload: they carry personal data.
+    pub payload_log: Option<Vec<String>>,
 }
 
 impl Processor {
@@ -150,6 +153,9 @@ impl Processor {
         }
 
         let record = env.to_record();
+        if let Some(fields) = &self.payload_log {
+            debug!(payload = %crate::redact::redact(&record.payload, fields), "payload");
+        }
         for sink in &self.sinks {
             let started = std::time::Instant::now();
             let result = sink.deliver(&record).await;
