@@ -21,8 +21,11 @@ use inlet_local::{Store, StoreOptions};
 use time::OffsetDateTime;
 
 /// A feed of pages keyed by cursor ("" = first page); `fail_at` makes one cursor fail.
+/// (cursor, [(event id, occurred at)], next cursor, done)
+type ScriptedPage = (String, Vec<(String, OffsetDateTime)>, Option<String>, bool);
+
 struct ScriptedFeed {
-    pages: Vec<(String, Vec<(String, OffsetDateTime)>, Option<String>, bool)>,
+    pages: Vec<ScriptedPage>,
     fail_at: Mutex<Option<String>>,
     fetched: Mutex<Vec<String>>,
 }
