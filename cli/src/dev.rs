@@ -68,8 +68,8 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
         &db_path(&opts.data_dir),
         StoreOptions {
             max_receive: config.worker.max_receive,
-            order_by_entity: true,
             busy_timeout: opts.busy_timeout,
+            ..StoreOptions::default()
         },
         Arc::clone(&opts.clock),
     )

@@ -24,9 +24,6 @@ use inlet_core::ports::{
     LedgerState, Queue, Receipt, Received, RedriveSelector, StoreError, VersionCheck,
 };
 
-/// How many waiting jobs one transaction may take.
-const GROUP_COMMIT_MAX: usize = 256;
-
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS messages (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -95,6 +92,9 @@ pub struct StoreOptions {
     /// How long to wait for another process's write lock before giving up (and the
     /// webhook answering 503 with Retry-After).
     pub busy_timeout: Duration,
+    /// How many waiting operations one transaction (one fsync) may take. 1 turns group
+    /// commit off (the benchmark's baseline).
+    pub group_commit_max: usize,
 }
 
 impl Default for StoreOptions {
@@ -103,6 +103,7 @@ impl Default for StoreOptions {
             max_receive: 5,
             order_by_entity: true,
             busy_timeout: Duration::from_secs(5),
+            group_commit_max: 256,
         }
     }
 }
@@ -153,7 +154,10 @@ impl Store {
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("inlet-store".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn({
+                let max = options.group_commit_max.max(1);
+                move || writer_loop(conn, rx, max)
+            })
             .map_err(|e| StoreError::unavailable("cannot start the store thread", e))?;
         Ok(Store {
             jobs: tx,
@@ -389,10 +393,10 @@ impl Status {
     }
 }
 
-fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>, group_commit_max: usize) {
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
-        while jobs.len() < GROUP_COMMIT_MAX {
+        while jobs.len() < group_commit_max {
             match rx.try_recv() {
                 Ok(job) => jobs.push(job),
                 Err(_) => break,

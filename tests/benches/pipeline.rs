@@ -1,0 +1,230 @@
+//! Pipeline benchmarks. Prints numbers and ratios against baselines measured in the same
+//! run; asserts nothing (speed is measured, not asserted).
+//!
+//!   scripts/bench            (cargo bench -p inlet-tests --bench pipeline)
+//!
+//! 1. Signature verification per scheme (2 KiB body).
+//! 2. Durable enqueue on the embedded store: group commit against one fsync per event.
+//! 3. HTTP ingest into a running `inlet dev`: requests/s and latency percentiles, and the
+//!    time until every accepted event is in the sink.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use inlet_core::clock::SystemClock;
+use inlet_core::headers::Headers;
+use inlet_core::ports::Queue;
+use inlet_core::secret::Secret;
+use inlet_core::signature::{sign, verify, HmacSpec, Scheme, SignRequest, VerifyRequest};
+use inlet_local::{Store, StoreOptions};
+use inlet_tests::*;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn bench_verify() {
+    println!("\n## signature verification, 2 KiB body, 3 active secrets (match on the last)");
+    let body = vec![b'x'; 2048];
+    let schemes = [
+        (
+            Scheme::StandardWebhooks,
+            "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXQ=",
+        ),
+        (Scheme::Svix, "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXQ="),
+        (Scheme::Stripe, "whsec_bench"),
+        (Scheme::Github, "bench"),
+        (Scheme::Shopify, "bench"),
+        (Scheme::Slack, "bench"),
+        (
+            Scheme::Hmac(HmacSpec {
+                algorithm: inlet_core::signature::HmacAlgorithm::Sha512,
+                ..HmacSpec::github()
+            }),
+            "bench",
+        ),
+    ];
+    let mut baseline = None;
+    for (scheme, secret) in schemes {
+        let secret = Secret::new(secret);
+        let signed = sign(
+            &scheme,
+            &SignRequest {
+                body: &body,
+                secret: &secret,
+                timestamp: 1_700_000_000,
+                id: "msg_1",
+            },
+        )
+        .unwrap();
+        let mut h = Headers::new();
+        for (k, v) in &signed {
+            h.insert(k, v.as_str());
+        }
+        let secrets = vec![
+            Secret::new("whsec_b2xkMQ=="),
+            Secret::new("whsec_b2xkMg=="),
+            secret,
+        ];
+        let req = VerifyRequest {
+            body: &body,
+            headers: &h,
+            secrets: &secrets,
+            now: 1_700_000_000,
+            tolerance_secs: 300,
+        };
+        let n = 20_000;
+        let start = Instant::now();
+        for _ in 0..n {
+            assert!(verify(&scheme, &req).is_ok());
+        }
+        let per = start.elapsed().as_secs_f64() * 1e6 / n as f64;
+        let base = *baseline.get_or_insert(per);
+        println!(
+            "{:<20} {:>7.2} µs/verify   {:>5.2}× standard-webhooks",
+            scheme.name(),
+            per,
+            per / base
+        );
+    }
+}
+
+async fn enqueue_rate(group_commit_max: usize, events: usize, concurrency: usize) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(
+        &dir.path().join("inlet.db"),
+        StoreOptions {
+            group_commit_max,
+            ..StoreOptions::default()
+        },
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    let body = stripe_event("evt_bench", "invoice.paid", "in_1", now_unix());
+    let envelope = {
+        let p = inlet_core::ids::ProviderName::parse("stripe").unwrap();
+        inlet_core::normalize::normalize(
+            &inlet_core::normalize::Incoming {
+                provider: &p,
+                scheme: &Scheme::Stripe,
+                headers: &Headers::new(),
+                body: body.as_bytes(),
+                received_at: time::OffsetDateTime::now_utc(),
+                correlation_id: "bench",
+                source: inlet_core::envelope::Source::Webhook,
+            },
+            &Default::default(),
+        )
+        .unwrap()
+    };
+    let start = Instant::now();
+    let per_task = events / concurrency;
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (store, envelope) = (store.clone(), envelope.clone());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..per_task {
+                store.send(&envelope).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (per_task * concurrency) as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn bench_enqueue() {
+    println!("\n## durable enqueue (WAL, synchronous=FULL), 64 concurrent senders");
+    let baseline = enqueue_rate(1, 2_000, 64).await;
+    let grouped = enqueue_rate(256, 20_000, 64).await;
+    println!("one fsync per event (baseline) {baseline:>9.0} events/s");
+    println!(
+        "group commit                   {grouped:>9.0} events/s   {:.1}× baseline",
+        grouped / baseline
+    );
+}
+
+async fn bench_http() {
+    println!("\n## HTTP ingest into inlet dev (file sink, fsync per record), loopback");
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let cfg = format!(
+        "{}{}{}",
+        fast_worker_toml(5),
+        providers_toml(),
+        file_sink_toml(&events)
+    );
+    let dev = Dev::start(&cfg, dir.path()).await;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
+    let base = dev.url("");
+    for (concurrency, total) in [(1usize, 500usize), (32, 5_000)] {
+        let before = read_jsonl(&events).len();
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for c in 0..concurrency {
+            let (client, base) = (client.clone(), base.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                for i in 0..total / concurrency {
+                    let body = stripe_event(
+                        &format!("evt_{concurrency}_{c}_{i}"),
+                        "invoice.paid",
+                        &format!("in_{c}_{i}"),
+                        now_unix(),
+                    );
+                    let t = Instant::now();
+                    let (status, _) = post_stripe(&client, &base, &body).await;
+                    assert_eq!(status, 202);
+                    lat.push(t.elapsed());
+                }
+                lat
+            }));
+        }
+        let mut lat = Vec::new();
+        for t in tasks {
+            lat.extend(t.await.unwrap());
+        }
+        let ingest = start.elapsed();
+        let n = lat.len();
+        wait_until(Duration::from_secs(120), || {
+            read_jsonl(&events).len() >= before + n
+        })
+        .await;
+        let drained = start.elapsed();
+        lat.sort();
+        println!(
+            "{concurrency:>2} client(s): {:>6.0} req/s accepted   p50 {:>6.2} ms  p99 {:>6.2} ms   all {n} in the sink after {:.2} s ({:.0} events/s end to end)",
+            n as f64 / ingest.as_secs_f64(),
+            percentile(&lat, 0.5).as_secs_f64() * 1e3,
+            percentile(&lat, 0.99).as_secs_f64() * 1e3,
+            drained.as_secs_f64(),
+            n as f64 / drained.as_secs_f64()
+        );
+    }
+    dev.stop().await;
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!(
+        "# inlet pipeline benchmark ({} cores)",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    bench_verify();
+    rt.block_on(bench_enqueue());
+    rt.block_on(bench_http());
+}
