@@ -51,6 +51,24 @@ pub async fn run(command: Command) -> u8 {
             }
         },
         Command::Status { data_dir, json } => status(&data_dir.data_dir, json).await,
+        Command::Reconcile {
+            source,
+            since,
+            dry_run,
+            json,
+            config,
+            data_dir,
+        } => {
+            reconcile(
+                config.config.as_deref(),
+                &data_dir.data_dir,
+                &source,
+                since.as_deref(),
+                dry_run,
+                json,
+            )
+            .await
+        }
     }
 }
 
@@ -420,4 +438,93 @@ async fn status(data_dir: &Path, json: bool) -> u8 {
         None => println!("reconcile  no run yet"),
     }
     exit::OK
+}
+
+async fn reconcile(
+    explicit: Option<&Path>,
+    data_dir: &Path,
+    source: &str,
+    since: Option<&str>,
+    dry_run: bool,
+    json: bool,
+) -> u8 {
+    let (_, config) = match load_config(explicit) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let Some(source_config) = config.source(source) else {
+        let known: Vec<&str> = config.sources.iter().map(|s| s.name.as_str()).collect();
+        eprintln!(
+            "inlet: no source named {source:?} in the config; configured: {}",
+            known.join(", ")
+        );
+        return exit::NOT_FOUND;
+    };
+    let backfill = match since.map(|s| (s, crate::reconcile::parse_since(s))) {
+        None => None,
+        Some((_, Some(t))) => Some(t),
+        Some((text, None)) => {
+            eprintln!("inlet: --since {text:?} is neither RFC 3339 (2026-11-01T00:00:00Z) nor Unix seconds");
+            return exit::USAGE;
+        }
+    };
+    let built = match inlet_sources::build(source_config) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("inlet: {e}");
+            return exit::FAILURE;
+        }
+    };
+    let path = dev::db_path(data_dir);
+    let store = match Store::open(&path, StoreOptions::default(), Arc::new(SystemClock)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("inlet: cannot open {}: {e}", path.display());
+            return exit::FAILURE;
+        }
+    };
+    let metrics = inlet_local::LocalMetrics::new();
+    let mut code = exit::OK;
+    for feed in &built.feeds {
+        let settings = crate::reconcile::settings(source_config, dry_run, backfill);
+        match crate::reconcile::run_feed(feed.as_ref(), &store, &metrics, &SystemClock, &settings)
+            .await
+        {
+            Ok(report) => {
+                if json {
+                    println!("{}", serde_json::to_string(&report).unwrap_or_default());
+                } else {
+                    println!(
+                        "{}: scanned {}  already handled {}  recovered {}{}  recovery rate {:.2}%  pages {}  {} ms  cursor {} -> {}",
+                        report.source,
+                        report.scanned,
+                        report.already_handled,
+                        report.recovered,
+                        if dry_run { " (dry run: nothing enqueued)" } else { "" },
+                        report.recovery_rate * 100.0,
+                        report.pages,
+                        report.duration_ms,
+                        report.cursor_before.as_deref().unwrap_or("-"),
+                        report.cursor_after.as_deref().unwrap_or("-"),
+                    );
+                    if let Some(why) = &report.stopped {
+                        println!("  stopped early: {why}");
+                    }
+                }
+                if let Some(e) = &report.error {
+                    eprintln!("inlet: {}: {e}", report.source);
+                    code = exit::FAILURE;
+                }
+            }
+            Err(e) => {
+                eprintln!("inlet: {}: {e}", feed.name());
+                code = exit::FAILURE;
+            }
+        }
+    }
+    if let Err(e) = metrics.flush(&store).await {
+        eprintln!("inlet: could not record metrics: {e}");
+    }
+    eprintln!("{} request(s) to the provider", built.fetcher.requests());
+    code
 }

@@ -115,20 +115,37 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
             .log_payloads
             .then(|| config.logging.redact_fields.clone()),
     };
-    let worker = tokio::spawn(worker_loop(
+    let mut tasks = vec![server];
+    for built in
+        inlet_sources::build_all(&config).context("cannot set up the reconciliation sources")?
+    {
+        tasks.push(tokio::spawn(crate::reconcile::schedule(
+            built,
+            store.clone(),
+            metrics.clone(),
+            Arc::clone(&opts.clock),
+            Arc::clone(&wake),
+            shutdown_rx.clone(),
+        )));
+    }
+    tasks.push(tokio::spawn(worker_loop(
         processor,
         store.clone(),
         Arc::clone(&config),
         wake,
         shutdown_rx.clone(),
-    ));
-    let housekeeping = tokio::spawn(housekeeping_loop(store.clone(), metrics, shutdown_rx));
+    )));
+    tasks.push(tokio::spawn(housekeeping_loop(
+        store.clone(),
+        metrics,
+        shutdown_rx,
+    )));
 
     Ok(Running {
         addr,
         store,
         shutdown: shutdown_tx,
-        tasks: vec![server, worker, housekeeping],
+        tasks,
     })
 }
 

@@ -5,6 +5,7 @@
 pub mod commands;
 pub mod config_file;
 pub mod dev;
+pub mod reconcile;
 pub mod server;
 
 use std::path::PathBuf;
@@ -117,6 +118,25 @@ pub enum Command {
     Dlq {
         #[command(subcommand)]
         action: DlqAction,
+    },
+    /// Run one reconciliation source once (backfills, checks) and show its report.
+    Reconcile {
+        /// Source name from the config.
+        source: String,
+        /// Backfill from this time (RFC 3339, or Unix seconds) instead of the stored cursor;
+        /// the cursor is left as it is.
+        #[arg(long)]
+        since: Option<String>,
+        /// Report what would be recovered; enqueue nothing, move no cursor.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        data_dir: DataDirArg,
     },
     /// Queue depth, in-flight, DLQ depth, counters and the last reconciliation.
     Status {

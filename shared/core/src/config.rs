@@ -64,6 +64,7 @@ pub struct Config {
     pub logging: LoggingConfig,
     pub providers: Vec<ProviderConfig>,
     pub sinks: Vec<SinkConfig>,
+    pub sources: Vec<crate::source_config::SourceConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -203,6 +204,8 @@ struct RawConfig {
     providers: Vec<RawProvider>,
     #[serde(default)]
     sinks: Vec<SinkConfig>,
+    #[serde(default)]
+    sources: Vec<crate::source_config::RawSource>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -377,6 +380,25 @@ impl Config {
             );
         }
 
+        let mut sources = Vec::new();
+        let mut source_names = std::collections::HashSet::new();
+        for (i, raw_source) in raw.sources.iter().enumerate() {
+            if !source_names.insert(raw_source.name.clone()) {
+                push(
+                    format!("sources[{i}].name"),
+                    format!("{:?} is configured twice", raw_source.name),
+                );
+            }
+            match crate::source_config::SourceConfig::build(raw_source, &providers, env) {
+                Ok(s) => sources.push(s),
+                Err(errs) => {
+                    for (field, msg) in errs {
+                        push(format!("sources[{i}].{field}"), msg);
+                    }
+                }
+            }
+        }
+
         if !issues.is_empty() {
             return Err(ConfigError { issues });
         }
@@ -386,11 +408,16 @@ impl Config {
             logging: raw.logging,
             providers,
             sinks: raw.sinks,
+            sources,
         })
     }
 
     pub fn provider(&self, name: &str) -> Option<&ProviderConfig> {
         self.providers.iter().find(|p| p.name.as_str() == name)
+    }
+
+    pub fn source(&self, name: &str) -> Option<&crate::source_config::SourceConfig> {
+        self.sources.iter().find(|s| s.name == name)
     }
 }
 

@@ -107,7 +107,8 @@ pub enum Claim {
     /// This worker now holds the key (IN_PROGRESS with a lease).
     Acquired,
     /// The key was completed before. `same_payload` is false when the earlier event had a
-    /// different body hash — flagged, because one id should not carry two payloads.
+    /// different body hash — flagged, because one id should not carry two payloads. An
+    /// empty hash (a copy recovered from a provider API) matches any hash.
     Duplicate { same_payload: bool },
     /// Another worker holds an unexpired lease.
     InFlight { lease_until: OffsetDateTime },

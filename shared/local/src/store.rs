@@ -650,7 +650,8 @@ impl Ledger for Store {
                 .map_err(sql_err("claim"))?;
             match row {
                 Some((state, stored, _, Some(expires))) if state == "COMPLETED" && expires > now => {
-                    return Ok(Claim::Duplicate { same_payload: stored == hash })
+                    let same_payload = stored == hash || stored.is_empty() || hash.is_empty();
+                    return Ok(Claim::Duplicate { same_payload })
                 }
                 Some((state, _, Some(until), _)) if state == "IN_PROGRESS" && until > now => {
                     return Ok(Claim::InFlight { lease_until: from_unix_millis(until) })

@@ -7,4 +7,5 @@ mod crash;
 mod independent;
 mod pipeline;
 mod reconcile;
+mod sources;
 mod webhook_http;

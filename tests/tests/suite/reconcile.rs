@@ -15,7 +15,7 @@ use inlet_core::normalize::{normalize, Incoming, NormalizeRules};
 use inlet_core::ports::{Completion, Cursors, Ledger, Queue};
 use inlet_core::signature::Scheme;
 use inlet_core::usecase::reconcile::{
-    Change, ChangeSource, Page, Reconcile, ReconcileSettings, SourceError,
+    Change, ChangeSource, FetchRequest, Page, Reconcile, ReconcileSettings, SourceError,
 };
 use inlet_local::{Store, StoreOptions};
 use time::OffsetDateTime;
@@ -54,12 +54,8 @@ impl ChangeSource for ScriptedFeed {
         "feed"
     }
 
-    async fn fetch(
-        &self,
-        cursor: Option<&str>,
-        _since: OffsetDateTime,
-    ) -> Result<Page, SourceError> {
-        let cursor = cursor.unwrap_or("").to_string();
+    async fn fetch(&self, req: FetchRequest<'_>) -> Result<Page, SourceError> {
+        let cursor = req.cursor.unwrap_or("").to_string();
         self.fetched.lock().unwrap().push(cursor.clone());
         if self.fail_at.lock().unwrap().as_deref() == Some(cursor.as_str()) {
             return Err(SourceError::Transient {
@@ -78,6 +74,7 @@ impl ChangeSource for ScriptedFeed {
                 .map(|(id, at)| Change {
                     envelope: stripe_envelope(id),
                     occurred_at: *at,
+                    detail: None,
                 })
                 .collect(),
             next_cursor: next.clone(),
@@ -115,6 +112,7 @@ fn settings(settle_secs: u64) -> ReconcileSettings {
         max_pages: 100,
         deadline: None,
         dry_run: false,
+        backfill_since: None,
     }
 }
 

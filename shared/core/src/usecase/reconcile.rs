@@ -24,6 +24,8 @@ use crate::BoxError;
 pub struct Change {
     pub envelope: Envelope,
     pub occurred_at: OffsetDateTime,
+    /// A source's own reference for [`ChangeSource::hydrate`] (e.g. a delivery id).
+    pub detail: Option<String>,
 }
 
 /// A page of changes, oldest first.
@@ -38,6 +40,8 @@ pub struct Page {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
+    #[error("run deadline reached")]
+    Deadline,
     #[error("authentication failed: {0}")]
     Auth(String),
     #[error("provider response unusable: {0}")]
@@ -50,13 +54,49 @@ pub enum SourceError {
     },
 }
 
+impl SourceError {
+    /// A short reason for metrics and alarms (`auth` is the one to page someone for).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            SourceError::Deadline => "deadline",
+            SourceError::Auth(_) => "auth",
+            SourceError::BadResponse(_) => "bad_response",
+            SourceError::Transient { .. } => "transient",
+        }
+    }
+}
+
+/// What to fetch.
+#[derive(Debug, Clone, Copy)]
+pub struct FetchRequest<'a> {
+    /// Where the last handled page ended; `None` on a first run.
+    pub cursor: Option<&'a str>,
+    /// Where a first run starts.
+    pub since: OffsetDateTime,
+    /// Retries and rate-limit waits stop here.
+    pub deadline: Option<Instant>,
+    /// `cursor` came from the previous page of this same run, so no lookback overlap applies
+    /// (a run starting from a stored cursor re-reads the overlap; pages within a run don't).
+    pub resume: bool,
+}
+
 /// A provider change feed.
 #[async_trait]
 pub trait ChangeSource: Send + Sync {
     fn name(&self) -> &str;
-    /// The page after `cursor`; with no cursor, the first page of changes since `since`.
-    async fn fetch(&self, cursor: Option<&str>, since: OffsetDateTime)
-        -> Result<Page, SourceError>;
+
+    /// The page at `req.cursor`, oldest change first.
+    async fn fetch(&self, req: FetchRequest<'_>) -> Result<Page, SourceError>;
+
+    /// Complete a change the ledger has not seen, for feeds whose listing lacks the payload
+    /// (GitHub deliveries). Called only for changes about to be enqueued.
+    async fn hydrate(
+        &self,
+        change: Change,
+        _deadline: Option<Instant>,
+    ) -> Result<Envelope, SourceError> {
+        Ok(change.envelope)
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -66,6 +106,8 @@ pub struct ReconcileSettings {
     pub max_pages: usize,
     pub deadline: Option<Instant>,
     pub dry_run: bool,
+    /// A backfill from this time: the stored cursor is neither used nor moved.
+    pub backfill_since: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -100,6 +142,16 @@ pub struct Reconcile<'a> {
 }
 
 impl Reconcile<'_> {
+    fn fetch_failed(&self, name: &str, e: &SourceError, report: &mut ReconcileReport) {
+        self.metrics.incr(
+            names::RECONCILE_ERRORS,
+            &[("source", name), ("reason", e.reason())],
+            1,
+        );
+        warn!(source = %name, reason = e.reason(), error = %e, "reconciliation fetch failed");
+        report.error = Some(e.to_string());
+    }
+
     /// One run. A source error ends the run with the cursor where the last complete page
     /// left it, reported in `error`; a store error is returned.
     pub async fn run(
@@ -109,8 +161,12 @@ impl Reconcile<'_> {
         let started = Instant::now();
         let name = self.source.name().to_string();
         let now = self.clock.now();
-        let cursor_before = self.cursors.load(&name).await?;
-        let since = now - settings.lookback;
+        let cursor_before = match settings.backfill_since {
+            Some(_) => None,
+            None => self.cursors.load(&name).await?,
+        };
+        let since = settings.backfill_since.unwrap_or(now - settings.lookback);
+        let save_cursor = !settings.dry_run && settings.backfill_since.is_none();
         let mut report = ReconcileReport {
             source: name.clone(),
             scanned: 0,
@@ -125,7 +181,8 @@ impl Reconcile<'_> {
             error: None,
         };
         let mut cursor = cursor_before;
-        loop {
+        let mut resume = false;
+        'pages: loop {
             if report.pages as usize >= settings.max_pages {
                 report.stopped = Some("page limit".into());
                 break;
@@ -134,13 +191,16 @@ impl Reconcile<'_> {
                 report.stopped = Some("deadline".into());
                 break;
             }
-            let page = match self.source.fetch(cursor.as_deref(), since).await {
+            let request = FetchRequest {
+                cursor: cursor.as_deref(),
+                since,
+                deadline: settings.deadline,
+                resume,
+            };
+            let page = match self.source.fetch(request).await {
                 Ok(p) => p,
                 Err(e) => {
-                    self.metrics
-                        .incr(names::RECONCILE_ERRORS, &[("source", &name)], 1);
-                    warn!(source = %name, error = %e, "reconciliation fetch failed");
-                    report.error = Some(e.to_string());
+                    self.fetch_failed(&name, &e, &mut report);
                     break;
                 }
             };
@@ -153,11 +213,23 @@ impl Reconcile<'_> {
                     break;
                 }
                 report.scanned += 1;
-                let env = change.envelope;
-                if self.ledger.lookup(&env.key, now).await?.is_some() {
+                if self
+                    .ledger
+                    .lookup(&change.envelope.key, now)
+                    .await?
+                    .is_some()
+                {
                     report.already_handled += 1;
                     continue;
                 }
+                let env = match self.source.hydrate(change, settings.deadline).await {
+                    Ok(env) => env,
+                    Err(e) => {
+                        // The page is not fully handled: its cursor is not saved.
+                        self.fetch_failed(&name, &e, &mut report);
+                        break 'pages;
+                    }
+                };
                 warn!(
                     source = %name,
                     key = %env.key,
@@ -167,8 +239,12 @@ impl Reconcile<'_> {
                     "missed webhook recovered"
                 );
                 if !settings.dry_run {
+                    // A copy fetched from an API is not byte-identical to the webhook body
+                    // (and fields like pending_webhooks change), so it carries no payload
+                    // hash: the ledger must not flag the webhook's copy as a mismatch.
                     let env = Envelope {
                         source: Source::Reconciliation,
+                        payload_sha256: String::new(),
                         ..env
                     };
                     self.queue.send(&env).await?;
@@ -181,11 +257,12 @@ impl Reconcile<'_> {
             }
             crate::failpoint::hit("before_cursor_save");
             if let Some(next) = page.next_cursor {
-                if !settings.dry_run {
+                if save_cursor {
                     self.cursors.save(&name, &next).await?;
                 }
                 report.cursor_after = Some(next.clone());
                 cursor = Some(next);
+                resume = true;
             }
             if page.done {
                 break;

@@ -1,0 +1,397 @@
+//! `[[sources]]`: the provider APIs the reconciliation poll reads. Data only — the HTTP
+//! clients live in `inlet-sources`.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::ProviderConfig;
+use crate::ids::ProviderName;
+use crate::normalize::NormalizeRules;
+use crate::secret::{self, Secret};
+use crate::signature::Scheme;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    pub name: String,
+    pub provider: String,
+    pub kind: String,
+    pub api_base: Option<String>,
+    /// Stripe secret key, GitHub token, Shopify access token, or the http-json credential.
+    pub api_key: Option<String>,
+    pub interval_secs: Option<u64>,
+    pub settle_secs: Option<u64>,
+    pub lookback_secs: Option<u64>,
+    pub overlap_secs: Option<u64>,
+    pub page_size: Option<u32>,
+    pub max_pages: Option<usize>,
+    pub run_timeout_secs: Option<u64>,
+    pub request_timeout_secs: Option<u64>,
+    pub max_attempts: Option<u32>,
+    // github-deliveries
+    pub owner: Option<String>,
+    pub repo: Option<String>,
+    pub org: Option<String>,
+    pub hook_id: Option<u64>,
+    // shopify
+    pub resources: Option<Vec<String>>,
+    pub api_version: Option<String>,
+    // http-json
+    pub url: Option<String>,
+    pub cursor: Option<String>,
+    pub items_pointer: Option<String>,
+    pub id_pointer: Option<String>,
+    pub type_pointer: Option<String>,
+    pub updated_at_pointer: Option<String>,
+    pub entity_pointer: Option<String>,
+    pub next_cursor_pointer: Option<String>,
+    pub auth: Option<String>,
+    pub username: Option<String>,
+    pub api_key_header: Option<String>,
+    pub token_url: Option<String>,
+    pub client_id: Option<String>,
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    pub name: String,
+    pub provider: ProviderName,
+    /// The provider's scheme and rules, so a change normalizes to the key its webhook has.
+    pub scheme: Scheme,
+    pub rules: NormalizeRules,
+    pub kind: SourceKind,
+    pub api_base: String,
+    pub interval: Duration,
+    pub settle: Duration,
+    pub lookback: Duration,
+    /// How far before the cursor each run starts again, for changes that become visible late.
+    pub overlap: Duration,
+    pub page_size: u32,
+    pub max_pages: usize,
+    pub run_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Clone)]
+pub enum SourceKind {
+    StripeEvents {
+        api_key: Secret,
+    },
+    GithubDeliveries {
+        token: Secret,
+        hooks_path: String,
+    },
+    Shopify {
+        access_token: Secret,
+        resources: Vec<String>,
+        api_version: String,
+    },
+    HttpJson(HttpJsonSpec),
+}
+
+impl SourceKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            SourceKind::StripeEvents { .. } => "stripe-events",
+            SourceKind::GithubDeliveries { .. } => "github-deliveries",
+            SourceKind::Shopify { .. } => "shopify",
+            SourceKind::HttpJson(_) => "http-json",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CursorKind {
+    /// The cursor is the newest `updated_at` handled; `{cursor}` is an RFC 3339 time.
+    Timestamp,
+    /// The cursor is an opaque token from the response (`next_cursor_pointer`).
+    Token,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpJsonSpec {
+    /// With `{api_base}`, `{cursor}` and `{limit}` placeholders.
+    pub url: String,
+    pub cursor: CursorKind,
+    pub items_pointer: String,
+    pub id_pointer: String,
+    pub type_pointer: Option<String>,
+    pub updated_at_pointer: Option<String>,
+    pub entity_pointer: Option<String>,
+    pub next_cursor_pointer: Option<String>,
+    pub auth: AuthConfig,
+}
+
+#[derive(Debug, Clone)]
+pub enum AuthConfig {
+    None,
+    Bearer(Secret),
+    Basic {
+        username: String,
+        password: Secret,
+    },
+    ApiKey {
+        header: String,
+        key: Secret,
+    },
+    OAuth2 {
+        token_url: String,
+        client_id: String,
+        client_secret: Secret,
+        scope: Option<String>,
+    },
+}
+
+type Problems = Vec<(String, String)>;
+
+impl SourceConfig {
+    pub(crate) fn build(
+        raw: &RawSource,
+        providers: &[ProviderConfig],
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<SourceConfig, Problems> {
+        let mut p: Problems = Vec::new();
+        let mut bad = |field: &str, msg: String| p.push((field.to_string(), msg));
+        if raw.name.is_empty()
+            || !raw
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        {
+            bad(
+                "name",
+                format!(
+                    "{:?} must be lowercase letters, digits, '-' or '_'",
+                    raw.name
+                ),
+            );
+        }
+        let provider = providers.iter().find(|pr| pr.name.as_str() == raw.provider);
+        if provider.is_none() {
+            bad("provider", format!("{:?} is not a configured provider (its keys and sinks are the ones this source feeds)", raw.provider));
+        }
+        let secret = |field: &str,
+                      spec: &Option<String>,
+                      bad: &mut dyn FnMut(&str, String)|
+         -> Option<Secret> {
+            match spec {
+                None => {
+                    bad(field, format!("is required for kind = {:?}", raw.kind));
+                    None
+                }
+                Some(s) => secret::resolve(s, env)
+                    .map_err(|e| bad(field, e.to_string()))
+                    .ok(),
+            }
+        };
+        let default_base = match raw.kind.as_str() {
+            "stripe-events" => Some("https://api.stripe.com"),
+            "github-deliveries" => Some("https://api.github.com"),
+            _ => None,
+        };
+        let api_base = raw
+            .api_base
+            .clone()
+            .or(default_base.map(str::to_string))
+            .unwrap_or_default();
+        if !(api_base.starts_with("http://") || api_base.starts_with("https://")) {
+            bad("api_base", format!("{api_base:?} is not an http(s) URL"));
+        }
+        let api_base = api_base.trim_end_matches('/').to_string();
+        let kind = match raw.kind.as_str() {
+            "stripe-events" => secret("api_key", &raw.api_key, &mut bad)
+                .map(|api_key| SourceKind::StripeEvents { api_key }),
+            "github-deliveries" => {
+                let hooks_path = match (&raw.owner, &raw.repo, &raw.org, raw.hook_id) {
+                    (Some(o), Some(r), None, Some(id)) => {
+                        Some(format!("/repos/{o}/{r}/hooks/{id}"))
+                    }
+                    (None, None, Some(org), Some(id)) => Some(format!("/orgs/{org}/hooks/{id}")),
+                    _ => {
+                        bad(
+                            "hook_id",
+                            "github-deliveries needs hook_id and either owner + repo or org".into(),
+                        );
+                        None
+                    }
+                };
+                let token = secret("api_key", &raw.api_key, &mut bad);
+                hooks_path
+                    .zip(token)
+                    .map(|(hooks_path, token)| SourceKind::GithubDeliveries { token, hooks_path })
+            }
+            "shopify" => {
+                let resources = raw
+                    .resources
+                    .clone()
+                    .unwrap_or_else(|| vec!["orders".into()]);
+                if resources.is_empty()
+                    || resources.iter().any(|r| {
+                        r.is_empty() || !r.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    })
+                {
+                    bad(
+                        "resources",
+                        "must list REST resources such as \"orders\", \"products\", \"customers\""
+                            .into(),
+                    );
+                }
+                if raw.api_base.is_none() {
+                    bad(
+                        "api_base",
+                        "is required for shopify (https://{shop}.myshopify.com)".into(),
+                    );
+                }
+                secret("api_key", &raw.api_key, &mut bad).map(|access_token| SourceKind::Shopify {
+                    access_token,
+                    resources,
+                    api_version: raw.api_version.clone().unwrap_or_else(|| "2024-10".into()),
+                })
+            }
+            "http-json" => build_http_json(raw, env, &mut bad).map(SourceKind::HttpJson),
+            other => {
+                bad("kind", format!("unknown kind {other:?}; expected one of stripe-events, github-deliveries, shopify, http-json"));
+                None
+            }
+        };
+        let page_size = raw.page_size.unwrap_or(100);
+        if page_size == 0 || page_size > 250 {
+            bad("page_size", "must be between 1 and 250".into());
+        }
+        let (Some(kind), Some(provider), true) = (kind, provider, p.is_empty()) else {
+            return Err(p);
+        };
+        Ok(SourceConfig {
+            name: raw.name.clone(),
+            provider: provider.name.clone(),
+            scheme: provider.scheme.clone(),
+            rules: provider.rules.clone(),
+            kind,
+            api_base,
+            interval: Duration::from_secs(raw.interval_secs.unwrap_or(900).max(1)),
+            settle: Duration::from_secs(raw.settle_secs.unwrap_or(60)),
+            lookback: Duration::from_secs(raw.lookback_secs.unwrap_or(86_400)),
+            overlap: Duration::from_secs(raw.overlap_secs.unwrap_or(300)),
+            page_size,
+            max_pages: raw.max_pages.unwrap_or(50).max(1),
+            run_timeout: Duration::from_secs(raw.run_timeout_secs.unwrap_or(120).max(1)),
+            request_timeout: Duration::from_secs(raw.request_timeout_secs.unwrap_or(30).max(1)),
+            max_attempts: raw.max_attempts.unwrap_or(5).max(1),
+        })
+    }
+}
+
+fn build_http_json(
+    raw: &RawSource,
+    env: &dyn Fn(&str) -> Option<String>,
+    bad: &mut dyn FnMut(&str, String),
+) -> Option<HttpJsonSpec> {
+    let url = raw.url.clone().or_else(|| {
+        bad(
+            "url",
+            "is required for http-json, e.g. \"{api_base}/changes?since={cursor}&limit={limit}\""
+                .into(),
+        );
+        None
+    })?;
+    if !url.contains("{cursor}") {
+        bad("url", "must contain {cursor}".into());
+    }
+    let cursor = match raw.cursor.as_deref().unwrap_or("timestamp") {
+        "timestamp" => CursorKind::Timestamp,
+        "token" => CursorKind::Token,
+        other => {
+            bad(
+                "cursor",
+                format!("{other:?} is not one of timestamp, token"),
+            );
+            CursorKind::Timestamp
+        }
+    };
+    let pointer = |field: &str, v: &Option<String>, bad: &mut dyn FnMut(&str, String)| {
+        if let Some(ptr) = v {
+            if !ptr.is_empty() && !ptr.starts_with('/') {
+                bad(field, format!("{ptr:?} is not a JSON pointer"));
+            }
+        }
+        v.clone()
+    };
+    let items_pointer = pointer("items_pointer", &raw.items_pointer, bad).unwrap_or_default();
+    let id_pointer = pointer("id_pointer", &raw.id_pointer, bad).unwrap_or_else(|| "/id".into());
+    let type_pointer = pointer("type_pointer", &raw.type_pointer, bad);
+    let updated_at_pointer = pointer("updated_at_pointer", &raw.updated_at_pointer, bad);
+    let entity_pointer = pointer("entity_pointer", &raw.entity_pointer, bad);
+    let next_cursor_pointer = pointer("next_cursor_pointer", &raw.next_cursor_pointer, bad);
+    if cursor == CursorKind::Timestamp && updated_at_pointer.is_none() {
+        bad(
+            "updated_at_pointer",
+            "is required with cursor = \"timestamp\"".into(),
+        );
+    }
+    if cursor == CursorKind::Token && next_cursor_pointer.is_none() {
+        bad(
+            "next_cursor_pointer",
+            "is required with cursor = \"token\"".into(),
+        );
+    }
+    let key = |bad: &mut dyn FnMut(&str, String)| match &raw.api_key {
+        Some(s) => secret::resolve(s, env)
+            .map_err(|e| bad("api_key", e.to_string()))
+            .ok(),
+        None => {
+            bad("api_key", "is required for this auth kind".into());
+            None
+        }
+    };
+    let auth = match raw.auth.as_deref().unwrap_or("none") {
+        "none" => AuthConfig::None,
+        "bearer" => AuthConfig::Bearer(key(bad)?),
+        "basic" => AuthConfig::Basic {
+            username: raw.username.clone().or_else(|| {
+                bad("username", "is required with auth = \"basic\"".into());
+                None
+            })?,
+            password: key(bad)?,
+        },
+        "api-key" => AuthConfig::ApiKey {
+            header: raw
+                .api_key_header
+                .clone()
+                .unwrap_or_else(|| "X-Api-Key".into()),
+            key: key(bad)?,
+        },
+        "oauth2" => AuthConfig::OAuth2 {
+            token_url: raw.token_url.clone().or_else(|| {
+                bad("token_url", "is required with auth = \"oauth2\"".into());
+                None
+            })?,
+            client_id: raw.client_id.clone().or_else(|| {
+                bad("client_id", "is required with auth = \"oauth2\"".into());
+                None
+            })?,
+            client_secret: key(bad)?,
+            scope: raw.scope.clone(),
+        },
+        other => {
+            bad(
+                "auth",
+                format!("{other:?} is not one of none, bearer, basic, api-key, oauth2"),
+            );
+            return None;
+        }
+    };
+    Some(HttpJsonSpec {
+        url,
+        cursor,
+        items_pointer,
+        id_pointer,
+        type_pointer,
+        updated_at_pointer,
+        entity_pointer,
+        next_cursor_pointer,
+        auth,
+    })
+}

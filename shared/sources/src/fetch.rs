@@ -1,0 +1,383 @@
+//! The HTTP fetcher every source shares: auth, retries with exponential backoff and jitter,
+//! rate limits, and the run's deadline.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use inlet_core::retry::Backoff;
+use inlet_core::secret::Secret;
+use inlet_core::source_config::AuthConfig;
+use inlet_core::usecase::reconcile::SourceError;
+use reqwest::header::HeaderMap;
+use tokio::sync::Mutex;
+use tracing::{debug, warn};
+
+/// The longest single wait a rate limit may impose before the run gives up for now.
+const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(120);
+/// A response body larger than this is refused (a provider page is far smaller).
+const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+pub enum Auth {
+    None,
+    Bearer(Secret),
+    Basic { username: String, password: Secret },
+    Header { name: String, value: Secret },
+    OAuth2(OAuth2),
+}
+
+impl Auth {
+    pub fn from_config(c: &AuthConfig) -> Auth {
+        match c {
+            AuthConfig::None => Auth::None,
+            AuthConfig::Bearer(t) => Auth::Bearer(t.clone()),
+            AuthConfig::Basic { username, password } => Auth::Basic {
+                username: username.clone(),
+                password: password.clone(),
+            },
+            AuthConfig::ApiKey { header, key } => Auth::Header {
+                name: header.clone(),
+                value: key.clone(),
+            },
+            AuthConfig::OAuth2 {
+                token_url,
+                client_id,
+                client_secret,
+                scope,
+            } => Auth::OAuth2(OAuth2 {
+                token_url: token_url.clone(),
+                client_id: client_id.clone(),
+                client_secret: client_secret.clone(),
+                scope: scope.clone(),
+                token: Mutex::new(None),
+            }),
+        }
+    }
+}
+
+/// OAuth2 client credentials, with the access token cached and refreshed a minute before
+/// it expires (and once more when the API answers 401).
+pub struct OAuth2 {
+    token_url: String,
+    client_id: String,
+    client_secret: Secret,
+    scope: Option<String>,
+    token: Mutex<Option<(Secret, Instant)>>,
+}
+
+pub struct Fetcher {
+    client: reqwest::Client,
+    auth: Auth,
+    max_attempts: u32,
+    backoff: Backoff,
+    requests: AtomicU64,
+}
+
+/// A successful JSON response.
+pub struct Fetched {
+    pub body: serde_json::Value,
+    pub headers: HeaderMap,
+}
+
+fn transient(message: String, source: Option<reqwest::Error>) -> SourceError {
+    SourceError::Transient {
+        message,
+        source: source.map(|e| Box::new(e) as inlet_core::BoxError),
+    }
+}
+
+/// Wait `d`, unless that would pass the deadline.
+async fn pause(d: Duration, deadline: Option<Instant>) -> Result<(), SourceError> {
+    if deadline.is_some_and(|dl| Instant::now() + d >= dl) {
+        return Err(SourceError::Deadline);
+    }
+    tokio::time::sleep(d).await;
+    Ok(())
+}
+
+fn header<'h>(h: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+}
+
+/// How long a rate-limited response asks us to wait: `Retry-After` seconds, else GitHub's
+/// `x-ratelimit-reset` (epoch seconds) when `x-ratelimit-remaining` is 0.
+fn rate_limit_wait(status: u16, h: &HeaderMap) -> Option<Duration> {
+    if let Some(secs) = header(h, "retry-after").and_then(|v| v.parse::<f64>().ok()) {
+        return Some(Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
+    }
+    if header(h, "x-ratelimit-remaining") == Some("0") {
+        let reset = header(h, "x-ratelimit-reset").and_then(|v| v.parse::<i64>().ok())?;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        return Some(Duration::from_secs(
+            u64::try_from(reset - now).unwrap_or(0) + 1,
+        ));
+    }
+    (status == 429).then_some(Duration::ZERO)
+}
+
+/// Shopify's leaky bucket: `X-Shopify-Shop-Api-Call-Limit: 32/40`. Near the top, slow down
+/// so the next request does not earn a 429.
+fn shopify_slowdown(h: &HeaderMap) -> Option<Duration> {
+    let (used, limit) = header(h, "x-shopify-shop-api-call-limit")?.split_once('/')?;
+    let (used, limit) = (
+        used.trim().parse::<u32>().ok()?,
+        limit.trim().parse::<u32>().ok()?,
+    );
+    (limit > 0 && used * 10 >= limit * 8).then_some(Duration::from_millis(500))
+}
+
+impl Fetcher {
+    pub fn new(timeout: Duration, max_attempts: u32, auth: Auth) -> Result<Fetcher, SourceError> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("inlet/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| transient("cannot build the HTTP client".into(), Some(e)))?;
+        Ok(Fetcher {
+            client,
+            auth,
+            max_attempts: max_attempts.max(1),
+            backoff: Backoff {
+                base: Duration::from_millis(250),
+                max: Duration::from_secs(30),
+            },
+            requests: AtomicU64::new(0),
+        })
+    }
+
+    /// HTTP requests made so far (token requests included): the cost of a run.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    async fn bearer_token(
+        &self,
+        oauth: &OAuth2,
+        deadline: Option<Instant>,
+    ) -> Result<Secret, SourceError> {
+        let mut cached = oauth.token.lock().await;
+        if let Some((token, refresh_at)) = cached.as_ref() {
+            if Instant::now() < *refresh_at {
+                return Ok(token.clone());
+            }
+        }
+        let form_body = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "client_credentials");
+            if let Some(scope) = &oauth.scope {
+                form.append_pair("scope", scope);
+            }
+            form.finish()
+        };
+        let mut attempt = 0;
+        let resp = loop {
+            attempt += 1;
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let sent = self
+                .client
+                .post(&oauth.token_url)
+                .basic_auth(&oauth.client_id, Some(oauth.client_secret.expose()))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form_body.clone())
+                .send()
+                .await;
+            match sent {
+                Ok(r) if r.status().is_server_error() && attempt < self.max_attempts => {}
+                Ok(r) => break r,
+                Err(e) if attempt >= self.max_attempts => {
+                    return Err(transient(
+                        format!("token endpoint {} unreachable", oauth.token_url),
+                        Some(e),
+                    ))
+                }
+                Err(_) => {}
+            }
+            pause(self.backoff.jittered(attempt), deadline).await?;
+        };
+        let status = resp.status().as_u16();
+        if !(200..300).contains(&status) {
+            return Err(if status >= 500 {
+                transient(format!("token endpoint answered {status}"), None)
+            } else {
+                SourceError::Auth(format!(
+                    "token endpoint {} answered {status}",
+                    oauth.token_url
+                ))
+            });
+        }
+        let body: serde_json::Value = resp
+            .json()
+            .await
+            .map_err(|_| SourceError::Auth("token endpoint answered non-JSON".into()))?;
+        let token = body
+            .get("access_token")
+            .and_then(|t| t.as_str())
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| SourceError::Auth("token response has no access_token".into()))?;
+        let lifetime = Duration::from_secs(
+            body.get("expires_in")
+                .and_then(|e| e.as_u64())
+                .unwrap_or(3600),
+        );
+        // Refresh a minute early; for short-lived tokens, at half their life.
+        let margin = Duration::from_secs(60).min(lifetime / 2);
+        let token = Secret::new(token);
+        *cached = Some((token.clone(), Instant::now() + lifetime - margin));
+        debug!(lifetime_secs = lifetime.as_secs(), "oauth2 token obtained");
+        Ok(token)
+    }
+
+    async fn forget_token(&self) {
+        if let Auth::OAuth2(o) = &self.auth {
+            *o.token.lock().await = None;
+        }
+    }
+
+    async fn authorize(
+        &self,
+        req: reqwest::RequestBuilder,
+        deadline: Option<Instant>,
+    ) -> Result<reqwest::RequestBuilder, SourceError> {
+        Ok(match &self.auth {
+            Auth::None => req,
+            Auth::Bearer(t) => req.bearer_auth(t.expose()),
+            Auth::Basic { username, password } => req.basic_auth(username, Some(password.expose())),
+            Auth::Header { name, value } => req.header(name.as_str(), value.expose()),
+            Auth::OAuth2(o) => req.bearer_auth(self.bearer_token(o, deadline).await?.expose()),
+        })
+    }
+
+    /// GET `url` and parse JSON, retrying transient failures and waiting out rate limits.
+    pub async fn get_json(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        deadline: Option<Instant>,
+    ) -> Result<Fetched, SourceError> {
+        let mut attempt: u32 = 0;
+        let mut refreshed_token = false;
+        loop {
+            attempt += 1;
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(SourceError::Deadline);
+            }
+            let mut req = self.client.get(url).header("accept", "application/json");
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            let req = self.authorize(req, deadline).await?;
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let resp = match req.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    let what = if e.is_timeout() {
+                        "timed out"
+                    } else {
+                        "failed"
+                    };
+                    if attempt >= self.max_attempts {
+                        return Err(transient(
+                            format!("GET {url} {what} after {attempt} attempts"),
+                            Some(e),
+                        ));
+                    }
+                    warn!(url, attempt, "request {what}; retrying");
+                    pause(self.backoff.jittered(attempt), deadline).await?;
+                    continue;
+                }
+            };
+            let status = resp.status().as_u16();
+            let h = resp.headers().clone();
+            match status {
+                200..=299 => {
+                    let bytes = match resp.bytes().await {
+                        Ok(b) => b,
+                        Err(e) if attempt < self.max_attempts => {
+                            warn!(url, attempt, error = %e, "body read failed; retrying");
+                            pause(self.backoff.jittered(attempt), deadline).await?;
+                            continue;
+                        }
+                        Err(e) => {
+                            return Err(transient(
+                                format!("GET {url}: body could not be read"),
+                                Some(e),
+                            ))
+                        }
+                    };
+                    if bytes.len() > MAX_BODY_BYTES {
+                        return Err(SourceError::BadResponse(format!(
+                            "GET {url}: response of {} bytes is too large",
+                            bytes.len()
+                        )));
+                    }
+                    let body = serde_json::from_slice(&bytes).map_err(|e| {
+                        SourceError::BadResponse(format!(
+                            "GET {url}: response is not valid JSON ({e})"
+                        ))
+                    })?;
+                    if let Some(d) = shopify_slowdown(&h) {
+                        pause(d, deadline).await?;
+                    }
+                    return Ok(Fetched { body, headers: h });
+                }
+                401 if matches!(self.auth, Auth::OAuth2(_)) && !refreshed_token => {
+                    // The token may have been revoked or expired early: one fresh token.
+                    refreshed_token = true;
+                    attempt -= 1;
+                    self.forget_token().await;
+                    continue;
+                }
+                401 => {
+                    return Err(SourceError::Auth(format!(
+                        "GET {url} answered 401: check the credential"
+                    )))
+                }
+                403 | 429 => match rate_limit_wait(status, &h) {
+                    Some(wait) => {
+                        let wait = if wait.is_zero() {
+                            self.backoff.jittered(attempt)
+                        } else {
+                            wait
+                        };
+                        if attempt >= self.max_attempts || wait > MAX_RATE_LIMIT_WAIT {
+                            return Err(transient(
+                                format!(
+                                    "GET {url} rate limited ({status}); retry in {}s",
+                                    wait.as_secs()
+                                ),
+                                None,
+                            ));
+                        }
+                        warn!(
+                            url,
+                            status,
+                            wait_ms = wait.as_millis() as u64,
+                            "rate limited; waiting"
+                        );
+                        pause(wait, deadline).await?;
+                    }
+                    None => {
+                        return Err(SourceError::Auth(format!(
+                            "GET {url} answered 403: the credential lacks access"
+                        )))
+                    }
+                },
+                408 | 500..=599 => {
+                    if attempt >= self.max_attempts {
+                        return Err(transient(
+                            format!("GET {url} answered {status} after {attempt} attempts"),
+                            None,
+                        ));
+                    }
+                    warn!(url, status, attempt, "server error; retrying");
+                    pause(self.backoff.jittered(attempt), deadline).await?;
+                }
+                _ => {
+                    return Err(SourceError::BadResponse(format!(
+                        "GET {url} answered {status}"
+                    )))
+                }
+            }
+        }
+    }
+}
