@@ -112,6 +112,16 @@ fn check(explicit: Option<&Path>) -> u8 {
             SinkConfig::Http { url, .. } => println!("  sink http   {url}"),
         }
     }
+    for src in &config.sources {
+        println!(
+            "  source {:<18} kind {:<18} provider {:<10} every {}s  {}",
+            src.name,
+            src.kind.name(),
+            src.provider,
+            src.interval.as_secs(),
+            src.api_base
+        );
+    }
     exit::OK
 }
 

@@ -224,9 +224,14 @@ pub async fn post(
     (status, json)
 }
 
+/// The complete lines of a JSON-lines sink file (a line still being written is skipped).
 pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = match text.rfind('\n') {
+        Some(end) => &text[..end],
+        None => "",
+    };
+    complete
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).expect("sink line is JSON"))
@@ -493,6 +498,6 @@ pub fn stripe_events_api(events: Arc<Mutex<Vec<(String, i64)>>>) -> Responder {
 
 pub fn stripe_source_toml(api_base: &str, extra: &str) -> String {
     format!(
-        "\n[[sources]]\nname = \"stripe-events\"\nprovider = \"stripe\"\nkind = \"stripe-events\"\napi_base = {api_base:?}\napi_key = \"sk_test_inlet\"\npage_size = 10\nsettle_secs = 0\n{extra}\n"
+        "\n[[sources]]\nname = \"stripe-events\"\nprovider = \"stripe\"\nkind = \"stripe-events\"\napi_base = {api_base:?}\napi_key = \"sk_test_inlet\"\nsettle_secs = 0\n{extra}\n"
     )
 }

@@ -596,6 +596,52 @@ mod tests {
     }
 
     #[test]
+    fn sources_are_validated_with_their_paths() {
+        let base = "[[providers]]\nname = \"stripe\"\nscheme = \"stripe\"\nsecrets = [\"s\"]\n[[sinks]]\nkind = \"stdout\"\n";
+        let ok = Config::from_toml(
+            &format!("{base}[[sources]]\nname = \"stripe-events\"\nprovider = \"stripe\"\nkind = \"stripe-events\"\napi_key = \"env:STRIPE_SECRET\"\n"),
+            &env,
+        )
+        .unwrap();
+        let src = ok.source("stripe-events").unwrap();
+        assert_eq!(src.api_base, "https://api.stripe.com");
+        assert_eq!(
+            (
+                src.interval.as_secs(),
+                src.settle.as_secs(),
+                src.lookback.as_secs()
+            ),
+            (900, 60, 86_400)
+        );
+        assert!(!format!("{src:?}").contains("whsec_x"));
+
+        let err = Config::from_toml(
+            &format!(
+                "{base}[[sources]]\nname = \"A\"\nprovider = \"nope\"\nkind = \"stripe-events\"\n\
+                 [[sources]]\nname = \"gh\"\nprovider = \"stripe\"\nkind = \"github-deliveries\"\napi_key = \"t\"\nowner = \"o\"\n\
+                 [[sources]]\nname = \"j\"\nprovider = \"stripe\"\nkind = \"http-json\"\napi_base = \"ftp://x\"\nurl = \"{{api_base}}/x\"\nauth = \"oauth2\"\napi_key = \"k\"\n\
+                 [[sources]]\nname = \"k\"\nprovider = \"stripe\"\nkind = \"carrier-pigeon\"\n"
+            ),
+            &env,
+        )
+        .unwrap_err()
+        .to_string();
+        for needle in [
+            "sources[0].name",
+            "sources[0].provider: \"nope\" is not a configured provider",
+            "sources[0].api_key: is required",
+            "sources[1].hook_id",
+            "sources[2].api_base",
+            "sources[2].url: must contain {cursor}",
+            "sources[2].updated_at_pointer",
+            "sources[2].token_url",
+            "sources[3].kind: unknown kind",
+        ] {
+            assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+        }
+    }
+
+    #[test]
     fn syntax_errors_and_unknown_keys_name_the_line() {
         let err = Config::from_toml("[[providers]\nname=", &env).unwrap_err();
         assert!(err.to_string().contains("line 1"), "{err}");

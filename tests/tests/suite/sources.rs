@@ -101,7 +101,7 @@ async fn stripe_events_multi_page_recovers_exactly_the_missing_and_a_quiet_run_c
     let events = Arc::new(Mutex::new(recent_events(45)));
     let api = FakeApi::start(stripe_events_api(events.clone())).await;
     let h = harness(
-        &stripe_source_toml(&api.base, "lookback_secs = 7200"),
+        &stripe_source_toml(&api.base, "lookback_secs = 7200\npage_size = 10"),
         "stripe-events",
     );
     for i in (0..45).step_by(3) {
