@@ -584,11 +584,12 @@ async fn in_dev_webhooks_and_the_poll_converge_to_exactly_once() {
     unique.sort();
     unique.dedup();
     assert_eq!((keys.len(), unique.len()), (10, 10), "{keys:?}");
-    let recovered: Vec<_> = read_jsonl(&sink)
+    let mut recovered: Vec<_> = read_jsonl(&sink)
         .into_iter()
         .filter(|r| r["source"] == "reconciliation")
         .map(|r| r["key"].as_str().unwrap().to_string())
         .collect();
+    recovered.sort();
     assert_eq!(
         recovered,
         [
