@@ -110,6 +110,10 @@ fn check(explicit: Option<&Path>) -> u8 {
             SinkConfig::File { path } => println!("  sink file   {path}"),
             SinkConfig::Stdout {} => println!("  sink stdout"),
             SinkConfig::Http { url, .. } => println!("  sink http   {url}"),
+            SinkConfig::Eventbridge { bus } => println!(
+                "  sink eventbridge {}",
+                bus.as_deref().unwrap_or("(the stack's bus)")
+            ),
         }
     }
     for src in &config.sources {

@@ -501,3 +501,131 @@ pub fn stripe_source_toml(api_base: &str, extra: &str) -> String {
         "\n[[sources]]\nname = \"stripe-events\"\nprovider = \"stripe\"\nkind = \"stripe-events\"\napi_base = {api_base:?}\napi_key = \"sk_test_inlet\"\nsettle_secs = 0\n{extra}\n"
     )
 }
+
+/// The AWS emulator (moto) that `scripts/test` starts on a free loopback port.
+pub mod moto {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    use aws_sdk_sqs::types::QueueAttributeName;
+
+    pub struct Moto {
+        pub endpoint: String,
+        pub sdk: aws_config::SdkConfig,
+    }
+
+    /// A name no other test uses.
+    pub fn unique(prefix: &str) -> String {
+        format!("{prefix}-{:016x}", fastrand_u64())
+    }
+
+    fn fastrand_u64() -> u64 {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos(),
+        );
+        h.finish()
+    }
+
+    impl Moto {
+        /// Connect to the emulator named by `INLET_TEST_AWS_ENDPOINT`.
+        pub async fn connect() -> Moto {
+            let endpoint = std::env::var("INLET_TEST_AWS_ENDPOINT")
+                .expect("INLET_TEST_AWS_ENDPOINT is not set: run scripts/test, which starts moto on a free port");
+            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .endpoint_url(&endpoint)
+                .region(aws_config::Region::new("us-east-1"))
+                .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                    "testing", "testing", None, None, "moto",
+                ))
+                .load()
+                .await;
+            Moto { endpoint, sdk }
+        }
+
+        pub fn sqs(&self) -> aws_sdk_sqs::Client {
+            aws_sdk_sqs::Client::new(&self.sdk)
+        }
+
+        pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+            aws_sdk_dynamodb::Client::new(&self.sdk)
+        }
+
+        /// A work queue and its DLQ with a redrive policy of `max_receive`.
+        pub async fn queues(&self, max_receive: u32, fifo: bool) -> (String, String) {
+            let sqs = self.sqs();
+            let suffix = if fifo { ".fifo" } else { "" };
+            let base = unique("inlet");
+            let mut dlq = sqs.create_queue().queue_name(format!("{base}-dlq{suffix}"));
+            if fifo {
+                dlq = dlq.attributes(QueueAttributeName::FifoQueue, "true");
+            }
+            let dlq_url = dlq.send().await.unwrap().queue_url.unwrap();
+            let dlq_arn = sqs
+                .get_queue_attributes()
+                .queue_url(&dlq_url)
+                .attribute_names(QueueAttributeName::QueueArn)
+                .send()
+                .await
+                .unwrap()
+                .attributes
+                .unwrap()[&QueueAttributeName::QueueArn]
+                .clone();
+            let mut q = sqs
+                .create_queue()
+                .queue_name(format!("{base}{suffix}"))
+                .attributes(
+                QueueAttributeName::RedrivePolicy,
+                serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive})
+                    .to_string(),
+            );
+            if fifo {
+                q = q.attributes(QueueAttributeName::FifoQueue, "true");
+            }
+            let queue_url = q.send().await.unwrap().queue_url.unwrap();
+            (queue_url, dlq_url)
+        }
+
+        /// The single table the stack creates (partition key `pk`).
+        pub async fn table(&self) -> String {
+            let name = unique("inlet");
+            self.dynamodb()
+                .create_table()
+                .table_name(&name)
+                .key_schema(
+                    KeySchemaElement::builder()
+                        .attribute_name("pk")
+                        .key_type(KeyType::Hash)
+                        .build()
+                        .unwrap(),
+                )
+                .attribute_definitions(
+                    AttributeDefinition::builder()
+                        .attribute_name("pk")
+                        .attribute_type(ScalarAttributeType::S)
+                        .build()
+                        .unwrap(),
+                )
+                .billing_mode(BillingMode::PayPerRequest)
+                .send()
+                .await
+                .unwrap();
+            name
+        }
+
+        pub fn queue(&self, queue_url: &str, dlq_url: &str) -> inlet_aws::SqsQueue {
+            inlet_aws::SqsQueue::new(
+                self.sqs(),
+                inlet_aws::SqsQueueConfig {
+                    queue_url: queue_url.to_string(),
+                    dlq_url: dlq_url.to_string(),
+                    wait_secs: 0,
+                },
+            )
+        }
+    }
+}

@@ -182,6 +182,12 @@ pub enum SinkConfig {
         #[serde(default = "default_http_attempts")]
         attempts: u32,
     },
+    /// Publish to an EventBridge bus (AWS backend): `source = inlet.<provider>`,
+    /// `detail-type` = the event type. `bus` defaults to the stack's bus (`INLET_EVENT_BUS`).
+    Eventbridge {
+        #[serde(default)]
+        bus: Option<String>,
+    },
 }
 
 fn default_http_timeout() -> u64 {

@@ -3,11 +3,13 @@
 //! One SQLite database (WAL, `synchronous = FULL`) holds the work queue and its DLQ, the
 //! idempotency ledger, entity versions, reconciliation cursors and the metrics `inlet
 //! status` reads. It is a first-class sibling of the AWS adapters, not a mock: the same
-//! contract tests run against both. The local sinks (file, stdout, HTTP) live here too.
+//! contract tests run against both.
 
 pub mod metrics;
-pub mod sinks;
 pub mod store;
+
+/// The local sinks live in `inlet-sinks` (shared with the Lambda worker).
+pub use inlet_sinks as sinks;
 
 pub use metrics::LocalMetrics;
 pub use store::{Status, Store, StoreOptions};

@@ -4,6 +4,7 @@
 mod cli;
 mod contract;
 mod crash;
+mod functions;
 mod independent;
 mod pipeline;
 mod reconcile;

@@ -1,4 +1,6 @@
-//! Local sinks: a JSON-lines file, standard output, and HTTP POST.
+//! inlet-sinks: the sinks that need no cloud SDK — a JSON-lines file, standard output, and
+//! HTTP POST. Used by `inlet dev` and by the worker Lambda (HTTP, stdout); kept out of
+//! `inlet-local` so the Lambda does not carry SQLite.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -18,6 +20,11 @@ pub fn build(configs: &[SinkConfig]) -> Result<Vec<Arc<dyn Sink>>, SinkError> {
             Ok(match c {
                 SinkConfig::File { path } => Arc::new(FileSink::open(PathBuf::from(path))?),
                 SinkConfig::Stdout {} => Arc::new(StdoutSink),
+                SinkConfig::Eventbridge { .. } => {
+                    return Err(SinkError::permanent(
+                        "the eventbridge sink runs on the AWS backend (the worker function); remove it for inlet dev",
+                    ))
+                }
                 SinkConfig::Http {
                     url,
                     headers,

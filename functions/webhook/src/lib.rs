@@ -1,0 +1,112 @@
+//! The webhook function: an API Gateway request (HTTP API v2 or REST v1, base64 bodies
+//! decoded to the exact bytes sent) → the core's ingest use case → SQS. Answers exactly
+//! like `inlet dev` (the replies come from `inlet_core::reply`).
+
+use std::sync::{Arc, RwLock};
+
+use inlet_aws::runtime::ConfigSource;
+use inlet_aws::{EmfMetrics, SqsQueue};
+use inlet_core::config::Config;
+use inlet_core::headers::Headers;
+use inlet_core::reply::{self, ingest_reply, Reply};
+use inlet_core::signature::VerifyError;
+use inlet_core::usecase::ingest::{self, IngestError, WebhookRequest};
+use lambda_http::{Body, Request, Response};
+
+pub struct Deps {
+    pub config: RwLock<Arc<Config>>,
+    pub source: ConfigSource,
+    pub queue: SqsQueue,
+    pub metrics: EmfMetrics,
+}
+
+/// `{provider}` from `…/webhooks/{provider}` (REST APIs may prefix a stage).
+pub fn provider_of(path: &str) -> Option<&str> {
+    let rest = &path[path.find("/webhooks/")? + "/webhooks/".len()..];
+    let name = rest.split('/').next()?;
+    (!name.is_empty() && !rest[name.len()..].trim_matches('/').contains('/')).then_some(name)
+}
+
+fn respond(r: Reply, correlation_id: &str) -> Response<Body> {
+    let mut builder = Response::builder()
+        .status(r.status)
+        .header("content-type", "application/json")
+        .header("x-correlation-id", correlation_id);
+    if let Some(secs) = r.retry_after {
+        builder = builder.header("retry-after", secs.to_string());
+    }
+    builder
+        .body(Body::Text(r.body))
+        .unwrap_or_else(|_| Response::new(Body::Empty))
+}
+
+fn correlation_id(req: &Request) -> String {
+    ["x-correlation-id", "x-request-id"]
+        .iter()
+        .filter_map(|h| req.headers().get(*h)?.to_str().ok())
+        .map(str::trim)
+        .find(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+fn current(deps: &Deps) -> Arc<Config> {
+    match deps.config.read() {
+        Ok(c) => Arc::clone(&c),
+        Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+    }
+}
+
+/// Handle one request. Never fails: every outcome is an HTTP answer.
+pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
+    let received_at = time::OffsetDateTime::now_utc();
+    let cid = correlation_id(&req);
+    if req.method() != "POST" {
+        return respond(Reply::method_not_allowed(), &cid);
+    }
+    let Some(provider) = provider_of(req.uri().path()).map(str::to_string) else {
+        return respond(Reply::not_found(), &cid);
+    };
+    let body: &[u8] = match req.body() {
+        Body::Empty => &[],
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => &[],
+    };
+    let mut headers = Headers::new();
+    for (name, value) in req.headers() {
+        headers.insert(name.as_str(), value.as_bytes());
+    }
+    let request = WebhookRequest {
+        provider: &provider,
+        headers: &headers,
+        body,
+        received_at,
+        correlation_id: &cid,
+    };
+    let config = current(deps);
+    if let Ok(p) = ingest::provider(&config, &provider) {
+        if body.len() > p.max_body_bytes {
+            return respond(reply::too_large(p.max_body_bytes), &cid);
+        }
+    }
+    let mut result = ingest::ingest(&config, &deps.queue, &deps.metrics, &request).await;
+    // A signature that matches no secret may be signed with a rotated one: reload the
+    // secrets (rate-limited) and try once more before rejecting.
+    if matches!(
+        result,
+        Err(IngestError::Unauthorized(
+            VerifyError::Mismatch | VerifyError::NoUsableSecret
+        ))
+    ) {
+        if let Some(fresh) = deps.source.reload_if_due().await {
+            let fresh = Arc::new(fresh);
+            if let Ok(mut c) = deps.config.write() {
+                *c = Arc::clone(&fresh);
+            }
+            result = ingest::ingest(&fresh, &deps.queue, &deps.metrics, &request).await;
+        }
+    }
+    deps.metrics.flush();
+    respond(ingest_reply(&result), &cid)
+}

@@ -1,0 +1,39 @@
+//! Wiring only: read the config and build clients once at cold start, then serve.
+
+use std::sync::{Arc, RwLock};
+
+use inlet_aws::runtime::{config_text, ConfigSource, Resources};
+use inlet_aws::{sdk_config, EmfMetrics, SqsQueue, SqsQueueConfig};
+use inlet_webhook_fn::{handle, Deps};
+use lambda_http::{run, service_fn, Error};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .without_time()
+        .init();
+    let resources = Resources::from_env()?;
+    let sdk = sdk_config().await;
+    let source = ConfigSource::new(&sdk, config_text()?);
+    let config = source.load().await?;
+    let deps = Arc::new(Deps {
+        config: RwLock::new(Arc::new(config)),
+        source,
+        queue: SqsQueue::new(
+            aws_sdk_sqs::Client::new(&sdk),
+            SqsQueueConfig {
+                queue_url: resources.queue_url,
+                dlq_url: resources.dlq_url,
+                wait_secs: 0,
+            },
+        ),
+        metrics: EmfMetrics::new(),
+    });
+    run(service_fn(move |req| {
+        let deps = Arc::clone(&deps);
+        async move { Ok::<_, Error>(handle(&deps, req).await) }
+    }))
+    .await
+}

@@ -1,0 +1,305 @@
+//! The ledger, entity versions and cursors on one DynamoDB table (partition key `pk`).
+//!
+//! Items: `L#{key}` ledger entries, `V#{entity}` versions, `C#{source}` cursors. Claims
+//! and version advances are single conditional writes with
+//! `ReturnValuesOnConditionCheckFailure = ALL_OLD`, so a duplicate costs one failed write
+//! and no read. `ttl` (epoch seconds) lets DynamoDB's TTL expire old entries; reads treat
+//! an expired entry as absent, because TTL deletion can lag by days.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::Client;
+use time::OffsetDateTime;
+
+use inlet_core::clock::{from_unix_millis, unix_millis};
+use inlet_core::ids::EventKey;
+use inlet_core::ports::{
+    Claim, Completion, Cursors, EntityVersions, Ledger, LedgerEntry, LedgerState, StoreError,
+    VersionCheck,
+};
+
+use crate::unavailable;
+
+type Item = HashMap<String, AttributeValue>;
+
+const IN_PROGRESS: &str = "IN_PROGRESS";
+const COMPLETED: &str = "COMPLETED";
+/// Abandoned IN_PROGRESS claims are swept by TTL after this long.
+const CLAIM_TTL: Duration = Duration::from_secs(86_400);
+
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_string())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn get_s(item: &Item, k: &str) -> Option<String> {
+    item.get(k).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn get_n(item: &Item, k: &str) -> Option<i64> {
+    item.get(k)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    async fn get(&self, pk: String) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable("DynamoDB GetItem failed"))?;
+        Ok(out.item)
+    }
+
+    fn claim_outcome(old: &Item, payload_sha256: &str, now: i64) -> Option<Claim> {
+        let state = get_s(old, "st")?;
+        if state == COMPLETED && get_n(old, "ex").is_some_and(|ex| ex > now) {
+            let stored = get_s(old, "ph").unwrap_or_default();
+            let same_payload =
+                stored == payload_sha256 || stored.is_empty() || payload_sha256.is_empty();
+            return Some(Claim::Duplicate { same_payload });
+        }
+        if state == IN_PROGRESS {
+            let lu = get_n(old, "lu").unwrap_or(0);
+            if lu > now {
+                return Some(Claim::InFlight {
+                    lease_until: from_unix_millis(lu),
+                });
+            }
+        }
+        None
+    }
+}
+
+#[async_trait]
+impl Ledger for DynamoStore {
+    async fn claim(
+        &self,
+        key: &EventKey,
+        payload_sha256: &str,
+        now: OffsetDateTime,
+        lease: Duration,
+    ) -> Result<Claim, StoreError> {
+        let now_ms = unix_millis(now);
+        let lease_until = now_ms.saturating_add(ms(lease));
+        let ttl = (now_ms + ms(CLAIM_TTL)) / 1000;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(&format!("L#{key}")))
+            .item("st", s(IN_PROGRESS))
+            .item("ph", s(payload_sha256))
+            .item("lu", n(lease_until))
+            .item("ttl", n(ttl))
+            .condition_expression("attribute_not_exists(pk) OR (st = :ip AND lu <= :now) OR (st = :done AND ex <= :now)")
+            .expression_attribute_values(":ip", s(IN_PROGRESS))
+            .expression_attribute_values(":done", s(COMPLETED))
+            .expression_attribute_values(":now", n(now_ms))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Claim::Acquired),
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+            {
+                let old = match e.into_err() {
+                    PutItemError::ConditionalCheckFailedException(c) => c.item,
+                    _ => None,
+                };
+                // Emulators without ReturnValuesOnConditionCheckFailure: one read instead.
+                let old = match old {
+                    Some(item) => Some(item),
+                    None => self.get(format!("L#{key}")).await?,
+                };
+                Ok(old
+                    .and_then(|item| Self::claim_outcome(&item, payload_sha256, now_ms))
+                    // The entry changed between the write and the read: someone else holds it.
+                    .unwrap_or(Claim::InFlight {
+                        lease_until: from_unix_millis(lease_until),
+                    }))
+            }
+            Err(e) => Err(StoreError::unavailable(
+                "DynamoDB PutItem (claim) failed",
+                e,
+            )),
+        }
+    }
+
+    async fn complete(
+        &self,
+        key: &EventKey,
+        outcome: Completion,
+        now: OffsetDateTime,
+        retention: Duration,
+    ) -> Result<(), StoreError> {
+        let expires = unix_millis(now).saturating_add(ms(retention));
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&format!("L#{key}")))
+            .update_expression("SET st = :done, ex = :ex, #ttl = :ttl, oc = :oc, ph = if_not_exists(ph, :empty) REMOVE lu")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":done", s(COMPLETED))
+            .expression_attribute_values(":ex", n(expires))
+            .expression_attribute_values(":ttl", n(expires / 1000))
+            .expression_attribute_values(":oc", s(outcome.as_str()))
+            .expression_attribute_values(":empty", s(""))
+            .send()
+            .await
+            .map_err(unavailable("DynamoDB UpdateItem (complete) failed"))?;
+        Ok(())
+    }
+
+    async fn release(&self, key: &EventKey) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(&format!("L#{key}")))
+            .condition_expression("st = :ip")
+            .expression_attribute_values(":ip", s(IN_PROGRESS))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(())
+            }
+            Err(e) => Err(StoreError::unavailable(
+                "DynamoDB DeleteItem (release) failed",
+                e,
+            )),
+        }
+    }
+
+    async fn lookup(
+        &self,
+        key: &EventKey,
+        now: OffsetDateTime,
+    ) -> Result<Option<LedgerEntry>, StoreError> {
+        let Some(item) = self.get(format!("L#{key}")).await? else {
+            return Ok(None);
+        };
+        let now = unix_millis(now);
+        let state = match get_s(&item, "st").as_deref() {
+            Some(COMPLETED) => {
+                let ex = get_n(&item, "ex").unwrap_or(0);
+                if ex <= now {
+                    return Ok(None);
+                }
+                LedgerState::Completed {
+                    outcome: get_s(&item, "oc").unwrap_or_default(),
+                    expires_at: from_unix_millis(ex),
+                }
+            }
+            _ => LedgerState::InProgress {
+                lease_until: from_unix_millis(get_n(&item, "lu").unwrap_or(0)),
+            },
+        };
+        Ok(Some(LedgerEntry {
+            key: key.to_string(),
+            payload_sha256: get_s(&item, "ph").unwrap_or_default(),
+            state,
+        }))
+    }
+}
+
+#[async_trait]
+impl EntityVersions for DynamoStore {
+    async fn advance(&self, entity: &str, version: i64) -> Result<VersionCheck, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&format!("V#{entity}")))
+            .update_expression("SET ver = :v")
+            .condition_expression("attribute_not_exists(pk) OR ver <= :v")
+            .expression_attribute_values(":v", n(version))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(VersionCheck::Current),
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
+            {
+                let old = match e.into_err() {
+                    UpdateItemError::ConditionalCheckFailedException(c) => c.item,
+                    _ => None,
+                };
+                let old = match old {
+                    Some(item) => Some(item),
+                    None => self.get(format!("V#{entity}")).await?,
+                };
+                let current = old
+                    .as_ref()
+                    .and_then(|i| get_n(i, "ver"))
+                    .unwrap_or(version);
+                Ok(VersionCheck::Stale { current })
+            }
+            Err(e) => Err(StoreError::unavailable(
+                "DynamoDB UpdateItem (version) failed",
+                e,
+            )),
+        }
+    }
+}
+
+#[async_trait]
+impl Cursors for DynamoStore {
+    async fn load(&self, source: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .get(format!("C#{source}"))
+            .await?
+            .and_then(|i| get_s(&i, "cur")))
+    }
+
+    async fn save(&self, source: &str, cursor: &str) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(&format!("C#{source}")))
+            .item("cur", s(cursor))
+            .item("at", n(unix_millis(OffsetDateTime::now_utc())))
+            .send()
+            .await
+            .map_err(unavailable("DynamoDB PutItem (cursor) failed"))?;
+        Ok(())
+    }
+}

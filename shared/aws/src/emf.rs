@@ -1,0 +1,139 @@
+//! Metrics as CloudWatch Embedded Metric Format: counters and timings accumulate during an
+//! invocation and [`EmfMetrics::flush`] prints one JSON line per dimension set to stdout,
+//! which Lambda ships to CloudWatch Logs and CloudWatch turns into metrics.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use inlet_core::metrics::{Dim, Metrics};
+
+pub const NAMESPACE: &str = "Inlet";
+
+type Dims = Vec<(String, String)>;
+
+#[derive(Default)]
+struct Pending {
+    counters: BTreeMap<Dims, BTreeMap<String, f64>>,
+    timings: BTreeMap<Dims, BTreeMap<String, Vec<f64>>>,
+}
+
+#[derive(Default)]
+pub struct EmfMetrics {
+    pending: Mutex<Pending>,
+}
+
+fn dims(d: &[Dim<'_>]) -> Dims {
+    let mut v: Dims = d
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    v.sort();
+    v
+}
+
+impl EmfMetrics {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The EMF documents for what accumulated, emptying it.
+    pub fn take_documents(&self) -> Vec<serde_json::Value> {
+        let Ok(mut p) = self.pending.lock() else {
+            return Vec::new();
+        };
+        let taken = std::mem::take(&mut *p);
+        let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        let mut docs = Vec::new();
+        let mut sets: BTreeMap<Dims, serde_json::Map<String, serde_json::Value>> = BTreeMap::new();
+        let mut defs: BTreeMap<Dims, Vec<serde_json::Value>> = BTreeMap::new();
+        for (d, counters) in taken.counters {
+            for (name, value) in counters {
+                sets.entry(d.clone())
+                    .or_default()
+                    .insert(name.clone(), value.into());
+                defs.entry(d.clone())
+                    .or_default()
+                    .push(serde_json::json!({"Name": name, "Unit": "Count"}));
+            }
+        }
+        for (d, timings) in taken.timings {
+            for (name, values) in timings {
+                sets.entry(d.clone())
+                    .or_default()
+                    .insert(name.clone(), values.into());
+                defs.entry(d.clone())
+                    .or_default()
+                    .push(serde_json::json!({"Name": name, "Unit": "Milliseconds"}));
+            }
+        }
+        for (d, mut fields) in sets {
+            let names: Vec<&String> = d.iter().map(|(k, _)| k).collect();
+            fields.insert(
+                "_aws".into(),
+                serde_json::json!({
+                    "Timestamp": now as i64,
+                    "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": [names], "Metrics": defs.remove(&d).unwrap_or_default()}]
+                }),
+            );
+            for (k, v) in &d {
+                fields.insert(k.clone(), v.clone().into());
+            }
+            docs.push(serde_json::Value::Object(fields));
+        }
+        docs
+    }
+
+    /// Print the accumulated metrics (call at the end of each invocation).
+    pub fn flush(&self) {
+        for doc in self.take_documents() {
+            println!("{doc}");
+        }
+    }
+}
+
+impl Metrics for EmfMetrics {
+    fn incr(&self, name: &'static str, d: &[Dim<'_>], by: u64) {
+        if let Ok(mut p) = self.pending.lock() {
+            *p.counters
+                .entry(dims(d))
+                .or_default()
+                .entry(name.to_string())
+                .or_default() += by as f64;
+        }
+    }
+
+    fn observe_ms(&self, name: &'static str, d: &[Dim<'_>], ms: f64) {
+        if let Ok(mut p) = self.pending.lock() {
+            p.timings
+                .entry(dims(d))
+                .or_default()
+                .entry(name.to_string())
+                .or_default()
+                .push(ms);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_follow_the_embedded_metric_format() {
+        let m = EmfMetrics::new();
+        m.incr("received", &[("provider", "stripe")], 2);
+        m.incr("enqueued", &[("provider", "stripe")], 1);
+        m.observe_ms("end_to_end_ms", &[("provider", "stripe")], 12.5);
+        let docs = m.take_documents();
+        assert_eq!(docs.len(), 1);
+        let d = &docs[0];
+        assert_eq!(d["provider"], "stripe");
+        assert_eq!(d["received"], 2.0);
+        assert_eq!(d["end_to_end_ms"][0], 12.5);
+        let cw = &d["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(cw["Namespace"], "Inlet");
+        assert_eq!(cw["Dimensions"][0][0], "provider");
+        assert_eq!(cw["Metrics"].as_array().unwrap().len(), 3);
+        assert!(m.take_documents().is_empty());
+    }
+}

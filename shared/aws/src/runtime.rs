@@ -1,0 +1,123 @@
+//! What every Lambda function reads once at cold start: the config (the same TOML as
+//! `inlet dev`), the secret bundle its `env:` references resolve from, and the resource
+//! names. Fails fast with a message naming the missing setting.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use inlet_core::config::Config;
+use tokio::sync::Mutex;
+
+use crate::secrets::load_bundle;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("environment variable {0} is not set")]
+    MissingEnv(&'static str),
+    #[error("cannot read the config file {path}: {source}")]
+    ConfigFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Config(#[from] inlet_core::config::ConfigError),
+    #[error(transparent)]
+    Secrets(#[from] inlet_core::ports::StoreError),
+}
+
+/// Resource names from the environment (set by the SAM template).
+#[derive(Debug, Clone)]
+pub struct Resources {
+    pub queue_url: String,
+    pub dlq_url: String,
+    pub table: String,
+    pub event_bus: Option<String>,
+}
+
+pub fn env_required(name: &'static str) -> Result<String, RuntimeError> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or(RuntimeError::MissingEnv(name))
+}
+
+impl Resources {
+    pub fn from_env() -> Result<Resources, RuntimeError> {
+        Ok(Resources {
+            queue_url: env_required("INLET_QUEUE_URL")?,
+            dlq_url: env_required("INLET_DLQ_URL")?,
+            table: env_required("INLET_TABLE")?,
+            event_bus: std::env::var("INLET_EVENT_BUS")
+                .ok()
+                .filter(|v| !v.is_empty()),
+        })
+    }
+}
+
+/// The config text: `INLET_CONFIG` (inline TOML) or the file at `INLET_CONFIG_FILE`
+/// (default `inlet.toml` in the working directory, i.e. bundled with the function).
+pub fn config_text() -> Result<String, RuntimeError> {
+    if let Ok(inline) = std::env::var("INLET_CONFIG") {
+        if !inline.trim().is_empty() {
+            return Ok(inline);
+        }
+    }
+    let path = std::env::var("INLET_CONFIG_FILE").unwrap_or_else(|_| "inlet.toml".into());
+    std::fs::read_to_string(&path).map_err(|source| RuntimeError::ConfigFile { path, source })
+}
+
+/// Loads the config with secrets from Secrets Manager (`INLET_SECRETS_ID`, a JSON object),
+/// and reloads it when a signature fails — so a rotated secret needs no redeploy — at most
+/// once per `min_interval`.
+pub struct ConfigSource {
+    client: Option<aws_sdk_secretsmanager::Client>,
+    secret_id: Option<String>,
+    text: String,
+    last_reload: Mutex<Option<Instant>>,
+    min_interval: Duration,
+}
+
+impl ConfigSource {
+    pub fn new(sdk: &aws_config::SdkConfig, text: String) -> Self {
+        let secret_id = std::env::var("INLET_SECRETS_ID")
+            .ok()
+            .filter(|v| !v.is_empty());
+        Self {
+            client: secret_id
+                .as_ref()
+                .map(|_| aws_sdk_secretsmanager::Client::new(sdk)),
+            secret_id,
+            text,
+            last_reload: Mutex::new(None),
+            min_interval: Duration::from_secs(30),
+        }
+    }
+
+    /// Read the secrets and build the config.
+    pub async fn load(&self) -> Result<Config, RuntimeError> {
+        let bundle: HashMap<String, String> = match (&self.client, &self.secret_id) {
+            (Some(c), Some(id)) => load_bundle(c, id).await?,
+            _ => HashMap::new(),
+        };
+        *self.last_reload.lock().await = Some(Instant::now());
+        Ok(Config::from_toml(&self.text, &|name| {
+            bundle
+                .get(name)
+                .cloned()
+                .or_else(|| std::env::var(name).ok())
+        })?)
+    }
+
+    /// Reload if secrets come from Secrets Manager and the last load is old enough.
+    pub async fn reload_if_due(&self) -> Option<Config> {
+        self.secret_id.as_ref()?;
+        {
+            let last = self.last_reload.lock().await;
+            if last.is_some_and(|t| t.elapsed() < self.min_interval) {
+                return None;
+            }
+        }
+        self.load().await.ok()
+    }
+}

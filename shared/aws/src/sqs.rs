@@ -1,0 +1,436 @@
+//! The work queue on SQS (standard or FIFO), and its dead-letter queue.
+//!
+//! SQS's redrive policy moves a message to the DLQ after `maxReceiveCount` receives; a
+//! permanent failure is moved explicitly (sent to the DLQ with the reason as a message
+//! attribute, then deleted). Retries change the visibility timeout (the worker's backoff).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::Client;
+use sha2::{Digest, Sha256};
+
+use inlet_core::envelope::Envelope;
+use inlet_core::ports::{
+    DeadLetter, DeadLetters, Queue, Receipt, Received, RedriveSelector, StoreError,
+};
+
+use crate::unavailable;
+
+/// SQS's message size limit.
+pub const MAX_MESSAGE_BYTES: usize = 262_144;
+/// The reason a message was dead-lettered, as a message attribute.
+pub const REASON_ATTRIBUTE: &str = "inlet_dead_reason";
+pub const KEY_ATTRIBUTE: &str = "inlet_key";
+
+#[derive(Debug, Clone)]
+pub struct SqsQueueConfig {
+    pub queue_url: String,
+    pub dlq_url: String,
+    /// Long-poll wait for receives (0 in tests, up to 20).
+    pub wait_secs: i32,
+}
+
+pub struct SqsQueue {
+    client: Client,
+    config: SqsQueueConfig,
+    fifo: bool,
+    /// Bodies of messages received by this process, so a dead letter can be re-sent.
+    in_flight: Mutex<HashMap<String, (String, Option<String>)>>,
+}
+
+fn attr(value: &str) -> Result<MessageAttributeValue, StoreError> {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+impl SqsQueue {
+    pub fn new(client: Client, config: SqsQueueConfig) -> Self {
+        let fifo = config.queue_url.ends_with(".fifo");
+        Self {
+            client,
+            config,
+            fifo,
+            in_flight: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn remember(&self, receipt: &str, body: String, key: Option<String>) {
+        if let Ok(mut m) = self.in_flight.lock() {
+            m.insert(receipt.to_string(), (body, key));
+        }
+    }
+
+    fn forget(&self, receipt: &str) -> Option<(String, Option<String>)> {
+        self.in_flight.lock().ok()?.remove(receipt)
+    }
+
+    /// Send a raw body with attributes to `url`.
+    async fn send_body(
+        &self,
+        url: &str,
+        body: &str,
+        key: Option<&str>,
+        group: Option<&str>,
+        extra: &[(&str, &str)],
+    ) -> Result<(), StoreError> {
+        if body.len() > MAX_MESSAGE_BYTES {
+            return Err(StoreError::Invalid(format!(
+                "message of {} bytes exceeds SQS's {MAX_MESSAGE_BYTES}-byte limit",
+                body.len()
+            )));
+        }
+        let mut req = self.client.send_message().queue_url(url).message_body(body);
+        if let Some(k) = key {
+            req = req.message_attributes(KEY_ATTRIBUTE, attr(k)?);
+        }
+        for (name, value) in extra {
+            req = req.message_attributes(*name, attr(value)?);
+        }
+        if url.ends_with(".fifo") {
+            let dedup = hex::encode(Sha256::digest(key.unwrap_or(body).as_bytes()));
+            req = req
+                .message_group_id(group.or(key).unwrap_or("inlet"))
+                .message_deduplication_id(dedup);
+        }
+        req.send()
+            .await
+            .map_err(unavailable("SQS SendMessage failed"))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Queue for SqsQueue {
+    async fn send(&self, envelope: &Envelope) -> Result<(), StoreError> {
+        let body = envelope.to_json();
+        let group = if self.fifo {
+            envelope.entity.as_deref()
+        } else {
+            None
+        };
+        self.send_body(
+            &self.config.queue_url,
+            &body,
+            Some(envelope.key.as_str()),
+            group,
+            &[
+                ("inlet_provider", envelope.provider.as_str()),
+                ("inlet_correlation_id", envelope.correlation_id.as_str()),
+            ],
+        )
+        .await
+    }
+
+    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Received>, StoreError> {
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(&self.config.queue_url)
+            .max_number_of_messages(max.clamp(1, 10) as i32)
+            .visibility_timeout(visibility.as_secs().clamp(0, 43_200) as i32)
+            .wait_time_seconds(self.config.wait_secs)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .map_err(unavailable("SQS ReceiveMessage failed"))?;
+        let mut received = Vec::new();
+        for m in out.messages.unwrap_or_default() {
+            let Some(handle) = m.receipt_handle.clone() else {
+                continue;
+            };
+            let body = m.body.clone().unwrap_or_default();
+            let count = m
+                .attributes
+                .as_ref()
+                .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(1);
+            let key = m
+                .message_attributes
+                .as_ref()
+                .and_then(|a| a.get(KEY_ATTRIBUTE))
+                .and_then(|v| v.string_value.clone());
+            self.remember(&handle, body.clone(), key);
+            received.push(Received {
+                receipt: Receipt(handle),
+                receive_count: count,
+                envelope: Envelope::from_json(body.as_bytes()).map_err(|e| e.to_string()),
+            });
+        }
+        Ok(received)
+    }
+
+    async fn ack(&self, receipt: &Receipt) -> Result<(), StoreError> {
+        self.forget(&receipt.0);
+        self.client
+            .delete_message()
+            .queue_url(&self.config.queue_url)
+            .receipt_handle(&receipt.0)
+            .send()
+            .await
+            .map_err(unavailable("SQS DeleteMessage failed"))?;
+        Ok(())
+    }
+
+    async fn retry_later(
+        &self,
+        receipt: &Receipt,
+        delay: Duration,
+        _reason: &str,
+    ) -> Result<(), StoreError> {
+        // SQS cannot annotate a message; the reason is in the worker's logs and metrics.
+        self.forget(&receipt.0);
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.config.queue_url)
+            .receipt_handle(&receipt.0)
+            .visibility_timeout(delay.as_secs().clamp(0, 43_200) as i32)
+            .send()
+            .await
+            .map_err(unavailable("SQS ChangeMessageVisibility failed"))?;
+        Ok(())
+    }
+
+    async fn dead_letter(&self, receipt: &Receipt, reason: &str) -> Result<(), StoreError> {
+        let (body, key) = self.forget(&receipt.0).ok_or_else(|| {
+            StoreError::Invalid("dead_letter for a message this process did not receive".into())
+        })?;
+        let reason: String = reason.chars().take(1000).collect();
+        self.send_body(
+            &self.config.dlq_url,
+            &body,
+            key.as_deref(),
+            key.as_deref(),
+            &[(REASON_ATTRIBUTE, &reason)],
+        )
+        .await?;
+        self.client
+            .delete_message()
+            .queue_url(&self.config.queue_url)
+            .receipt_handle(&receipt.0)
+            .send()
+            .await
+            .map_err(unavailable("SQS DeleteMessage failed"))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DeadLetters for SqsQueue {
+    /// Peek at the DLQ: messages are received with a zero visibility timeout and left in
+    /// place (SQS has no browse).
+    async fn list(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        while out.len() < limit {
+            let got = self
+                .client
+                .receive_message()
+                .queue_url(&self.config.dlq_url)
+                .max_number_of_messages(10)
+                .visibility_timeout(0)
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .message_attribute_names("All")
+                .send()
+                .await
+                .map_err(unavailable("SQS ReceiveMessage (DLQ) failed"))?;
+            let messages = got.messages.unwrap_or_default();
+            if messages.is_empty() {
+                break;
+            }
+            let mut fresh = 0;
+            for m in messages {
+                if !seen.insert(m.message_id.clone().unwrap_or_default()) {
+                    continue;
+                }
+                fresh += 1;
+                let attrs = m.message_attributes.unwrap_or_default();
+                let sys = m.attributes.unwrap_or_default();
+                let sent_ms = sys
+                    .get(&MessageSystemAttributeName::SentTimestamp)
+                    .and_then(|t| t.parse::<i64>().ok())
+                    .unwrap_or(0);
+                out.push(DeadLetter {
+                    key: attrs
+                        .get(KEY_ATTRIBUTE)
+                        .and_then(|v| v.string_value.clone()),
+                    reason: attrs
+                        .get(REASON_ATTRIBUTE)
+                        .and_then(|v| v.string_value.clone()),
+                    receive_count: sys
+                        .get(&MessageSystemAttributeName::ApproximateReceiveCount)
+                        .and_then(|c| c.parse().ok())
+                        .unwrap_or(0),
+                    dead_at: inlet_core::clock::from_unix_millis(sent_ms),
+                });
+            }
+            if fresh == 0 {
+                break;
+            }
+        }
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    /// Move dead letters back. All: SQS's own message-move task (the console's "Start DLQ
+    /// redrive"), falling back to receive/send/delete where that API is missing (emulators).
+    /// By key: always receive/send/delete.
+    async fn redrive(&self, which: &RedriveSelector) -> Result<usize, StoreError> {
+        if *which == RedriveSelector::All {
+            if let Some(n) = self.start_move_task().await {
+                return Ok(n);
+            }
+        }
+        let mut moved = 0;
+        let mut idle_rounds = 0;
+        while idle_rounds < 2 {
+            let got = self
+                .client
+                .receive_message()
+                .queue_url(&self.config.dlq_url)
+                .max_number_of_messages(10)
+                .visibility_timeout(30)
+                .message_attribute_names("All")
+                .send()
+                .await
+                .map_err(unavailable("SQS ReceiveMessage (DLQ) failed"))?;
+            let messages = got.messages.unwrap_or_default();
+            if messages.is_empty() {
+                idle_rounds += 1;
+                continue;
+            }
+            let mut matched_any = false;
+            for m in messages {
+                let handle = m.receipt_handle.clone().unwrap_or_default();
+                let key = m
+                    .message_attributes
+                    .as_ref()
+                    .and_then(|a| a.get(KEY_ATTRIBUTE))
+                    .and_then(|v| v.string_value.clone());
+                let wanted = match which {
+                    RedriveSelector::All => true,
+                    RedriveSelector::Key(k) => key.as_deref() == Some(k.as_str()),
+                };
+                if !wanted {
+                    // Leave it for the next look.
+                    let _ = self
+                        .client
+                        .change_message_visibility()
+                        .queue_url(&self.config.dlq_url)
+                        .receipt_handle(&handle)
+                        .visibility_timeout(0)
+                        .send()
+                        .await;
+                    continue;
+                }
+                matched_any = true;
+                let body = m.body.unwrap_or_default();
+                let group = Envelope::from_json(body.as_bytes())
+                    .ok()
+                    .and_then(|e| e.entity);
+                self.send_body(
+                    &self.config.queue_url,
+                    &body,
+                    key.as_deref(),
+                    group.as_deref(),
+                    &[],
+                )
+                .await?;
+                self.client
+                    .delete_message()
+                    .queue_url(&self.config.dlq_url)
+                    .receipt_handle(&handle)
+                    .send()
+                    .await
+                    .map_err(unavailable("SQS DeleteMessage (DLQ) failed"))?;
+                moved += 1;
+            }
+            if !matched_any {
+                idle_rounds += 1;
+            }
+        }
+        Ok(moved)
+    }
+}
+
+impl SqsQueue {
+    /// Move a message a Lambda worker received to the DLQ with `reason` (the event source
+    /// mapping deletes the original when the record is reported as a success).
+    pub async fn send_to_dlq(
+        &self,
+        body: &str,
+        key: Option<&str>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let reason: String = reason.chars().take(1000).collect();
+        self.send_body(
+            &self.config.dlq_url,
+            body,
+            key,
+            key,
+            &[(REASON_ATTRIBUTE, &reason)],
+        )
+        .await
+    }
+
+    /// Hide a message for `delay` (the worker's backoff before the next attempt).
+    pub async fn change_visibility(
+        &self,
+        receipt_handle: &str,
+        delay: Duration,
+    ) -> Result<(), StoreError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.config.queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(delay.as_secs().clamp(0, 43_200) as i32)
+            .send()
+            .await
+            .map_err(unavailable("SQS ChangeMessageVisibility failed"))?;
+        Ok(())
+    }
+
+    /// `StartMessageMoveTask` back to the source queue; `None` where the API is missing.
+    async fn start_move_task(&self) -> Option<usize> {
+        let attrs = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.config.dlq_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .ok()?
+            .attributes?;
+        let arn = attrs.get(&QueueAttributeName::QueueArn)?.clone();
+        let depth = attrs
+            .get(&QueueAttributeName::ApproximateNumberOfMessages)
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(0);
+        match self
+            .client
+            .start_message_move_task()
+            .source_arn(arn)
+            .send()
+            .await
+        {
+            Ok(_) => Some(depth),
+            Err(e) => {
+                tracing::info!(error = %e, "StartMessageMoveTask unavailable; moving messages one by one");
+                None
+            }
+        }
+    }
+}
