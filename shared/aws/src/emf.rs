@@ -72,7 +72,8 @@ impl EmfMetrics {
                 "_aws".into(),
                 serde_json::json!({
                     "Timestamp": now as i64,
-                    "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": [names], "Metrics": defs.remove(&d).unwrap_or_default()}]
+                    // Each metric also goes out without dimensions: the stack's alarms watch totals.
+                    "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": [names, []], "Metrics": defs.remove(&d).unwrap_or_default()}]
                 }),
             );
             for (k, v) in &d {
@@ -133,6 +134,7 @@ mod tests {
         let cw = &d["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(cw["Namespace"], "Inlet");
         assert_eq!(cw["Dimensions"][0][0], "provider");
+        assert_eq!(cw["Dimensions"][1], serde_json::json!([]));
         assert_eq!(cw["Metrics"].as_array().unwrap().len(), 3);
         assert!(m.take_documents().is_empty());
     }
