@@ -7,13 +7,14 @@ use std::sync::Arc;
 
 use inlet_core::clock::SystemClock;
 use inlet_core::config::{Config, SinkConfig};
-use inlet_core::ports::{DeadLetters, RedriveSelector};
+use inlet_core::ports::RedriveSelector;
 use inlet_core::signature::{sign, Scheme, SignRequest};
-use inlet_local::{Store, StoreOptions};
+use inlet_local::StoreOptions;
 
+use crate::backend::{BackendKind, Ports};
 use crate::config_file::{self, LoadError};
 use crate::dev::{self, DevOptions};
-use crate::{exit, Command, DlqAction};
+use crate::{exit, Command, DataDirArg, DlqAction};
 
 pub async fn run(command: Command) -> u8 {
     match command {
@@ -21,7 +22,7 @@ pub async fn run(command: Command) -> u8 {
             config,
             listen,
             data_dir,
-        } => run_dev(config.config.as_deref(), listen, &data_dir.data_dir).await,
+        } => run_dev(config.config.as_deref(), listen, &data_dir).await,
         Command::Send {
             provider,
             body,
@@ -45,12 +46,10 @@ pub async fn run(command: Command) -> u8 {
                 data_dir,
                 limit,
                 json,
-            } => dlq_list(&data_dir.data_dir, limit, json).await,
-            DlqAction::Redrive { data_dir, key, all } => {
-                dlq_redrive(&data_dir.data_dir, key, all).await
-            }
+            } => dlq_list(&data_dir, limit, json).await,
+            DlqAction::Redrive { data_dir, key, all } => dlq_redrive(&data_dir, key, all).await,
         },
-        Command::Status { data_dir, json } => status(&data_dir.data_dir, json).await,
+        Command::Status { data_dir, json } => status(&data_dir, json).await,
         Command::Reconcile {
             source,
             since,
@@ -61,7 +60,7 @@ pub async fn run(command: Command) -> u8 {
         } => {
             reconcile(
                 config.config.as_deref(),
-                &data_dir.data_dir,
+                &data_dir,
                 &source,
                 since.as_deref(),
                 dry_run,
@@ -129,7 +128,8 @@ fn check(explicit: Option<&Path>) -> u8 {
     exit::OK
 }
 
-async fn run_dev(explicit: Option<&Path>, listen: std::net::SocketAddr, data_dir: &Path) -> u8 {
+async fn run_dev(explicit: Option<&Path>, listen: std::net::SocketAddr, place: &DataDirArg) -> u8 {
+    let data_dir = place.data_dir.as_path();
     let (path, config) = match load_config(explicit) {
         Ok(c) => c,
         Err(code) => return code,
@@ -139,7 +139,9 @@ async fn run_dev(explicit: Option<&Path>, listen: std::net::SocketAddr, data_dir
         .iter()
         .map(|p| p.name.to_string())
         .collect();
-    let running = match dev::start(DevOptions::new(config, listen, data_dir.to_path_buf())).await {
+    let mut options = DevOptions::new(config, listen, data_dir.to_path_buf());
+    options.backend = place.backend;
+    let running = match dev::start(options).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("inlet: {e:#}");
@@ -147,11 +149,11 @@ async fn run_dev(explicit: Option<&Path>, listen: std::net::SocketAddr, data_dir
         }
     };
     let addr = running.addr;
-    println!(
-        "inlet dev: config {}, store {}",
-        path.display(),
-        dev::db_path(data_dir).display()
-    );
+    let store = match place.backend {
+        BackendKind::Local => dev::db_path(data_dir).display().to_string(),
+        BackendKind::Aws => "AWS (SQS + DynamoDB)".to_string(),
+    };
+    println!("inlet dev: config {}, store {store}", path.display());
     println!("listening on http://{addr}  (POST /webhooks/{{provider}}, GET /health)");
     if !providers.is_empty() {
         println!("providers: {}", providers.join(", "));
@@ -310,27 +312,41 @@ fn scheme_headers(scheme: &Scheme, id: &str, event_type: Option<&str>) -> Vec<(S
     }
 }
 
-fn open_store(data_dir: &Path) -> Result<Store, u8> {
-    let path = dev::db_path(data_dir);
-    if !path.is_file() {
-        eprintln!(
-            "inlet: no store at {} (run `inlet dev` first, or pass --data-dir)",
-            path.display()
-        );
-        return Err(exit::FAILURE);
+/// The backend's ports for an operator command.
+async fn open_ports(place: &DataDirArg) -> Result<Ports, u8> {
+    match place.backend {
+        BackendKind::Local => {
+            let path = dev::db_path(&place.data_dir);
+            if !path.is_file() {
+                eprintln!(
+                    "inlet: no store at {} (run `inlet dev` first, or pass --data-dir)",
+                    path.display()
+                );
+                return Err(exit::FAILURE);
+            }
+            crate::backend::local(
+                &place.data_dir,
+                StoreOptions::default(),
+                Arc::new(SystemClock),
+            )
+            .map_err(|e| {
+                eprintln!("inlet: {e:#}");
+                exit::FAILURE
+            })
+        }
+        BackendKind::Aws => crate::backend::aws(0).await.map_err(|e| {
+            eprintln!("inlet: {e:#}");
+            exit::CONFIG
+        }),
     }
-    Store::open(&path, StoreOptions::default(), Arc::new(SystemClock)).map_err(|e| {
-        eprintln!("inlet: cannot open {}: {e}", path.display());
-        exit::FAILURE
-    })
 }
 
-async fn dlq_list(data_dir: &Path, limit: usize, json: bool) -> u8 {
-    let store = match open_store(data_dir) {
-        Ok(s) => s,
+async fn dlq_list(place: &DataDirArg, limit: usize, json: bool) -> u8 {
+    let ports = match open_ports(place).await {
+        Ok(p) => p,
         Err(c) => return c,
     };
-    match store.list(limit).await {
+    match ports.dead_letters.list(limit).await {
         Ok(items) => {
             if json {
                 for d in &items {
@@ -363,9 +379,9 @@ async fn dlq_list(data_dir: &Path, limit: usize, json: bool) -> u8 {
     }
 }
 
-async fn dlq_redrive(data_dir: &Path, key: Option<String>, all: bool) -> u8 {
-    let store = match open_store(data_dir) {
-        Ok(s) => s,
+async fn dlq_redrive(place: &DataDirArg, key: Option<String>, all: bool) -> u8 {
+    let ports = match open_ports(place).await {
+        Ok(p) => p,
         Err(c) => return c,
     };
     let which = match (key, all) {
@@ -376,7 +392,7 @@ async fn dlq_redrive(data_dir: &Path, key: Option<String>, all: bool) -> u8 {
             return exit::USAGE;
         }
     };
-    match store.redrive(&which).await {
+    match ports.dead_letters.redrive(&which).await {
         Ok(0) if matches!(which, RedriveSelector::Key(_)) => {
             eprintln!("inlet: no dead letter with that key");
             exit::NOT_FOUND
@@ -392,10 +408,37 @@ async fn dlq_redrive(data_dir: &Path, key: Option<String>, all: bool) -> u8 {
     }
 }
 
-async fn status(data_dir: &Path, json: bool) -> u8 {
-    let store = match open_store(data_dir) {
-        Ok(s) => s,
+async fn status(place: &DataDirArg, json: bool) -> u8 {
+    let ports = match open_ports(place).await {
+        Ok(p) => p,
         Err(c) => return c,
+    };
+    if let Some(aws) = &ports.aws {
+        return match crate::backend::aws_depths(aws).await {
+            Ok((waiting, in_flight, dead)) => {
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"queue_depth": waiting, "in_flight": in_flight, "dlq_depth": dead})
+                    );
+                } else {
+                    println!(
+                        "queue      waiting {waiting}  in flight {in_flight}  dead-lettered {dead}"
+                    );
+                    println!(
+                        "counters   in CloudWatch (namespace Inlet) and the stack's dashboard"
+                    );
+                }
+                exit::OK
+            }
+            Err(e) => {
+                eprintln!("inlet: {e:#}");
+                exit::FAILURE
+            }
+        };
+    }
+    let Some(store) = ports.local else {
+        return exit::FAILURE;
     };
     let s = match store.status().await {
         Ok(s) => s,
@@ -456,7 +499,7 @@ async fn status(data_dir: &Path, json: bool) -> u8 {
 
 async fn reconcile(
     explicit: Option<&Path>,
-    data_dir: &Path,
+    place: &DataDirArg,
     source: &str,
     since: Option<&str>,
     dry_run: bool,
@@ -489,19 +532,31 @@ async fn reconcile(
             return exit::FAILURE;
         }
     };
-    let path = dev::db_path(data_dir);
-    let store = match Store::open(&path, StoreOptions::default(), Arc::new(SystemClock)) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("inlet: cannot open {}: {e}", path.display());
-            return exit::FAILURE;
-        }
+    let ports = match place.backend {
+        BackendKind::Local => match crate::backend::local(
+            &place.data_dir,
+            StoreOptions::default(),
+            Arc::new(SystemClock),
+        ) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("inlet: {e:#}");
+                return exit::FAILURE;
+            }
+        },
+        BackendKind::Aws => match crate::backend::aws(0).await {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("inlet: {e:#}");
+                return exit::CONFIG;
+            }
+        },
     };
     let metrics = inlet_local::LocalMetrics::new();
     let mut code = exit::OK;
     for feed in &built.feeds {
         let settings = crate::reconcile::settings(source_config, dry_run, backfill);
-        match crate::reconcile::run_feed(feed.as_ref(), &store, &metrics, &SystemClock, &settings)
+        match crate::reconcile::run_feed(feed.as_ref(), &ports, &metrics, &SystemClock, &settings)
             .await
         {
             Ok(report) => {
@@ -536,7 +591,10 @@ async fn reconcile(
             }
         }
     }
-    if let Err(e) = metrics.flush(&store).await {
+    if let Some(Err(e)) = match &ports.local {
+        Some(store) => Some(metrics.flush(store).await),
+        None => None,
+    } {
         eprintln!("inlet: could not record metrics: {e}");
     }
     eprintln!("{} request(s) to the provider", built.fetcher.requests());

@@ -1,5 +1,6 @@
-//! `inlet dev`: the webhook endpoint, the worker loop and housekeeping in one process on the
-//! embedded store. Shutdown stops accepting, lets in-flight requests and the current batch
+//! `inlet dev`: the webhook endpoint, the worker loop, the reconciliation scheduler and
+//! housekeeping in one process — on the embedded store, or (`--backend aws`) on SQS and
+//! DynamoDB. Shutdown stops accepting, lets in-flight requests and the current batch
 //! finish, and flushes metrics; every 202'd event is already durable, so nothing is lost.
 
 use std::net::SocketAddr;
@@ -13,16 +14,23 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use inlet_core::clock::{Clock, SystemClock};
-use inlet_core::config::Config;
+use inlet_core::config::{Config, SinkConfig};
+use inlet_core::metrics::Metrics;
+use inlet_core::ports::{Queue, Sink};
 use inlet_core::usecase::process::{run_once, ProcessSettings, Processor};
-use inlet_local::{sinks, LocalMetrics, Store, StoreOptions};
+use inlet_local::{LocalMetrics, Store, StoreOptions};
 
+use crate::backend::{BackendKind, Ports};
 use crate::server::{router, App};
 
 pub struct DevOptions {
     pub config: Config,
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    pub backend: BackendKind,
+    /// For the AWS backend: an SDK configuration and resources to use instead of the
+    /// environment's.
+    pub aws: Option<(aws_config::SdkConfig, inlet_aws::runtime::Resources)>,
     pub clock: Arc<dyn Clock>,
     pub busy_timeout: Duration,
 }
@@ -33,6 +41,8 @@ impl DevOptions {
             config,
             listen,
             data_dir,
+            backend: BackendKind::Local,
+            aws: None,
             clock: Arc::new(SystemClock),
             busy_timeout: StoreOptions::default().busy_timeout,
         }
@@ -42,12 +52,17 @@ impl DevOptions {
 /// A running `inlet dev`.
 pub struct Running {
     pub addr: SocketAddr,
-    pub store: Store,
+    pub ports: Ports,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl Running {
+    /// The embedded store (local backend).
+    pub fn store(&self) -> Option<&Store> {
+        self.ports.local.as_ref()
+    }
+
     /// Stop gracefully and wait until every task has finished.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
@@ -57,25 +72,54 @@ impl Running {
     }
 }
 
-pub fn db_path(data_dir: &std::path::Path) -> PathBuf {
-    data_dir.join("inlet.db")
+pub use crate::backend::db_path;
+
+/// Sinks for this backend: EventBridge ones need AWS.
+fn build_sinks(config: &Config, ports: &Ports) -> anyhow::Result<Vec<Arc<dyn Sink>>> {
+    let mut out: Vec<Arc<dyn Sink>> = Vec::new();
+    for c in &config.sinks {
+        match (c, &ports.aws) {
+            (SinkConfig::Eventbridge { bus }, Some(aws)) => {
+                let bus = bus
+                    .clone()
+                    .or_else(|| aws.resources.event_bus.clone())
+                    .context("the eventbridge sink needs `bus` or INLET_EVENT_BUS")?;
+                out.push(Arc::new(inlet_aws::EventBridgeSink::new(
+                    aws_sdk_eventbridge::Client::new(&aws.sdk),
+                    bus,
+                )));
+            }
+            (other, _) => out.extend(
+                inlet_sinks::build(std::slice::from_ref(other))
+                    .context("cannot set up the sinks")?,
+            ),
+        }
+    }
+    Ok(out)
 }
 
-/// Open the store, bind the listener and start every loop.
+/// Open the backend, bind the listener and start every loop.
 pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
     let config = Arc::new(opts.config);
-    let store = Store::open(
-        &db_path(&opts.data_dir),
-        StoreOptions {
-            max_receive: config.worker.max_receive,
-            busy_timeout: opts.busy_timeout,
-            ..StoreOptions::default()
+    let ports = match opts.backend {
+        BackendKind::Local => crate::backend::local(
+            &opts.data_dir,
+            StoreOptions {
+                max_receive: config.worker.max_receive,
+                busy_timeout: opts.busy_timeout,
+                ..StoreOptions::default()
+            },
+            Arc::clone(&opts.clock),
+        )?,
+        // Short long-polls keep shutdown prompt.
+        BackendKind::Aws => match opts.aws {
+            Some((sdk, resources)) => crate::backend::aws_with(sdk, resources, 1)?,
+            None => crate::backend::aws(1).await?,
         },
-        Arc::clone(&opts.clock),
-    )
-    .with_context(|| format!("cannot open the store in {}", opts.data_dir.display()))?;
-    let sinks = sinks::build(&config.sinks).context("cannot set up the sinks")?;
-    let metrics = Arc::new(LocalMetrics::new());
+    };
+    let sinks = build_sinks(&config, &ports)?;
+    let local_metrics = Arc::new(LocalMetrics::new());
+    let metrics: Arc<dyn Metrics> = local_metrics.clone();
     let wake = Arc::new(Notify::new());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
@@ -86,8 +130,8 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
 
     let app = Arc::new(App {
         config: Arc::clone(&config),
-        store: store.clone(),
-        metrics: metrics.clone(),
+        queue: Arc::clone(&ports.queue),
+        metrics: Arc::clone(&metrics),
         clock: Arc::clone(&opts.clock),
         wake: Arc::clone(&wake),
     });
@@ -104,10 +148,10 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
     });
 
     let processor = Processor {
-        ledger: Arc::new(store.clone()),
-        versions: Arc::new(store.clone()),
+        ledger: Arc::clone(&ports.ledger),
+        versions: Arc::clone(&ports.versions),
         sinks,
-        metrics: metrics.clone(),
+        metrics: Arc::clone(&metrics),
         clock: Arc::clone(&opts.clock),
         settings: ProcessSettings::from(&config.worker),
         payload_log: config
@@ -121,8 +165,8 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
     {
         tasks.push(tokio::spawn(crate::reconcile::schedule(
             built,
-            store.clone(),
-            metrics.clone(),
+            ports.clone(),
+            Arc::clone(&metrics),
             Arc::clone(&opts.clock),
             Arc::clone(&wake),
             shutdown_rx.clone(),
@@ -130,20 +174,22 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
     }
     tasks.push(tokio::spawn(worker_loop(
         processor,
-        store.clone(),
+        Arc::clone(&ports.queue),
         Arc::clone(&config),
         wake,
         shutdown_rx.clone(),
     )));
-    tasks.push(tokio::spawn(housekeeping_loop(
-        store.clone(),
-        metrics,
-        shutdown_rx,
-    )));
+    if let Some(store) = &ports.local {
+        tasks.push(tokio::spawn(housekeeping_loop(
+            store.clone(),
+            local_metrics,
+            shutdown_rx,
+        )));
+    }
 
     Ok(Running {
         addr,
-        store,
+        ports,
         shutdown: shutdown_tx,
         tasks,
     })
@@ -151,7 +197,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
 
 async fn worker_loop(
     processor: Processor,
-    store: Store,
+    queue: Arc<dyn Queue>,
     config: Arc<Config>,
     wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
@@ -164,7 +210,7 @@ async fn worker_loop(
         }
         // A batch in progress always runs to the end: cancelling it halfway would only
         // leave work for the visibility timeout to return.
-        match run_once(&processor, &store, w.batch_size, w.visibility()).await {
+        match run_once(&processor, queue.as_ref(), w.batch_size, w.visibility()).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
             Err(e) => warn!(error = %e, "receive failed"),

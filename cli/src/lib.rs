@@ -2,6 +2,7 @@
 //! `send`, `check`, `dlq`, `status`. Library so the integration tests can start the same
 //! server in-process.
 
+pub mod backend;
 pub mod commands;
 pub mod config_file;
 pub mod dev;
@@ -67,6 +68,10 @@ pub struct DataDirArg {
     /// Directory of the embedded store.
     #[arg(long, env = "INLET_DATA_DIR", default_value = ".inlet")]
     pub data_dir: PathBuf,
+    /// Where the pipeline lives: the embedded store, or AWS (SQS + DynamoDB named by
+    /// INLET_QUEUE_URL, INLET_DLQ_URL, INLET_TABLE; AWS_ENDPOINT_URL for an emulator).
+    #[arg(long, value_enum, env = "INLET_BACKEND", default_value = "local")]
+    pub backend: backend::BackendKind,
 }
 
 #[derive(Debug, Subcommand)]

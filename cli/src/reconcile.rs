@@ -4,13 +4,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::backend::Ports;
 use inlet_core::clock::Clock;
 use inlet_core::metrics::Metrics;
 use inlet_core::source_config::SourceConfig;
 use inlet_core::usecase::reconcile::{
     ChangeSource, Reconcile, ReconcileError, ReconcileReport, ReconcileSettings,
 };
-use inlet_local::Store;
 use time::OffsetDateTime;
 use tokio::sync::{watch, Notify};
 use tracing::warn;
@@ -31,25 +31,26 @@ pub fn settings(
     }
 }
 
-/// One run of one feed; the report is kept for `inlet status` (unless a dry run).
+/// One run of one feed; on the embedded store the report is kept for `inlet status`
+/// (unless a dry run).
 pub async fn run_feed(
     feed: &dyn ChangeSource,
-    store: &Store,
+    ports: &Ports,
     metrics: &dyn Metrics,
     clock: &dyn Clock,
     settings: &ReconcileSettings,
 ) -> Result<ReconcileReport, ReconcileError> {
     let report = Reconcile {
         source: feed,
-        ledger: store,
-        queue: store,
-        cursors: store,
+        ledger: ports.ledger.as_ref(),
+        queue: ports.queue.as_ref(),
+        cursors: ports.cursors.as_ref(),
         metrics,
         clock,
     }
     .run(settings)
     .await?;
-    if !settings.dry_run {
+    if let (false, Some(store)) = (settings.dry_run, &ports.local) {
         store.record_reconcile(&report.source, &report).await?;
     }
     Ok(report)
@@ -58,7 +59,7 @@ pub async fn run_feed(
 /// The `inlet dev` scheduler for one source: a run at start, then every `interval`.
 pub async fn schedule(
     built: inlet_sources::BuiltSource,
-    store: Store,
+    ports: Ports,
     metrics: Arc<dyn Metrics>,
     clock: Arc<dyn Clock>,
     wake_worker: Arc<Notify>,
@@ -76,7 +77,7 @@ pub async fn schedule(
         }
         for feed in &built.feeds {
             let s = settings(&built.config, false, None);
-            match run_feed(feed.as_ref(), &store, metrics.as_ref(), clock.as_ref(), &s).await {
+            match run_feed(feed.as_ref(), &ports, metrics.as_ref(), clock.as_ref(), &s).await {
                 Ok(r) if r.recovered > 0 => wake_worker.notify_one(),
                 Ok(_) => {}
                 Err(e) => warn!(source = feed.name(), error = %e, "reconciliation run failed"),

@@ -19,16 +19,16 @@ use inlet_core::clock::Clock;
 use inlet_core::config::Config;
 use inlet_core::headers::Headers;
 use inlet_core::metrics::{names, Metrics};
+use inlet_core::ports::Queue;
 use inlet_core::reply::{self, ingest_reply, Reply};
 use inlet_core::usecase::ingest::{self, Accepted, WebhookRequest};
-use inlet_local::Store;
 
 /// How long a client may take to send its body.
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct App {
     pub config: Arc<Config>,
-    pub store: Store,
+    pub queue: Arc<dyn Queue>,
     pub metrics: Arc<dyn Metrics>,
     pub clock: Arc<dyn Clock>,
     /// Woken after each accepted event so the worker picks it up at once.
@@ -146,7 +146,7 @@ async fn webhook(
         }
         let result = ingest::ingest(
             &app.config,
-            &app.store,
+            app.queue.as_ref(),
             app.metrics.as_ref(),
             &WebhookRequest {
                 provider: &provider,

@@ -224,17 +224,15 @@ async fn bench_source(label: &str, sources_toml: &str, source: &str, api: &FakeA
         sources_toml
     ));
     let built = inlet_sources::build(cfg.source(source).unwrap()).unwrap();
-    let store = Store::open(
-        &dir.path().join("inlet.db"),
-        StoreOptions::default(),
-        Arc::new(SystemClock),
-    )
-    .unwrap();
+    let ports =
+        inlet_cli::backend::local(dir.path(), StoreOptions::default(), Arc::new(SystemClock))
+            .unwrap();
+    let store = ports.local.clone().unwrap();
     let settings = inlet_cli::reconcile::settings(&built.config, false, None);
     let started = Instant::now();
     let report = inlet_cli::reconcile::run_feed(
         built.feeds[0].as_ref(),
-        &store,
+        &ports,
         &inlet_core::metrics::NoMetrics,
         &SystemClock,
         &settings,
@@ -266,7 +264,7 @@ async fn bench_source(label: &str, sources_toml: &str, source: &str, api: &FakeA
     let settings = inlet_cli::reconcile::settings(&built.config, false, None);
     let quiet = inlet_cli::reconcile::run_feed(
         built.feeds[0].as_ref(),
-        &store,
+        &ports,
         &inlet_core::metrics::NoMetrics,
         &SystemClock,
         &settings,

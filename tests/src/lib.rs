@@ -141,7 +141,11 @@ impl Dev {
     }
 
     pub fn store(&self) -> &inlet_local::Store {
-        &self.running.as_ref().unwrap().store
+        self.running
+            .as_ref()
+            .unwrap()
+            .store()
+            .expect("the local backend")
     }
 
     pub async fn stop(mut self) {

@@ -403,3 +403,119 @@ async fn reconciler_runs_sources_with_dynamodb_cursors_on_a_scheduled_event() {
     let out = inlet_reconciler_fn::handle(&deps, Duration::from_secs(1)).await;
     assert_eq!(out["reports"][0]["stopped"], "deadline");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dev_on_the_aws_backend_delivers_from_http_to_eventbridge_to_an_sqs_target() {
+    let moto = Moto::connect().await;
+    let (q, dlq) = moto.queues(3, false).await;
+    let table = moto.table().await;
+    let events = aws_sdk_eventbridge::Client::new(&moto.sdk);
+    let bus = inlet_tests::moto::unique("inlet-bus");
+    events.create_event_bus().name(&bus).send().await.unwrap();
+    // An SQS queue subscribed to everything Inlet publishes on the bus.
+    let observer = moto
+        .sqs()
+        .create_queue()
+        .queue_name(inlet_tests::moto::unique("observer"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let observer_arn = moto
+        .sqs()
+        .get_queue_attributes()
+        .queue_url(&observer)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    events
+        .put_rule()
+        .name("inlet-to-observer")
+        .event_bus_name(&bus)
+        .event_pattern(serde_json::json!({"source": [{"prefix": "inlet."}]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    events
+        .put_targets()
+        .rule("inlet-to-observer")
+        .event_bus_name(&bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("observer")
+                .arn(observer_arn)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "{}{}\n[[sinks]]\nkind = \"eventbridge\"\n",
+        fast_worker_toml(3),
+        providers_toml()
+    );
+    let resources = inlet_aws::runtime::Resources {
+        queue_url: q,
+        dlq_url: dlq,
+        table,
+        event_bus: Some(bus),
+    };
+    let dev = Dev::start_with(&cfg, dir.path(), |o| {
+        o.backend = inlet_cli::backend::BackendKind::Aws;
+        o.aws = Some((moto.sdk.clone(), resources));
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let body = stripe_event("evt_bus_1", "invoice.paid", "in_bus", now_unix());
+    assert_eq!(post_stripe(&client, &dev.url(""), &body).await.0, 202);
+    // The provider retries: a duplicate, acknowledged, not published again.
+    assert_eq!(post_stripe(&client, &dev.url(""), &body).await.0, 202);
+
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline && seen.len() < 2 {
+        let got = moto
+            .sqs()
+            .receive_message()
+            .queue_url(&observer)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        for m in got.messages.unwrap_or_default() {
+            seen.push(serde_json::from_str::<serde_json::Value>(&m.body.unwrap()).unwrap());
+        }
+        if !seen.is_empty() {
+            // Give a (wrong) second copy time to show up.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let more = moto
+                .sqs()
+                .receive_message()
+                .queue_url(&observer)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap();
+            for m in more.messages.unwrap_or_default() {
+                seen.push(serde_json::from_str::<serde_json::Value>(&m.body.unwrap()).unwrap());
+            }
+            break;
+        }
+    }
+    dev.stop().await;
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let event = &seen[0];
+    assert_eq!(event["source"], "inlet.stripe");
+    assert_eq!(event["detail-type"], "invoice.paid");
+    assert_eq!(event["detail"]["key"], "stripe:evt_bus_1");
+    assert_eq!(event["detail"]["payload"]["data"]["object"]["id"], "in_bus");
+}

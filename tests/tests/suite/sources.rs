@@ -18,6 +18,7 @@ use serde_json::json;
 
 struct Harness {
     _dir: tempfile::TempDir,
+    ports: inlet_cli::backend::Ports,
     store: Store,
     built: inlet_sources::BuiltSource,
 }
@@ -31,14 +32,13 @@ fn harness(sources_toml: &str, name: &str) -> Harness {
         sources_toml
     ));
     let built = inlet_sources::build(cfg.source(name).unwrap()).unwrap();
-    let store = Store::open(
-        &dir.path().join("inlet.db"),
-        StoreOptions::default(),
-        Arc::new(SystemClock),
-    )
-    .unwrap();
+    let ports =
+        inlet_cli::backend::local(dir.path(), StoreOptions::default(), Arc::new(SystemClock))
+            .unwrap();
+    let store = ports.local.clone().unwrap();
     Harness {
         _dir: dir,
+        ports,
         store,
         built,
     }
@@ -49,7 +49,7 @@ impl Harness {
         let s = settings(&self.built.config, false, None);
         run_feed(
             self.built.feeds[0].as_ref(),
-            &self.store,
+            &self.ports,
             &NoMetrics,
             &SystemClock,
             &s,

@@ -1,0 +1,137 @@
+//! The two homes of the pipeline, behind the same ports: the embedded SQLite store, or AWS
+//! (SQS, DynamoDB, EventBridge — real, or an emulator through `AWS_ENDPOINT_URL`).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::ValueEnum;
+use inlet_aws::runtime::Resources;
+use inlet_core::clock::Clock;
+use inlet_core::ports::{Cursors, DeadLetters, EntityVersions, Ledger, Queue};
+use inlet_local::{Store, StoreOptions};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum BackendKind {
+    /// The embedded SQLite store in --data-dir.
+    #[default]
+    Local,
+    /// SQS + DynamoDB named by INLET_QUEUE_URL, INLET_DLQ_URL, INLET_TABLE (the stack's outputs).
+    Aws,
+}
+
+/// The ports one backend provides.
+#[derive(Clone)]
+pub struct Ports {
+    pub queue: Arc<dyn Queue>,
+    pub dead_letters: Arc<dyn DeadLetters>,
+    pub ledger: Arc<dyn Ledger>,
+    pub versions: Arc<dyn EntityVersions>,
+    pub cursors: Arc<dyn Cursors>,
+    /// The embedded store (status, metrics, reconciliation reports), when local.
+    pub local: Option<Store>,
+    /// The SQS side, when on AWS (status).
+    pub aws: Option<AwsHandles>,
+}
+
+#[derive(Clone)]
+pub struct AwsHandles {
+    pub sdk: aws_config::SdkConfig,
+    pub resources: Resources,
+}
+
+pub fn db_path(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("inlet.db")
+}
+
+pub fn local(
+    data_dir: &Path,
+    options: StoreOptions,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Ports> {
+    let store = Store::open(&db_path(data_dir), options, clock)
+        .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+    let s = Arc::new(store.clone());
+    Ok(Ports {
+        queue: s.clone(),
+        dead_letters: s.clone(),
+        ledger: s.clone(),
+        versions: s.clone(),
+        cursors: s,
+        local: Some(store),
+        aws: None,
+    })
+}
+
+/// The AWS backend, from the environment (the stack's resource names, the SDK's usual
+/// configuration). `wait_secs` is the receive long-poll.
+pub async fn aws(wait_secs: i32) -> anyhow::Result<Ports> {
+    let resources =
+        Resources::from_env().context("the aws backend needs the stack's resource names")?;
+    aws_with(inlet_aws::sdk_config().await, resources, wait_secs)
+}
+
+/// The AWS backend on a given SDK configuration and resources (tests, tools).
+pub fn aws_with(
+    sdk: aws_config::SdkConfig,
+    resources: Resources,
+    wait_secs: i32,
+) -> anyhow::Result<Ports> {
+    let queue = Arc::new(inlet_aws::SqsQueue::new(
+        aws_sdk_sqs::Client::new(&sdk),
+        inlet_aws::SqsQueueConfig {
+            queue_url: resources.queue_url.clone(),
+            dlq_url: resources.dlq_url.clone(),
+            wait_secs,
+        },
+    ));
+    let table = Arc::new(inlet_aws::DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        resources.table.clone(),
+    ));
+    Ok(Ports {
+        queue: queue.clone(),
+        dead_letters: queue,
+        ledger: table.clone(),
+        versions: table.clone(),
+        cursors: table,
+        local: None,
+        aws: Some(AwsHandles { sdk, resources }),
+    })
+}
+
+/// Queue numbers on AWS: (visible, in flight, dead-lettered).
+pub async fn aws_depths(h: &AwsHandles) -> anyhow::Result<(u64, u64, u64)> {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let sqs = aws_sdk_sqs::Client::new(&h.sdk);
+    let get = |url: String| {
+        let sqs = sqs.clone();
+        async move {
+            let out = sqs
+                .get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(A::ApproximateNumberOfMessages)
+                .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+                .send()
+                .await?;
+            let attrs = out.attributes.unwrap_or_default();
+            let n = |a: &A| {
+                attrs
+                    .get(a)
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            Ok::<_, aws_sdk_sqs::Error>((
+                n(&A::ApproximateNumberOfMessages),
+                n(&A::ApproximateNumberOfMessagesNotVisible),
+            ))
+        }
+    };
+    let (visible, in_flight) = get(h.resources.queue_url.clone())
+        .await
+        .context("GetQueueAttributes (work queue)")?;
+    let (dead, dead_in_flight) = get(h.resources.dlq_url.clone())
+        .await
+        .context("GetQueueAttributes (DLQ)")?;
+    Ok((visible, in_flight, dead + dead_in_flight))
+}
