@@ -633,3 +633,126 @@ pub mod moto {
         }
     }
 }
+
+/// A real HTTP proxy in front of the AWS emulator that injects faults by operation
+/// (`X-Amz-Target`), for what moto cannot do: throttling, partial failures.
+pub mod faults {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    /// What the proxy does with one request.
+    pub enum Action {
+        Forward,
+        /// Answer without forwarding.
+        Respond(u16, String),
+        /// Forward a changed body, then change the emulator's JSON answer.
+        Rewrite {
+            body: Vec<u8>,
+            answer: Box<dyn FnOnce(serde_json::Value) -> serde_json::Value + Send>,
+        },
+    }
+
+    /// Decides per request: (operation, how many times it was seen before, body).
+    pub type Rule = Arc<dyn Fn(&str, usize, &[u8]) -> Action + Send + Sync>;
+
+    pub struct FaultProxy {
+        pub endpoint: String,
+        pub seen: Arc<Mutex<HashMap<String, usize>>>,
+    }
+
+    impl FaultProxy {
+        pub async fn start(upstream: &str, rule: Rule) -> FaultProxy {
+            let seen: Arc<Mutex<HashMap<String, usize>>> = Arc::new(Mutex::new(HashMap::new()));
+            let counter = seen.clone();
+            let upstream = upstream.to_string();
+            let client = reqwest::Client::new();
+            let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+                let (rule, counter, upstream, client) = (
+                    rule.clone(),
+                    counter.clone(),
+                    upstream.clone(),
+                    client.clone(),
+                );
+                async move {
+                    let (parts, body) = req.into_parts();
+                    let body = axum::body::to_bytes(body, 64 << 20)
+                        .await
+                        .unwrap_or_default()
+                        .to_vec();
+                    let target = parts
+                        .headers
+                        .get("x-amz-target")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string();
+                    let nth = {
+                        let mut c = counter.lock().unwrap();
+                        let n = c.entry(target.clone()).or_insert(0);
+                        *n += 1;
+                        *n - 1
+                    };
+                    let (body, answer): (
+                        Vec<u8>,
+                        Option<Box<dyn FnOnce(serde_json::Value) -> serde_json::Value + Send>>,
+                    ) = match rule(&target, nth, &body) {
+                        Action::Respond(status, text) => {
+                            let mut resp =
+                                axum::response::Response::new(axum::body::Body::from(text));
+                            *resp.status_mut() = axum::http::StatusCode::from_u16(status).unwrap();
+                            resp.headers_mut().insert(
+                                "content-type",
+                                "application/x-amz-json-1.0".parse().unwrap(),
+                            );
+                            return resp;
+                        }
+                        Action::Forward => (body, None),
+                        Action::Rewrite { body, answer } => (body, Some(answer)),
+                    };
+                    let url = format!(
+                        "{upstream}{}",
+                        parts
+                            .uri
+                            .path_and_query()
+                            .map(|p| p.as_str())
+                            .unwrap_or("/")
+                    );
+                    let mut fwd = client.request(parts.method.clone(), url).body(body);
+                    for (k, v) in &parts.headers {
+                        if k != "host" && k != "content-length" {
+                            fwd = fwd.header(k, v);
+                        }
+                    }
+                    let up = fwd.send().await.unwrap();
+                    let status = up.status();
+                    let headers = up.headers().clone();
+                    let mut bytes = up.bytes().await.unwrap().to_vec();
+                    if let Some(f) = answer {
+                        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                        bytes = serde_json::to_vec(&f(v)).unwrap();
+                    }
+                    let mut resp = axum::response::Response::new(axum::body::Body::from(bytes));
+                    *resp.status_mut() = status;
+                    for (k, v) in &headers {
+                        if k != "content-length" && k != "transfer-encoding" {
+                            resp.headers_mut().insert(k.clone(), v.clone());
+                        }
+                    }
+                    resp
+                }
+            });
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            });
+            FaultProxy {
+                endpoint: format!("http://{addr}"),
+                seen,
+            }
+        }
+
+        pub fn count(&self, target: &str) -> usize {
+            self.seen.lock().unwrap().get(target).copied().unwrap_or(0)
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Inlet's integration suite: one binary, a module per area.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod aws_faults;
 mod cli;
 mod contract;
 mod crash;

@@ -1,0 +1,201 @@
+//! Faults moto cannot produce, injected by a proxy in front of it: DynamoDB throttling and
+//! partial EventBridge `PutEvents` failures.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use inlet_core::ids::EventKey;
+use inlet_core::ports::{Claim, Ledger};
+use inlet_tests::faults::{Action, FaultProxy};
+use inlet_tests::moto::Moto;
+
+const THROTTLED: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"The level of configured provisioned throughput for the table was exceeded."}"#;
+
+async fn sdk_via(proxy: &FaultProxy) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&proxy.endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .load()
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_throttling_is_retried_then_surfaces_as_a_retryable_error() {
+    let moto = Moto::connect().await;
+    let table = moto.table().await;
+    // The first two claims are throttled; the SDK's retry absorbs them.
+    let proxy = FaultProxy::start(
+        &moto.endpoint,
+        Arc::new(|target, nth, _| match (target, nth) {
+            ("DynamoDB_20120810.PutItem", 0 | 1) => Action::Respond(400, THROTTLED.into()),
+            _ => Action::Forward,
+        }),
+    )
+    .await;
+    let store = inlet_aws::DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk_via(&proxy).await),
+        table.clone(),
+    );
+    let key = EventKey::parse("stripe:evt_throttle").unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    assert_eq!(
+        store
+            .claim(&key, "h", now, Duration::from_secs(5))
+            .await
+            .unwrap(),
+        Claim::Acquired
+    );
+    assert_eq!(proxy.count("DynamoDB_20120810.PutItem"), 3);
+
+    // Throttled for good: a retryable StoreError (the worker retries the message later).
+    let proxy = FaultProxy::start(
+        &moto.endpoint,
+        Arc::new(|target, _, _| match target {
+            "DynamoDB_20120810.PutItem" => Action::Respond(400, THROTTLED.into()),
+            _ => Action::Forward,
+        }),
+    )
+    .await;
+    let store =
+        inlet_aws::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk_via(&proxy).await), table);
+    let key = EventKey::parse("stripe:evt_throttle_2").unwrap();
+    let err = store
+        .claim(&key, "h", now, Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, inlet_core::ports::StoreError::Unavailable { .. }),
+        "{err:?}"
+    );
+    assert!(
+        std::error::Error::source(&err).is_some(),
+        "the SDK error is kept as the source"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eventbridge_partial_failures_retry_only_the_failed_entries() {
+    let moto = Moto::connect().await;
+    let events = aws_sdk_eventbridge::Client::new(&moto.sdk);
+    let bus = inlet_tests::moto::unique("bus");
+    events.create_event_bus().name(&bus).send().await.unwrap();
+    let observer = moto
+        .sqs()
+        .create_queue()
+        .queue_name(inlet_tests::moto::unique("obs"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let arn = moto
+        .sqs()
+        .get_queue_attributes()
+        .queue_url(&observer)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    events
+        .put_rule()
+        .name("all")
+        .event_bus_name(&bus)
+        .event_pattern(r#"{"source":[{"prefix":"inlet."}]}"#)
+        .send()
+        .await
+        .unwrap();
+    events
+        .put_targets()
+        .rule("all")
+        .event_bus_name(&bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("o")
+                .arn(arn)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let sizes = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen_sizes = sizes.clone();
+    // First PutEvents: entry 1 of 3 fails (it is not forwarded); later calls pass through.
+    let proxy = FaultProxy::start(
+        &moto.endpoint,
+        Arc::new(move |target, nth, body| {
+            if target != "AWSEvents.PutEvents" {
+                return Action::Forward;
+            }
+            let mut req: serde_json::Value = serde_json::from_slice(body).unwrap();
+            seen_sizes.lock().unwrap().push(req["Entries"].as_array().unwrap().len());
+            if nth > 0 {
+                return Action::Forward;
+            }
+            req["Entries"].as_array_mut().unwrap().remove(1);
+            Action::Rewrite {
+                body: serde_json::to_vec(&req).unwrap(),
+                answer: Box::new(|mut v| {
+                    let entries = v["Entries"].as_array_mut().unwrap();
+                    entries.insert(1, serde_json::json!({"ErrorCode": "InternalFailure", "ErrorMessage": "injected"}));
+                    v["FailedEntryCount"] = 1.into();
+                    v
+                }),
+            }
+        }),
+    )
+    .await;
+    let sink = inlet_aws::EventBridgeSink::new(
+        aws_sdk_eventbridge::Client::new(&sdk_via(&proxy).await),
+        bus,
+    );
+    let records: Vec<inlet_core::envelope::SinkRecord> = (0..3)
+        .map(|i| inlet_core::envelope::SinkRecord {
+            key: format!("stripe:evt_pe{i}"),
+            provider: "stripe".into(),
+            event_id: format!("evt_pe{i}"),
+            event_type: Some("invoice.paid".into()),
+            source: inlet_core::envelope::Source::Webhook,
+            received_at: time::OffsetDateTime::now_utc(),
+            correlation_id: "c".into(),
+            entity: None,
+            version: None,
+            payload: serde_json::json!({"n": i}),
+        })
+        .collect();
+    let refs: Vec<&inlet_core::envelope::SinkRecord> = records.iter().collect();
+    sink.put_batch(&refs).await.unwrap();
+    assert_eq!(
+        *sizes.lock().unwrap(),
+        [3, 1],
+        "the retry carried only the failed entry"
+    );
+
+    let mut keys = Vec::new();
+    for _ in 0..5 {
+        let got = moto
+            .sqs()
+            .receive_message()
+            .queue_url(&observer)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        for m in got.messages.unwrap_or_default() {
+            let v: serde_json::Value = serde_json::from_str(&m.body.unwrap()).unwrap();
+            keys.push(v["detail"]["key"].as_str().unwrap().to_string());
+        }
+        if keys.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    keys.sort();
+    assert_eq!(keys, ["stripe:evt_pe0", "stripe:evt_pe1", "stripe:evt_pe2"]);
+}
