@@ -640,6 +640,9 @@ pub mod faults {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
 
+    /// Changes the emulator's JSON answer.
+    pub type AnswerFn = Box<dyn FnOnce(serde_json::Value) -> serde_json::Value + Send>;
+
     /// What the proxy does with one request.
     pub enum Action {
         Forward,
@@ -648,7 +651,7 @@ pub mod faults {
         /// Forward a changed body, then change the emulator's JSON answer.
         Rewrite {
             body: Vec<u8>,
-            answer: Box<dyn FnOnce(serde_json::Value) -> serde_json::Value + Send>,
+            answer: AnswerFn,
         },
     }
 
@@ -691,23 +694,22 @@ pub mod faults {
                         *n += 1;
                         *n - 1
                     };
-                    let (body, answer): (
-                        Vec<u8>,
-                        Option<Box<dyn FnOnce(serde_json::Value) -> serde_json::Value + Send>>,
-                    ) = match rule(&target, nth, &body) {
-                        Action::Respond(status, text) => {
-                            let mut resp =
-                                axum::response::Response::new(axum::body::Body::from(text));
-                            *resp.status_mut() = axum::http::StatusCode::from_u16(status).unwrap();
-                            resp.headers_mut().insert(
-                                "content-type",
-                                "application/x-amz-json-1.0".parse().unwrap(),
-                            );
-                            return resp;
-                        }
-                        Action::Forward => (body, None),
-                        Action::Rewrite { body, answer } => (body, Some(answer)),
-                    };
+                    let (body, answer): (Vec<u8>, Option<AnswerFn>) =
+                        match rule(&target, nth, &body) {
+                            Action::Respond(status, text) => {
+                                let mut resp =
+                                    axum::response::Response::new(axum::body::Body::from(text));
+                                *resp.status_mut() =
+                                    axum::http::StatusCode::from_u16(status).unwrap();
+                                resp.headers_mut().insert(
+                                    "content-type",
+                                    "application/x-amz-json-1.0".parse().unwrap(),
+                                );
+                                return resp;
+                            }
+                            Action::Forward => (body, None),
+                            Action::Rewrite { body, answer } => (body, Some(answer)),
+                        };
                     let url = format!(
                         "{upstream}{}",
                         parts
