@@ -7,6 +7,7 @@ mod contract;
 mod crash;
 mod functions;
 mod independent;
+mod lambda_smoke;
 mod pipeline;
 mod reconcile;
 mod sources;

@@ -1,0 +1,162 @@
+//! The three built function binaries run as Lambda runs them — polling a Runtime API
+//! (here on loopback) — against moto, each invoked with a real event.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use inlet_core::signature::Scheme;
+use inlet_tests::moto::Moto;
+use inlet_tests::runtime_api::{binary, RuntimeApi};
+use inlet_tests::*;
+
+struct Function(Child);
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(
+    name: &str,
+    api: &RuntimeApi,
+    moto: &Moto,
+    resources: &[(&str, &str)],
+    config: &str,
+) -> Function {
+    let mut cmd = Command::new(binary(name));
+    cmd.envs(api.lambda_env(name))
+        .env("INLET_CONFIG", config)
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in resources {
+        cmd.env(k, v);
+    }
+    Function(cmd.spawn().expect("function binary starts"))
+}
+
+fn event_fixture(name: &str) -> serde_json::Value {
+    let path = format!("{}/fixtures/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_three_binaries_serve_real_events_through_the_runtime_api() {
+    let moto = Moto::connect().await;
+    let (q, dlq) = moto.queues(3, false).await;
+    let table = moto.table().await;
+    let resources = [
+        ("INLET_QUEUE_URL", q.as_str()),
+        ("INLET_DLQ_URL", dlq.as_str()),
+        ("INLET_TABLE", table.as_str()),
+    ];
+    let config = format!(
+        "{}{}\n[[sinks]]\nkind = \"stdout\"\n",
+        fast_worker_toml(3),
+        providers_toml()
+    );
+
+    // webhook: an HTTP API v2 event → 202 and a message on the queue.
+    let api = RuntimeApi::start().await;
+    let _webhook = spawn("webhook", &api, &moto, &resources, &config);
+    let body = stripe_event("evt_smoke", "invoice.paid", "in_smoke", now_unix());
+    let mut event = event_fixture("apigw-http-v2.json");
+    for (k, v) in signed(
+        &Scheme::Stripe,
+        STRIPE_SECRET,
+        body.as_bytes(),
+        now_unix(),
+        "",
+    ) {
+        event["headers"][k.to_ascii_lowercase()] = v.into();
+    }
+    event["body"] = body.into();
+    api.invoke("req-1", event);
+    let resp = api
+        .response("req-1", Duration::from_secs(30))
+        .await
+        .expect("webhook answered")
+        .unwrap();
+    assert_eq!(resp["statusCode"], 202, "{resp}");
+    assert!(resp["body"].as_str().unwrap().contains("stripe:evt_smoke"));
+
+    // worker: the SQS event the event source mapping would deliver.
+    let got = moto
+        .sqs()
+        .receive_message()
+        .queue_url(&q)
+        .max_number_of_messages(10)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let records: Vec<serde_json::Value> = got
+        .messages
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| {
+            serde_json::json!({
+                "messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795354852000"},
+                "messageAttributes": {}, "md5OfBody": m.md5_of_body, "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:inlet-work", "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    assert_eq!(records.len(), 1);
+    let api = RuntimeApi::start().await;
+    let _worker = spawn("worker", &api, &moto, &resources, &config);
+    api.invoke("req-2", serde_json::json!({ "Records": records }));
+    let resp = api
+        .response("req-2", Duration::from_secs(30))
+        .await
+        .expect("worker answered")
+        .unwrap();
+    assert_eq!(resp["batchItemFailures"], serde_json::json!([]), "{resp}");
+    use inlet_core::ports::Ledger;
+    let store = inlet_aws::DynamoStore::new(moto.dynamodb(), table.clone());
+    let entry = store
+        .lookup(
+            &inlet_core::ids::EventKey::parse("stripe:evt_smoke").unwrap(),
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        entry.map(|e| e.state),
+        Some(inlet_core::ports::LedgerState::Completed { .. })
+    ));
+
+    // reconciler: a scheduled event → one run over a Stripe feed.
+    let events = Arc::new(std::sync::Mutex::new(vec![
+        ("evt_smoke".to_string(), now_unix() - 300),
+        ("evt_missed".to_string(), now_unix() - 200),
+    ]));
+    let feed = FakeApi::start(stripe_events_api(events)).await;
+    let config = format!(
+        "{config}{}",
+        stripe_source_toml(&feed.base, "lookback_secs = 3600")
+    );
+    let api = RuntimeApi::start().await;
+    let _reconciler = spawn("reconciler", &api, &moto, &resources, &config);
+    api.invoke("req-3", event_fixture("scheduled.json"));
+    let resp = api
+        .response("req-3", Duration::from_secs(30))
+        .await
+        .expect("reconciler answered")
+        .unwrap();
+    let report = &resp["reports"][0];
+    assert_eq!(
+        (report["scanned"].as_u64(), report["recovered"].as_u64()),
+        (Some(2), Some(1)),
+        "{resp}"
+    );
+}
