@@ -766,12 +766,15 @@ pub mod runtime_api {
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
+    /// (request id, the function's response or error)
+    pub type Outcome = (String, Result<serde_json::Value, String>);
+
     #[derive(Clone, Default)]
     pub struct RuntimeApi {
         pub addr: String,
         pub first_poll: Arc<Mutex<Option<Instant>>>,
         pending: Arc<Mutex<VecDeque<(String, serde_json::Value)>>>,
-        pub responses: Arc<Mutex<Vec<(String, Result<serde_json::Value, String>)>>>,
+        pub responses: Arc<Mutex<Vec<Outcome>>>,
         pub init_error: Arc<Mutex<Option<String>>>,
     }
 
