@@ -1,27 +1,53 @@
 //! A sink that publishes each record to an EventBridge bus: `source = inlet.<provider>`,
-//! `detail-type` = the event type, `detail` = the record. Failed entries of a `PutEvents`
-//! call are retried (only those); throttling is transient.
+//! `detail-type` = the event type, `detail` = the record.
+//!
+//! Records delivered at about the same time (a worker batch runs its groups concurrently)
+//! are gathered into one `PutEvents` of up to ten entries: each `deliver` waits at most
+//! `linger` for company. Entries that fail inside a `PutEvents` are retried (only those);
+//! whatever still fails is reported to its own record as a transient error.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_eventbridge::Client;
+use tokio::sync::{oneshot, Mutex};
 
 use inlet_core::envelope::SinkRecord;
 use inlet_core::ports::{Sink, SinkError};
 
 /// EventBridge's limit on entries per PutEvents.
 pub const MAX_BATCH: usize = 10;
+/// How long a record waits for others to share its PutEvents.
+pub const DEFAULT_LINGER: Duration = Duration::from_millis(10);
+
+type Waiting = Vec<(PutEventsRequestEntry, oneshot::Sender<Result<(), String>>)>;
 
 pub struct EventBridgeSink {
+    inner: Arc<Inner>,
+    linger: Duration,
+}
+
+struct Inner {
     client: Client,
     bus: String,
+    waiting: Mutex<Waiting>,
 }
 
 impl EventBridgeSink {
     pub fn new(client: Client, bus: impl Into<String>) -> Self {
+        Self::with_linger(client, bus, DEFAULT_LINGER)
+    }
+
+    pub fn with_linger(client: Client, bus: impl Into<String>, linger: Duration) -> Self {
         Self {
-            client,
-            bus: bus.into(),
+            inner: Arc::new(Inner {
+                client,
+                bus: bus.into(),
+                waiting: Mutex::new(Vec::new()),
+            }),
+            linger,
         }
     }
 
@@ -29,7 +55,7 @@ impl EventBridgeSink {
         let detail = serde_json::to_string(record)
             .map_err(|e| SinkError::permanent(format!("record does not serialize: {e}")))?;
         Ok(PutEventsRequestEntry::builder()
-            .event_bus_name(&self.bus)
+            .event_bus_name(&self.inner.bus)
             .source(format!("inlet.{}", record.provider))
             .detail_type(
                 record
@@ -41,46 +67,92 @@ impl EventBridgeSink {
             .build())
     }
 
-    /// Publish up to ten records; retries only the entries that failed.
+    /// Publish up to ten records in one call (plus retries of failed entries).
     pub async fn put_batch(&self, records: &[&SinkRecord]) -> Result<(), SinkError> {
-        let mut pending: Vec<PutEventsRequestEntry> = records
+        let entries = records
             .iter()
             .map(|r| self.entry(r))
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
+        let results = self.inner.put(entries).await;
+        match results.into_iter().find_map(Result::err) {
+            None => Ok(()),
+            Some(e) => Err(SinkError::transient(e)),
+        }
+    }
+}
+
+impl Inner {
+    /// One PutEvents for `entries`, retrying only failed entries; a result per entry.
+    async fn put(&self, entries: Vec<PutEventsRequestEntry>) -> Vec<Result<(), String>> {
+        let mut results: Vec<Result<(), String>> = vec![Err("not sent".into()); entries.len()];
+        let mut pending: Vec<usize> = (0..entries.len()).collect();
         for attempt in 1..=3u32 {
-            let out = self
+            let batch: Vec<PutEventsRequestEntry> =
+                pending.iter().map(|&i| entries[i].clone()).collect();
+            let out = match self
                 .client
                 .put_events()
-                .set_entries(Some(pending.clone()))
+                .set_entries(Some(batch))
                 .send()
                 .await
-                .map_err(|e| SinkError::Transient {
-                    message: "EventBridge PutEvents failed".into(),
-                    source: Some(Box::new(e)),
-                })?;
-            if out.failed_entry_count == 0 {
-                return Ok(());
-            }
-            let results = out.entries.unwrap_or_default();
-            let mut retry = Vec::new();
-            let mut last_error = String::new();
-            for (entry, result) in pending.iter().zip(results.iter()) {
-                if let Some(code) = result.error_code() {
-                    last_error = format!("{code}: {}", result.error_message().unwrap_or_default());
-                    retry.push(entry.clone());
+            {
+                Ok(out) => out,
+                Err(e) => {
+                    let msg = format!("EventBridge PutEvents failed: {e}");
+                    for &i in &pending {
+                        results[i] = Err(msg.clone());
+                    }
+                    tracing::warn!(attempt, error = %e, "PutEvents failed");
+                    tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                    continue;
+                }
+            };
+            let answers = out.entries.unwrap_or_default();
+            let mut still = Vec::new();
+            for (pos, &i) in pending.iter().enumerate() {
+                match answers.get(pos).and_then(|a| a.error_code()) {
+                    None if answers.get(pos).is_some() => results[i] = Ok(()),
+                    code => {
+                        let msg = answers
+                            .get(pos)
+                            .and_then(|a| a.error_message())
+                            .unwrap_or_default();
+                        results[i] = Err(format!(
+                            "EventBridge entry failed: {} {msg}",
+                            code.unwrap_or("missing result")
+                        ));
+                        still.push(i);
+                    }
                 }
             }
-            tracing::warn!(failed = retry.len(), attempt, error = %last_error, "PutEvents partially failed; retrying the failed entries");
-            pending = retry;
-            if pending.is_empty() {
-                return Ok(());
+            if still.is_empty() {
+                break;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            tracing::warn!(
+                failed = still.len(),
+                attempt,
+                "PutEvents partially failed; retrying the failed entries"
+            );
+            pending = still;
+            tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
         }
-        Err(SinkError::transient(format!(
-            "{} EventBridge entries still failing",
-            pending.len()
-        )))
+        results
+    }
+
+    /// Send whatever is waiting (up to ten) and answer each waiter.
+    async fn flush(&self) {
+        let batch: Waiting = {
+            let mut w = self.waiting.lock().await;
+            let n = w.len().min(MAX_BATCH);
+            w.drain(..n).collect()
+        };
+        if batch.is_empty() {
+            return;
+        }
+        let (entries, senders): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        for (tx, result) in senders.into_iter().zip(self.put(entries).await) {
+            let _ = tx.send(result);
+        }
     }
 }
 
@@ -91,6 +163,27 @@ impl Sink for EventBridgeSink {
     }
 
     async fn deliver(&self, record: &SinkRecord) -> Result<(), SinkError> {
-        self.put_batch(&[record]).await
+        let entry = self.entry(record)?;
+        let (tx, rx) = oneshot::channel();
+        let full = {
+            let mut w = self.inner.waiting.lock().await;
+            w.push((entry, tx));
+            w.len() >= MAX_BATCH
+        };
+        if full {
+            self.inner.flush().await;
+        } else {
+            let inner = Arc::clone(&self.inner);
+            let linger = self.linger;
+            tokio::spawn(async move {
+                tokio::time::sleep(linger).await;
+                inner.flush().await;
+            });
+        }
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(SinkError::transient(e)),
+            Err(_) => Err(SinkError::transient("EventBridge batch was dropped")),
+        }
     }
 }

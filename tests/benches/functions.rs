@@ -1,0 +1,259 @@
+//! The Lambda binaries as Lambda runs them (a loopback Runtime API, moto behind a counting
+//! proxy): binary size, cold start (process start → first poll of the Runtime API, and →
+//! first event answered), peak RSS, and AWS API calls per event next to the floor.
+//! Prints numbers; asserts nothing. Run by `scripts/bench` (moto started around it).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use inlet_core::signature::Scheme;
+use inlet_tests::faults::{Action, FaultProxy};
+use inlet_tests::moto::Moto;
+use inlet_tests::runtime_api::{binary, RuntimeApi};
+use inlet_tests::*;
+
+struct Function(Child);
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Function {
+    fn peak_rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.0.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+}
+
+fn spawn(
+    name: &str,
+    api: &RuntimeApi,
+    endpoint: &str,
+    env: &[(&str, String)],
+) -> (Function, Instant) {
+    let mut cmd = Command::new(binary(name));
+    cmd.envs(api.lambda_env(name))
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let started = Instant::now();
+    (Function(cmd.spawn().unwrap()), started)
+}
+
+fn webhook_event(id: &str) -> serde_json::Value {
+    let path = format!(
+        "{}/fixtures/events/apigw-http-v2.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut event: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let body = stripe_event(id, "invoice.paid", &format!("in_{id}"), now_unix());
+    for (k, v) in signed(
+        &Scheme::Stripe,
+        STRIPE_SECRET,
+        body.as_bytes(),
+        now_unix(),
+        "",
+    ) {
+        event["headers"][k.to_ascii_lowercase()] = v.into();
+    }
+    event["body"] = body.into();
+    event
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[tokio::main]
+async fn main() {
+    let moto = Moto::connect().await;
+    let proxy = FaultProxy::start(&moto.endpoint, Arc::new(|_, _, _| Action::Forward)).await;
+    let (q, dlq) = moto.queues(5, false).await;
+    let table = moto.table().await;
+    let bus = inlet_tests::moto::unique("bench-bus");
+    aws_sdk_eventbridge::Client::new(&moto.sdk)
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .unwrap();
+    let config = format!(
+        "{}{}\n[[sinks]]\nkind = \"eventbridge\"\n",
+        fast_worker_toml(5),
+        providers_toml()
+    );
+    let env: Vec<(&str, String)> = vec![
+        ("INLET_CONFIG", config),
+        ("INLET_QUEUE_URL", q.clone()),
+        ("INLET_DLQ_URL", dlq.clone()),
+        ("INLET_TABLE", table.clone()),
+        ("INLET_EVENT_BUS", bus.clone()),
+    ];
+
+    println!(
+        "# Lambda functions (release build, {} — Lambda runs arm64)",
+        std::env::consts::ARCH
+    );
+    println!("\n## size and cold start (median of 5 starts)");
+    for name in ["webhook", "worker", "reconciler"] {
+        let size = std::fs::metadata(binary(name)).unwrap().len();
+        let mut polls = Vec::new();
+        for _ in 0..5 {
+            let api = RuntimeApi::start().await;
+            let (_f, started) = spawn(name, &api, &proxy.endpoint, &env);
+            while api.first_poll.lock().unwrap().is_none()
+                && started.elapsed() < Duration::from_secs(10)
+            {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            polls.push(
+                api.first_poll
+                    .lock()
+                    .unwrap()
+                    .map(|t| t - started)
+                    .unwrap_or_default(),
+            );
+        }
+        polls.sort();
+        println!(
+            "{name:<11} {:>6.1} MiB   start → first Runtime API poll {:>6.1} ms (target ≤ 30 ms)",
+            size as f64 / 1048576.0,
+            ms(polls[2])
+        );
+    }
+
+    println!(
+        "\n## events through the webhook and the worker; AWS API calls per event vs the floor"
+    );
+    let n = 100usize;
+    let api = RuntimeApi::start().await;
+    let (webhook, started) = spawn("webhook", &api, &proxy.endpoint, &env);
+    let before = proxy.count("AmazonSQS.SendMessage");
+    api.invoke("w-0", webhook_event("evt_bench_0"));
+    let first = api
+        .response("w-0", Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first["statusCode"], 202);
+    let first_event = started.elapsed();
+    let t = Instant::now();
+    for i in 1..n {
+        api.invoke(&format!("w-{i}"), webhook_event(&format!("evt_bench_{i}")));
+    }
+    api.response(&format!("w-{}", n - 1), Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    let per_event = t.elapsed() / (n as u32 - 1);
+    let sends = proxy.count("AmazonSQS.SendMessage") - before;
+    println!(
+        "webhook     first event answered {:>6.1} ms after start; warm {:>5.2} ms/event; peak RSS {:>5.1} MiB; SendMessage {:.2}/event (floor 1)",
+        ms(first_event),
+        ms(per_event),
+        webhook.peak_rss_kib() as f64 / 1024.0,
+        sends as f64 / n as f64
+    );
+
+    // The worker gets the queue's messages in batches of 10, as the event source mapping would.
+    let api = RuntimeApi::start().await;
+    let (worker, _) = spawn("worker", &api, &proxy.endpoint, &env);
+    let mut batches: Vec<serde_json::Value> = Vec::new();
+    loop {
+        let got = moto
+            .sqs()
+            .receive_message()
+            .queue_url(&q)
+            .max_number_of_messages(10)
+            .visibility_timeout(300)
+            .send()
+            .await
+            .unwrap();
+        let msgs = got.messages.unwrap_or_default();
+        if msgs.is_empty() {
+            break;
+        }
+        let records: Vec<serde_json::Value> = msgs
+            .into_iter()
+            .map(|m| serde_json::json!({"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
+                "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:inlet-work", "awsRegion": "us-east-1"}))
+            .collect();
+        batches.push(serde_json::json!({ "Records": records }));
+    }
+    let events: usize = batches
+        .iter()
+        .map(|b| b["Records"].as_array().unwrap().len())
+        .sum();
+    let count = |t: &str| proxy.count(t);
+    let (put0, upd0, pe0, get0) = (
+        count("DynamoDB_20120810.PutItem"),
+        count("DynamoDB_20120810.UpdateItem"),
+        count("AWSEvents.PutEvents"),
+        count("DynamoDB_20120810.GetItem"),
+    );
+    let t = Instant::now();
+    for (i, b) in batches.iter().enumerate() {
+        api.invoke(&format!("b-{i}"), b.clone());
+        api.response(&format!("b-{i}"), Duration::from_secs(60))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let elapsed = t.elapsed();
+    let per = |now: usize, before: usize| (now - before) as f64 / events as f64;
+    println!(
+        "worker      {events} events in {} batches, {:>5.2} ms/event; peak RSS {:>5.1} MiB",
+        batches.len(),
+        ms(elapsed) / events as f64,
+        worker.peak_rss_kib() as f64 / 1024.0
+    );
+    println!(
+        "            claim PutItem {:.2}/event (floor 1), complete UpdateItem {:.2}/event (floor 1), PutEvents {:.2}/event (floor 0.1), GetItem {:.2}/event (floor 0)",
+        per(count("DynamoDB_20120810.PutItem"), put0),
+        per(count("DynamoDB_20120810.UpdateItem"), upd0),
+        per(count("AWSEvents.PutEvents"), pe0),
+        per(count("DynamoDB_20120810.GetItem"), get0)
+    );
+    // The same batches again: every record a duplicate.
+    let (put0, upd0, pe0, get0) = (
+        count("DynamoDB_20120810.PutItem"),
+        count("DynamoDB_20120810.UpdateItem"),
+        count("AWSEvents.PutEvents"),
+        count("DynamoDB_20120810.GetItem"),
+    );
+    for (i, b) in batches.iter().enumerate() {
+        api.invoke(&format!("d-{i}"), b.clone());
+        api.response(&format!("d-{i}"), Duration::from_secs(60))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    println!(
+        "duplicates  PutItem {:.2}/event (one failed conditional write; floor 1), UpdateItem {:.2}, PutEvents {:.2}, GetItem {:.2} (floor 0)",
+        per(count("DynamoDB_20120810.PutItem"), put0),
+        per(count("DynamoDB_20120810.UpdateItem"), upd0),
+        per(count("AWSEvents.PutEvents"), pe0),
+        per(count("DynamoDB_20120810.GetItem"), get0)
+    );
+}
