@@ -77,14 +77,20 @@ pub fn aws_with(
     resources: Resources,
     wait_secs: i32,
 ) -> anyhow::Result<Ports> {
-    let queue = Arc::new(inlet_aws::SqsQueue::new(
-        aws_sdk_sqs::Client::new(&sdk),
-        inlet_aws::SqsQueueConfig {
-            queue_url: resources.queue_url.clone(),
-            dlq_url: resources.dlq_url.clone(),
-            wait_secs,
-        },
-    ));
+    let queue = Arc::new(
+        inlet_aws::SqsQueue::new(
+            aws_sdk_sqs::Client::new(&sdk),
+            inlet_aws::SqsQueueConfig {
+                queue_url: resources.queue_url.clone(),
+                dlq_url: resources.dlq_url.clone(),
+                wait_secs,
+            },
+        )
+        .with_claim_check(inlet_aws::claim_check::ClaimCheck::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            resources.table.clone(),
+        )),
+    );
     let table = Arc::new(inlet_aws::DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         resources.table.clone(),

@@ -621,6 +621,18 @@ pub mod moto {
             name
         }
 
+        /// A queue whose large bodies go through a claim check in `table`.
+        pub fn queue_with_claim_check(
+            &self,
+            queue_url: &str,
+            dlq_url: &str,
+            table: &str,
+        ) -> inlet_aws::SqsQueue {
+            self.queue(queue_url, dlq_url).with_claim_check(
+                inlet_aws::claim_check::ClaimCheck::new(self.dynamodb(), table),
+            )
+        }
+
         pub fn queue(&self, queue_url: &str, dlq_url: &str) -> inlet_aws::SqsQueue {
             inlet_aws::SqsQueue::new(
                 self.sqs(),

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use inlet_aws::claim_check::ClaimCheck;
 use inlet_aws::runtime::{config_text, ConfigSource, Resources};
 use inlet_aws::{sdk_config, DynamoStore, EmfMetrics, SqsQueue, SqsQueueConfig};
 use inlet_reconciler_fn::{handle, Deps};
@@ -27,7 +28,11 @@ async fn main() -> Result<(), Error> {
                 dlq_url: resources.dlq_url,
                 wait_secs: 0,
             },
-        ),
+        )
+        .with_claim_check(ClaimCheck::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            resources.table.clone(),
+        )),
         metrics: EmfMetrics::new(),
     });
     run(service_fn(move |event: LambdaEvent<serde_json::Value>| {

@@ -12,7 +12,7 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMe
 use futures::future::join_all;
 use inlet_aws::{EmfMetrics, SqsQueue};
 use inlet_core::envelope::Envelope;
-use inlet_core::ports::{Receipt, Received};
+use inlet_core::ports::{Receipt, Received, StoreError};
 use inlet_core::usecase::process::{Disposition, Processor};
 use tracing::warn;
 
@@ -81,7 +81,21 @@ pub async fn handle(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
 
 /// Process one record; `true` when SQS may delete it.
 async fn handle_record(deps: &Deps, m: &SqsMessage) -> bool {
-    let body = m.body.clone().unwrap_or_default();
+    let raw = m.body.clone().unwrap_or_default();
+    let body = match deps.queue.resolve(raw.clone()).await {
+        Ok(b) => b,
+        // The claim-check store is unreachable: retry the record later.
+        Err(StoreError::Unavailable { .. }) => return false,
+        // Its chunks are gone: dead-letter the pointer with the reason.
+        Err(e) => {
+            let key = None;
+            return deps
+                .queue
+                .send_to_dlq(&raw, key, &e.to_string())
+                .await
+                .is_ok();
+        }
+    };
     let receive_count = m
         .attributes
         .get("ApproximateReceiveCount")
@@ -106,7 +120,7 @@ async fn handle_record(deps: &Deps, m: &SqsMessage) -> bool {
         }
         Disposition::DeadLetter { reason } => {
             let key = received.envelope.as_ref().ok().map(|e| e.key.to_string());
-            match deps.queue.send_to_dlq(&body, key.as_deref(), &reason).await {
+            match deps.queue.send_to_dlq(&raw, key.as_deref(), &reason).await {
                 Ok(()) => true,
                 Err(e) => {
                     // Not moved: let SQS redeliver; its redrive policy is the backstop.

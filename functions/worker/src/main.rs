@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::SqsEvent;
+use inlet_aws::claim_check::ClaimCheck;
 use inlet_aws::runtime::{config_text, ConfigSource, Resources};
 use inlet_aws::{sdk_config, DynamoStore, EmfMetrics, EventBridgeSink, SqsQueue, SqsQueueConfig};
 use inlet_core::clock::SystemClock;
@@ -79,7 +80,11 @@ async fn main() -> Result<(), Error> {
                 dlq_url: resources.dlq_url,
                 wait_secs: 0,
             },
-        ),
+        )
+        .with_claim_check(ClaimCheck::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            resources.table.clone(),
+        )),
         metrics,
     });
     run(service_fn(move |event: LambdaEvent<SqsEvent>| {

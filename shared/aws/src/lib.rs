@@ -3,6 +3,7 @@
 //! secrets). Only this crate knows the SDK; SDK errors become domain errors here, with
 //! their source kept.
 
+pub mod claim_check;
 pub mod dynamo;
 pub mod emf;
 pub mod eventbridge;

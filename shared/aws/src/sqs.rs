@@ -18,6 +18,7 @@ use inlet_core::ports::{
     DeadLetter, DeadLetters, Queue, Receipt, Received, RedriveSelector, StoreError,
 };
 
+use crate::claim_check::{pointer_of, ClaimCheck, THRESHOLD};
 use crate::unavailable;
 
 /// SQS's message size limit.
@@ -38,6 +39,7 @@ pub struct SqsQueue {
     client: Client,
     config: SqsQueueConfig,
     fifo: bool,
+    claim_check: Option<ClaimCheck>,
     /// Bodies of messages received by this process, so a dead letter can be re-sent.
     in_flight: Mutex<HashMap<String, (String, Option<String>)>>,
 }
@@ -57,7 +59,27 @@ impl SqsQueue {
             client,
             config,
             fifo,
+            claim_check: None,
             in_flight: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Route bodies too large for SQS through a claim check.
+    pub fn with_claim_check(mut self, claim_check: ClaimCheck) -> Self {
+        self.claim_check = Some(claim_check);
+        self
+    }
+
+    /// The real body of a received message: a claim-check pointer is resolved. An error
+    /// is retryable (the message stays on the queue).
+    pub async fn resolve(&self, body: String) -> Result<String, StoreError> {
+        match (pointer_of(&body), &self.claim_check) {
+            (Some(p), Some(cc)) => cc.load(&p).await,
+            (Some(p), None) => Err(StoreError::Invalid(format!(
+                "claim check {} but no claim-check store configured",
+                p.id
+            ))),
+            (None, _) => Ok(body),
         }
     }
 
@@ -113,7 +135,12 @@ impl SqsQueue {
 #[async_trait]
 impl Queue for SqsQueue {
     async fn send(&self, envelope: &Envelope) -> Result<(), StoreError> {
-        let body = envelope.to_json();
+        let mut body = envelope.to_json();
+        if body.len() > THRESHOLD {
+            if let Some(cc) = &self.claim_check {
+                body = cc.store(&body).await?;
+            }
+        }
         let group = if self.fifo {
             envelope.entity.as_deref()
         } else {
@@ -150,7 +177,23 @@ impl Queue for SqsQueue {
             let Some(handle) = m.receipt_handle.clone() else {
                 continue;
             };
-            let body = m.body.clone().unwrap_or_default();
+            let raw = m.body.clone().unwrap_or_default();
+            let body = match self.resolve(raw.clone()).await {
+                Ok(b) => b,
+                Err(StoreError::Invalid(reason)) => {
+                    // A pointer whose chunks are gone cannot get better: hand it over as
+                    // undecodable so the worker dead-letters it with the reason.
+                    self.remember(&handle, raw, None);
+                    received.push(Received {
+                        receipt: Receipt(handle),
+                        receive_count: 1,
+                        envelope: Err(reason),
+                    });
+                    continue;
+                }
+                // Not readable now: leave it; it reappears after its visibility timeout.
+                Err(_) => continue,
+            };
             let count = m
                 .attributes
                 .as_ref()
@@ -162,7 +205,8 @@ impl Queue for SqsQueue {
                 .as_ref()
                 .and_then(|a| a.get(KEY_ATTRIBUTE))
                 .and_then(|v| v.string_value.clone());
-            self.remember(&handle, body.clone(), key);
+            // Dead letters re-send the small pointer, not the resolved body.
+            self.remember(&handle, raw, key);
             received.push(Received {
                 receipt: Receipt(handle),
                 receive_count: count,

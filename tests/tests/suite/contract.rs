@@ -538,3 +538,28 @@ async fn dynamodb_cursors_round_trip() {
     let store = inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await);
     cursors_round_trip(&store).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqs_bodies_larger_than_a_message_go_through_the_claim_check() {
+    let moto = inlet_tests::moto::Moto::connect().await;
+    let (q, dlq) = moto.queues(3, false).await;
+    let table = moto.table().await;
+    let queue = moto.queue_with_claim_check(&q, &dlq, &table);
+    let mut big = envelope("big", None);
+    // 3 MB of payload: base64 in the envelope makes it ~4 MB, fifteen times SQS's limit.
+    big.body = (0..3_000_000u32)
+        .map(|i| b"abcdefghij"[(i % 10) as usize])
+        .collect();
+    queue.send(&big).await.unwrap();
+    let got = queue.receive(10, SQS.vt).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].envelope.as_ref().unwrap(), &big);
+    // Dead-lettering moves the pointer, and a redrive brings the whole body back.
+    queue.dead_letter(&got[0].receipt, "test").await.unwrap();
+    assert_eq!(queue.redrive(&RedriveSelector::All).await.unwrap(), 1);
+    let again = queue.receive(10, SQS.vt).await.unwrap();
+    assert_eq!(again[0].envelope.as_ref().unwrap().body.len(), 3_000_000);
+    // Without a claim check the same send is refused with a clear error, not truncated.
+    let err = moto.queue(&q, &dlq).send(&big).await.unwrap_err();
+    assert!(err.to_string().contains("exceeds SQS"), "{err}");
+}
