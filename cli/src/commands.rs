@@ -50,6 +50,12 @@ pub async fn run(command: Command) -> u8 {
             DlqAction::Redrive { data_dir, key, all } => dlq_redrive(&data_dir, key, all).await,
         },
         Command::Status { data_dir, json } => status(&data_dir, json).await,
+        Command::Replay {
+            key,
+            from,
+            to,
+            data_dir,
+        } => replay(&data_dir, key, from, to).await,
         Command::Reconcile {
             source,
             since,
@@ -599,4 +605,85 @@ async fn reconcile(
     }
     eprintln!("{} request(s) to the provider", built.fetcher.requests());
     code
+}
+
+async fn replay(
+    place: &DataDirArg,
+    key: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+) -> u8 {
+    match place.backend {
+        BackendKind::Local => {
+            let Some(key) = key else {
+                eprintln!("inlet: say which event: inlet replay KEY");
+                return exit::USAGE;
+            };
+            let ports = match open_ports(place).await {
+                Ok(p) => p,
+                Err(c) => return c,
+            };
+            let Some(store) = ports.local else {
+                return exit::FAILURE;
+            };
+            match store.replay(&key).await {
+                Ok(0) => {
+                    eprintln!("inlet: no handled event with key {key:?} is kept (they are kept for the ledger's retention)");
+                    exit::NOT_FOUND
+                }
+                Ok(_) => {
+                    println!("enqueued {key} for replay (source = replay); the worker delivers it even though it was delivered before");
+                    exit::OK
+                }
+                Err(e) => {
+                    eprintln!("inlet: {e}");
+                    exit::FAILURE
+                }
+            }
+        }
+        BackendKind::Aws => {
+            let parse = |t: &Option<String>| {
+                t.as_deref()
+                    .map(|s| crate::reconcile::parse_since(s).ok_or(s.to_string()))
+                    .transpose()
+            };
+            let (from, to) = match (parse(&from), parse(&to)) {
+                (Ok(Some(f)), Ok(t)) => (f, t.unwrap_or_else(time::OffsetDateTime::now_utc)),
+                (Ok(None), _) => {
+                    eprintln!("inlet: on AWS, replay a window of the event archive: inlet replay --backend aws --from TIME [--to TIME]");
+                    return exit::USAGE;
+                }
+                (Err(bad), _) | (_, Err(bad)) => {
+                    eprintln!("inlet: {bad:?} is neither RFC 3339 nor Unix seconds");
+                    return exit::USAGE;
+                }
+            };
+            let (Ok(archive), Ok(bus)) = (
+                std::env::var("INLET_EVENT_ARCHIVE"),
+                std::env::var("INLET_EVENT_BUS"),
+            ) else {
+                eprintln!("inlet: set INLET_EVENT_ARCHIVE and INLET_EVENT_BUS (the stack's EventArchiveArn and EventBusName outputs)");
+                return exit::CONFIG;
+            };
+            let sdk = inlet_aws::sdk_config().await;
+            match inlet_aws::eventbridge::start_replay(
+                &aws_sdk_eventbridge::Client::new(&sdk),
+                &archive,
+                &bus,
+                from,
+                to,
+            )
+            .await
+            {
+                Ok(name) => {
+                    println!("replay {name} started: the archive's events from {from} to {to} go to {bus} again");
+                    exit::OK
+                }
+                Err(e) => {
+                    eprintln!("inlet: {e}");
+                    exit::FAILURE
+                }
+            }
+        }
+    }
 }

@@ -143,6 +143,20 @@ pub enum Command {
         #[command(flatten)]
         data_dir: DataDirArg,
     },
+    /// Deliver an event again. Local: the handled message with KEY (kept for the retention
+    /// period). AWS: replay the stack's EventBridge archive for a time window to its bus.
+    Replay {
+        /// Idempotency key of the event (local backend).
+        key: Option<String>,
+        /// AWS: start of the window to replay (RFC 3339 or Unix seconds).
+        #[arg(long)]
+        from: Option<String>,
+        /// AWS: end of the window [default: now].
+        #[arg(long)]
+        to: Option<String>,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
     /// Queue depth, in-flight, DLQ depth, counters and the last reconciliation.
     Status {
         #[command(flatten)]

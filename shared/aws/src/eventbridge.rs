@@ -187,3 +187,42 @@ impl Sink for EventBridgeSink {
         }
     }
 }
+
+/// Replay the archive's events from `from` to `to` onto `bus` (by name); returns the
+/// replay's name.
+pub async fn start_replay(
+    client: &Client,
+    archive_arn: &str,
+    bus: &str,
+    from: time::OffsetDateTime,
+    to: time::OffsetDateTime,
+) -> Result<String, inlet_core::ports::StoreError> {
+    use aws_sdk_eventbridge::primitives::DateTime;
+    use aws_sdk_eventbridge::types::ReplayDestination;
+    let bus_arn = client
+        .describe_event_bus()
+        .name(bus)
+        .send()
+        .await
+        .map_err(crate::unavailable("EventBridge DescribeEventBus failed"))?
+        .arn
+        .ok_or_else(|| {
+            inlet_core::ports::StoreError::Invalid(format!("event bus {bus} has no ARN"))
+        })?;
+    let name = format!("inlet-replay-{}", to.unix_timestamp());
+    let destination = ReplayDestination::builder()
+        .arn(bus_arn)
+        .build()
+        .map_err(|e| inlet_core::ports::StoreError::Invalid(e.to_string()))?;
+    client
+        .start_replay()
+        .replay_name(&name)
+        .event_source_arn(archive_arn)
+        .event_start_time(DateTime::from_secs(from.unix_timestamp()))
+        .event_end_time(DateTime::from_secs(to.unix_timestamp()))
+        .destination(destination)
+        .send()
+        .await
+        .map_err(crate::unavailable("EventBridge StartReplay failed"))?;
+    Ok(name)
+}

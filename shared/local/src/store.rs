@@ -95,6 +95,8 @@ pub struct StoreOptions {
     /// How many waiting operations one transaction (one fsync) may take. 1 turns group
     /// commit off (the benchmark's baseline).
     pub group_commit_max: usize,
+    /// How long handled messages are kept for `inlet replay`.
+    pub keep_done: Duration,
 }
 
 impl Default for StoreOptions {
@@ -104,6 +106,7 @@ impl Default for StoreOptions {
             order_by_entity: true,
             busy_timeout: Duration::from_secs(5),
             group_commit_max: 256,
+            keep_done: Duration::from_secs(7 * 86_400),
         }
     }
 }
@@ -215,12 +218,48 @@ impl Store {
     /// Delete completed ledger entries whose retention has passed (DynamoDB's TTL sweep).
     pub async fn purge_expired(&self) -> Result<usize, StoreError> {
         let now = self.now_ms();
+        let done_before = now.saturating_sub(self.options.keep_done.as_millis() as i64);
         self.run(move |c| {
+            let ledger = c
+                .execute(
+                    "DELETE FROM ledger WHERE state = 'COMPLETED' AND expires_at <= ?1",
+                    params![now],
+                )
+                .map_err(sql_err("purge"))?;
             c.execute(
-                "DELETE FROM ledger WHERE state = 'COMPLETED' AND expires_at <= ?1",
-                params![now],
+                "DELETE FROM messages WHERE queue = 'done' AND dead_at <= ?1",
+                params![done_before],
             )
-            .map_err(sql_err("purge"))
+            .map_err(sql_err("purge"))?;
+            Ok(ledger)
+        })
+        .await
+    }
+
+    /// Enqueue the last handled message with `key` again, with `source = replay` (the
+    /// worker delivers a replay even though the ledger knows the key). Returns how many
+    /// were enqueued: 0 when no handled message with that key is kept.
+    pub async fn replay(&self, key: &str) -> Result<usize, StoreError> {
+        let key = key.to_string();
+        let now = self.now_ms();
+        self.run(move |c| {
+            let row: Option<(Vec<u8>, Option<String>)> = c
+                .query_row(
+                    "SELECT body, group_id FROM messages WHERE queue = 'done' AND key = ?1 ORDER BY id DESC LIMIT 1",
+                    params![key],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(sql_err("replay"))?;
+            let Some((body, group)) = row else { return Ok(0) };
+            let mut env = Envelope::from_json(&body).map_err(|e| StoreError::Invalid(format!("kept message does not decode: {e}")))?;
+            env.source = inlet_core::envelope::Source::Replay;
+            c.execute(
+                "INSERT INTO messages (queue, key, group_id, body, enqueued_at, visible_at) VALUES ('work', ?1, ?2, ?3, ?4, ?4)",
+                params![key, group, env.to_json().into_bytes(), now],
+            )
+            .map_err(sql_err("replay"))?;
+            Ok(1)
         })
         .await
     }
@@ -534,10 +573,14 @@ impl Queue for Store {
 
     async fn ack(&self, receipt: &Receipt) -> Result<(), StoreError> {
         let receipt = receipt.0.clone();
+        let now = self.now_ms();
         self.run(move |c| {
             c.execute(
-                "DELETE FROM messages WHERE receipt = ?1 AND queue = 'work'",
-                params![receipt],
+                // Handled messages are kept (queue 'done') for `inlet replay` until the
+                // retention sweep removes them.
+                "UPDATE messages SET queue = 'done', dead_at = ?2, receipt = NULL
+                 WHERE receipt = ?1 AND queue = 'work'",
+                params![receipt, now],
             )
             .map_err(sql_err("ack"))?;
             Ok(())

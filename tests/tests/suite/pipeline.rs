@@ -347,3 +347,42 @@ async fn restart_mid_stream_delivers_every_accepted_event() {
     );
     dev.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_delivers_a_handled_event_again_with_source_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let cfg = format!(
+        "{}{}{}",
+        fast_worker_toml(5),
+        providers_toml(),
+        file_sink_toml(&events)
+    );
+    let dev = Dev::start(&cfg, dir.path()).await;
+    let body = stripe_event("evt_replay", "invoice.paid", "in_rp", now_unix());
+    assert_eq!(
+        post_stripe(&reqwest::Client::new(), &dev.url(""), &body)
+            .await
+            .0,
+        202
+    );
+    assert!(wait_until(Duration::from_secs(10), || read_jsonl(&events).len() == 1).await);
+
+    assert_eq!(dev.store().replay("stripe:nope").await.unwrap(), 0);
+    assert_eq!(dev.store().replay("stripe:evt_replay").await.unwrap(), 1);
+    assert!(wait_until(Duration::from_secs(10), || read_jsonl(&events).len() == 2).await);
+    let records = read_jsonl(&events);
+    assert_eq!(records[1]["key"], "stripe:evt_replay");
+    assert_eq!(records[1]["source"], "replay");
+    assert_eq!(records[1]["payload"], records[0]["payload"]);
+    // A provider retry after the replay is still a duplicate.
+    assert_eq!(
+        post_stripe(&reqwest::Client::new(), &dev.url(""), &body)
+            .await
+            .0,
+        202
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(read_jsonl(&events).len(), 2);
+    dev.stop().await;
+}

@@ -13,7 +13,7 @@ use tracing::{debug, error, info, warn, Instrument};
 
 use crate::clock::Clock;
 use crate::config::WorkerConfig;
-use crate::envelope::Envelope;
+use crate::envelope::{Envelope, Source};
 use crate::metrics::{names, Metrics};
 use crate::ports::{
     Claim, Completion, EntityVersions, Ledger, Queue, Receipt, Received, Sink, SinkError,
@@ -101,6 +101,21 @@ impl Processor {
     async fn handle_envelope(&self, env: &Envelope, receive_count: u32) -> Disposition {
         let provider = env.provider.as_str();
         let now = self.clock.now();
+        if env.source == Source::Replay {
+            // An operator asked for this event again: deliver it whatever the ledger says.
+            return match self.deliver(env, receive_count).await {
+                Ok(()) => {
+                    self.metrics.incr(
+                        names::PROCESSED,
+                        &[("provider", provider), ("source", "replay")],
+                        1,
+                    );
+                    info!("replayed");
+                    Disposition::Ack(Done::Delivered)
+                }
+                Err(failed) => failed,
+            };
+        }
         let claim = match self
             .ledger
             .claim(&env.key, &env.payload_sha256, now, self.settings.lease)
@@ -152,44 +167,8 @@ impl Processor {
             }
         }
 
-        let record = env.to_record();
-        if let Some(fields) = &self.payload_log {
-            debug!(payload = %crate::redact::redact(&record.payload, fields), "payload");
-        }
-        for sink in &self.sinks {
-            let started = std::time::Instant::now();
-            let result = sink.deliver(&record).await;
-            self.metrics.observe_ms(
-                names::SINK_MS,
-                &[("sink", sink.name())],
-                started.elapsed().as_secs_f64() * 1000.0,
-            );
-            match result {
-                Ok(()) => {}
-                Err(SinkError::Transient { message, .. }) => {
-                    self.release(env).await;
-                    return self.retry(
-                        env,
-                        receive_count,
-                        &format!("sink {}: {message}", sink.name()),
-                    );
-                }
-                Err(SinkError::Permanent { message, .. }) => {
-                    self.release(env).await;
-                    self.metrics.incr(
-                        names::DEAD_LETTERED,
-                        &[("provider", provider), ("reason", "permanent")],
-                        1,
-                    );
-                    error!(sink = sink.name(), reason = %message, "permanent sink failure; dead-lettering");
-                    return Disposition::DeadLetter {
-                        reason: format!(
-                            "sink {} refused the event permanently: {message}",
-                            sink.name()
-                        ),
-                    };
-                }
-            }
+        if let Err(failed) = self.deliver(env, receive_count).await {
+            return failed;
         }
         crate::failpoint::hit("after_deliver");
         let latency = (self.clock.now() - env.received_at).as_seconds_f64() * 1000.0;
@@ -210,6 +189,52 @@ impl Processor {
         );
         self.complete(env, Completion::Delivered, Done::Delivered)
             .await
+    }
+
+    /// Deliver to every sink; on failure the claim is released and the disposition says
+    /// what to do with the message.
+    async fn deliver(&self, env: &Envelope, receive_count: u32) -> Result<(), Disposition> {
+        let provider = env.provider.as_str();
+        let record = env.to_record();
+        if let Some(fields) = &self.payload_log {
+            debug!(payload = %crate::redact::redact(&record.payload, fields), "payload");
+        }
+        for sink in &self.sinks {
+            let started = std::time::Instant::now();
+            let result = sink.deliver(&record).await;
+            self.metrics.observe_ms(
+                names::SINK_MS,
+                &[("sink", sink.name())],
+                started.elapsed().as_secs_f64() * 1000.0,
+            );
+            match result {
+                Ok(()) => {}
+                Err(SinkError::Transient { message, .. }) => {
+                    self.release(env).await;
+                    return Err(self.retry(
+                        env,
+                        receive_count,
+                        &format!("sink {}: {message}", sink.name()),
+                    ));
+                }
+                Err(SinkError::Permanent { message, .. }) => {
+                    self.release(env).await;
+                    self.metrics.incr(
+                        names::DEAD_LETTERED,
+                        &[("provider", provider), ("reason", "permanent")],
+                        1,
+                    );
+                    error!(sink = sink.name(), reason = %message, "permanent sink failure; dead-lettering");
+                    return Err(Disposition::DeadLetter {
+                        reason: format!(
+                            "sink {} refused the event permanently: {message}",
+                            sink.name()
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn complete(&self, env: &Envelope, how: Completion, done: Done) -> Disposition {
