@@ -621,6 +621,57 @@ pub mod moto {
             name
         }
 
+        /// An event bus and an SQS queue subscribed (by a rule) to everything Inlet
+        /// publishes on it: (bus name, observer queue URL).
+        pub async fn bus_with_observer(&self) -> (String, String) {
+            let events = aws_sdk_eventbridge::Client::new(&self.sdk);
+            let bus = unique("bus");
+            events.create_event_bus().name(&bus).send().await.unwrap();
+            let observer = self
+                .sqs()
+                .create_queue()
+                .queue_name(unique("observer"))
+                .send()
+                .await
+                .unwrap()
+                .queue_url
+                .unwrap();
+            let arn = self
+                .sqs()
+                .get_queue_attributes()
+                .queue_url(&observer)
+                .attribute_names(QueueAttributeName::QueueArn)
+                .send()
+                .await
+                .unwrap()
+                .attributes
+                .unwrap()[&QueueAttributeName::QueueArn]
+                .clone();
+            events
+                .put_rule()
+                .name("inlet-to-observer")
+                .event_bus_name(&bus)
+                .event_pattern(serde_json::json!({"source": [{"prefix": "inlet."}]}).to_string())
+                .send()
+                .await
+                .unwrap();
+            events
+                .put_targets()
+                .rule("inlet-to-observer")
+                .event_bus_name(&bus)
+                .targets(
+                    aws_sdk_eventbridge::types::Target::builder()
+                        .id("observer")
+                        .arn(arn)
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await
+                .unwrap();
+            (bus, observer)
+        }
+
         /// A queue whose large bodies go through a claim check in `table`.
         pub fn queue_with_claim_check(
             &self,

@@ -2,9 +2,8 @@
 
 use std::sync::Arc;
 
-use inlet_aws::claim_check::ClaimCheck;
-use inlet_aws::runtime::{config_text, ConfigSource, Resources};
-use inlet_aws::{sdk_config, DynamoStore, EmfMetrics, SqsQueue, SqsQueueConfig};
+use inlet_aws::runtime::{config_text, stack_queue, ConfigSource, Resources};
+use inlet_aws::{sdk_config, DynamoStore, EmfMetrics};
 use inlet_reconciler_fn::{handle, Deps};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
@@ -21,18 +20,7 @@ async fn main() -> Result<(), Error> {
     let deps = Arc::new(Deps {
         sources: inlet_sources::build_all(&config)?,
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), resources.table.clone()),
-        queue: SqsQueue::new(
-            aws_sdk_sqs::Client::new(&sdk),
-            SqsQueueConfig {
-                queue_url: resources.queue_url,
-                dlq_url: resources.dlq_url,
-                wait_secs: 0,
-            },
-        )
-        .with_claim_check(ClaimCheck::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
-            resources.table.clone(),
-        )),
+        queue: stack_queue(&sdk, &resources),
         metrics: EmfMetrics::new(),
     });
     run(service_fn(move |event: LambdaEvent<serde_json::Value>| {

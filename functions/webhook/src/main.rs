@@ -2,9 +2,8 @@
 
 use std::sync::{Arc, RwLock};
 
-use inlet_aws::claim_check::ClaimCheck;
-use inlet_aws::runtime::{config_text, ConfigSource, Resources};
-use inlet_aws::{sdk_config, EmfMetrics, SqsQueue, SqsQueueConfig};
+use inlet_aws::runtime::{config_text, stack_queue, ConfigSource, Resources};
+use inlet_aws::{sdk_config, EmfMetrics};
 use inlet_webhook_fn::{handle, Deps};
 use lambda_http::{run, service_fn, Error};
 
@@ -22,18 +21,7 @@ async fn main() -> Result<(), Error> {
     let deps = Arc::new(Deps {
         config: RwLock::new(Arc::new(config)),
         source,
-        queue: SqsQueue::new(
-            aws_sdk_sqs::Client::new(&sdk),
-            SqsQueueConfig {
-                queue_url: resources.queue_url,
-                dlq_url: resources.dlq_url,
-                wait_secs: 0,
-            },
-        )
-        .with_claim_check(ClaimCheck::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
-            resources.table,
-        )),
+        queue: stack_queue(&sdk, &resources),
         metrics: EmfMetrics::new(),
     });
     run(service_fn(move |req| {

@@ -3,9 +3,8 @@
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::SqsEvent;
-use inlet_aws::claim_check::ClaimCheck;
-use inlet_aws::runtime::{config_text, ConfigSource, Resources};
-use inlet_aws::{sdk_config, DynamoStore, EmfMetrics, EventBridgeSink, SqsQueue, SqsQueueConfig};
+use inlet_aws::runtime::{config_text, stack_queue, ConfigSource, Resources};
+use inlet_aws::{sdk_config, DynamoStore, EmfMetrics, EventBridgeSink};
 use inlet_core::clock::SystemClock;
 use inlet_core::config::SinkConfig;
 use inlet_core::ports::Sink;
@@ -73,18 +72,7 @@ async fn main() -> Result<(), Error> {
                 .log_payloads
                 .then(|| config.logging.redact_fields.clone()),
         },
-        queue: SqsQueue::new(
-            aws_sdk_sqs::Client::new(&sdk),
-            SqsQueueConfig {
-                queue_url: resources.queue_url,
-                dlq_url: resources.dlq_url,
-                wait_secs: 0,
-            },
-        )
-        .with_claim_check(ClaimCheck::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
-            resources.table.clone(),
-        )),
+        queue: stack_queue(&sdk, &resources),
         metrics,
     });
     run(service_fn(move |event: LambdaEvent<SqsEvent>| {

@@ -121,3 +121,20 @@ impl ConfigSource {
         self.load().await.ok()
     }
 }
+
+/// The stack's work queue (with its DLQ and the claim check in the table), as every
+/// function uses it.
+pub fn stack_queue(sdk: &aws_config::SdkConfig, resources: &Resources) -> crate::SqsQueue {
+    crate::SqsQueue::new(
+        aws_sdk_sqs::Client::new(sdk),
+        crate::SqsQueueConfig {
+            queue_url: resources.queue_url.clone(),
+            dlq_url: resources.dlq_url.clone(),
+            wait_secs: 0,
+        },
+    )
+    .with_claim_check(crate::claim_check::ClaimCheck::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        resources.table.clone(),
+    ))
+}

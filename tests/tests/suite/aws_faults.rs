@@ -79,51 +79,7 @@ async fn dynamodb_throttling_is_retried_then_surfaces_as_a_retryable_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eventbridge_partial_failures_retry_only_the_failed_entries() {
     let moto = Moto::connect().await;
-    let events = aws_sdk_eventbridge::Client::new(&moto.sdk);
-    let bus = inlet_tests::moto::unique("bus");
-    events.create_event_bus().name(&bus).send().await.unwrap();
-    let observer = moto
-        .sqs()
-        .create_queue()
-        .queue_name(inlet_tests::moto::unique("obs"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let arn = moto
-        .sqs()
-        .get_queue_attributes()
-        .queue_url(&observer)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    events
-        .put_rule()
-        .name("all")
-        .event_bus_name(&bus)
-        .event_pattern(r#"{"source":[{"prefix":"inlet."}]}"#)
-        .send()
-        .await
-        .unwrap();
-    events
-        .put_targets()
-        .rule("all")
-        .event_bus_name(&bus)
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("o")
-                .arn(arn)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let (bus, observer) = moto.bus_with_observer().await;
     let sizes = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen_sizes = sizes.clone();
     // First PutEvents: entry 1 of 3 fails (it is not forwarded); later calls pass through.

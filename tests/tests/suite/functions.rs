@@ -409,52 +409,7 @@ async fn dev_on_the_aws_backend_delivers_from_http_to_eventbridge_to_an_sqs_targ
     let moto = Moto::connect().await;
     let (q, dlq) = moto.queues(3, false).await;
     let table = moto.table().await;
-    let events = aws_sdk_eventbridge::Client::new(&moto.sdk);
-    let bus = inlet_tests::moto::unique("inlet-bus");
-    events.create_event_bus().name(&bus).send().await.unwrap();
-    // An SQS queue subscribed to everything Inlet publishes on the bus.
-    let observer = moto
-        .sqs()
-        .create_queue()
-        .queue_name(inlet_tests::moto::unique("observer"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let observer_arn = moto
-        .sqs()
-        .get_queue_attributes()
-        .queue_url(&observer)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    events
-        .put_rule()
-        .name("inlet-to-observer")
-        .event_bus_name(&bus)
-        .event_pattern(serde_json::json!({"source": [{"prefix": "inlet."}]}).to_string())
-        .send()
-        .await
-        .unwrap();
-    events
-        .put_targets()
-        .rule("inlet-to-observer")
-        .event_bus_name(&bus)
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("observer")
-                .arn(observer_arn)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let (bus, observer) = moto.bus_with_observer().await;
 
     let dir = tempfile::tempdir().unwrap();
     let cfg = format!(
