@@ -83,6 +83,15 @@ impl ConfigSource {
         let secret_id = std::env::var("INLET_SECRETS_ID")
             .ok()
             .filter(|v| !v.is_empty());
+        Self::with_secret(sdk, text, secret_id)
+    }
+
+    /// Secrets from `secret_id` (none: only the process environment).
+    pub fn with_secret(
+        sdk: &aws_config::SdkConfig,
+        text: String,
+        secret_id: Option<String>,
+    ) -> Self {
         Self {
             client: secret_id
                 .as_ref()
@@ -107,6 +116,12 @@ impl ConfigSource {
                 .cloned()
                 .or_else(|| std::env::var(name).ok())
         })?)
+    }
+
+    /// How long after a load another reload may happen.
+    pub fn min_reload_interval(mut self, d: Duration) -> Self {
+        self.min_interval = d;
+        self
     }
 
     /// Reload if secrets come from Secrets Manager and the last load is old enough.

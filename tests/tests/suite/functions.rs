@@ -474,3 +474,55 @@ async fn dev_on_the_aws_backend_delivers_from_http_to_eventbridge_to_an_sqs_targ
     assert_eq!(event["detail"]["key"], "stripe:evt_bus_1");
     assert_eq!(event["detail"]["payload"]["data"]["object"]["id"], "in_bus");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_secret_is_picked_up_without_a_redeploy() {
+    let moto = Moto::connect().await;
+    let (q, dlq) = moto.queues(3, false).await;
+    let sm = aws_sdk_secretsmanager::Client::new(&moto.sdk);
+    let secret_id = inlet_tests::moto::unique("inlet-secrets");
+    sm.create_secret()
+        .name(&secret_id)
+        .secret_string(r#"{"STRIPE_WEBHOOK_SECRET": "whsec_before_rotation"}"#)
+        .send()
+        .await
+        .unwrap();
+    let config = format!(
+        "{}\n[[providers]]\nname = \"stripe\"\nscheme = \"stripe\"\nsecrets = [\"env:STRIPE_WEBHOOK_SECRET\"]\n[[sinks]]\nkind = \"stdout\"\n",
+        fast_worker_toml(3)
+    );
+    let source = ConfigSource::with_secret(&moto.sdk, config, Some(secret_id.clone()))
+        .min_reload_interval(Duration::ZERO);
+    let loaded = source.load().await.unwrap();
+    assert_eq!(
+        loaded.provider("stripe").unwrap().secrets[0].expose(),
+        "whsec_before_rotation"
+    );
+    let deps = inlet_webhook_fn::Deps {
+        config: RwLock::new(Arc::new(loaded)),
+        source,
+        queue: moto.queue(&q, &dlq),
+        metrics: EmfMetrics::new(),
+    };
+    // The provider rotates; the operator updates the bundle; the function is still warm.
+    sm.put_secret_value()
+        .secret_id(&secret_id)
+        .secret_string(r#"{"STRIPE_WEBHOOK_SECRET": "whsec_after_rotation"}"#)
+        .send()
+        .await
+        .unwrap();
+    let request = |secret: &str, id: &str| {
+        let body = stripe_event(id, "invoice.paid", "in_rot", now_unix());
+        let mut event = event_fixture("apigw-http-v2.json");
+        for (k, v) in signed(&Scheme::Stripe, secret, body.as_bytes(), now_unix(), "") {
+            event["headers"][k.to_ascii_lowercase()] = v.into();
+        }
+        event["body"] = body.into();
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    };
+    let resp = inlet_webhook_fn::handle(&deps, request("whsec_after_rotation", "evt_rot_1")).await;
+    assert_eq!(resp.status(), 202, "the new secret verifies after a reload");
+    // A forged signature is still refused, after one reload attempt.
+    let resp = inlet_webhook_fn::handle(&deps, request("whsec_forged", "evt_rot_2")).await;
+    assert_eq!(resp.status(), 401);
+}
