@@ -162,6 +162,36 @@ impl Sink for EventBridgeSink {
         "eventbridge"
     }
 
+    /// Ten records per `PutEvents`, only failed entries retried.
+    async fn deliver_batch(&self, records: &[&SinkRecord]) -> Vec<Result<(), SinkError>> {
+        let mut out = Vec::with_capacity(records.len());
+        for chunk in records.chunks(MAX_BATCH) {
+            let mut entries = Vec::with_capacity(chunk.len());
+            let mut slots = Vec::with_capacity(chunk.len());
+            for r in chunk {
+                match self.entry(r) {
+                    Ok(e) => {
+                        slots.push(Ok(entries.len()));
+                        entries.push(e);
+                    }
+                    Err(e) => slots.push(Err(e)),
+                }
+            }
+            let results = self.inner.put(entries).await;
+            for slot in slots {
+                out.push(match slot {
+                    Ok(i) => match results.get(i) {
+                        Some(Ok(())) => Ok(()),
+                        Some(Err(e)) => Err(SinkError::transient(e.clone())),
+                        None => Err(SinkError::transient("no result for the entry")),
+                    },
+                    Err(e) => Err(e),
+                });
+            }
+        }
+        out
+    }
+
     async fn deliver(&self, record: &SinkRecord) -> Result<(), SinkError> {
         let entry = self.entry(record)?;
         let (tx, rx) = oneshot::channel();

@@ -247,4 +247,10 @@ impl SinkError {
 pub trait Sink: Send + Sync {
     fn name(&self) -> &str;
     async fn deliver(&self, record: &SinkRecord) -> Result<(), SinkError>;
+
+    /// Deliver several records; one result per record, in order. The default delivers them
+    /// concurrently; a sink with a batch API (EventBridge) overrides it.
+    async fn deliver_batch(&self, records: &[&SinkRecord]) -> Vec<Result<(), SinkError>> {
+        futures::future::join_all(records.iter().map(|r| self.deliver(r))).await
+    }
 }

@@ -99,22 +99,27 @@ impl Processor {
     }
 
     async fn handle_envelope(&self, env: &Envelope, receive_count: u32) -> Disposition {
+        if let Err(done) = self.prepare_envelope(env, receive_count).await {
+            return done;
+        }
+        if let Err(failed) = self.deliver(env, receive_count).await {
+            return failed;
+        }
+        self.delivered(env).await
+    }
+
+    /// Claim and version-check; `Ok(())` when the event should be delivered now (the
+    /// claim is held), else what to do with the message.
+    async fn prepare_envelope(
+        &self,
+        env: &Envelope,
+        receive_count: u32,
+    ) -> Result<(), Disposition> {
         let provider = env.provider.as_str();
         let now = self.clock.now();
         if env.source == Source::Replay {
             // An operator asked for this event again: deliver it whatever the ledger says.
-            return match self.deliver(env, receive_count).await {
-                Ok(()) => {
-                    self.metrics.incr(
-                        names::PROCESSED,
-                        &[("provider", provider), ("source", "replay")],
-                        1,
-                    );
-                    info!("replayed");
-                    Disposition::Ack(Done::Delivered)
-                }
-                Err(failed) => failed,
-            };
+            return Ok(());
         }
         let claim = match self
             .ledger
@@ -122,7 +127,9 @@ impl Processor {
             .await
         {
             Ok(c) => c,
-            Err(e) => return self.retry(env, receive_count, &format!("ledger claim failed: {e}")),
+            Err(e) => {
+                return Err(self.retry(env, receive_count, &format!("ledger claim failed: {e}")))
+            }
         };
         match claim {
             Claim::Duplicate { same_payload } => {
@@ -134,16 +141,16 @@ impl Processor {
                     warn!("duplicate key with a different payload hash");
                 }
                 debug!("duplicate acknowledged");
-                return Disposition::Ack(Done::Duplicate);
+                return Err(Disposition::Ack(Done::Duplicate));
             }
             Claim::InFlight { lease_until } => {
                 let wait = (lease_until - now)
                     .try_into()
                     .unwrap_or(Duration::from_secs(1));
-                return Disposition::Retry {
+                return Err(Disposition::Retry {
                     delay: wait.max(Duration::from_secs(1)),
                     reason: "in flight on another worker".into(),
-                };
+                });
             }
             Claim::Acquired => {}
         }
@@ -156,20 +163,27 @@ impl Processor {
                     info!(entity = %entity, version, current, "superseded by a newer version");
                     self.metrics
                         .incr(names::SUPERSEDED, &[("provider", provider)], 1);
-                    return self
+                    return Err(self
                         .complete(env, Completion::Superseded, Done::Superseded)
-                        .await;
+                        .await);
                 }
                 Err(e) => {
                     self.release(env).await;
-                    return self.retry(env, receive_count, &format!("version check failed: {e}"));
+                    return Err(self.retry(
+                        env,
+                        receive_count,
+                        &format!("version check failed: {e}"),
+                    ));
                 }
             }
         }
 
-        if let Err(failed) = self.deliver(env, receive_count).await {
-            return failed;
-        }
+        Ok(())
+    }
+
+    /// Every sink has the event: record it (a replay leaves the ledger alone).
+    async fn delivered(&self, env: &Envelope) -> Disposition {
+        let provider = env.provider.as_str();
         crate::failpoint::hit("after_deliver");
         let latency = (self.clock.now() - env.received_at).as_seconds_f64() * 1000.0;
         self.metrics.observe_ms(
@@ -187,6 +201,9 @@ impl Processor {
             latency_ms = latency as i64,
             "delivered"
         );
+        if env.source == Source::Replay {
+            return Disposition::Ack(Done::Delivered);
+        }
         self.complete(env, Completion::Delivered, Done::Delivered)
             .await
     }
@@ -194,7 +211,6 @@ impl Processor {
     /// Deliver to every sink; on failure the claim is released and the disposition says
     /// what to do with the message.
     async fn deliver(&self, env: &Envelope, receive_count: u32) -> Result<(), Disposition> {
-        let provider = env.provider.as_str();
         let record = env.to_record();
         if let Some(fields) = &self.payload_log {
             debug!(payload = %crate::redact::redact(&record.payload, fields), "payload");
@@ -207,34 +223,97 @@ impl Processor {
                 &[("sink", sink.name())],
                 started.elapsed().as_secs_f64() * 1000.0,
             );
-            match result {
-                Ok(()) => {}
-                Err(SinkError::Transient { message, .. }) => {
-                    self.release(env).await;
-                    return Err(self.retry(
-                        env,
-                        receive_count,
-                        &format!("sink {}: {message}", sink.name()),
-                    ));
-                }
-                Err(SinkError::Permanent { message, .. }) => {
-                    self.release(env).await;
-                    self.metrics.incr(
-                        names::DEAD_LETTERED,
-                        &[("provider", provider), ("reason", "permanent")],
-                        1,
-                    );
-                    error!(sink = sink.name(), reason = %message, "permanent sink failure; dead-lettering");
-                    return Err(Disposition::DeadLetter {
-                        reason: format!(
-                            "sink {} refused the event permanently: {message}",
-                            sink.name()
-                        ),
-                    });
-                }
+            if let Err(e) = result {
+                return Err(self.sink_failed(env, receive_count, sink.name(), e).await);
             }
         }
         Ok(())
+    }
+
+    /// A sink refused the event: release the claim and decide (retry or dead-letter).
+    async fn sink_failed(
+        &self,
+        env: &Envelope,
+        receive_count: u32,
+        sink: &str,
+        error: SinkError,
+    ) -> Disposition {
+        self.release(env).await;
+        match error {
+            SinkError::Transient { message, .. } => {
+                self.retry(env, receive_count, &format!("sink {sink}: {message}"))
+            }
+            SinkError::Permanent { message, .. } => {
+                let provider = env.provider.as_str();
+                self.metrics.incr(
+                    names::DEAD_LETTERED,
+                    &[("provider", provider), ("reason", "permanent")],
+                    1,
+                );
+                error!(sink, reason = %message, "permanent sink failure; dead-lettering");
+                Disposition::DeadLetter {
+                    reason: format!("sink {sink} refused the event permanently: {message}"),
+                }
+            }
+        }
+    }
+
+    /// The first half of [`handle`](Self::handle), for callers that deliver many events
+    /// together: claim and version-check. `Ok(())` means the claim is held and the message
+    /// must go to [`deliver_prepared`](Self::deliver_prepared).
+    pub async fn prepare(&self, msg: &Received) -> Result<(), Disposition> {
+        match &msg.envelope {
+            Ok(env) => self.prepare_envelope(env, msg.receive_count).await,
+            Err(_) => Err(self.handle(msg).await),
+        }
+    }
+
+    /// The second half: deliver prepared messages together — a sink that batches (e.g.
+    /// EventBridge, ten per `PutEvents`) sees them in one call — then complete each.
+    /// Returns a disposition per message, in order.
+    pub async fn deliver_prepared(&self, msgs: &[&Received]) -> Vec<Disposition> {
+        let envs: Vec<&Envelope> = msgs
+            .iter()
+            .filter_map(|m| m.envelope.as_ref().ok())
+            .collect();
+        if envs.len() != msgs.len() {
+            // Only prepared (decodable) messages belong here; handle the rest one by one.
+            return join_all(msgs.iter().map(|m| self.handle(m))).await;
+        }
+        let records: Vec<crate::envelope::SinkRecord> =
+            envs.iter().map(|e| e.to_record()).collect();
+        let mut failed: Vec<Option<(String, SinkError)>> =
+            (0..records.len()).map(|_| None).collect();
+        for sink in &self.sinks {
+            let open: Vec<usize> = (0..records.len())
+                .filter(|&i| failed[i].is_none())
+                .collect();
+            if open.is_empty() {
+                break;
+            }
+            let batch: Vec<&crate::envelope::SinkRecord> =
+                open.iter().map(|&i| &records[i]).collect();
+            let started = std::time::Instant::now();
+            let results = sink.deliver_batch(&batch).await;
+            self.metrics.observe_ms(
+                names::SINK_MS,
+                &[("sink", sink.name())],
+                started.elapsed().as_secs_f64() * 1000.0,
+            );
+            for (i, result) in open.into_iter().zip(results) {
+                if let Err(e) = result {
+                    failed[i] = Some((sink.name().to_string(), e));
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(msgs.len());
+        for ((env, msg), failure) in envs.iter().zip(msgs).zip(failed) {
+            out.push(match failure {
+                None => self.delivered(env).await,
+                Some((sink, e)) => self.sink_failed(env, msg.receive_count, &sink, e).await,
+            });
+        }
+        out
     }
 
     async fn complete(&self, env: &Envelope, how: Completion, done: Done) -> Disposition {
