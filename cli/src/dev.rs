@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use inlet_core::clock::{Clock, SystemClock};
-use inlet_core::config::{Config, SinkConfig};
+use inlet_core::config::Config;
 use inlet_core::metrics::Metrics;
 use inlet_core::ports::{Queue, Sink};
 use inlet_core::usecase::process::{run_once, ProcessSettings, Processor};
@@ -76,26 +76,15 @@ pub use crate::backend::db_path;
 
 /// Sinks for this backend: EventBridge ones need AWS.
 fn build_sinks(config: &Config, ports: &Ports) -> anyhow::Result<Vec<Arc<dyn Sink>>> {
-    let mut out: Vec<Arc<dyn Sink>> = Vec::new();
-    for c in &config.sinks {
-        match (c, &ports.aws) {
-            (SinkConfig::Eventbridge { bus }, Some(aws)) => {
-                let bus = bus
-                    .clone()
-                    .or_else(|| aws.resources.event_bus.clone())
-                    .context("the eventbridge sink needs `bus` or INLET_EVENT_BUS")?;
-                out.push(Arc::new(inlet_aws::EventBridgeSink::new(
-                    aws_sdk_eventbridge::Client::new(&aws.sdk),
-                    bus,
-                )));
-            }
-            (other, _) => out.extend(
-                inlet_sinks::build(std::slice::from_ref(other))
-                    .context("cannot set up the sinks")?,
-            ),
-        }
-    }
-    Ok(out)
+    let sinks = match &ports.aws {
+        Some(aws) => inlet_aws::eventbridge::build_sinks(
+            &config.sinks,
+            &aws.sdk,
+            aws.resources.event_bus.as_deref(),
+        ),
+        None => inlet_sinks::build(&config.sinks),
+    };
+    sinks.context("cannot set up the sinks")
 }
 
 /// Open the backend, bind the listener and start every loop.

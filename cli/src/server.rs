@@ -52,27 +52,14 @@ pub fn router(app: Arc<App>) -> Router {
 
 fn respond(reply: Reply, correlation_id: Option<&str>) -> Response {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = reply.headers(correlation_id);
     let mut resp = (status, reply.body).into_response();
-    let h = resp.headers_mut();
-    h.insert("content-type", HeaderValue::from_static("application/json"));
-    if let Some(secs) = reply.retry_after {
-        h.insert("retry-after", HeaderValue::from(secs));
-    }
-    if let Some(id) = correlation_id.and_then(|c| HeaderValue::from_str(c).ok()) {
-        h.insert("x-correlation-id", id);
+    for (name, value) in headers {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            resp.headers_mut().insert(name, v);
+        }
     }
     resp
-}
-
-/// The caller's correlation id if it sent a sane one, else a new one.
-fn correlation_id(headers: &HeaderMap) -> String {
-    ["x-correlation-id", "x-request-id"]
-        .iter()
-        .filter_map(|h| headers.get(*h)?.to_str().ok())
-        .map(str::trim)
-        .find(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
 enum ReadError {
@@ -101,7 +88,11 @@ async fn webhook(
     body: Body,
 ) -> Response {
     let received_at = app.clock.now();
-    let cid = correlation_id(&headers);
+    let mut core_headers = Headers::new();
+    for (name, value) in &headers {
+        core_headers.insert(name.as_str(), value.as_bytes());
+    }
+    let cid = reply::correlation_id(&core_headers);
     let Ok(Path(provider)) = path else {
         return respond(Reply::not_found(), Some(&cid));
     };
@@ -140,10 +131,6 @@ async fn webhook(
                 )
             }
         };
-        let mut core_headers = Headers::new();
-        for (name, value) in &headers {
-            core_headers.insert(name.as_str(), value.as_bytes());
-        }
         let result = ingest::ingest(
             &app.config,
             app.queue.as_ref(),

@@ -28,26 +28,13 @@ pub fn provider_of(path: &str) -> Option<&str> {
 }
 
 fn respond(r: Reply, correlation_id: &str) -> Response<Body> {
-    let mut builder = Response::builder()
-        .status(r.status)
-        .header("content-type", "application/json")
-        .header("x-correlation-id", correlation_id);
-    if let Some(secs) = r.retry_after {
-        builder = builder.header("retry-after", secs.to_string());
+    let mut builder = Response::builder().status(r.status);
+    for (name, value) in r.headers(Some(correlation_id)) {
+        builder = builder.header(name, value);
     }
     builder
         .body(Body::Text(r.body))
         .unwrap_or_else(|_| Response::new(Body::Empty))
-}
-
-fn correlation_id(req: &Request) -> String {
-    ["x-correlation-id", "x-request-id"]
-        .iter()
-        .filter_map(|h| req.headers().get(*h)?.to_str().ok())
-        .map(str::trim)
-        .find(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
 fn current(deps: &Deps) -> Arc<Config> {
@@ -60,7 +47,11 @@ fn current(deps: &Deps) -> Arc<Config> {
 /// Handle one request. Never fails: every outcome is an HTTP answer.
 pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
     let received_at = time::OffsetDateTime::now_utc();
-    let cid = correlation_id(&req);
+    let mut headers = Headers::new();
+    for (name, value) in req.headers() {
+        headers.insert(name.as_str(), value.as_bytes());
+    }
+    let cid = reply::correlation_id(&headers);
     if req.method() != "POST" {
         return respond(Reply::method_not_allowed(), &cid);
     }
@@ -73,10 +64,6 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
         Body::Binary(b) => b,
         _ => &[],
     };
-    let mut headers = Headers::new();
-    for (name, value) in req.headers() {
-        headers.insert(name.as_str(), value.as_bytes());
-    }
     let request = WebhookRequest {
         provider: &provider,
         headers: &headers,
@@ -85,11 +72,6 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
         correlation_id: &cid,
     };
     let config = current(deps);
-    if let Ok(p) = ingest::provider(&config, &provider) {
-        if body.len() > p.max_body_bytes {
-            return respond(reply::too_large(p.max_body_bytes), &cid);
-        }
-    }
     let mut result = ingest::ingest(&config, &deps.queue, &deps.metrics, &request).await;
     // A signature that matches no secret may be signed with a rotated one: reload the
     // secrets (rate-limited) and try once more before rejecting.

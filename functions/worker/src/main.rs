@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::sqs::SqsEvent;
 use inlet_aws::runtime::{config_text, stack_queue, ConfigSource, Resources};
-use inlet_aws::{sdk_config, DynamoStore, EmfMetrics, EventBridgeSink};
+use inlet_aws::{sdk_config, DynamoStore, EmfMetrics};
 use inlet_core::clock::SystemClock;
 use inlet_core::config::SinkConfig;
 use inlet_core::ports::Sink;
@@ -12,35 +12,24 @@ use inlet_core::usecase::process::{ProcessSettings, Processor};
 use inlet_worker_fn::{handle, Deps};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
-/// The configured sinks; EventBridge ones publish to their bus or the stack's.
+/// The configured sinks; a file sink cannot live in a Lambda.
 fn build_sinks(
     configs: &[SinkConfig],
     sdk: &aws_config::SdkConfig,
     stack_bus: Option<&str>,
 ) -> Result<Vec<Arc<dyn Sink>>, Error> {
-    let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
-    for c in configs {
-        match c {
-            SinkConfig::File { path } => {
-                return Err(format!(
-                    "a file sink ({path}) cannot run in Lambda; use eventbridge, http or stdout"
-                )
-                .into())
-            }
-            SinkConfig::Eventbridge { bus } => {
-                let bus = bus
-                    .as_deref()
-                    .or(stack_bus)
-                    .ok_or("the eventbridge sink needs a bus (or INLET_EVENT_BUS)")?;
-                sinks.push(Arc::new(EventBridgeSink::new(
-                    aws_sdk_eventbridge::Client::new(sdk),
-                    bus,
-                )));
-            }
-            other => sinks.extend(inlet_sinks::build(std::slice::from_ref(other))?),
-        }
+    if let Some(SinkConfig::File { path }) = configs
+        .iter()
+        .find(|c| matches!(c, SinkConfig::File { .. }))
+    {
+        return Err(format!(
+            "a file sink ({path}) cannot run in Lambda; use eventbridge, http or stdout"
+        )
+        .into());
     }
-    Ok(sinks)
+    Ok(inlet_aws::eventbridge::build_sinks(
+        configs, sdk, stack_bus,
+    )?)
 }
 
 #[tokio::main]

@@ -256,3 +256,25 @@ pub async fn start_replay(
         .map_err(crate::unavailable("EventBridge StartReplay failed"))?;
     Ok(name)
 }
+
+/// The configured sinks on AWS: `eventbridge` sinks publish to their bus, or to
+/// `stack_bus` (the stack's `INLET_EVENT_BUS`); every other kind comes from `inlet-sinks`.
+pub fn build_sinks(
+    configs: &[inlet_core::config::SinkConfig],
+    sdk: &aws_config::SdkConfig,
+    stack_bus: Option<&str>,
+) -> Result<Vec<Arc<dyn Sink>>, SinkError> {
+    let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
+    for c in configs {
+        match c {
+            inlet_core::config::SinkConfig::Eventbridge { bus } => {
+                let bus = bus.as_deref().or(stack_bus).ok_or_else(|| {
+                    SinkError::permanent("the eventbridge sink needs `bus` or INLET_EVENT_BUS")
+                })?;
+                sinks.push(Arc::new(EventBridgeSink::new(Client::new(sdk), bus)));
+            }
+            other => sinks.extend(inlet_sinks::build(std::slice::from_ref(other))?),
+        }
+    }
+    Ok(sinks)
+}

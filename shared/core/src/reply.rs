@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use crate::headers::Headers;
 use crate::usecase::ingest::{Accepted, IngestError};
 
 /// Seconds a provider is asked to wait before retrying when the store is unavailable.
@@ -35,6 +36,19 @@ impl Reply {
 
     pub fn method_not_allowed() -> Self {
         Reply::error(405, "method_not_allowed", "use POST")
+    }
+
+    /// The response headers: JSON, `Retry-After` when set, and the correlation id when
+    /// the request had one.
+    pub fn headers(&self, correlation_id: Option<&str>) -> Vec<(&'static str, String)> {
+        let mut h = vec![("content-type", "application/json".to_string())];
+        if let Some(secs) = self.retry_after {
+            h.push(("retry-after", secs.to_string()));
+        }
+        if let Some(id) = correlation_id {
+            h.push(("x-correlation-id", id.to_string()));
+        }
+        h
     }
 
     pub fn health() -> Self {
@@ -84,4 +98,15 @@ pub fn too_large(limit: usize) -> Reply {
         "payload_too_large",
         &format!("body exceeds the limit of {limit} bytes"),
     )
+}
+
+/// The caller's correlation id (`X-Correlation-Id`, else `X-Request-Id`) if it sent a sane
+/// one — printable ASCII, at most 128 bytes — else a new one.
+pub fn correlation_id(headers: &Headers) -> String {
+    ["x-correlation-id", "x-request-id"]
+        .iter()
+        .filter_map(|h| headers.text(h))
+        .find(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
