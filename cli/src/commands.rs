@@ -319,11 +319,13 @@ fn scheme_headers(scheme: &Scheme, id: &str, event_type: Option<&str>) -> Vec<(S
 }
 
 /// The backend's ports for an operator command.
-async fn open_ports(place: &DataDirArg) -> Result<Ports, u8> {
+/// `existing`: the local store must exist already (operator commands that only read it or
+/// move messages); `reconcile` may create it.
+async fn open_ports(place: &DataDirArg, existing: bool) -> Result<Ports, u8> {
     match place.backend {
         BackendKind::Local => {
             let path = dev::db_path(&place.data_dir);
-            if !path.is_file() {
+            if existing && !path.is_file() {
                 eprintln!(
                     "inlet: no store at {} (run `inlet dev` first, or pass --data-dir)",
                     path.display()
@@ -348,7 +350,7 @@ async fn open_ports(place: &DataDirArg) -> Result<Ports, u8> {
 }
 
 async fn dlq_list(place: &DataDirArg, limit: usize, json: bool) -> u8 {
-    let ports = match open_ports(place).await {
+    let ports = match open_ports(place, true).await {
         Ok(p) => p,
         Err(c) => return c,
     };
@@ -386,7 +388,7 @@ async fn dlq_list(place: &DataDirArg, limit: usize, json: bool) -> u8 {
 }
 
 async fn dlq_redrive(place: &DataDirArg, key: Option<String>, all: bool) -> u8 {
-    let ports = match open_ports(place).await {
+    let ports = match open_ports(place, true).await {
         Ok(p) => p,
         Err(c) => return c,
     };
@@ -415,7 +417,7 @@ async fn dlq_redrive(place: &DataDirArg, key: Option<String>, all: bool) -> u8 {
 }
 
 async fn status(place: &DataDirArg, json: bool) -> u8 {
-    let ports = match open_ports(place).await {
+    let ports = match open_ports(place, true).await {
         Ok(p) => p,
         Err(c) => return c,
     };
@@ -538,30 +540,18 @@ async fn reconcile(
             return exit::FAILURE;
         }
     };
-    let ports = match place.backend {
-        BackendKind::Local => match crate::backend::local(
-            &place.data_dir,
-            StoreOptions::default(),
-            Arc::new(SystemClock),
-        ) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("inlet: {e:#}");
-                return exit::FAILURE;
-            }
-        },
-        BackendKind::Aws => match crate::backend::aws(0).await {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("inlet: {e:#}");
-                return exit::CONFIG;
-            }
-        },
+    let ports = match open_ports(place, false).await {
+        Ok(p) => p,
+        Err(c) => return c,
     };
     let metrics = inlet_local::LocalMetrics::new();
     let mut code = exit::OK;
     for feed in &built.feeds {
-        let settings = crate::reconcile::settings(source_config, dry_run, backfill);
+        let settings = inlet_core::usecase::reconcile::ReconcileSettings::for_source(
+            source_config,
+            dry_run,
+            backfill,
+        );
         match crate::reconcile::run_feed(feed.as_ref(), &ports, &metrics, &SystemClock, &settings)
             .await
         {
@@ -619,7 +609,7 @@ async fn replay(
                 eprintln!("inlet: say which event: inlet replay KEY");
                 return exit::USAGE;
             };
-            let ports = match open_ports(place).await {
+            let ports = match open_ports(place, true).await {
                 Ok(p) => p,
                 Err(c) => return c,
             };

@@ -1,35 +1,17 @@
-//! Running the reconcile use case against the embedded store: the `inlet dev` scheduler and
+//! Running the reconcile use case on a backend's ports: the `inlet dev` scheduler and
 //! `inlet reconcile`.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use crate::backend::Ports;
 use inlet_core::clock::Clock;
 use inlet_core::metrics::Metrics;
-use inlet_core::source_config::SourceConfig;
 use inlet_core::usecase::reconcile::{
     ChangeSource, Reconcile, ReconcileError, ReconcileReport, ReconcileSettings,
 };
 use time::OffsetDateTime;
 use tokio::sync::{watch, Notify};
 use tracing::warn;
-
-/// Settings for one run of `config`'s feeds.
-pub fn settings(
-    config: &SourceConfig,
-    dry_run: bool,
-    backfill_since: Option<OffsetDateTime>,
-) -> ReconcileSettings {
-    ReconcileSettings {
-        settle: config.settle,
-        lookback: config.lookback,
-        max_pages: config.max_pages,
-        deadline: Some(Instant::now() + config.run_timeout),
-        dry_run,
-        backfill_since,
-    }
-}
 
 /// One run of one feed; on the embedded store the report is kept for `inlet status`
 /// (unless a dry run).
@@ -76,7 +58,7 @@ pub async fn schedule(
             break;
         }
         for feed in &built.feeds {
-            let s = settings(&built.config, false, None);
+            let s = ReconcileSettings::for_source(&built.config, false, None);
             match run_feed(feed.as_ref(), &ports, metrics.as_ref(), clock.as_ref(), &s).await {
                 Ok(r) if r.recovered > 0 => wake_worker.notify_one(),
                 Ok(_) => {}

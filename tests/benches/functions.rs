@@ -8,7 +8,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use inlet_core::signature::Scheme;
 use inlet_tests::faults::{Action, FaultProxy};
 use inlet_tests::moto::Moto;
 use inlet_tests::runtime_api::{binary, RuntimeApi};
@@ -60,24 +59,10 @@ fn spawn(
 }
 
 fn webhook_event(id: &str) -> serde_json::Value {
-    let path = format!(
-        "{}/fixtures/events/apigw-http-v2.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut event: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let body = stripe_event(id, "invoice.paid", &format!("in_{id}"), now_unix());
-    for (k, v) in signed(
-        &Scheme::Stripe,
+    stripe_http_event(
+        &stripe_event(id, "invoice.paid", &format!("in_{id}"), now_unix()),
         STRIPE_SECRET,
-        body.as_bytes(),
-        now_unix(),
-        "",
-    ) {
-        event["headers"][k.to_ascii_lowercase()] = v.into();
-    }
-    event["body"] = body.into();
-    event
+    )
 }
 
 fn ms(d: Duration) -> f64 {
@@ -180,26 +165,14 @@ async fn main() {
     let (worker, _) = spawn("worker", &api, &proxy.endpoint, &env);
     let mut batches: Vec<serde_json::Value> = Vec::new();
     loop {
-        let got = moto
-            .sqs()
-            .receive_message()
-            .queue_url(&q)
-            .max_number_of_messages(10)
-            .visibility_timeout(300)
-            .send()
-            .await
-            .unwrap();
-        let msgs = got.messages.unwrap_or_default();
-        if msgs.is_empty() {
+        // Hidden long enough for the whole queue to be taken into batches.
+        let batch = moto
+            .sqs_event(&q, "arn:aws:sqs:us-east-1:123456789012:inlet-work", 300)
+            .await;
+        if batch["Records"].as_array().unwrap().is_empty() {
             break;
         }
-        let records: Vec<serde_json::Value> = msgs
-            .into_iter()
-            .map(|m| serde_json::json!({"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
-                "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:inlet-work", "awsRegion": "us-east-1"}))
-            .collect();
-        batches.push(serde_json::json!({ "Records": records }));
+        batches.push(batch);
     }
     let events: usize = batches
         .iter()

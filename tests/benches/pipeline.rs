@@ -228,7 +228,8 @@ async fn bench_source(label: &str, sources_toml: &str, source: &str, api: &FakeA
         inlet_cli::backend::local(dir.path(), StoreOptions::default(), Arc::new(SystemClock))
             .unwrap();
     let store = ports.local.clone().unwrap();
-    let settings = inlet_cli::reconcile::settings(&built.config, false, None);
+    let settings =
+        inlet_core::usecase::reconcile::ReconcileSettings::for_source(&built.config, false, None);
     let started = Instant::now();
     let report = inlet_cli::reconcile::run_feed(
         built.feeds[0].as_ref(),
@@ -261,7 +262,8 @@ async fn bench_source(label: &str, sources_toml: &str, source: &str, api: &FakeA
             .unwrap();
     }
     let before = built.fetcher.requests();
-    let settings = inlet_cli::reconcile::settings(&built.config, false, None);
+    let settings =
+        inlet_core::usecase::reconcile::ReconcileSettings::for_source(&built.config, false, None);
     let quiet = inlet_cli::reconcile::run_feed(
         built.feeds[0].as_ref(),
         &ports,

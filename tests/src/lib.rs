@@ -354,6 +354,29 @@ impl SinkServer {
     }
 }
 
+/// A real Lambda event from `tests/fixtures/events`.
+pub fn event_fixture(name: &str) -> serde_json::Value {
+    let path = format!("{}/fixtures/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// An API Gateway HTTP API (v2) event POSTing `body` to `/webhooks/stripe`, signed with
+/// `secret` by Stripe's scheme.
+pub fn stripe_http_event(body: &str, secret: &str) -> serde_json::Value {
+    let mut event = event_fixture("apigw-http-v2.json");
+    for (k, v) in signed(
+        &inlet_core::signature::Scheme::Stripe,
+        secret,
+        body.as_bytes(),
+        now_unix(),
+        "",
+    ) {
+        event["headers"][k.to_ascii_lowercase()] = v.into();
+    }
+    event["body"] = body.into();
+    event
+}
+
 /// One request a [`FakeApi`] received.
 #[derive(Debug, Clone)]
 pub struct Recorded {
@@ -670,6 +693,45 @@ pub mod moto {
                 .await
                 .unwrap();
             (bus, observer)
+        }
+
+        /// Receive up to ten messages (hidden for `visibility` seconds) and shape them as the
+        /// SQS event Lambda's event source mapping delivers.
+        pub async fn sqs_event(
+            &self,
+            queue_url: &str,
+            arn: &str,
+            visibility: i32,
+        ) -> serde_json::Value {
+            let out = self
+                .sqs()
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages(10)
+                .visibility_timeout(visibility)
+                .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+                .send()
+                .await
+                .unwrap();
+            let records: Vec<serde_json::Value> = out
+                .messages
+                .unwrap_or_default()
+                .into_iter()
+                .map(|m| {
+                    let attrs: serde_json::Map<String, serde_json::Value> = m
+                        .attributes
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(k, v)| (k.as_str().to_string(), v.into()))
+                        .collect();
+                    serde_json::json!({
+                        "messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
+                        "attributes": attrs, "messageAttributes": {}, "md5OfBody": m.md5_of_body,
+                        "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": "us-east-1"
+                    })
+                })
+                .collect();
+            serde_json::json!({ "Records": records })
         }
 
         /// A queue whose large bodies go through a claim check in `table`.

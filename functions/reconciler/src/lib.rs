@@ -27,14 +27,9 @@ pub async fn handle(deps: &Deps, time_left: Duration) -> serde_json::Value {
     let mut failures = Vec::new();
     for built in &deps.sources {
         for feed in &built.feeds {
-            let settings = ReconcileSettings {
-                settle: built.config.settle,
-                lookback: built.config.lookback,
-                max_pages: built.config.max_pages,
-                deadline: Some(deadline.min(Instant::now() + built.config.run_timeout)),
-                dry_run: false,
-                backfill_since: None,
-            };
+            let mut settings = ReconcileSettings::for_source(&built.config, false, None);
+            // Whichever comes first: the source's run timeout or the invocation's deadline.
+            settings.deadline = settings.deadline.map(|d| d.min(deadline));
             let run = Reconcile {
                 source: feed.as_ref(),
                 ledger: &deps.store,

@@ -189,7 +189,7 @@ async fn standard_batch(deps: &Deps, records: &[SqsMessage]) -> Vec<String> {
 /// record is settled already (dead-lettered: `true`) or must come back (`false`).
 async fn resolve(deps: &Deps, m: &SqsMessage) -> Result<(String, Received), bool> {
     let raw = m.body.clone().unwrap_or_default();
-    let body = match deps.queue.resolve(raw.clone()).await {
+    let body = match deps.queue.resolve(&raw).await {
         Ok(b) => b,
         // The claim-check store is unreachable: retry the record later.
         Err(StoreError::Unavailable { .. }) => return Err(false),

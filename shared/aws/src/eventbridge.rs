@@ -66,19 +66,6 @@ impl EventBridgeSink {
             .detail(detail)
             .build())
     }
-
-    /// Publish up to ten records in one call (plus retries of failed entries).
-    pub async fn put_batch(&self, records: &[&SinkRecord]) -> Result<(), SinkError> {
-        let entries = records
-            .iter()
-            .map(|r| self.entry(r))
-            .collect::<Result<Vec<_>, _>>()?;
-        let results = self.inner.put(entries).await;
-        match results.into_iter().find_map(Result::err) {
-            None => Ok(()),
-            Some(e) => Err(SinkError::transient(e)),
-        }
-    }
 }
 
 impl Inner {

@@ -25,7 +25,9 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 }
 
 /// Map any SDK error into a retryable store error that keeps its source.
-pub fn unavailable<E>(context: &'static str) -> impl FnOnce(E) -> inlet_core::ports::StoreError
+pub(crate) fn unavailable<E>(
+    context: &'static str,
+) -> impl FnOnce(E) -> inlet_core::ports::StoreError
 where
     E: std::error::Error + Send + Sync + 'static,
 {

@@ -4,6 +4,7 @@
 //! permanent failure is moved explicitly (sent to the DLQ with the reason as a message
 //! attribute, then deleted). Retries change the visibility timeout (the worker's backoff).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -72,14 +73,14 @@ impl SqsQueue {
 
     /// The real body of a received message: a claim-check pointer is resolved. An error
     /// is retryable (the message stays on the queue).
-    pub async fn resolve(&self, body: String) -> Result<String, StoreError> {
-        match (pointer_of(&body), &self.claim_check) {
-            (Some(p), Some(cc)) => cc.load(&p).await,
+    pub async fn resolve<'b>(&self, body: &'b str) -> Result<Cow<'b, str>, StoreError> {
+        match (pointer_of(body), &self.claim_check) {
+            (Some(p), Some(cc)) => cc.load(&p).await.map(Cow::Owned),
             (Some(p), None) => Err(StoreError::Invalid(format!(
                 "claim check {} but no claim-check store configured",
                 p.id
             ))),
-            (None, _) => Ok(body),
+            (None, _) => Ok(Cow::Borrowed(body)),
         }
     }
 
@@ -178,22 +179,6 @@ impl Queue for SqsQueue {
                 continue;
             };
             let raw = m.body.clone().unwrap_or_default();
-            let body = match self.resolve(raw.clone()).await {
-                Ok(b) => b,
-                Err(StoreError::Invalid(reason)) => {
-                    // A pointer whose chunks are gone cannot get better: hand it over as
-                    // undecodable so the worker dead-letters it with the reason.
-                    self.remember(&handle, raw, None);
-                    received.push(Received {
-                        receipt: Receipt(handle),
-                        receive_count: 1,
-                        envelope: Err(reason),
-                    });
-                    continue;
-                }
-                // Not readable now: leave it; it reappears after its visibility timeout.
-                Err(_) => continue,
-            };
             let count = m
                 .attributes
                 .as_ref()
@@ -205,12 +190,20 @@ impl Queue for SqsQueue {
                 .as_ref()
                 .and_then(|a| a.get(KEY_ATTRIBUTE))
                 .and_then(|v| v.string_value.clone());
+            let envelope = match self.resolve(&raw).await {
+                Ok(body) => Envelope::from_json(body.as_bytes()).map_err(|e| e.to_string()),
+                // A pointer whose chunks are gone cannot get better: hand it over as
+                // undecodable so the worker dead-letters it with the reason.
+                Err(StoreError::Invalid(reason)) => Err(reason),
+                // Not readable now: leave it; it reappears after its visibility timeout.
+                Err(_) => continue,
+            };
             // Dead letters re-send the small pointer, not the resolved body.
             self.remember(&handle, raw, key);
             received.push(Received {
                 receipt: Receipt(handle),
                 receive_count: count,
-                envelope: Envelope::from_json(body.as_bytes()).map_err(|e| e.to_string()),
+                envelope,
             });
         }
         Ok(received)

@@ -327,7 +327,9 @@ impl Store {
             };
             let waiting = q("SELECT count(*) FROM messages WHERE queue = 'work' AND (visible_at <= ?1 OR receive_count = 0)")?;
             let in_flight = q("SELECT count(*) FROM messages WHERE queue = 'work' AND visible_at > ?1 AND receive_count > 0")?;
-            let dead = q("SELECT count(*) + 0 * ?1 FROM messages WHERE queue = 'dlq'")?;
+            let dead: i64 = c
+                .query_row("SELECT count(*) FROM messages WHERE queue = 'dlq'", [], |r| r.get(0))
+                .map_err(sql_err("status"))?;
             let oldest = q("SELECT coalesce(?1 - min(enqueued_at), 0) FROM messages WHERE queue = 'work'")?;
             let ledger = q("SELECT count(*) FROM ledger WHERE state = 'COMPLETED' AND expires_at > ?1")?;
             let mut counters = Vec::new();
@@ -443,20 +445,16 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>, group_commit_max: usiz
         }
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             let msg = e.to_string();
-            // Run nothing; tell every caller. Jobs are consumed only by calling them, so
-            // answer through a throwaway connection-less path: run them against a failed state.
+            // Change nothing, but answer every caller (a job's reply comes from running it).
             for job in jobs {
-                let (_, reply) = run_job_without_tx(&conn, job);
-                reply(Err(msg.clone()));
+                run_rolled_back(&conn, job)(Err(msg.clone()));
             }
             continue;
         }
-        let mut replies = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            let (ok, reply) = run_in_savepoint(&conn, job);
-            let _ = ok;
-            replies.push(reply);
-        }
+        let replies: Vec<Reply> = jobs
+            .into_iter()
+            .map(|job| run_in_savepoint(&conn, job))
+            .collect();
         let commit = conn.execute_batch("COMMIT").map_err(|e| {
             let _ = conn.execute_batch("ROLLBACK");
             e.to_string()
@@ -467,11 +465,13 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>, group_commit_max: usiz
     }
 }
 
-fn run_in_savepoint(conn: &Connection, job: Job) -> (bool, Reply) {
+/// Run a job in its own savepoint: kept if it succeeded, rolled back if it failed, so one
+/// failing job never undoes the others of its group commit.
+fn run_in_savepoint(conn: &Connection, job: Job) -> Reply {
     if let Err(e) = conn.execute_batch("SAVEPOINT job") {
         let msg = e.to_string();
-        let (_, reply) = run_job_without_tx(conn, job);
-        return (false, Box::new(move |_| reply(Err(msg))));
+        let reply = run_rolled_back(conn, job);
+        return Box::new(move |_| reply(Err(msg)));
     }
     let (ok, reply) = job(conn);
     let end = if ok {
@@ -481,18 +481,18 @@ fn run_in_savepoint(conn: &Connection, job: Job) -> (bool, Reply) {
     };
     if let Err(e) = conn.execute_batch(end) {
         let msg = e.to_string();
-        return (false, Box::new(move |_| reply(Err(msg))));
+        return Box::new(move |_| reply(Err(msg)));
     }
-    (ok, reply)
+    reply
 }
 
 /// When no transaction could be opened the job is still called (so its reply channel is
 /// answered), but inside a savepoint that is always rolled back, so it changes nothing.
-fn run_job_without_tx(conn: &Connection, job: Job) -> (bool, Reply) {
+fn run_rolled_back(conn: &Connection, job: Job) -> Reply {
     let _ = conn.execute_batch("SAVEPOINT doomed");
-    let (ok, reply) = job(conn);
+    let (_, reply) = job(conn);
     let _ = conn.execute_batch("ROLLBACK TO doomed; RELEASE doomed");
-    (ok, reply)
+    reply
 }
 
 fn new_receipt() -> String {

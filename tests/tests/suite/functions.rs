@@ -14,11 +14,6 @@ use inlet_core::usecase::process::{ProcessSettings, Processor};
 use inlet_tests::moto::Moto;
 use inlet_tests::*;
 
-fn event_fixture(name: &str) -> serde_json::Value {
-    let path = format!("{}/fixtures/events/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 fn lambda_config() -> String {
     format!(
         "{}{}\n[[sinks]]\nkind = \"stdout\"\n",
@@ -53,18 +48,8 @@ async fn webhook_handles_http_api_v2_and_rest_v1_base64_bodies() {
 
     // HTTP API v2, plain JSON body, signed by Stripe's scheme.
     let body = stripe_event("evt_lambda_1", "invoice.paid", "in_l1", now_unix());
-    let mut event = event_fixture("apigw-http-v2.json");
-    for (k, v) in signed(
-        &Scheme::Stripe,
-        STRIPE_SECRET,
-        body.as_bytes(),
-        now_unix(),
-        "",
-    ) {
-        event["headers"][k.to_ascii_lowercase()] = v.into();
-    }
+    let mut event = stripe_http_event(&body, STRIPE_SECRET);
     event["headers"]["content-length"] = body.len().to_string().into();
-    event["body"] = body.clone().into();
     let req = lambda_http::request::from_str(&event.to_string()).unwrap();
     let resp = inlet_webhook_fn::handle(&deps, req).await;
     assert_eq!(resp.status(), 202);
@@ -174,38 +159,9 @@ async fn worker_deps(
     )
 }
 
-/// Receive what is on the queue and shape it as the SQS event Lambda's event source
-/// mapping would deliver.
+/// The SQS event the event source mapping would deliver for what is on the queue.
 async fn sqs_event(moto: &Moto, q: &str, arn: &str) -> SqsEvent {
-    let out = moto
-        .sqs()
-        .receive_message()
-        .queue_url(q)
-        .max_number_of_messages(10)
-        .visibility_timeout(30)
-        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
-        .send()
-        .await
-        .unwrap();
-    let records: Vec<serde_json::Value> = out
-        .messages
-        .unwrap_or_default()
-        .into_iter()
-        .map(|m| {
-            let attrs: serde_json::Map<String, serde_json::Value> = m
-                .attributes
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k.as_str().to_string(), v.into()))
-                .collect();
-            serde_json::json!({
-                "messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
-                "attributes": attrs, "messageAttributes": {}, "md5OfBody": m.md5_of_body,
-                "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": "us-east-1"
-            })
-        })
-        .collect();
-    serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
+    serde_json::from_value(moto.sqs_event(q, arn, 30).await).unwrap()
 }
 
 async fn send(moto: &Moto, q: &str, dlq: &str, id: &str, entity: Option<&str>) {
@@ -513,11 +469,7 @@ async fn a_rotated_secret_is_picked_up_without_a_redeploy() {
         .unwrap();
     let request = |secret: &str, id: &str| {
         let body = stripe_event(id, "invoice.paid", "in_rot", now_unix());
-        let mut event = event_fixture("apigw-http-v2.json");
-        for (k, v) in signed(&Scheme::Stripe, secret, body.as_bytes(), now_unix(), "") {
-            event["headers"][k.to_ascii_lowercase()] = v.into();
-        }
-        event["body"] = body.into();
+        let event = stripe_http_event(&body, secret);
         lambda_http::request::from_str(&event.to_string()).unwrap()
     };
     let resp = inlet_webhook_fn::handle(&deps, request("whsec_after_rotation", "evt_rot_1")).await;

@@ -5,7 +5,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use inlet_core::signature::Scheme;
 use inlet_tests::moto::Moto;
 use inlet_tests::runtime_api::{binary, RuntimeApi};
 use inlet_tests::*;
@@ -43,11 +42,6 @@ fn spawn(
     Function(cmd.spawn().expect("function binary starts"))
 }
 
-fn event_fixture(name: &str) -> serde_json::Value {
-    let path = format!("{}/fixtures/events/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_three_binaries_serve_real_events_through_the_runtime_api() {
     let moto = Moto::connect().await;
@@ -68,18 +62,7 @@ async fn the_three_binaries_serve_real_events_through_the_runtime_api() {
     let api = RuntimeApi::start().await;
     let _webhook = spawn("webhook", &api, &moto, &resources, &config);
     let body = stripe_event("evt_smoke", "invoice.paid", "in_smoke", now_unix());
-    let mut event = event_fixture("apigw-http-v2.json");
-    for (k, v) in signed(
-        &Scheme::Stripe,
-        STRIPE_SECRET,
-        body.as_bytes(),
-        now_unix(),
-        "",
-    ) {
-        event["headers"][k.to_ascii_lowercase()] = v.into();
-    }
-    event["body"] = body.into();
-    api.invoke("req-1", event);
+    api.invoke("req-1", stripe_http_event(&body, STRIPE_SECRET));
     let resp = api
         .response("req-1", Duration::from_secs(30))
         .await
@@ -89,32 +72,13 @@ async fn the_three_binaries_serve_real_events_through_the_runtime_api() {
     assert!(resp["body"].as_str().unwrap().contains("stripe:evt_smoke"));
 
     // worker: the SQS event the event source mapping would deliver.
-    let got = moto
-        .sqs()
-        .receive_message()
-        .queue_url(&q)
-        .max_number_of_messages(10)
-        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
-        .send()
-        .await
-        .unwrap();
-    let records: Vec<serde_json::Value> = got
-        .messages
-        .unwrap_or_default()
-        .into_iter()
-        .map(|m| {
-            serde_json::json!({
-                "messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
-                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795354852000"},
-                "messageAttributes": {}, "md5OfBody": m.md5_of_body, "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:inlet-work", "awsRegion": "us-east-1"
-            })
-        })
-        .collect();
-    assert_eq!(records.len(), 1);
+    let event = moto
+        .sqs_event(&q, "arn:aws:sqs:us-east-1:123456789012:inlet-work", 30)
+        .await;
+    assert_eq!(event["Records"].as_array().unwrap().len(), 1);
     let api = RuntimeApi::start().await;
     let _worker = spawn("worker", &api, &moto, &resources, &config);
-    api.invoke("req-2", serde_json::json!({ "Records": records }));
+    api.invoke("req-2", event);
     let resp = api
         .response("req-2", Duration::from_secs(30))
         .await

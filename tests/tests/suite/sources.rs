@@ -6,12 +6,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use inlet_cli::reconcile::{run_feed, settings};
+use inlet_cli::reconcile::run_feed;
 use inlet_core::clock::{Clock, SystemClock};
 use inlet_core::envelope::Source;
 use inlet_core::ids::EventKey;
 use inlet_core::metrics::NoMetrics;
 use inlet_core::ports::{Completion, Cursors, Ledger, Queue};
+use inlet_core::usecase::reconcile::ReconcileSettings;
 use inlet_local::{Store, StoreOptions};
 use inlet_tests::*;
 use serde_json::json;
@@ -46,7 +47,7 @@ fn harness(sources_toml: &str, name: &str) -> Harness {
 
 impl Harness {
     async fn run(&self) -> inlet_core::usecase::reconcile::ReconcileReport {
-        let s = settings(&self.built.config, false, None);
+        let s = ReconcileSettings::for_source(&self.built.config, false, None);
         run_feed(
             self.built.feeds[0].as_ref(),
             &self.ports,

@@ -110,6 +110,24 @@ pub struct ReconcileSettings {
     pub backfill_since: Option<OffsetDateTime>,
 }
 
+impl ReconcileSettings {
+    /// A run of `source` as configured, starting now (its deadline is `run_timeout` away).
+    pub fn for_source(
+        source: &crate::source_config::SourceConfig,
+        dry_run: bool,
+        backfill_since: Option<OffsetDateTime>,
+    ) -> Self {
+        Self {
+            settle: source.settle,
+            lookback: source.lookback,
+            max_pages: source.max_pages,
+            deadline: Some(Instant::now() + source.run_timeout),
+            dry_run,
+            backfill_since,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ReconcileReport {
     pub source: String,
