@@ -115,9 +115,15 @@ fn check(explicit: Option<&Path>) -> u8 {
             SinkConfig::File { path } => println!("  sink file   {path}"),
             SinkConfig::Stdout {} => println!("  sink stdout"),
             SinkConfig::Http { url, .. } => println!("  sink http   {url}"),
-            SinkConfig::Eventbridge { bus } => println!(
-                "  sink eventbridge {}",
-                bus.as_deref().unwrap_or("(the stack's bus)")
+            SinkConfig::Eventbridge {
+                bus,
+                payload_bucket,
+            } => println!(
+                "  sink eventbridge {} (large events: {})",
+                bus.as_deref().unwrap_or("(the stack's bus)"),
+                payload_bucket
+                    .as_deref()
+                    .unwrap_or("the stack's payload bucket")
             ),
         }
     }

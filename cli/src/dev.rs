@@ -77,11 +77,7 @@ pub use crate::backend::db_path;
 /// Sinks for this backend: EventBridge ones need AWS.
 fn build_sinks(config: &Config, ports: &Ports) -> anyhow::Result<Vec<Arc<dyn Sink>>> {
     let sinks = match &ports.aws {
-        Some(aws) => inlet_aws::eventbridge::build_sinks(
-            &config.sinks,
-            &aws.sdk,
-            aws.resources.event_bus.as_deref(),
-        ),
+        Some(aws) => inlet_aws::eventbridge::build_sinks(&config.sinks, &aws.sdk, &aws.resources),
         None => inlet_sinks::build(&config.sinks),
     };
     sinks.context("cannot set up the sinks")

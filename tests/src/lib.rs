@@ -13,6 +13,9 @@ use inlet_core::config::Config;
 use inlet_core::secret::Secret;
 use inlet_core::signature::{sign, Scheme, SignRequest};
 
+pub mod aws_limits;
+pub mod move_tasks;
+
 pub const STRIPE_SECRET: &str = "whsec_test_stripe_secret";
 pub const GITHUB_SECRET: &str = "test-github-secret";
 pub const SHOPIFY_SECRET: &str = "test-shopify-secret";
@@ -536,9 +539,26 @@ pub mod moto {
     };
     use aws_sdk_sqs::types::QueueAttributeName;
 
+    /// The emulator as the tests see it: behind a strict proxy that enforces AWS's
+    /// documented limits and fakes the message-move tasks moto lacks
+    /// ([`crate::faults::strict`]). `endpoint` and `sdk` go through the proxy; `upstream`
+    /// is moto itself.
     pub struct Moto {
         pub endpoint: String,
+        pub upstream: String,
         pub sdk: aws_config::SdkConfig,
+    }
+
+    /// An SDK configuration for an emulator at `endpoint`, with test credentials.
+    pub async fn sdk_for(endpoint: &str) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                "testing", "testing", None, None, "moto",
+            ))
+            .load()
+            .await
     }
 
     /// A name no other test uses.
@@ -559,19 +579,41 @@ pub mod moto {
     }
 
     impl Moto {
-        /// Connect to the emulator named by `INLET_TEST_AWS_ENDPOINT`.
+        /// Connect to the emulator named by `INLET_TEST_AWS_ENDPOINT`, through a strict
+        /// proxy of this test's own.
         pub async fn connect() -> Moto {
-            let endpoint = std::env::var("INLET_TEST_AWS_ENDPOINT")
+            Self::connect_with(crate::faults::forward_all()).await
+        }
+
+        /// Like [`connect`](Self::connect), with `rule` deciding first (faults, chaos).
+        pub async fn connect_with(rule: crate::faults::Rule) -> Moto {
+            let upstream = std::env::var("INLET_TEST_AWS_ENDPOINT")
                 .expect("INLET_TEST_AWS_ENDPOINT is not set: run scripts/test, which starts moto on a free port");
-            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .endpoint_url(&endpoint)
-                .region(aws_config::Region::new("us-east-1"))
-                .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-                    "testing", "testing", None, None, "moto",
-                ))
-                .load()
-                .await;
-            Moto { endpoint, sdk }
+            let proxy =
+                crate::faults::FaultProxy::start(&upstream, crate::faults::strict(&upstream, rule))
+                    .await;
+            let sdk = sdk_for(&proxy.endpoint).await;
+            Moto {
+                endpoint: proxy.endpoint,
+                upstream,
+                sdk,
+            }
+        }
+
+        pub fn s3(&self) -> aws_sdk_s3::Client {
+            inlet_aws::large_events::s3_client(&self.sdk)
+        }
+
+        /// A bucket for events too large for EventBridge.
+        pub async fn bucket(&self) -> String {
+            let name = unique("inlet-payloads");
+            self.s3()
+                .create_bucket()
+                .bucket(&name)
+                .send()
+                .await
+                .unwrap();
+            name
         }
 
         pub fn sqs(&self) -> aws_sdk_sqs::Client {
@@ -771,17 +813,85 @@ pub mod faults {
     /// What the proxy does with one request.
     pub enum Action {
         Forward,
-        /// Answer without forwarding.
+        /// Answer without forwarding (an AWS JSON content type).
         Respond(u16, String),
+        /// Answer without forwarding, with extra headers.
+        RespondWith {
+            status: u16,
+            body: String,
+            headers: Vec<(String, String)>,
+        },
         /// Forward a changed body, then change the emulator's JSON answer.
         Rewrite {
             body: Vec<u8>,
             answer: AnswerFn,
         },
+        /// Forward, then answer with this (a `Respond*`) instead: a failure whose request
+        /// took effect.
+        ForwardThen(Box<Action>),
     }
 
     /// Decides per request: (operation, how many times it was seen before, body).
     pub type Rule = Arc<dyn Fn(&str, usize, &[u8]) -> Action + Send + Sync>;
+
+    /// Every request goes to the emulator.
+    pub fn forward_all() -> Rule {
+        Arc::new(|_, _, _| Action::Forward)
+    }
+
+    /// `inner` first; what it forwards meets AWS's documented limits
+    /// ([`crate::aws_limits`]) and the message-move task fake ([`crate::move_tasks`]).
+    pub fn strict(upstream: &str, inner: Rule) -> Rule {
+        let tasks =
+            crate::move_tasks::MoveTasks::new(upstream, std::time::Duration::from_millis(20));
+        Arc::new(move |target, nth, body| match inner(target, nth, body) {
+            Action::Forward => tasks
+                .answer(target, body)
+                .or_else(|| crate::aws_limits::check(target, body))
+                .unwrap_or(Action::Forward),
+            other => other,
+        })
+    }
+
+    /// Every `every`-th call of each operation fails as the service documents
+    /// ([`crate::aws_limits::chaos_action`]); the rest go to `inner`.
+    pub fn chaos(every: usize, inner: Rule) -> Rule {
+        Arc::new(move |target, nth, body| {
+            match crate::aws_limits::chaos_action(target, nth, every) {
+                Some(crate::aws_limits::ChaosFault::Refuse(a)) => a,
+                Some(crate::aws_limits::ChaosFault::AfterForward(a)) => {
+                    Action::ForwardThen(Box::new(a))
+                }
+                None => inner(target, nth, body),
+            }
+        })
+    }
+
+    /// A response for a `Respond*` action (anything else: 500).
+    fn respond(action: Action) -> axum::response::Response {
+        let (status, text, headers) = match action {
+            Action::Respond(status, text) => (status, text, Vec::new()),
+            Action::RespondWith {
+                status,
+                body,
+                headers,
+            } => (status, body, headers),
+            _ => (500, "the fault proxy cannot answer this".into(), Vec::new()),
+        };
+        let mut resp = axum::response::Response::new(axum::body::Body::from(text));
+        *resp.status_mut() = axum::http::StatusCode::from_u16(status).unwrap();
+        resp.headers_mut().insert(
+            "content-type",
+            "application/x-amz-json-1.0".parse().unwrap(),
+        );
+        for (k, v) in headers {
+            resp.headers_mut().insert(
+                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        resp
+    }
 
     pub struct FaultProxy {
         pub endpoint: String,
@@ -819,21 +929,18 @@ pub mod faults {
                         *n += 1;
                         *n - 1
                     };
+                    let mut replace = None;
                     let (body, answer): (Vec<u8>, Option<AnswerFn>) =
                         match rule(&target, nth, &body) {
-                            Action::Respond(status, text) => {
-                                let mut resp =
-                                    axum::response::Response::new(axum::body::Body::from(text));
-                                *resp.status_mut() =
-                                    axum::http::StatusCode::from_u16(status).unwrap();
-                                resp.headers_mut().insert(
-                                    "content-type",
-                                    "application/x-amz-json-1.0".parse().unwrap(),
-                                );
-                                return resp;
+                            a @ (Action::Respond(..) | Action::RespondWith { .. }) => {
+                                return respond(a)
                             }
                             Action::Forward => (body, None),
                             Action::Rewrite { body, answer } => (body, Some(answer)),
+                            Action::ForwardThen(a) => {
+                                replace = Some(*a);
+                                (body, None)
+                            }
                         };
                     let url = format!(
                         "{upstream}{}",
@@ -850,6 +957,10 @@ pub mod faults {
                         }
                     }
                     let up = fwd.send().await.unwrap();
+                    if let Some(a) = replace {
+                        let _ = up.bytes().await;
+                        return respond(a);
+                    }
                     let status = up.status();
                     let headers = up.headers().clone();
                     let mut bytes = up.bytes().await.unwrap().to_vec();

@@ -1,11 +1,16 @@
 //! The reconciler function: a scheduled event → the reconcile use case over every
 //! configured source (DynamoDB cursors and ledger, SQS for what was missed), stopping
 //! cleanly — cursor saved after the last complete page — before the function's deadline.
+//! A run the deadline stopped before it read a single page is a failure, not an empty
+//! success: it counts in `reconcile_errors` (reason `deadline`, the reconciler alarm) and
+//! is listed under `failures` — otherwise "the safety net is off" would look like "nothing
+//! was missed".
 
 use std::time::{Duration, Instant};
 
 use inlet_aws::{DynamoStore, EmfMetrics, SqsQueue};
 use inlet_core::clock::SystemClock;
+use inlet_core::metrics::{names, Metrics};
 use inlet_core::usecase::reconcile::{Reconcile, ReconcileReport, ReconcileSettings};
 use inlet_sources::BuiltSource;
 use tracing::error;
@@ -18,6 +23,11 @@ pub struct Deps {
     pub store: DynamoStore,
     pub queue: SqsQueue,
     pub metrics: EmfMetrics,
+}
+
+/// A run stopped by the deadline before it read any page.
+fn starved(report: &ReconcileReport) -> bool {
+    report.pages == 0 && report.stopped.as_deref() == Some("deadline")
 }
 
 /// Run every source once; `time_left` is what the invocation has before its deadline.
@@ -39,6 +49,17 @@ pub async fn handle(deps: &Deps, time_left: Duration) -> serde_json::Value {
                 clock: &SystemClock,
             };
             match run.run(&settings).await {
+                Ok(report) if starved(&report) => {
+                    let message = "the invocation's deadline came before the first page was read; nothing was reconciled";
+                    error!(source = feed.name(), "{message}");
+                    deps.metrics.incr(
+                        names::RECONCILE_ERRORS,
+                        &[("source", feed.name()), ("reason", "deadline")],
+                        1,
+                    );
+                    failures.push(serde_json::json!({"source": feed.name(), "error": message}));
+                    reports.push(report);
+                }
                 Ok(report) => reports.push(report),
                 Err(e) => {
                     error!(source = feed.name(), error = %e, "reconciliation failed");

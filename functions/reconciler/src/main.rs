@@ -26,10 +26,7 @@ async fn main() -> Result<(), Error> {
     run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let deps = Arc::clone(&deps);
         async move {
-            let now = std::time::SystemTime::now();
-            let deadline =
-                std::time::UNIX_EPOCH + std::time::Duration::from_millis(event.context.deadline);
-            let left = deadline.duration_since(now).unwrap_or_default();
+            let left = inlet_aws::runtime::time_left(event.context.deadline);
             Ok::<_, Error>(handle(&deps, left).await)
         }
     }))

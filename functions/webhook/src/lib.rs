@@ -3,15 +3,22 @@
 //! like `inlet dev` (the replies come from `inlet_core::reply`).
 
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use inlet_aws::runtime::ConfigSource;
 use inlet_aws::{EmfMetrics, SqsQueue};
 use inlet_core::config::Config;
 use inlet_core::headers::Headers;
+use inlet_core::ports::StoreError;
 use inlet_core::reply::{self, ingest_reply, Reply};
 use inlet_core::signature::VerifyError;
 use inlet_core::usecase::ingest::{self, IngestError, WebhookRequest};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
+
+/// Time kept back from the invocation's deadline to answer. A request that has not been
+/// queued by then gets a 503 with `Retry-After` (the provider retries) rather than a Lambda
+/// timeout, which API Gateway turns into a bare 5xx.
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 
 pub struct Deps {
     pub config: RwLock<Arc<Config>>,
@@ -71,8 +78,30 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
         received_at,
         correlation_id: &cid,
     };
+    let time_left = req
+        .lambda_context_ref()
+        .map(|c| inlet_aws::runtime::time_left(c.deadline).saturating_sub(DEADLINE_MARGIN));
+    let result = match time_left {
+        Some(left) => tokio::time::timeout(left, verify_and_enqueue(deps, &request))
+            .await
+            .unwrap_or_else(|_| {
+                Err(IngestError::Unavailable(StoreError::Unavailable {
+                    message: "the invocation's deadline came before the queue answered".into(),
+                    source: None,
+                }))
+            }),
+        None => verify_and_enqueue(deps, &request).await,
+    };
+    deps.metrics.flush();
+    respond(ingest_reply(&result), &cid)
+}
+
+async fn verify_and_enqueue(
+    deps: &Deps,
+    request: &WebhookRequest<'_>,
+) -> Result<ingest::Accepted, IngestError> {
     let config = current(deps);
-    let mut result = ingest::ingest(&config, &deps.queue, &deps.metrics, &request).await;
+    let mut result = ingest::ingest(&config, &deps.queue, &deps.metrics, request).await;
     // A signature that matches no secret may be signed with a rotated one: reload the
     // secrets (rate-limited) and try once more before rejecting.
     if matches!(
@@ -86,9 +115,8 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
             if let Ok(mut c) = deps.config.write() {
                 *c = Arc::clone(&fresh);
             }
-            result = ingest::ingest(&fresh, &deps.queue, &deps.metrics, &request).await;
+            result = ingest::ingest(&fresh, &deps.queue, &deps.metrics, request).await;
         }
     }
-    deps.metrics.flush();
-    respond(ingest_reply(&result), &cid)
+    result
 }

@@ -7,8 +7,13 @@
 //! reported as a success, so SQS deletes it. On a FIFO queue records go one at a time and a
 //! retried record stops its group: the group's later records are reported as failures
 //! unprocessed, so order holds.
+//!
+//! The invocation's deadline is respected: records not yet delivered when less than
+//! [`DEADLINE_MARGIN`] is left are given back (claims released, a short retry delay) and
+//! reported as failures, instead of Lambda killing the batch mid-write.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::future::join_all;
@@ -24,6 +29,31 @@ pub struct Deps {
     pub metrics: std::sync::Arc<EmfMetrics>,
 }
 
+/// Time kept back from the invocation's deadline to give records back and answer.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
+
+/// When to stop starting work: the deadline less the margin (none: no deadline).
+#[derive(Debug, Clone, Copy)]
+struct Cutoff(Option<Instant>);
+
+impl Cutoff {
+    fn new(time_left: Option<Duration>) -> Self {
+        Cutoff(time_left.map(|t| Instant::now() + t.saturating_sub(DEADLINE_MARGIN)))
+    }
+
+    fn passed(self) -> bool {
+        self.0.is_some_and(|c| Instant::now() >= c)
+    }
+}
+
+/// The disposition of a record given back because the invocation is out of time.
+fn out_of_time() -> Disposition {
+    Disposition::Retry {
+        delay: Duration::from_secs(1),
+        reason: "the invocation's deadline was near; given back undelivered".into(),
+    }
+}
+
 fn group_of(m: &SqsMessage, env: Option<&Envelope>) -> Option<String> {
     m.attributes
         .get("MessageGroupId")
@@ -37,17 +67,19 @@ fn failure(id: &str) -> BatchItemFailure {
     f
 }
 
-/// Handle one batch; returns the records SQS should redeliver.
-pub async fn handle(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
+/// Handle one batch with `time_left` before the invocation's deadline (`None`: no
+/// deadline); returns the records SQS should redeliver.
+pub async fn handle(deps: &Deps, event: SqsEvent, time_left: Option<Duration>) -> SqsBatchResponse {
+    let cutoff = Cutoff::new(time_left);
     let fifo = event
         .records
         .first()
         .and_then(|m| m.event_source_arn.as_deref())
         .is_some_and(|arn| arn.ends_with(".fifo"));
     let failed: Vec<String> = if fifo {
-        fifo_batch(deps, &event.records).await
+        fifo_batch(deps, &event.records, cutoff).await
     } else {
-        standard_batch(deps, &event.records).await
+        standard_batch(deps, &event.records, cutoff).await
     };
     deps.metrics.flush();
     let mut response = SqsBatchResponse::default();
@@ -70,7 +102,7 @@ fn groups(records: &[SqsMessage]) -> Vec<Vec<usize>> {
 }
 
 /// FIFO: each group in order, one record at a time; a failure stops its group.
-async fn fifo_batch(deps: &Deps, records: &[SqsMessage]) -> Vec<String> {
+async fn fifo_batch(deps: &Deps, records: &[SqsMessage], cutoff: Cutoff) -> Vec<String> {
     let results = join_all(groups(records).into_iter().map(|members| async move {
         let mut failed = Vec::new();
         let mut stopped = false;
@@ -79,6 +111,12 @@ async fn fifo_batch(deps: &Deps, records: &[SqsMessage]) -> Vec<String> {
             let id = m.message_id.clone().unwrap_or_default();
             if stopped {
                 failed.push(id);
+                continue;
+            }
+            if cutoff.passed() {
+                // Out of time: this record and the rest of its group come back later.
+                failed.push(id);
+                stopped = true;
                 continue;
             }
             let ok = match resolve(deps, m).await {
@@ -108,7 +146,7 @@ async fn fifo_batch(deps: &Deps, records: &[SqsMessage]) -> Vec<String> {
 /// deliver all that are due together — the EventBridge sink publishes ten per PutEvents —
 /// and complete them. A second copy of a key in the same batch waits until the first is
 /// settled, so it is acknowledged as the duplicate it is.
-async fn standard_batch(deps: &Deps, records: &[SqsMessage]) -> Vec<String> {
+async fn standard_batch(deps: &Deps, records: &[SqsMessage], cutoff: Cutoff) -> Vec<String> {
     let mut failed = Vec::new();
     let mut first: Vec<Vec<(usize, String, Received)>> = Vec::new();
     let mut later: Vec<(usize, String, Received)> = Vec::new();
@@ -159,22 +197,33 @@ async fn standard_batch(deps: &Deps, records: &[SqsMessage]) -> Vec<String> {
         prepared.extend(ready);
         failed.extend(f);
     }
-    let refs: Vec<&Received> = prepared.iter().map(|(_, _, r)| r).collect();
-    let dispositions = deps.processor.deliver_prepared(&refs).await;
-    for ((i, raw, received), d) in prepared.iter().zip(dispositions) {
-        if !apply(deps, d, raw, received).await {
-            failed.push(*i);
-        }
-    }
-    for (i, raw, received) in later {
-        if !apply(
-            deps,
-            deps.processor.handle(&received).await,
-            &raw,
-            &received,
-        )
+    let dispositions = if cutoff.passed() {
+        join_all(prepared.iter().map(|(_, _, r)| async move {
+            deps.processor.abandon(r).await;
+            out_of_time()
+        }))
         .await
-        {
+    } else {
+        let refs: Vec<&Received> = prepared.iter().map(|(_, _, r)| r).collect();
+        deps.processor.deliver_prepared(&refs).await
+    };
+    let settled = join_all(
+        prepared
+            .iter()
+            .zip(dispositions)
+            .map(
+                |((i, raw, received), d)| async move { (*i, apply(deps, d, raw, received).await) },
+            ),
+    )
+    .await;
+    failed.extend(settled.into_iter().filter(|(_, ok)| !ok).map(|(i, _)| i));
+    for (i, raw, received) in later {
+        let disposition = if cutoff.passed() {
+            out_of_time()
+        } else {
+            deps.processor.handle(&received).await
+        };
+        if !apply(deps, disposition, &raw, &received).await {
             failed.push(i);
         }
     }

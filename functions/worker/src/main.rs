@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::SqsEvent;
-use inlet_aws::runtime::{config_text, stack_queue, ConfigSource, Resources};
+use inlet_aws::runtime::{config_text, stack_queue, time_left, Resources};
 use inlet_aws::{sdk_config, DynamoStore, EmfMetrics};
 use inlet_core::clock::SystemClock;
-use inlet_core::config::SinkConfig;
+use inlet_core::config::{Config, SinkConfig};
 use inlet_core::ports::Sink;
 use inlet_core::usecase::process::{ProcessSettings, Processor};
 use inlet_worker_fn::{handle, Deps};
@@ -16,7 +16,7 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 fn build_sinks(
     configs: &[SinkConfig],
     sdk: &aws_config::SdkConfig,
-    stack_bus: Option<&str>,
+    stack: &Resources,
 ) -> Result<Vec<Arc<dyn Sink>>, Error> {
     if let Some(SinkConfig::File { path }) = configs
         .iter()
@@ -27,9 +27,7 @@ fn build_sinks(
         )
         .into());
     }
-    Ok(inlet_aws::eventbridge::build_sinks(
-        configs, sdk, stack_bus,
-    )?)
+    Ok(inlet_aws::eventbridge::build_sinks(configs, sdk, stack)?)
 }
 
 #[tokio::main]
@@ -41,8 +39,13 @@ async fn main() -> Result<(), Error> {
         .init();
     let resources = Resources::from_env()?;
     let sdk = sdk_config().await;
-    let config = ConfigSource::new(&sdk, config_text()?).load().await?;
-    let sinks = build_sinks(&config.sinks, &sdk, resources.event_bus.as_deref())?;
+    // The worker verifies no signature and polls no API: it reads no secret (and so makes
+    // no Secrets Manager call at cold start).
+    let config = Config::from_toml_without_secrets(&config_text()?)?;
+    let sinks = build_sinks(&config.sinks, &sdk, &resources)?;
+    let mut settings = ProcessSettings::from(&config.worker);
+    // The queue's redrive policy decides when SQS gives up; the worker must agree with it.
+    settings.max_receive = resources.max_receive.unwrap_or(settings.max_receive);
     let store = Arc::new(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         resources.table.clone(),
@@ -55,7 +58,7 @@ async fn main() -> Result<(), Error> {
             sinks,
             metrics: metrics.clone(),
             clock: Arc::new(SystemClock),
-            settings: ProcessSettings::from(&config.worker),
+            settings,
             payload_log: config
                 .logging
                 .log_payloads
@@ -66,7 +69,8 @@ async fn main() -> Result<(), Error> {
     });
     run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let deps = Arc::clone(&deps);
-        async move { Ok::<_, Error>(handle(&deps, event.payload).await) }
+        let left = time_left(event.context.deadline);
+        async move { Ok::<_, Error>(handle(&deps, event.payload, Some(left)).await) }
     }))
     .await
 }

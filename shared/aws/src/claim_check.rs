@@ -12,9 +12,13 @@ use inlet_core::ports::StoreError;
 
 use crate::unavailable;
 
-/// Bodies above this go through the claim check (SQS allows 256 KiB including attributes).
+/// Bodies above this go through the claim check: [`crate::sqs::MAX_MESSAGE_BYTES`] (256
+/// KiB) counts the message attributes too (key, provider, correlation id, a dead-letter
+/// reason of up to 1,000 characters), so 56 KiB stay free for them.
 pub const THRESHOLD: usize = 200 * 1024;
-/// DynamoDB items are at most 400 KB.
+/// DynamoDB's item limit is 400 KB, attribute names and values included
+/// (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-items>,
+/// checked 2026-11-28); a 350 KiB chunk leaves room for `pk`, `ttl` and the names.
 const CHUNK: usize = 350 * 1024;
 /// Chunks outlive the DLQ's 14-day retention.
 const TTL_SECS: i64 = 15 * 86_400;

@@ -154,10 +154,7 @@ impl Ledger for DynamoStore {
                         lease_until: from_unix_millis(lease_until),
                     }))
             }
-            Err(e) => Err(StoreError::unavailable(
-                "DynamoDB PutItem (claim) failed",
-                e,
-            )),
+            Err(e) => Err(unavailable("DynamoDB PutItem (claim) failed")(e)),
         }
     }
 
@@ -201,10 +198,7 @@ impl Ledger for DynamoStore {
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
                 Ok(())
             }
-            Err(e) => Err(StoreError::unavailable(
-                "DynamoDB DeleteItem (release) failed",
-                e,
-            )),
+            Err(e) => Err(unavailable("DynamoDB DeleteItem (release) failed")(e)),
         }
     }
 
@@ -273,10 +267,7 @@ impl EntityVersions for DynamoStore {
                     .unwrap_or(version);
                 Ok(VersionCheck::Stale { current })
             }
-            Err(e) => Err(StoreError::unavailable(
-                "DynamoDB UpdateItem (version) failed",
-                e,
-            )),
+            Err(e) => Err(unavailable("DynamoDB UpdateItem (version) failed")(e)),
         }
     }
 }

@@ -1,10 +1,20 @@
 //! A sink that publishes each record to an EventBridge bus: `source = inlet.<provider>`,
-//! `detail-type` = the event type, `detail` = the record.
+//! `detail-type` = the event type, `detail` = the record (see the README's "Running on AWS"
+//! for the shape a consumer receives).
 //!
-//! Records delivered at about the same time (a worker batch runs its groups concurrently)
-//! are gathered into one `PutEvents` of up to ten entries: each `deliver` waits at most
-//! `linger` for company. Entries that fail inside a `PutEvents` are retried (only those);
-//! whatever still fails is reported to its own record as a transient error.
+//! Requests respect PutEvents' documented limits (checked 2026-11-28):
+//! - at most [`MAX_ENTRIES`] entries per request
+//!   (<https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html>);
+//! - at most [`MAX_REQUEST_BYTES`] of entries per request, each entry's size computed as
+//!   AWS documents it ([`entry_size`],
+//!   <https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html>).
+//!
+//! Records are packed in order into as few requests as those limits allow, and the requests
+//! of one batch go out concurrently. A record whose entry alone is over the limit is stored
+//! in S3 ([`LargeEvents`]) and published with `payload: null` and a `payload_ref` to the
+//! object; without a payload bucket it fails permanently, alone — its neighbours are
+//! published. Entries that fail inside a PutEvents are retried (only those); what still
+//! fails is reported to its own record with the service's error code and message.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,21 +22,92 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_eventbridge::Client;
+use futures::future::join_all;
 use tokio::sync::{oneshot, Mutex};
 
 use inlet_core::envelope::SinkRecord;
 use inlet_core::ports::{Sink, SinkError};
 
-/// EventBridge's limit on entries per PutEvents.
-pub const MAX_BATCH: usize = 10;
-/// How long a record waits for others to share its PutEvents.
-pub const DEFAULT_LINGER: Duration = Duration::from_millis(10);
+use crate::error::Describe;
+use crate::large_events::LargeEvents;
 
-type Waiting = Vec<(PutEventsRequestEntry, oneshot::Sender<Result<(), String>>)>;
+/// PutEvents' limit on entries per request.
+pub const MAX_ENTRIES: usize = 10;
+/// PutEvents' limit on the total size of a request's entries (256 KB), per [`entry_size`].
+pub const MAX_REQUEST_BYTES: usize = 262_144;
+/// How long a record waits for others to share its PutEvents ([`Sink::deliver`] only).
+pub const DEFAULT_LINGER: Duration = Duration::from_millis(10);
+/// Attempts at entries that fail inside a PutEvents (throttled, internal failure).
+const ATTEMPTS: u32 = 3;
+
+/// An entry's size as EventBridge counts it: `Time` 14 bytes if set, plus the UTF-8 bytes
+/// of `Source`, `DetailType`, `Detail` and each of `Resources`.
+pub fn entry_size(entry: &PutEventsRequestEntry) -> usize {
+    let time = if entry.time().is_some() { 14 } else { 0 };
+    time + entry.source().map_or(0, str::len)
+        + entry.detail_type().map_or(0, str::len)
+        + entry.detail().map_or(0, str::len)
+        + entry.resources().iter().map(String::len).sum::<usize>()
+}
+
+/// Indexes of `sizes` packed in order into requests of at most [`MAX_ENTRIES`] entries and
+/// [`MAX_REQUEST_BYTES`]. Every size must be at most `MAX_REQUEST_BYTES`.
+pub fn pack(sizes: &[usize]) -> Vec<Vec<usize>> {
+    let mut requests: Vec<Vec<usize>> = Vec::new();
+    let mut bytes = 0;
+    for (i, &size) in sizes.iter().enumerate() {
+        match requests.last_mut() {
+            Some(open) if open.len() < MAX_ENTRIES && bytes + size <= MAX_REQUEST_BYTES => {
+                open.push(i);
+                bytes += size;
+            }
+            _ => {
+                requests.push(vec![i]);
+                bytes = size;
+            }
+        }
+    }
+    requests
+}
+
+/// Why one entry was not published.
+#[derive(Debug, Clone)]
+struct Failure {
+    message: String,
+    permanent: bool,
+}
+
+impl From<Failure> for SinkError {
+    fn from(f: Failure) -> Self {
+        if f.permanent {
+            SinkError::permanent(f.message)
+        } else {
+            SinkError::transient(f.message)
+        }
+    }
+}
+
+/// Entry error codes that no retry can fix (the entry itself is wrong).
+fn permanent_entry_code(code: &str) -> bool {
+    matches!(
+        code,
+        "MalformedDetail"
+            | "InvalidArgument"
+            | "ValidationException"
+            | "NotAuthorizedForSourceException"
+    )
+}
+
+type Waiting = Vec<(
+    PutEventsRequestEntry,
+    usize,
+    oneshot::Sender<Result<(), Failure>>,
+)>;
 
 pub struct EventBridgeSink {
     inner: Arc<Inner>,
     linger: Duration,
+    large: Option<LargeEvents>,
 }
 
 struct Inner {
@@ -48,13 +129,18 @@ impl EventBridgeSink {
                 waiting: Mutex::new(Vec::new()),
             }),
             linger,
+            large: None,
         }
     }
 
-    fn entry(&self, record: &SinkRecord) -> Result<PutEventsRequestEntry, SinkError> {
-        let detail = serde_json::to_string(record)
-            .map_err(|e| SinkError::permanent(format!("record does not serialize: {e}")))?;
-        Ok(PutEventsRequestEntry::builder()
+    /// Publish events too large for EventBridge through `large` (an S3 bucket).
+    pub fn with_large_events(mut self, large: LargeEvents) -> Self {
+        self.large = Some(large);
+        self
+    }
+
+    fn entry(&self, record: &SinkRecord, detail: String) -> PutEventsRequestEntry {
+        PutEventsRequestEntry::builder()
             .event_bus_name(&self.inner.bus)
             .source(format!("inlet.{}", record.provider))
             .detail_type(
@@ -64,16 +150,60 @@ impl EventBridgeSink {
                     .unwrap_or_else(|| "unknown".into()),
             )
             .detail(detail)
-            .build())
+            .build()
+    }
+
+    /// The entry for `record`, with its size; over the limit, its payload goes to S3 first.
+    async fn sized_entry(
+        &self,
+        record: &SinkRecord,
+    ) -> Result<(PutEventsRequestEntry, usize), SinkError> {
+        let detail = serde_json::to_string(record)
+            .map_err(|e| SinkError::permanent(format!("record does not serialize: {e}")))?;
+        let entry = self.entry(record, detail);
+        let size = entry_size(&entry);
+        if size <= MAX_REQUEST_BYTES {
+            return Ok((entry, size));
+        }
+        let Some(large) = &self.large else {
+            return Err(SinkError::permanent(format!(
+                "the event is {size} bytes as an EventBridge entry, over PutEvents' \
+                 {MAX_REQUEST_BYTES}-byte limit, and no payload bucket is configured \
+                 (INLET_PAYLOAD_BUCKET or the sink's payload_bucket)"
+            )));
+        };
+        let full = entry.detail().unwrap_or_default();
+        let reference = large.store(full).await?;
+        let mut detail = serde_json::to_value(record)
+            .map_err(|e| SinkError::permanent(format!("record does not serialize: {e}")))?;
+        detail["payload"] = serde_json::Value::Null;
+        detail["payload_ref"] = serde_json::to_value(&reference)
+            .map_err(|e| SinkError::permanent(format!("reference does not serialize: {e}")))?;
+        let entry = self.entry(record, detail.to_string());
+        let size = entry_size(&entry);
+        if size > MAX_REQUEST_BYTES {
+            // Only the record's metadata is left: a key or type this long is not an event.
+            return Err(SinkError::permanent(format!(
+                "the event's reference entry is still {size} bytes, over PutEvents' limit"
+            )));
+        }
+        Ok((entry, size))
     }
 }
 
 impl Inner {
     /// One PutEvents for `entries`, retrying only failed entries; a result per entry.
-    async fn put(&self, entries: Vec<PutEventsRequestEntry>) -> Vec<Result<(), String>> {
-        let mut results: Vec<Result<(), String>> = vec![Err("not sent".into()); entries.len()];
+    async fn put(&self, entries: Vec<PutEventsRequestEntry>) -> Vec<Result<(), Failure>> {
+        let mut results: Vec<Result<(), Failure>> = (0..entries.len())
+            .map(|_| {
+                Err(Failure {
+                    message: "not sent".into(),
+                    permanent: false,
+                })
+            })
+            .collect();
         let mut pending: Vec<usize> = (0..entries.len()).collect();
-        for attempt in 1..=3u32 {
+        for attempt in 1..=ATTEMPTS {
             let batch: Vec<PutEventsRequestEntry> =
                 pending.iter().map(|&i| entries[i].clone()).collect();
             let out = match self
@@ -85,30 +215,45 @@ impl Inner {
             {
                 Ok(out) => out,
                 Err(e) => {
-                    let msg = format!("EventBridge PutEvents failed: {e}");
+                    let message = format!("EventBridge PutEvents failed: {}", e.describe());
+                    tracing::warn!(attempt, error = %message, "PutEvents failed");
                     for &i in &pending {
-                        results[i] = Err(msg.clone());
+                        results[i] = Err(Failure {
+                            message: message.clone(),
+                            permanent: false,
+                        });
                     }
-                    tracing::warn!(attempt, error = %e, "PutEvents failed");
-                    tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                    if attempt < ATTEMPTS {
+                        tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                    }
                     continue;
                 }
             };
             let answers = out.entries.unwrap_or_default();
             let mut still = Vec::new();
             for (pos, &i) in pending.iter().enumerate() {
-                match answers.get(pos).and_then(|a| a.error_code()) {
-                    None if answers.get(pos).is_some() => results[i] = Ok(()),
-                    code => {
-                        let msg = answers
-                            .get(pos)
-                            .and_then(|a| a.error_message())
-                            .unwrap_or_default();
-                        results[i] = Err(format!(
-                            "EventBridge entry failed: {} {msg}",
-                            code.unwrap_or("missing result")
-                        ));
-                        still.push(i);
+                let Some(answer) = answers.get(pos) else {
+                    results[i] = Err(Failure {
+                        message: "EventBridge returned no result for the entry".into(),
+                        permanent: false,
+                    });
+                    still.push(i);
+                    continue;
+                };
+                match answer.error_code() {
+                    None => results[i] = Ok(()),
+                    Some(code) => {
+                        let permanent = permanent_entry_code(code);
+                        results[i] = Err(Failure {
+                            message: format!(
+                                "EventBridge entry failed: {code}: {}",
+                                answer.error_message().unwrap_or("(no message)")
+                            ),
+                            permanent,
+                        });
+                        if !permanent {
+                            still.push(i);
+                        }
                     }
                 }
             }
@@ -121,22 +266,26 @@ impl Inner {
                 "PutEvents partially failed; retrying the failed entries"
             );
             pending = still;
-            tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+            if attempt < ATTEMPTS {
+                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+            }
         }
         results
     }
 
-    /// Send whatever is waiting (up to ten) and answer each waiter.
+    /// Send what is waiting (as much as one request holds) and answer each waiter.
     async fn flush(&self) {
         let batch: Waiting = {
             let mut w = self.waiting.lock().await;
-            let n = w.len().min(MAX_BATCH);
+            let sizes: Vec<usize> = w.iter().map(|(_, size, _)| *size).collect();
+            let n = pack(&sizes).first().map_or(0, Vec::len);
             w.drain(..n).collect()
         };
         if batch.is_empty() {
             return;
         }
-        let (entries, senders): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let (entries, senders): (Vec<_>, Vec<_>) =
+            batch.into_iter().map(|(e, _, tx)| (e, tx)).unzip();
         for (tx, result) in senders.into_iter().zip(self.put(entries).await) {
             let _ = tx.send(result);
         }
@@ -149,43 +298,49 @@ impl Sink for EventBridgeSink {
         "eventbridge"
     }
 
-    /// Ten records per `PutEvents`, only failed entries retried.
+    /// As few PutEvents as the limits allow, sent concurrently; only failed entries retried.
     async fn deliver_batch(&self, records: &[&SinkRecord]) -> Vec<Result<(), SinkError>> {
-        let mut out = Vec::with_capacity(records.len());
-        for chunk in records.chunks(MAX_BATCH) {
-            let mut entries = Vec::with_capacity(chunk.len());
-            let mut slots = Vec::with_capacity(chunk.len());
-            for r in chunk {
-                match self.entry(r) {
-                    Ok(e) => {
-                        slots.push(Ok(entries.len()));
-                        entries.push(e);
-                    }
-                    Err(e) => slots.push(Err(e)),
+        let built = join_all(records.iter().map(|r| self.sized_entry(r))).await;
+        let mut out: Vec<Option<Result<(), SinkError>>> = Vec::with_capacity(records.len());
+        let mut slots = Vec::new();
+        let mut entries = Vec::new();
+        let mut sizes = Vec::new();
+        for (i, b) in built.into_iter().enumerate() {
+            match b {
+                Ok((entry, size)) => {
+                    slots.push(i);
+                    entries.push(Some(entry));
+                    sizes.push(size);
+                    out.push(None);
                 }
-            }
-            let results = self.inner.put(entries).await;
-            for slot in slots {
-                out.push(match slot {
-                    Ok(i) => match results.get(i) {
-                        Some(Ok(())) => Ok(()),
-                        Some(Err(e)) => Err(SinkError::transient(e.clone())),
-                        None => Err(SinkError::transient("no result for the entry")),
-                    },
-                    Err(e) => Err(e),
-                });
+                Err(e) => out.push(Some(Err(e))),
             }
         }
-        out
+        let requests: Vec<Vec<usize>> = pack(&sizes);
+        let sent = join_all(requests.iter().map(|members| {
+            let batch: Vec<PutEventsRequestEntry> =
+                members.iter().filter_map(|&m| entries[m].take()).collect();
+            self.inner.put(batch)
+        }))
+        .await;
+        for (members, results) in requests.iter().zip(sent) {
+            for (&m, result) in members.iter().zip(results) {
+                out[slots[m]] = Some(result.map_err(SinkError::from));
+            }
+        }
+        out.into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(SinkError::transient("no result for the entry"))))
+            .collect()
     }
 
     async fn deliver(&self, record: &SinkRecord) -> Result<(), SinkError> {
-        let entry = self.entry(record)?;
+        let (entry, size) = self.sized_entry(record).await?;
         let (tx, rx) = oneshot::channel();
         let full = {
             let mut w = self.inner.waiting.lock().await;
-            w.push((entry, tx));
-            w.len() >= MAX_BATCH
+            w.push((entry, size, tx));
+            let sizes: Vec<usize> = w.iter().map(|(_, size, _)| *size).collect();
+            pack(&sizes).len() > 1 || w.len() >= MAX_ENTRIES
         };
         if full {
             self.inner.flush().await;
@@ -198,8 +353,7 @@ impl Sink for EventBridgeSink {
             });
         }
         match rx.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(SinkError::transient(e)),
+            Ok(result) => result.map_err(SinkError::from),
             Err(_) => Err(SinkError::transient("EventBridge batch was dropped")),
         }
     }
@@ -244,21 +398,39 @@ pub async fn start_replay(
     Ok(name)
 }
 
-/// The configured sinks on AWS: `eventbridge` sinks publish to their bus, or to
-/// `stack_bus` (the stack's `INLET_EVENT_BUS`); every other kind comes from `inlet-sinks`.
+/// The configured sinks on AWS: `eventbridge` sinks publish to their bus, or to the
+/// stack's (`INLET_EVENT_BUS`), with events too large for EventBridge stored in their
+/// `payload_bucket` or the stack's (`INLET_PAYLOAD_BUCKET`); every other kind comes from
+/// `inlet-sinks`.
 pub fn build_sinks(
     configs: &[inlet_core::config::SinkConfig],
     sdk: &aws_config::SdkConfig,
-    stack_bus: Option<&str>,
+    stack: &crate::runtime::Resources,
 ) -> Result<Vec<Arc<dyn Sink>>, SinkError> {
     let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
     for c in configs {
         match c {
-            inlet_core::config::SinkConfig::Eventbridge { bus } => {
-                let bus = bus.as_deref().or(stack_bus).ok_or_else(|| {
-                    SinkError::permanent("the eventbridge sink needs `bus` or INLET_EVENT_BUS")
-                })?;
-                sinks.push(Arc::new(EventBridgeSink::new(Client::new(sdk), bus)));
+            inlet_core::config::SinkConfig::Eventbridge {
+                bus,
+                payload_bucket,
+            } => {
+                let bus = bus
+                    .as_deref()
+                    .or(stack.event_bus.as_deref())
+                    .ok_or_else(|| {
+                        SinkError::permanent("the eventbridge sink needs `bus` or INLET_EVENT_BUS")
+                    })?;
+                let mut sink = EventBridgeSink::new(Client::new(sdk), bus);
+                if let Some(bucket) = payload_bucket
+                    .as_deref()
+                    .or(stack.payload_bucket.as_deref())
+                {
+                    sink = sink.with_large_events(LargeEvents::new(
+                        crate::large_events::s3_client(sdk),
+                        bucket,
+                    ));
+                }
+                sinks.push(Arc::new(sink));
             }
             other => sinks.extend(inlet_sinks::build(std::slice::from_ref(other))?),
         }

@@ -6,7 +6,9 @@
 pub mod claim_check;
 pub mod dynamo;
 pub mod emf;
+pub mod error;
 pub mod eventbridge;
+pub mod large_events;
 pub mod runtime;
 pub mod secrets;
 pub mod sqs;
@@ -24,12 +26,16 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
-/// Map any SDK error into a retryable store error that keeps its source.
+/// Map an SDK error into a retryable store error that keeps its source and says what the
+/// service said: `SQS SendMessage failed: AccessDenied: … (HTTP 403, request id …)`.
 pub(crate) fn unavailable<E>(
     context: &'static str,
 ) -> impl FnOnce(E) -> inlet_core::ports::StoreError
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: std::error::Error + error::Describe + Send + Sync + 'static,
 {
-    move |e| inlet_core::ports::StoreError::unavailable(context, e)
+    move |e| {
+        let message = format!("{context}: {}", e.describe());
+        inlet_core::ports::StoreError::unavailable(message, e)
+    }
 }

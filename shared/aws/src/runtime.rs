@@ -14,6 +14,12 @@ use crate::secrets::load_bundle;
 pub enum RuntimeError {
     #[error("environment variable {0} is not set")]
     MissingEnv(&'static str),
+    #[error("environment variable {name} must be {expected}, not {value:?}")]
+    BadEnv {
+        name: &'static str,
+        expected: &'static str,
+        value: String,
+    },
     #[error("cannot read the config file {path}: {source}")]
     ConfigFile {
         path: String,
@@ -26,13 +32,23 @@ pub enum RuntimeError {
     Secrets(#[from] inlet_core::ports::StoreError),
 }
 
-/// Resource names from the environment (set by the SAM template).
-#[derive(Debug, Clone)]
+/// Resource names and stack settings from the environment (set by the SAM template; the
+/// README's "Running on AWS" lists them).
+#[derive(Debug, Clone, Default)]
 pub struct Resources {
     pub queue_url: String,
     pub dlq_url: String,
     pub table: String,
     pub event_bus: Option<String>,
+    /// `INLET_PAYLOAD_BUCKET`: where events too large for EventBridge are stored.
+    pub payload_bucket: Option<String>,
+    /// `INLET_MAX_RECEIVE`: the work queue's redrive `maxReceiveCount`, which the worker
+    /// uses instead of `worker.max_receive` so the two cannot disagree.
+    pub max_receive: Option<u32>,
+}
+
+fn env_optional(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 pub fn env_required(name: &'static str) -> Result<String, RuntimeError> {
@@ -48,9 +64,18 @@ impl Resources {
             queue_url: env_required("INLET_QUEUE_URL")?,
             dlq_url: env_required("INLET_DLQ_URL")?,
             table: env_required("INLET_TABLE")?,
-            event_bus: std::env::var("INLET_EVENT_BUS")
-                .ok()
-                .filter(|v| !v.is_empty()),
+            event_bus: env_optional("INLET_EVENT_BUS"),
+            payload_bucket: env_optional("INLET_PAYLOAD_BUCKET"),
+            max_receive: match env_optional("INLET_MAX_RECEIVE") {
+                None => None,
+                Some(v) => Some(v.trim().parse::<u32>().ok().filter(|n| *n >= 1).ok_or(
+                    RuntimeError::BadEnv {
+                        name: "INLET_MAX_RECEIVE",
+                        expected: "a whole number of at least 1",
+                        value: v,
+                    },
+                )?),
+            },
         })
     }
 }
@@ -135,6 +160,15 @@ impl ConfigSource {
         }
         self.load().await.ok()
     }
+}
+
+/// What is left of an invocation whose deadline is `deadline_ms` (Unix epoch milliseconds,
+/// as the Lambda Runtime API gives it); zero when it has passed.
+pub fn time_left(deadline_ms: u64) -> Duration {
+    let deadline = std::time::UNIX_EPOCH + Duration::from_millis(deadline_ms);
+    deadline
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default()
 }
 
 /// The stack's work queue (with its DLQ and the claim check in the table), as every

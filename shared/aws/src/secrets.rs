@@ -17,7 +17,7 @@ pub async fn load_bundle(
         .secret_id(secret_id)
         .send()
         .await
-        .map_err(|e| StoreError::unavailable("Secrets Manager GetSecretValue failed", e))?;
+        .map_err(crate::unavailable("Secrets Manager GetSecretValue failed"))?;
     let text = out
         .secret_string
         .ok_or_else(|| StoreError::Invalid("the secret has no SecretString".into()))?;

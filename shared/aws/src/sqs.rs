@@ -22,7 +22,13 @@ use inlet_core::ports::{
 use crate::claim_check::{pointer_of, ClaimCheck, THRESHOLD};
 use crate::unavailable;
 
-/// SQS's message size limit.
+/// The largest message the stack's queues take: 256 KiB, body plus message attributes
+/// (each attribute's name, data type and value), SQS's default `MaximumMessageSize`,
+/// which the template keeps. SQS allows raising a queue's limit to 1 MiB (since 2025-08),
+/// but the worker's event source mapping hands up to ten records to one invocation, and
+/// Lambda's synchronous payload limit is 6 MB: ten 1 MiB records would not fit.
+/// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html>,
+/// <https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html> (checked 2026-11-28).
 pub const MAX_MESSAGE_BYTES: usize = 262_144;
 /// The reason a message was dead-lettered, as a message attribute.
 pub const REASON_ATTRIBUTE: &str = "inlet_dead_reason";
@@ -321,15 +327,155 @@ impl DeadLetters for SqsQueue {
         Ok(out)
     }
 
-    /// Move dead letters back. All: SQS's own message-move task (the console's "Start DLQ
-    /// redrive"), falling back to receive/send/delete where that API is missing (emulators).
-    /// By key: always receive/send/delete.
+    /// Move dead letters back to the work queue. All: SQS's own message-move task with the
+    /// work queue as its destination (see [`SqsQueue::move_all`]), falling back to
+    /// receive/send/delete where that API is missing (emulators). By key: always
+    /// receive/send/delete.
     async fn redrive(&self, which: &RedriveSelector) -> Result<usize, StoreError> {
         if *which == RedriveSelector::All {
-            if let Some(n) = self.start_move_task().await {
-                return Ok(n);
+            if let Some(moved) = self.move_all().await? {
+                return Ok(moved);
             }
         }
+        self.move_one_by_one(which).await
+    }
+}
+
+/// How a message-move task ended (or stands, while it runs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveTask {
+    pub handle: Option<String>,
+    /// RUNNING, COMPLETED, CANCELLING, CANCELLED or FAILED.
+    pub status: String,
+    pub moved: u64,
+    pub to_move: Option<u64>,
+    pub failure_reason: Option<String>,
+}
+
+/// How long `move_all` waits for a move task to finish, and how often it looks.
+const MOVE_TASK_WAIT: Duration = Duration::from_secs(600);
+const MOVE_TASK_POLL: Duration = Duration::from_millis(500);
+
+impl SqsQueue {
+    async fn queue_arn(&self, url: &str) -> Result<String, StoreError> {
+        self.client
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(unavailable("SQS GetQueueAttributes failed"))?
+            .attributes
+            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+            .ok_or_else(|| StoreError::Invalid(format!("{url} has no QueueArn")))
+    }
+
+    /// The newest message-move task of the DLQ, if SQS has one to report.
+    async fn latest_move_task(&self, dlq_arn: &str) -> Result<Option<MoveTask>, StoreError> {
+        let out = self
+            .client
+            .list_message_move_tasks()
+            .source_arn(dlq_arn)
+            .max_results(1)
+            .send()
+            .await
+            .map_err(unavailable("SQS ListMessageMoveTasks failed"))?;
+        Ok(out
+            .results
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .map(|t| MoveTask {
+                handle: t.task_handle,
+                status: t.status.unwrap_or_default(),
+                moved: u64::try_from(t.approximate_number_of_messages_moved).unwrap_or(0),
+                to_move: t
+                    .approximate_number_of_messages_to_move
+                    .and_then(|n| u64::try_from(n).ok()),
+                failure_reason: t.failure_reason,
+            }))
+    }
+
+    /// Redrive the whole DLQ with SQS's message-move task and wait for it to end.
+    ///
+    /// The destination is always the work queue, named explicitly: a task without one
+    /// sends each message back to "its source queue", and messages the worker dead-letters
+    /// itself (permanent failures, sent with SendMessage) have none, so such a task fails
+    /// on them. A task already running (an earlier `redrive` that was interrupted, or one
+    /// started from the console) is waited for instead of racing it with a second mover.
+    /// `Ok(None)`: this SQS has no message-move API (emulators); move one by one.
+    pub async fn move_all(&self) -> Result<Option<usize>, StoreError> {
+        let dlq_arn = self.queue_arn(&self.config.dlq_url).await?;
+        let running = match self.latest_move_task(&dlq_arn).await {
+            Ok(task) => task.filter(|t| t.status == "RUNNING"),
+            Err(e) => {
+                tracing::info!(error = %e, "message-move tasks unavailable; moving messages one by one");
+                return Ok(None);
+            }
+        };
+        let handle = match running {
+            Some(task) => {
+                tracing::info!(task = ?task.handle, moved = task.moved, "a move task is already running; waiting for it");
+                task.handle
+            }
+            None => {
+                let queue_arn = self.queue_arn(&self.config.queue_url).await?;
+                let started = self
+                    .client
+                    .start_message_move_task()
+                    .source_arn(&dlq_arn)
+                    .destination_arn(queue_arn)
+                    .send()
+                    .await
+                    .map_err(unavailable("SQS StartMessageMoveTask failed"))?;
+                started.task_handle
+            }
+        };
+        let waited = std::time::Instant::now();
+        loop {
+            tokio::time::sleep(MOVE_TASK_POLL).await;
+            let Some(task) = self.latest_move_task(&dlq_arn).await? else {
+                return Err(StoreError::Invalid(
+                    "the message-move task disappeared from ListMessageMoveTasks".into(),
+                ));
+            };
+            if handle.is_some() && task.handle.is_some() && task.handle != handle {
+                return Err(StoreError::Invalid(
+                    "another message-move task replaced ours; see ListMessageMoveTasks".into(),
+                ));
+            }
+            match task.status.as_str() {
+                "COMPLETED" => return Ok(Some(usize::try_from(task.moved).unwrap_or(usize::MAX))),
+                "FAILED" | "CANCELLED" => {
+                    return Err(StoreError::Invalid(format!(
+                        "the message-move task {} after moving {} message(s): {}",
+                        task.status.to_lowercase(),
+                        task.moved,
+                        task.failure_reason.as_deref().unwrap_or("no reason given")
+                    )))
+                }
+                _ if waited.elapsed() > MOVE_TASK_WAIT => {
+                    return Err(StoreError::Unavailable {
+                        message: format!(
+                            "the message-move task is still {} after {}s ({} moved); it goes on in SQS — run the redrive again to keep waiting",
+                            task.status,
+                            MOVE_TASK_WAIT.as_secs(),
+                            task.moved
+                        ),
+                        source: None,
+                    })
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Receive/send/delete, message by message. A message is deleted from the DLQ only
+    /// after the work queue accepted its copy, so an interruption loses nothing; it can
+    /// leave one extra copy of the message it was moving (sent, not yet deleted), which the
+    /// ledger makes a duplicate, not a second delivery. Messages received but not moved
+    /// when something fails are made visible again at once.
+    async fn move_one_by_one(&self, which: &RedriveSelector) -> Result<usize, StoreError> {
         let mut moved = 0;
         let mut idle_rounds = 0;
         while idle_rounds < 2 {
@@ -349,6 +495,10 @@ impl DeadLetters for SqsQueue {
                 continue;
             }
             let mut matched_any = false;
+            let mut pending: Vec<String> = messages
+                .iter()
+                .filter_map(|m| m.receipt_handle.clone())
+                .collect();
             for m in messages {
                 let handle = m.receipt_handle.clone().unwrap_or_default();
                 let key = m
@@ -361,15 +511,6 @@ impl DeadLetters for SqsQueue {
                     RedriveSelector::Key(k) => key.as_deref() == Some(k.as_str()),
                 };
                 if !wanted {
-                    // Leave it for the next look.
-                    let _ = self
-                        .client
-                        .change_message_visibility()
-                        .queue_url(&self.config.dlq_url)
-                        .receipt_handle(&handle)
-                        .visibility_timeout(0)
-                        .send()
-                        .await;
                     continue;
                 }
                 matched_any = true;
@@ -377,28 +518,53 @@ impl DeadLetters for SqsQueue {
                 let group = Envelope::from_json(body.as_bytes())
                     .ok()
                     .and_then(|e| e.entity);
-                self.send_body(
-                    &self.config.queue_url,
-                    &body,
-                    key.as_deref(),
-                    group.as_deref(),
-                    &[],
-                )
-                .await?;
-                self.client
-                    .delete_message()
-                    .queue_url(&self.config.dlq_url)
-                    .receipt_handle(&handle)
-                    .send()
-                    .await
-                    .map_err(unavailable("SQS DeleteMessage (DLQ) failed"))?;
+                let result = async {
+                    self.send_body(
+                        &self.config.queue_url,
+                        &body,
+                        key.as_deref(),
+                        group.as_deref(),
+                        &[],
+                    )
+                    .await?;
+                    self.client
+                        .delete_message()
+                        .queue_url(&self.config.dlq_url)
+                        .receipt_handle(&handle)
+                        .send()
+                        .await
+                        .map_err(unavailable("SQS DeleteMessage (DLQ) failed"))?;
+                    Ok::<(), StoreError>(())
+                }
+                .await;
+                pending.retain(|h| *h != handle);
+                if let Err(e) = result {
+                    self.release_dlq_messages(&pending).await;
+                    return Err(e);
+                }
                 moved += 1;
             }
+            // Leave what was not wanted (or not reached) for the next look.
+            self.release_dlq_messages(&pending).await;
             if !matched_any {
                 idle_rounds += 1;
             }
         }
         Ok(moved)
+    }
+
+    /// Best effort: make received DLQ messages visible again now.
+    async fn release_dlq_messages(&self, handles: &[String]) {
+        for handle in handles {
+            let _ = self
+                .client
+                .change_message_visibility()
+                .queue_url(&self.config.dlq_url)
+                .receipt_handle(handle)
+                .visibility_timeout(0)
+                .send()
+                .await;
+        }
     }
 }
 
@@ -437,37 +603,5 @@ impl SqsQueue {
             .await
             .map_err(unavailable("SQS ChangeMessageVisibility failed"))?;
         Ok(())
-    }
-
-    /// `StartMessageMoveTask` back to the source queue; `None` where the API is missing.
-    async fn start_move_task(&self) -> Option<usize> {
-        let attrs = self
-            .client
-            .get_queue_attributes()
-            .queue_url(&self.config.dlq_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-            .send()
-            .await
-            .ok()?
-            .attributes?;
-        let arn = attrs.get(&QueueAttributeName::QueueArn)?.clone();
-        let depth = attrs
-            .get(&QueueAttributeName::ApproximateNumberOfMessages)
-            .and_then(|d| d.parse().ok())
-            .unwrap_or(0);
-        match self
-            .client
-            .start_message_move_task()
-            .source_arn(arn)
-            .send()
-            .await
-        {
-            Ok(_) => Some(depth),
-            Err(e) => {
-                tracing::info!(error = %e, "StartMessageMoveTask unavailable; moving messages one by one");
-                None
-            }
-        }
     }
 }

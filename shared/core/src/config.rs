@@ -187,6 +187,10 @@ pub enum SinkConfig {
     Eventbridge {
         #[serde(default)]
         bus: Option<String>,
+        /// The S3 bucket for events over EventBridge's 256 KB entry limit (published with
+        /// a `payload_ref` to the object); defaults to the stack's `INLET_PAYLOAD_BUCKET`.
+        #[serde(default)]
+        payload_bucket: Option<String>,
     },
 }
 
@@ -236,12 +240,26 @@ struct RawProvider {
     signed_content: Option<String>,
 }
 
+/// Resolves the `NAME` of an `env:NAME` secret reference.
+type SecretLookup<'a> = dyn Fn(&str) -> Option<String> + 'a;
+
 impl Config {
     /// Parse and validate. `env` resolves `env:NAME` secret references.
     pub fn from_toml(
         text: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
+        Self::parse(text, Some(env))
+    }
+
+    /// Parse and validate everything but the secrets, for a process that verifies no
+    /// signature and polls no API (the worker): providers keep no secrets, and sources —
+    /// which need their credentials — are left out. No secret store has to be read.
+    pub fn from_toml_without_secrets(text: &str) -> Result<Config, ConfigError> {
+        Self::parse(text, None)
+    }
+
+    fn parse(text: &str, env: Option<&SecretLookup<'_>>) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError {
             issues: vec![ConfigIssue {
                 path: String::new(),
@@ -308,7 +326,9 @@ impl Config {
                 push(at("secrets"), "at least one secret is required".into());
             }
             let mut secrets = Vec::new();
+            // Without a resolver the secrets stay unread (see `from_toml_without_secrets`).
             for (j, spec) in p.secrets.iter().enumerate() {
+                let Some(env) = env else { break };
                 match secret::resolve(spec, env) {
                     Ok(s) => {
                         if let Some(scheme) = &scheme {
@@ -388,7 +408,9 @@ impl Config {
 
         let mut sources = Vec::new();
         let mut source_names = std::collections::HashSet::new();
+        // Sources need their credentials: without a resolver they are left out.
         for (i, raw_source) in raw.sources.iter().enumerate() {
+            let Some(env) = env else { break };
             if !source_names.insert(raw_source.name.clone()) {
                 push(
                     format!("sources[{i}].name"),

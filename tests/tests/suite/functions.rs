@@ -208,7 +208,7 @@ async fn worker_reports_partial_batch_failures_dead_letters_poison_and_acks_dupl
 
     let event = sqs_event(&moto, &q, "arn:aws:sqs:us-east-1:123456789012:inlet").await;
     assert_eq!(event.records.len(), 5);
-    let response = inlet_worker_fn::handle(&deps, event).await;
+    let response = inlet_worker_fn::handle(&deps, event, None).await;
     assert_eq!(
         response.batch_item_failures.len(),
         1,
@@ -230,7 +230,7 @@ async fn worker_reports_partial_batch_failures_dead_letters_poison_and_acks_dupl
     }
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let event = sqs_event(&moto, &q, "arn:aws:sqs:us-east-1:123456789012:inlet").await;
-    let response = inlet_worker_fn::handle(&deps, event).await;
+    let response = inlet_worker_fn::handle(&deps, event, None).await;
     assert!(
         response.batch_item_failures.is_empty(),
         "{:?}",
@@ -266,7 +266,7 @@ async fn worker_on_fifo_stops_a_group_at_its_first_failure() {
         .iter()
         .position(|r| r.body.as_deref().unwrap_or("").contains("evt_f1"))
         .unwrap();
-    let response = inlet_worker_fn::handle(&deps, event.clone()).await;
+    let response = inlet_worker_fn::handle(&deps, event.clone(), None).await;
     let failed: Vec<&str> = response
         .batch_item_failures
         .iter()
@@ -358,6 +358,16 @@ async fn reconciler_runs_sources_with_dynamodb_cursors_on_a_scheduled_event() {
     // A function with almost no time left stops before fetching.
     let out = inlet_reconciler_fn::handle(&deps, Duration::from_secs(1)).await;
     assert_eq!(out["reports"][0]["stopped"], "deadline");
+    assert_eq!(out["reports"][0]["pages"], 0);
+    // ...and says so: a run that read nothing is a failure, not a quiet success.
+    assert_eq!(out["failures"][0]["source"], "stripe-events", "{out}");
+    assert!(
+        out["failures"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("deadline"),
+        "{out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -378,6 +388,7 @@ async fn dev_on_the_aws_backend_delivers_from_http_to_eventbridge_to_an_sqs_targ
         dlq_url: dlq,
         table,
         event_bus: Some(bus),
+        ..Default::default()
     };
     let dev = Dev::start_with(&cfg, dir.path(), |o| {
         o.backend = inlet_cli::backend::BackendKind::Aws;

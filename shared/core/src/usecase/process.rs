@@ -306,14 +306,30 @@ impl Processor {
                 }
             }
         }
-        let mut out = Vec::with_capacity(msgs.len());
-        for ((env, msg), failure) in envs.iter().zip(msgs).zip(failed) {
-            out.push(match failure {
-                None => self.delivered(env).await,
-                Some((sink, e)) => self.sink_failed(env, msg.receive_count, &sink, e).await,
-            });
+        // Completions (and releases) are independent writes: all at once, so a batch pays
+        // one round trip for them, not one per message.
+        join_all(
+            envs.iter()
+                .zip(msgs)
+                .zip(failed)
+                .map(|((env, msg), failure)| async move {
+                    match failure {
+                        None => self.delivered(env).await,
+                        Some((sink, e)) => self.sink_failed(env, msg.receive_count, &sink, e).await,
+                    }
+                }),
+        )
+        .await
+    }
+
+    /// Give back the claim of a prepared message that will not be delivered now (the
+    /// invocation is out of time), so its next attempt can claim it at once.
+    pub async fn abandon(&self, msg: &Received) {
+        if let Ok(env) = &msg.envelope {
+            if env.source != Source::Replay {
+                self.release(env).await;
+            }
         }
-        out
     }
 
     async fn complete(&self, env: &Envelope, how: Completion, done: Done) -> Disposition {
