@@ -46,11 +46,30 @@ pub fn json_error(status: u16, service: &str, code: &str, message: &str) -> Acti
         _ => "",
     };
     let body = serde_json::json!({"__type": format!("{type_prefix}{code}"), "message": message});
-    let mut headers = Vec::new();
+    let mut headers = vec![("x-amzn-requestid".to_string(), format!("inlet-test-{code}"))];
     if service == "sqs" {
+        // The legacy (query) codes: some carry the service's prefix, as SQS's model says.
+        let prefixed = matches!(
+            code,
+            "BatchEntryIdsNotDistinct"
+                | "BatchRequestTooLong"
+                | "EmptyBatchRequest"
+                | "InvalidBatchEntryId"
+                | "NonExistentQueue"
+                | "PurgeQueueInProgress"
+                | "QueueDeletedRecently"
+                | "TooManyEntriesInBatchRequest"
+                | "UnsupportedOperation"
+        );
+        let query_code = if prefixed {
+            format!("AWS.SimpleQueueService.{code}")
+        } else {
+            code.to_string()
+        };
+        let fault = if status >= 500 { "Receiver" } else { "Sender" };
         headers.push((
             "x-amzn-query-error".to_string(),
-            format!("AWS.SimpleQueueService.{code};Sender"),
+            format!("{query_code};{fault}"),
         ));
     }
     Action::RespondWith {

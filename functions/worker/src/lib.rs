@@ -46,10 +46,13 @@ impl Cutoff {
     }
 }
 
+/// How soon a record given back for lack of time is visible again.
+const GIVE_BACK_DELAY: Duration = Duration::from_secs(1);
+
 /// The disposition of a record given back because the invocation is out of time.
 fn out_of_time() -> Disposition {
     Disposition::Retry {
-        delay: Duration::from_secs(1),
+        delay: GIVE_BACK_DELAY,
         reason: "the invocation's deadline was near; given back undelivered".into(),
     }
 }
@@ -147,6 +150,10 @@ async fn fifo_batch(deps: &Deps, records: &[SqsMessage], cutoff: Cutoff) -> Vec<
 /// and complete them. A second copy of a key in the same batch waits until the first is
 /// settled, so it is acknowledged as the duplicate it is.
 async fn standard_batch(deps: &Deps, records: &[SqsMessage], cutoff: Cutoff) -> Vec<String> {
+    if cutoff.passed() {
+        // No time to claim anything: every record comes back after a short delay.
+        return give_back_all(deps, records).await;
+    }
     let mut failed = Vec::new();
     let mut first: Vec<Vec<(usize, String, Received)>> = Vec::new();
     let mut later: Vec<(usize, String, Received)> = Vec::new();
@@ -232,6 +239,18 @@ async fn standard_batch(deps: &Deps, records: &[SqsMessage], cutoff: Cutoff) -> 
         .into_iter()
         .map(|i| records[i].message_id.clone().unwrap_or_default())
         .collect()
+}
+
+/// Report every record as a failure, each visible again in a second.
+async fn give_back_all(deps: &Deps, records: &[SqsMessage]) -> Vec<String> {
+    join_all(records.iter().map(|m| async move {
+        let receipt = m.receipt_handle.as_deref().unwrap_or_default();
+        if let Err(e) = deps.queue.change_visibility(receipt, GIVE_BACK_DELAY).await {
+            warn!(error = %e, "could not shorten the visibility of a record given back");
+        }
+        m.message_id.clone().unwrap_or_default()
+    }))
+    .await
 }
 
 /// The record's real body (claim check resolved) as a `Received`; `Err(success)` when the

@@ -537,11 +537,13 @@ impl SqsQueue {
                     Ok::<(), StoreError>(())
                 }
                 .await;
-                pending.retain(|h| *h != handle);
                 if let Err(e) = result {
+                    // This one too: if its copy reached the work queue, moving it again
+                    // makes a second copy, which the ledger turns into a duplicate.
                     self.release_dlq_messages(&pending).await;
                     return Err(e);
                 }
+                pending.retain(|h| *h != handle);
                 moved += 1;
             }
             // Leave what was not wanted (or not reached) for the next look.

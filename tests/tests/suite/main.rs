@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod aws_faults;
+mod aws_production;
 mod cli;
 mod contract;
 mod crash;
