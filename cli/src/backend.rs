@@ -119,7 +119,8 @@ pub async fn aws_depths(h: &AwsHandles) -> anyhow::Result<(u64, u64, u64)> {
                 .attribute_names(A::ApproximateNumberOfMessages)
                 .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
                 .send()
-                .await?;
+                .await
+                .map_err(|e| anyhow::anyhow!(inlet_aws::error::describe(&e)))?;
             let attrs = out.attributes.unwrap_or_default();
             let n = |a: &A| {
                 attrs
@@ -127,7 +128,7 @@ pub async fn aws_depths(h: &AwsHandles) -> anyhow::Result<(u64, u64, u64)> {
                     .and_then(|v| v.parse::<u64>().ok())
                     .unwrap_or(0)
             };
-            Ok::<_, aws_sdk_sqs::Error>((
+            Ok::<_, anyhow::Error>((
                 n(&A::ApproximateNumberOfMessages),
                 n(&A::ApproximateNumberOfMessagesNotVisible),
             ))

@@ -9,11 +9,7 @@ use lambda_http::{run, service_fn, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .without_time()
-        .init();
+    inlet_aws::xray::init_function_telemetry();
     let resources = Resources::from_env()?;
     let sdk = sdk_config().await;
     let source = ConfigSource::new(&sdk, config_text()?);

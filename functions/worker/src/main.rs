@@ -32,11 +32,7 @@ fn build_sinks(
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .without_time()
-        .init();
+    inlet_aws::xray::init_function_telemetry();
     let resources = Resources::from_env()?;
     let sdk = sdk_config().await;
     // The worker verifies no signature and polls no API: it reads no secret (and so makes

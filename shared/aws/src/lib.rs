@@ -12,6 +12,7 @@ pub mod large_events;
 pub mod runtime;
 pub mod secrets;
 pub mod sqs;
+pub mod xray;
 
 pub use dynamo::DynamoStore;
 pub use emf::EmfMetrics;

@@ -851,3 +851,79 @@ async fn a_webhook_out_of_time_answers_503_with_retry_after() {
         .with_lambda_context(context);
     assert_eq!(inlet_webhook_fn::handle(&deps, req).await.status(), 202);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn aws_calls_and_the_signature_check_become_xray_subsegments() {
+    use inlet_aws::xray::{TracedSpans, XrayLayer};
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::Layer as _;
+    const ROOT: &str = "1-5759e988-bd862e3fe1be46a994272793";
+    let daemon = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    daemon
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let sampled = Arc::new(Mutex::new(true));
+    let header = sampled.clone();
+    let layer = XrayLayer::new(
+        daemon.local_addr().unwrap().to_string(),
+        Box::new(move || {
+            let s = if *header.lock().unwrap() { 1 } else { 0 };
+            Some(format!("Root={ROOT};Parent=53995c3f42cd8ad8;Sampled={s}"))
+        }),
+    )
+    .unwrap();
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::registry().with(layer.with_filter(TracedSpans)),
+    );
+
+    let moto = Moto::connect().await;
+    let (q, dlq) = moto.queues(3, false).await;
+    let source = ConfigSource::with_secret(&moto.sdk, lambda_like_config(), None);
+    let deps = inlet_webhook_fn::Deps {
+        config: RwLock::new(Arc::new(source.load().await.unwrap())),
+        source,
+        queue: moto.queue(&q, &dlq),
+        metrics: EmfMetrics::new(),
+    };
+    let receive = |daemon: &std::net::UdpSocket| {
+        let mut docs = Vec::new();
+        let mut buf = vec![0u8; 65_536];
+        while let Ok(n) = daemon.recv(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            let (header, doc) = text.split_once('\n').unwrap();
+            assert_eq!(header, r#"{"format":"json","version":1}"#);
+            docs.push(serde_json::from_str::<serde_json::Value>(doc).unwrap());
+        }
+        docs
+    };
+    receive(&daemon); // the set-up's own calls
+    let body = stripe_event("evt_traced", "invoice.paid", "in_t", now_unix());
+    let req = lambda_http::request::from_str(&stripe_http_event(&body, STRIPE_SECRET).to_string())
+        .unwrap();
+    assert_eq!(inlet_webhook_fn::handle(&deps, req).await.status(), 202);
+    let docs = receive(&daemon);
+    let verify = docs
+        .iter()
+        .find(|d| d["name"] == "verify_signature")
+        .unwrap_or_else(|| panic!("{docs:?}"));
+    let send = docs
+        .iter()
+        .find(|d| d["name"] == "SQS" && d["aws"]["operation"] == "SendMessage")
+        .unwrap_or_else(|| panic!("{docs:?}"));
+    for d in [verify, send] {
+        assert_eq!(d["trace_id"], ROOT);
+        assert_eq!(d["parent_id"], "53995c3f42cd8ad8");
+        assert_eq!(d["type"], "subsegment");
+        assert_eq!(d["id"].as_str().unwrap().len(), 16);
+        assert!(d["end_time"].as_f64().unwrap() >= d["start_time"].as_f64().unwrap());
+    }
+    assert_eq!(send["namespace"], "aws");
+
+    // An unsampled invocation sends nothing.
+    *sampled.lock().unwrap() = false;
+    let body = stripe_event("evt_untraced", "invoice.paid", "in_t", now_unix());
+    let req = lambda_http::request::from_str(&stripe_http_event(&body, STRIPE_SECRET).to_string())
+        .unwrap();
+    assert_eq!(inlet_webhook_fn::handle(&deps, req).await.status(), 202);
+    assert!(receive(&daemon).is_empty());
+}
