@@ -4,59 +4,14 @@
 //! Prints numbers; asserts nothing. Run by `scripts/bench` (moto started around it).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use inlet_tests::bench::spawn_binary as spawn;
 use inlet_tests::faults::{Action, FaultProxy};
 use inlet_tests::moto::Moto;
 use inlet_tests::runtime_api::{binary, RuntimeApi};
 use inlet_tests::*;
-
-struct Function(Child);
-
-impl Drop for Function {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Function {
-    fn peak_rss_kib(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.0.id()))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmHWM:"))
-                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            })
-            .unwrap_or(0)
-    }
-}
-
-fn spawn(
-    name: &str,
-    api: &RuntimeApi,
-    endpoint: &str,
-    env: &[(&str, String)],
-) -> (Function, Instant) {
-    let mut cmd = Command::new(binary(name));
-    cmd.envs(api.lambda_env(name))
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let started = Instant::now();
-    (Function(cmd.spawn().unwrap()), started)
-}
 
 fn webhook_event(id: &str) -> serde_json::Value {
     stripe_http_event(

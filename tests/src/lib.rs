@@ -14,6 +14,7 @@ use inlet_core::secret::Secret;
 use inlet_core::signature::{sign, Scheme, SignRequest};
 
 pub mod aws_limits;
+pub mod bench;
 pub mod move_tasks;
 
 pub const STRIPE_SECRET: &str = "whsec_test_stripe_secret";
@@ -829,6 +830,8 @@ pub mod faults {
         /// Forward, then answer with this (a `Respond*`) instead: a failure whose request
         /// took effect.
         ForwardThen(Box<Action>),
+        /// Wait, then do the action: a round trip to a region further away.
+        Delay(std::time::Duration, Box<Action>),
     }
 
     /// Decides per request: (operation, how many times it was seen before, body).
@@ -930,8 +933,13 @@ pub mod faults {
                         *n - 1
                     };
                     let mut replace = None;
+                    let mut action = rule(&target, nth, &body);
+                    while let Action::Delay(wait, then) = action {
+                        tokio::time::sleep(wait).await;
+                        action = *then;
+                    }
                     let (body, answer): (Vec<u8>, Option<AnswerFn>) =
-                        match rule(&target, nth, &body) {
+                        match action {
                             a @ (Action::Respond(..) | Action::RespondWith { .. }) => {
                                 return respond(a)
                             }
@@ -941,6 +949,7 @@ pub mod faults {
                                 replace = Some(*a);
                                 (body, None)
                             }
+                            Action::Delay(..) => unreachable!("delays are taken above"),
                         };
                     let url = format!(
                         "{upstream}{}",

@@ -1,0 +1,452 @@
+//! Inlet's release webhook and worker binaries beside their Python peers, in one run on the
+//! same emulator and the same Stripe `invoice.paid` events, each under the loopback Lambda
+//! Runtime API (the peers under awslambdaric, the client Lambda's Python runtime uses):
+//!
+//! - worker peer: AWS Lambda Powertools for Python as documented for an idempotent SQS
+//!   consumer (`BatchProcessor` + `process_partial_response`, `@idempotent_function` on a
+//!   `DynamoDBPersistenceLayer`), publishing each event to the same EventBridge bus;
+//! - webhook peer: `stripe.Webhook.construct_event` + boto3 `send_message`.
+//!
+//! Prints, as medians of `REPS` repetitions with their ranges: CPU per record (the function
+//! process only, from the scheduler's accounting — not moto), wall per invocation with and
+//! without `LATENCY` added to every AWS call, AWS calls per record by operation, peak RSS,
+//! init time, the ratios, and an estimate of the AWS bill for a million webhooks.
+//! Asserts nothing. Run by `scripts/bench` (moto started around it).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use inlet_tests::bench::{init_time, median_range, spawn_binary, spawn_python, Function};
+use inlet_tests::faults::{Action, FaultProxy};
+use inlet_tests::moto::Moto;
+use inlet_tests::runtime_api::RuntimeApi;
+use inlet_tests::*;
+
+const REPS: usize = 3;
+/// Events per repetition (batches of ten).
+const EVENTS: usize = 200;
+/// Round trip added to every AWS call for the wall-time runs (a function and its services
+/// in one region see ~5–20 ms; 20 ms is the pessimistic end).
+const LATENCY: Duration = Duration::from_millis(20);
+const LATENCY_BATCHES: usize = 5;
+const MEMORY_GB: f64 = 0.25; // the template's 256 MB for both functions
+
+/// us-east-1 list prices in USD, from the AWS pricing pages named beside each (as published
+/// in 2025; re-read them before quoting a figure).
+mod price {
+    /// <https://aws.amazon.com/api-gateway/pricing/> HTTP APIs, first 300 million.
+    pub const HTTP_API_PER_MILLION: f64 = 1.00;
+    /// <https://aws.amazon.com/lambda/pricing/> Arm, first 7.5 billion GB-s.
+    pub const LAMBDA_ARM_GB_SECOND: f64 = 0.000_013_333_4;
+    pub const LAMBDA_PER_MILLION_REQUESTS: f64 = 0.20;
+    /// <https://aws.amazon.com/sqs/pricing/> standard queue, per 64 KB request chunk.
+    pub const SQS_PER_MILLION: f64 = 0.40;
+    /// <https://aws.amazon.com/dynamodb/pricing/on-demand/> (on-demand, from 2024-11-01).
+    pub const DYNAMODB_PER_MILLION_WRU: f64 = 0.625;
+    pub const DYNAMODB_PER_MILLION_RRU: f64 = 0.125;
+    /// <https://aws.amazon.com/eventbridge/pricing/> custom events, per 64 KB chunk.
+    pub const EVENTBRIDGE_PER_MILLION: f64 = 1.00;
+}
+
+type Counts = HashMap<String, usize>;
+
+fn snapshot(proxy: &FaultProxy) -> Counts {
+    proxy.seen.lock().unwrap().clone()
+}
+
+fn delta(after: &Counts, before: &Counts) -> Counts {
+    after
+        .iter()
+        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0)))
+        .filter(|(_, v)| *v > 0)
+        .collect()
+}
+
+fn short(op: &str) -> &str {
+    op.rsplit('.').next().unwrap_or(op)
+}
+
+/// "PutItem 1.00, UpdateItem 2.00, …" per record.
+fn per_record(calls: &Counts, records: usize) -> String {
+    let mut ops: Vec<(&String, &usize)> = calls.iter().collect();
+    ops.sort();
+    let total: usize = calls.values().sum();
+    let list: Vec<String> = ops
+        .iter()
+        .map(|(op, n)| format!("{} {:.2}", short(op), **n as f64 / records as f64))
+        .collect();
+    format!(
+        "{:.2} ({})",
+        total as f64 / records as f64,
+        list.join(", ")
+    )
+}
+
+struct Side {
+    name: &'static str,
+    webhook: (Function, RuntimeApi),
+    worker: (Function, RuntimeApi),
+    init_ms: (f64, f64),
+    queue: String,
+    cpu_webhook: Vec<f64>,
+    cpu_new: Vec<f64>,
+    cpu_dup: Vec<f64>,
+    wall_webhook: Vec<f64>,
+    wall_batch: Vec<f64>,
+    wall_webhook_latency: Vec<f64>,
+    wall_batch_latency: Vec<f64>,
+    calls_webhook: Counts,
+    calls_new: Counts,
+    calls_dup: Counts,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn event_body(rep: usize, i: usize) -> String {
+    // ~2.2 KB, like the measurement: an invoice with lines.
+    let lines: Vec<serde_json::Value> = (0..8)
+        .map(|l| serde_json::json!({"id": format!("il_{rep}_{i}_{l}"), "amount": 1299 + l, "currency": "eur", "description": "Subscription (Pro plan, monthly)", "period": {"start": 1795000000, "end": 1797600000}}))
+        .collect();
+    serde_json::json!({
+        "id": format!("evt_peer_{rep}_{i}"), "object": "event", "type": "invoice.paid", "created": now_unix(),
+        "data": {"object": {"id": format!("in_peer_{rep}_{i}"), "object": "invoice", "customer_email": "someone@example.com", "lines": {"data": lines}}}
+    })
+    .to_string()
+}
+
+async fn invoke(api: &RuntimeApi, id: &str, event: serde_json::Value) -> Duration {
+    let t = Instant::now();
+    api.invoke(id, event);
+    let r = api.response(id, Duration::from_secs(120)).await;
+    assert!(matches!(r, Some(Ok(_))), "{id}: {r:?}");
+    t.elapsed()
+}
+
+/// Everything on `queue` as SQS batches of ten.
+async fn batches(moto: &Moto, queue: &str) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    loop {
+        let b = moto
+            .sqs_event(queue, "arn:aws:sqs:us-east-1:123456789012:bench", 600)
+            .await;
+        if b["Records"].as_array().unwrap().is_empty() {
+            return out;
+        }
+        out.push(b);
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let python: PathBuf = std::env::var("INLET_PEER_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(".venv/bin/python"));
+    let peer_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../infra/peer");
+    let latency_ms = Arc::new(AtomicU64::new(0));
+    let moto = Moto::connect().await;
+    let delay = latency_ms.clone();
+    let proxy = FaultProxy::start(
+        &moto.endpoint,
+        Arc::new(move |_, _, _| match delay.load(Ordering::Relaxed) {
+            0 => Action::Forward,
+            d => Action::Delay(Duration::from_millis(d), Box::new(Action::Forward)),
+        }),
+    )
+    .await;
+    let bus = inlet_tests::moto::unique("bench-bus");
+    aws_sdk_eventbridge::Client::new(&moto.sdk)
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .unwrap();
+    let (inlet_q, inlet_dlq) = moto.queues(5, false).await;
+    let inlet_table = moto.table().await;
+    let (peer_q, _) = moto.queues(5, false).await;
+    let peer_table = moto.table().await;
+    let config = format!(
+        "{}{}\n[[sinks]]\nkind = \"eventbridge\"\n",
+        fast_worker_toml(5),
+        providers_toml()
+    );
+    let inlet_env: Vec<(&str, String)> = vec![
+        ("INLET_CONFIG", config),
+        ("INLET_QUEUE_URL", inlet_q.clone()),
+        ("INLET_DLQ_URL", inlet_dlq.clone()),
+        ("INLET_TABLE", inlet_table.clone()),
+        ("INLET_EVENT_BUS", bus.clone()),
+        ("INLET_MAX_RECEIVE", "5".into()),
+    ];
+    let peer_env: Vec<(&str, String)> = vec![
+        ("PEER_EVENT_BUS", bus.clone()),
+        ("PEER_TABLE", peer_table.clone()),
+        ("PEER_QUEUE_URL", peer_q.clone()),
+        ("PEER_STRIPE_SECRET", STRIPE_SECRET.into()),
+    ];
+
+    let mut sides = Vec::new();
+    for name in ["inlet", "powertools"] {
+        let start = |function: &'static str| {
+            let api_env = if name == "inlet" { &inlet_env } else { &peer_env };
+            let endpoint = proxy.endpoint.clone();
+            let python = python.clone();
+            let peer_dir = peer_dir.clone();
+            async move {
+                let api = RuntimeApi::start().await;
+                let (f, started) = if name == "inlet" {
+                    spawn_binary(function, &api, &endpoint, api_env)
+                } else {
+                    let handler = format!("{function}.lambda_handler");
+                    spawn_python(&python, &peer_dir, &handler, &api, &endpoint, api_env)
+                };
+                let init = init_time(&api, started).await;
+                (f, api, ms(init))
+            }
+        };
+        let (wf, wapi, winit) = start("webhook").await;
+        let (kf, kapi, kinit) = start("worker").await;
+        sides.push(Side {
+            name,
+            webhook: (wf, wapi),
+            worker: (kf, kapi),
+            init_ms: (winit, kinit),
+            queue: if name == "inlet" {
+                inlet_q.clone()
+            } else {
+                peer_q.clone()
+            },
+            cpu_webhook: Vec::new(),
+            cpu_new: Vec::new(),
+            cpu_dup: Vec::new(),
+            wall_webhook: Vec::new(),
+            wall_batch: Vec::new(),
+            wall_webhook_latency: Vec::new(),
+            wall_batch_latency: Vec::new(),
+            calls_webhook: Counts::new(),
+            calls_new: Counts::new(),
+            calls_dup: Counts::new(),
+        });
+    }
+
+    // Warm both sides (first-call costs: connections, lazy imports) before measuring.
+    for (rep, s) in sides.iter_mut().enumerate() {
+        let body = event_body(1000 + rep, 0);
+        invoke(&s.webhook.1, "warm", stripe_http_event(&body, STRIPE_SECRET)).await;
+        for (i, b) in batches(&moto, &s.queue).await.into_iter().enumerate() {
+            invoke(&s.worker.1, &format!("warm-{i}"), b).await;
+        }
+    }
+
+    for rep in 0..REPS {
+        for s in sides.iter_mut() {
+            // Webhook: EVENTS signed requests.
+            let (cpu0, calls0) = (s.webhook.0.cpu_ns(), snapshot(&proxy));
+            let t = Instant::now();
+            for i in 0..EVENTS {
+                let body = event_body(rep, i);
+                invoke(
+                    &s.webhook.1,
+                    &format!("{}-w-{rep}-{i}", s.name),
+                    stripe_http_event(&body, STRIPE_SECRET),
+                )
+                .await;
+            }
+            s.wall_webhook.push(ms(t.elapsed()) / EVENTS as f64);
+            s.cpu_webhook
+                .push((s.webhook.0.cpu_ns() - cpu0) as f64 / 1e6 / EVENTS as f64);
+            s.calls_webhook = delta(&snapshot(&proxy), &calls0);
+
+            // Worker: the queue in batches of ten, then the same batches again (duplicates).
+            let work = batches(&moto, &s.queue).await;
+            let records: usize = work
+                .iter()
+                .map(|b| b["Records"].as_array().unwrap().len())
+                .sum();
+            for new in [true, false] {
+                let phase = if new { "new" } else { "dup" };
+                let (cpu0, calls0) = (s.worker.0.cpu_ns(), snapshot(&proxy));
+                let t = Instant::now();
+                for (i, b) in work.iter().enumerate() {
+                    invoke(&s.worker.1, &format!("{}-{phase}-{rep}-{i}", s.name), b.clone()).await;
+                }
+                let cpu_per = (s.worker.0.cpu_ns() - cpu0) as f64 / 1e6 / records as f64;
+                let calls_d = delta(&snapshot(&proxy), &calls0);
+                if new {
+                    s.cpu_new.push(cpu_per);
+                    s.wall_batch.push(ms(t.elapsed()) / work.len() as f64);
+                    s.calls_new = calls_d;
+                } else {
+                    s.cpu_dup.push(cpu_per);
+                    s.calls_dup = calls_d;
+                }
+            }
+        }
+    }
+
+    // Wall time with LATENCY on every AWS call: fresh events, queued without latency.
+    for s in sides.iter_mut() {
+        for rep in 0..REPS {
+            for i in 0..LATENCY_BATCHES * 10 {
+                let body = event_body(100 + rep, i);
+                invoke(
+                    &s.webhook.1,
+                    &format!("{}-lq-{rep}-{i}", s.name),
+                    stripe_http_event(&body, STRIPE_SECRET),
+                )
+                .await;
+            }
+            let work = batches(&moto, &s.queue).await;
+            latency_ms.store(LATENCY.as_millis() as u64, Ordering::Relaxed);
+            let mut walls = Vec::new();
+            for (i, b) in work.iter().enumerate() {
+                walls.push(ms(invoke(&s.worker.1, &format!("{}-l-{rep}-{i}", s.name), b.clone()).await));
+            }
+            let mut hooks = Vec::new();
+            for i in 0..10 {
+                let body = event_body(200 + rep, i);
+                hooks.push(ms(invoke(
+                    &s.webhook.1,
+                    &format!("{}-lw-{rep}-{i}", s.name),
+                    stripe_http_event(&body, STRIPE_SECRET),
+                )
+                .await));
+            }
+            latency_ms.store(0, Ordering::Relaxed);
+            s.wall_batch_latency.push(median_range(&mut walls).0);
+            s.wall_webhook_latency.push(median_range(&mut hooks).0);
+            // Drain what the latency webhooks queued, so the next round starts empty.
+            for (i, b) in batches(&moto, &s.queue).await.into_iter().enumerate() {
+                invoke(&s.worker.1, &format!("{}-ld-{rep}-{i}", s.name), b).await;
+            }
+        }
+    }
+
+    report(&mut sides);
+}
+
+fn fmt(values: &mut [f64], unit: &str) -> String {
+    let (m, lo, hi) = median_range(values);
+    format!("{m:.3} {unit} [{lo:.3}–{hi:.3}]")
+}
+
+fn report(sides: &mut [Side]) {
+    println!(
+        "# Inlet vs the Powertools peer (release build, {}; {REPS} repetitions × {EVENTS} Stripe events of ~2.2 KB; medians [range])",
+        std::env::consts::ARCH
+    );
+    let mut medians: HashMap<(&str, &str), f64> = HashMap::new();
+    for s in sides.iter_mut() {
+        println!("\n## {}", s.name);
+        let rows: [(&str, &mut Vec<f64>, &str); 7] = [
+            ("worker CPU per new record", &mut s.cpu_new, "ms"),
+            ("worker CPU per duplicate", &mut s.cpu_dup, "ms"),
+            ("webhook CPU per request", &mut s.cpu_webhook, "ms"),
+            ("worker wall per batch of 10", &mut s.wall_batch, "ms"),
+            ("worker wall per batch, +20 ms per AWS call", &mut s.wall_batch_latency, "ms"),
+            ("webhook wall per request", &mut s.wall_webhook, "ms"),
+            ("webhook wall per request, +20 ms per AWS call", &mut s.wall_webhook_latency, "ms"),
+        ];
+        for (label, values, unit) in rows {
+            medians.insert((s.name, label), median_range(values).0);
+            println!("{label:<48} {}", fmt(values, unit));
+        }
+        println!(
+            "{:<48} {}",
+            "AWS calls per new record (worker)",
+            per_record(&s.calls_new, EVENTS)
+        );
+        println!(
+            "{:<48} {}",
+            "AWS calls per duplicate (worker)",
+            per_record(&s.calls_dup, EVENTS)
+        );
+        println!(
+            "{:<48} {}",
+            "AWS calls per request (webhook)",
+            per_record(&s.calls_webhook, EVENTS)
+        );
+        println!(
+            "{:<48} webhook {:.1} MiB, worker {:.1} MiB",
+            "peak RSS",
+            s.webhook.0.peak_rss_kib() as f64 / 1024.0,
+            s.worker.0.peak_rss_kib() as f64 / 1024.0
+        );
+        println!(
+            "{:<48} webhook {:.1} ms, worker {:.1} ms",
+            "init (start → first Runtime API poll)", s.init_ms.0, s.init_ms.1
+        );
+    }
+    println!("\n## ratios (powertools ÷ inlet)");
+    for label in [
+        "worker CPU per new record",
+        "worker CPU per duplicate",
+        "webhook CPU per request",
+        "worker wall per batch, +20 ms per AWS call",
+        "webhook wall per request, +20 ms per AWS call",
+    ] {
+        let (i, p) = (medians[&("inlet", label)], medians[&("powertools", label)]);
+        println!("{label:<48} {:.1}×", p / i.max(1e-9));
+    }
+
+    println!("\n## estimated AWS bill per million webhooks (us-east-1 list prices, 256 MB arm64, +20 ms per AWS call)");
+    println!("{:<28} {:>10} {:>12}", "", "inlet", "powertools");
+    let bill = |s: &Side| -> Vec<(&'static str, f64)> {
+        let m = |label: &str| medians[&(s.name, label)];
+        let count = |calls: &Counts, suffix: &str| {
+            calls
+                .iter()
+                .filter(|(k, _)| k.ends_with(suffix))
+                .map(|(_, v)| *v)
+                .sum::<usize>() as f64
+                / EVENTS as f64
+        };
+        // Lambda bills each invocation's duration rounded up to the millisecond.
+        let webhook_gbs = m("webhook wall per request, +20 ms per AWS call").ceil() * 1e-3 * MEMORY_GB * 1e6;
+        let worker_gbs = m("worker wall per batch, +20 ms per AWS call").ceil() * 1e-3 * MEMORY_GB * 1e5;
+        let writes = count(&s.calls_new, ".PutItem")
+            + count(&s.calls_new, ".UpdateItem")
+            + count(&s.calls_new, ".DeleteItem")
+            + count(&s.calls_webhook, ".PutItem");
+        let reads = count(&s.calls_new, ".GetItem");
+        // SQS: the webhook's sends, the mapping's receive and delete per batch of ten,
+        // and the worker's own calls (visibility changes, dead letters).
+        let sqs = count(&s.calls_webhook, "SendMessage")
+            + 0.2
+            + count(&s.calls_new, "ChangeMessageVisibility")
+            + count(&s.calls_new, "SendMessage");
+        let events = count(&s.calls_new, "PutEvents").max(0.0);
+        vec![
+            ("API Gateway (HTTP API)", price::HTTP_API_PER_MILLION),
+            (
+                "Lambda requests",
+                1.1 * price::LAMBDA_PER_MILLION_REQUESTS,
+            ),
+            ("Lambda duration, webhook", webhook_gbs * price::LAMBDA_ARM_GB_SECOND),
+            ("Lambda duration, worker", worker_gbs * price::LAMBDA_ARM_GB_SECOND),
+            ("SQS requests", sqs * price::SQS_PER_MILLION),
+            (
+                "DynamoDB writes/reads",
+                writes * price::DYNAMODB_PER_MILLION_WRU + reads * price::DYNAMODB_PER_MILLION_RRU,
+            ),
+            (
+                "EventBridge events",
+                // One event per record whatever the batching: billed per entry.
+                if events > 0.0 { price::EVENTBRIDGE_PER_MILLION } else { 0.0 },
+            ),
+        ]
+    };
+    let (a, b) = (bill(&sides[0]), bill(&sides[1]));
+    let mut totals = (0.0, 0.0);
+    for ((label, x), (_, y)) in a.iter().zip(&b) {
+        println!("{label:<28} {:>9.2}$ {:>11.2}$", x, y);
+        totals.0 += x;
+        totals.1 += y;
+    }
+    println!("{:<28} {:>9.2}$ {:>11.2}$", "total", totals.0, totals.1);
+}
