@@ -327,7 +327,32 @@ async fn main() {
         }
     }
 
-    report(&mut sides);
+    // The SDK alone, making the worker's calls for as many records: the floor under it.
+    let mut floor = Vec::new();
+    for _ in 0..REPS {
+        floor.push(sdk_floor(&proxy.endpoint, &inlet_table, &bus).await);
+    }
+    report(&mut sides, &mut floor);
+}
+
+/// CPU per record of `sdk-floor` (functions/worker/src/bin/sdk_floor.rs).
+async fn sdk_floor(endpoint: &str, table: &str, bus: &str) -> f64 {
+    let path = std::env::var("INLET_FUNCTION_DIR")
+        .map(|d| PathBuf::from(d).join("sdk-floor"))
+        .unwrap_or_else(|_| inlet_tests::runtime_api::binary("sdk-floor"));
+    let out = tokio::process::Command::new(path)
+        .args([table, bus, &(EVENTS / 10).to_string()])
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["cpu_ms_per_record"].as_f64().unwrap()
 }
 
 fn fmt(values: &mut [f64], unit: &str) -> String {
@@ -335,7 +360,7 @@ fn fmt(values: &mut [f64], unit: &str) -> String {
     format!("{m:.3} {unit} [{lo:.3}–{hi:.3}]")
 }
 
-fn report(sides: &mut [Side]) {
+fn report(sides: &mut [Side], floor: &mut [f64]) {
     println!(
         "# Inlet vs the Powertools peer (release build, {}; {REPS} repetitions × {EVENTS} Stripe events of ~2.2 KB; medians [range])",
         std::env::consts::ARCH
@@ -382,6 +407,18 @@ fn report(sides: &mut [Side]) {
             "init (start → first Runtime API poll)", s.init_ms.0, s.init_ms.1
         );
     }
+    println!(
+        "\n## the AWS SDK's floor: the worker's AWS calls alone (claim, version, PutEvents/10, complete), same SDK and runtime"
+    );
+    let (f, _, _) = median_range(floor);
+    let worker = medians[&("inlet", "worker CPU per new record")];
+    println!(
+        "{:<48} {}; the worker spends {:.3} ms per record above it ({:.0}% of its CPU is the SDK's)",
+        "SDK-only CPU per record",
+        fmt(floor, "ms"),
+        worker - f,
+        100.0 * f / worker.max(1e-9)
+    );
     println!("\n## ratios (powertools ÷ inlet)");
     for label in [
         "worker CPU per new record",

@@ -47,6 +47,15 @@ impl Function {
 }
 
 fn aws_env(cmd: &mut Command, api: &RuntimeApi, name: &str, endpoint: &str) {
+    // What the function says goes to target/bench-logs/NAME.log, for when a run goes wrong.
+    let logs = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-logs");
+    let _ = std::fs::create_dir_all(&logs);
+    let log = std::fs::File::create(logs.join(format!("{name}.log"))).ok();
+    let stdout = log
+        .as_ref()
+        .and_then(|f| f.try_clone().ok())
+        .map_or_else(Stdio::null, Stdio::from);
+    let stderr = log.map_or_else(Stdio::null, Stdio::from);
     cmd.envs(api.lambda_env(name))
         .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_ACCESS_KEY_ID", "testing")
@@ -54,8 +63,8 @@ fn aws_env(cmd: &mut Command, api: &RuntimeApi, name: &str, endpoint: &str) {
         .env("AWS_REGION", "us-east-1")
         .env("AWS_DEFAULT_REGION", "us-east-1")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stdout(stdout)
+        .stderr(stderr);
 }
 
 /// One of our function binaries (`target/<profile>/NAME`).
@@ -65,9 +74,14 @@ pub fn spawn_binary(
     endpoint: &str,
     env: &[(&str, String)],
 ) -> (Function, Instant) {
-    let mut cmd = Command::new(binary(name));
+    // INLET_FUNCTION_DIR: measure release binaries from a quicker debug build of the bench.
+    let path = std::env::var("INLET_FUNCTION_DIR")
+        .map(|d| std::path::PathBuf::from(d).join(name))
+        .unwrap_or_else(|_| binary(name));
+    let mut cmd = Command::new(path);
     aws_env(&mut cmd, api, name, endpoint);
-    cmd.env("RUST_LOG", "error");
+    // As the template runs them.
+    cmd.env("RUST_LOG", "info");
     for (k, v) in env {
         cmd.env(k, v);
     }

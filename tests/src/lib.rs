@@ -979,8 +979,13 @@ pub mod faults {
                     }
                     let mut resp = axum::response::Response::new(axum::body::Body::from(bytes));
                     *resp.status_mut() = status;
+                    // Hop-by-hop headers stay here: moto's server closes every connection
+                    // (`Connection: close`), AWS keeps them alive — and a client that had to
+                    // reconnect for every call would be measured, and tested, for nothing.
+                    const HOP_BY_HOP: [&str; 4] =
+                        ["content-length", "transfer-encoding", "connection", "keep-alive"];
                     for (k, v) in &headers {
-                        if k != "content-length" && k != "transfer-encoding" {
+                        if !HOP_BY_HOP.contains(&k.as_str()) {
                             resp.headers_mut().insert(k.clone(), v.clone());
                         }
                     }
@@ -1044,7 +1049,10 @@ pub mod runtime_api {
                                             .unwrap()
                                             .as_millis()
                                             + 30_000;
+                                        // Lambda sends the content type; awslambdaric's
+                                        // native client crashes without it.
                                         return axum::response::Response::builder()
+                                            .header("content-type", "application/json")
                                             .header("lambda-runtime-aws-request-id", id)
                                             .header("lambda-runtime-deadline-ms", deadline.to_string())
                                             .header("lambda-runtime-invoked-function-arn", "arn:aws:lambda:us-east-1:123456789012:function:inlet")

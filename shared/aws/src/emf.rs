@@ -86,9 +86,18 @@ impl EmfMetrics {
 
     /// Print the accumulated metrics (call at the end of each invocation).
     pub fn flush(&self) {
-        for doc in self.take_documents() {
-            println!("{doc}");
+        let docs = self.take_documents();
+        if docs.is_empty() {
+            return;
         }
+        // One write for the invocation's documents, not one per line.
+        let mut out = String::new();
+        for doc in docs {
+            out.push_str(&doc.to_string());
+            out.push('\n');
+        }
+        use std::io::Write as _;
+        let _ = std::io::stdout().lock().write_all(out.as_bytes());
     }
 }
 

@@ -98,11 +98,10 @@ fn permanent_entry_code(code: &str) -> bool {
     )
 }
 
-type Waiting = Vec<(
-    PutEventsRequestEntry,
-    usize,
-    oneshot::Sender<Result<(), Failure>>,
-)>;
+/// Where a waiting record hears how its entry fared.
+type Reply = oneshot::Sender<Result<(), Failure>>;
+/// Entries waiting for company: (entry, its size, its record's reply).
+type Waiting = Vec<(PutEventsRequestEntry, usize, Reply)>;
 
 pub struct EventBridgeSink {
     inner: Arc<Inner>,
@@ -273,22 +272,27 @@ impl Inner {
         results
     }
 
-    /// Send what is waiting (as much as one request holds) and answer each waiter.
+    /// Send everything waiting, in as few requests as the limits allow (concurrently), and
+    /// answer each waiter.
     async fn flush(&self) {
-        let batch: Waiting = {
-            let mut w = self.waiting.lock().await;
-            let sizes: Vec<usize> = w.iter().map(|(_, size, _)| *size).collect();
-            let n = pack(&sizes).first().map_or(0, Vec::len);
-            w.drain(..n).collect()
-        };
-        if batch.is_empty() {
+        let waiting: Waiting = std::mem::take(&mut *self.waiting.lock().await);
+        if waiting.is_empty() {
             return;
         }
-        let (entries, senders): (Vec<_>, Vec<_>) =
-            batch.into_iter().map(|(e, _, tx)| (e, tx)).unzip();
-        for (tx, result) in senders.into_iter().zip(self.put(entries).await) {
-            let _ = tx.send(result);
-        }
+        let sizes: Vec<usize> = waiting.iter().map(|(_, size, _)| *size).collect();
+        let mut slots: Vec<Option<(PutEventsRequestEntry, Reply)>> =
+            waiting.into_iter().map(|(e, _, tx)| Some((e, tx))).collect();
+        let requests: Vec<(Vec<PutEventsRequestEntry>, Vec<Reply>)> =
+            pack(&sizes)
+                .into_iter()
+                .map(|members| members.into_iter().filter_map(|m| slots[m].take()).unzip())
+                .collect();
+        join_all(requests.into_iter().map(|(entries, senders)| async move {
+            for (tx, result) in senders.into_iter().zip(self.put(entries).await) {
+                let _ = tx.send(result);
+            }
+        }))
+        .await;
     }
 }
 
@@ -339,8 +343,8 @@ impl Sink for EventBridgeSink {
         let full = {
             let mut w = self.inner.waiting.lock().await;
             w.push((entry, size, tx));
-            let sizes: Vec<usize> = w.iter().map(|(_, size, _)| *size).collect();
-            pack(&sizes).len() > 1 || w.len() >= MAX_ENTRIES
+            w.len() >= MAX_ENTRIES
+                || w.iter().map(|(_, size, _)| *size).sum::<usize>() > MAX_REQUEST_BYTES
         };
         if full {
             self.inner.flush().await;

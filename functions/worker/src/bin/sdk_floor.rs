@@ -1,0 +1,113 @@
+//! The AWS SDK's own CPU floor for the worker's call pattern, measured beside the worker by
+//! `scripts/bench` (not deployed): per batch of ten new records, ten conditional PutItem
+//! (claims) at once, ten UpdateItem (entity versions) at once, one PutEvents of ten ~2 KB
+//! entries, ten UpdateItem (completions) at once — the same clients, allocator and runtime
+//! as the worker, and nothing else: no Lambda runtime, no envelopes, no logs, no metrics.
+//!
+//! Usage: sdk-floor TABLE BUS BATCHES (AWS settings from the environment). Prints
+//! `{"batches":…,"records":…,"cpu_ms_per_record":…}`.
+
+use futures::future::join_all;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// CPU time of this process, all threads, in nanoseconds.
+fn cpu_ns() -> u64 {
+    std::fs::read_dir("/proc/self/task")
+        .map(|tasks| {
+            tasks
+                .filter_map(Result::ok)
+                .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+                .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+async fn batch(
+    db: &aws_sdk_dynamodb::Client,
+    events: &aws_sdk_eventbridge::Client,
+    table: &str,
+    bus: &str,
+    prefix: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use aws_sdk_dynamodb::types::AttributeValue as V;
+    let keys: Vec<String> = (0..10).map(|i| format!("F#{prefix}-{i}")).collect();
+    let detail = format!("{{\"payload\":\"{}\"}}", "x".repeat(2000));
+    for r in join_all(keys.iter().map(|k| {
+        db.put_item()
+            .table_name(table)
+            .item("pk", V::S(k.clone()))
+            .item("st", V::S("IN_PROGRESS".into()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+    }))
+    .await
+    {
+        r?;
+    }
+    for r in join_all(keys.iter().map(|k| {
+        db.update_item()
+            .table_name(table)
+            .key("pk", V::S(format!("V{k}")))
+            .update_expression("SET ver = :v")
+            .expression_attribute_values(":v", V::N("1".into()))
+            .send()
+    }))
+    .await
+    {
+        r?;
+    }
+    let entries = keys
+        .iter()
+        .map(|_| {
+            aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                .event_bus_name(bus)
+                .source("inlet.floor")
+                .detail_type("floor")
+                .detail(detail.clone())
+                .build()
+        })
+        .collect();
+    events.put_events().set_entries(Some(entries)).send().await?;
+    for r in join_all(keys.iter().map(|k| {
+        db.update_item()
+            .table_name(table)
+            .key("pk", V::S(k.clone()))
+            .update_expression("SET st = :d")
+            .expression_attribute_values(":d", V::S("COMPLETED".into()))
+            .send()
+    }))
+    .await
+    {
+        r?;
+    }
+    Ok(())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, table, bus, batches] = args.as_slice() else {
+        return Err("usage: sdk-floor TABLE BUS BATCHES".into());
+    };
+    let batches: usize = batches.parse()?;
+    let sdk = inlet_aws::sdk_config().await;
+    let db = aws_sdk_dynamodb::Client::new(&sdk);
+    let events = aws_sdk_eventbridge::Client::new(&sdk);
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_nanos();
+    batch(&db, &events, table, bus, &format!("{run}-warm")).await?; // warm the connections
+    let before = cpu_ns();
+    for n in 0..batches {
+        batch(&db, &events, table, bus, &format!("{run}-{n}")).await?;
+    }
+    let records = batches * 10;
+    println!(
+        "{{\"batches\":{batches},\"records\":{records},\"cpu_ms_per_record\":{:.4}}}",
+        (cpu_ns() - before) as f64 / 1e6 / records as f64
+    );
+    Ok(())
+}
