@@ -79,11 +79,7 @@ fn per_record(calls: &Counts, records: usize) -> String {
         .iter()
         .map(|(op, n)| format!("{} {:.2}", short(op), **n as f64 / records as f64))
         .collect();
-    format!(
-        "{:.2} ({})",
-        total as f64 / records as f64,
-        list.join(", ")
-    )
+    format!("{:.2} ({})", total as f64 / records as f64, list.join(", "))
 }
 
 struct Side {
@@ -193,7 +189,11 @@ async fn main() {
     let mut sides = Vec::new();
     for name in ["inlet", "powertools"] {
         let start = |function: &'static str| {
-            let api_env = if name == "inlet" { &inlet_env } else { &peer_env };
+            let api_env = if name == "inlet" {
+                &inlet_env
+            } else {
+                &peer_env
+            };
             let endpoint = proxy.endpoint.clone();
             let python = python.clone();
             let peer_dir = peer_dir.clone();
@@ -237,7 +237,12 @@ async fn main() {
     // Warm both sides (first-call costs: connections, lazy imports) before measuring.
     for (rep, s) in sides.iter_mut().enumerate() {
         let body = event_body(1000 + rep, 0);
-        invoke(&s.webhook.1, "warm", stripe_http_event(&body, STRIPE_SECRET)).await;
+        invoke(
+            &s.webhook.1,
+            "warm",
+            stripe_http_event(&body, STRIPE_SECRET),
+        )
+        .await;
         for (i, b) in batches(&moto, &s.queue).await.into_iter().enumerate() {
             invoke(&s.worker.1, &format!("warm-{i}"), b).await;
         }
@@ -273,7 +278,12 @@ async fn main() {
                 let (cpu0, calls0) = (s.worker.0.cpu_ns(), snapshot(&proxy));
                 let t = Instant::now();
                 for (i, b) in work.iter().enumerate() {
-                    invoke(&s.worker.1, &format!("{}-{phase}-{rep}-{i}", s.name), b.clone()).await;
+                    invoke(
+                        &s.worker.1,
+                        &format!("{}-{phase}-{rep}-{i}", s.name),
+                        b.clone(),
+                    )
+                    .await;
                 }
                 let cpu_per = (s.worker.0.cpu_ns() - cpu0) as f64 / 1e6 / records as f64;
                 let calls_d = delta(&snapshot(&proxy), &calls0);
@@ -305,7 +315,12 @@ async fn main() {
             latency_ms.store(LATENCY.as_millis() as u64, Ordering::Relaxed);
             let mut walls = Vec::new();
             for (i, b) in work.iter().enumerate() {
-                walls.push(ms(invoke(&s.worker.1, &format!("{}-l-{rep}-{i}", s.name), b.clone()).await));
+                walls.push(ms(invoke(
+                    &s.worker.1,
+                    &format!("{}-l-{rep}-{i}", s.name),
+                    b.clone(),
+                )
+                .await));
             }
             let mut hooks = Vec::new();
             for i in 0..10 {
@@ -350,7 +365,11 @@ async fn sdk_floor(endpoint: &str, table: &str, bus: &str) -> f64 {
         .output()
         .await
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     v["cpu_ms_per_record"].as_f64().unwrap()
 }
@@ -373,9 +392,17 @@ fn report(sides: &mut [Side], floor: &mut [f64]) {
             ("worker CPU per duplicate", &mut s.cpu_dup, "ms"),
             ("webhook CPU per request", &mut s.cpu_webhook, "ms"),
             ("worker wall per batch of 10", &mut s.wall_batch, "ms"),
-            ("worker wall per batch, +20 ms per AWS call", &mut s.wall_batch_latency, "ms"),
+            (
+                "worker wall per batch, +20 ms per AWS call",
+                &mut s.wall_batch_latency,
+                "ms",
+            ),
             ("webhook wall per request", &mut s.wall_webhook, "ms"),
-            ("webhook wall per request, +20 ms per AWS call", &mut s.wall_webhook_latency, "ms"),
+            (
+                "webhook wall per request, +20 ms per AWS call",
+                &mut s.wall_webhook_latency,
+                "ms",
+            ),
         ];
         for (label, values, unit) in rows {
             medians.insert((s.name, label), median_range(values).0);
@@ -444,8 +471,10 @@ fn report(sides: &mut [Side], floor: &mut [f64]) {
                 / EVENTS as f64
         };
         // Lambda bills each invocation's duration rounded up to the millisecond.
-        let webhook_gbs = m("webhook wall per request, +20 ms per AWS call").ceil() * 1e-3 * MEMORY_GB * 1e6;
-        let worker_gbs = m("worker wall per batch, +20 ms per AWS call").ceil() * 1e-3 * MEMORY_GB * 1e5;
+        let webhook_gbs =
+            m("webhook wall per request, +20 ms per AWS call").ceil() * 1e-3 * MEMORY_GB * 1e6;
+        let worker_gbs =
+            m("worker wall per batch, +20 ms per AWS call").ceil() * 1e-3 * MEMORY_GB * 1e5;
         let writes = count(&s.calls_new, ".PutItem")
             + count(&s.calls_new, ".UpdateItem")
             + count(&s.calls_new, ".DeleteItem")
@@ -460,12 +489,15 @@ fn report(sides: &mut [Side], floor: &mut [f64]) {
         let events = count(&s.calls_new, "PutEvents").max(0.0);
         vec![
             ("API Gateway (HTTP API)", price::HTTP_API_PER_MILLION),
+            ("Lambda requests", 1.1 * price::LAMBDA_PER_MILLION_REQUESTS),
             (
-                "Lambda requests",
-                1.1 * price::LAMBDA_PER_MILLION_REQUESTS,
+                "Lambda duration, webhook",
+                webhook_gbs * price::LAMBDA_ARM_GB_SECOND,
             ),
-            ("Lambda duration, webhook", webhook_gbs * price::LAMBDA_ARM_GB_SECOND),
-            ("Lambda duration, worker", worker_gbs * price::LAMBDA_ARM_GB_SECOND),
+            (
+                "Lambda duration, worker",
+                worker_gbs * price::LAMBDA_ARM_GB_SECOND,
+            ),
             ("SQS requests", sqs * price::SQS_PER_MILLION),
             (
                 "DynamoDB writes/reads",
@@ -474,7 +506,11 @@ fn report(sides: &mut [Side], floor: &mut [f64]) {
             (
                 "EventBridge events",
                 // One event per record whatever the batching: billed per entry.
-                if events > 0.0 { price::EVENTBRIDGE_PER_MILLION } else { 0.0 },
+                if events > 0.0 {
+                    price::EVENTBRIDGE_PER_MILLION
+                } else {
+                    0.0
+                },
             ),
         ]
     };

@@ -938,19 +938,18 @@ pub mod faults {
                         tokio::time::sleep(wait).await;
                         action = *then;
                     }
-                    let (body, answer): (Vec<u8>, Option<AnswerFn>) =
-                        match action {
-                            a @ (Action::Respond(..) | Action::RespondWith { .. }) => {
-                                return respond(a)
-                            }
-                            Action::Forward => (body, None),
-                            Action::Rewrite { body, answer } => (body, Some(answer)),
-                            Action::ForwardThen(a) => {
-                                replace = Some(*a);
-                                (body, None)
-                            }
-                            Action::Delay(..) => unreachable!("delays are taken above"),
-                        };
+                    let (body, answer): (Vec<u8>, Option<AnswerFn>) = match action {
+                        a @ (Action::Respond(..) | Action::RespondWith { .. }) => {
+                            return respond(a)
+                        }
+                        Action::Forward => (body, None),
+                        Action::Rewrite { body, answer } => (body, Some(answer)),
+                        Action::ForwardThen(a) => {
+                            replace = Some(*a);
+                            (body, None)
+                        }
+                        Action::Delay(..) => unreachable!("delays are taken above"),
+                    };
                     let url = format!(
                         "{upstream}{}",
                         parts
@@ -982,8 +981,12 @@ pub mod faults {
                     // Hop-by-hop headers stay here: moto's server closes every connection
                     // (`Connection: close`), AWS keeps them alive — and a client that had to
                     // reconnect for every call would be measured, and tested, for nothing.
-                    const HOP_BY_HOP: [&str; 4] =
-                        ["content-length", "transfer-encoding", "connection", "keep-alive"];
+                    const HOP_BY_HOP: [&str; 4] = [
+                        "content-length",
+                        "transfer-encoding",
+                        "connection",
+                        "keep-alive",
+                    ];
                     for (k, v) in &headers {
                         if !HOP_BY_HOP.contains(&k.as_str()) {
                             resp.headers_mut().insert(k.clone(), v.clone());

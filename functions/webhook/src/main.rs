@@ -7,11 +7,6 @@ use inlet_aws::{sdk_config, EmfMetrics};
 use inlet_webhook_fn::{handle, Deps};
 use lambda_http::{run, service_fn, Error};
 
-// mimalloc: the functions allocate for every request and response they parse and build;
-// glibc's allocator was a fifth of the worker's CPU profile.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 // One thread: a Lambda sandbox runs one invocation at a time on about one vCPU at these
 // memory sizes, and a multi-thread scheduler would only add cross-thread wake-ups (CPU time).
 #[tokio::main(flavor = "current_thread")]

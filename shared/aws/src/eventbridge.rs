@@ -280,13 +280,14 @@ impl Inner {
             return;
         }
         let sizes: Vec<usize> = waiting.iter().map(|(_, size, _)| *size).collect();
-        let mut slots: Vec<Option<(PutEventsRequestEntry, Reply)>> =
-            waiting.into_iter().map(|(e, _, tx)| Some((e, tx))).collect();
-        let requests: Vec<(Vec<PutEventsRequestEntry>, Vec<Reply>)> =
-            pack(&sizes)
-                .into_iter()
-                .map(|members| members.into_iter().filter_map(|m| slots[m].take()).unzip())
-                .collect();
+        let mut slots: Vec<Option<(PutEventsRequestEntry, Reply)>> = waiting
+            .into_iter()
+            .map(|(e, _, tx)| Some((e, tx)))
+            .collect();
+        let requests: Vec<(Vec<PutEventsRequestEntry>, Vec<Reply>)> = pack(&sizes)
+            .into_iter()
+            .map(|members| members.into_iter().filter_map(|m| slots[m].take()).unzip())
+            .collect();
         join_all(requests.into_iter().map(|(entries, senders)| async move {
             for (tx, result) in senders.into_iter().zip(self.put(entries).await) {
                 let _ = tx.send(result);

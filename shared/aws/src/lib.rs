@@ -19,10 +19,27 @@ pub use emf::EmfMetrics;
 pub use eventbridge::EventBridgeSink;
 pub use sqs::{SqsQueue, SqsQueueConfig};
 
+/// Every AWS call's deadline for one attempt (the SDK retries within its own budget).
+pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The shared SDK configuration: region and credentials from the environment, and
 /// `AWS_ENDPOINT_URL` (an emulator) when set.
+///
+/// Stalled-stream protection is off and a per-attempt timeout is on instead: every request
+/// and answer here is a small JSON document (or one S3 object), for which a plain deadline
+/// is the protection that matters, and the throughput monitor wrapped around every body
+/// cost about a quarter of the SDK's CPU per call (`scripts/bench peer`, `sdk-floor`).
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .stalled_stream_protection(
+            aws_config::stalled_stream_protection::StalledStreamProtectionConfig::disabled(),
+        )
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_millis(3_100))
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .build(),
+        )
         .load()
         .await
 }

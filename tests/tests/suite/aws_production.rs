@@ -129,13 +129,25 @@ async fn put_events_requests_stay_within_ten_entries_and_256_kb() {
     // requests within the same limits.
     log.lock().unwrap().clear();
     let lone: Vec<SinkRecord> = (0..6)
-        .map(|i| record(&format!("lone-{i}"), serde_json::json!({"blob": "z".repeat(60_000)})))
+        .map(|i| {
+            record(
+                &format!("lone-{i}"),
+                serde_json::json!({"blob": "z".repeat(60_000)}),
+            )
+        })
         .collect();
     let results = futures::future::join_all(lone.iter().map(|r| sink.deliver(r))).await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     let requests = log.lock().unwrap().clone();
-    assert_eq!(requests.iter().map(|r| r.0).sum::<usize>(), 6, "{requests:?}");
-    assert!(requests.len() >= 2, "six 60 KB entries do not fit one request: {requests:?}");
+    assert_eq!(
+        requests.iter().map(|r| r.0).sum::<usize>(),
+        6,
+        "{requests:?}"
+    );
+    assert!(
+        requests.len() >= 2,
+        "six 60 KB entries do not fit one request: {requests:?}"
+    );
     assert_eq!(observed(&moto, &observer, 31).await.len(), 31);
 }
 

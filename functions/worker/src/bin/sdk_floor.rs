@@ -9,9 +9,6 @@
 
 use futures::future::join_all;
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// CPU time of this process, all threads, in nanoseconds.
 fn cpu_ns() -> u64 {
     std::fs::read_dir("/proc/self/task")
@@ -70,7 +67,11 @@ async fn batch(
                 .build()
         })
         .collect();
-    events.put_events().set_entries(Some(entries)).send().await?;
+    events
+        .put_events()
+        .set_entries(Some(entries))
+        .send()
+        .await?;
     for r in join_all(keys.iter().map(|k| {
         db.update_item()
             .table_name(table)

@@ -156,6 +156,13 @@ impl Processor {
         }
         crate::failpoint::hit("after_claim");
 
+        // The entity-version write comes after the claim and before delivery: beside the
+        // completion it would let a stale event reach the sinks before it is known to be
+        // stale, and beside the claim every duplicate would pay a second write. A batch runs
+        // its entities concurrently, so it costs one round trip per batch, not per record.
+        // One TransactWriteItems (claim + version) would save that round trip but bills two
+        // write units per item: 4 instead of 2 per record, about $1.25 more per million
+        // events on demand, against ~$0.01 of Lambda time saved (README, "What it costs").
         if let (Some(entity), Some(version)) = (&env.entity, env.version) {
             match self.versions.advance(entity, version).await {
                 Ok(VersionCheck::Current) => {}
