@@ -216,18 +216,13 @@ async fn a_900_kib_github_push_reaches_a_consumer_through_an_s3_reference() {
         "{}",
         body.len()
     );
-    let config_text = format!(
-        "{}{}\n[[sinks]]\nkind = \"eventbridge\"\n",
-        fast_worker_toml(3),
-        providers_toml()
-    );
-    let source = ConfigSource::with_secret(&moto.sdk, config_text.clone(), None);
-    let webhook = inlet_webhook_fn::Deps {
-        config: RwLock::new(Arc::new(source.load().await.unwrap())),
-        source,
-        queue: moto.queue_with_claim_check(&q, &dlq, &table),
-        metrics: EmfMetrics::new(),
-    };
+    let config_text = eventbridge_config(3);
+    let webhook = webhook_with(
+        &moto,
+        &config_text,
+        moto.queue_with_claim_check(&q, &dlq, &table),
+    )
+    .await;
     let mut event = event_fixture("apigw-http-v2.json");
     event["rawPath"] = "/webhooks/github".into();
     event["requestContext"]["http"]["path"] = "/webhooks/github".into();
@@ -257,23 +252,7 @@ async fn a_900_kib_github_push_reaches_a_consumer_through_an_s3_reference() {
         payload_bucket: Some(bucket.clone()),
         max_receive: None,
     };
-    let config = inlet_core::config::Config::from_toml_without_secrets(&config_text).unwrap();
-    let store = Arc::new(DynamoStore::new(moto.dynamodb(), table.clone()));
-    let metrics = Arc::new(EmfMetrics::new());
-    let worker = inlet_worker_fn::Deps {
-        processor: Processor {
-            ledger: store.clone(),
-            versions: store,
-            sinks: inlet_aws::eventbridge::build_sinks(&config.sinks, &moto.sdk, &resources)
-                .unwrap(),
-            metrics: metrics.clone(),
-            clock: Arc::new(SystemClock),
-            settings: ProcessSettings::from(&config.worker),
-            payload_log: None,
-        },
-        queue: moto.queue_with_claim_check(&q, &dlq, &table),
-        metrics,
-    };
+    let (worker, _) = worker_with(&moto, &config_text, &resources);
     let batch: SqsEvent = serde_json::from_value(moto.sqs_event(&q, arn, 30).await).unwrap();
     assert_eq!(batch.records.len(), 1);
     let response = inlet_worker_fn::handle(&worker, batch, Some(Duration::from_secs(30))).await;
@@ -600,6 +579,75 @@ fn lambda_like_config() -> String {
     )
 }
 
+/// The webhook function's dependencies on `queue`, secrets from the config text itself.
+async fn webhook_with(
+    moto: &Moto,
+    config_text: &str,
+    queue: inlet_aws::SqsQueue,
+) -> inlet_webhook_fn::Deps {
+    let source = ConfigSource::with_secret(&moto.sdk, config_text.to_string(), None);
+    inlet_webhook_fn::Deps {
+        config: RwLock::new(Arc::new(source.load().await.unwrap())),
+        source,
+        queue,
+        metrics: EmfMetrics::new(),
+    }
+}
+
+/// The worker function's dependencies as its `main` builds them: the configured sinks on
+/// the stack's `resources`, the ledger in its table, the queue with the claim check.
+fn worker_with(
+    moto: &Moto,
+    config_text: &str,
+    resources: &Resources,
+) -> (inlet_worker_fn::Deps, Arc<DynamoStore>) {
+    let config = inlet_core::config::Config::from_toml_without_secrets(config_text).unwrap();
+    let sinks = inlet_aws::eventbridge::build_sinks(&config.sinks, &moto.sdk, resources).unwrap();
+    worker_sinks(
+        moto,
+        resources,
+        sinks,
+        ProcessSettings::from(&config.worker),
+    )
+}
+
+/// The worker function's dependencies with the given sinks.
+fn worker_sinks(
+    moto: &Moto,
+    resources: &Resources,
+    sinks: Vec<Arc<dyn Sink>>,
+    settings: ProcessSettings,
+) -> (inlet_worker_fn::Deps, Arc<DynamoStore>) {
+    let store = Arc::new(DynamoStore::new(moto.dynamodb(), resources.table.clone()));
+    let metrics = Arc::new(EmfMetrics::new());
+    let deps = inlet_worker_fn::Deps {
+        processor: Processor {
+            ledger: store.clone(),
+            versions: store.clone(),
+            sinks,
+            metrics: metrics.clone(),
+            clock: Arc::new(SystemClock),
+            settings,
+            payload_log: None,
+        },
+        queue: moto.queue_with_claim_check(
+            &resources.queue_url,
+            &resources.dlq_url,
+            &resources.table,
+        ),
+        metrics,
+    };
+    (deps, store)
+}
+
+fn eventbridge_config(max_receive: u32) -> String {
+    format!(
+        "{}{}\n[[sinks]]\nkind = \"eventbridge\"\n",
+        fast_worker_toml(max_receive),
+        providers_toml()
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_errors_carry_the_service_code_message_and_request_id() {
     let rule: Rule = Arc::new(|target, _, _| {
@@ -665,18 +713,13 @@ async fn the_pipeline_loses_nothing_under_documented_throttling_and_5xx() {
     let table = moto.table().await;
     let (bus, observer) = moto.bus_with_observer().await;
     let arn = "arn:aws:sqs:us-east-1:123456789012:inlet";
-    let config_text = format!(
-        "{}{}\n[[sinks]]\nkind = \"eventbridge\"\n",
-        fast_worker_toml(5),
-        providers_toml()
-    );
-    let source = ConfigSource::with_secret(&moto.sdk, config_text.clone(), None);
-    let webhook = inlet_webhook_fn::Deps {
-        config: RwLock::new(Arc::new(source.load().await.unwrap())),
-        source,
-        queue: moto.queue_with_claim_check(&q, &dlq, &table),
-        metrics: EmfMetrics::new(),
-    };
+    let config_text = eventbridge_config(5);
+    let webhook = webhook_with(
+        &moto,
+        &config_text,
+        moto.queue_with_claim_check(&q, &dlq, &table),
+    )
+    .await;
     let n = 20;
     for i in 0..n {
         let body = stripe_event(
@@ -706,23 +749,7 @@ async fn the_pipeline_loses_nothing_under_documented_throttling_and_5xx() {
         event_bus: Some(bus),
         ..Default::default()
     };
-    let config = inlet_core::config::Config::from_toml_without_secrets(&config_text).unwrap();
-    let store = Arc::new(DynamoStore::new(moto.dynamodb(), table.clone()));
-    let metrics = Arc::new(EmfMetrics::new());
-    let worker = inlet_worker_fn::Deps {
-        processor: Processor {
-            ledger: store.clone(),
-            versions: store.clone(),
-            sinks: inlet_aws::eventbridge::build_sinks(&config.sinks, &moto.sdk, &resources)
-                .unwrap(),
-            metrics: metrics.clone(),
-            clock: Arc::new(SystemClock),
-            settings: ProcessSettings::from(&config.worker),
-            payload_log: None,
-        },
-        queue: moto.queue_with_claim_check(&q, &dlq, &table),
-        metrics,
-    };
+    let (worker, store) = worker_with(&moto, &config_text, &resources);
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut completed = 0;
     while Instant::now() < deadline {
@@ -797,21 +824,19 @@ async fn a_worker_out_of_time_gives_its_records_back_undelivered() {
         );
         queue.send(&envelope(&body)).await.unwrap();
     }
-    let store = Arc::new(DynamoStore::new(moto.dynamodb(), table));
     let sink = Arc::new(CountingSink::default());
-    let worker = inlet_worker_fn::Deps {
-        processor: Processor {
-            ledger: store.clone(),
-            versions: store.clone(),
-            sinks: vec![sink.clone()],
-            metrics: Arc::new(NoMetrics),
-            clock: Arc::new(SystemClock),
-            settings: ProcessSettings::from(&parse_config(&lambda_like_config()).worker),
-            payload_log: None,
-        },
-        queue: moto.queue(&q, &dlq),
-        metrics: Arc::new(EmfMetrics::new()),
+    let resources = Resources {
+        queue_url: q.clone(),
+        dlq_url: dlq.clone(),
+        table,
+        ..Default::default()
     };
+    let (worker, store) = worker_sinks(
+        &moto,
+        &resources,
+        vec![sink.clone()],
+        ProcessSettings::from(&parse_config(&lambda_like_config()).worker),
+    );
     let batch: SqsEvent = serde_json::from_value(
         moto.sqs_event(&q, "arn:aws:sqs:us-east-1:123456789012:inlet", 600)
             .await,
@@ -845,13 +870,7 @@ async fn a_webhook_out_of_time_answers_503_with_retry_after() {
     use lambda_http::RequestExt;
     let moto = Moto::connect().await;
     let (q, dlq) = moto.queues(3, false).await;
-    let source = ConfigSource::with_secret(&moto.sdk, lambda_like_config(), None);
-    let deps = inlet_webhook_fn::Deps {
-        config: RwLock::new(Arc::new(source.load().await.unwrap())),
-        source,
-        queue: moto.queue(&q, &dlq),
-        metrics: EmfMetrics::new(),
-    };
+    let deps = webhook_with(&moto, &lambda_like_config(), moto.queue(&q, &dlq)).await;
     let body = stripe_event("evt_deadline", "invoice.paid", "in_d", now_unix());
     let mut context = lambda_http::Context::default();
     let now_ms = std::time::SystemTime::now()
@@ -901,13 +920,7 @@ async fn aws_calls_and_the_signature_check_become_xray_subsegments() {
 
     let moto = Moto::connect().await;
     let (q, dlq) = moto.queues(3, false).await;
-    let source = ConfigSource::with_secret(&moto.sdk, lambda_like_config(), None);
-    let deps = inlet_webhook_fn::Deps {
-        config: RwLock::new(Arc::new(source.load().await.unwrap())),
-        source,
-        queue: moto.queue(&q, &dlq),
-        metrics: EmfMetrics::new(),
-    };
+    let deps = webhook_with(&moto, &lambda_like_config(), moto.queue(&q, &dlq)).await;
     let receive = |daemon: &std::net::UdpSocket| {
         let mut docs = Vec::new();
         let mut buf = vec![0u8; 65_536];
