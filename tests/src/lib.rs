@@ -192,6 +192,24 @@ pub fn stripe_event(id: &str, kind: &str, object_id: &str, created: i64) -> Stri
     .to_string()
 }
 
+/// A Stripe event body normalized into the envelope the webhook would queue for it.
+pub fn stripe_envelope(body: &str) -> inlet_core::envelope::Envelope {
+    let p = inlet_core::ids::ProviderName::parse("stripe").unwrap();
+    inlet_core::normalize::normalize(
+        &inlet_core::normalize::Incoming {
+            provider: &p,
+            scheme: &Scheme::Stripe,
+            headers: &inlet_core::headers::Headers::new(),
+            body: body.as_bytes(),
+            received_at: time::OffsetDateTime::now_utc(),
+            correlation_id: "c",
+            source: inlet_core::envelope::Source::Webhook,
+        },
+        &Default::default(),
+    )
+    .unwrap()
+}
+
 /// POST a Stripe event signed with the test secret.
 pub async fn post_stripe(
     client: &reqwest::Client,

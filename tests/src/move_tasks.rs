@@ -184,6 +184,18 @@ impl MoveTasks {
         t.clone()
     }
 
+    /// Leave a received message in place, visible again at once.
+    async fn make_visible(&self, queue_url: &str, receipt: &str) {
+        let _ = self
+            .sqs
+            .change_message_visibility()
+            .queue_url(queue_url)
+            .receipt_handle(receipt)
+            .visibility_timeout(0)
+            .send()
+            .await;
+    }
+
     async fn url_of(&self, arn: &str) -> Option<String> {
         self.sqs
             .get_queue_url()
@@ -244,14 +256,7 @@ impl MoveTasks {
                 .and_then(|a| a.get(&MessageSystemAttributeName::DeadLetterQueueSourceArn))
                 .cloned();
             let Some(destination) = task.destination_arn.clone().or(origin) else {
-                let _ = self
-                    .sqs
-                    .change_message_visibility()
-                    .queue_url(&source_url)
-                    .receipt_handle(&receipt)
-                    .visibility_timeout(0)
-                    .send()
-                    .await;
+                self.make_visible(&source_url, &receipt).await;
                 self.update(handle, |t| {
                     t.status = "FAILED";
                     t.failure_reason = Some(format!(
@@ -278,14 +283,7 @@ impl MoveTasks {
                 .await;
             if sent.is_err() {
                 // Left in place, visible again; the next round tries again.
-                let _ = self
-                    .sqs
-                    .change_message_visibility()
-                    .queue_url(&source_url)
-                    .receipt_handle(&receipt)
-                    .visibility_timeout(0)
-                    .send()
-                    .await;
+                self.make_visible(&source_url, &receipt).await;
                 tokio::time::sleep(self.per_message).await;
                 continue;
             }

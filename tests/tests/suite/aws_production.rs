@@ -298,7 +298,7 @@ async fn a_900_kib_github_push_reaches_a_consumer_through_an_s3_reference() {
 async fn dead_letter_from_worker(queue: &inlet_aws::SqsQueue, prefix: &str, n: usize) {
     for i in 0..n {
         let body = stripe_event(&format!("{prefix}{i}"), "invoice.paid", "in_x", now_unix());
-        queue.send(&envelope(&body)).await.unwrap();
+        queue.send(&stripe_envelope(&body)).await.unwrap();
     }
     let mut done = 0;
     while done < n {
@@ -310,23 +310,6 @@ async fn dead_letter_from_worker(queue: &inlet_aws::SqsQueue, prefix: &str, n: u
             done += 1;
         }
     }
-}
-
-fn envelope(body: &str) -> inlet_core::envelope::Envelope {
-    let p = inlet_core::ids::ProviderName::parse("stripe").unwrap();
-    inlet_core::normalize::normalize(
-        &inlet_core::normalize::Incoming {
-            provider: &p,
-            scheme: &Scheme::Stripe,
-            headers: &inlet_core::headers::Headers::new(),
-            body: body.as_bytes(),
-            received_at: time::OffsetDateTime::now_utc(),
-            correlation_id: "c",
-            source: Source::Webhook,
-        },
-        &Default::default(),
-    )
-    .unwrap()
 }
 
 /// Everything on the work queue: key → copies.
@@ -822,7 +805,7 @@ async fn a_worker_out_of_time_gives_its_records_back_undelivered() {
             "in_late",
             now_unix(),
         );
-        queue.send(&envelope(&body)).await.unwrap();
+        queue.send(&stripe_envelope(&body)).await.unwrap();
     }
     let sink = Arc::new(CountingSink::default());
     let resources = Resources {

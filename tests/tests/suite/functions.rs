@@ -166,21 +166,8 @@ async fn sqs_event(moto: &Moto, q: &str, arn: &str) -> SqsEvent {
 
 async fn send(moto: &Moto, q: &str, dlq: &str, id: &str, entity: Option<&str>) {
     let queue = moto.queue(q, dlq);
-    let p = inlet_core::ids::ProviderName::parse("stripe").unwrap();
     let body = stripe_event(id, "invoice.paid", entity.unwrap_or(id), now_unix());
-    let mut env = inlet_core::normalize::normalize(
-        &inlet_core::normalize::Incoming {
-            provider: &p,
-            scheme: &Scheme::Stripe,
-            headers: &inlet_core::headers::Headers::new(),
-            body: body.as_bytes(),
-            received_at: time::OffsetDateTime::now_utc(),
-            correlation_id: "c",
-            source: inlet_core::envelope::Source::Webhook,
-        },
-        &Default::default(),
-    )
-    .unwrap();
+    let mut env = stripe_envelope(&body);
     env.version = None;
     queue.send(&env).await.unwrap();
 }
