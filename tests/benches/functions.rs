@@ -37,18 +37,7 @@ async fn main() {
         .send()
         .await
         .unwrap();
-    let config = format!(
-        "{}{}\n[[sinks]]\nkind = \"eventbridge\"\n",
-        fast_worker_toml(5),
-        providers_toml()
-    );
-    let env: Vec<(&str, String)> = vec![
-        ("INLET_CONFIG", config),
-        ("INLET_QUEUE_URL", q.clone()),
-        ("INLET_DLQ_URL", dlq.clone()),
-        ("INLET_TABLE", table.clone()),
-        ("INLET_EVENT_BUS", bus.clone()),
-    ];
+    let env = inlet_tests::bench::stack_env(&q, &dlq, &table, &bus);
 
     println!(
         "# Lambda functions (release build, {} — Lambda runs arm64)",

@@ -20,7 +20,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use inlet_tests::bench::{init_time, median_range, spawn_binary, spawn_python, Function};
+use inlet_tests::bench::{
+    init_time, median_range, spawn_binary, spawn_python, stack_env, Function,
+};
 use inlet_tests::faults::{Action, FaultProxy};
 use inlet_tests::moto::Moto;
 use inlet_tests::runtime_api::RuntimeApi;
@@ -166,20 +168,8 @@ async fn main() {
     let inlet_table = moto.table().await;
     let (peer_q, _) = moto.queues(5, false).await;
     let peer_table = moto.table().await;
-    let config = format!(
-        "{}{}\n[[sinks]]\nkind = \"eventbridge\"\n",
-        fast_worker_toml(5),
-        providers_toml()
-    );
-    let inlet_env: Vec<(&str, String)> = vec![
-        ("INLET_CONFIG", config),
-        ("INLET_QUEUE_URL", inlet_q.clone()),
-        ("INLET_DLQ_URL", inlet_dlq.clone()),
-        ("INLET_TABLE", inlet_table.clone()),
-        ("INLET_EVENT_BUS", bus.clone()),
-        ("INLET_MAX_RECEIVE", "5".into()),
-    ];
-    let peer_env: Vec<(&str, String)> = vec![
+    let inlet_env = stack_env(&inlet_q, &inlet_dlq, &inlet_table, &bus);
+    let peer_env: Vec<(&'static str, String)> = vec![
         ("PEER_EVENT_BUS", bus.clone()),
         ("PEER_TABLE", peer_table.clone()),
         ("PEER_QUEUE_URL", peer_q.clone()),

@@ -67,6 +67,29 @@ fn aws_env(cmd: &mut Command, api: &RuntimeApi, name: &str, endpoint: &str) {
         .stderr(stderr);
 }
 
+/// The environment the stack gives Inlet's functions, on the emulator's resources, with
+/// the test providers and an EventBridge sink.
+pub fn stack_env(
+    queue_url: &str,
+    dlq_url: &str,
+    table: &str,
+    bus: &str,
+) -> Vec<(&'static str, String)> {
+    let config = format!(
+        "{}{}\n[[sinks]]\nkind = \"eventbridge\"\n",
+        crate::fast_worker_toml(5),
+        crate::providers_toml()
+    );
+    vec![
+        ("INLET_CONFIG", config),
+        ("INLET_QUEUE_URL", queue_url.into()),
+        ("INLET_DLQ_URL", dlq_url.into()),
+        ("INLET_TABLE", table.into()),
+        ("INLET_EVENT_BUS", bus.into()),
+        ("INLET_MAX_RECEIVE", "5".into()),
+    ]
+}
+
 /// One of our function binaries (`target/<profile>/NAME`).
 pub fn spawn_binary(
     name: &str,
