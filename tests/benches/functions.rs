@@ -4,11 +4,10 @@
 //! Prints numbers; asserts nothing. Run by `scripts/bench` (moto started around it).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use inlet_tests::bench::spawn_binary as spawn;
-use inlet_tests::faults::{Action, FaultProxy};
+use inlet_tests::faults::{forward_all, FaultProxy};
 use inlet_tests::moto::Moto;
 use inlet_tests::runtime_api::{binary, RuntimeApi};
 use inlet_tests::*;
@@ -27,16 +26,10 @@ fn ms(d: Duration) -> f64 {
 #[tokio::main]
 async fn main() {
     let moto = Moto::connect().await;
-    let proxy = FaultProxy::start(&moto.endpoint, Arc::new(|_, _, _| Action::Forward)).await;
+    let proxy = FaultProxy::start(&moto.endpoint, forward_all()).await;
     let (q, dlq) = moto.queues(5, false).await;
     let table = moto.table().await;
-    let bus = inlet_tests::moto::unique("bench-bus");
-    aws_sdk_eventbridge::Client::new(&moto.sdk)
-        .create_event_bus()
-        .name(&bus)
-        .send()
-        .await
-        .unwrap();
+    let bus = moto.bus().await;
     let env = inlet_tests::bench::stack_env(&q, &dlq, &table, &bus);
 
     println!(

@@ -157,13 +157,7 @@ async fn main() {
         }),
     )
     .await;
-    let bus = inlet_tests::moto::unique("bench-bus");
-    aws_sdk_eventbridge::Client::new(&moto.sdk)
-        .create_event_bus()
-        .name(&bus)
-        .send()
-        .await
-        .unwrap();
+    let bus = moto.bus().await;
     let (inlet_q, inlet_dlq) = moto.queues(5, false).await;
     let inlet_table = moto.table().await;
     let (peer_q, _) = moto.queues(5, false).await;

@@ -151,6 +151,18 @@ fn sqs_invalid(message: String) -> Option<Action> {
     Some(json_error(400, "sqs", "InvalidParameterValue", &message))
 }
 
+/// The refusal of an SQS batch of `n` entries, if it has too many.
+fn too_many_entries(n: usize) -> Option<Action> {
+    (n > SQS_MAX_BATCH_ENTRIES).then(|| {
+        json_error(
+            400,
+            "sqs",
+            "TooManyEntriesInBatchRequest",
+            &format!("Maximum number of entries per request are {SQS_MAX_BATCH_ENTRIES}. You have sent {n}."),
+        )
+    })
+}
+
 fn sqs(op: &str, req: &Value) -> Option<Action> {
     let visibility_ok = |v: &Value| {
         v.as_i64()
@@ -168,13 +180,8 @@ fn sqs(op: &str, req: &Value) -> Option<Action> {
         }
         "SendMessageBatch" => {
             let entries = req["Entries"].as_array()?;
-            if entries.len() > SQS_MAX_BATCH_ENTRIES {
-                return Some(json_error(
-                    400,
-                    "sqs",
-                    "TooManyEntriesInBatchRequest",
-                    &format!("Maximum number of entries per request are {SQS_MAX_BATCH_ENTRIES}. You have sent {}.", entries.len()),
-                ));
+            if let Some(refusal) = too_many_entries(entries.len()) {
+                return Some(refusal);
             }
             let sizes: Vec<usize> = entries
                 .iter()
@@ -193,14 +200,7 @@ fn sqs(op: &str, req: &Value) -> Option<Action> {
         }
         "DeleteMessageBatch" | "ChangeMessageVisibilityBatch" => {
             let entries = req["Entries"].as_array()?;
-            (entries.len() > SQS_MAX_BATCH_ENTRIES).then(|| {
-                json_error(
-                    400,
-                    "sqs",
-                    "TooManyEntriesInBatchRequest",
-                    &format!("Maximum number of entries per request are {SQS_MAX_BATCH_ENTRIES}. You have sent {}.", entries.len()),
-                )
-            })
+            too_many_entries(entries.len())
         }
         "ReceiveMessage" => {
             let max = &req["MaxNumberOfMessages"];
@@ -369,7 +369,7 @@ fn dynamodb(op: &str, req: &Value) -> Option<Action> {
 /// Injected failures, as each service documents them: every `every`-th call of each
 /// operation fails, alternating a throttle (refused before it took effect) with a 5xx
 /// (which AWS may send after the write happened: the request is forwarded, then failed).
-pub fn chaos_action(target: &str, nth: usize, every: usize) -> Option<ChaosFault> {
+pub fn chaos_action(target: &str, nth: usize, every: usize) -> Option<Action> {
     if every == 0 || !(nth + 1).is_multiple_of(every) {
         return None;
     }
@@ -390,19 +390,10 @@ pub fn chaos_action(target: &str, nth: usize, every: usize) -> Option<ChaosFault
         _ => return None,
     };
     Some(if throttle {
-        ChaosFault::Refuse(fault)
+        fault
     } else {
-        ChaosFault::AfterForward(fault)
+        Action::ForwardThen(Box::new(fault))
     })
-}
-
-/// How an injected fault is delivered.
-pub enum ChaosFault {
-    /// Answer the error without forwarding (a throttle: nothing happened).
-    Refuse(Action),
-    /// Forward, then answer the error instead of the service's answer (a 5xx whose write
-    /// may have happened).
-    AfterForward(Action),
 }
 
 #[cfg(test)]

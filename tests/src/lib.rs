@@ -705,12 +705,23 @@ pub mod moto {
             name
         }
 
+        /// An event bus of its own.
+        pub async fn bus(&self) -> String {
+            let bus = unique("bus");
+            aws_sdk_eventbridge::Client::new(&self.sdk)
+                .create_event_bus()
+                .name(&bus)
+                .send()
+                .await
+                .unwrap();
+            bus
+        }
+
         /// An event bus and an SQS queue subscribed (by a rule) to everything Inlet
         /// publishes on it: (bus name, observer queue URL).
         pub async fn bus_with_observer(&self) -> (String, String) {
             let events = aws_sdk_eventbridge::Client::new(&self.sdk);
-            let bus = unique("bus");
-            events.create_event_bus().name(&bus).send().await.unwrap();
+            let bus = self.bus().await;
             let observer = self
                 .sqs()
                 .create_queue()
@@ -878,13 +889,8 @@ pub mod faults {
     /// ([`crate::aws_limits::chaos_action`]); the rest go to `inner`.
     pub fn chaos(every: usize, inner: Rule) -> Rule {
         Arc::new(move |target, nth, body| {
-            match crate::aws_limits::chaos_action(target, nth, every) {
-                Some(crate::aws_limits::ChaosFault::Refuse(a)) => a,
-                Some(crate::aws_limits::ChaosFault::AfterForward(a)) => {
-                    Action::ForwardThen(Box::new(a))
-                }
-                None => inner(target, nth, body),
-            }
+            crate::aws_limits::chaos_action(target, nth, every)
+                .unwrap_or_else(|| inner(target, nth, body))
         })
     }
 

@@ -245,12 +245,18 @@ async fn standard_batch(deps: &Deps, records: &[SqsMessage], cutoff: Cutoff) -> 
 async fn give_back_all(deps: &Deps, records: &[SqsMessage]) -> Vec<String> {
     join_all(records.iter().map(|m| async move {
         let receipt = m.receipt_handle.as_deref().unwrap_or_default();
-        if let Err(e) = deps.queue.change_visibility(receipt, GIVE_BACK_DELAY).await {
-            warn!(error = %e, "could not shorten the visibility of a record given back");
-        }
+        retry_after(deps, receipt, GIVE_BACK_DELAY, "out of time").await;
         m.message_id.clone().unwrap_or_default()
     }))
     .await
+}
+
+/// Make a record visible again after `delay` (the worker's backoff before the next
+/// attempt); if that fails, SQS's own visibility timeout applies.
+async fn retry_after(deps: &Deps, receipt: &str, delay: Duration, reason: &str) {
+    if let Err(e) = deps.queue.change_visibility(receipt, delay).await {
+        warn!(error = %e, reason, "could not set the retry delay; SQS's visibility timeout applies");
+    }
 }
 
 /// The record's real body (claim check resolved) as a `Received`; `Err(success)` when the
@@ -288,13 +294,7 @@ async fn apply(deps: &Deps, disposition: Disposition, raw: &str, received: &Rece
     match disposition {
         Disposition::Ack(_) => true,
         Disposition::Retry { delay, reason } => {
-            if let Err(e) = deps
-                .queue
-                .change_visibility(&received.receipt.0, delay)
-                .await
-            {
-                warn!(error = %e, reason, "could not set the retry delay; SQS's visibility timeout applies");
-            }
+            retry_after(deps, &received.receipt.0, delay, &reason).await;
             false
         }
         Disposition::DeadLetter { reason } => {

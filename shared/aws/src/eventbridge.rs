@@ -272,28 +272,51 @@ impl Inner {
         results
     }
 
-    /// Send everything waiting, in as few requests as the limits allow (concurrently), and
-    /// answer each waiter.
+    /// `entries` (each with its size) in as few requests as the limits allow, sent
+    /// concurrently; a result per entry, in order.
+    async fn put_packed(
+        &self,
+        entries: Vec<(PutEventsRequestEntry, usize)>,
+    ) -> Vec<Result<(), Failure>> {
+        let sizes: Vec<usize> = entries.iter().map(|(_, size)| *size).collect();
+        let mut slots: Vec<Option<PutEventsRequestEntry>> =
+            entries.into_iter().map(|(e, _)| Some(e)).collect();
+        let requests = pack(&sizes);
+        let sent = join_all(requests.iter().map(|members| {
+            let batch: Vec<PutEventsRequestEntry> =
+                members.iter().filter_map(|&m| slots[m].take()).collect();
+            self.put(batch)
+        }))
+        .await;
+        let mut results: Vec<Result<(), Failure>> = (0..sizes.len())
+            .map(|_| {
+                Err(Failure {
+                    message: "no result for the entry".into(),
+                    permanent: false,
+                })
+            })
+            .collect();
+        for (members, answers) in requests.iter().zip(sent) {
+            for (&m, answer) in members.iter().zip(answers) {
+                results[m] = answer;
+            }
+        }
+        results
+    }
+
+    /// Send everything waiting and answer each waiter.
     async fn flush(&self) {
         let waiting: Waiting = std::mem::take(&mut *self.waiting.lock().await);
         if waiting.is_empty() {
             return;
         }
-        let sizes: Vec<usize> = waiting.iter().map(|(_, size, _)| *size).collect();
-        let mut slots: Vec<Option<(PutEventsRequestEntry, Reply)>> = waiting
+        let (entries, replies): (Vec<_>, Vec<Reply>) = waiting
             .into_iter()
-            .map(|(e, _, tx)| Some((e, tx)))
-            .collect();
-        let requests: Vec<(Vec<PutEventsRequestEntry>, Vec<Reply>)> = pack(&sizes)
-            .into_iter()
-            .map(|members| members.into_iter().filter_map(|m| slots[m].take()).unzip())
-            .collect();
-        join_all(requests.into_iter().map(|(entries, senders)| async move {
-            for (tx, result) in senders.into_iter().zip(self.put(entries).await) {
-                let _ = tx.send(result);
-            }
-        }))
-        .await;
+            .map(|(entry, size, tx)| ((entry, size), tx))
+            .unzip();
+        for (tx, result) in replies.into_iter().zip(self.put_packed(entries).await) {
+            let _ = tx.send(result);
+        }
     }
 }
 
@@ -309,29 +332,18 @@ impl Sink for EventBridgeSink {
         let mut out: Vec<Option<Result<(), SinkError>>> = Vec::with_capacity(records.len());
         let mut slots = Vec::new();
         let mut entries = Vec::new();
-        let mut sizes = Vec::new();
         for (i, b) in built.into_iter().enumerate() {
             match b {
-                Ok((entry, size)) => {
+                Ok(entry) => {
                     slots.push(i);
-                    entries.push(Some(entry));
-                    sizes.push(size);
+                    entries.push(entry);
                     out.push(None);
                 }
                 Err(e) => out.push(Some(Err(e))),
             }
         }
-        let requests: Vec<Vec<usize>> = pack(&sizes);
-        let sent = join_all(requests.iter().map(|members| {
-            let batch: Vec<PutEventsRequestEntry> =
-                members.iter().filter_map(|&m| entries[m].take()).collect();
-            self.inner.put(batch)
-        }))
-        .await;
-        for (members, results) in requests.iter().zip(sent) {
-            for (&m, result) in members.iter().zip(results) {
-                out[slots[m]] = Some(result.map_err(SinkError::from));
-            }
+        for (slot, result) in slots.into_iter().zip(self.inner.put_packed(entries).await) {
+            out[slot] = Some(result.map_err(SinkError::from));
         }
         out.into_iter()
             .map(|r| r.unwrap_or_else(|| Err(SinkError::transient("no result for the entry"))))

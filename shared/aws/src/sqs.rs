@@ -343,13 +343,12 @@ impl DeadLetters for SqsQueue {
 
 /// How a message-move task ended (or stands, while it runs).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MoveTask {
-    pub handle: Option<String>,
+struct MoveTask {
+    handle: Option<String>,
     /// RUNNING, COMPLETED, CANCELLING, CANCELLED or FAILED.
-    pub status: String,
-    pub moved: u64,
-    pub to_move: Option<u64>,
-    pub failure_reason: Option<String>,
+    status: String,
+    moved: u64,
+    failure_reason: Option<String>,
 }
 
 /// How long `move_all` waits for a move task to finish, and how often it looks.
@@ -389,9 +388,6 @@ impl SqsQueue {
                 handle: t.task_handle,
                 status: t.status.unwrap_or_default(),
                 moved: u64::try_from(t.approximate_number_of_messages_moved).unwrap_or(0),
-                to_move: t
-                    .approximate_number_of_messages_to_move
-                    .and_then(|n| u64::try_from(n).ok()),
                 failure_reason: t.failure_reason,
             }))
     }

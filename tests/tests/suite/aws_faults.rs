@@ -12,14 +12,7 @@ use inlet_tests::moto::Moto;
 const THROTTLED: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"The level of configured provisioned throughput for the table was exceeded."}"#;
 
 async fn sdk_via(proxy: &FaultProxy) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&proxy.endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "testing", "testing", None, None, "moto",
-        ))
-        .load()
-        .await
+    inlet_tests::moto::sdk_for(&proxy.endpoint).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

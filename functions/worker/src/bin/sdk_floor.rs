@@ -1,8 +1,8 @@
 //! The AWS SDK's own CPU floor for the worker's call pattern, measured beside the worker by
 //! `scripts/bench` (not deployed): per batch of ten new records, ten conditional PutItem
 //! (claims) at once, ten UpdateItem (entity versions) at once, one PutEvents of ten ~2 KB
-//! entries, ten UpdateItem (completions) at once — the same clients, allocator and runtime
-//! as the worker, and nothing else: no Lambda runtime, no envelopes, no logs, no metrics.
+//! entries, ten UpdateItem (completions) at once — the same SDK settings and runtime as the
+//! worker, and nothing else: no Lambda runtime, no envelopes, no logs, no metrics.
 //!
 //! Usage: sdk-floor TABLE BUS BATCHES (AWS settings from the environment). Prints
 //! `{"batches":…,"records":…,"cpu_ms_per_record":…}`.
