@@ -15,6 +15,7 @@ use inlet_core::signature::{sign, Scheme, SignRequest};
 
 pub mod aws_limits;
 pub mod bench;
+pub mod item_locks;
 pub mod move_tasks;
 
 pub const STRIPE_SECRET: &str = "whsec_test_stripe_secret";
@@ -931,12 +932,14 @@ pub mod faults {
             let counter = seen.clone();
             let upstream = upstream.to_string();
             let client = reqwest::Client::new();
+            let item_locks = crate::item_locks::ItemLocks::default();
             let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
-                let (rule, counter, upstream, client) = (
+                let (rule, counter, upstream, client, item_locks) = (
                     rule.clone(),
                     counter.clone(),
                     upstream.clone(),
                     client.clone(),
+                    item_locks.clone(),
                 );
                 async move {
                     let (parts, body) = req.into_parts();
@@ -982,6 +985,8 @@ pub mod faults {
                             .map(|p| p.as_str())
                             .unwrap_or("/")
                     );
+                    // Held until the emulator has answered: see `item_locks`.
+                    let _writing = item_locks.hold(&target, &body).await;
                     let mut fwd = client.request(parts.method.clone(), url).body(body);
                     for (k, v) in &parts.headers {
                         if k != "host" && k != "content-length" {
