@@ -7,8 +7,12 @@
 //! 2. Durable enqueue on the embedded store: group commit against one fsync per event.
 //! 3. HTTP ingest into a running `inlet dev`: requests/s and latency percentiles, and the
 //!    time until every accepted event is in the sink.
+//! 4. End to end into the fsync'd file sink, by worker batch size (1 = a store round trip
+//!    and an fsync per message, the baseline): sustained events/s from 32 clients, and
+//!    request→sink latency at a steady 5,000 events/s.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -213,6 +217,169 @@ async fn bench_http() {
     dev.stop().await;
 }
 
+/// Follows the file sink: the moment each key's line appears (polled every millisecond,
+/// reading only what was appended).
+fn follow_sink(
+    path: std::path::PathBuf,
+) -> (
+    Arc<std::sync::Mutex<HashMap<String, Instant>>>,
+    Arc<std::sync::atomic::AtomicBool>,
+) {
+    use std::io::{Read, Seek, SeekFrom};
+    let seen: Arc<std::sync::Mutex<HashMap<String, Instant>>> = Arc::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (s, halt) = (seen.clone(), stop.clone());
+    std::thread::spawn(move || {
+        let mut offset = 0u64;
+        let mut partial = Vec::new();
+        while !halt.load(std::sync::atomic::Ordering::Relaxed) {
+            if let Ok(mut f) = std::fs::File::open(&path) {
+                f.seek(SeekFrom::Start(offset)).unwrap();
+                let mut buf = Vec::new();
+                offset += f.read_to_end(&mut buf).unwrap() as u64;
+                let now = Instant::now();
+                partial.extend_from_slice(&buf);
+                let complete = partial
+                    .iter()
+                    .rposition(|b| *b == b'\n')
+                    .map_or(0, |p| p + 1);
+                let mut seen = s.lock().unwrap();
+                for line in partial[..complete]
+                    .split(|b| *b == b'\n')
+                    .filter(|l| !l.is_empty())
+                {
+                    let v: serde_json::Value = serde_json::from_slice(line).unwrap();
+                    seen.entry(v["key"].as_str().unwrap().to_string())
+                        .or_insert(now);
+                }
+                partial.drain(..complete);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+    (seen, stop)
+}
+
+/// `inlet dev` with the file sink and a worker of `batch_size`, otherwise the defaults.
+async fn dev_with_batch(dir: &std::path::Path, batch_size: usize) -> (Dev, std::path::PathBuf) {
+    let events = dir.join("events.jsonl");
+    let cfg = format!(
+        "[worker]\nbatch_size = {batch_size}\n{}{}",
+        providers_toml(),
+        file_sink_toml(&events)
+    );
+    (Dev::start(&cfg, dir).await, events)
+}
+
+async fn bench_end_to_end() {
+    println!("\n## end to end into the file sink (fsync'd), worker batch size 1 (baseline) / 10 (default) / 100");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
+    let mut baseline = None;
+    for batch_size in [1usize, 10, 100] {
+        // Sustained: 32 clients as fast as they can, until every event is in the sink.
+        let dir = tempfile::tempdir().unwrap();
+        let (dev, events) = dev_with_batch(dir.path(), batch_size).await;
+        let (seen, stop) = follow_sink(events);
+        let total = 20_000usize;
+        let concurrency = 32;
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..concurrency)
+            .map(|c| {
+                let (client, base) = (client.clone(), dev.url(""));
+                tokio::spawn(async move {
+                    for i in 0..total / concurrency {
+                        let body = stripe_event(
+                            &format!("evt_s{c}_{i}"),
+                            "invoice.paid",
+                            &format!("in_s{c}_{i}"),
+                            now_unix(),
+                        );
+                        assert_eq!(post_stripe(&client, &base, &body).await.0, 202);
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let accepted = start.elapsed();
+        wait_until(Duration::from_secs(300), || {
+            seen.lock().unwrap().len() >= total
+        })
+        .await;
+        let drained = start.elapsed();
+        let rate = total as f64 / drained.as_secs_f64();
+        let ratio = baseline
+            .map(|b: f64| format!("  ({:.1}x batch size 1)", rate / b))
+            .unwrap_or_default();
+        baseline.get_or_insert(rate);
+        println!(
+            "batch {batch_size:>3}: sustained {rate:>7.0} events/s end to end ({total} events; accepted in {:.2} s, in the sink after {:.2} s){ratio}",
+            accepted.as_secs_f64(),
+            drained.as_secs_f64()
+        );
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        dev.stop().await;
+
+        // Steady 5,000 events/s for 4 s, open loop: request start → line in the sink.
+        let dir = tempfile::tempdir().unwrap();
+        let (dev, events) = dev_with_batch(dir.path(), batch_size).await;
+        let (seen, stop) = follow_sink(events);
+        let (rate, secs) = (5_000usize, 4usize);
+        let sent: Arc<std::sync::Mutex<HashMap<String, Instant>>> = Arc::default();
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        let mut next = 0usize;
+        while next < rate * secs {
+            let due = ((start.elapsed().as_secs_f64() * rate as f64) as usize).min(rate * secs);
+            while next < due {
+                let (client, base, sent) = (client.clone(), dev.url(""), sent.clone());
+                let i = next;
+                tasks.push(tokio::spawn(async move {
+                    let body = stripe_event(
+                        &format!("evt_p{i}"),
+                        "invoice.paid",
+                        &format!("in_p{i}"),
+                        now_unix(),
+                    );
+                    sent.lock()
+                        .unwrap()
+                        .insert(format!("stripe:evt_p{i}"), Instant::now());
+                    assert_eq!(post_stripe(&client, &base, &body).await.0, 202);
+                }));
+                next += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let n = rate * secs;
+        wait_until(Duration::from_secs(300), || seen.lock().unwrap().len() >= n).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (sent, seen) = (sent.lock().unwrap(), seen.lock().unwrap());
+        let mut lat: Vec<Duration> = sent
+            .iter()
+            .map(|(k, t)| {
+                seen.get(k)
+                    .map_or(Duration::MAX, |s| s.saturating_duration_since(*t))
+            })
+            .collect();
+        lat.sort();
+        println!(
+            "           at {rate} events/s offered: request→sink p50 {:>6.1} ms  p99 {:>6.1} ms  max {:>6.1} ms  ({n} events)",
+            percentile(&lat, 0.5).as_secs_f64() * 1e3,
+            percentile(&lat, 0.99).as_secs_f64() * 1e3,
+            lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        );
+        drop((sent, seen));
+        dev.stop().await;
+    }
+}
+
 /// Reconcile `n` changes from a loopback API, then run again with nothing new.
 async fn bench_source(label: &str, sources_toml: &str, source: &str, api: &FakeApi, n: usize) {
     use inlet_core::ports::{Completion, Ledger};
@@ -371,5 +538,6 @@ fn main() {
     bench_verify();
     rt.block_on(bench_enqueue());
     rt.block_on(bench_http());
+    rt.block_on(bench_end_to_end());
     rt.block_on(bench_sources());
 }

@@ -20,7 +20,7 @@ use futures::future::join_all;
 use inlet_aws::{EmfMetrics, SqsQueue};
 use inlet_core::envelope::Envelope;
 use inlet_core::ports::{Receipt, Received, StoreError};
-use inlet_core::usecase::process::{Disposition, Processor};
+use inlet_core::usecase::process::{Disposition, Processor, GIVE_BACK_DELAY};
 use tracing::warn;
 
 pub struct Deps {
@@ -43,17 +43,6 @@ impl Cutoff {
 
     fn passed(self) -> bool {
         self.0.is_some_and(|c| Instant::now() >= c)
-    }
-}
-
-/// How soon a record given back for lack of time is visible again.
-const GIVE_BACK_DELAY: Duration = Duration::from_secs(1);
-
-/// The disposition of a record given back because the invocation is out of time.
-fn out_of_time() -> Disposition {
-    Disposition::Retry {
-        delay: GIVE_BACK_DELAY,
-        reason: "the invocation's deadline was near; given back undelivered".into(),
     }
 }
 
@@ -145,77 +134,34 @@ async fn fifo_batch(deps: &Deps, records: &[SqsMessage], cutoff: Cutoff) -> Vec<
     results.into_iter().flatten().collect()
 }
 
-/// Standard queue: claim and check every record (groups concurrently, each in order), then
-/// deliver all that are due together — the EventBridge sink publishes ten per PutEvents —
-/// and complete them. A second copy of a key in the same batch waits until the first is
-/// settled, so it is acknowledged as the duplicate it is.
+/// Standard queue: the core's batch waves ([`Processor::handle_batch_until`]) — claims
+/// concurrent, everything due delivered together (the EventBridge sink publishes ten events
+/// per PutEvents), completions concurrent — then every disposition carried out at once.
 async fn standard_batch(deps: &Deps, records: &[SqsMessage], cutoff: Cutoff) -> Vec<String> {
     if cutoff.passed() {
         // No time to claim anything: every record comes back after a short delay.
         return give_back_all(deps, records).await;
     }
     let mut failed = Vec::new();
-    let mut first: Vec<Vec<(usize, String, Received)>> = Vec::new();
-    let mut later: Vec<(usize, String, Received)> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut by_group: BTreeMap<String, usize> = BTreeMap::new();
-    let resolved = join_all(records.iter().map(|m| resolve(deps, m))).await;
-    for (i, r) in resolved.into_iter().enumerate() {
-        let (raw, received) = match r {
-            Ok(x) => x,
-            Err(true) => continue,
-            Err(false) => {
-                failed.push(i);
-                continue;
-            }
-        };
-        let env = received.envelope.as_ref().ok();
-        if let Some(key) = env.map(|e| e.key.to_string()) {
-            if !seen.insert(key) {
-                later.push((i, raw, received));
-                continue;
-            }
-        }
-        let group = group_of(&records[i], env).unwrap_or_else(|| format!("#{i}"));
-        let slot = *by_group.entry(group).or_insert_with(|| {
-            first.push(Vec::new());
-            first.len() - 1
-        });
-        first[slot].push((i, raw, received));
-    }
-    let phase_one = join_all(first.into_iter().map(|members| async move {
-        let mut ready = Vec::new();
-        let mut failed = Vec::new();
-        for (i, raw, received) in members {
-            match deps.processor.prepare(&received).await {
-                Ok(()) => ready.push((i, raw, received)),
-                Err(d) => {
-                    if !apply(deps, d, &raw, &received).await {
-                        failed.push(i);
-                    }
-                }
-            }
-        }
-        (ready, failed)
-    }))
-    .await;
-    let mut prepared = Vec::new();
-    for (ready, f) in phase_one {
-        prepared.extend(ready);
-        failed.extend(f);
-    }
-    let dispositions = if cutoff.passed() {
-        join_all(prepared.iter().map(|(_, _, r)| async move {
-            deps.processor.abandon(r).await;
-            out_of_time()
-        }))
+    let mut resolved = Vec::new();
+    for (i, r) in join_all(records.iter().map(|m| resolve(deps, m)))
         .await
-    } else {
-        let refs: Vec<&Received> = prepared.iter().map(|(_, _, r)| r).collect();
-        deps.processor.deliver_prepared(&refs).await
-    };
+        .into_iter()
+        .enumerate()
+    {
+        match r {
+            Ok((raw, received)) => resolved.push((i, raw, received)),
+            Err(true) => {}
+            Err(false) => failed.push(i),
+        }
+    }
+    let batch: Vec<&Received> = resolved.iter().map(|(_, _, r)| r).collect();
+    let dispositions = deps
+        .processor
+        .handle_batch_until(&batch, &|| !cutoff.passed())
+        .await;
     let settled = join_all(
-        prepared
+        resolved
             .iter()
             .zip(dispositions)
             .map(
@@ -224,16 +170,6 @@ async fn standard_batch(deps: &Deps, records: &[SqsMessage], cutoff: Cutoff) -> 
     )
     .await;
     failed.extend(settled.into_iter().filter(|(_, ok)| !ok).map(|(i, _)| i));
-    for (i, raw, received) in later {
-        let disposition = if cutoff.passed() {
-            out_of_time()
-        } else {
-            deps.processor.handle(&received).await
-        };
-        if !apply(deps, disposition, &raw, &received).await {
-            failed.push(i);
-        }
-    }
     failed.sort();
     failed
         .into_iter()

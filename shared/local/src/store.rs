@@ -40,6 +40,9 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_visible ON messages(queue, visible_at);
 CREATE INDEX IF NOT EXISTS messages_group ON messages(queue, group_id, id);
+-- Receive walks the queue in arrival order and stops at the batch size: without this it
+-- sorted every visible message on each receive (25 ms per receive at 20,000 queued).
+CREATE INDEX IF NOT EXISTS messages_order ON messages(queue, id);
 CREATE INDEX IF NOT EXISTS messages_key ON messages(queue, key);
 CREATE TABLE IF NOT EXISTS ledger (
     key            TEXT PRIMARY KEY,
@@ -495,6 +498,16 @@ fn run_rolled_back(conn: &Connection, job: Job) -> Reply {
     reply
 }
 
+/// The next visible messages in arrival order, each the oldest of its entity.
+/// `+visible_at` keeps SQLite on `messages_order` (walk in arrival order, stop after the
+/// limit) instead of sorting every visible message on each receive.
+const RECEIVE_SQL: &str = "SELECT id, body, receive_count FROM messages m
+     WHERE queue = 'work' AND +visible_at <= ?1
+       AND (group_id IS NULL OR NOT EXISTS (
+            SELECT 1 FROM messages p
+            WHERE p.queue = 'work' AND p.group_id = m.group_id AND p.id < m.id))
+     ORDER BY id LIMIT ?2";
+
 fn new_receipt() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
@@ -527,14 +540,7 @@ impl Queue for Store {
         let max_receive = self.options.max_receive;
         self.run(move |c| {
             let mut stmt = c
-                .prepare_cached(
-                    "SELECT id, body, receive_count FROM messages m
-                     WHERE queue = 'work' AND visible_at <= ?1
-                       AND (group_id IS NULL OR NOT EXISTS (
-                            SELECT 1 FROM messages p
-                            WHERE p.queue = 'work' AND p.group_id = m.group_id AND p.id < m.id))
-                     ORDER BY id LIMIT ?2",
-                )
+                .prepare_cached(RECEIVE_SQL)
                 .map_err(sql_err("receive"))?;
             let rows: Vec<(i64, Vec<u8>, u32)> = stmt
                 .query_map(params![now, max as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -843,5 +849,29 @@ impl Cursors for Store {
             Ok(())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A receive costs the batch, not the queue: no sort over every visible message.
+    #[test]
+    fn receive_walks_the_queue_in_order_without_sorting_it() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {RECEIVE_SQL}"))
+            .unwrap()
+            .query_map(params![0, 10], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan.iter().any(|step| step.contains("messages_order")),
+            "{plan:?}"
+        );
+        assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "{plan:?}");
     }
 }

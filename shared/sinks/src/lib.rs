@@ -82,6 +82,41 @@ impl Sink for FileSink {
 
     async fn deliver(&self, record: &SinkRecord) -> Result<(), SinkError> {
         let bytes = line(record)?;
+        self.append_and_sync(bytes).await
+    }
+
+    /// Every record's line in one write and one fsync: a batch costs one disk flush, not
+    /// one per record. A record that cannot be serialized fails alone; the others are
+    /// written. A failed write or fsync fails every record of the write (the file may hold
+    /// some of them; redelivery makes them duplicates, which consumers dedupe on `key`).
+    async fn deliver_batch(&self, records: &[&SinkRecord]) -> Vec<Result<(), SinkError>> {
+        let lines: Vec<Result<Vec<u8>, SinkError>> = records.iter().map(|r| line(r)).collect();
+        let bytes: Vec<u8> = lines.iter().flatten().flatten().copied().collect();
+        let written = if bytes.is_empty() {
+            Ok(())
+        } else {
+            self.append_and_sync(bytes).await
+        };
+        let failure = match &written {
+            Ok(()) => None,
+            Err(SinkError::Transient { message, .. } | SinkError::Permanent { message, .. }) => {
+                Some(message.clone())
+            }
+        };
+        lines
+            .into_iter()
+            .map(|l| match (l, &failure) {
+                (Err(e), _) => Err(e),
+                (Ok(_), None) => Ok(()),
+                (Ok(_), Some(message)) => Err(SinkError::transient(message.clone())),
+            })
+            .collect()
+    }
+}
+
+impl FileSink {
+    /// Append `bytes` and fsync them before answering, so "delivered" survives a crash.
+    async fn append_and_sync(&self, bytes: Vec<u8>) -> Result<(), SinkError> {
         let file = Arc::clone(&self.file);
         let path = self.path.display().to_string();
         tokio::task::spawn_blocking(move || {
@@ -91,7 +126,7 @@ impl Sink for FileSink {
             f.write_all(&bytes)
                 .and_then(|()| f.sync_data())
                 .map_err(|e| SinkError::Transient {
-                    message: format!("cannot write {path}"),
+                    message: format!("cannot write {path}: {e}"),
                     source: Some(Box::new(e)),
                 })
         })

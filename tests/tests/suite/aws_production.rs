@@ -901,6 +901,10 @@ async fn aws_calls_and_the_signature_check_become_xray_subsegments() {
     let _guard = tracing::subscriber::set_default(
         tracing_subscriber::registry().with(layer.with_filter(TracedSpans)),
     );
+    // Other tests run on other threads of this process with no subscriber: a callsite
+    // they register at the same moment can keep a cached "never" interest (tracing's
+    // global callsite cache), and the SDK's span would be skipped here. Recompute it.
+    tracing::callsite::rebuild_interest_cache();
 
     let moto = Moto::connect().await;
     let (q, dlq) = moto.queues(3, false).await;

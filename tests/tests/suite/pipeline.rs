@@ -386,3 +386,152 @@ async fn replay_delivers_a_handled_event_again_with_source_replay() {
     assert_eq!(read_jsonl(&events).len(), 2);
     dev.stop().await;
 }
+
+/// A sink that records the keys of each call it gets.
+#[derive(Default)]
+struct RecordingSink {
+    calls: std::sync::Mutex<Vec<Vec<String>>>,
+}
+
+#[async_trait::async_trait]
+impl inlet_core::ports::Sink for RecordingSink {
+    fn name(&self) -> &str {
+        "recording"
+    }
+
+    async fn deliver(
+        &self,
+        record: &inlet_core::envelope::SinkRecord,
+    ) -> Result<(), inlet_core::ports::SinkError> {
+        self.calls.lock().unwrap().push(vec![record.key.clone()]);
+        Ok(())
+    }
+
+    async fn deliver_batch(
+        &self,
+        records: &[&inlet_core::envelope::SinkRecord],
+    ) -> Vec<Result<(), inlet_core::ports::SinkError>> {
+        let keys = records.iter().map(|r| r.key.clone()).collect();
+        self.calls.lock().unwrap().push(keys);
+        records.iter().map(|_| Ok(())).collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_worker_delivers_a_batch_in_one_sink_call_keeping_entity_order() {
+    use inlet_core::ports::Queue as _;
+    use inlet_core::usecase::process::{run_once, ProcessSettings, Processor};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(inlet_core::clock::SystemClock);
+    let store = inlet_local::Store::open(
+        &dir.path().join("inlet.db"),
+        inlet_local::StoreOptions::default(),
+        clock.clone(),
+    )
+    .unwrap();
+    let event = |id: &str, entity: &str, version: i64| {
+        let mut e = stripe_envelope(&stripe_event(id, "invoice.paid", "in_x", 1_800_000_000));
+        e.entity = Some(entity.to_string());
+        e.version = Some(version);
+        e
+    };
+    let mut arrivals = vec![
+        event("evt_a1", "orders/a", 1),
+        event("evt_b2", "orders/b", 2),
+        event("evt_a2", "orders/a", 2),
+        event("evt_b1", "orders/b", 1), // older than b2: superseded, never delivered
+        event("evt_a1", "orders/a", 1), // a second copy of a1 in the same batch
+        event("evt_a3", "orders/a", 3),
+    ];
+    arrivals.extend((0..6).map(|i| event(&format!("evt_c{i}"), &format!("orders/c{i}"), 1)));
+    for e in &arrivals {
+        store.send(e).await.unwrap();
+    }
+    let sink = Arc::new(RecordingSink::default());
+    let metrics = Arc::new(inlet_local::LocalMetrics::new());
+    let processor = Processor {
+        ledger: Arc::new(store.clone()),
+        versions: Arc::new(store.clone()),
+        sinks: vec![sink.clone()],
+        metrics: metrics.clone(),
+        clock,
+        settings: ProcessSettings::from(&inlet_core::config::WorkerConfig::default()),
+        payload_log: None,
+    };
+
+    // The local queue hands out one message per entity at a time (the oldest), so the
+    // batches are: every entity's first message; then a2 and b1 (older than b2:
+    // superseded, never delivered); then a1's second copy (a duplicate); then a3.
+    let mut received = Vec::new();
+    loop {
+        match run_once(&processor, &store, 100, Duration::from_secs(30))
+            .await
+            .unwrap()
+        {
+            0 => break,
+            n => received.push(n),
+        }
+    }
+    assert_eq!(received, [8, 2, 1, 1]);
+    let calls = sink.calls.lock().unwrap().clone();
+    let mut first = vec!["stripe:evt_a1".to_string(), "stripe:evt_b2".to_string()];
+    first.extend((0..6).map(|i| format!("stripe:evt_c{i}")));
+    assert_eq!(
+        calls,
+        vec![first, vec!["stripe:evt_a2".into()], vec!["stripe:evt_a3".into()]],
+        "one sink call per batch, arrival order kept"
+    );
+    // Every message is settled: the queue and the DLQ are empty, the duplicate counted.
+    assert!(store
+        .receive(100, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(DeadLetters::list(&store, 10).await.unwrap().is_empty());
+    metrics.flush(&store).await.unwrap();
+    let status = store.status().await.unwrap();
+    assert_eq!(status.total(names::DUPLICATES), 1);
+    assert_eq!(status.total(names::SUPERSEDED), 1);
+}
+
+#[tokio::test]
+async fn the_file_sink_writes_a_batch_in_order_and_a_failed_write_fails_every_record() {
+    use inlet_core::ports::{Sink as _, SinkError};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out").join("events.jsonl");
+    let records: Vec<_> = (0..3)
+        .map(|i| {
+            stripe_envelope(&stripe_event(
+                &format!("evt_f{i}"),
+                "invoice.paid",
+                "in_f",
+                1,
+            ))
+            .to_record()
+        })
+        .collect();
+    let refs: Vec<_> = records.iter().collect();
+
+    let sink = inlet_sinks::FileSink::open(path.clone()).unwrap();
+    assert!(sink.deliver_batch(&refs).await.iter().all(Result::is_ok));
+    let keys: Vec<_> = read_jsonl(&path)
+        .iter()
+        .map(|l| l["key"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(keys, ["stripe:evt_f0", "stripe:evt_f1", "stripe:evt_f2"]);
+
+    // A device that is always full: the write fails, so no record may count as delivered.
+    let full = inlet_sinks::FileSink::open("/dev/full".into()).unwrap();
+    let results = full.deliver_batch(&refs).await;
+    assert_eq!(results.len(), 3);
+    for r in results {
+        match r {
+            Err(SinkError::Transient { message, .. }) => {
+                assert!(message.contains("/dev/full"), "{message}")
+            }
+            other => panic!("expected a transient failure, got {other:?}"),
+        }
+    }
+}

@@ -5,6 +5,7 @@
 //! local loop acknowledges through its queue while the Lambda worker reports
 //! `batchItemFailures` to SQS.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -219,9 +220,7 @@ impl Processor {
     /// what to do with the message.
     async fn deliver(&self, env: &Envelope, receive_count: u32) -> Result<(), Disposition> {
         let record = env.to_record();
-        if let Some(fields) = &self.payload_log {
-            debug!(payload = %crate::redact::redact(&record.payload, fields), "payload");
-        }
+        self.log_payload(&record);
         for sink in &self.sinks {
             let started = std::time::Instant::now();
             let result = sink.deliver(&record).await;
@@ -235,6 +234,13 @@ impl Processor {
             }
         }
         Ok(())
+    }
+
+    /// Only when payload logging is on: the payload, redacted, at debug level.
+    fn log_payload(&self, record: &crate::envelope::SinkRecord) {
+        if let Some(fields) = &self.payload_log {
+            debug!(key = %record.key, payload = %crate::redact::redact(&record.payload, fields), "payload");
+        }
     }
 
     /// A sink refused the event: release the claim and decide (retry or dead-letter).
@@ -289,6 +295,7 @@ impl Processor {
         }
         let records: Vec<crate::envelope::SinkRecord> =
             envs.iter().map(|e| e.to_record()).collect();
+        records.iter().for_each(|r| self.log_payload(r));
         let mut failed: Vec<Option<(String, SinkError)>> =
             (0..records.len()).map(|_| None).collect();
         for sink in &self.sinks {
@@ -394,35 +401,130 @@ impl Processor {
         }
     }
 
-    /// Handle a batch: messages of one entity in order, entities concurrently. Returns each
-    /// receipt with its disposition, in input order.
+    /// Handle a batch; a disposition per message, in order. See
+    /// [`handle_batch_until`](Self::handle_batch_until).
     pub async fn handle_batch(&self, batch: &[Received]) -> Vec<(Receipt, Disposition)> {
-        let mut groups: Vec<(Option<&str>, Vec<usize>)> = Vec::new();
-        for (i, msg) in batch.iter().enumerate() {
-            let entity = msg.envelope.as_ref().ok().and_then(|e| e.entity.as_deref());
-            match groups
-                .iter_mut()
-                .find(|(g, _)| entity.is_some() && *g == entity)
-            {
-                Some((_, members)) => members.push(i),
-                None => groups.push((entity, vec![i])),
-            }
+        let refs: Vec<&Received> = batch.iter().collect();
+        let dispositions = self.handle_batch_until(&refs, &|| true).await;
+        batch
+            .iter()
+            .map(|m| m.receipt.clone())
+            .zip(dispositions)
+            .collect()
+    }
+
+    /// Handle a batch in three waves, so it costs a constant number of sequential store
+    /// round trips (and sink writes), not one per message:
+    /// 1. claim and version-check the first copy of every key — entities concurrently, the
+    ///    messages of one entity in arrival order;
+    /// 2. deliver everything due in one call per sink (ten per PutEvents on EventBridge, one
+    ///    fsync for the file sink), then complete each;
+    /// 3. a second copy of a key in the same batch, now that the first is recorded, is
+    ///    acknowledged as the duplicate it is.
+    ///
+    /// `in_time` is asked before each wave; once it says no, what is not yet delivered gets
+    /// [`Disposition::out_of_time`] (claims released). A disposition per message, in order.
+    pub async fn handle_batch_until(
+        &self,
+        batch: &[&Received],
+        in_time: &(dyn Fn() -> bool + Sync),
+    ) -> Vec<Disposition> {
+        let mut out: Vec<Option<Disposition>> = (0..batch.len()).map(|_| None).collect();
+        if !in_time() {
+            return (0..batch.len())
+                .map(|_| Disposition::out_of_time())
+                .collect();
         }
-        let results = join_all(groups.into_iter().map(|(_, members)| async move {
-            let mut out = Vec::with_capacity(members.len());
+        let (groups, later) = first_copies_by_entity(batch);
+        let waves = join_all(groups.into_iter().map(|members| async move {
+            let mut ready = Vec::new();
+            let mut settled = Vec::new();
             for i in members {
-                out.push((i, self.handle(&batch[i]).await));
+                match self.prepare(batch[i]).await {
+                    Ok(()) => ready.push(i),
+                    Err(d) => settled.push((i, d)),
+                }
             }
-            out
+            (ready, settled)
         }))
         .await;
-        let mut flat: Vec<(usize, Disposition)> = results.into_iter().flatten().collect();
-        flat.sort_by_key(|(i, _)| *i);
-        flat.into_iter()
-            .map(|(i, d)| (batch[i].receipt.clone(), d))
+        let mut ready = Vec::new();
+        for (r, settled) in waves {
+            ready.extend(r);
+            for (i, d) in settled {
+                out[i] = Some(d);
+            }
+        }
+        ready.sort_unstable();
+        let prepared: Vec<&Received> = ready.iter().map(|&i| batch[i]).collect();
+        let delivered = if in_time() {
+            self.deliver_prepared(&prepared).await
+        } else {
+            join_all(prepared.iter().map(|m| async move {
+                self.abandon(m).await;
+                Disposition::out_of_time()
+            }))
+            .await
+        };
+        for (i, d) in ready.into_iter().zip(delivered) {
+            out[i] = Some(d);
+        }
+        for i in later {
+            out[i] = Some(if in_time() {
+                self.handle(batch[i]).await
+            } else {
+                Disposition::out_of_time()
+            });
+        }
+        out.into_iter()
+            .map(|d| d.unwrap_or_else(Disposition::out_of_time))
             .collect()
     }
 }
+
+/// The batch's indices split into groups (one per entity, arrival order kept; a message
+/// without an entity is a group of its own) of first copies, and the later copies of a key
+/// already in the batch.
+fn first_copies_by_entity(batch: &[&Received]) -> (Vec<Vec<usize>>, Vec<usize>) {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut group_of_entity: HashMap<&str, usize> = HashMap::new();
+    let mut keys = HashSet::new();
+    let mut later = Vec::new();
+    for (i, msg) in batch.iter().enumerate() {
+        let env = msg.envelope.as_ref().ok();
+        if let Some(env) = env {
+            if !keys.insert(&env.key) {
+                later.push(i);
+                continue;
+            }
+        }
+        match env.and_then(|e| e.entity.as_deref()) {
+            Some(entity) => {
+                let slot = *group_of_entity.entry(entity).or_insert_with(|| {
+                    groups.push(Vec::new());
+                    groups.len() - 1
+                });
+                groups[slot].push(i);
+            }
+            None => groups.push(vec![i]),
+        }
+    }
+    (groups, later)
+}
+
+impl Disposition {
+    /// A message given back undelivered because the invocation is out of time: visible
+    /// again in [`GIVE_BACK_DELAY`].
+    pub fn out_of_time() -> Self {
+        Disposition::Retry {
+            delay: GIVE_BACK_DELAY,
+            reason: "the invocation's deadline was near; given back undelivered".into(),
+        }
+    }
+}
+
+/// How soon a message given back for lack of time is visible again.
+pub const GIVE_BACK_DELAY: Duration = Duration::from_secs(1);
 
 /// Carry out a disposition on a queue.
 pub async fn settle(
@@ -446,8 +548,10 @@ pub async fn run_once(
 ) -> Result<usize, StoreError> {
     let batch = queue.receive(batch_size, visibility).await?;
     let n = batch.len();
-    for (receipt, disposition) in processor.handle_batch(&batch).await {
-        if let Err(e) = settle(queue, &receipt, &disposition).await {
+    let decided = processor.handle_batch(&batch).await;
+    // Settled all at once: a store that commits in groups takes them in one transaction.
+    for result in join_all(decided.iter().map(|(r, d)| settle(queue, r, d))).await {
+        if let Err(e) = result {
             // The message reappears after its visibility timeout; the ledger makes the
             // second pass a duplicate if it was delivered.
             warn!(error = %e, "could not settle message");
