@@ -157,13 +157,21 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
             shutdown_rx.clone(),
         )));
     }
-    tasks.push(tokio::spawn(worker_loop(
-        processor,
-        Arc::clone(&ports.queue),
-        Arc::clone(&config),
-        wake,
-        shutdown_rx.clone(),
-    )));
+    let processor = Arc::new(processor);
+    let workers = if ports.local.is_some() {
+        LOCAL_WORKERS
+    } else {
+        1
+    };
+    for _ in 0..workers {
+        tasks.push(tokio::spawn(worker_loop(
+            Arc::clone(&processor),
+            Arc::clone(&ports.queue),
+            Arc::clone(&config),
+            Arc::clone(&wake),
+            shutdown_rx.clone(),
+        )));
+    }
     if let Some(store) = &ports.local {
         tasks.push(tokio::spawn(housekeeping_loop(
             store.clone(),
@@ -180,8 +188,14 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
     })
 }
 
+/// Batches in flight at once on the embedded store. The store commits in groups, so the
+/// claims (or completions) of several batches share one transaction and one fsync, and one
+/// batch's sink write overlaps the next one's claims. Entity order holds: the local queue
+/// hands out one message per entity at a time. On SQS (`--backend aws`) one loop keeps it.
+const LOCAL_WORKERS: usize = 4;
+
 async fn worker_loop(
-    processor: Processor,
+    processor: Arc<Processor>,
     queue: Arc<dyn Queue>,
     config: Arc<Config>,
     wake: Arc<Notify>,
@@ -195,7 +209,14 @@ async fn worker_loop(
         }
         // A batch in progress always runs to the end: cancelling it halfway would only
         // leave work for the visibility timeout to return.
-        match run_once(&processor, queue.as_ref(), w.batch_size, w.visibility()).await {
+        match run_once(
+            processor.as_ref(),
+            queue.as_ref(),
+            w.batch_size,
+            w.visibility(),
+        )
+        .await
+        {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
             Err(e) => warn!(error = %e, "receive failed"),

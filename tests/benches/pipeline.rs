@@ -535,9 +535,22 @@ fn main() {
             .map(|n| n.get())
             .unwrap_or(1)
     );
-    bench_verify();
-    rt.block_on(bench_enqueue());
-    rt.block_on(bench_http());
-    rt.block_on(bench_end_to_end());
-    rt.block_on(bench_sources());
+    // `INLET_BENCH_ONLY=end_to_end` (a section's name) runs that section alone.
+    let only = std::env::var("INLET_BENCH_ONLY").ok();
+    let run = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    if run("verify") {
+        bench_verify();
+    }
+    if run("enqueue") {
+        rt.block_on(bench_enqueue());
+    }
+    if run("http") {
+        rt.block_on(bench_http());
+    }
+    if run("end_to_end") {
+        rt.block_on(bench_end_to_end());
+    }
+    if run("sources") {
+        rt.block_on(bench_sources());
+    }
 }

@@ -156,6 +156,8 @@ impl Store {
             .map_err(sql_err("foreign_keys"))?;
         conn.execute_batch(SCHEMA)
             .map_err(sql_err("cannot create the schema"))?;
+        // Room for every statement the store runs, so none is parsed twice.
+        conn.set_prepared_statement_cache_capacity(64);
 
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
@@ -229,7 +231,8 @@ impl Store {
                     params![now],
                 )
                 .map_err(sql_err("purge"))?;
-            c.execute(
+            exec(
+                c,
                 "DELETE FROM messages WHERE queue = 'done' AND dead_at <= ?1",
                 params![done_before],
             )
@@ -246,8 +249,7 @@ impl Store {
         let key = key.to_string();
         let now = self.now_ms();
         self.run(move |c| {
-            let row: Option<(Vec<u8>, Option<String>)> = c
-                .query_row(
+            let row: Option<(Vec<u8>, Option<String>)> = one(c,
                     "SELECT body, group_id FROM messages WHERE queue = 'done' AND key = ?1 ORDER BY id DESC LIMIT 1",
                     params![key],
                     |r| Ok((r.get(0)?, r.get(1)?)),
@@ -257,7 +259,7 @@ impl Store {
             let Some((body, group)) = row else { return Ok(0) };
             let mut env = Envelope::from_json(&body).map_err(|e| StoreError::Invalid(format!("kept message does not decode: {e}")))?;
             env.source = inlet_core::envelope::Source::Replay;
-            c.execute(
+            exec(c,
                 "INSERT INTO messages (queue, key, group_id, body, enqueued_at, visible_at) VALUES ('work', ?1, ?2, ?3, ?4, ?4)",
                 params![key, group, env.to_json().into_bytes(), now],
             )
@@ -277,12 +279,12 @@ impl Store {
         let source = source.to_string();
         let now = self.now_ms();
         self.run(move |c| {
-            c.execute(
+            exec(c,
                 "INSERT INTO reconcile_runs (source, at, report) VALUES (?1, ?2, ?3)",
                 params![source, now, json],
             )
             .map_err(sql_err("record reconcile"))?;
-            c.execute(
+            exec(c,
                 "DELETE FROM reconcile_runs WHERE id NOT IN (SELECT id FROM reconcile_runs ORDER BY id DESC LIMIT 100)",
                 [],
             )
@@ -300,7 +302,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.run(move |c| {
             for (name, dims, by) in counters {
-                c.execute(
+                exec(c,
                     "INSERT INTO counters (name, dims, value) VALUES (?1, ?2, ?3)
                      ON CONFLICT (name, dims) DO UPDATE SET value = value + excluded.value",
                     params![name, dims, by as i64],
@@ -308,7 +310,7 @@ impl Store {
                 .map_err(sql_err("counters"))?;
             }
             for (name, dims, count, sum, max) in timings {
-                c.execute(
+                exec(c,
                     "INSERT INTO timings (name, dims, count, sum_ms, max_ms) VALUES (?1, ?2, ?3, ?4, ?5)
                      ON CONFLICT (name, dims) DO UPDATE SET count = count + excluded.count,
                         sum_ms = sum_ms + excluded.sum_ms, max_ms = max(max_ms, excluded.max_ms)",
@@ -326,12 +328,11 @@ impl Store {
         let now = self.now_ms();
         self.run(move |c| {
             let q = |sql: &str| -> Result<i64, StoreError> {
-                c.query_row(sql, params![now], |r| r.get(0)).map_err(sql_err("status"))
+                one(c, sql, params![now], |r| r.get(0)).map_err(sql_err("status"))
             };
             let waiting = q("SELECT count(*) FROM messages WHERE queue = 'work' AND (visible_at <= ?1 OR receive_count = 0)")?;
             let in_flight = q("SELECT count(*) FROM messages WHERE queue = 'work' AND visible_at > ?1 AND receive_count > 0")?;
-            let dead: i64 = c
-                .query_row("SELECT count(*) FROM messages WHERE queue = 'dlq'", [], |r| r.get(0))
+            let dead: i64 = one(c, "SELECT count(*) FROM messages WHERE queue = 'dlq'", [], |r| r.get(0))
                 .map_err(sql_err("status"))?;
             let oldest = q("SELECT coalesce(?1 - min(enqueued_at), 0) FROM messages WHERE queue = 'work'")?;
             let ledger = q("SELECT count(*) FROM ledger WHERE state = 'COMPLETED' AND expires_at > ?1")?;
@@ -365,8 +366,7 @@ impl Store {
             for row in rows {
                 timings.push(row.map_err(sql_err("status"))?);
             }
-            let last_reconcile: Option<(String, i64, String)> = c
-                .query_row("SELECT source, at, report FROM reconcile_runs ORDER BY id DESC LIMIT 1", [], |r| {
+            let last_reconcile: Option<(String, i64, String)> = one(c, "SELECT source, at, report FROM reconcile_runs ORDER BY id DESC LIMIT 1", [], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                 })
                 .optional()
@@ -471,18 +471,18 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>, group_commit_max: usiz
 /// Run a job in its own savepoint: kept if it succeeded, rolled back if it failed, so one
 /// failing job never undoes the others of its group commit.
 fn run_in_savepoint(conn: &Connection, job: Job) -> Reply {
-    if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+    if let Err(e) = exec(conn, "SAVEPOINT job", []) {
         let msg = e.to_string();
         let reply = run_rolled_back(conn, job);
         return Box::new(move |_| reply(Err(msg)));
     }
     let (ok, reply) = job(conn);
     let end = if ok {
-        "RELEASE job"
+        exec(conn, "RELEASE job", []).map(drop)
     } else {
-        "ROLLBACK TO job; RELEASE job"
+        conn.execute_batch("ROLLBACK TO job; RELEASE job")
     };
-    if let Err(e) = conn.execute_batch(end) {
+    if let Err(e) = end {
         let msg = e.to_string();
         return Box::new(move |_| reply(Err(msg)));
     }
@@ -508,6 +508,22 @@ const RECEIVE_SQL: &str = "SELECT id, body, receive_count FROM messages m
             WHERE p.queue = 'work' AND p.group_id = m.group_id AND p.id < m.id))
      ORDER BY id LIMIT ?2";
 
+/// `Connection::execute` through the statement cache: the hot statements are parsed once,
+/// not on every call.
+fn exec(c: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    c.prepare_cached(sql)?.execute(params)
+}
+
+/// `Connection::query_row` through the statement cache.
+fn one<T>(
+    c: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    row: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    c.prepare_cached(sql)?.query_row(params, row)
+}
+
 fn new_receipt() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
@@ -524,7 +540,7 @@ impl Queue for Store {
         };
         let now = self.now_ms();
         self.run(move |c| {
-            c.execute(
+            exec(c,
                 "INSERT INTO messages (queue, key, group_id, body, enqueued_at, visible_at) VALUES ('work', ?1, ?2, ?3, ?4, ?4)",
                 params![key, group, body, now],
             )
@@ -551,7 +567,7 @@ impl Queue for Store {
             for (id, body, count) in rows {
                 let count = count.saturating_add(1);
                 if count > max_receive {
-                    c.execute(
+                    exec(c,
                         "UPDATE messages SET queue = 'dlq', dead_at = ?2, receipt = NULL, receive_count = ?3,
                             last_error = coalesce(last_error, 'exceeded the maximum receive count')
                          WHERE id = ?1",
@@ -561,7 +577,7 @@ impl Queue for Store {
                     continue;
                 }
                 let receipt = new_receipt();
-                c.execute(
+                exec(c,
                     "UPDATE messages SET receive_count = ?2, visible_at = ?3, receipt = ?4 WHERE id = ?1",
                     params![id, count, visible_at, receipt],
                 )
@@ -581,7 +597,8 @@ impl Queue for Store {
         let receipt = receipt.0.clone();
         let now = self.now_ms();
         self.run(move |c| {
-            c.execute(
+            exec(
+                c,
                 // Handled messages are kept (queue 'done') for `inlet replay` until the
                 // retention sweep removes them.
                 "UPDATE messages SET queue = 'done', dead_at = ?2, receipt = NULL
@@ -604,7 +621,7 @@ impl Queue for Store {
         let reason = truncate(reason);
         let at = self.now_ms().saturating_add(delay.as_millis() as i64);
         self.run(move |c| {
-            c.execute(
+            exec(c,
                 "UPDATE messages SET visible_at = ?2, last_error = ?3 WHERE receipt = ?1 AND queue = 'work'",
                 params![receipt, at, reason],
             )
@@ -619,7 +636,8 @@ impl Queue for Store {
         let reason = truncate(reason);
         let now = self.now_ms();
         self.run(move |c| {
-            c.execute(
+            exec(
+                c,
                 "UPDATE messages SET queue = 'dlq', dead_at = ?2, last_error = ?3, receipt = NULL
                  WHERE receipt = ?1 AND queue = 'work'",
                 params![receipt, now, reason],
@@ -664,7 +682,7 @@ impl DeadLetters for Store {
         };
         let now = self.now_ms();
         self.run(move |c| {
-            c.execute(
+            exec(c,
                 "UPDATE messages SET queue = 'work', receive_count = 0, visible_at = ?1, receipt = NULL, dead_at = NULL
                  WHERE queue = 'dlq' AND (?2 IS NULL OR key = ?2)",
                 params![now, key],
@@ -689,8 +707,7 @@ impl Ledger for Store {
         let now = unix_millis(now);
         let lease_until = now.saturating_add(lease.as_millis() as i64);
         self.run(move |c| {
-            let row: Option<(String, String, Option<i64>, Option<i64>)> = c
-                .query_row(
+            let row: Option<(String, String, Option<i64>, Option<i64>)> = one(c,
                     "SELECT state, payload_sha256, lease_until, expires_at FROM ledger WHERE key = ?1",
                     params![key],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
@@ -707,7 +724,7 @@ impl Ledger for Store {
                 }
                 _ => {}
             }
-            c.execute(
+            exec(c,
                 "INSERT INTO ledger (key, state, payload_sha256, lease_until, expires_at, outcome, updated_at)
                  VALUES (?1, 'IN_PROGRESS', ?2, ?3, NULL, NULL, ?4)
                  ON CONFLICT (key) DO UPDATE SET state = 'IN_PROGRESS', payload_sha256 = excluded.payload_sha256,
@@ -732,7 +749,7 @@ impl Ledger for Store {
         let expires = now.saturating_add(retention.as_millis() as i64);
         let outcome = outcome.as_str();
         self.run(move |c| {
-            c.execute(
+            exec(c,
                 "INSERT INTO ledger (key, state, payload_sha256, lease_until, expires_at, outcome, updated_at)
                  VALUES (?1, 'COMPLETED', '', NULL, ?2, ?3, ?4)
                  ON CONFLICT (key) DO UPDATE SET state = 'COMPLETED', lease_until = NULL,
@@ -748,7 +765,8 @@ impl Ledger for Store {
     async fn release(&self, key: &EventKey) -> Result<(), StoreError> {
         let key = key.to_string();
         self.run(move |c| {
-            c.execute(
+            exec(
+                c,
                 "DELETE FROM ledger WHERE key = ?1 AND state = 'IN_PROGRESS'",
                 params![key],
             )
@@ -766,8 +784,7 @@ impl Ledger for Store {
         let key = key.to_string();
         let now = unix_millis(now);
         self.run(move |c| {
-            let row: Option<(String, String, Option<i64>, Option<i64>, Option<String>)> = c
-                .query_row(
+            let row: Option<(String, String, Option<i64>, Option<i64>, Option<String>)> = one(c,
                     "SELECT state, payload_sha256, lease_until, expires_at, outcome FROM ledger WHERE key = ?1",
                     params![key],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
@@ -800,14 +817,13 @@ impl EntityVersions for Store {
         let entity = entity.to_string();
         let now = self.now_ms();
         self.run(move |c| {
-            let current: Option<i64> = c
-                .query_row("SELECT version FROM entity_versions WHERE entity = ?1", params![entity], |r| r.get(0))
+            let current: Option<i64> = one(c, "SELECT version FROM entity_versions WHERE entity = ?1", params![entity], |r| r.get(0))
                 .optional()
                 .map_err(sql_err("version"))?;
             if let Some(current) = current.filter(|cur| *cur > version) {
                 return Ok(VersionCheck::Stale { current });
             }
-            c.execute(
+            exec(c,
                 "INSERT INTO entity_versions (entity, version, updated_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT (entity) DO UPDATE SET version = max(version, excluded.version), updated_at = excluded.updated_at",
                 params![entity, version, now],
@@ -824,7 +840,8 @@ impl Cursors for Store {
     async fn load(&self, source: &str) -> Result<Option<String>, StoreError> {
         let source = source.to_string();
         self.run(move |c| {
-            c.query_row(
+            one(
+                c,
                 "SELECT cursor FROM cursors WHERE source = ?1",
                 params![source],
                 |r| r.get(0),
@@ -840,7 +857,7 @@ impl Cursors for Store {
         let cursor = cursor.to_string();
         let now = self.now_ms();
         self.run(move |c| {
-            c.execute(
+            exec(c,
                 "INSERT INTO cursors (source, cursor, updated_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
                 params![source, cursor, now],
@@ -872,6 +889,9 @@ mod tests {
             plan.iter().any(|step| step.contains("messages_order")),
             "{plan:?}"
         );
-        assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "{plan:?}");
+        assert!(
+            !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+            "{plan:?}"
+        );
     }
 }

@@ -172,10 +172,11 @@ async fn crash_after_delivery_before_completion_redelivers_with_the_same_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_stream_delivers_every_accepted_event() {
-    // A slow downstream backs the queue up, so the kill lands with events accepted but not
-    // yet delivered, one mid-delivery, and requests still arriving.
+    // A slow downstream backs the queue up (the worker has up to 40 deliveries in flight),
+    // so the kill lands with events accepted but not yet delivered, some mid-delivery, and
+    // requests still arriving.
     let sink = SinkServer::start().await;
-    *sink.delay.lock().unwrap() = Duration::from_millis(15);
+    *sink.delay.lock().unwrap() = Duration::from_millis(60);
     let dir = tempfile::tempdir().unwrap();
     let cfg = format!(
         "{}{}{}",

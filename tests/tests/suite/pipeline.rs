@@ -274,7 +274,7 @@ async fn restart_mid_stream_delivers_every_accepted_event() {
     // A slow downstream keeps a backlog, so every graceful stop leaves accepted events in
     // the queue for the next start.
     let sink = SinkServer::start().await;
-    *sink.delay.lock().unwrap() = Duration::from_millis(10);
+    *sink.delay.lock().unwrap() = Duration::from_millis(40);
     let dir = tempfile::tempdir().unwrap();
     let cfg = format!(
         "{}{}{}",
@@ -480,7 +480,11 @@ async fn the_local_worker_delivers_a_batch_in_one_sink_call_keeping_entity_order
     first.extend((0..6).map(|i| format!("stripe:evt_c{i}")));
     assert_eq!(
         calls,
-        vec![first, vec!["stripe:evt_a2".into()], vec!["stripe:evt_a3".into()]],
+        vec![
+            first,
+            vec!["stripe:evt_a2".into()],
+            vec!["stripe:evt_a3".into()]
+        ],
         "one sink call per batch, arrival order kept"
     );
     // Every message is settled: the queue and the DLQ are empty, the duplicate counted.
