@@ -64,6 +64,12 @@ pub trait Queue: Send + Sync {
     /// Delete a message that was handled. Idempotent.
     async fn ack(&self, receipt: &Receipt) -> Result<(), StoreError>;
 
+    /// Acknowledge several messages; a result per receipt, in order. The default acks them
+    /// concurrently; a store that can (the embedded one) does it in one transaction.
+    async fn ack_many(&self, receipts: &[&Receipt]) -> Vec<Result<(), StoreError>> {
+        futures::future::join_all(receipts.iter().map(|r| self.ack(r))).await
+    }
+
     /// Make the message visible again after `delay`, remembering `reason` as its last error.
     async fn retry_later(
         &self,
@@ -170,6 +176,22 @@ pub trait Ledger: Send + Sync {
         now: OffsetDateTime,
         retention: Duration,
     ) -> Result<(), StoreError>;
+
+    /// Complete several keys; a result per key, in order. The default writes them
+    /// concurrently; a store that can (the embedded one) does it in one transaction.
+    async fn complete_many(
+        &self,
+        completions: &[(&EventKey, Completion)],
+        now: OffsetDateTime,
+        retention: Duration,
+    ) -> Vec<Result<(), StoreError>> {
+        futures::future::join_all(
+            completions
+                .iter()
+                .map(|(key, how)| self.complete(key, *how, now, retention)),
+        )
+        .await
+    }
 
     /// Drop an IN_PROGRESS claim so a retry can claim at once. Never removes a COMPLETED entry.
     async fn release(&self, key: &EventKey) -> Result<(), StoreError>;

@@ -508,6 +508,29 @@ const RECEIVE_SQL: &str = "SELECT id, body, receive_count FROM messages m
             WHERE p.queue = 'work' AND p.group_id = m.group_id AND p.id < m.id))
      ORDER BY id LIMIT ?2";
 
+/// The result of a one-item batch.
+fn one_result(mut results: Vec<Result<(), StoreError>>) -> Result<(), StoreError> {
+    results.pop().unwrap_or(Ok(()))
+}
+
+/// One job's result for each of its `n` items: they committed, or failed, together.
+fn each(done: Result<(), StoreError>, n: usize) -> Vec<Result<(), StoreError>> {
+    match done {
+        Ok(()) => (0..n).map(|_| Ok(())).collect(),
+        Err(e) => {
+            let message = e.to_string();
+            (0..n)
+                .map(|_| {
+                    Err(StoreError::Unavailable {
+                        message: message.clone(),
+                        source: None,
+                    })
+                })
+                .collect()
+        }
+    }
+}
+
 /// `Connection::execute` through the statement cache: the hot statements are parsed once,
 /// not on every call.
 fn exec(c: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
@@ -594,21 +617,31 @@ impl Queue for Store {
     }
 
     async fn ack(&self, receipt: &Receipt) -> Result<(), StoreError> {
-        let receipt = receipt.0.clone();
+        one_result(self.ack_many(&[receipt]).await)
+    }
+
+    /// One job for the whole batch: one trip to the writer thread, one savepoint.
+    async fn ack_many(&self, receipts: &[&Receipt]) -> Vec<Result<(), StoreError>> {
+        let ids: Vec<String> = receipts.iter().map(|r| r.0.clone()).collect();
+        let n = ids.len();
         let now = self.now_ms();
-        self.run(move |c| {
-            exec(
-                c,
-                // Handled messages are kept (queue 'done') for `inlet replay` until the
-                // retention sweep removes them.
-                "UPDATE messages SET queue = 'done', dead_at = ?2, receipt = NULL
-                 WHERE receipt = ?1 AND queue = 'work'",
-                params![receipt, now],
-            )
-            .map_err(sql_err("ack"))?;
-            Ok(())
-        })
-        .await
+        let done = self
+            .run(move |c| {
+                for receipt in &ids {
+                    // Handled messages are kept (queue 'done') for `inlet replay` until
+                    // the retention sweep removes them.
+                    exec(
+                        c,
+                        "UPDATE messages SET queue = 'done', dead_at = ?2, receipt = NULL
+                         WHERE receipt = ?1 AND queue = 'work'",
+                        params![receipt, now],
+                    )
+                    .map_err(sql_err("ack"))?;
+                }
+                Ok(())
+            })
+            .await;
+        each(done, n)
     }
 
     async fn retry_later(
@@ -744,22 +777,40 @@ impl Ledger for Store {
         now: OffsetDateTime,
         retention: Duration,
     ) -> Result<(), StoreError> {
-        let key = key.to_string();
+        one_result(self.complete_many(&[(key, outcome)], now, retention).await)
+    }
+
+    /// One job for the whole batch: one trip to the writer thread, one savepoint.
+    async fn complete_many(
+        &self,
+        completions: &[(&EventKey, Completion)],
+        now: OffsetDateTime,
+        retention: Duration,
+    ) -> Vec<Result<(), StoreError>> {
+        let rows: Vec<(String, &'static str)> = completions
+            .iter()
+            .map(|(key, outcome)| (key.to_string(), outcome.as_str()))
+            .collect();
+        let n = rows.len();
         let now = unix_millis(now);
         let expires = now.saturating_add(retention.as_millis() as i64);
-        let outcome = outcome.as_str();
-        self.run(move |c| {
-            exec(c,
-                "INSERT INTO ledger (key, state, payload_sha256, lease_until, expires_at, outcome, updated_at)
-                 VALUES (?1, 'COMPLETED', '', NULL, ?2, ?3, ?4)
-                 ON CONFLICT (key) DO UPDATE SET state = 'COMPLETED', lease_until = NULL,
-                    expires_at = excluded.expires_at, outcome = excluded.outcome, updated_at = excluded.updated_at",
-                params![key, expires, outcome, now],
-            )
-            .map_err(sql_err("complete"))?;
-            Ok(())
-        })
-        .await
+        let done = self
+            .run(move |c| {
+                for (key, outcome) in &rows {
+                    exec(
+                        c,
+                        "INSERT INTO ledger (key, state, payload_sha256, lease_until, expires_at, outcome, updated_at)
+                         VALUES (?1, 'COMPLETED', '', NULL, ?2, ?3, ?4)
+                         ON CONFLICT (key) DO UPDATE SET state = 'COMPLETED', lease_until = NULL,
+                            expires_at = excluded.expires_at, outcome = excluded.outcome, updated_at = excluded.updated_at",
+                        params![key, expires, outcome, now],
+                    )
+                    .map_err(sql_err("complete"))?;
+                }
+                Ok(())
+            })
+            .await;
+        each(done, n)
     }
 
     async fn release(&self, key: &EventKey) -> Result<(), StoreError> {

@@ -191,6 +191,16 @@ impl Processor {
 
     /// Every sink has the event: record it (a replay leaves the ledger alone).
     async fn delivered(&self, env: &Envelope) -> Disposition {
+        self.count_delivery(env);
+        if env.source == Source::Replay {
+            return Disposition::Ack(Done::Delivered);
+        }
+        self.complete(env, Completion::Delivered, Done::Delivered)
+            .await
+    }
+
+    /// Metrics and the log line of a delivered event.
+    fn count_delivery(&self, env: &Envelope) {
         let provider = env.provider.as_str();
         crate::failpoint::hit("after_deliver");
         let latency = (self.clock.now() - env.received_at).as_seconds_f64() * 1000.0;
@@ -205,15 +215,11 @@ impl Processor {
             1,
         );
         info!(
+            key = %env.key,
             event_type = env.event_type.as_deref().unwrap_or(""),
             latency_ms = latency as i64,
             "delivered"
         );
-        if env.source == Source::Replay {
-            return Disposition::Ack(Done::Delivered);
-        }
-        self.complete(env, Completion::Delivered, Done::Delivered)
-            .await
     }
 
     /// Deliver to every sink; on failure the claim is released and the disposition says
@@ -320,20 +326,48 @@ impl Processor {
                 }
             }
         }
-        // Completions (and releases) are independent writes: all at once, so a batch pays
-        // one round trip for them, not one per message.
-        join_all(
-            envs.iter()
-                .zip(msgs)
-                .zip(failed)
-                .map(|((env, msg), failure)| async move {
-                    match failure {
-                        None => self.delivered(env).await,
-                        Some((sink, e)) => self.sink_failed(env, msg.receive_count, &sink, e).await,
-                    }
-                }),
-        )
-        .await
+        // Failures release their claims concurrently; the deliveries are completed in one
+        // call, so a batch pays one round trip for them (one transaction on the embedded
+        // store), not one per message.
+        let mut out: Vec<Option<Disposition>> = Vec::with_capacity(envs.len());
+        let mut to_complete = Vec::new();
+        let failures = join_all(envs.iter().zip(msgs).zip(failed).enumerate().map(
+            |(i, ((env, msg), failure))| async move {
+                match failure {
+                    None => (i, None),
+                    Some((sink, e)) => (
+                        i,
+                        Some(self.sink_failed(env, msg.receive_count, &sink, e).await),
+                    ),
+                }
+            },
+        ))
+        .await;
+        for (i, failure) in failures {
+            if failure.is_none() {
+                self.count_delivery(envs[i]);
+                if envs[i].source == Source::Replay {
+                    out.push(Some(Disposition::Ack(Done::Delivered)));
+                    continue;
+                }
+                to_complete.push(i);
+            }
+            out.push(failure);
+        }
+        let keys: Vec<(&crate::ids::EventKey, Completion)> = to_complete
+            .iter()
+            .map(|&i| (&envs[i].key, Completion::Delivered))
+            .collect();
+        let results = self
+            .ledger
+            .complete_many(&keys, self.clock.now(), self.settings.retention)
+            .await;
+        for (i, result) in to_complete.into_iter().zip(results) {
+            out[i] = Some(self.completed(result, Done::Delivered));
+        }
+        out.into_iter()
+            .map(|d| d.unwrap_or_else(Disposition::out_of_time))
+            .collect()
     }
 
     /// Give back the claim of a prepared message that will not be delivered now (the
@@ -347,12 +381,16 @@ impl Processor {
     }
 
     async fn complete(&self, env: &Envelope, how: Completion, done: Done) -> Disposition {
-        let now = self.clock.now();
-        match self
+        let result = self
             .ledger
-            .complete(&env.key, how, now, self.settings.retention)
-            .await
-        {
+            .complete(&env.key, how, self.clock.now(), self.settings.retention)
+            .await;
+        self.completed(result, done)
+    }
+
+    /// What a completion's result means for the message.
+    fn completed(&self, result: Result<(), StoreError>, done: Done) -> Disposition {
+        match result {
             Ok(()) => {
                 crate::failpoint::hit("after_complete");
                 Disposition::Ack(done)
@@ -549,8 +587,16 @@ pub async fn run_once(
     let batch = queue.receive(batch_size, visibility).await?;
     let n = batch.len();
     let decided = processor.handle_batch(&batch).await;
-    // Settled all at once: a store that commits in groups takes them in one transaction.
-    for result in join_all(decided.iter().map(|(r, d)| settle(queue, r, d))).await {
+    // Acknowledged in one call (one transaction on the embedded store), the rest at once.
+    let (acks, others): (Vec<_>, Vec<_>) = decided
+        .iter()
+        .partition(|(_, d)| matches!(d, Disposition::Ack(_)));
+    let receipts: Vec<&Receipt> = acks.iter().map(|(r, _)| r).collect();
+    let (acked, settled) = futures::join!(
+        queue.ack_many(&receipts),
+        join_all(others.iter().map(|(r, d)| settle(queue, r, d)))
+    );
+    for result in acked.into_iter().chain(settled) {
         if let Err(e) = result {
             // The message reappears after its visibility timeout; the ledger makes the
             // second pass a duplicate if it was delivered.
