@@ -401,7 +401,7 @@ async fn bench_end_to_end() {
         let n = rate * secs;
         wait_until(Duration::from_secs(300), || seen.lock().unwrap().len() >= n).await;
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let (sent, seen) = (sent.lock().unwrap(), seen.lock().unwrap());
+        let (sent, seen) = (sent.lock().unwrap().clone(), seen.lock().unwrap().clone());
         let mut lat: Vec<Duration> = sent
             .iter()
             .map(|(k, t)| {
@@ -419,7 +419,6 @@ async fn bench_end_to_end() {
             lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
             percentile(&accept, 0.99).as_secs_f64() * 1e3,
         );
-        drop((sent, seen));
         dev.stop().await;
     }
 }
