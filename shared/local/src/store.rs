@@ -530,23 +530,30 @@ fn migrate_inline_bodies(conn: &Connection) -> rusqlite::Result<()> {
     if inline == 0 {
         return Ok(());
     }
-    // The old table's indexes go first: their names are the new table's.
-    conn.execute_batch(&format!(
+    conn.execute_batch(
         "BEGIN IMMEDIATE;
-         DROP INDEX IF EXISTS messages_visible;
-         DROP INDEX IF EXISTS messages_group;
-         DROP INDEX IF EXISTS messages_order;
-         DROP INDEX IF EXISTS messages_key;
-         ALTER TABLE messages RENAME TO messages_inline;
-         {SCHEMA}
-         INSERT INTO bodies (id, body) SELECT id, body FROM messages_inline;
-         INSERT INTO messages (id, queue, key, group_id, enqueued_at, visible_at,
-                               receive_count, receipt, last_error, dead_at)
+         CREATE TABLE IF NOT EXISTS bodies (id INTEGER PRIMARY KEY, body BLOB NOT NULL);
+         INSERT INTO bodies (id, body) SELECT id, body FROM messages;
+         CREATE TABLE messages_moved (
+             id            INTEGER PRIMARY KEY AUTOINCREMENT,
+             queue         TEXT    NOT NULL,
+             key           TEXT,
+             group_id      TEXT,
+             enqueued_at   INTEGER NOT NULL,
+             visible_at    INTEGER NOT NULL,
+             receive_count INTEGER NOT NULL DEFAULT 0,
+             receipt       TEXT UNIQUE,
+             last_error    TEXT,
+             dead_at       INTEGER
+         );
+         INSERT INTO messages_moved (id, queue, key, group_id, enqueued_at, visible_at,
+                                     receive_count, receipt, last_error, dead_at)
              SELECT id, queue, key, group_id, enqueued_at, visible_at,
-                    receive_count, receipt, last_error, dead_at FROM messages_inline;
-         DROP TABLE messages_inline;
-         COMMIT;"
-    ))
+                    receive_count, receipt, last_error, dead_at FROM messages;
+         DROP TABLE messages;
+         ALTER TABLE messages_moved RENAME TO messages;
+         COMMIT;",
+    )
 }
 
 /// Enqueue one message: its state row, then its body under the same id.
