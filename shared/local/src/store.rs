@@ -30,18 +30,13 @@ CREATE TABLE IF NOT EXISTS messages (
     queue         TEXT    NOT NULL,            -- 'work' or 'dlq'
     key           TEXT,                        -- idempotency key, NULL if the body does not decode
     group_id      TEXT,                        -- entity: messages of one entity are handed out in order
+    body          BLOB    NOT NULL,
     enqueued_at   INTEGER NOT NULL,
     visible_at    INTEGER NOT NULL,
     receive_count INTEGER NOT NULL DEFAULT 0,
     receipt       TEXT UNIQUE,
     last_error    TEXT,
     dead_at       INTEGER
-);
--- Bodies apart from the state that changes: a receive or an ack rewrites a ~100-byte row
--- (dozens per page), not a page per message, so the WAL takes a fraction of the writes.
-CREATE TABLE IF NOT EXISTS bodies (
-    id            INTEGER PRIMARY KEY,         -- messages.id
-    body          BLOB    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_visible ON messages(queue, visible_at);
 CREATE INDEX IF NOT EXISTS messages_group ON messages(queue, group_id, id);
@@ -159,7 +154,6 @@ impl Store {
             .map_err(sql_err("synchronous"))?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(sql_err("foreign_keys"))?;
-        migrate_inline_bodies(&conn).map_err(sql_err("cannot move message bodies"))?;
         conn.execute_batch(SCHEMA)
             .map_err(sql_err("cannot create the schema"))?;
         // Room for every statement the store runs, so none is parsed twice.
@@ -239,13 +233,6 @@ impl Store {
                 .map_err(sql_err("purge"))?;
             exec(
                 c,
-                "DELETE FROM bodies WHERE id IN
-                     (SELECT id FROM messages WHERE queue = 'done' AND dead_at <= ?1)",
-                params![done_before],
-            )
-            .map_err(sql_err("purge"))?;
-            exec(
-                c,
                 "DELETE FROM messages WHERE queue = 'done' AND dead_at <= ?1",
                 params![done_before],
             )
@@ -262,27 +249,19 @@ impl Store {
         let key = key.to_string();
         let now = self.now_ms();
         self.run(move |c| {
-            let row: Option<(Vec<u8>, Option<String>)> = one(
-                c,
-                "SELECT b.body, m.group_id FROM messages m JOIN bodies b ON b.id = m.id
-                     WHERE m.queue = 'done' AND m.key = ?1 ORDER BY m.id DESC LIMIT 1",
-                params![key],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(sql_err("replay"))?;
-            let Some((body, group)) = row else {
-                return Ok(0);
-            };
-            let mut env = Envelope::from_json(&body)
-                .map_err(|e| StoreError::Invalid(format!("kept message does not decode: {e}")))?;
+            let row: Option<(Vec<u8>, Option<String>)> = one(c,
+                    "SELECT body, group_id FROM messages WHERE queue = 'done' AND key = ?1 ORDER BY id DESC LIMIT 1",
+                    params![key],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(sql_err("replay"))?;
+            let Some((body, group)) = row else { return Ok(0) };
+            let mut env = Envelope::from_json(&body).map_err(|e| StoreError::Invalid(format!("kept message does not decode: {e}")))?;
             env.source = inlet_core::envelope::Source::Replay;
-            insert_message(
-                c,
-                Some(&key),
-                group.as_deref(),
-                env.to_json().as_bytes(),
-                now,
+            exec(c,
+                "INSERT INTO messages (queue, key, group_id, body, enqueued_at, visible_at) VALUES ('work', ?1, ?2, ?3, ?4, ?4)",
+                params![key, group, env.to_json().into_bytes(), now],
             )
             .map_err(sql_err("replay"))?;
             Ok(1)
@@ -519,69 +498,10 @@ fn run_rolled_back(conn: &Connection, job: Job) -> Reply {
     reply
 }
 
-/// Databases written before bodies had a table of their own keep them in `messages.body`:
-/// move them out, in one transaction, once. A new database has nothing to move.
-fn migrate_inline_bodies(conn: &Connection) -> rusqlite::Result<()> {
-    let inline: i64 = conn.query_row(
-        "SELECT count(*) FROM pragma_table_info('messages') WHERE name = 'body'",
-        [],
-        |r| r.get(0),
-    )?;
-    if inline == 0 {
-        return Ok(());
-    }
-    conn.execute_batch(
-        "BEGIN IMMEDIATE;
-         CREATE TABLE IF NOT EXISTS bodies (id INTEGER PRIMARY KEY, body BLOB NOT NULL);
-         INSERT INTO bodies (id, body) SELECT id, body FROM messages;
-         CREATE TABLE messages_moved (
-             id            INTEGER PRIMARY KEY AUTOINCREMENT,
-             queue         TEXT    NOT NULL,
-             key           TEXT,
-             group_id      TEXT,
-             enqueued_at   INTEGER NOT NULL,
-             visible_at    INTEGER NOT NULL,
-             receive_count INTEGER NOT NULL DEFAULT 0,
-             receipt       TEXT UNIQUE,
-             last_error    TEXT,
-             dead_at       INTEGER
-         );
-         INSERT INTO messages_moved (id, queue, key, group_id, enqueued_at, visible_at,
-                                     receive_count, receipt, last_error, dead_at)
-             SELECT id, queue, key, group_id, enqueued_at, visible_at,
-                    receive_count, receipt, last_error, dead_at FROM messages;
-         DROP TABLE messages;
-         ALTER TABLE messages_moved RENAME TO messages;
-         COMMIT;",
-    )
-}
-
-/// Enqueue one message: its state row, then its body under the same id.
-fn insert_message(
-    c: &Connection,
-    key: Option<&str>,
-    group: Option<&str>,
-    body: &[u8],
-    now: i64,
-) -> rusqlite::Result<()> {
-    exec(
-        c,
-        "INSERT INTO messages (queue, key, group_id, enqueued_at, visible_at) VALUES ('work', ?1, ?2, ?3, ?3)",
-        params![key, group, now],
-    )?;
-    exec(
-        c,
-        "INSERT INTO bodies (id, body) VALUES (last_insert_rowid(), ?1)",
-        params![body],
-    )?;
-    Ok(())
-}
-
 /// The next visible messages in arrival order, each the oldest of its entity.
 /// `+visible_at` keeps SQLite on `messages_order` (walk in arrival order, stop after the
 /// limit) instead of sorting every visible message on each receive.
-const RECEIVE_SQL: &str =
-    "SELECT m.id, (SELECT body FROM bodies b WHERE b.id = m.id), m.receive_count FROM messages m
+const RECEIVE_SQL: &str = "SELECT id, body, receive_count FROM messages m
      WHERE queue = 'work' AND +visible_at <= ?1
        AND (group_id IS NULL OR NOT EXISTS (
             SELECT 1 FROM messages p
@@ -643,8 +563,11 @@ impl Queue for Store {
         };
         let now = self.now_ms();
         self.run(move |c| {
-            insert_message(c, Some(&key), group.as_deref(), &body, now)
-                .map_err(sql_err("enqueue"))?;
+            exec(c,
+                "INSERT INTO messages (queue, key, group_id, body, enqueued_at, visible_at) VALUES ('work', ?1, ?2, ?3, ?4, ?4)",
+                params![key, group, body, now],
+            )
+            .map_err(sql_err("enqueue"))?;
             Ok(())
         })
         .await
@@ -658,8 +581,7 @@ impl Queue for Store {
             let mut stmt = c
                 .prepare_cached(RECEIVE_SQL)
                 .map_err(sql_err("receive"))?;
-            // A body that is missing reads as empty: undecodable, so it is dead-lettered.
-            let rows: Vec<(i64, Option<Vec<u8>>, u32)> = stmt
+            let rows: Vec<(i64, Vec<u8>, u32)> = stmt
                 .query_map(params![now, max as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .map_err(sql_err("receive"))?
                 .collect::<Result<_, _>>()
@@ -686,8 +608,7 @@ impl Queue for Store {
                 out.push(Received {
                     receipt: Receipt(receipt),
                     receive_count: count,
-                    envelope: Envelope::from_json(body.as_deref().unwrap_or_default())
-                        .map_err(|e| e.to_string()),
+                    envelope: Envelope::from_json(&body).map_err(|e| e.to_string()),
                 });
             }
             Ok(out)

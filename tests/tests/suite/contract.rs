@@ -427,9 +427,9 @@ async fn sqlite_poison_message_is_returned_as_undecodable() {
     let s = sqlite(5);
     s.store
         .run(|c| {
-            c.execute_batch(
-                "INSERT INTO messages (queue, key, enqueued_at, visible_at) VALUES ('work', NULL, 0, 0);
-                 INSERT INTO bodies (id, body) VALUES (last_insert_rowid(), x'00ff7b');",
+            c.execute(
+                "INSERT INTO messages (queue, key, body, enqueued_at, visible_at) VALUES ('work', NULL, x'00ff7b', 0, 0)",
+                [],
             )
             .map_err(|e| inlet_core::ports::StoreError::Invalid(e.to_string()))
         })
@@ -562,54 +562,4 @@ async fn sqs_bodies_larger_than_a_message_go_through_the_claim_check() {
     // Without a claim check the same send is refused with a clear error, not truncated.
     let err = moto.queue(&q, &dlq).send(&big).await.unwrap_err();
     assert!(err.to_string().contains("exceeds SQS"), "{err}");
-}
-
-#[tokio::test]
-async fn sqlite_database_from_before_the_bodies_table_opens_without_losing_a_message() {
-    // The schema `inlet dev` wrote until bodies moved to a table of their own.
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("inlet.db");
-    {
-        let c = rusqlite::Connection::open(&path).unwrap();
-        c.execute_batch(
-            "CREATE TABLE messages (
-                id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, key TEXT,
-                group_id TEXT, body BLOB NOT NULL, enqueued_at INTEGER NOT NULL,
-                visible_at INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0,
-                receipt TEXT UNIQUE, last_error TEXT, dead_at INTEGER);
-             CREATE INDEX messages_visible ON messages(queue, visible_at);",
-        )
-        .unwrap();
-        for (queue, id) in [("done", "old-done"), ("work", "old-queued")] {
-            let e = envelope(id, None);
-            c.execute(
-                "INSERT INTO messages (queue, key, body, enqueued_at, visible_at) VALUES (?1, ?2, ?3, 0, 0)",
-                rusqlite::params![queue, e.key.to_string(), e.to_json().into_bytes()],
-            )
-            .unwrap();
-        }
-    }
-    let store = Store::open(
-        &path,
-        StoreOptions::default(),
-        Arc::new(ManualClock::at_unix(1_800_000_000)),
-    )
-    .unwrap();
-    let got = store.receive(10, VT).await.unwrap();
-    assert_eq!(got.len(), 1);
-    assert_eq!(
-        got[0].envelope.as_ref().unwrap().key.to_string(),
-        "acme:old-queued"
-    );
-    assert_eq!(store.replay("acme:old-done").await.unwrap(), 1);
-    store.send(&envelope("new", None)).await.unwrap();
-    store.ack(&got[0].receipt).await.unwrap();
-    let keys: Vec<String> = store
-        .receive(10, VT)
-        .await
-        .unwrap()
-        .iter()
-        .map(|m| m.envelope.as_ref().unwrap().key.to_string())
-        .collect();
-    assert_eq!(keys, ["acme:old-done", "acme:new"]);
 }
