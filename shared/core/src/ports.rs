@@ -168,6 +168,22 @@ pub trait Ledger: Send + Sync {
         lease: Duration,
     ) -> Result<Claim, StoreError>;
 
+    /// Claim several keys; a result per key, in order. The default claims them
+    /// concurrently; a store that can (the embedded one) does it in one transaction.
+    async fn claim_many(
+        &self,
+        claims: &[(&EventKey, &str)],
+        now: OffsetDateTime,
+        lease: Duration,
+    ) -> Vec<Result<Claim, StoreError>> {
+        futures::future::join_all(
+            claims
+                .iter()
+                .map(|(key, hash)| self.claim(key, hash, now, lease)),
+        )
+        .await
+    }
+
     /// Mark a claimed key COMPLETED, kept for `retention`. Idempotent.
     async fn complete(
         &self,
@@ -218,6 +234,36 @@ pub enum VersionCheck {
 pub trait EntityVersions: Send + Sync {
     /// Atomically record `version` for `entity` unless a newer one is recorded.
     async fn advance(&self, entity: &str, version: i64) -> Result<VersionCheck, StoreError>;
+
+    /// Advance several entities; a result per pair, in order — two versions of one entity
+    /// are applied one after the other. The default runs distinct entities concurrently;
+    /// a store that can (the embedded one) does it in one transaction.
+    async fn advance_many(
+        &self,
+        versions: &[(&str, i64)],
+    ) -> Vec<Result<VersionCheck, StoreError>> {
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for (i, (entity, _)) in versions.iter().enumerate() {
+            match groups.iter_mut().find(|g| versions[g[0]].0 == *entity) {
+                Some(group) => group.push(i),
+                None => groups.push(vec![i]),
+            }
+        }
+        let mut results: Vec<(usize, Result<VersionCheck, StoreError>)> =
+            futures::future::join_all(groups.iter().map(|members| async move {
+                let mut out = Vec::with_capacity(members.len());
+                for &i in members {
+                    out.push((i, self.advance(versions[i].0, versions[i].1).await));
+                }
+                out
+            }))
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        results.sort_by_key(|(i, _)| *i);
+        results.into_iter().map(|(_, r)| r).collect()
+    }
 }
 
 /// Reconciliation cursors.

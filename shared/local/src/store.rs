@@ -498,6 +498,75 @@ fn run_rolled_back(conn: &Connection, job: Job) -> Reply {
     reply
 }
 
+/// Claim `key` in the writer's transaction (see [`Ledger::claim`]).
+fn claim_in(
+    c: &Connection,
+    key: &str,
+    hash: &str,
+    now: i64,
+    lease_until: i64,
+) -> Result<Claim, StoreError> {
+    let row: Option<(String, String, Option<i64>, Option<i64>)> = one(
+        c,
+        "SELECT state, payload_sha256, lease_until, expires_at FROM ledger WHERE key = ?1",
+        params![key],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )
+    .optional()
+    .map_err(sql_err("claim"))?;
+    match row {
+        Some((state, stored, _, Some(expires))) if state == "COMPLETED" && expires > now => {
+            let same_payload = stored == hash || stored.is_empty() || hash.is_empty();
+            return Ok(Claim::Duplicate { same_payload });
+        }
+        Some((state, _, Some(until), _)) if state == "IN_PROGRESS" && until > now => {
+            return Ok(Claim::InFlight {
+                lease_until: from_unix_millis(until),
+            });
+        }
+        _ => {}
+    }
+    exec(
+        c,
+        "INSERT INTO ledger (key, state, payload_sha256, lease_until, expires_at, outcome, updated_at)
+         VALUES (?1, 'IN_PROGRESS', ?2, ?3, NULL, NULL, ?4)
+         ON CONFLICT (key) DO UPDATE SET state = 'IN_PROGRESS', payload_sha256 = excluded.payload_sha256,
+            lease_until = excluded.lease_until, expires_at = NULL, outcome = NULL, updated_at = excluded.updated_at",
+        params![key, hash, lease_until, now],
+    )
+    .map_err(sql_err("claim"))?;
+    Ok(Claim::Acquired)
+}
+
+/// Advance `entity` to `version` in the writer's transaction (see
+/// [`EntityVersions::advance`]).
+fn advance_in(
+    c: &Connection,
+    entity: &str,
+    version: i64,
+    now: i64,
+) -> Result<VersionCheck, StoreError> {
+    let current: Option<i64> = one(
+        c,
+        "SELECT version FROM entity_versions WHERE entity = ?1",
+        params![entity],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(sql_err("version"))?;
+    if let Some(current) = current.filter(|cur| *cur > version) {
+        return Ok(VersionCheck::Stale { current });
+    }
+    exec(
+        c,
+        "INSERT INTO entity_versions (entity, version, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (entity) DO UPDATE SET version = max(version, excluded.version), updated_at = excluded.updated_at",
+        params![entity, version, now],
+    )
+    .map_err(sql_err("version"))?;
+    Ok(VersionCheck::Current)
+}
+
 /// The next visible messages in arrival order, each the oldest of its entity; the limit
 /// is appended as a number. A bound `LIMIT ?` would make SQLite re-prepare the statement
 /// on every receive (it plans with the limit's value), a tenth of the writer thread's time.
@@ -511,14 +580,16 @@ const RECEIVE_SQL: &str = "SELECT id, body, receive_count FROM messages m
      ORDER BY id LIMIT ";
 
 /// The result of a one-item batch.
-fn one_result(mut results: Vec<Result<(), StoreError>>) -> Result<(), StoreError> {
-    results.pop().unwrap_or(Ok(()))
+fn one_result<T>(mut results: Vec<Result<T, StoreError>>) -> Result<T, StoreError> {
+    results
+        .pop()
+        .unwrap_or_else(|| Err(StoreError::Invalid("a batch of one gave no result".into())))
 }
 
 /// One job's result for each of its `n` items: they committed, or failed, together.
-fn each(done: Result<(), StoreError>, n: usize) -> Vec<Result<(), StoreError>> {
+fn each<T>(done: Result<Vec<T>, StoreError>, n: usize) -> Vec<Result<T, StoreError>> {
     match done {
-        Ok(()) => (0..n).map(|_| Ok(())).collect(),
+        Ok(items) => items.into_iter().map(Ok).collect(),
         Err(e) => {
             let message = e.to_string();
             (0..n)
@@ -640,7 +711,7 @@ impl Queue for Store {
                     )
                     .map_err(sql_err("ack"))?;
                 }
-                Ok(())
+                Ok(vec![(); ids.len()])
             })
             .await;
         each(done, n)
@@ -737,39 +808,31 @@ impl Ledger for Store {
         now: OffsetDateTime,
         lease: Duration,
     ) -> Result<Claim, StoreError> {
-        let key = key.to_string();
-        let hash = payload_sha256.to_string();
+        one_result(self.claim_many(&[(key, payload_sha256)], now, lease).await)
+    }
+
+    /// One job for the whole batch, each key claimed in order.
+    async fn claim_many(
+        &self,
+        claims: &[(&EventKey, &str)],
+        now: OffsetDateTime,
+        lease: Duration,
+    ) -> Vec<Result<Claim, StoreError>> {
+        let rows: Vec<(String, String)> = claims
+            .iter()
+            .map(|(key, hash)| (key.to_string(), hash.to_string()))
+            .collect();
+        let n = rows.len();
         let now = unix_millis(now);
         let lease_until = now.saturating_add(lease.as_millis() as i64);
-        self.run(move |c| {
-            let row: Option<(String, String, Option<i64>, Option<i64>)> = one(c,
-                    "SELECT state, payload_sha256, lease_until, expires_at FROM ledger WHERE key = ?1",
-                    params![key],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                )
-                .optional()
-                .map_err(sql_err("claim"))?;
-            match row {
-                Some((state, stored, _, Some(expires))) if state == "COMPLETED" && expires > now => {
-                    let same_payload = stored == hash || stored.is_empty() || hash.is_empty();
-                    return Ok(Claim::Duplicate { same_payload })
-                }
-                Some((state, _, Some(until), _)) if state == "IN_PROGRESS" && until > now => {
-                    return Ok(Claim::InFlight { lease_until: from_unix_millis(until) })
-                }
-                _ => {}
-            }
-            exec(c,
-                "INSERT INTO ledger (key, state, payload_sha256, lease_until, expires_at, outcome, updated_at)
-                 VALUES (?1, 'IN_PROGRESS', ?2, ?3, NULL, NULL, ?4)
-                 ON CONFLICT (key) DO UPDATE SET state = 'IN_PROGRESS', payload_sha256 = excluded.payload_sha256,
-                    lease_until = excluded.lease_until, expires_at = NULL, outcome = NULL, updated_at = excluded.updated_at",
-                params![key, hash, lease_until, now],
-            )
-            .map_err(sql_err("claim"))?;
-            Ok(Claim::Acquired)
-        })
-        .await
+        let done = self
+            .run(move |c| {
+                rows.iter()
+                    .map(|(key, hash)| claim_in(c, key, hash, now, lease_until))
+                    .collect()
+            })
+            .await;
+        each(done, n)
     }
 
     async fn complete(
@@ -809,7 +872,7 @@ impl Ledger for Store {
                     )
                     .map_err(sql_err("complete"))?;
                 }
-                Ok(())
+                Ok(vec![(); rows.len()])
             })
             .await;
         each(done, n)
@@ -867,24 +930,29 @@ impl Ledger for Store {
 #[async_trait]
 impl EntityVersions for Store {
     async fn advance(&self, entity: &str, version: i64) -> Result<VersionCheck, StoreError> {
-        let entity = entity.to_string();
+        one_result(self.advance_many(&[(entity, version)]).await)
+    }
+
+    /// One job for the whole batch, in order (two versions of one entity: the second sees
+    /// the first).
+    async fn advance_many(
+        &self,
+        versions: &[(&str, i64)],
+    ) -> Vec<Result<VersionCheck, StoreError>> {
+        let rows: Vec<(String, i64)> = versions
+            .iter()
+            .map(|(entity, version)| (entity.to_string(), *version))
+            .collect();
+        let n = rows.len();
         let now = self.now_ms();
-        self.run(move |c| {
-            let current: Option<i64> = one(c, "SELECT version FROM entity_versions WHERE entity = ?1", params![entity], |r| r.get(0))
-                .optional()
-                .map_err(sql_err("version"))?;
-            if let Some(current) = current.filter(|cur| *cur > version) {
-                return Ok(VersionCheck::Stale { current });
-            }
-            exec(c,
-                "INSERT INTO entity_versions (entity, version, updated_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (entity) DO UPDATE SET version = max(version, excluded.version), updated_at = excluded.updated_at",
-                params![entity, version, now],
-            )
-            .map_err(sql_err("version"))?;
-            Ok(VersionCheck::Current)
-        })
-        .await
+        let done = self
+            .run(move |c| {
+                rows.iter()
+                    .map(|(entity, version)| advance_in(c, entity, *version, now))
+                    .collect()
+            })
+            .await;
+        each(done, n)
     }
 }
 

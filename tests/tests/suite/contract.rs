@@ -327,6 +327,60 @@ async fn versions_only_advance(v: &dyn EntityVersions) {
     );
 }
 
+/// The batch forms: versions of one entity apply in order, claims answer per key.
+async fn batched_claims_and_versions(l: &dyn Ledger, v: &dyn EntityVersions, clock: &dyn Clock) {
+    let checks = v
+        .advance_many(&[
+            ("orders/1", 5),
+            ("orders/1", 3),
+            ("orders/2", 1),
+            ("orders/1", 7),
+        ])
+        .await;
+    let checks: Vec<VersionCheck> = checks.into_iter().map(Result::unwrap).collect();
+    assert_eq!(
+        checks,
+        [
+            VersionCheck::Current,
+            VersionCheck::Stale { current: 5 },
+            VersionCheck::Current,
+            VersionCheck::Current,
+        ]
+    );
+    assert_eq!(
+        v.advance("orders/1", 6).await.unwrap(),
+        VersionCheck::Stale { current: 7 }
+    );
+
+    let (done, new) = (
+        EventKey::parse("acme:batch-done").unwrap(),
+        EventKey::parse("acme:batch-new").unwrap(),
+    );
+    let lease = Duration::from_secs(10);
+    assert_eq!(
+        l.claim(&done, "h", clock.now(), lease).await.unwrap(),
+        Claim::Acquired
+    );
+    l.complete(
+        &done,
+        Completion::Delivered,
+        clock.now(),
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    let claims: Vec<Claim> = l
+        .claim_many(&[(&done, "h"), (&new, "h")], clock.now(), lease)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        claims,
+        [Claim::Duplicate { same_payload: true }, Claim::Acquired]
+    );
+}
+
 async fn cursors_round_trip(c: &dyn Cursors) {
     assert_eq!(c.load("stripe-events").await.unwrap(), None);
     c.save("stripe-events", "evt_100").await.unwrap();
@@ -384,6 +438,12 @@ async fn sqlite_ledger_concurrent_claims_have_one_winner() {
 async fn sqlite_versions_only_advance() {
     let s = sqlite(5);
     versions_only_advance(&s.store).await;
+}
+
+#[tokio::test]
+async fn sqlite_batched_claims_and_versions() {
+    let s = sqlite(5);
+    batched_claims_and_versions(&s.store, &s.store, s.clock.as_ref()).await;
 }
 
 #[tokio::test]
@@ -530,6 +590,13 @@ async fn dynamodb_versions_only_advance() {
     let moto = inlet_tests::moto::Moto::connect().await;
     let store = inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await);
     versions_only_advance(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_batched_claims_and_versions() {
+    let moto = inlet_tests::moto::Moto::connect().await;
+    let store = inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await);
+    batched_claims_and_versions(&store, &store, &inlet_core::clock::SystemClock).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@
 //! local loop acknowledges through its queue while the Lambda worker reports
 //! `batchItemFailures` to SQS.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -116,17 +116,38 @@ impl Processor {
         env: &Envelope,
         receive_count: u32,
     ) -> Result<(), Disposition> {
-        let provider = env.provider.as_str();
-        let now = self.clock.now();
         if env.source == Source::Replay {
             // An operator asked for this event again: deliver it whatever the ledger says.
             return Ok(());
         }
-        let claim = match self
+        let claim = self
             .ledger
-            .claim(&env.key, &env.payload_sha256, now, self.settings.lease)
-            .await
-        {
+            .claim(
+                &env.key,
+                &env.payload_sha256,
+                self.clock.now(),
+                self.settings.lease,
+            )
+            .await;
+        self.claimed(env, receive_count, claim)?;
+        match (&env.entity, env.version) {
+            (Some(entity), Some(version)) => {
+                let check = self.versions.advance(entity, version).await;
+                self.version_checked(env, receive_count, check).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// What a claim's result means: `Ok(())` when the claim is held.
+    fn claimed(
+        &self,
+        env: &Envelope,
+        receive_count: u32,
+        claim: Result<Claim, StoreError>,
+    ) -> Result<(), Disposition> {
+        let provider = env.provider.as_str();
+        let claim = match claim {
             Ok(c) => c,
             Err(e) => {
                 return Err(self.retry(env, receive_count, &format!("ledger claim failed: {e}")))
@@ -139,54 +160,57 @@ impl Processor {
                 if !same_payload {
                     self.metrics
                         .incr(names::PAYLOAD_MISMATCHES, &[("provider", provider)], 1);
-                    warn!("duplicate key with a different payload hash");
+                    warn!(key = %env.key, "duplicate key with a different payload hash");
                 }
-                debug!("duplicate acknowledged");
-                return Err(Disposition::Ack(Done::Duplicate));
+                debug!(key = %env.key, "duplicate acknowledged");
+                Err(Disposition::Ack(Done::Duplicate))
             }
             Claim::InFlight { lease_until } => {
-                let wait = (lease_until - now)
+                let wait = (lease_until - self.clock.now())
                     .try_into()
                     .unwrap_or(Duration::from_secs(1));
-                return Err(Disposition::Retry {
+                Err(Disposition::Retry {
                     delay: wait.max(Duration::from_secs(1)),
                     reason: "in flight on another worker".into(),
-                });
+                })
             }
-            Claim::Acquired => {}
-        }
-        crate::failpoint::hit("after_claim");
-
-        // The entity-version write comes after the claim and before delivery: beside the
-        // completion it would let a stale event reach the sinks before it is known to be
-        // stale, and beside the claim every duplicate would pay a second write. A batch runs
-        // its entities concurrently, so it costs one round trip per batch, not per record.
-        // One TransactWriteItems (claim + version) would save that round trip but bills two
-        // write units per item: 4 instead of 2 per record, about $1.25 more per million
-        // events on demand, against ~$0.01 of Lambda time saved (README, "What it costs").
-        if let (Some(entity), Some(version)) = (&env.entity, env.version) {
-            match self.versions.advance(entity, version).await {
-                Ok(VersionCheck::Current) => {}
-                Ok(VersionCheck::Stale { current }) => {
-                    info!(entity = %entity, version, current, "superseded by a newer version");
-                    self.metrics
-                        .incr(names::SUPERSEDED, &[("provider", provider)], 1);
-                    return Err(self
-                        .complete(env, Completion::Superseded, Done::Superseded)
-                        .await);
-                }
-                Err(e) => {
-                    self.release(env).await;
-                    return Err(self.retry(
-                        env,
-                        receive_count,
-                        &format!("version check failed: {e}"),
-                    ));
-                }
+            Claim::Acquired => {
+                crate::failpoint::hit("after_claim");
+                Ok(())
             }
         }
+    }
 
-        Ok(())
+    /// What an entity-version check's result means: `Ok(())` when the event is current.
+    ///
+    /// The entity-version write comes after the claim and before delivery: beside the
+    /// completion it would let a stale event reach the sinks before it is known to be
+    /// stale, and beside the claim every duplicate would pay a second write. A batch checks
+    /// all its entities in one call, so it costs one round trip per batch, not per record.
+    /// One TransactWriteItems (claim + version) would save that round trip but bills two
+    /// write units per item: 4 instead of 2 per record, about $1.25 more per million
+    /// events on demand, against ~$0.01 of Lambda time saved (README, "What it costs").
+    async fn version_checked(
+        &self,
+        env: &Envelope,
+        receive_count: u32,
+        check: Result<VersionCheck, StoreError>,
+    ) -> Result<(), Disposition> {
+        match check {
+            Ok(VersionCheck::Current) => Ok(()),
+            Ok(VersionCheck::Stale { current }) => {
+                info!(key = %env.key, entity = env.entity.as_deref().unwrap_or(""), version = env.version, current, "superseded by a newer version");
+                self.metrics
+                    .incr(names::SUPERSEDED, &[("provider", env.provider.as_str())], 1);
+                Err(self
+                    .complete(env, Completion::Superseded, Done::Superseded)
+                    .await)
+            }
+            Err(e) => {
+                self.release(env).await;
+                Err(self.retry(env, receive_count, &format!("version check failed: {e}")))
+            }
+        }
     }
 
     /// Every sink has the event: record it (a replay leaves the ledger alone).
@@ -277,20 +301,10 @@ impl Processor {
         }
     }
 
-    /// The first half of [`handle`](Self::handle), for callers that deliver many events
-    /// together: claim and version-check. `Ok(())` means the claim is held and the message
-    /// must go to [`deliver_prepared`](Self::deliver_prepared).
-    pub async fn prepare(&self, msg: &Received) -> Result<(), Disposition> {
-        match &msg.envelope {
-            Ok(env) => self.prepare_envelope(env, msg.receive_count).await,
-            Err(_) => Err(self.handle(msg).await),
-        }
-    }
-
-    /// The second half: deliver prepared messages together — a sink that batches (e.g.
-    /// EventBridge, ten per `PutEvents`) sees them in one call — then complete each.
+    /// Deliver prepared (claimed and current) messages together — a sink that batches
+    /// (e.g. EventBridge, ten per `PutEvents`) sees them in one call — then complete them.
     /// Returns a disposition per message, in order.
-    pub async fn deliver_prepared(&self, msgs: &[&Received]) -> Vec<Disposition> {
+    async fn deliver_prepared(&self, msgs: &[&Received]) -> Vec<Disposition> {
         let envs: Vec<&Envelope> = msgs
             .iter()
             .filter_map(|m| m.envelope.as_ref().ok())
@@ -451,12 +465,12 @@ impl Processor {
             .collect()
     }
 
-    /// Handle a batch in three waves, so it costs a constant number of sequential store
-    /// round trips (and sink writes), not one per message:
-    /// 1. claim and version-check the first copy of every key — entities concurrently, the
-    ///    messages of one entity in arrival order;
+    /// Handle a batch in waves, so it costs a constant number of sequential store round
+    /// trips (and sink writes), not one per message:
+    /// 1. claim the first copy of every key in one call, then version-check the claimed
+    ///    ones in one call, in arrival order (an entity's versions apply in order);
     /// 2. deliver everything due in one call per sink (ten per PutEvents on EventBridge, one
-    ///    fsync for the file sink), then complete each;
+    ///    fsync for the file sink), then complete them in one call;
     /// 3. a second copy of a key in the same batch, now that the first is recorded, is
     ///    acknowledged as the duplicate it is.
     ///
@@ -473,27 +487,8 @@ impl Processor {
                 .map(|_| Disposition::out_of_time())
                 .collect();
         }
-        let (groups, later) = first_copies_by_entity(batch);
-        let waves = join_all(groups.into_iter().map(|members| async move {
-            let mut ready = Vec::new();
-            let mut settled = Vec::new();
-            for i in members {
-                match self.prepare(batch[i]).await {
-                    Ok(()) => ready.push(i),
-                    Err(d) => settled.push((i, d)),
-                }
-            }
-            (ready, settled)
-        }))
-        .await;
-        let mut ready = Vec::new();
-        for (r, settled) in waves {
-            ready.extend(r);
-            for (i, d) in settled {
-                out[i] = Some(d);
-            }
-        }
-        ready.sort_unstable();
+        let (firsts, later) = first_copies(batch);
+        let ready = self.prepare_all(batch, firsts, &mut out).await;
         let prepared: Vec<&Received> = ready.iter().map(|&i| batch[i]).collect();
         let delivered = if in_time() {
             self.deliver_prepared(&prepared).await
@@ -518,36 +513,86 @@ impl Processor {
             .map(|d| d.unwrap_or_else(Disposition::out_of_time))
             .collect()
     }
+
+    /// Claim every message of `firsts` in one call, then version-check the claimed ones in
+    /// one call (arrival order, so an entity's versions apply in order). Returns the indices
+    /// to deliver, in order; the others' dispositions go to `out`.
+    async fn prepare_all(
+        &self,
+        batch: &[&Received],
+        firsts: Vec<usize>,
+        out: &mut [Option<Disposition>],
+    ) -> Vec<usize> {
+        let mut to_claim = Vec::new();
+        let mut claimed = Vec::new();
+        for i in firsts {
+            match &batch[i].envelope {
+                // Undecodable: dead-lettered with the reason.
+                Err(_) => out[i] = Some(self.handle(batch[i]).await),
+                // An operator asked for this event again: delivered whatever the ledger says.
+                Ok(env) if env.source == Source::Replay => claimed.push(i),
+                Ok(_) => to_claim.push(i),
+            }
+        }
+        let envelope = |i: usize| batch[i].envelope.as_ref().ok();
+        let keys: Vec<(&crate::ids::EventKey, &str)> = to_claim
+            .iter()
+            .filter_map(|&i| envelope(i).map(|e| (&e.key, e.payload_sha256.as_str())))
+            .collect();
+        let claims = self
+            .ledger
+            .claim_many(&keys, self.clock.now(), self.settings.lease)
+            .await;
+        let mut to_check = Vec::new();
+        for (i, claim) in to_claim.into_iter().zip(claims) {
+            let Some(env) = envelope(i) else { continue };
+            match self.claimed(env, batch[i].receive_count, claim) {
+                Err(d) => out[i] = Some(d),
+                Ok(()) if env.entity.is_some() && env.version.is_some() => to_check.push(i),
+                Ok(()) => claimed.push(i),
+            }
+        }
+        let versions: Vec<(&str, i64)> = to_check
+            .iter()
+            .filter_map(|&i| envelope(i))
+            .filter_map(|e| Some((e.entity.as_deref()?, e.version?)))
+            .collect();
+        let checks = self.versions.advance_many(&versions).await;
+        let checked = join_all(
+            to_check
+                .into_iter()
+                .zip(checks)
+                .map(|(i, check)| async move {
+                    match envelope(i) {
+                        Some(env) => (
+                            i,
+                            self.version_checked(env, batch[i].receive_count, check)
+                                .await,
+                        ),
+                        None => (i, Ok(())),
+                    }
+                }),
+        )
+        .await;
+        for (i, result) in checked {
+            match result {
+                Ok(()) => claimed.push(i),
+                Err(d) => out[i] = Some(d),
+            }
+        }
+        claimed.sort_unstable();
+        claimed
+    }
 }
 
-/// The batch's indices split into groups (one per entity, arrival order kept; a message
-/// without an entity is a group of its own) of first copies, and the later copies of a key
-/// already in the batch.
-fn first_copies_by_entity(batch: &[&Received]) -> (Vec<Vec<usize>>, Vec<usize>) {
-    let mut groups: Vec<Vec<usize>> = Vec::new();
-    let mut group_of_entity: HashMap<&str, usize> = HashMap::new();
+/// The batch's indices of first copies of each key (and of undecodable messages), and of
+/// later copies of a key already in the batch; arrival order kept.
+fn first_copies(batch: &[&Received]) -> (Vec<usize>, Vec<usize>) {
     let mut keys = HashSet::new();
-    let mut later = Vec::new();
-    for (i, msg) in batch.iter().enumerate() {
-        let env = msg.envelope.as_ref().ok();
-        if let Some(env) = env {
-            if !keys.insert(&env.key) {
-                later.push(i);
-                continue;
-            }
-        }
-        match env.and_then(|e| e.entity.as_deref()) {
-            Some(entity) => {
-                let slot = *group_of_entity.entry(entity).or_insert_with(|| {
-                    groups.push(Vec::new());
-                    groups.len() - 1
-                });
-                groups[slot].push(i);
-            }
-            None => groups.push(vec![i]),
-        }
-    }
-    (groups, later)
+    (0..batch.len()).partition(|&i| match &batch[i].envelope {
+        Ok(env) => keys.insert(&env.key),
+        Err(_) => true,
+    })
 }
 
 impl Disposition {
