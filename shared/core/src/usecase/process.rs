@@ -304,15 +304,8 @@ impl Processor {
     /// Deliver prepared (claimed and current) messages together — a sink that batches
     /// (e.g. EventBridge, ten per `PutEvents`) sees them in one call — then complete them.
     /// Returns a disposition per message, in order.
-    async fn deliver_prepared(&self, msgs: &[&Received]) -> Vec<Disposition> {
-        let envs: Vec<&Envelope> = msgs
-            .iter()
-            .filter_map(|m| m.envelope.as_ref().ok())
-            .collect();
-        if envs.len() != msgs.len() {
-            // Only prepared (decodable) messages belong here; handle the rest one by one.
-            return join_all(msgs.iter().map(|m| self.handle(m))).await;
-        }
+    async fn deliver_prepared(&self, prepared: &[(&Envelope, u32)]) -> Vec<Disposition> {
+        let envs: Vec<&Envelope> = prepared.iter().map(|(env, _)| *env).collect();
         let records: Vec<crate::envelope::SinkRecord> =
             envs.iter().map(|e| e.to_record()).collect();
         records.iter().for_each(|r| self.log_payload(r));
@@ -345,13 +338,13 @@ impl Processor {
         // store), not one per message.
         let mut out: Vec<Option<Disposition>> = Vec::with_capacity(envs.len());
         let mut to_complete = Vec::new();
-        let failures = join_all(envs.iter().zip(msgs).zip(failed).enumerate().map(
-            |(i, ((env, msg), failure))| async move {
+        let failures = join_all(prepared.iter().zip(failed).enumerate().map(
+            |(i, ((env, receive_count), failure))| async move {
                 match failure {
                     None => (i, None),
                     Some((sink, e)) => (
                         i,
-                        Some(self.sink_failed(env, msg.receive_count, &sink, e).await),
+                        Some(self.sink_failed(env, *receive_count, &sink, e).await),
                     ),
                 }
             },
@@ -386,11 +379,9 @@ impl Processor {
 
     /// Give back the claim of a prepared message that will not be delivered now (the
     /// invocation is out of time), so its next attempt can claim it at once.
-    pub async fn abandon(&self, msg: &Received) {
-        if let Ok(env) = &msg.envelope {
-            if env.source != Source::Replay {
-                self.release(env).await;
-            }
+    async fn abandon(&self, env: &Envelope) {
+        if env.source != Source::Replay {
+            self.release(env).await;
         }
     }
 
@@ -489,17 +480,20 @@ impl Processor {
         }
         let (firsts, later) = first_copies(batch);
         let ready = self.prepare_all(batch, firsts, &mut out).await;
-        let prepared: Vec<&Received> = ready.iter().map(|&i| batch[i]).collect();
+        let prepared: Vec<(&Envelope, u32)> = ready
+            .iter()
+            .map(|&(i, env)| (env, batch[i].receive_count))
+            .collect();
         let delivered = if in_time() {
             self.deliver_prepared(&prepared).await
         } else {
-            join_all(prepared.iter().map(|m| async move {
-                self.abandon(m).await;
+            join_all(prepared.iter().map(|(env, _)| async move {
+                self.abandon(env).await;
                 Disposition::out_of_time()
             }))
             .await
         };
-        for (i, d) in ready.into_iter().zip(delivered) {
+        for ((i, _), d) in ready.into_iter().zip(delivered) {
             out[i] = Some(d);
         }
         for i in later {
@@ -515,73 +509,65 @@ impl Processor {
     }
 
     /// Claim every message of `firsts` in one call, then version-check the claimed ones in
-    /// one call (arrival order, so an entity's versions apply in order). Returns the indices
-    /// to deliver, in order; the others' dispositions go to `out`.
-    async fn prepare_all(
+    /// one call (arrival order, so an entity's versions apply in order). Returns the
+    /// messages to deliver with their index, in order; the others' dispositions go to `out`.
+    async fn prepare_all<'a>(
         &self,
-        batch: &[&Received],
+        batch: &[&'a Received],
         firsts: Vec<usize>,
         out: &mut [Option<Disposition>],
-    ) -> Vec<usize> {
+    ) -> Vec<(usize, &'a Envelope)> {
         let mut to_claim = Vec::new();
-        let mut claimed = Vec::new();
+        let mut ready = Vec::new();
         for i in firsts {
             match &batch[i].envelope {
                 // Undecodable: dead-lettered with the reason.
                 Err(_) => out[i] = Some(self.handle(batch[i]).await),
                 // An operator asked for this event again: delivered whatever the ledger says.
-                Ok(env) if env.source == Source::Replay => claimed.push(i),
-                Ok(_) => to_claim.push(i),
+                Ok(env) if env.source == Source::Replay => ready.push((i, env)),
+                Ok(env) => to_claim.push((i, env)),
             }
         }
-        let envelope = |i: usize| batch[i].envelope.as_ref().ok();
         let keys: Vec<(&crate::ids::EventKey, &str)> = to_claim
             .iter()
-            .filter_map(|&i| envelope(i).map(|e| (&e.key, e.payload_sha256.as_str())))
+            .map(|(_, env)| (&env.key, env.payload_sha256.as_str()))
             .collect();
         let claims = self
             .ledger
             .claim_many(&keys, self.clock.now(), self.settings.lease)
             .await;
         let mut to_check = Vec::new();
-        for (i, claim) in to_claim.into_iter().zip(claims) {
-            let Some(env) = envelope(i) else { continue };
+        for ((i, env), claim) in to_claim.into_iter().zip(claims) {
             match self.claimed(env, batch[i].receive_count, claim) {
                 Err(d) => out[i] = Some(d),
-                Ok(()) if env.entity.is_some() && env.version.is_some() => to_check.push(i),
-                Ok(()) => claimed.push(i),
+                Ok(()) => match (env.entity.as_deref(), env.version) {
+                    (Some(entity), Some(version)) => to_check.push((i, env, entity, version)),
+                    _ => ready.push((i, env)),
+                },
             }
         }
         let versions: Vec<(&str, i64)> = to_check
             .iter()
-            .filter_map(|&i| envelope(i))
-            .filter_map(|e| Some((e.entity.as_deref()?, e.version?)))
+            .map(|&(_, _, entity, version)| (entity, version))
             .collect();
         let checks = self.versions.advance_many(&versions).await;
-        let checked = join_all(
-            to_check
-                .into_iter()
-                .zip(checks)
-                .map(|(i, check)| async move {
-                    match envelope(i) {
-                        Some(env) => (
-                            i,
-                            self.version_checked(env, batch[i].receive_count, check)
-                                .await,
-                        ),
-                        None => (i, Ok(())),
-                    }
-                }),
-        )
+        let checked = join_all(to_check.into_iter().zip(checks).map(
+            |((i, env, _, _), check)| async move {
+                let result = self
+                    .version_checked(env, batch[i].receive_count, check)
+                    .await;
+                (i, env, result)
+            },
+        ))
         .await;
-        for (i, result) in checked {
+        for (i, env, result) in checked {
             match result {
-                Ok(()) => claimed.push(i),
+                Ok(()) => ready.push((i, env)),
                 Err(d) => out[i] = Some(d),
             }
         }
-        claimed.sort_unstable();
-        claimed
+        ready.sort_unstable_by_key(|(i, _)| *i);
+        ready
     }
 }
 
