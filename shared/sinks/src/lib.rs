@@ -72,6 +72,25 @@ impl FileSink {
             file: Arc::new(Mutex::new(file)),
         })
     }
+
+    /// Append `bytes` and fsync them before answering, so "delivered" survives a crash.
+    async fn append_and_sync(&self, bytes: Vec<u8>) -> Result<(), SinkError> {
+        let file = Arc::clone(&self.file);
+        let path = self.path.display().to_string();
+        tokio::task::spawn_blocking(move || {
+            let mut f = file
+                .lock()
+                .map_err(|_| SinkError::transient("file sink lock poisoned"))?;
+            f.write_all(&bytes)
+                .and_then(|()| f.sync_data())
+                .map_err(|e| SinkError::Transient {
+                    message: format!("cannot write {path}: {e}"),
+                    source: Some(Box::new(e)),
+                })
+        })
+        .await
+        .map_err(|e| SinkError::transient(format!("file sink task failed: {e}")))?
+    }
 }
 
 #[async_trait]
@@ -111,27 +130,6 @@ impl Sink for FileSink {
                 (Ok(_), Some(message)) => Err(SinkError::transient(message.clone())),
             })
             .collect()
-    }
-}
-
-impl FileSink {
-    /// Append `bytes` and fsync them before answering, so "delivered" survives a crash.
-    async fn append_and_sync(&self, bytes: Vec<u8>) -> Result<(), SinkError> {
-        let file = Arc::clone(&self.file);
-        let path = self.path.display().to_string();
-        tokio::task::spawn_blocking(move || {
-            let mut f = file
-                .lock()
-                .map_err(|_| SinkError::transient("file sink lock poisoned"))?;
-            f.write_all(&bytes)
-                .and_then(|()| f.sync_data())
-                .map_err(|e| SinkError::Transient {
-                    message: format!("cannot write {path}: {e}"),
-                    source: Some(Box::new(e)),
-                })
-        })
-        .await
-        .map_err(|e| SinkError::transient(format!("file sink task failed: {e}")))?
     }
 }
 
