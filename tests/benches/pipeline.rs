@@ -154,6 +154,42 @@ async fn bench_enqueue() {
     );
 }
 
+/// `concurrency` clients post `total` signed Stripe events (ids tagged with `tag`) as fast
+/// as they can; the latency of each 202.
+async fn post_concurrently(
+    client: &reqwest::Client,
+    base: &str,
+    concurrency: usize,
+    total: usize,
+    tag: &str,
+) -> Vec<Duration> {
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|c| {
+            let (client, base, tag) = (client.clone(), base.to_string(), tag.to_string());
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                for i in 0..total / concurrency {
+                    let body = stripe_event(
+                        &format!("evt_{tag}_{c}_{i}"),
+                        "invoice.paid",
+                        &format!("in_{tag}_{c}_{i}"),
+                        now_unix(),
+                    );
+                    let t = Instant::now();
+                    assert_eq!(post_stripe(&client, &base, &body).await.0, 202);
+                    lat.push(t.elapsed());
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    lat
+}
+
 async fn bench_http() {
     println!("\n## HTTP ingest into inlet dev (file sink, fsync per record), loopback");
     let dir = tempfile::tempdir().unwrap();
@@ -173,30 +209,14 @@ async fn bench_http() {
     for (concurrency, total) in [(1usize, 500usize), (32, 5_000)] {
         let before = read_jsonl(&events).len();
         let start = Instant::now();
-        let mut tasks = Vec::new();
-        for c in 0..concurrency {
-            let (client, base) = (client.clone(), base.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut lat = Vec::new();
-                for i in 0..total / concurrency {
-                    let body = stripe_event(
-                        &format!("evt_{concurrency}_{c}_{i}"),
-                        "invoice.paid",
-                        &format!("in_{c}_{i}"),
-                        now_unix(),
-                    );
-                    let t = Instant::now();
-                    let (status, _) = post_stripe(&client, &base, &body).await;
-                    assert_eq!(status, 202);
-                    lat.push(t.elapsed());
-                }
-                lat
-            }));
-        }
-        let mut lat = Vec::new();
-        for t in tasks {
-            lat.extend(t.await.unwrap());
-        }
+        let mut lat = post_concurrently(
+            &client,
+            &base,
+            concurrency,
+            total,
+            &format!("h{concurrency}"),
+        )
+        .await;
         let ingest = start.elapsed();
         let n = lat.len();
         wait_until(Duration::from_secs(120), || {
@@ -217,47 +237,70 @@ async fn bench_http() {
     dev.stop().await;
 }
 
-/// Follows the file sink: the moment each key's line appears (polled every millisecond,
-/// reading only what was appended).
-fn follow_sink(
-    path: std::path::PathBuf,
-) -> (
-    Arc<std::sync::Mutex<HashMap<String, Instant>>>,
-    Arc<std::sync::atomic::AtomicBool>,
-) {
-    use std::io::{Read, Seek, SeekFrom};
-    let seen: Arc<std::sync::Mutex<HashMap<String, Instant>>> = Arc::default();
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let (s, halt) = (seen.clone(), stop.clone());
-    std::thread::spawn(move || {
-        let mut offset = 0u64;
-        let mut partial = Vec::new();
-        while !halt.load(std::sync::atomic::Ordering::Relaxed) {
-            if let Ok(mut f) = std::fs::File::open(&path) {
-                f.seek(SeekFrom::Start(offset)).unwrap();
-                let mut buf = Vec::new();
-                offset += f.read_to_end(&mut buf).unwrap() as u64;
-                let now = Instant::now();
-                partial.extend_from_slice(&buf);
-                let complete = partial
-                    .iter()
-                    .rposition(|b| *b == b'\n')
-                    .map_or(0, |p| p + 1);
-                let mut seen = s.lock().unwrap();
-                for line in partial[..complete]
-                    .split(|b| *b == b'\n')
-                    .filter(|l| !l.is_empty())
-                {
-                    let v: serde_json::Value = serde_json::from_slice(line).unwrap();
-                    seen.entry(v["key"].as_str().unwrap().to_string())
-                        .or_insert(now);
+/// Follows the file sink on a thread of its own: the moment each key's line appears
+/// (polled every millisecond, reading only what was appended). Stops when dropped.
+struct SinkFollower {
+    seen: Arc<std::sync::Mutex<HashMap<String, Instant>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SinkFollower {
+    fn start(path: std::path::PathBuf) -> SinkFollower {
+        use std::io::{Read, Seek, SeekFrom};
+        let follower = SinkFollower {
+            seen: Arc::default(),
+            stop: Arc::default(),
+        };
+        let (seen, halt) = (follower.seen.clone(), follower.stop.clone());
+        std::thread::spawn(move || {
+            let mut offset = 0u64;
+            let mut partial = Vec::new();
+            while !halt.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(mut f) = std::fs::File::open(&path) {
+                    f.seek(SeekFrom::Start(offset)).unwrap();
+                    let mut buf = Vec::new();
+                    offset += f.read_to_end(&mut buf).unwrap() as u64;
+                    let now = Instant::now();
+                    partial.extend_from_slice(&buf);
+                    let complete = partial
+                        .iter()
+                        .rposition(|b| *b == b'\n')
+                        .map_or(0, |p| p + 1);
+                    let mut seen = seen.lock().unwrap();
+                    for line in partial[..complete]
+                        .split(|b| *b == b'\n')
+                        .filter(|l| !l.is_empty())
+                    {
+                        let v: serde_json::Value = serde_json::from_slice(line).unwrap();
+                        seen.entry(v["key"].as_str().unwrap().to_string())
+                            .or_insert(now);
+                    }
+                    partial.drain(..complete);
                 }
-                partial.drain(..complete);
+                std::thread::sleep(Duration::from_millis(1));
             }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    });
-    (seen, stop)
+        });
+        follower
+    }
+
+    /// Wait until `n` keys are in the sink.
+    async fn wait_for(&self, n: usize) {
+        wait_until(Duration::from_secs(300), || {
+            self.seen.lock().unwrap().len() >= n
+        })
+        .await;
+    }
+
+    /// When each key's line appeared.
+    fn arrivals(&self) -> HashMap<String, Instant> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for SinkFollower {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// `inlet dev` with the file sink and a worker of `batch_size`, otherwise the defaults.
@@ -279,78 +322,12 @@ async fn bench_end_to_end() {
         .unwrap();
     let mut baseline = None;
     for batch_size in [1usize, 10, 100] {
-        // The worker alone: 20,000 events already queued, then `inlet dev` starts.
-        let dir = tempfile::tempdir().unwrap();
         let total = 20_000usize;
-        {
-            let store = Store::open(
-                &dir.path().join("inlet.db"),
-                StoreOptions::default(),
-                Arc::new(SystemClock),
-            )
-            .unwrap();
-            let sends = (0..total).map(|i| {
-                let store = store.clone();
-                async move {
-                    let body = stripe_event(
-                        &format!("evt_q{i}"),
-                        "invoice.paid",
-                        &format!("in_q{i}"),
-                        now_unix(),
-                    );
-                    store.send(&stripe_envelope(&body)).await.unwrap();
-                }
-            });
-            futures::future::join_all(sends).await;
-        }
-        let start = Instant::now();
-        let (dev, events) = dev_with_batch(dir.path(), batch_size).await;
-        let (seen, stop) = follow_sink(events);
-        wait_until(Duration::from_secs(300), || {
-            seen.lock().unwrap().len() >= total
-        })
-        .await;
-        let drained = start.elapsed();
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        dev.stop().await;
         println!(
             "batch {batch_size:>3}: worker alone   {:>7.0} events/s (queue → file sink, {total} queued before start)",
-            total as f64 / drained.as_secs_f64()
+            drain_rate(batch_size, total).await
         );
-
-        // Sustained: 32 clients as fast as they can, until every event is in the sink.
-        let dir = tempfile::tempdir().unwrap();
-        let (dev, events) = dev_with_batch(dir.path(), batch_size).await;
-        let (seen, stop) = follow_sink(events);
-        let total = 20_000usize;
-        let concurrency = 32;
-        let start = Instant::now();
-        let tasks: Vec<_> = (0..concurrency)
-            .map(|c| {
-                let (client, base) = (client.clone(), dev.url(""));
-                tokio::spawn(async move {
-                    for i in 0..total / concurrency {
-                        let body = stripe_event(
-                            &format!("evt_s{c}_{i}"),
-                            "invoice.paid",
-                            &format!("in_s{c}_{i}"),
-                            now_unix(),
-                        );
-                        assert_eq!(post_stripe(&client, &base, &body).await.0, 202);
-                    }
-                })
-            })
-            .collect();
-        for t in tasks {
-            t.await.unwrap();
-        }
-        let accepted = start.elapsed();
-        wait_until(Duration::from_secs(300), || {
-            seen.lock().unwrap().len() >= total
-        })
-        .await;
-        let drained = start.elapsed();
-        let rate = total as f64 / drained.as_secs_f64();
+        let (rate, accepted, drained) = sustained_rate(&client, batch_size, total).await;
         let ratio = baseline
             .map(|b: f64| format!("  ({:.1}x batch size 1)", rate / b))
             .unwrap_or_default();
@@ -360,67 +337,123 @@ async fn bench_end_to_end() {
             accepted.as_secs_f64(),
             drained.as_secs_f64()
         );
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        dev.stop().await;
-
-        // Steady 5,000 events/s for 4 s, open loop: request start → line in the sink.
-        let dir = tempfile::tempdir().unwrap();
-        let (dev, events) = dev_with_batch(dir.path(), batch_size).await;
-        let (seen, stop) = follow_sink(events);
-        let (rate, secs) = (5_000usize, 4usize);
-        let sent: Arc<std::sync::Mutex<HashMap<String, Instant>>> = Arc::default();
-        let accepted: Arc<std::sync::Mutex<Vec<Duration>>> = Arc::default();
-        let start = Instant::now();
-        let mut tasks = Vec::new();
-        let mut next = 0usize;
-        while next < rate * secs {
-            let due = ((start.elapsed().as_secs_f64() * rate as f64) as usize).min(rate * secs);
-            while next < due {
-                let (client, base, sent, accepted) =
-                    (client.clone(), dev.url(""), sent.clone(), accepted.clone());
-                let i = next;
-                tasks.push(tokio::spawn(async move {
-                    let body = stripe_event(
-                        &format!("evt_p{i}"),
-                        "invoice.paid",
-                        &format!("in_p{i}"),
-                        now_unix(),
-                    );
-                    let t = Instant::now();
-                    sent.lock().unwrap().insert(format!("stripe:evt_p{i}"), t);
-                    assert_eq!(post_stripe(&client, &base, &body).await.0, 202);
-                    accepted.lock().unwrap().push(t.elapsed());
-                }));
-                next += 1;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        for t in tasks {
-            t.await.unwrap();
-        }
-        let n = rate * secs;
-        wait_until(Duration::from_secs(300), || seen.lock().unwrap().len() >= n).await;
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let (sent, seen) = (sent.lock().unwrap().clone(), seen.lock().unwrap().clone());
-        let mut lat: Vec<Duration> = sent
-            .iter()
-            .map(|(k, t)| {
-                seen.get(k)
-                    .map_or(Duration::MAX, |s| s.saturating_duration_since(*t))
-            })
-            .collect();
-        lat.sort();
-        let mut accept = accepted.lock().unwrap().clone();
-        accept.sort();
-        println!(
-            "           at {rate} events/s offered: request→sink p50 {:>6.1} ms  p99 {:>6.1} ms  max {:>6.1} ms  (202 p99 {:.1} ms; {n} events)",
-            percentile(&lat, 0.5).as_secs_f64() * 1e3,
-            percentile(&lat, 0.99).as_secs_f64() * 1e3,
-            lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-            percentile(&accept, 0.99).as_secs_f64() * 1e3,
-        );
-        dev.stop().await;
+        paced_latency(&client, batch_size, 5_000, 4).await;
     }
+}
+
+/// The worker alone: `total` events already queued, then `inlet dev` starts; events/s
+/// until the last is in the sink.
+async fn drain_rate(batch_size: usize, total: usize) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(
+            &dir.path().join("inlet.db"),
+            StoreOptions::default(),
+            Arc::new(SystemClock),
+        )
+        .unwrap();
+        let sends = (0..total).map(|i| {
+            let store = store.clone();
+            async move {
+                let body = stripe_event(
+                    &format!("evt_q{i}"),
+                    "invoice.paid",
+                    &format!("in_q{i}"),
+                    now_unix(),
+                );
+                store.send(&stripe_envelope(&body)).await.unwrap();
+            }
+        });
+        futures::future::join_all(sends).await;
+    }
+    let start = Instant::now();
+    let (dev, events) = dev_with_batch(dir.path(), batch_size).await;
+    let sink = SinkFollower::start(events);
+    sink.wait_for(total).await;
+    let rate = total as f64 / start.elapsed().as_secs_f64();
+    dev.stop().await;
+    rate
+}
+
+/// 32 clients post `total` events as fast as they can: (events/s end to end, time until
+/// all were accepted, time until all were in the sink).
+async fn sustained_rate(
+    client: &reqwest::Client,
+    batch_size: usize,
+    total: usize,
+) -> (f64, Duration, Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    let (dev, events) = dev_with_batch(dir.path(), batch_size).await;
+    let sink = SinkFollower::start(events);
+    let start = Instant::now();
+    post_concurrently(client, &dev.url(""), 32, total, "s").await;
+    let accepted = start.elapsed();
+    sink.wait_for(total).await;
+    let drained = start.elapsed();
+    dev.stop().await;
+    (total as f64 / drained.as_secs_f64(), accepted, drained)
+}
+
+/// A steady `rate` events/s for `secs` s, open loop: each event timed from its request to
+/// its line in the sink, and each 202.
+async fn paced_latency(client: &reqwest::Client, batch_size: usize, rate: usize, secs: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let (dev, events) = dev_with_batch(dir.path(), batch_size).await;
+    let sink = SinkFollower::start(events);
+    let n = rate * secs;
+    let sent: Arc<std::sync::Mutex<HashMap<String, Instant>>> = Arc::default();
+    let accepted: Arc<std::sync::Mutex<Vec<Duration>>> = Arc::default();
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    let mut next = 0usize;
+    while next < n {
+        let due = ((start.elapsed().as_secs_f64() * rate as f64) as usize).min(n);
+        while next < due {
+            let (client, base, sent, accepted) =
+                (client.clone(), dev.url(""), sent.clone(), accepted.clone());
+            let i = next;
+            tasks.push(tokio::spawn(async move {
+                let body = stripe_event(
+                    &format!("evt_p{i}"),
+                    "invoice.paid",
+                    &format!("in_p{i}"),
+                    now_unix(),
+                );
+                let t = Instant::now();
+                sent.lock().unwrap().insert(format!("stripe:evt_p{i}"), t);
+                assert_eq!(post_stripe(&client, &base, &body).await.0, 202);
+                accepted.lock().unwrap().push(t.elapsed());
+            }));
+            next += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    sink.wait_for(n).await;
+    let arrivals = sink.arrivals();
+    let mut lat: Vec<Duration> = sent
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, t)| {
+            arrivals
+                .get(k)
+                .map_or(Duration::MAX, |s| s.saturating_duration_since(*t))
+        })
+        .collect();
+    lat.sort();
+    let mut accept = accepted.lock().unwrap().clone();
+    accept.sort();
+    println!(
+        "           at {rate} events/s offered: request→sink p50 {:>6.1} ms  p99 {:>6.1} ms  max {:>6.1} ms  (202 p99 {:.1} ms; {n} events)",
+        percentile(&lat, 0.5).as_secs_f64() * 1e3,
+        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+        lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        percentile(&accept, 0.99).as_secs_f64() * 1e3,
+    );
+    dev.stop().await;
 }
 
 /// Reconcile `n` changes from a loopback API, then run again with nothing new.
