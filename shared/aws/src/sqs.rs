@@ -81,8 +81,9 @@ impl SqsQueue {
     /// is retryable (the message stays on the queue).
     pub async fn resolve<'b>(&self, body: &'b str) -> Result<Cow<'b, str>, StoreError> {
         match (pointer_of(body), &self.claim_check) {
-            (Some(p), Some(cc)) => cc.load(&p).await.map(Cow::Owned),
-            (Some(p), None) => Err(StoreError::Invalid(format!(
+            (Some(Err(reason)), _) => Err(StoreError::Invalid(reason)),
+            (Some(Ok(p)), Some(cc)) => cc.load(&p).await.map(Cow::Owned),
+            (Some(Ok(p)), None) => Err(StoreError::Invalid(format!(
                 "claim check {} but no claim-check store configured",
                 p.id
             ))),

@@ -98,17 +98,27 @@ fn header<'h>(h: &'h HeaderMap, name: &str) -> Option<&'h str> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
 }
 
+/// The longest wait a provider can ask for; the run's deadline usually cuts it shorter.
+const MAX_RATE_LIMIT_WAIT_SECS: u64 = 3600;
+
 /// How long a rate-limited response asks us to wait: `Retry-After` seconds, else GitHub's
-/// `x-ratelimit-reset` (epoch seconds) when `x-ratelimit-remaining` is 0.
-fn rate_limit_wait(status: u16, h: &HeaderMap) -> Option<Duration> {
-    if let Some(secs) = header(h, "retry-after").and_then(|v| v.parse::<f64>().ok()) {
-        return Some(Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
+/// `x-ratelimit-reset` (epoch seconds) when `x-ratelimit-remaining` is 0. At most an hour,
+/// whatever the header says (`NaN`, `1e300` and far-future resets included).
+pub fn rate_limit_wait(status: u16, h: &HeaderMap) -> Option<Duration> {
+    if let Some(secs) = header(h, "retry-after")
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| !s.is_nan())
+    {
+        return Some(Duration::from_secs_f64(
+            secs.clamp(0.0, MAX_RATE_LIMIT_WAIT_SECS as f64),
+        ));
     }
     if header(h, "x-ratelimit-remaining") == Some("0") {
         let reset = header(h, "x-ratelimit-reset").and_then(|v| v.parse::<i64>().ok())?;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let secs = u64::try_from(reset.saturating_sub(now)).unwrap_or(0);
         return Some(Duration::from_secs(
-            u64::try_from(reset - now).unwrap_or(0) + 1,
+            secs.saturating_add(1).min(MAX_RATE_LIMIT_WAIT_SECS),
         ));
     }
     (status == 429).then_some(Duration::ZERO)
@@ -116,13 +126,15 @@ fn rate_limit_wait(status: u16, h: &HeaderMap) -> Option<Duration> {
 
 /// Shopify's leaky bucket: `X-Shopify-Shop-Api-Call-Limit: 32/40`. Near the top, slow down
 /// so the next request does not earn a 429.
-fn shopify_slowdown(h: &HeaderMap) -> Option<Duration> {
+pub fn shopify_slowdown(h: &HeaderMap) -> Option<Duration> {
     let (used, limit) = header(h, "x-shopify-shop-api-call-limit")?.split_once('/')?;
     let (used, limit) = (
-        used.trim().parse::<u32>().ok()?,
-        limit.trim().parse::<u32>().ok()?,
+        used.trim().parse::<u64>().ok()?,
+        limit.trim().parse::<u64>().ok()?,
     );
-    (limit > 0 && used * 10 >= limit * 8).then_some(Duration::from_millis(500))
+    // u64 from u32-sized inputs cannot overflow below; a hostile header is any number.
+    (limit > 0 && used.saturating_mul(10) >= limit.saturating_mul(8))
+        .then_some(Duration::from_millis(500))
 }
 
 impl Fetcher {
@@ -379,5 +391,61 @@ impl Fetcher {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    // Found while writing the `source_pages` fuzz target: `"NaN".parse::<f64>()` succeeds, and
+    // `Duration::from_secs_f64(NaN)` panics.
+    #[test]
+    fn retry_after_nan_or_huge_is_bounded() {
+        let max = Duration::from_secs(MAX_RATE_LIMIT_WAIT_SECS);
+        assert_eq!(
+            rate_limit_wait(429, &headers(&[("retry-after", "NaN")])),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            rate_limit_wait(429, &headers(&[("retry-after", "inf")])),
+            Some(max)
+        );
+        assert_eq!(
+            rate_limit_wait(429, &headers(&[("retry-after", "1e300")])),
+            Some(max)
+        );
+        assert_eq!(
+            rate_limit_wait(429, &headers(&[("retry-after", "-5")])),
+            Some(Duration::ZERO)
+        );
+    }
+
+    // A reset far in the past or future must not overflow (i64::MIN - now) nor ask for a
+    // wait that would overflow `Instant + Duration`.
+    #[test]
+    fn github_reset_extremes_are_bounded() {
+        let max = Duration::from_secs(MAX_RATE_LIMIT_WAIT_SECS);
+        for reset in ["-9223372036854775808", "9223372036854775807"] {
+            let h = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", reset)]);
+            let wait = rate_limit_wait(403, &h).unwrap();
+            assert!(wait <= max, "{reset}: {wait:?}");
+        }
+    }
+
+    #[test]
+    fn shopify_call_limit_with_huge_numbers_does_not_overflow() {
+        let h = headers(&[("x-shopify-shop-api-call-limit", "4294967295/4294967295")]);
+        assert_eq!(shopify_slowdown(&h), Some(Duration::from_millis(500)));
+        let h = headers(&[("x-shopify-shop-api-call-limit", "1/4294967295")]);
+        assert_eq!(shopify_slowdown(&h), None);
     }
 }

@@ -46,6 +46,76 @@ struct Delivery {
     event: String,
 }
 
+/// Deliveries read so far in one run: each GUID's earliest attempt (redeliveries share the
+/// GUID), and the newest delivery time seen (the next cursor).
+#[derive(Default)]
+pub struct DeliveryIndex {
+    by_guid: BTreeMap<String, Delivery>,
+    newest: Option<i64>,
+}
+
+impl DeliveryIndex {
+    /// Fold one listing page in, skipping deliveries older than `floor` (Unix seconds).
+    /// Returns whether the page reached the floor (or was empty), i.e. whether to stop.
+    /// Pure, so tests and the fuzzer reach it without a server.
+    pub fn read_page(&mut self, list: &serde_json::Value, floor: i64) -> Result<bool, SourceError> {
+        let list = list.as_array().ok_or_else(|| {
+            SourceError::BadResponse("deliveries response is not an array".into())
+        })?;
+        let mut reached_floor = list.is_empty();
+        for d in list {
+            let at = time_field(d, "/delivered_at", "delivery")?;
+            if at.unix_timestamp() < floor {
+                reached_floor = true;
+                continue;
+            }
+            let guid = d
+                .get("guid")
+                .and_then(|g| g.as_str())
+                .filter(|g| !g.is_empty())
+                .ok_or_else(|| SourceError::BadResponse("delivery without a \"guid\"".into()))?;
+            let id = d.get("id").and_then(|i| i.as_u64()).ok_or_else(|| {
+                SourceError::BadResponse("delivery without a numeric \"id\"".into())
+            })?;
+            let event = d
+                .get("event")
+                .and_then(|e| e.as_str())
+                .unwrap_or("unknown")
+                .to_string();
+            let ts = at.unix_timestamp();
+            self.newest = Some(self.newest.map_or(ts, |n| n.max(ts)));
+            if self.by_guid.get(guid).is_none_or(|seen| at < seen.at) {
+                self.by_guid
+                    .insert(guid.to_string(), Delivery { id, at, event });
+            }
+        }
+        Ok(reached_floor)
+    }
+
+    /// The newest delivery time seen, as a cursor.
+    pub fn newest(&self) -> Option<i64> {
+        self.newest
+    }
+
+    /// One change per GUID, oldest first; the listing's envelope carries the key and
+    /// `hydrate` fills in the payload.
+    pub fn into_changes(self, config: &SourceConfig) -> Result<Vec<Change>, SourceError> {
+        let mut changes = Vec::with_capacity(self.by_guid.len());
+        for (guid, d) in self.by_guid {
+            let headers = Headers::new()
+                .with("x-github-delivery", guid.as_str())
+                .with("x-github-event", d.event.as_str());
+            changes.push(Change {
+                envelope: to_envelope(config, &headers, b"{}", &config.rules)?,
+                occurred_at: d.at,
+                detail: Some(d.id.to_string()),
+            });
+        }
+        changes.sort_by_key(|c| c.occurred_at);
+        Ok(changes)
+    }
+}
+
 #[async_trait::async_trait]
 impl ChangeSource for GithubDeliveries {
     fn name(&self) -> &str {
@@ -54,16 +124,17 @@ impl ChangeSource for GithubDeliveries {
 
     async fn fetch(&self, req: FetchRequest<'_>) -> Result<Page, SourceError> {
         let floor = match req.cursor {
-            Some(c) => parse_unix_cursor(c)? - self.config.overlap.as_secs() as i64,
+            Some(c) => parse_unix_cursor(c)?.saturating_sub(self.config.overlap.as_secs() as i64),
             None => req.since.unix_timestamp(),
         };
         let mut url = Some(format!(
             "{}{}/deliveries?per_page={}",
             self.config.api_base, self.hooks_path, self.config.page_size
         ));
-        // GUID → its earliest attempt (redeliveries share the GUID).
-        let mut by_guid: BTreeMap<String, Delivery> = BTreeMap::new();
-        let mut newest = req.cursor.map(parse_unix_cursor).transpose()?;
+        let mut index = DeliveryIndex {
+            newest: req.cursor.map(parse_unix_cursor).transpose()?,
+            ..DeliveryIndex::default()
+        };
         let mut pages = 0;
         while let Some(u) = url.take() {
             pages += 1;
@@ -71,38 +142,7 @@ impl ChangeSource for GithubDeliveries {
                 .fetcher
                 .get_json(&u, &GITHUB_HEADERS, req.deadline)
                 .await?;
-            let list = fetched.body.as_array().ok_or_else(|| {
-                SourceError::BadResponse("deliveries response is not an array".into())
-            })?;
-            let mut reached_floor = list.is_empty();
-            for d in list {
-                let at = time_field(d, "/delivered_at", "delivery")?;
-                if at.unix_timestamp() < floor {
-                    reached_floor = true;
-                    continue;
-                }
-                let guid = d
-                    .get("guid")
-                    .and_then(|g| g.as_str())
-                    .filter(|g| !g.is_empty())
-                    .ok_or_else(|| {
-                        SourceError::BadResponse("delivery without a \"guid\"".into())
-                    })?;
-                let id = d.get("id").and_then(|i| i.as_u64()).ok_or_else(|| {
-                    SourceError::BadResponse("delivery without a numeric \"id\"".into())
-                })?;
-                let event = d
-                    .get("event")
-                    .and_then(|e| e.as_str())
-                    .unwrap_or("unknown")
-                    .to_string();
-                newest =
-                    Some(newest.map_or(at.unix_timestamp(), |n: i64| n.max(at.unix_timestamp())));
-                let keep = by_guid.get(guid).is_none_or(|seen| at < seen.at);
-                if keep {
-                    by_guid.insert(guid.to_string(), Delivery { id, at, event });
-                }
-            }
+            let reached_floor = index.read_page(&fetched.body, floor)?;
             if reached_floor || pages >= self.config.max_pages {
                 break;
             }
@@ -112,22 +152,10 @@ impl ChangeSource for GithubDeliveries {
                 .and_then(|l| l.to_str().ok())
                 .and_then(link::next);
         }
-        let mut changes = Vec::with_capacity(by_guid.len());
-        for (guid, d) in by_guid {
-            // The listing's envelope carries the key; hydrate fills in the payload.
-            let headers = Headers::new()
-                .with("x-github-delivery", guid.as_str())
-                .with("x-github-event", d.event.as_str());
-            changes.push(Change {
-                envelope: to_envelope(&self.config, &headers, b"{}", &self.config.rules)?,
-                occurred_at: d.at,
-                detail: Some(d.id.to_string()),
-            });
-        }
-        changes.sort_by_key(|c| c.occurred_at);
+        let next_cursor = index.newest().map(|n| n.to_string());
         Ok(Page {
-            changes,
-            next_cursor: newest.map(|n| n.to_string()),
+            changes: index.into_changes(&self.config)?,
+            next_cursor,
             done: true,
         })
     }

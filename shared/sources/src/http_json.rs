@@ -79,8 +79,20 @@ impl ChangeSource for HttpJson {
             .fetcher
             .get_json(&self.url(&cursor_param), &[], req.deadline)
             .await?;
-        let items = fetched
-            .body
+        self.read_page(&fetched.body, &cursor_param, req)
+    }
+}
+
+impl HttpJson {
+    /// One response as a page. `cursor_param` is the cursor the request sent; `req` the
+    /// fetch it answers. Pure, so tests and the fuzzer reach it without a server.
+    pub fn read_page(
+        &self,
+        body: &serde_json::Value,
+        cursor_param: &str,
+        req: FetchRequest<'_>,
+    ) -> Result<Page, SourceError> {
+        let items = body
             .pointer(&self.spec.items_pointer)
             .and_then(|v| v.as_array())
             .ok_or_else(|| {
@@ -116,7 +128,7 @@ impl ChangeSource for HttpJson {
         let (next_cursor, done) = match self.spec.cursor {
             CursorKind::Timestamp => {
                 let newest = changes.last().map(|c| rfc3339(c.occurred_at));
-                if page_full && newest.as_deref() == Some(cursor_param.as_str()) && req.resume {
+                if page_full && newest.as_deref() == Some(cursor_param) && req.resume {
                     return Err(SourceError::BadResponse(format!(
                         "more than {} items share updated_at {cursor_param}; raise page_size",
                         self.config.page_size
@@ -129,7 +141,7 @@ impl ChangeSource for HttpJson {
             }
             CursorKind::Token => {
                 let pointer = self.spec.next_cursor_pointer.as_deref().unwrap_or_default();
-                let next = fetched.body.pointer(pointer).and_then(|v| match v {
+                let next = body.pointer(pointer).and_then(|v| match v {
                     serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
                     serde_json::Value::Number(n) => Some(n.to_string()),
                     _ => None,

@@ -8,11 +8,11 @@
 //! credentials), and the run's deadline.
 
 mod fetch;
-mod github;
-mod http_json;
-mod link;
-mod shopify;
-mod stripe;
+pub mod github;
+pub mod http_json;
+pub mod link;
+pub mod shopify;
+pub mod stripe;
 
 use std::sync::Arc;
 
@@ -20,7 +20,7 @@ use inlet_core::config::Config;
 use inlet_core::source_config::{SourceConfig, SourceKind};
 use inlet_core::usecase::reconcile::{ChangeSource, SourceError};
 
-pub use fetch::{Auth, Fetcher};
+pub use fetch::{rate_limit_wait, shopify_slowdown, Auth, Fetcher};
 
 /// A configured source: one or more feeds (Shopify has one per resource) and the fetcher
 /// they share, whose request count makes a run's cost visible.

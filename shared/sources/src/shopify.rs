@@ -74,7 +74,7 @@ impl ChangeSource for ShopifyResource {
             None => {
                 let min = match req.cursor {
                     Some(c) => OffsetDateTime::from_unix_timestamp(
-                        parse_unix_cursor(c)? - self.config.overlap.as_secs() as i64,
+                        parse_unix_cursor(c)?.saturating_sub(self.config.overlap.as_secs() as i64),
                     )
                     .map_err(|_| SourceError::BadResponse(format!("cursor {c:?} out of range")))?,
                     None => req.since,
@@ -92,8 +92,22 @@ impl ChangeSource for ShopifyResource {
             }
         };
         let fetched = self.fetcher.get_json(&url, &[], req.deadline).await?;
-        let items = fetched
-            .body
+        let link = fetched.headers.get("link").and_then(|l| l.to_str().ok());
+        self.read_page(&fetched.body, link, req.cursor)
+    }
+}
+
+impl ShopifyResource {
+    /// One response: its items as changes, and the cursor (`<updated_at>|<page_info>` while
+    /// the `Link` header has a next page). `cursor` is the one the request started from.
+    /// Pure, so tests and the fuzzer reach it without a server.
+    pub fn read_page(
+        &self,
+        body: &serde_json::Value,
+        link: Option<&str>,
+        cursor: Option<&str>,
+    ) -> Result<Page, SourceError> {
+        let items = body
             .get(&self.resource)
             .and_then(|v| v.as_array())
             .ok_or_else(|| {
@@ -121,20 +135,13 @@ impl ChangeSource for ShopifyResource {
                 detail: None,
             });
         }
-        let next = fetched
-            .headers
-            .get("link")
-            .and_then(|l| l.to_str().ok())
-            .and_then(link::next)
-            .and_then(|u| page_info(&u));
+        let next = link.and_then(link::next).and_then(|u| page_info(&u));
         let last = changes.last().map(|c| c.occurred_at.unix_timestamp());
         let next_cursor = match (last, &next) {
             (Some(ts), Some(p)) => Some(format!("{ts}|{p}")),
             (Some(ts), None) => Some(ts.to_string()),
             // An empty page keeps the cursor where it was.
-            (None, _) => req
-                .cursor
-                .map(|c| c.split('|').next().unwrap_or(c).to_string()),
+            (None, _) => cursor.map(|c| c.split('|').next().unwrap_or(c).to_string()),
         };
         Ok(Page {
             changes,

@@ -45,10 +45,10 @@ impl ChangeSource for StripeEvents {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let start = match req.cursor {
             Some(c) if req.resume => parse_unix_cursor(c)?,
-            Some(c) => parse_unix_cursor(c)? - self.config.overlap.as_secs() as i64,
+            Some(c) => parse_unix_cursor(c)?.saturating_sub(self.config.overlap.as_secs() as i64),
             None => req.since.unix_timestamp(),
         };
-        let end = (start + WINDOW.as_secs() as i64).min(now);
+        let end = start.saturating_add(WINDOW.as_secs() as i64).min(now);
         let mut events: Vec<serde_json::Value> = Vec::new();
         let mut after: Option<String> = None;
         for _ in 0..MAX_PAGES_PER_WINDOW {
@@ -60,57 +60,70 @@ impl ChangeSource for StripeEvents {
                 url.push_str(&format!("&starting_after={a}"));
             }
             let page = self.fetcher.get_json(&url, &[], req.deadline).await?.body;
-            let data = page.get("data").and_then(|d| d.as_array()).ok_or_else(|| {
-                SourceError::BadResponse("Stripe list has no \"data\" array".into())
-            })?;
-            let has_more = page
-                .get("has_more")
-                .and_then(|h| h.as_bool())
-                .ok_or_else(|| {
-                    SourceError::BadResponse("Stripe list has no \"has_more\"".into())
-                })?;
+            let (data, more) = read_list_page(&page)?;
             events.extend(data.iter().cloned());
-            if !has_more || data.is_empty() {
-                break;
+            match more {
+                Some(last) => after = Some(last.to_string()),
+                None => break,
             }
-            after = Some(
-                data.last()
-                    .and_then(|e| e.get("id"))
-                    .and_then(|i| i.as_str())
-                    .ok_or_else(|| {
-                        SourceError::BadResponse("Stripe event without an \"id\"".into())
-                    })?
-                    .to_string(),
-            );
         }
-        let mut changes = Vec::with_capacity(events.len());
-        for event in events.iter().rev() {
-            let created = event
-                .get("created")
-                .and_then(|c| c.as_i64())
-                .ok_or_else(|| {
-                    SourceError::BadResponse("Stripe event without \"created\"".into())
-                })?;
-            let body =
-                serde_json::to_vec(event).map_err(|e| SourceError::BadResponse(e.to_string()))?;
-            let envelope = to_envelope(&self.config, &Headers::new(), &body, &self.config.rules)?;
-            changes.push(Change {
-                envelope,
-                occurred_at: OffsetDateTime::from_unix_timestamp(created).map_err(|_| {
-                    SourceError::BadResponse(format!(
-                        "Stripe event created={created} is out of range"
-                    ))
-                })?,
-                detail: None,
-            });
-        }
-        // Stripe lists by creation time, newest first; keep ours oldest first even if a
-        // page arrives out of order.
-        changes.sort_by_key(|c| c.occurred_at);
+        let changes = changes_from_events(&self.config, &events)?;
         Ok(Page {
             changes,
             next_cursor: Some(end.to_string()),
             done: end >= now,
         })
     }
+}
+
+/// One page of `GET /v1/events`: its events, and the id to continue after when Stripe
+/// has more. Pure, so tests and the fuzzer reach it without a server.
+pub fn read_list_page(
+    page: &serde_json::Value,
+) -> Result<(&[serde_json::Value], Option<&str>), SourceError> {
+    let data = page
+        .get("data")
+        .and_then(|d| d.as_array())
+        .ok_or_else(|| SourceError::BadResponse("Stripe list has no \"data\" array".into()))?;
+    let has_more = page
+        .get("has_more")
+        .and_then(|h| h.as_bool())
+        .ok_or_else(|| SourceError::BadResponse("Stripe list has no \"has_more\"".into()))?;
+    if !has_more || data.is_empty() {
+        return Ok((data, None));
+    }
+    let last = data
+        .last()
+        .and_then(|e| e.get("id"))
+        .and_then(|i| i.as_str())
+        .ok_or_else(|| SourceError::BadResponse("Stripe event without an \"id\"".into()))?;
+    Ok((data, Some(last)))
+}
+
+/// Listed events (newest first, as Stripe lists them) as changes, oldest first.
+pub fn changes_from_events(
+    config: &SourceConfig,
+    events: &[serde_json::Value],
+) -> Result<Vec<Change>, SourceError> {
+    let mut changes = Vec::with_capacity(events.len());
+    for event in events.iter().rev() {
+        let created = event
+            .get("created")
+            .and_then(|c| c.as_i64())
+            .ok_or_else(|| SourceError::BadResponse("Stripe event without \"created\"".into()))?;
+        let body =
+            serde_json::to_vec(event).map_err(|e| SourceError::BadResponse(e.to_string()))?;
+        let envelope = to_envelope(config, &Headers::new(), &body, &config.rules)?;
+        changes.push(Change {
+            envelope,
+            occurred_at: OffsetDateTime::from_unix_timestamp(created).map_err(|_| {
+                SourceError::BadResponse(format!("Stripe event created={created} is out of range"))
+            })?,
+            detail: None,
+        });
+    }
+    // Stripe lists by creation time, newest first; keep ours oldest first even if a
+    // page arrives out of order.
+    changes.sort_by_key(|c| c.occurred_at);
+    Ok(changes)
 }
