@@ -53,9 +53,9 @@ pub fn resolve(spec: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Secre
         return Ok(Secret(value));
     }
     if let Some(path) = spec.strip_prefix("file:") {
-        let value = std::fs::read_to_string(path).map_err(|e| SecretError::File {
+        let value = read_secret_file(path).map_err(|reason| SecretError::File {
             path: path.to_string(),
-            reason: e.kind().to_string(),
+            reason,
         })?;
         let value = value.trim_end_matches(['\n', '\r']).to_string();
         if value.is_empty() {
@@ -67,6 +67,26 @@ pub fn resolve(spec: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Secre
         return Err(SecretError::Empty);
     }
     Ok(Secret(spec.to_string()))
+}
+
+/// A secret file is a small regular file: a path to a device, a FIFO or a large file
+/// (`file:/dev/zero`, `file:/dev/stdin`) must fail `inlet check`, not hang it or fill memory.
+const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
+
+fn read_secret_file(path: &str) -> Result<String, String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| e.kind().to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_SECRET_FILE_BYTES + 1).read_to_string(&mut text))
+        .map_err(|e| e.kind().to_string())?;
+    if text.len() as u64 > MAX_SECRET_FILE_BYTES {
+        return Err(format!("larger than {MAX_SECRET_FILE_BYTES} bytes"));
+    }
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -95,5 +115,19 @@ mod tests {
             resolve("file:/nonexistent/x", &env),
             Err(SecretError::File { .. })
         ));
+    }
+
+    #[test]
+    fn a_device_or_huge_file_is_refused_not_read() {
+        let env = |_: &str| None;
+        for path in ["/dev/zero", "/dev/stdin", "/"] {
+            let err = resolve(&format!("file:{path}"), &env).unwrap_err();
+            assert!(matches!(err, SecretError::File { .. }), "{path}: {err:?}");
+        }
+        let big = std::env::temp_dir().join(format!("inlet-secret-big-{}", std::process::id()));
+        std::fs::write(&big, vec![b'a'; 70 * 1024]).unwrap();
+        let err = resolve(&format!("file:{}", big.display()), &env).unwrap_err();
+        let _ = std::fs::remove_file(&big);
+        assert!(err.to_string().contains("larger than"), "{err}");
     }
 }

@@ -141,6 +141,14 @@ pub(crate) fn sign(
     names: &Names,
     req: &SignRequest<'_>,
 ) -> Result<Vec<(String, String)>, SignError> {
+    // The id travels in a header, where HTTP drops surrounding whitespace and forbids
+    // control characters: an id the receiver cannot read back byte for byte cannot be signed.
+    if req.id.trim() != req.id || req.id.chars().any(char::is_control) {
+        return Err(SignError::Unsupported(format!(
+            "message id {:?} cannot be sent in a header (surrounding spaces or control characters)",
+            req.id
+        )));
+    }
     let prefix = format!("{}.{}.", req.id, req.timestamp);
     let signature = match parse_key(req.secret).map_err(SignError::UnusableSecret)? {
         Key::Symmetric(k) => {

@@ -352,3 +352,23 @@ fn template_parsing() {
         Part::Header("x-id".into())
     );
 }
+
+// Found by the `verify` fuzz target: an id with a trailing newline was signed as sent, but
+// a header value is read back trimmed, so `inlet send --id` produced a request that could
+// never verify. Such an id is now refused at signing.
+#[test]
+fn standard_webhooks_refuses_to_sign_an_id_a_header_cannot_carry() {
+    let secret = Secret::new(SW_SECRET);
+    for id in ["'\n", " msg_1", "msg_1 ", "msg\u{0}1"] {
+        let r = SignRequest {
+            body: b"{}",
+            secret: &secret,
+            timestamp: SW_TS,
+            id,
+        };
+        assert!(
+            matches!(sign(&Scheme::Svix, &r), Err(SignError::Unsupported(_))),
+            "{id:?}"
+        );
+    }
+}
