@@ -223,4 +223,6 @@ pub(crate) fn parse_timestamp(value: &str, header: &str) -> Result<i64, VerifyEr
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
