@@ -35,7 +35,7 @@ const SQS: Timing = Timing {
 };
 const VT: Duration = SQLITE.vt;
 
-fn envelope(id: &str, entity: Option<&str>) -> Envelope {
+pub(crate) fn envelope(id: &str, entity: Option<&str>) -> Envelope {
     let p = ProviderName::parse("acme").unwrap();
     let h = Headers::new().with("webhook-id", id);
     let body = format!("{{\"n\":\"{id}\"}}");
@@ -56,14 +56,14 @@ fn envelope(id: &str, entity: Option<&str>) -> Envelope {
     e
 }
 
-struct Sqlite {
+pub(crate) struct Sqlite {
     _dir: tempfile::TempDir,
     path: std::path::PathBuf,
-    clock: Arc<ManualClock>,
-    store: Store,
+    pub(crate) clock: Arc<ManualClock>,
+    pub(crate) store: Store,
 }
 
-fn sqlite(max_receive: u32) -> Sqlite {
+pub(crate) fn sqlite(max_receive: u32) -> Sqlite {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("inlet.db");
     let clock = Arc::new(ManualClock::at_unix(1_800_000_000));

@@ -9,6 +9,7 @@ mod crash;
 mod functions;
 mod independent;
 mod lambda_smoke;
+mod model;
 mod pipeline;
 mod reconcile;
 mod sources;
