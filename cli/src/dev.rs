@@ -120,17 +120,11 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
         clock: Arc::clone(&opts.clock),
         wake: Arc::clone(&wake),
     });
-    let mut server_shutdown = shutdown_rx.clone();
-    let server = tokio::spawn(async move {
-        let result = axum::serve(listener, router(app))
-            .with_graceful_shutdown(async move {
-                let _ = server_shutdown.wait_for(|stop| *stop).await;
-            })
-            .await;
-        if let Err(e) = result {
-            warn!(error = %e, "server stopped with an error");
-        }
-    });
+    let server = tokio::spawn(crate::server::serve(
+        listener,
+        router(app),
+        shutdown_rx.clone(),
+    ));
 
     let processor = Processor {
         ledger: Arc::clone(&ports.ledger),
