@@ -124,6 +124,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
         listener,
         router(app),
         shutdown_rx.clone(),
+        crate::server::ServeLimits::default(),
     ));
 
     let processor = Processor {

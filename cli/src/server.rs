@@ -25,13 +25,26 @@ use inlet_core::usecase::ingest::{self, Accepted, WebhookRequest};
 
 /// How long a client may take to send its body.
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a client may take to send a request's headers (a slowloris holds a connection
-/// open by never finishing them). Providers send them in one packet.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Connections served at once. Past it the server stops accepting (new connections wait
-/// in the kernel's backlog) until one closes, so a flood of idle connections cannot take
-/// every file descriptor; the header timeout frees the idle ones.
-pub const MAX_CONNECTIONS: usize = 1024;
+/// Limits on connections, against clients that hold them open (slowloris).
+#[derive(Debug, Clone, Copy)]
+pub struct ServeLimits {
+    /// How long a client may take to send a request's headers (a slowloris holds a
+    /// connection open by never finishing them). Providers send them in one packet.
+    pub header_read_timeout: Duration,
+    /// Connections served at once. Past it the server stops accepting (new connections
+    /// wait in the kernel's backlog) until one closes, so a flood of idle connections
+    /// cannot take every file descriptor; the header timeout frees the idle ones.
+    pub max_connections: usize,
+}
+
+impl Default for ServeLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+        }
+    }
+}
 /// How long a shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -40,24 +53,25 @@ async fn stopped(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
-/// Serve `router` on `listener` until `shutdown` turns true, with the limits above.
+/// Serve `router` on `listener` until `shutdown` turns true, within `limits`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
+    limits: ServeLimits,
 ) {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     use hyper_util::server::conn::auto::Builder;
     use hyper_util::server::graceful::GracefulShutdown;
     use hyper_util::service::TowerToHyperService;
 
-    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(limits.header_read_timeout);
     let builder = builder.http1_only();
     loop {
         let permit = tokio::select! {

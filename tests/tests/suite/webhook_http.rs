@@ -536,3 +536,90 @@ async fn store_that_cannot_take_the_write_answers_503_with_retry_after() {
     assert!(wait_until(Duration::from_secs(10), || read_jsonl(&events).len() == 1).await);
     dev.stop().await;
 }
+
+/// A served router that answers `GET /` with 200, under `limits`.
+async fn limited_server(
+    limits: inlet_cli::server::ServeLimits,
+) -> (std::net::SocketAddr, tokio::sync::watch::Sender<bool>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let router = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+    tokio::spawn(inlet_cli::server::serve(listener, router, stopped, limits));
+    (addr, stop)
+}
+
+/// Whether the server has closed `s` (EOF or reset) within `wait`.
+fn closed_within(s: &mut TcpStream, wait: Duration) -> bool {
+    s.set_read_timeout(Some(wait)).unwrap();
+    let mut buf = [0u8; 256];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue, // an error reply before the close
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                return false
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+// Found by the chaos suite's slowloris scenario: the server had no header read timeout,
+// so a connection that never finished its headers was held for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_never_finishes_its_headers_is_closed() {
+    let (addr, _stop) = limited_server(inlet_cli::server::ServeLimits {
+        header_read_timeout: Duration::from_millis(300),
+        ..Default::default()
+    })
+    .await;
+    let mut slow = TcpStream::connect(addr).unwrap();
+    slow.write_all(b"POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nX-Slow: a")
+        .unwrap();
+    let closed =
+        tokio::task::spawn_blocking(move || closed_within(&mut slow, Duration::from_secs(3)))
+            .await
+            .unwrap();
+    assert!(closed, "the slow connection is still open");
+    // A well-behaved client is still served.
+    let reply = raw_request(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        false,
+    );
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_limit_wait_until_one_closes() {
+    let (addr, _stop) = limited_server(inlet_cli::server::ServeLimits {
+        header_read_timeout: Duration::from_millis(800),
+        max_connections: 2,
+    })
+    .await;
+    // Two idle connections take both slots.
+    let idle: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let reply = tokio::task::spawn_blocking(move || {
+        raw_request(
+            addr,
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            false,
+        )
+    })
+    .await
+    .unwrap();
+    let waited = started.elapsed();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    // Served only once the header timeout freed a slot.
+    assert!(
+        waited >= Duration::from_millis(500),
+        "served after {waited:?}"
+    );
+    drop(idle);
+}
