@@ -160,6 +160,45 @@ impl Dev {
     }
 }
 
+/// Start the `inlet` binary at `bin` as `inlet dev` on 127.0.0.1:0 with `dir/inlet.toml` and
+/// `dir/data`, and `env` set (`None` removes a variable); returns the child and its base
+/// URL once it prints where it listens. Its stdout is drained so it never blocks.
+pub fn spawn_dev(
+    bin: &Path,
+    dir: &Path,
+    env: &[(&str, Option<&str>)],
+) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new(bin);
+    cmd.args(["dev", "--listen", "127.0.0.1:0", "--config"])
+        .arg(dir.join("inlet.toml"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (name, value) in env {
+        match value {
+            Some(v) => cmd.env(name, v),
+            None => cmd.env_remove(name),
+        };
+    }
+    let mut child = cmd.spawn().expect("inlet starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("inlet prints where it listens")
+            .unwrap();
+        if let Some(rest) = line.strip_prefix("listening on ") {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, base)
+}
+
 /// Headers signing `body` for `scheme` with `secret` at `timestamp`.
 pub fn signed(
     scheme: &Scheme,
@@ -370,6 +409,14 @@ impl SinkServer {
             .filter(|h| (200..300).contains(&h.status))
             .filter_map(|h| h.idempotency_key.clone())
             .collect()
+    }
+
+    /// Distinct keys of the requests answered 2xx, sorted.
+    pub fn distinct_delivered_keys(&self) -> Vec<String> {
+        let mut keys = self.delivered_keys();
+        keys.sort();
+        keys.dedup();
+        keys
     }
 
     pub fn hit_count(&self) -> usize {

@@ -9,7 +9,7 @@
 //! said so otherwise); peak RSS and open file descriptors before and after each.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -65,27 +65,7 @@ fn inlet_bin() -> PathBuf {
 impl Inlet {
     fn start(dir: &Path, config: &str) -> Inlet {
         std::fs::write(dir.join("inlet.toml"), config).unwrap();
-        let mut child = Command::new(inlet_bin())
-            .args(["dev", "--listen", "127.0.0.1:0", "--config"])
-            .arg(dir.join("inlet.toml"))
-            .arg("--data-dir")
-            .arg(dir.join("data"))
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("inlet starts");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let base = loop {
-            let line = lines
-                .next()
-                .expect("inlet prints where it listens")
-                .unwrap();
-            if let Some(rest) = line.strip_prefix("listening on ") {
-                break rest.split_whitespace().next().unwrap().to_string();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
+        let (child, base) = spawn_dev(&inlet_bin(), dir, &[("RUST_LOG", Some("error"))]);
         Inlet {
             child,
             base,
@@ -304,17 +284,12 @@ async fn sink_outage(r: &mut Report) {
     *sinks.default_status.lock().unwrap() = 200;
     let recovered = Instant::now();
     let all = wait_until(Duration::from_secs(30), || {
-        let mut keys = sinks.delivered_keys();
-        keys.sort();
-        keys.dedup();
-        keys.len() >= EVENTS
+        sinks.distinct_delivered_keys().len() >= EVENTS
     })
     .await;
     let drained_in = recovered.elapsed();
-    let mut keys = sinks.delivered_keys();
-    let delivered = keys.len();
-    keys.sort();
-    keys.dedup();
+    let delivered = sinks.delivered_keys().len();
+    let keys = sinks.distinct_delivered_keys();
     let per_minute = during as f64 / OUTAGE.as_secs_f64() * 60.0;
     r.figure(
         S,
@@ -396,10 +371,8 @@ async fn permanent_failure(r: &mut Report) {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut keys = sinks.delivered_keys();
-    let delivered = keys.len();
-    keys.sort();
-    keys.dedup();
+    let delivered = sinks.delivered_keys().len();
+    let keys = sinks.distinct_delivered_keys();
     r.check(
         S,
         delivered == EVENTS && keys.len() == EVENTS,
@@ -728,15 +701,10 @@ async fn disk_full(r: &mut Report) {
     }
     let expected = accepted.len();
     let all = wait_until(Duration::from_secs(60), || {
-        let mut keys = sinks.delivered_keys();
-        keys.sort();
-        keys.dedup();
-        keys.len() >= expected
+        sinks.distinct_delivered_keys().len() >= expected
     })
     .await;
-    let mut delivered = sinks.delivered_keys();
-    delivered.sort();
-    delivered.dedup();
+    let delivered = sinks.distinct_delivered_keys();
     let lost: Vec<&String> = accepted
         .iter()
         .filter(|k| delivered.binary_search(k).is_err())

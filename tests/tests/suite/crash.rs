@@ -1,9 +1,8 @@
 //! Kill tests: the real `inlet` binary is aborted (no destructors, no flushes — like
 //! `kill -9`) at each step of the pipeline, restarted, and the sink is checked.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use inlet_tests::*;
@@ -17,32 +16,11 @@ struct Proc {
 
 impl Proc {
     fn start(dir: &Path, failpoint: Option<&str>) -> Proc {
-        let mut cmd = Command::new(BIN);
-        cmd.args(["dev", "--listen", "127.0.0.1:0", "--config"])
-            .arg(dir.join("inlet.toml"))
-            .arg("--data-dir")
-            .arg(dir.join("data"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        match failpoint {
-            Some(f) => cmd.env("INLET_FAILPOINT", f),
-            None => cmd.env_remove("INLET_FAILPOINT"),
-        };
-        let mut child = cmd.spawn().expect("inlet starts");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let base = loop {
-            let line = lines
-                .next()
-                .expect("inlet prints where it listens")
-                .unwrap();
-            if let Some(rest) = line.strip_prefix("listening on ") {
-                break rest.split_whitespace().next().unwrap().to_string();
-            }
-        };
-        // Keep draining stdout so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let (child, base) = spawn_dev(
+            Path::new(BIN),
+            dir,
+            &[("RUST_LOG", Some("warn")), ("INLET_FAILPOINT", failpoint)],
+        );
         Proc { child, base }
     }
 
