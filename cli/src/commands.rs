@@ -127,6 +127,14 @@ fn check(explicit: Option<&Path>) -> u8 {
             ),
         }
     }
+    for o in &config.outboxes {
+        println!(
+            "  outbox {:<18} sqlite {}  (keys {}:<idempotency key>)",
+            o.name.as_str(),
+            o.sqlite,
+            o.name
+        );
+    }
     for src in &config.sources {
         println!(
             "  source {:<18} kind {:<18} provider {:<10} every {}s  {}",

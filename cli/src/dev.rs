@@ -152,6 +152,18 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
             shutdown_rx.clone(),
         )));
     }
+    for outbox in &config.outboxes {
+        let drain = inlet_outbox::sqlite::Drain::open(std::path::Path::new(&outbox.sqlite))
+            .with_context(|| format!("cannot open outbox {} ({})", outbox.name, outbox.sqlite))?;
+        tasks.push(tokio::spawn(outbox_loop(
+            outbox.clone(),
+            drain,
+            Arc::clone(&ports.queue),
+            Arc::clone(&opts.clock),
+            Arc::clone(&wake),
+            shutdown_rx.clone(),
+        )));
+    }
     let processor = Arc::new(processor);
     let workers = if ports.local.is_some() {
         LOCAL_WORKERS
@@ -218,6 +230,53 @@ async fn worker_loop(
         }
         tokio::select! {
             _ = wake.notified() => {}
+            _ = tokio::time::sleep(idle) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// Drain an application's outbox into the queue: whatever is due, every poll interval
+/// (at once again while full batches keep coming).
+async fn outbox_loop(
+    outbox: inlet_core::config::OutboxConfig,
+    mut drain: inlet_outbox::sqlite::Drain,
+    queue: Arc<dyn Queue>,
+    clock: Arc<dyn Clock>,
+    wake: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let idle = Duration::from_millis(outbox.poll_interval_ms);
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let now_ms = (clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
+        match inlet_outbox::publish_due(
+            &mut drain,
+            &outbox.name,
+            queue.as_ref(),
+            now_ms,
+            outbox.batch_size,
+            outbox.max_attempts,
+        )
+        .await
+        {
+            Ok(report) => {
+                if report.published > 0 {
+                    info!(outbox = %outbox.name, published = report.published, "outbox events enqueued");
+                    wake.notify_one();
+                }
+                if report.failed > 0 {
+                    warn!(outbox = %outbox.name, failed = report.failed, "outbox events not enqueued; retried later");
+                }
+                if report.published == outbox.batch_size {
+                    continue;
+                }
+            }
+            Err(e) => warn!(outbox = %outbox.name, error = %e, "outbox drain failed"),
+        }
+        tokio::select! {
             _ = tokio::time::sleep(idle) => {}
             _ = shutdown.changed() => {}
         }

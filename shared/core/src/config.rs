@@ -65,6 +65,46 @@ pub struct Config {
     pub providers: Vec<ProviderConfig>,
     pub sinks: Vec<SinkConfig>,
     pub sources: Vec<crate::source_config::SourceConfig>,
+    /// Transactional outboxes `inlet dev` drains into the pipeline (`inlet-outbox`).
+    pub outboxes: Vec<OutboxConfig>,
+}
+
+/// An application's outbox table to drain: each staged event is enqueued under the key
+/// `{name}:{idempotency_key}`, so the worker delivers it to the sinks exactly once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxConfig {
+    /// The key prefix and the record's `provider`; distinct from every provider's name.
+    pub name: ProviderName,
+    /// The application's SQLite database holding the `inlet_outbox` table.
+    pub sqlite: String,
+    pub poll_interval_ms: u64,
+    /// Events read per poll.
+    pub batch_size: usize,
+    /// Failed publishes before an event is marked `failed` (and left for an operator).
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutbox {
+    name: String,
+    sqlite: String,
+    #[serde(default = "default_outbox_poll_ms")]
+    poll_interval_ms: u64,
+    #[serde(default = "default_outbox_batch")]
+    batch_size: usize,
+    #[serde(default = "default_outbox_attempts")]
+    max_attempts: u32,
+}
+
+fn default_outbox_poll_ms() -> u64 {
+    200
+}
+fn default_outbox_batch() -> usize {
+    100
+}
+fn default_outbox_attempts() -> u32 {
+    10
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -216,6 +256,8 @@ struct RawConfig {
     sinks: Vec<SinkConfig>,
     #[serde(default)]
     sources: Vec<crate::source_config::RawSource>,
+    #[serde(default)]
+    outboxes: Vec<RawOutbox>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -427,6 +469,50 @@ impl Config {
             }
         }
 
+        let mut outboxes = Vec::new();
+        for (i, o) in raw.outboxes.iter().enumerate() {
+            let at = |field: &str| format!("outboxes[{i}].{field}");
+            let name = match ProviderName::parse(&o.name) {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    push(at("name"), format!("{:?} {e}", o.name));
+                    None
+                }
+            };
+            // The name prefixes the idempotency keys: shared with a provider (or another
+            // outbox), two different events could share a key and one would be dropped.
+            if !seen.insert(o.name.clone()) {
+                push(
+                    at("name"),
+                    format!("{:?} is already a provider's or an outbox's name", o.name),
+                );
+            }
+            if o.sqlite.is_empty() {
+                push(
+                    at("sqlite"),
+                    "must name the application's database file".into(),
+                );
+            }
+            if o.batch_size == 0 || o.batch_size > 1000 {
+                push(at("batch_size"), "must be between 1 and 1000".into());
+            }
+            if o.max_attempts == 0 {
+                push(at("max_attempts"), "must be at least 1".into());
+            }
+            if o.poll_interval_ms == 0 {
+                push(at("poll_interval_ms"), "must be at least 1".into());
+            }
+            if let Some(name) = name {
+                outboxes.push(OutboxConfig {
+                    name,
+                    sqlite: o.sqlite.clone(),
+                    poll_interval_ms: o.poll_interval_ms,
+                    batch_size: o.batch_size,
+                    max_attempts: o.max_attempts,
+                });
+            }
+        }
+
         if !issues.is_empty() {
             return Err(ConfigError { issues });
         }
@@ -437,6 +523,7 @@ impl Config {
             providers,
             sinks: raw.sinks,
             sources,
+            outboxes,
         })
     }
 
@@ -574,6 +661,45 @@ mod tests {
             Scheme::Hmac(_)
         ));
         assert!(!format!("{cfg:?}").contains("whsec_x"));
+    }
+
+    #[test]
+    fn outboxes_are_checked_and_their_names_stay_apart_from_providers() {
+        let base = "[[providers]]\nname = \"stripe\"\nscheme = \"stripe\"\nsecrets = [\"s\"]\n[[sinks]]\nkind = \"stdout\"\n";
+        let cfg = Config::from_toml(
+            &format!("{base}[[outboxes]]\nname = \"shop\"\nsqlite = \"app.db\"\n"),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(cfg.outboxes[0].name.as_str(), "shop");
+        assert_eq!(
+            (cfg.outboxes[0].batch_size, cfg.outboxes[0].max_attempts),
+            (100, 10)
+        );
+        let err = Config::from_toml(
+            &format!(
+                "{base}[[outboxes]]\nname = \"stripe\"\nsqlite = \"\"\nbatch_size = 0\nmax_attempts = 0\n[[outboxes]]\nname = \"Shop!\"\nsqlite = \"a.db\"\n"
+            ),
+            &env,
+        )
+        .unwrap_err()
+        .to_string();
+        for needle in [
+            "outboxes[0].name: \"stripe\" is already a provider's or an outbox's name",
+            "outboxes[0].sqlite: must name",
+            "outboxes[0].batch_size",
+            "outboxes[0].max_attempts",
+            "outboxes[1].name",
+        ] {
+            assert!(err.contains(needle), "{needle} in {err}");
+        }
+        // An unknown key is a typo, not ignored.
+        let err = Config::from_toml(
+            &format!("{base}[[outboxes]]\nname = \"shop\"\nsqlite = \"a.db\"\npoll_ms = 5\n"),
+            &env,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("poll_ms"), "{err}");
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub enum Source {
     Webhook,
     Reconciliation,
     Replay,
+    /// Staged by the application in its own transaction (`inlet-outbox`).
+    Outbox,
 }
 
 impl Source {
@@ -21,6 +23,7 @@ impl Source {
             Source::Webhook => "webhook",
             Source::Reconciliation => "reconciliation",
             Source::Replay => "replay",
+            Source::Outbox => "outbox",
         }
     }
 }

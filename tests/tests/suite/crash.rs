@@ -225,3 +225,79 @@ async fn sigkill_mid_stream_delivers_every_accepted_event() {
     );
     assert!(repeated.len() <= 4 * 10, "{repeated:?}");
 }
+
+/// An application's database with an `orders` table and the outbox, at `dir/app.db`;
+/// `n` orders are marked paid, each with its event staged in the same transaction.
+fn app_with_paid_orders(dir: &Path, n: usize) -> PathBuf {
+    let path = dir.join("app.db");
+    let mut conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("CREATE TABLE orders (id TEXT PRIMARY KEY, status TEXT NOT NULL);")
+        .unwrap();
+    inlet_outbox::sqlite::install(&conn).unwrap();
+    for i in 0..n {
+        let tx = conn.transaction().unwrap();
+        let order = format!("ord_{i}");
+        tx.execute("INSERT INTO orders VALUES (?1, 'paid')", [&order])
+            .unwrap();
+        let event = inlet_outbox::OutboxEvent::new(
+            "order",
+            &order,
+            "order.paid",
+            serde_json::json!({ "order": order }),
+        )
+        .with_idempotency_key(format!("order.paid:{order}"));
+        inlet_outbox::sqlite::stage(&tx, &event).unwrap();
+        tx.commit().unwrap();
+    }
+    path
+}
+
+// The case: the application committed (order and outbox row), then the publisher
+// died between enqueueing the events and marking them published. After the restart they
+// are enqueued again; the worker's ledger drops the copies; each is delivered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_crash_between_enqueue_and_mark_published_delivers_each_event_once() {
+    let (dir, events) = setup();
+    let app = app_with_paid_orders(dir.path(), 3);
+    let cfg = std::fs::read_to_string(dir.path().join("inlet.toml")).unwrap();
+    let cfg = format!(
+        "{cfg}\n[[outboxes]]\nname = \"shop\"\nsqlite = {:?}\npoll_interval_ms = 20\n",
+        app.display().to_string()
+    );
+    std::fs::write(dir.path().join("inlet.toml"), cfg).unwrap();
+
+    let mut p = Proc::start(dir.path(), Some("outbox_after_enqueue"));
+    assert!(
+        p.wait_for_crash(Duration::from_secs(10)),
+        "the failpoint was reached"
+    );
+    let pending = inlet_outbox::sqlite::Drain::open(&app)
+        .unwrap()
+        .counts()
+        .unwrap();
+    assert_eq!(pending.pending, 3, "enqueued but not marked published");
+
+    let p = Proc::start(dir.path(), None);
+    let expected: Vec<String> = (0..3).map(|i| format!("shop:order.paid:ord_{i}")).collect();
+    assert!(
+        wait_until(Duration::from_secs(15), || {
+            let got = keys(&events);
+            expected.iter().all(|k| got.contains(k))
+        })
+        .await,
+        "delivered after the restart"
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    drop(p);
+    let mut got = keys(&events);
+    got.sort();
+    assert_eq!(got, expected, "each event exactly once");
+    let counts = inlet_outbox::sqlite::Drain::open(&app)
+        .unwrap()
+        .counts()
+        .unwrap();
+    assert_eq!((counts.pending, counts.published), (0, 3));
+    let record = &read_jsonl(&events)[0];
+    assert_eq!(record["source"], "outbox");
+    assert_eq!(record["provider"], "shop");
+}
