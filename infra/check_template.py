@@ -1,7 +1,7 @@
 """Checks template.yaml's references that cfn-lint can miss inside SAM resources: every
 Ref, GetAtt, Sub variable and FindInMap must name a parameter, resource, mapping or
-pseudo parameter; every Condition used must exist; the three functions must build the
-three binaries of the workspace.
+pseudo parameter; every Condition used must exist; the functions must build the four
+Lambda binaries of the workspace.
 
 Usage: python check_template.py template.yaml
 """
@@ -87,8 +87,8 @@ def main():
 
     binaries = sorted(r["Metadata"]["BuildProperties"]["Binary"]
                       for r in doc["Resources"].values() if r["Type"] == "AWS::Serverless::Function")
-    if binaries != ["reconciler", "webhook", "worker"]:
-        problems.append(f"functions build {binaries}, expected reconciler, webhook, worker")
+    if binaries != ["publisher", "reconciler", "webhook", "worker"]:
+        problems.append(f"functions build {binaries}, expected publisher, reconciler, webhook, worker")
 
     for p in problems:
         print("FAIL", p)

@@ -199,6 +199,43 @@ pub fn spawn_dev(
     (child, base)
 }
 
+/// DynamoDB JSON (`{"S": …}`, `{"N": …}`) of a stored item, as a stream record carries it.
+pub fn dynamodb_json(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    for (k, v) in item {
+        let value = match v {
+            aws_sdk_dynamodb::types::AttributeValue::S(s) => serde_json::json!({ "S": s }),
+            aws_sdk_dynamodb::types::AttributeValue::N(n) => serde_json::json!({ "N": n }),
+            aws_sdk_dynamodb::types::AttributeValue::Bool(b) => serde_json::json!({ "BOOL": b }),
+            other => panic!("unexpected attribute {other:?}"),
+        };
+        out.insert(k.clone(), value);
+    }
+    serde_json::Value::Object(out)
+}
+
+/// One stream record in the shape of AWS's documented example event.
+pub fn stream_record(name: &str, seq: &str, image: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "eventID": format!("evt-{seq}"),
+        "eventName": name,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1_800_000_000,
+            "Keys": { "pk": image["pk"].clone() },
+            "NewImage": image,
+            "SequenceNumber": seq,
+            "SizeBytes": 512,
+            "StreamViewType": "NEW_IMAGE"
+        },
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/inlet/stream/2026-11-28T00:00:00.000"
+    })
+}
+
 /// Headers signing `body` for `scheme` with `secret` at `timestamp`.
 pub fn signed(
     scheme: &Scheme,

@@ -26,8 +26,14 @@
 //! worker's ledger drops the copy — the sinks see it once, with the key as
 //! `Idempotency-Key`.
 //!
-//! This crate is the piece applications import; it knows nothing of HTTP or AWS.
+//! On AWS (feature `dynamodb`), [`dynamodb::stage`] gives the `TransactWriteItem` to add
+//! to your own `TransactWriteItems` call: it writes the event into the Inlet stack's table,
+//! whose stream feeds the publisher function, which enqueues it the same way.
+//!
+//! This crate is the piece applications import; it knows nothing of HTTP.
 
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
 pub mod publish;
 pub mod sqlite;
 
@@ -172,4 +178,11 @@ pub enum OutboxError {
     Database(#[from] rusqlite::Error),
     #[error("outbox payload: {0}")]
     Payload(#[from] serde_json::Error),
+    /// The store did not take the write (DynamoDB); retryable.
+    #[error("outbox store: {message}")]
+    Store {
+        message: String,
+        #[source]
+        source: inlet_core::BoxError,
+    },
 }

@@ -43,7 +43,7 @@ fn spawn(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_three_binaries_serve_real_events_through_the_runtime_api() {
+async fn the_four_binaries_serve_real_events_through_the_runtime_api() {
     let moto = Moto::connect().await;
     let (q, dlq) = moto.queues(3, false).await;
     let table = moto.table().await;
@@ -123,4 +123,35 @@ async fn the_three_binaries_serve_real_events_through_the_runtime_api() {
         (Some(2), Some(1)),
         "{resp}"
     );
+
+    // publisher: the state table's stream record of an outbox item staged in a transaction.
+    let staged =
+        inlet_outbox::OutboxEvent::new("order", "ord_smoke", "order.paid", serde_json::json!({}));
+    moto.dynamodb()
+        .transact_write_items()
+        .transact_items(inlet_outbox::dynamodb::stage(&table, "shop", &staged).unwrap())
+        .send()
+        .await
+        .unwrap();
+    let item = inlet_outbox::dynamodb::get(&moto.dynamodb(), &table, &staged.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let api = RuntimeApi::start().await;
+    let _publisher = spawn("publisher", &api, &moto, &resources, &config);
+    api.invoke(
+        "req-4",
+        serde_json::json!({ "Records": [stream_record("INSERT", "1", dynamodb_json(&item))] }),
+    );
+    let resp = api
+        .response("req-4", Duration::from_secs(30))
+        .await
+        .expect("publisher answered")
+        .unwrap();
+    assert_eq!(resp["batchItemFailures"], serde_json::json!([]), "{resp}");
+    let item = inlet_outbox::dynamodb::get(&moto.dynamodb(), &table, &staged.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(item["status"].as_s().unwrap(), "published");
 }

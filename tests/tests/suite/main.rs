@@ -10,6 +10,7 @@ mod functions;
 mod independent;
 mod lambda_smoke;
 mod model;
+mod outbox_aws;
 mod pipeline;
 mod reconcile;
 mod sources;
