@@ -765,20 +765,25 @@ pub mod moto {
 
         /// The single table the stack creates (partition key `pk`).
         pub async fn table(&self) -> String {
+            self.table_keyed("pk").await
+        }
+
+        /// A table of its own whose hash key is the string attribute `key`.
+        pub async fn table_keyed(&self, key: &str) -> String {
             let name = unique("inlet");
             self.dynamodb()
                 .create_table()
                 .table_name(&name)
                 .key_schema(
                     KeySchemaElement::builder()
-                        .attribute_name("pk")
+                        .attribute_name(key)
                         .key_type(KeyType::Hash)
                         .build()
                         .unwrap(),
                 )
                 .attribute_definitions(
                     AttributeDefinition::builder()
-                        .attribute_name("pk")
+                        .attribute_name(key)
                         .attribute_type(ScalarAttributeType::S)
                         .build()
                         .unwrap(),

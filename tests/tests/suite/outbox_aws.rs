@@ -12,32 +12,7 @@ use inlet_tests::moto::Moto;
 use inlet_tests::{dynamodb_json, stream_record as record};
 
 async fn orders_table(moto: &Moto) -> String {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    };
-    let name = inlet_tests::moto::unique("orders");
-    moto.dynamodb()
-        .create_table()
-        .table_name(&name)
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("id")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
-    name
+    moto.table_keyed("id").await
 }
 
 fn order_paid(table: &str, order: &str, only_if_new: bool) -> TransactWriteItem {
