@@ -41,6 +41,7 @@ pub async fn run(command: Command) -> u8 {
             send(config.config.as_deref(), &provider, &body, opts).await
         }
         Command::Check { config } => check(config.config.as_deref()),
+        Command::Outbox { config, json } => outbox_status(config.config.as_deref(), json),
         Command::Dlq { action } => match action {
             DlqAction::List {
                 data_dir,
@@ -93,6 +94,72 @@ fn load_config(explicit: Option<&Path>) -> Result<(std::path::PathBuf, Config), 
             Err(exit::CONFIG)
         }
     }
+}
+
+/// The failed events listed per outbox.
+const FAILED_SHOWN: usize = 20;
+
+fn outbox_status(explicit: Option<&Path>, json: bool) -> u8 {
+    let (_, config) = match load_config(explicit) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if config.outboxes.is_empty() && !json {
+        println!("no [[outboxes]] in the configuration");
+    }
+    let mut code = exit::OK;
+    for o in &config.outboxes {
+        let read = inlet_outbox::sqlite::Drain::open(Path::new(&o.sqlite))
+            .and_then(|d| Ok((d.counts()?, d.failed(FAILED_SHOWN)?)));
+        let (counts, failed) = match read {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("inlet: outbox {} ({}): {e}", o.name, o.sqlite);
+                code = exit::FAILURE;
+                continue;
+            }
+        };
+        if json {
+            let failed: Vec<_> = failed
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "id": r.event.id,
+                        "idempotency_key": r.event.idempotency_key,
+                        "event_type": r.event.event_type,
+                        "attempts": r.attempts,
+                        "last_error": r.last_error,
+                    })
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::json!({
+                    "outbox": o.name.as_str(),
+                    "sqlite": o.sqlite,
+                    "pending": counts.pending,
+                    "published": counts.published,
+                    "failed": counts.failed,
+                    "failed_events": failed,
+                })
+            );
+        } else {
+            println!(
+                "outbox {}  pending {}  published {}  failed {}  ({})",
+                o.name, counts.pending, counts.published, counts.failed, o.sqlite
+            );
+            for r in &failed {
+                println!(
+                    "  failed {}  {}  attempts={}  {}",
+                    r.event.idempotency_key,
+                    r.event.event_type,
+                    r.attempts,
+                    r.last_error.as_deref().unwrap_or("")
+                );
+            }
+        }
+    }
+    code
 }
 
 fn check(explicit: Option<&Path>) -> u8 {

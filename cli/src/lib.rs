@@ -119,6 +119,15 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// The configured outboxes: events pending, published and failed, and why the failed
+    /// ones failed.
+    Outbox {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Print one JSON object per outbox.
+        #[arg(long)]
+        json: bool,
+    },
     /// Inspect and redrive the dead-letter queue.
     Dlq {
         #[command(subcommand)]

@@ -219,6 +219,22 @@ impl Drain {
         row.map(parsed).transpose()
     }
 
+    /// Up to `limit` events that failed for good, newest first, with their last error.
+    pub fn failed(&self, limit: usize) -> Result<Vec<OutboxRecord>, OutboxError> {
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM inlet_outbox WHERE status = 'failed' ORDER BY seq DESC LIMIT ?1"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![limit as i64], record)?;
+        // Shown as stored: a row failed because its payload does not parse is still listed.
+        rows.map(|r| {
+            let (mut rec, _, _) = r?;
+            rec.status = Status::Failed;
+            Ok(rec)
+        })
+        .collect()
+    }
+
     pub fn counts(&self) -> Result<Counts, OutboxError> {
         let mut counts = Counts::default();
         let mut stmt = self
@@ -379,6 +395,9 @@ mod tests {
         assert_eq!(first.last_error.as_deref(), Some("queue unavailable again"));
         // A failed event no longer holds its aggregate.
         assert_eq!(drain.due(now, 10).unwrap().len(), 2);
+        let failed = drain.failed(10).unwrap();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].event.id, first.event.id);
     }
 
     #[test]

@@ -72,6 +72,65 @@ fn check_accepts_the_example_and_explains_a_broken_config() {
 }
 
 #[test]
+fn outbox_shows_counts_and_why_events_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("app.db");
+    let conn = rusqlite::Connection::open(&app).unwrap();
+    inlet_outbox::sqlite::install(&conn).unwrap();
+    let (ok, bad) = (
+        inlet_outbox::OutboxEvent::new("order", "o1", "order.paid", serde_json::json!({})),
+        inlet_outbox::OutboxEvent::new("order", "o2", "order.paid", serde_json::json!({})),
+    );
+    inlet_outbox::sqlite::stage(&conn, &ok).unwrap();
+    inlet_outbox::sqlite::stage(&conn, &bad).unwrap();
+    let mut drain = inlet_outbox::sqlite::Drain::open(&app).unwrap();
+    drain.mark_published(&[ok.id.as_str()], 1).unwrap();
+    drain
+        .mark_failed(&bad.id, "store unavailable: disk full", 2, 1)
+        .unwrap();
+    let cfg = dir.path().join("inlet.toml");
+    let config = |path: &str| {
+        format!(
+            "{}\n[[sinks]]\nkind = \"stdout\"\n[[outboxes]]\nname = \"shop\"\nsqlite = {path:?}\n",
+            providers_toml()
+        )
+    };
+    std::fs::write(&cfg, config(app.to_str().unwrap())).unwrap();
+    let (code, out, err) = inlet(
+        &["outbox", "--config", cfg.to_str().unwrap(), "--json"],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let status: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (
+            status["pending"].as_u64(),
+            status["published"].as_u64(),
+            status["failed"].as_u64()
+        ),
+        (Some(0), Some(1), Some(1))
+    );
+    assert_eq!(
+        status["failed_events"][0]["last_error"],
+        "store unavailable: disk full"
+    );
+    let (code, out, _) = inlet(&["outbox", "--config", cfg.to_str().unwrap()], dir.path());
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("outbox shop  pending 0  published 1  failed 1"),
+        "{out}"
+    );
+    // A database that cannot be opened: said, exit 1.
+    std::fs::write(&cfg, config("/nonexistent/dir/app.db")).unwrap();
+    let (code, _, err) = inlet(&["outbox", "--config", cfg.to_str().unwrap()], dir.path());
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("outbox shop (/nonexistent/dir/app.db)"),
+        "{err}"
+    );
+}
+
+#[test]
 fn usage_errors_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(inlet(&["frobnicate"], dir.path()).0, 2);
