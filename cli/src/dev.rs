@@ -157,6 +157,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
             .with_context(|| format!("cannot open outbox {} ({})", outbox.name, outbox.sqlite))?;
         tasks.push(tokio::spawn(outbox_loop(
             outbox.clone(),
+            config.worker.retention(),
             drain,
             Arc::clone(&ports.queue),
             Arc::clone(&opts.clock),
@@ -236,10 +237,16 @@ async fn worker_loop(
     }
 }
 
+/// How often published outbox rows past the retention are deleted.
+const OUTBOX_PURGE_EVERY: Duration = Duration::from_secs(60);
+
 /// Drain an application's outbox into the queue: whatever is due, every poll interval
-/// (at once again while full batches keep coming).
+/// (at once again while full batches keep coming). Published rows are kept as long as the
+/// ledger remembers their keys (`worker.retention_secs`), then deleted, so the table does
+/// not grow without end and a key can be staged again once Inlet would accept it again.
 async fn outbox_loop(
     outbox: inlet_core::config::OutboxConfig,
+    retention: Duration,
     mut drain: inlet_outbox::sqlite::Drain,
     queue: Arc<dyn Queue>,
     clock: Arc<dyn Clock>,
@@ -247,11 +254,23 @@ async fn outbox_loop(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let idle = Duration::from_millis(outbox.poll_interval_ms);
+    let retention_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+    let mut last_purge: Option<std::time::Instant> = None;
     loop {
         if *shutdown.borrow() {
             break;
         }
         let now_ms = (clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
+        if last_purge.is_none_or(|t| t.elapsed() >= OUTBOX_PURGE_EVERY) {
+            last_purge = Some(std::time::Instant::now());
+            match drain.purge_published(now_ms.saturating_sub(retention_ms)) {
+                Ok(0) => {}
+                Ok(purged) => {
+                    info!(outbox = %outbox.name, purged, "published outbox rows past the retention deleted")
+                }
+                Err(e) => warn!(outbox = %outbox.name, error = %e, "outbox purge failed"),
+            }
+        }
         match inlet_outbox::publish_due(
             &mut drain,
             &outbox.name,

@@ -539,3 +539,48 @@ async fn the_file_sink_writes_a_batch_in_order_and_a_failed_write_fails_every_re
         }
     }
 }
+
+// Staged rows are delivered once; published rows past the ledger's retention are deleted
+// (the table does not grow without end), fresh ones are kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_events_are_delivered_and_old_published_rows_purged() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let app = dir.path().join("app.db");
+    let conn = rusqlite::Connection::open(&app).unwrap();
+    inlet_outbox::sqlite::install(&conn).unwrap();
+    let old = inlet_outbox::OutboxEvent::new("order", "o_old", "order.paid", serde_json::json!({}));
+    let new =
+        inlet_outbox::OutboxEvent::new("order", "o_new", "order.paid", serde_json::json!({"n": 1}))
+            .with_idempotency_key("order.paid:o_new");
+    inlet_outbox::sqlite::stage(&conn, &old).unwrap();
+    inlet_outbox::sqlite::Drain::open(&app)
+        .unwrap()
+        .mark_published(&[old.id.as_str()], 1_000)
+        .unwrap();
+    inlet_outbox::sqlite::stage(&conn, &new).unwrap();
+    let cfg = format!(
+        "{}{}{}\n[[outboxes]]\nname = \"shop\"\nsqlite = {:?}\npoll_interval_ms = 20\n",
+        fast_worker_toml(5),
+        providers_toml(),
+        file_sink_toml(&events),
+        app.display().to_string()
+    );
+    let dev = Dev::start(&cfg, &dir.path().join("data")).await;
+    assert!(
+        wait_until(Duration::from_secs(10), || read_jsonl(&events).len() == 1).await,
+        "the staged event is delivered"
+    );
+    let record = &read_jsonl(&events)[0];
+    assert_eq!(record["key"], "shop:order.paid:o_new");
+    assert_eq!(record["source"], "outbox");
+    let drain = inlet_outbox::sqlite::Drain::open(&app).unwrap();
+    assert!(
+        drain.get(&old.id).unwrap().is_none(),
+        "published long ago: purged"
+    );
+    let kept = drain.get(&new.id).unwrap().unwrap();
+    assert_eq!(kept.status, inlet_outbox::Status::Published);
+    assert!(kept.published_at.is_some());
+    dev.stop().await;
+}
