@@ -36,13 +36,15 @@ struct Input<'a> {
 }
 
 fn scheme_of(input: &Input<'_>) -> Option<Scheme> {
-    Some(match input.scheme % 7 {
+    Some(match input.scheme % 9 {
         0 => Scheme::StandardWebhooks,
         1 => Scheme::Svix,
         2 => Scheme::Stripe,
         3 => Scheme::Github,
         4 => Scheme::Shopify,
         5 => Scheme::Slack,
+        6 => Scheme::Gitlab,
+        7 => Scheme::BasicAuth,
         _ => Scheme::Hmac(HmacSpec {
             header: "x-signature".into(),
             algorithm: [
@@ -73,7 +75,11 @@ fn secret_for(scheme: &Scheme, bytes: &[u8]) -> Secret {
                 base64::engine::general_purpose::STANDARD.encode(key)
             ))
         }
-        // Any non-empty text is an HMAC key.
+        Scheme::BasicAuth => Secret::new(format!(
+            "fuzz-user:{}",
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        )),
+        // Any non-empty text is an HMAC key (or a token).
         _ => Secret::new(format!(
             "fuzz-secret-{}",
             base64::engine::general_purpose::STANDARD.encode(bytes)

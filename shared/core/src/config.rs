@@ -552,6 +552,8 @@ fn build_scheme(p: &RawProvider) -> Result<Scheme, (&'static str, String)> {
         "github" => Scheme::Github,
         "shopify" => Scheme::Shopify,
         "slack" => Scheme::Slack,
+        "gitlab" => Scheme::Gitlab,
+        "basic-auth" => Scheme::BasicAuth,
         "hmac" => {
             let header = p.header.clone().filter(|h| !h.is_empty()).ok_or((
                 "header",

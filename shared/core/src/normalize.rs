@@ -203,7 +203,22 @@ fn scheme_facts(
             event_type: field("/event/type").or_else(|| field("/type")),
             ..Facts::default()
         },
-        Scheme::Hmac(_) => Facts {
+        // GitLab 17.4+ sends `Idempotency-Key`, the same on every retry of one event;
+        // before that the body (identical on a retry) is the key.
+        Scheme::Gitlab => {
+            let kind = field("/object_kind");
+            let action = field("/object_attributes/action");
+            Facts {
+                event_id: header("idempotency-key"),
+                event_type: match (kind, action) {
+                    (Some(k), Some(a)) => Some(format!("{k}.{a}")),
+                    (Some(k), None) => Some(k),
+                    (None, _) => header("x-gitlab-event"),
+                },
+                ..Facts::default()
+            }
+        }
+        Scheme::Hmac(_) | Scheme::BasicAuth => Facts {
             event_type: field("/type"),
             ..Facts::default()
         },

@@ -272,9 +272,11 @@ async fn a_stale_event_never_overwrites_newer_state() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn restart_mid_stream_delivers_every_accepted_event() {
     // A slow downstream keeps a backlog, so every graceful stop leaves accepted events in
-    // the queue for the next start.
+    // the queue for the next start. Each round sends twice what the workers hold in flight
+    // at once (4 loops × batch 10): a stop lets the batches in progress finish, so fewer
+    // events would all be delivered before it returns.
     let sink = SinkServer::start().await;
-    *sink.delay.lock().unwrap() = Duration::from_millis(40);
+    *sink.delay.lock().unwrap() = Duration::from_millis(100);
     let dir = tempfile::tempdir().unwrap();
     let cfg = format!(
         "{}{}{}",
@@ -289,7 +291,7 @@ async fn restart_mid_stream_delivers_every_accepted_event() {
         let dev = Dev::start(&cfg, dir.path()).await;
         let base = dev.url("");
         let mut tasks = Vec::new();
-        for i in 0..40 {
+        for i in 0..80 {
             let (client, base) = (client.clone(), base.clone());
             let body = stripe_event(
                 &format!("evt_r{round}_{i}"),

@@ -623,3 +623,84 @@ async fn connections_past_the_limit_wait_until_one_closes() {
     );
     drop(idle);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_secret_providers_gitlab_and_basic_auth() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let cfg = format!(
+        "{}\n[[providers]]\nname = \"gitlab\"\nscheme = \"gitlab\"\nsecrets = [\"glt-old\", \"glt-current\"]\n\
+         [[providers]]\nname = \"pipedrive\"\nscheme = \"basic-auth\"\nsecrets = [\"inlet:s3cret pass\"]\nid_pointer = \"/meta/id\"\n",
+        config(&events)
+    );
+    let dev = Dev::start(&cfg, dir.path()).await;
+    let client = reqwest::Client::new();
+    let body = br#"{"object_kind":"merge_request","object_attributes":{"action":"open","iid":7}}"#
+        .to_vec();
+    let headers = |token: &str| {
+        vec![
+            ("X-Gitlab-Token".to_string(), token.to_string()),
+            (
+                "X-Gitlab-Event".to_string(),
+                "Merge Request Hook".to_string(),
+            ),
+            ("Idempotency-Key".to_string(), "7f1c2c1e-idem".to_string()),
+            ("Content-Type".to_string(), "application/json".to_string()),
+        ]
+    };
+    let url = dev.url("/webhooks/gitlab");
+    let (status, reply) = post(&client, &url, &headers("glt-current"), body.clone()).await;
+    assert_eq!(
+        (status, reply["key"].as_str()),
+        (202, Some("gitlab:7f1c2c1e-idem"))
+    );
+    // A retry of the same event is the same key (a duplicate downstream).
+    let (status, _) = post(&client, &url, &headers("glt-old"), body.clone()).await;
+    assert_eq!(status, 202);
+    let (status, reply) = post(&client, &url, &headers("glt-wrong"), body.clone()).await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (401, Some("signature_mismatch"))
+    );
+    let (status, reply) = post(&client, &url, &[], body).await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (401, Some("missing_header"))
+    );
+
+    let pd = br#"{"meta":{"id":"pd-42"},"current":{"id":1}}"#.to_vec();
+    let auth = |user_pass: &str| {
+        use base64::Engine as _;
+        vec![(
+            "Authorization".to_string(),
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(user_pass)
+            ),
+        )]
+    };
+    let url = dev.url("/webhooks/pipedrive");
+    let (status, reply) = post(&client, &url, &auth("inlet:s3cret pass"), pd.clone()).await;
+    assert_eq!(
+        (status, reply["key"].as_str()),
+        (202, Some("pipedrive:pd-42"))
+    );
+    let (status, reply) = post(&client, &url, &auth("inlet:wrong"), pd).await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (401, Some("signature_mismatch"))
+    );
+
+    assert!(
+        wait_until(Duration::from_secs(10), || read_jsonl(&events).len() == 2).await,
+        "two events, the GitLab retry deduplicated"
+    );
+    let records = read_jsonl(&events);
+    let gitlab = records.iter().find(|r| r["provider"] == "gitlab").unwrap();
+    assert_eq!(gitlab["type"], "merge_request.open");
+    // The secret never reaches a record.
+    assert!(!std::fs::read_to_string(&events)
+        .unwrap()
+        .contains("glt-current"));
+    dev.stop().await;
+}

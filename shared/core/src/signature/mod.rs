@@ -7,6 +7,7 @@
 
 mod crypto;
 mod generic;
+mod shared_secret;
 mod standard;
 mod stripe;
 
@@ -26,6 +27,10 @@ pub enum Scheme {
     Github,
     Shopify,
     Slack,
+    /// GitLab: the shared token in `X-Gitlab-Token` (GitLab does not sign).
+    Gitlab,
+    /// HTTP basic auth with a `user:password` secret (Pipedrive, Postmark, …).
+    BasicAuth,
     /// A configurable HMAC scheme for providers without a preset.
     Hmac(HmacSpec),
 }
@@ -38,6 +43,8 @@ impl Scheme {
         "github",
         "shopify",
         "slack",
+        "gitlab",
+        "basic-auth",
         "hmac",
     ];
 
@@ -49,6 +56,8 @@ impl Scheme {
             Scheme::Github => "github",
             Scheme::Shopify => "shopify",
             Scheme::Slack => "slack",
+            Scheme::Gitlab => "gitlab",
+            Scheme::BasicAuth => "basic-auth",
             Scheme::Hmac(_) => "hmac",
         }
     }
@@ -57,7 +66,7 @@ impl Scheme {
     pub fn has_timestamp(&self) -> bool {
         match self {
             Scheme::StandardWebhooks | Scheme::Svix | Scheme::Stripe | Scheme::Slack => true,
-            Scheme::Github | Scheme::Shopify => false,
+            Scheme::Github | Scheme::Shopify | Scheme::Gitlab | Scheme::BasicAuth => false,
             Scheme::Hmac(spec) => spec.timestamp_header.is_some(),
         }
     }
@@ -67,6 +76,7 @@ impl Scheme {
     pub fn check_secret(&self, secret: &Secret) -> Result<(), String> {
         match self {
             Scheme::StandardWebhooks | Scheme::Svix => standard::parse_key(secret).map(|_| ()),
+            Scheme::BasicAuth => shared_secret::check_basic_secret(secret.expose()),
             _ => Ok(()),
         }
     }
@@ -142,6 +152,8 @@ pub fn verify(scheme: &Scheme, req: &VerifyRequest<'_>) -> Result<Verified, Veri
         Scheme::Github => generic::verify(&HmacSpec::github(), req),
         Scheme::Shopify => generic::verify(&HmacSpec::shopify(), req),
         Scheme::Slack => generic::verify(&HmacSpec::slack(), req),
+        Scheme::Gitlab => shared_secret::verify_token(shared_secret::GITLAB_TOKEN, req),
+        Scheme::BasicAuth => shared_secret::verify_basic(req),
         Scheme::Hmac(spec) => generic::verify(spec, req),
     }
 }
@@ -174,6 +186,8 @@ pub fn sign(scheme: &Scheme, req: &SignRequest<'_>) -> Result<Vec<(String, Strin
         Scheme::Github => generic::sign(&HmacSpec::github(), req),
         Scheme::Shopify => generic::sign(&HmacSpec::shopify(), req),
         Scheme::Slack => generic::sign(&HmacSpec::slack(), req),
+        Scheme::Gitlab => Ok(shared_secret::sign_token("X-Gitlab-Token", req)),
+        Scheme::BasicAuth => shared_secret::sign_basic(req),
         Scheme::Hmac(spec) => generic::sign(spec, req),
     }
 }

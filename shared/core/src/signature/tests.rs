@@ -372,3 +372,83 @@ fn standard_webhooks_refuses_to_sign_an_id_a_header_cannot_carry() {
         );
     }
 }
+
+#[test]
+fn gitlab_token_matches_any_active_secret_and_nothing_else() {
+    let s = secrets(&["old-token", "gitlab-token-1"]);
+    let ok = Headers::new().with("X-Gitlab-Token", "gitlab-token-1");
+    assert_eq!(
+        verify(&Scheme::Gitlab, &req(b"{}", &ok, &s, 0))
+            .unwrap()
+            .secret_index,
+        1
+    );
+    for (headers, expected) in [
+        (
+            Headers::new(),
+            VerifyError::MissingHeader("x-gitlab-token".into()),
+        ),
+        (
+            Headers::new().with("X-Gitlab-Token", "gitlab-token-2"),
+            VerifyError::Mismatch,
+        ),
+        // A prefix of the secret is not the secret.
+        (
+            Headers::new().with("X-Gitlab-Token", "gitlab-token-"),
+            VerifyError::Mismatch,
+        ),
+    ] {
+        assert_eq!(
+            verify(&Scheme::Gitlab, &req(b"{}", &headers, &s, 0)),
+            Err(expected)
+        );
+    }
+    let signed = sign(
+        &Scheme::Gitlab,
+        &SignRequest {
+            body: b"{}",
+            secret: &s[1],
+            timestamp: 0,
+            id: "",
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        signed,
+        vec![("X-Gitlab-Token".to_string(), "gitlab-token-1".to_string())]
+    );
+}
+
+#[test]
+fn basic_auth_checks_user_and_password() {
+    // RFC 7617's example: Aladdin / open sesame.
+    let s = secrets(&["Aladdin:open sesame"]);
+    let h = Headers::new().with("Authorization", "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+    assert!(verify(&Scheme::BasicAuth, &req(b"", &h, &s, 0)).is_ok());
+    let lower = Headers::new().with("authorization", "basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+    assert!(verify(&Scheme::BasicAuth, &req(b"", &lower, &s, 0)).is_ok());
+    for (value, reason) in [
+        (
+            "Bearer QWxhZGRpbjpvcGVuIHNlc2FtZQ==",
+            Some("not Basic authentication"),
+        ),
+        ("Basic !!!", Some("credentials are not base64")),
+        ("BasicQWxh", Some("expected \"Basic <base64>\"")),
+        // Aladdin:open sesamE
+        ("Basic QWxhZGRpbjpvcGVuIHNlc2FtRQ==", None),
+    ] {
+        let h = Headers::new().with("Authorization", value);
+        let err = verify(&Scheme::BasicAuth, &req(b"", &h, &s, 0)).unwrap_err();
+        match reason {
+            Some(r) => assert_eq!(err, malformed("authorization", r), "{value}"),
+            None => assert_eq!(err, VerifyError::Mismatch, "{value}"),
+        }
+    }
+    assert!(Scheme::BasicAuth
+        .check_secret(&Secret::new("no-colon"))
+        .is_err());
+    assert!(Scheme::BasicAuth.check_secret(&Secret::new(":pw")).is_err());
+    assert!(Scheme::BasicAuth
+        .check_secret(&Secret::new("u:p:w"))
+        .is_ok());
+}
