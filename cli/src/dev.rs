@@ -260,7 +260,7 @@ async fn outbox_loop(
         if *shutdown.borrow() {
             break;
         }
-        let now_ms = (clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
+        let now_ms = inlet_core::clock::unix_millis(clock.now());
         if last_purge.is_none_or(|t| t.elapsed() >= OUTBOX_PURGE_EVERY) {
             last_purge = Some(std::time::Instant::now());
             match drain.purge_published(now_ms.saturating_sub(retention_ms)) {

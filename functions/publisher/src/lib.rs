@@ -48,7 +48,7 @@ enum Outcome {
 
 /// Handle one batch of stream records.
 pub async fn handle(deps: &Deps, event: Event) -> DynamoDbEventResponse {
-    let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let now_ms = inlet_core::clock::unix_millis(time::OffsetDateTime::now_utc());
     let outcomes = join_all(event.records.iter().map(|r| publish(deps, r, now_ms))).await;
     deps.metrics.flush();
     let mut response = DynamoDbEventResponse::default();

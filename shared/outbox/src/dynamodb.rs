@@ -78,7 +78,7 @@ pub fn stage(
         )));
     }
     let now = time::OffsetDateTime::now_utc();
-    let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+    let now_ms = inlet_core::clock::unix_millis(now);
     let mut item = HashMap::from([
         ("pk".to_string(), s(&format!("{PK_PREFIX}{}", event.id))),
         ("outbox".to_string(), s(outbox)),

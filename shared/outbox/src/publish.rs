@@ -2,11 +2,11 @@
 //! the sinks like any webhook. Enqueue first, mark published after: a crash in between
 //! publishes the event again, and the worker's ledger drops the copy.
 
+use inlet_core::clock::from_unix_millis;
 use inlet_core::envelope::{Envelope, Source};
 use inlet_core::ids::{EventKey, ProviderName};
 use inlet_core::normalize::sha256_hex;
 use inlet_core::ports::Queue;
-use time::OffsetDateTime;
 
 use crate::sqlite::Drain;
 use crate::{OutboxError, OutboxRecord};
@@ -40,9 +40,7 @@ pub fn to_envelope(outbox: &ProviderName, record: &OutboxRecord) -> Result<Envel
         "correlation_id": e.correlation_id,
         "created_at_ms": record.created_at,
     }))?;
-    let received_at =
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(record.created_at) * 1_000_000)
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let received_at = from_unix_millis(record.created_at);
     Ok(Envelope {
         v: Envelope::SCHEMA_VERSION,
         key,

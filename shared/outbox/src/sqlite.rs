@@ -1,6 +1,7 @@
 //! The outbox in an application's SQLite database: [`install`] the table once, [`stage`]
 //! events inside your own transactions, and let a publisher ([`Drain`]) read what is due.
 
+use inlet_core::clock::unix_millis;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::{OutboxError, OutboxEvent, OutboxRecord, Status};
@@ -32,17 +33,13 @@ pub fn install(conn: &Connection) -> Result<(), OutboxError> {
     Ok(())
 }
 
-fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
-
 /// Stage `event` in the caller's open transaction (pass `&tx`): it commits or rolls back
 /// with the business write beside it. Staging an idempotency key that is already in the
 /// table does nothing, so the same fact staged twice is published once.
 pub fn stage(conn: &Connection, event: &OutboxEvent) -> Result<(), OutboxError> {
     event.check()?;
     let payload = serde_json::to_string(&event.payload)?;
-    let now = now_ms();
+    let now = unix_millis(time::OffsetDateTime::now_utc());
     conn.prepare_cached(
         "INSERT INTO inlet_outbox (id, aggregate_type, aggregate_id, event_type, payload,
              correlation_id, idempotency_key, next_attempt_at, created_at)
@@ -364,7 +361,7 @@ mod tests {
             stage(&conn, e).unwrap();
         }
         let drain = Drain::open(&path).unwrap();
-        let now = now_ms();
+        let now = unix_millis(time::OffsetDateTime::now_utc());
         drain
             .mark_failed(&first.id, "queue unavailable", now + 1_000, 2)
             .unwrap();
