@@ -169,18 +169,11 @@ fn scheme_facts(
                 version: json.and_then(|j| j.get("created")).and_then(parse_version),
             }
         }
-        Scheme::Github => {
-            let event = header("x-github-event");
-            let action = field("/action");
-            Facts {
-                event_id: header("x-github-delivery"),
-                event_type: match (event, action) {
-                    (Some(e), Some(a)) => Some(format!("{e}.{a}")),
-                    (e, _) => e,
-                },
-                ..Facts::default()
-            }
-        }
+        Scheme::Github => Facts {
+            event_id: header("x-github-delivery"),
+            event_type: with_action(header("x-github-event"), field("/action")),
+            ..Facts::default()
+        },
         Scheme::Shopify => {
             let topic = header("x-shopify-topic");
             let resource = topic
@@ -205,24 +198,26 @@ fn scheme_facts(
         },
         // GitLab 17.4+ sends `Idempotency-Key`, the same on every retry of one event;
         // before that the body (identical on a retry) is the key.
-        Scheme::Gitlab => {
-            let kind = field("/object_kind");
-            let action = field("/object_attributes/action");
-            Facts {
-                event_id: header("idempotency-key"),
-                event_type: match (kind, action) {
-                    (Some(k), Some(a)) => Some(format!("{k}.{a}")),
-                    (Some(k), None) => Some(k),
-                    (None, _) => header("x-gitlab-event"),
-                },
-                ..Facts::default()
-            }
-        }
+        Scheme::Gitlab => Facts {
+            event_id: header("idempotency-key"),
+            event_type: with_action(field("/object_kind"), field("/object_attributes/action"))
+                .or_else(|| header("x-gitlab-event")),
+            ..Facts::default()
+        },
         Scheme::Hmac(_) | Scheme::BasicAuth => Facts {
             event_type: field("/type"),
             ..Facts::default()
         },
     })
+}
+
+/// An event kind and the action within it, as `kind.action` (`issues.opened`); the kind
+/// alone without an action; nothing without a kind.
+fn with_action(kind: Option<String>, action: Option<String>) -> Option<String> {
+    match (kind, action) {
+        (Some(k), Some(a)) => Some(format!("{k}.{a}")),
+        (k, _) => k,
+    }
 }
 
 /// A Shopify change: `orders/123@1700000000` — the same key the reconciliation source
