@@ -287,6 +287,24 @@ pub fn stripe_envelope(body: &str) -> inlet_core::envelope::Envelope {
     .unwrap()
 }
 
+/// A POST of `body` to `{base}/webhooks/stripe`, signed with the test secret, not yet sent:
+/// for callers that must survive a server that dies or read the response's headers.
+pub fn stripe_request(client: &reqwest::Client, base: &str, body: &str) -> reqwest::RequestBuilder {
+    let mut req = client
+        .post(format!("{base}/webhooks/stripe"))
+        .body(body.to_string());
+    for (k, v) in signed(
+        &Scheme::Stripe,
+        STRIPE_SECRET,
+        body.as_bytes(),
+        now_unix(),
+        "",
+    ) {
+        req = req.header(k, v);
+    }
+    req
+}
+
 /// POST a Stripe event signed with the test secret.
 pub async fn post_stripe(
     client: &reqwest::Client,

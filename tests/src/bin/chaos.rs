@@ -139,20 +139,7 @@ fn client() -> reqwest::Client {
 
 /// POST a signed Stripe event; the status, or 0 when the request failed.
 async fn send(client: &reqwest::Client, base: &str, body: &str) -> u16 {
-    let headers = signed(
-        &inlet_core::signature::Scheme::Stripe,
-        STRIPE_SECRET,
-        body.as_bytes(),
-        now_unix(),
-        "",
-    );
-    let mut req = client
-        .post(format!("{base}/webhooks/stripe"))
-        .body(body.to_string());
-    for (k, v) in &headers {
-        req = req.header(k.as_str(), v.as_str());
-    }
-    match req.send().await {
+    match stripe_request(client, base, body).send().await {
         Ok(r) => r.status().as_u16(),
         Err(_) => 0,
     }
@@ -646,20 +633,7 @@ async fn disk_full(r: &mut Report) {
             "data": { "object": { "id": format!("in_{i}"), "object": "invoice", "note": padding } }
         })
         .to_string();
-        let headers = signed(
-            &inlet_core::signature::Scheme::Stripe,
-            STRIPE_SECRET,
-            body.as_bytes(),
-            now_unix(),
-            "",
-        );
-        let mut req = client
-            .post(format!("{}/webhooks/stripe", inlet.base))
-            .body(body);
-        for (k, v) in &headers {
-            req = req.header(k.as_str(), v.as_str());
-        }
-        match req.send().await {
+        match stripe_request(&client, &inlet.base, &body).send().await {
             Ok(resp) if resp.status().as_u16() == 202 => accepted.push(format!("stripe:{id}")),
             Ok(resp) if resp.status().as_u16() == 503 => {
                 retry_after &= resp.headers().contains_key("retry-after");

@@ -300,19 +300,7 @@ async fn restart_mid_stream_delivers_every_accepted_event() {
                 now_unix(),
             );
             tasks.push(tokio::spawn(async move {
-                let mut req = client
-                    .post(format!("{base}/webhooks/stripe"))
-                    .body(body.clone());
-                for (k, v) in signed(
-                    &inlet_core::signature::Scheme::Stripe,
-                    STRIPE_SECRET,
-                    body.as_bytes(),
-                    now_unix(),
-                    "",
-                ) {
-                    req = req.header(k, v);
-                }
-                let resp = req.send().await.ok()?;
+                let resp = stripe_request(&client, &base, &body).send().await.ok()?;
                 (resp.status().as_u16() == 202).then(|| format!("stripe:evt_r{round}_{i}"))
             }));
         }
