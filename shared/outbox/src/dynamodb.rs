@@ -44,15 +44,6 @@ pub const RETENTION_SECS: i64 = 7 * 86_400;
 /// checked 2026-11-28); the payload gets what the other attributes leave.
 pub const MAX_PAYLOAD_BYTES: usize = 350 * 1024;
 
-fn store_error(
-    message: &'static str,
-) -> impl FnOnce(aws_sdk_dynamodb::error::BuildError) -> OutboxError {
-    move |e| OutboxError::Store {
-        message: message.to_string(),
-        source: Box::new(e),
-    }
-}
-
 fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_string())
 }
@@ -100,7 +91,10 @@ pub fn stage(
         .table_name(table)
         .set_item(Some(item))
         .build()
-        .map_err(store_error("the outbox Put cannot be built"))?;
+        .map_err(|e| OutboxError::Store {
+            message: "the outbox Put cannot be built".into(),
+            source: Box::new(e),
+        })?;
     Ok(TransactWriteItem::builder().put(put).build())
 }
 

@@ -223,9 +223,10 @@ impl Drain {
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params![limit as i64], record)?;
-        // Shown as stored: a row failed because its payload does not parse is still listed.
+        // A row failed because its payload does not parse is still listed (payload null).
         rows.map(|r| {
-            let (mut rec, _, _) = r?;
+            let (mut rec, payload, _) = r?;
+            rec.event.payload = serde_json::from_str(&payload).unwrap_or_default();
             rec.status = Status::Failed;
             Ok(rec)
         })
@@ -395,6 +396,7 @@ mod tests {
         let failed = drain.failed(10).unwrap();
         assert_eq!(failed.len(), 1);
         assert_eq!(failed[0].event.id, first.event.id);
+        assert_eq!(failed[0].event.payload, first.event.payload);
     }
 
     #[test]
