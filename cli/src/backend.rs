@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use clap::ValueEnum;
 use inlet_aws::runtime::Resources;
 use inlet_core::clock::Clock;
-use inlet_core::ports::{Cursors, DeadLetters, EntityVersions, Ledger, Queue};
+use inlet_core::ports::{ConflictStore, Cursors, DeadLetters, EntityVersions, Ledger, Queue};
 use inlet_local::{Store, StoreOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -27,6 +27,8 @@ pub struct Ports {
     pub dead_letters: Arc<dyn DeadLetters>,
     pub ledger: Arc<dyn Ledger>,
     pub versions: Arc<dyn EntityVersions>,
+    /// Conflict-rule state and the review queue.
+    pub conflicts: Arc<dyn ConflictStore>,
     pub cursors: Arc<dyn Cursors>,
     /// The embedded store (status, metrics, reconciliation reports), when local.
     pub local: Option<Store>,
@@ -57,6 +59,7 @@ pub fn local(
         dead_letters: s.clone(),
         ledger: s.clone(),
         versions: s.clone(),
+        conflicts: s.clone(),
         cursors: s,
         local: Some(store),
         aws: None,
@@ -100,6 +103,7 @@ pub fn aws_with(
         dead_letters: queue,
         ledger: table.clone(),
         versions: table.clone(),
+        conflicts: table.clone(),
         cursors: table,
         local: None,
         aws: Some(AwsHandles { sdk, resources }),

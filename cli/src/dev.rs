@@ -17,7 +17,7 @@ use inlet_core::clock::{Clock, SystemClock};
 use inlet_core::config::Config;
 use inlet_core::metrics::Metrics;
 use inlet_core::ports::{Queue, Sink};
-use inlet_core::usecase::process::{run_once, ProcessSettings, Processor};
+use inlet_core::usecase::process::{run_once, ConflictPolicy, ProcessSettings, Processor};
 use inlet_local::{LocalMetrics, Store, StoreOptions};
 
 use crate::backend::{BackendKind, Ports};
@@ -130,6 +130,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
     let processor = Processor {
         ledger: Arc::clone(&ports.ledger),
         versions: Arc::clone(&ports.versions),
+        conflicts: conflict_policy(&config, &ports),
         sinks,
         metrics: Arc::clone(&metrics),
         clock: Arc::clone(&opts.clock),
@@ -353,4 +354,12 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => {}
         _ = term => {}
     }
+}
+
+/// The conflict rules and where their state lives; `None` when no rule is declared.
+pub fn conflict_policy(config: &Config, ports: &Ports) -> Option<ConflictPolicy> {
+    (!config.conflicts.is_empty()).then(|| ConflictPolicy {
+        rules: config.conflicts.clone(),
+        store: Arc::clone(&ports.conflicts),
+    })
 }

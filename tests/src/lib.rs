@@ -657,7 +657,8 @@ pub fn stripe_source_toml(api_base: &str, extra: &str) -> String {
 /// The AWS emulator (moto) that `scripts/test` starts on a free loopback port.
 pub mod moto {
     use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType,
     };
     use aws_sdk_sqs::types::QueueAttributeName;
 
@@ -781,9 +782,49 @@ pub mod moto {
             (queue_url, dlq_url)
         }
 
-        /// The single table the stack creates (partition key `pk`).
+        /// The single table the stack creates (partition key `pk`, the sparse `reviews`
+        /// index over pending reviews), as `template.yaml` declares it.
         pub async fn table(&self) -> String {
-            self.table_keyed("pk").await
+            let name = unique("inlet");
+            let key = |name: &str, kind: KeyType| {
+                KeySchemaElement::builder()
+                    .attribute_name(name)
+                    .key_type(kind)
+                    .build()
+                    .unwrap()
+            };
+            let attribute = |name: &str, kind: ScalarAttributeType| {
+                AttributeDefinition::builder()
+                    .attribute_name(name)
+                    .attribute_type(kind)
+                    .build()
+                    .unwrap()
+            };
+            self.dynamodb()
+                .create_table()
+                .table_name(&name)
+                .key_schema(key("pk", KeyType::Hash))
+                .attribute_definitions(attribute("pk", ScalarAttributeType::S))
+                .attribute_definitions(attribute("rq", ScalarAttributeType::S))
+                .attribute_definitions(attribute("ha", ScalarAttributeType::N))
+                .global_secondary_indexes(
+                    GlobalSecondaryIndex::builder()
+                        .index_name(inlet_aws::conflicts::REVIEWS_INDEX)
+                        .key_schema(key("rq", KeyType::Hash))
+                        .key_schema(key("ha", KeyType::Range))
+                        .projection(
+                            Projection::builder()
+                                .projection_type(ProjectionType::All)
+                                .build(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .billing_mode(BillingMode::PayPerRequest)
+                .send()
+                .await
+                .unwrap();
+            name
         }
 
         /// A table of its own whose hash key is the string attribute `key`.

@@ -8,7 +8,7 @@ use inlet_aws::{sdk_config, DynamoStore, EmfMetrics};
 use inlet_core::clock::SystemClock;
 use inlet_core::config::{Config, SinkConfig};
 use inlet_core::ports::Sink;
-use inlet_core::usecase::process::{ProcessSettings, Processor};
+use inlet_core::usecase::process::{ConflictPolicy, ProcessSettings, Processor};
 use inlet_worker_fn::{handle, Deps};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
@@ -52,7 +52,11 @@ async fn main() -> Result<(), Error> {
     let deps = Arc::new(Deps {
         processor: Processor {
             ledger: store.clone(),
-            versions: store,
+            versions: store.clone(),
+            conflicts: (!config.conflicts.is_empty()).then(|| ConflictPolicy {
+                rules: config.conflicts.clone(),
+                store,
+            }),
             sinks,
             metrics: metrics.clone(),
             clock: Arc::new(SystemClock),

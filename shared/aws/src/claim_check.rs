@@ -36,21 +36,48 @@ impl ClaimCheck {
 
     /// Store `body`; returns the pointer message to enqueue instead.
     pub async fn store(&self, body: &str) -> Result<String, StoreError> {
+        let ttl = time::OffsetDateTime::now_utc().unix_timestamp() + TTL_SECS;
+        self.store_until(body, Some(ttl)).await
+    }
+
+    /// Store `body` until `ttl` (epoch seconds; `None`: until [`expire`](Self::expire)
+    /// gives it one). Returns the pointer message.
+    pub async fn store_until(&self, body: &str, ttl: Option<i64>) -> Result<String, StoreError> {
         let bytes = body.as_bytes();
         let pointer = Pointer::for_body(hex::encode(Sha256::digest(bytes)), bytes.len());
-        let ttl = time::OffsetDateTime::now_utc().unix_timestamp() + TTL_SECS;
         for (n, chunk) in bytes.chunks(CHUNK_BYTES).enumerate() {
-            self.client
+            let mut put = self
+                .client
                 .put_item()
                 .table_name(&self.table)
                 .item("pk", AttributeValue::S(format!("B#{}#{n}", pointer.id)))
-                .item("b", AttributeValue::B(Blob::new(chunk.to_vec())))
-                .item("ttl", AttributeValue::N(ttl.to_string()))
-                .send()
+                .item("b", AttributeValue::B(Blob::new(chunk.to_vec())));
+            if let Some(ttl) = ttl {
+                put = put.item("ttl", AttributeValue::N(ttl.to_string()));
+            }
+            put.send()
                 .await
                 .map_err(unavailable("DynamoDB PutItem (claim check) failed"))?;
         }
         Ok(pointer.to_message())
+    }
+
+    /// Let a body stored without a TTL expire at `ttl` (epoch seconds).
+    pub async fn expire(&self, p: &Pointer, ttl: i64) -> Result<(), StoreError> {
+        for n in 0..p.chunks {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(format!("B#{}#{n}", p.id)))
+                .update_expression("SET #t = :t")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_names("#t", "ttl")
+                .expression_attribute_values(":t", AttributeValue::N(ttl.to_string()))
+                .send()
+                .await
+                .map_err(unavailable("DynamoDB UpdateItem (claim check expiry) failed"))?;
+        }
+        Ok(())
     }
 
     /// Reassemble a stored body, checking its length and hash. `p` comes from

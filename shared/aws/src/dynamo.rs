@@ -1,6 +1,7 @@
 //! The ledger, entity versions and cursors on one DynamoDB table (partition key `pk`).
 //!
-//! Items: `L#{key}` ledger entries, `V#{entity}` versions, `C#{source}` cursors. Claims
+//! Items: `L#{key}` ledger entries, `V#{entity}` versions (and conflict-rule state, see
+//! [`crate::conflicts`]), `R#{key}` held reviews, `C#{source}` cursors. Claims
 //! and version advances are single conditional writes with
 //! `ReturnValuesOnConditionCheckFailure = ALL_OLD`, so a duplicate costs one failed write
 //! and no read. `ttl` (epoch seconds) lets DynamoDB's TTL expire old entries; reads treat
@@ -70,6 +71,10 @@ impl DynamoStore {
 
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
     }
 
     async fn get(&self, pk: String) -> Result<Option<Item>, StoreError> {

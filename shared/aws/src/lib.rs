@@ -4,6 +4,7 @@
 //! their source kept.
 
 pub mod claim_check;
+pub mod conflicts;
 pub mod dynamo;
 pub mod emf;
 pub mod error;

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::conflict::{ConflictRule, RuleKind};
 use crate::ids::ProviderName;
 use crate::normalize::NormalizeRules;
 use crate::secret::{self, Secret};
@@ -67,6 +68,21 @@ pub struct Config {
     pub sources: Vec<crate::source_config::SourceConfig>,
     /// Transactional outboxes `inlet dev` drains into the pipeline (`inlet-outbox`).
     pub outboxes: Vec<OutboxConfig>,
+    /// Conflict rules per entity type (`[[conflicts]]`); entities of other types keep
+    /// "an older version never overwrites a newer one".
+    pub conflicts: Vec<ConflictRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConflict {
+    entity_type: String,
+    rule: String,
+    #[serde(default)]
+    priority: Vec<String>,
+    window_secs: Option<u64>,
+    #[serde(default)]
+    fields: Vec<String>,
 }
 
 /// An application's outbox table to drain: each staged event is enqueued under the key
@@ -258,6 +274,8 @@ struct RawConfig {
     sources: Vec<crate::source_config::RawSource>,
     #[serde(default)]
     outboxes: Vec<RawOutbox>,
+    #[serde(default)]
+    conflicts: Vec<RawConflict>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -272,6 +290,7 @@ struct RawProvider {
     id_pointer: Option<String>,
     type_pointer: Option<String>,
     entity_pointer: Option<String>,
+    entity_type: Option<String>,
     version_pointer: Option<String>,
     // The generic `hmac` scheme.
     header: Option<String>,
@@ -401,6 +420,17 @@ impl Config {
                     }
                 }
             }
+            if let Some(t) = &p.entity_type {
+                if p.entity_pointer.is_none() {
+                    push(
+                        at("entity_type"),
+                        "prefixes the id at entity_pointer, which is not set".into(),
+                    );
+                }
+                if let Err(e) = check_entity_type(t) {
+                    push(at("entity_type"), e);
+                }
+            }
             let max_body_bytes = p.max_body_bytes.unwrap_or(raw.server.max_body_bytes);
             if max_body_bytes == 0 {
                 push(at("max_body_bytes"), "must be at least 1".into());
@@ -416,6 +446,7 @@ impl Config {
                         id_pointer: p.id_pointer.clone(),
                         type_pointer: p.type_pointer.clone(),
                         entity_pointer: p.entity_pointer.clone(),
+                        entity_type: p.entity_type.clone(),
                         version_pointer: p.version_pointer.clone(),
                     },
                 });
@@ -513,6 +544,8 @@ impl Config {
             }
         }
 
+        let conflicts = conflict_rules(&raw.conflicts, &seen, &mut push);
+
         if !issues.is_empty() {
             return Err(ConfigError { issues });
         }
@@ -524,6 +557,7 @@ impl Config {
             sinks: raw.sinks,
             sources,
             outboxes,
+            conflicts,
         })
     }
 
@@ -534,6 +568,117 @@ impl Config {
     pub fn source(&self, name: &str) -> Option<&crate::source_config::SourceConfig> {
         self.sources.iter().find(|s| s.name == name)
     }
+}
+
+/// An entity type is the part of an entity before its first `/`: a plain word.
+fn check_entity_type(t: &str) -> Result<(), String> {
+    if t.is_empty() || t.len() > 64 || t.contains('/') || t.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "{t:?} is not an entity type (1 to 64 characters, no '/' or spaces)"
+        ));
+    }
+    Ok(())
+}
+
+/// `[[conflicts]]`, checked against the configured provider and outbox names (`known`).
+fn conflict_rules(
+    raw: &[RawConflict],
+    known: &std::collections::HashSet<String>,
+    push: &mut impl FnMut(String, String),
+) -> Vec<ConflictRule> {
+    let mut rules: Vec<ConflictRule> = Vec::new();
+    for (i, c) in raw.iter().enumerate() {
+        let at = |field: &str| format!("conflicts[{i}].{field}");
+        let mut ok = true;
+        let mut bad = |field: &str, message: String| {
+            ok = false;
+            push(at(field), message);
+        };
+        if let Err(e) = check_entity_type(&c.entity_type) {
+            bad("entity_type", e);
+        }
+        let kind = RuleKind::parse(&c.rule);
+        match kind {
+            None => bad(
+                "rule",
+                format!(
+                    "{:?} is not a rule: last-write-wins, source-priority or manual-review",
+                    c.rule
+                ),
+            ),
+            Some(RuleKind::SourcePriority) if c.priority.is_empty() => bad(
+                "priority",
+                "source-priority needs the providers in order, highest first".into(),
+            ),
+            Some(RuleKind::SourcePriority) => {}
+            Some(_) if !c.priority.is_empty() => bad(
+                "priority",
+                format!("only source-priority takes a priority, not {}", c.rule),
+            ),
+            Some(_) => {}
+        }
+        for (j, p) in c.priority.iter().enumerate() {
+            if !known.contains(p) {
+                bad(
+                    &format!("priority[{j}]"),
+                    format!("{p:?} is not a configured provider or outbox"),
+                );
+            } else if c.priority[..j].contains(p) {
+                bad(&format!("priority[{j}]"), format!("{p:?} is listed twice"));
+            }
+        }
+        if c.window_secs == Some(0) {
+            bad(
+                "window_secs",
+                "must be at least 1 (leave it out for no time limit)".into(),
+            );
+        }
+        if kind == Some(RuleKind::LastWriteWins) && c.window_secs.is_some() {
+            bad(
+                "window_secs",
+                "last-write-wins compares versions; a window means nothing to it".into(),
+            );
+        }
+        for (j, f) in c.fields.iter().enumerate() {
+            if !f.starts_with('/') {
+                bad(
+                    &format!("fields[{j}]"),
+                    format!("{f:?} is not a JSON pointer (it must start with '/')"),
+                );
+            }
+        }
+        let whole = c.fields.is_empty();
+        // One rule for the whole entity and one per field, so no two rules judge one change
+        // of one field.
+        if let Some(clash) = rules.iter().find(|r| {
+            r.entity_type == c.entity_type
+                && if whole {
+                    r.fields.is_empty()
+                } else {
+                    r.fields.iter().any(|f| c.fields.contains(f))
+                }
+        }) {
+            let what = if whole { "the whole entity" } else { "one of these fields" };
+            bad(
+                "entity_type",
+                format!(
+                    "{:?} already has a {} rule for {what}",
+                    c.entity_type,
+                    clash.kind.as_str()
+                ),
+            );
+        }
+        if let (true, Some(kind)) = (ok, kind) {
+            rules.push(ConflictRule {
+                entity_type: c.entity_type.clone(),
+                kind,
+                priority: c.priority.clone(),
+                window: c.window_secs.map(std::time::Duration::from_secs),
+                fields: c.fields.clone(),
+            });
+        }
+    }
+    rules
 }
 
 fn build_scheme(p: &RawProvider) -> Result<Scheme, (&'static str, String)> {
@@ -702,6 +847,65 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("poll_ms"), "{err}");
+    }
+
+    #[test]
+    fn conflict_rules_load_and_every_mistake_is_named() {
+        let base = "[[providers]]\nname = \"crm\"\nscheme = \"stripe\"\nsecrets = [\"s\"]\nentity_pointer = \"/id\"\nentity_type = \"customer\"\n[[providers]]\nname = \"shop\"\nscheme = \"stripe\"\nsecrets = [\"s\"]\n[[sinks]]\nkind = \"stdout\"\n";
+        let cfg = Config::from_toml(
+            &format!(
+                "{base}[[conflicts]]\nentity_type = \"customer\"\nrule = \"source-priority\"\npriority = [\"crm\", \"shop\"]\nwindow_secs = 3600\n[[conflicts]]\nentity_type = \"customer\"\nrule = \"manual-review\"\nfields = [\"/phone\"]\n"
+            ),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(cfg.providers[0].rules.entity_type.as_deref(), Some("customer"));
+        assert_eq!(cfg.conflicts.len(), 2);
+        assert_eq!(cfg.conflicts[0].kind, RuleKind::SourcePriority);
+        assert_eq!(cfg.conflicts[0].window, Some(Duration::from_secs(3600)));
+        assert_eq!(cfg.conflicts[1].fields, vec!["/phone".to_string()]);
+        // The worker parses without secrets and must see the same rules.
+        let text = format!("{base}[[conflicts]]\nentity_type = \"invoice\"\nrule = \"last-write-wins\"\n");
+        assert_eq!(
+            Config::from_toml_without_secrets(&text).unwrap().conflicts[0].kind,
+            RuleKind::LastWriteWins
+        );
+
+        let err = Config::from_toml(
+            &format!(
+                "{base}[[conflicts]]\nentity_type = \"a/b\"\nrule = \"newest\"\n\
+                 [[conflicts]]\nentity_type = \"customer\"\nrule = \"source-priority\"\n\
+                 [[conflicts]]\nentity_type = \"order\"\nrule = \"source-priority\"\npriority = [\"crm\", \"erp\", \"crm\"]\nwindow_secs = 0\n\
+                 [[conflicts]]\nentity_type = \"order\"\nrule = \"manual-review\"\npriority = [\"crm\"]\nfields = [\"phone\"]\n\
+                 [[conflicts]]\nentity_type = \"invoice\"\nrule = \"last-write-wins\"\nwindow_secs = 5\n\
+                 [[conflicts]]\nentity_type = \"item\"\nrule = \"manual-review\"\nfields = [\"/a\"]\n\
+                 [[conflicts]]\nentity_type = \"item\"\nrule = \"manual-review\"\nfields = [\"/b\", \"/a\"]\n"
+            ),
+            &env,
+        )
+        .unwrap_err()
+        .to_string();
+        for needle in [
+            "conflicts[0].entity_type: \"a/b\" is not an entity type",
+            "conflicts[0].rule: \"newest\" is not a rule",
+            "conflicts[1].priority: source-priority needs the providers in order",
+            "conflicts[2].priority[1]: \"erp\" is not a configured provider or outbox",
+            "conflicts[2].priority[2]: \"crm\" is listed twice",
+            "conflicts[2].window_secs: must be at least 1",
+            "conflicts[3].priority: only source-priority takes a priority",
+            "conflicts[3].fields[0]: \"phone\" is not a JSON pointer",
+            "conflicts[4].window_secs: last-write-wins compares versions",
+            "conflicts[6].entity_type: \"item\" already has a manual-review rule for one of these fields",
+        ] {
+            assert!(err.contains(needle), "{needle} in {err}");
+        }
+        let err = Config::from_toml(
+            &base.replace("entity_pointer = \"/id\"\n", ""),
+            &env,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("providers[0].entity_type: prefixes the id at entity_pointer"), "{err}");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod claim_check;
 pub mod clock;
 pub mod config;
+pub mod conflict;
 pub mod envelope;
 pub mod failpoint;
 pub mod headers;

@@ -12,6 +12,8 @@ pub mod names {
     pub const PAYLOAD_MISMATCHES: &str = "payload_mismatches";
     pub const PROCESSED: &str = "processed";
     pub const SUPERSEDED: &str = "superseded";
+    /// Conflict-rule decisions, by `rule` and `decision` (applied / superseded / held).
+    pub const CONFLICT_DECISIONS: &str = "conflict_decisions";
     pub const RETRIED: &str = "retried";
     pub const DEAD_LETTERED: &str = "dead_lettered";
     pub const RECOVERED: &str = "recovered";

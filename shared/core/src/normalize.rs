@@ -21,6 +21,10 @@ pub struct NormalizeRules {
     pub id_pointer: Option<String>,
     pub type_pointer: Option<String>,
     pub entity_pointer: Option<String>,
+    /// Prefixes the id found at `entity_pointer`: `customer` makes `42` the entity
+    /// `customer/42`, so two providers' events about one record name the same entity (and
+    /// conflict rules, declared per entity type, apply to it).
+    pub entity_type: Option<String>,
     pub version_pointer: Option<String>,
 }
 
@@ -90,7 +94,12 @@ pub fn normalize(input: &Incoming<'_>, rules: &NormalizeRules) -> Result<Envelop
         .map_err(|e| NormalizeError::BadEventId(e.to_string()))?;
 
     let event_type = pointer(&rules.type_pointer).or(facts.event_type);
-    let entity = pointer(&rules.entity_pointer).or(facts.entity);
+    let entity = pointer(&rules.entity_pointer)
+        .map(|id| match &rules.entity_type {
+            Some(t) => format!("{t}/{id}"),
+            None => id,
+        })
+        .or(facts.entity);
     let version = rules
         .version_pointer
         .as_deref()
@@ -370,6 +379,12 @@ mod tests {
         let body =
             br#"{"meta":{"uuid":"u-1"},"order":{"id":7,"updated_at":"2026-01-01T00:00:00Z"}}"#;
         let e = normalize(&incoming(&p, &scheme, &h, body), &rules).unwrap();
+        let typed = NormalizeRules {
+            entity_type: Some("order".into()),
+            ..rules.clone()
+        };
+        let t = normalize(&incoming(&p, &scheme, &h, body), &typed).unwrap();
+        assert_eq!(t.entity.as_deref(), Some("order/7"));
         assert_eq!(e.key.as_str(), "erp:u-1");
         assert_eq!(e.entity.as_deref(), Some("7"));
         assert!(e.version.is_some());
@@ -527,6 +542,7 @@ mod tests {
                     type_pointer: kind,
                     entity_pointer: entity,
                     version_pointer: version,
+                    entity_type: None,
                 };
                 let input = incoming(&p, &scheme, &h, &body);
                 let first = normalize(&input, &rules);

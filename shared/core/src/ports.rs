@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::conflict::{EntityState, RuleKind, Stamp};
 use crate::envelope::{Envelope, SinkRecord};
 use crate::ids::EventKey;
 use crate::BoxError;
@@ -120,12 +121,16 @@ pub enum Claim {
     InFlight { lease_until: OffsetDateTime },
 }
 
-/// How a completed key ended.
+/// How a completed key ended; recorded on the ledger entry as [`Completion::as_str`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Completion {
     Delivered,
     /// A newer version of the entity was already applied.
     Superseded,
+    /// Another provider's change won by a conflict rule.
+    SupersededBy(RuleKind),
+    /// Held for an operator by a `manual-review` rule.
+    Held,
 }
 
 impl Completion {
@@ -133,6 +138,10 @@ impl Completion {
         match self {
             Completion::Delivered => "delivered",
             Completion::Superseded => "superseded",
+            Completion::SupersededBy(RuleKind::LastWriteWins) => "superseded by last-write-wins",
+            Completion::SupersededBy(RuleKind::SourcePriority) => "superseded by source-priority",
+            Completion::SupersededBy(RuleKind::ManualReview) => "superseded by manual-review",
+            Completion::Held => "held for review (manual-review)",
         }
     }
 }
@@ -242,13 +251,8 @@ pub trait EntityVersions: Send + Sync {
         &self,
         versions: &[(&str, i64)],
     ) -> Vec<Result<VersionCheck, StoreError>> {
-        let mut groups: Vec<Vec<usize>> = Vec::new();
-        for (i, (entity, _)) in versions.iter().enumerate() {
-            match groups.iter_mut().find(|g| versions[g[0]].0 == *entity) {
-                Some(group) => group.push(i),
-                None => groups.push(vec![i]),
-            }
-        }
+        let entities: Vec<&str> = versions.iter().map(|(e, _)| *e).collect();
+        let groups = group_by_entity(&entities);
         let mut results: Vec<(usize, Result<VersionCheck, StoreError>)> =
             futures::future::join_all(groups.iter().map(|members| async move {
                 let mut out = Vec::with_capacity(members.len());
@@ -264,6 +268,92 @@ pub trait EntityVersions: Send + Sync {
         results.sort_by_key(|(i, _)| *i);
         results.into_iter().map(|(_, r)| r).collect()
     }
+}
+
+/// The indices of `entities` grouped by entity, each group in order: what may run
+/// concurrently (distinct entities) and what must run one after the other (one entity).
+pub fn group_by_entity(entities: &[&str]) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, entity) in entities.iter().enumerate() {
+        match groups.iter_mut().find(|g| entities[g[0]] == *entity) {
+            Some(group) => group.push(i),
+            None => groups.push(vec![i]),
+        }
+    }
+    groups
+}
+
+/// Where a review stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReviewStatus {
+    Pending,
+    /// An operator released it: applied and delivered (as a replay).
+    Released,
+    /// An operator discarded it: never delivered.
+    Discarded,
+}
+
+impl ReviewStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewStatus::Pending => "pending",
+            ReviewStatus::Released => "released",
+            ReviewStatus::Discarded => "discarded",
+        }
+    }
+}
+
+/// A change held for an operator by a conflict rule, with both versions: the held event
+/// and the applied change it conflicts with.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Review {
+    pub key: String,
+    pub entity: String,
+    pub rule: RuleKind,
+    pub reason: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub held_at: OffsetDateTime,
+    /// The applied change the held one conflicts with.
+    pub against: Stamp,
+    /// The held event, as it would be delivered.
+    pub envelope: Envelope,
+    pub status: ReviewStatus,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub resolved_at: Option<OffsetDateTime>,
+}
+
+/// Conflict-rule state per entity (compare-and-set) and the review queue.
+#[async_trait]
+pub trait ConflictStore: Send + Sync {
+    /// The entity's recorded state and its revision (0 when none is recorded).
+    async fn load_entity(&self, entity: &str) -> Result<(EntityState, u64), StoreError>;
+
+    /// Record `state` as revision `expected + 1` if the entity is still at revision
+    /// `expected`; `false` when another writer changed it first.
+    async fn save_entity(
+        &self,
+        entity: &str,
+        state: &EntityState,
+        expected: u64,
+    ) -> Result<bool, StoreError>;
+
+    /// Put a held change in the review queue (again, if it is there: idempotent by key).
+    async fn hold(&self, review: &Review) -> Result<(), StoreError>;
+
+    /// Pending reviews, oldest first.
+    async fn pending_reviews(&self, limit: usize) -> Result<Vec<Review>, StoreError>;
+
+    /// One review, whatever its status (closed ones are kept for the retention period).
+    async fn review(&self, key: &str) -> Result<Option<Review>, StoreError>;
+
+    /// Close a pending review; `false` when it is not pending (already closed).
+    async fn close_review(
+        &self,
+        key: &str,
+        status: ReviewStatus,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Reconciliation cursors.

@@ -1,10 +1,11 @@
 //! inlet-local: the embedded backend `inlet dev` runs on.
 //!
 //! One SQLite database (WAL, `synchronous = FULL`) holds the work queue and its DLQ, the
-//! idempotency ledger, entity versions, reconciliation cursors and the metrics `inlet
+//! idempotency ledger, entity versions, conflict-rule state and reviews, reconciliation cursors and the metrics `inlet
 //! status` reads. It is a first-class sibling of the AWS adapters, not a mock: the same
 //! contract tests run against both.
 
+pub mod conflicts;
 pub mod metrics;
 pub mod store;
 

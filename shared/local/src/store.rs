@@ -59,6 +59,22 @@ CREATE TABLE IF NOT EXISTS entity_versions (
     version    INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- Conflict rules: each ruled entity's state (JSON), written with a compare-and-set on rev.
+CREATE TABLE IF NOT EXISTS entity_state (
+    entity     TEXT PRIMARY KEY,
+    rev        INTEGER NOT NULL,
+    state      TEXT    NOT NULL,
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+-- Changes held for an operator; closed ones are kept as long as handled messages.
+CREATE TABLE IF NOT EXISTS reviews (
+    key         TEXT PRIMARY KEY,
+    status      TEXT    NOT NULL,              -- 'pending', 'released' or 'discarded'
+    held_at     INTEGER NOT NULL,
+    resolved_at INTEGER,
+    review      TEXT    NOT NULL               -- the review as JSON, both versions included
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS reviews_pending ON reviews(status, held_at);
 CREATE TABLE IF NOT EXISTS cursors (
     source     TEXT PRIMARY KEY,
     cursor     TEXT    NOT NULL,
@@ -127,7 +143,7 @@ pub struct Store {
     path: Arc<PathBuf>,
 }
 
-fn sql_err(context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+pub(crate) fn sql_err(context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
     move |e| StoreError::unavailable(context, e)
 }
 
@@ -183,7 +199,7 @@ impl Store {
         &self.clock
     }
 
-    fn now_ms(&self) -> i64 {
+    pub(crate) fn now_ms(&self) -> i64 {
         unix_millis(self.clock.now())
     }
 
@@ -234,6 +250,12 @@ impl Store {
             exec(
                 c,
                 "DELETE FROM messages WHERE queue = 'done' AND dead_at <= ?1",
+                params![done_before],
+            )
+            .map_err(sql_err("purge"))?;
+            exec(
+                c,
+                "DELETE FROM reviews WHERE status <> 'pending' AND resolved_at <= ?1",
                 params![done_before],
             )
             .map_err(sql_err("purge"))?;
@@ -606,12 +628,12 @@ fn each<T>(done: Result<Vec<T>, StoreError>, n: usize) -> Vec<Result<T, StoreErr
 
 /// `Connection::execute` through the statement cache: the hot statements are parsed once,
 /// not on every call.
-fn exec(c: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+pub(crate) fn exec(c: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
     c.prepare_cached(sql)?.execute(params)
 }
 
 /// `Connection::query_row` through the statement cache.
-fn one<T>(
+pub(crate) fn one<T>(
     c: &Connection,
     sql: &str,
     params: impl rusqlite::Params,

@@ -31,6 +31,8 @@ impl HttpJson {
             type_pointer: spec.type_pointer.clone(),
             entity_pointer: spec.entity_pointer.clone(),
             version_pointer: spec.updated_at_pointer.clone(),
+            // Named like the provider's webhooks name it, so both copies are one entity.
+            entity_type: config.rules.entity_type.clone(),
         };
         Self {
             config: config.clone(),

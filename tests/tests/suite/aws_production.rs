@@ -521,6 +521,7 @@ async fn the_one_by_one_fallback_loses_nothing_and_delivers_nothing_twice_when_i
     let processor = Processor {
         ledger: store.clone(),
         versions: store,
+        conflicts: None,
         sinks: vec![sink.clone()],
         metrics: Arc::new(NoMetrics),
         clock: Arc::new(SystemClock),
@@ -607,6 +608,7 @@ fn worker_sinks(
         processor: Processor {
             ledger: store.clone(),
             versions: store.clone(),
+            conflicts: None,
             sinks,
             metrics: metrics.clone(),
             clock: Arc::new(SystemClock),

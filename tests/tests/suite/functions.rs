@@ -146,6 +146,7 @@ async fn worker_deps(
             processor: Processor {
                 ledger: store.clone(),
                 versions: store,
+                conflicts: None,
                 sinks: inlet_sinks::build(&config.sinks).unwrap(),
                 metrics: metrics.clone(),
                 clock: Arc::new(SystemClock),

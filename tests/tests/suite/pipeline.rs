@@ -444,6 +444,7 @@ async fn the_local_worker_delivers_a_batch_in_one_sink_call_keeping_entity_order
     let processor = Processor {
         ledger: Arc::new(store.clone()),
         versions: Arc::new(store.clone()),
+        conflicts: None,
         sinks: vec![sink.clone()],
         metrics: metrics.clone(),
         clock,

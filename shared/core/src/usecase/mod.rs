@@ -1,6 +1,8 @@
 //! The use cases, written once against the ports: `ingest` (webhook → queue), `process`
-//! (queue → ledger → sinks) and `reconcile` (provider API → ledger lookup → queue).
+//! (queue → ledger → sinks), `reconcile` (provider API → ledger lookup → queue) and `review`
+//! (conflict rules: settle a change, release or discard a held one).
 
 pub mod ingest;
 pub mod process;
 pub mod reconcile;
+pub mod review;

@@ -14,11 +14,12 @@ use tracing::{debug, error, info, warn, Instrument};
 
 use crate::clock::Clock;
 use crate::config::WorkerConfig;
+use crate::conflict::{rules_for, ConflictRule, Decision, RuleKind};
 use crate::envelope::{Envelope, Source};
 use crate::metrics::{names, Metrics};
 use crate::ports::{
-    Claim, Completion, EntityVersions, Ledger, Queue, Receipt, Received, Sink, SinkError,
-    StoreError, VersionCheck,
+    group_by_entity, Claim, Completion, ConflictStore, EntityVersions, Ledger, Queue, Receipt,
+    Received, Sink, SinkError, StoreError, VersionCheck,
 };
 use crate::retry::Backoff;
 
@@ -47,6 +48,8 @@ pub enum Done {
     Delivered,
     Duplicate,
     Superseded,
+    /// Held for an operator by a conflict rule.
+    Held,
 }
 
 /// What to do with a message.
@@ -60,9 +63,18 @@ pub enum Disposition {
     DeadLetter { reason: String },
 }
 
+/// Conflict rules and the store that keeps their per-entity state and review queue.
+pub struct ConflictPolicy {
+    pub rules: Vec<ConflictRule>,
+    pub store: Arc<dyn ConflictStore>,
+}
+
 pub struct Processor {
     pub ledger: Arc<dyn Ledger>,
     pub versions: Arc<dyn EntityVersions>,
+    /// Entities of a type with conflict rules are settled by them instead of by
+    /// `versions` alone. `None`: no rules (versions only).
+    pub conflicts: Option<ConflictPolicy>,
     pub sinks: Vec<Arc<dyn Sink>>,
     pub metrics: Arc<dyn Metrics>,
     pub clock: Arc<dyn Clock>,
@@ -130,12 +142,77 @@ impl Processor {
             )
             .await;
         self.claimed(env, receive_count, claim)?;
+        if let Some(policy) = self.ruled(env) {
+            return self.settle_conflict(policy, env, receive_count).await;
+        }
         match (&env.entity, env.version) {
             (Some(entity), Some(version)) => {
                 let check = self.versions.advance(entity, version).await;
                 self.version_checked(env, receive_count, check).await
             }
             _ => Ok(()),
+        }
+    }
+
+    /// The conflict policy, when `env`'s entity is of a type with rules.
+    fn ruled(&self, env: &Envelope) -> Option<&ConflictPolicy> {
+        let policy = self.conflicts.as_ref()?;
+        let entity = env.entity.as_deref()?;
+        (!rules_for(&policy.rules, entity).is_empty()).then_some(policy)
+    }
+
+    /// Settle `env`'s change by the conflict rules: `Ok(())` when it is applied (deliver
+    /// it), else the message's disposition. Every decision is counted and recorded on the
+    /// ledger entry (which rule superseded or held it).
+    async fn settle_conflict(
+        &self,
+        policy: &ConflictPolicy,
+        env: &Envelope,
+        receive_count: u32,
+    ) -> Result<(), Disposition> {
+        let settled =
+            super::review::settle(policy.store.as_ref(), &policy.rules, env, self.clock.now())
+                .await;
+        let decision = match settled {
+            Ok(d) => d,
+            Err(e) => {
+                self.release(env).await;
+                return Err(self.retry(env, receive_count, &format!("conflict check failed: {e}")));
+            }
+        };
+        let entity = env.entity.as_deref().unwrap_or("");
+        let first_rule = rules_for(&policy.rules, entity)
+            .first()
+            .map_or(RuleKind::LastWriteWins, |r| r.kind);
+        let (rule, outcome) = match &decision {
+            Decision::Apply => (first_rule.as_str(), "applied"),
+            Decision::Stale { .. } => ("version", "superseded"),
+            Decision::Supersede { rule, .. } => (rule.as_str(), "superseded"),
+            Decision::Hold { rule, .. } => (rule.as_str(), "held"),
+        };
+        self.metrics.incr(
+            names::CONFLICT_DECISIONS,
+            &[("rule", rule), ("decision", outcome)],
+            1,
+        );
+        match decision {
+            Decision::Apply => Ok(()),
+            Decision::Stale { current } => {
+                self.version_checked(env, receive_count, Ok(VersionCheck::Stale { current }))
+                    .await
+            }
+            Decision::Supersede { rule, reason } => {
+                info!(key = %env.key, entity, rule = rule.as_str(), reason = %reason, "superseded by a conflict rule");
+                self.metrics
+                    .incr(names::SUPERSEDED, &[("provider", env.provider.as_str())], 1);
+                Err(self
+                    .complete(env, Completion::SupersededBy(rule), Done::Superseded)
+                    .await)
+            }
+            Decision::Hold { reason, .. } => {
+                warn!(key = %env.key, entity, reason = %reason, "held for review");
+                Err(self.complete(env, Completion::Held, Done::Held).await)
+            }
         }
     }
 
@@ -508,6 +585,37 @@ impl Processor {
             .collect()
     }
 
+    /// Settle claimed messages by the conflict rules: distinct entities concurrently, the
+    /// changes of one entity one after the other in arrival order.
+    async fn settle_all<'a>(
+        &self,
+        batch: &[&Received],
+        to_settle: &[(usize, &'a Envelope)],
+    ) -> Vec<(usize, &'a Envelope, Result<(), Disposition>)> {
+        let Some(policy) = self.conflicts.as_ref() else {
+            return Vec::new();
+        };
+        let entities: Vec<&str> = to_settle
+            .iter()
+            .map(|(_, env)| env.entity.as_deref().unwrap_or(""))
+            .collect();
+        join_all(group_by_entity(&entities).into_iter().map(|members| async move {
+            let mut out = Vec::with_capacity(members.len());
+            for m in members {
+                let (i, env) = to_settle[m];
+                let result = self
+                    .settle_conflict(policy, env, batch[i].receive_count)
+                    .await;
+                out.push((i, env, result));
+            }
+            out
+        }))
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
     /// Claim every message of `firsts` in one call, then version-check the claimed ones in
     /// one call (arrival order, so an entity's versions apply in order). Returns the
     /// messages to deliver with their index, in order; the others' dispositions go to `out`.
@@ -537,13 +645,21 @@ impl Processor {
             .claim_many(&keys, self.clock.now(), self.settings.lease)
             .await;
         let mut to_check = Vec::new();
+        let mut to_settle = Vec::new();
         for ((i, env), claim) in to_claim.into_iter().zip(claims) {
             match self.claimed(env, batch[i].receive_count, claim) {
                 Err(d) => out[i] = Some(d),
+                Ok(()) if self.ruled(env).is_some() => to_settle.push((i, env)),
                 Ok(()) => match (env.entity.as_deref(), env.version) {
                     (Some(entity), Some(version)) => to_check.push((i, env, entity, version)),
                     _ => ready.push((i, env)),
                 },
+            }
+        }
+        for (i, env, result) in self.settle_all(batch, &to_settle).await {
+            match result {
+                Ok(()) => ready.push((i, env)),
+                Err(d) => out[i] = Some(d),
             }
         }
         let versions: Vec<(&str, i64)> = to_check
