@@ -14,7 +14,8 @@ use inlet_local::StoreOptions;
 use crate::backend::{BackendKind, Ports};
 use crate::config_file::{self, LoadError};
 use crate::dev::{self, DevOptions};
-use crate::{exit, Command, DataDirArg, DlqAction};
+use crate::review::Resolution;
+use crate::{exit, Command, DataDirArg, DlqAction, ReviewAction};
 
 pub async fn run(command: Command) -> u8 {
     match command {
@@ -50,6 +51,30 @@ pub async fn run(command: Command) -> u8 {
             } => dlq_list(&data_dir, limit, json).await,
             DlqAction::Redrive { data_dir, key, all } => dlq_redrive(&data_dir, key, all).await,
         },
+        Command::Review { action } => match action {
+            ReviewAction::List {
+                data_dir,
+                limit,
+                json,
+            } => crate::review::list(&data_dir, limit, json).await,
+            ReviewAction::Show {
+                key,
+                json,
+                config,
+                data_dir,
+            } => crate::review::show(config.config.as_deref(), &data_dir, &key, json).await,
+            ReviewAction::Release {
+                keys,
+                config,
+                data_dir,
+            } => {
+                crate::review::resolve(config.config.as_deref(), &data_dir, &keys, Resolution::Release)
+                    .await
+            }
+            ReviewAction::Discard { keys, data_dir } => {
+                crate::review::resolve(None, &data_dir, &keys, Resolution::Discard).await
+            }
+        },
         Command::Status { data_dir, json } => status(&data_dir, json).await,
         Command::Replay {
             key,
@@ -78,7 +103,7 @@ pub async fn run(command: Command) -> u8 {
     }
 }
 
-fn load_config(explicit: Option<&Path>) -> Result<(std::path::PathBuf, Config), u8> {
+pub(crate) fn load_config(explicit: Option<&Path>) -> Result<(std::path::PathBuf, Config), u8> {
     let path = config_file::resolve(explicit).map_err(|e| {
         eprintln!("inlet: {e}");
         exit::CONFIG
@@ -402,7 +427,7 @@ fn scheme_headers(scheme: &Scheme, id: &str, event_type: Option<&str>) -> Vec<(S
 /// The backend's ports for an operator command.
 /// `existing`: the local store must exist already (operator commands that only read it or
 /// move messages); `reconcile` may create it.
-async fn open_ports(place: &DataDirArg, existing: bool) -> Result<Ports, u8> {
+pub(crate) async fn open_ports(place: &DataDirArg, existing: bool) -> Result<Ports, u8> {
     match place.backend {
         BackendKind::Local => {
             let path = dev::db_path(&place.data_dir);

@@ -1,5 +1,5 @@
 //! The `inlet` command: `dev` (the whole pipeline in one process on the embedded store),
-//! `send`, `check`, `dlq`, `status`. Library so the integration tests can start the same
+//! `send`, `check`, `dlq`, `review`, `status`. Library so the integration tests can start the same
 //! server in-process.
 
 pub mod backend;
@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config_file;
 pub mod dev;
 pub mod reconcile;
+pub mod review;
 pub mod server;
 
 use std::path::PathBuf;
@@ -166,6 +167,11 @@ pub enum Command {
         #[command(flatten)]
         data_dir: DataDirArg,
     },
+    /// Changes held by a manual-review conflict rule: list, show, release, discard.
+    Review {
+        #[command(subcommand)]
+        action: ReviewAction,
+    },
     /// Queue depth, in-flight, DLQ depth, counters and the last reconciliation.
     Status {
         #[command(flatten)]
@@ -198,6 +204,51 @@ pub enum DlqAction {
         /// Every dead letter.
         #[arg(long)]
         all: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewAction {
+    /// Pending reviews, oldest first.
+    List {
+        #[command(flatten)]
+        data_dir: DataDirArg,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Print JSON lines (without payloads).
+        #[arg(long)]
+        json: bool,
+    },
+    /// One review with both versions: the applied change and the held one (its payload
+    /// redacted by logging.redact_fields). Exit code 4 when there is no such review.
+    Show {
+        /// Idempotency key of the held event.
+        key: String,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
+    /// Apply held changes (the operator decided they win) and deliver them as replays.
+    Release {
+        /// Idempotency keys of held events.
+        #[arg(required = true)]
+        keys: Vec<String>,
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
+    /// Drop held changes: never delivered; the entity keeps its state.
+    Discard {
+        /// Idempotency keys of held events.
+        #[arg(required = true)]
+        keys: Vec<String>,
+        #[command(flatten)]
+        data_dir: DataDirArg,
     },
 }
 

@@ -4,6 +4,7 @@
 mod aws_faults;
 mod aws_production;
 mod cli;
+mod conflicts;
 mod contract;
 mod crash;
 mod functions;

@@ -1,0 +1,182 @@
+//! `inlet review`: changes held by a `manual-review` conflict rule — list them, show one
+//! with both versions, release (apply and deliver) or discard them.
+
+use std::path::Path;
+
+use serde_json::json;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use inlet_core::clock::from_unix_millis;
+use inlet_core::conflict::Stamp;
+use inlet_core::envelope::payload_value;
+use inlet_core::ports::Review;
+use inlet_core::redact::redact;
+use inlet_core::usecase::review::{discard, release, ReviewError};
+
+use crate::commands::{load_config, open_ports};
+use crate::{exit, DataDirArg};
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+fn stamp_json(s: &Stamp) -> serde_json::Value {
+    json!({
+        "provider": s.provider,
+        "key": s.key,
+        "version": s.version,
+        "at": rfc3339(from_unix_millis(s.at_ms)),
+        "value": s.value,
+    })
+}
+
+/// A review as operators see it: both versions, the held payload redacted.
+fn review_json(r: &Review, redact_fields: &[String]) -> serde_json::Value {
+    json!({
+        "key": r.key,
+        "entity": r.entity,
+        "rule": r.rule.as_str(),
+        "reason": r.reason,
+        "status": r.status.as_str(),
+        "held_at": rfc3339(r.held_at),
+        "resolved_at": r.resolved_at.map(rfc3339),
+        "current": stamp_json(&r.against),
+        "held": {
+            "provider": r.envelope.provider.as_str(),
+            "type": r.envelope.event_type,
+            "version": r.envelope.version,
+            "received_at": rfc3339(r.envelope.received_at),
+            "payload": redact(&payload_value(&r.envelope.body), redact_fields),
+        },
+    })
+}
+
+pub async fn list(place: &DataDirArg, limit: usize, json: bool) -> u8 {
+    let ports = match open_ports(place, true).await {
+        Ok(p) => p,
+        Err(c) => return c,
+    };
+    let reviews = match ports.conflicts.pending_reviews(limit).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("inlet: {e}");
+            return exit::FAILURE;
+        }
+    };
+    if json {
+        for r in &reviews {
+            // The list leaves payloads out; `show` redacts and prints one.
+            let mut line = review_json(r, &[]);
+            if let Some(held) = line.get_mut("held").and_then(|h| h.as_object_mut()) {
+                held.remove("payload");
+            }
+            println!("{line}");
+        }
+    } else if reviews.is_empty() {
+        println!("no changes are held for review");
+    } else {
+        for r in &reviews {
+            println!(
+                "{}  {}  held {}  {}",
+                r.key,
+                r.entity,
+                rfc3339(r.held_at),
+                r.reason
+            );
+        }
+    }
+    exit::OK
+}
+
+pub async fn show(config: Option<&Path>, place: &DataDirArg, key: &str, json: bool) -> u8 {
+    let (_, config) = match load_config(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let ports = match open_ports(place, true).await {
+        Ok(p) => p,
+        Err(c) => return c,
+    };
+    match ports.conflicts.review(key).await {
+        Ok(Some(r)) => {
+            let view = review_json(&r, &config.logging.redact_fields);
+            if json {
+                println!("{view}");
+            } else {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&view).unwrap_or_default()
+                );
+            }
+            exit::OK
+        }
+        Ok(None) => {
+            eprintln!("inlet: no such review: {key}");
+            exit::NOT_FOUND
+        }
+        Err(e) => {
+            eprintln!("inlet: {e}");
+            exit::FAILURE
+        }
+    }
+}
+
+/// What an operator does with held changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    Release,
+    Discard,
+}
+
+pub async fn resolve(
+    config: Option<&Path>,
+    place: &DataDirArg,
+    keys: &[String],
+    how: Resolution,
+) -> u8 {
+    // Releasing stamps the entity's ruled fields, so it needs the rules; discarding does not.
+    let rules = match how {
+        Resolution::Release => match load_config(config) {
+            Ok((_, c)) => c.conflicts,
+            Err(code) => return code,
+        },
+        Resolution::Discard => Vec::new(),
+    };
+    let ports = match open_ports(place, true).await {
+        Ok(p) => p,
+        Err(c) => return c,
+    };
+    let mut code = exit::OK;
+    for key in keys {
+        let now = OffsetDateTime::now_utc();
+        let done = match how {
+            Resolution::Release => {
+                release(
+                    ports.conflicts.as_ref(),
+                    ports.queue.as_ref(),
+                    &rules,
+                    key,
+                    now,
+                )
+                .await
+            }
+            Resolution::Discard => discard(ports.conflicts.as_ref(), key, now).await,
+        };
+        match done {
+            Ok(r) if how == Resolution::Release => {
+                println!("{}: released; {} is delivered as a replay", r.key, r.entity)
+            }
+            Ok(r) => println!("{}: discarded; {} keeps its state", r.key, r.entity),
+            Err(e @ ReviewError::NotFound(_)) => {
+                eprintln!("inlet: {e}");
+                code = code.max(exit::NOT_FOUND);
+            }
+            Err(e) => {
+                eprintln!("inlet: {e}");
+                code = if code == exit::NOT_FOUND { code } else { exit::FAILURE };
+            }
+        }
+    }
+    code
+}
