@@ -68,8 +68,13 @@ pub async fn run(command: Command) -> u8 {
                 config,
                 data_dir,
             } => {
-                crate::review::resolve(config.config.as_deref(), &data_dir, &keys, Resolution::Release)
-                    .await
+                crate::review::resolve(
+                    config.config.as_deref(),
+                    &data_dir,
+                    &keys,
+                    Resolution::Release,
+                )
+                .await
             }
             ReviewAction::Discard { keys, data_dir } => {
                 crate::review::resolve(None, &data_dir, &keys, Resolution::Discard).await

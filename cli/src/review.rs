@@ -11,7 +11,7 @@ use inlet_core::clock::from_unix_millis;
 use inlet_core::conflict::Stamp;
 use inlet_core::envelope::payload_value;
 use inlet_core::ports::Review;
-use inlet_core::redact::redact;
+use inlet_core::redact::{redact, redact_at};
 use inlet_core::usecase::review::{discard, release, ReviewError};
 
 use crate::commands::{load_config, open_ports};
@@ -21,19 +21,24 @@ fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
-fn stamp_json(s: &Stamp) -> serde_json::Value {
+/// The applied change, its field's value redacted like a payload.
+fn stamp_json(s: &Stamp, field: Option<&str>, redact_fields: &[String]) -> serde_json::Value {
     json!({
         "provider": s.provider,
         "key": s.key,
         "version": s.version,
         "at": rfc3339(from_unix_millis(s.at_ms)),
-        "value": s.value,
+        "value": match (&s.value, field) {
+            (Some(v), Some(f)) => redact_at(f, v, redact_fields),
+            _ => serde_json::Value::Null,
+        },
     })
 }
 
-/// A review as operators see it: both versions, the held payload redacted.
-fn review_json(r: &Review, redact_fields: &[String]) -> serde_json::Value {
-    json!({
+/// A review as operators see it: both versions, values and payload redacted by
+/// `redact_fields` (`None`: values and payload left out).
+fn review_json(r: &Review, redact_fields: Option<&[String]>) -> serde_json::Value {
+    let mut view = json!({
         "key": r.key,
         "entity": r.entity,
         "rule": r.rule.as_str(),
@@ -41,15 +46,26 @@ fn review_json(r: &Review, redact_fields: &[String]) -> serde_json::Value {
         "status": r.status.as_str(),
         "held_at": rfc3339(r.held_at),
         "resolved_at": r.resolved_at.map(rfc3339),
-        "current": stamp_json(&r.against),
+        "field": r.field,
+        "current": stamp_json(&r.against, r.field.as_deref(), redact_fields.unwrap_or(&[])),
         "held": {
             "provider": r.envelope.provider.as_str(),
             "type": r.envelope.event_type,
             "version": r.envelope.version,
             "received_at": rfc3339(r.envelope.received_at),
-            "payload": redact(&payload_value(&r.envelope.body), redact_fields),
         },
-    })
+    });
+    match redact_fields {
+        Some(fields) => {
+            view["held"]["payload"] = redact(&payload_value(&r.envelope.body), fields);
+        }
+        None => {
+            if let Some(current) = view["current"].as_object_mut() {
+                current.remove("value");
+            }
+        }
+    }
+    view
 }
 
 pub async fn list(place: &DataDirArg, limit: usize, json: bool) -> u8 {
@@ -66,12 +82,8 @@ pub async fn list(place: &DataDirArg, limit: usize, json: bool) -> u8 {
     };
     if json {
         for r in &reviews {
-            // The list leaves payloads out; `show` redacts and prints one.
-            let mut line = review_json(r, &[]);
-            if let Some(held) = line.get_mut("held").and_then(|h| h.as_object_mut()) {
-                held.remove("payload");
-            }
-            println!("{line}");
+            // The list leaves values and payloads out; `show` prints them redacted.
+            println!("{}", review_json(r, None));
         }
     } else if reviews.is_empty() {
         println!("no changes are held for review");
@@ -100,7 +112,7 @@ pub async fn show(config: Option<&Path>, place: &DataDirArg, key: &str, json: bo
     };
     match ports.conflicts.review(key).await {
         Ok(Some(r)) => {
-            let view = review_json(&r, &config.logging.redact_fields);
+            let view = review_json(&r, Some(&config.logging.redact_fields));
             if json {
                 println!("{view}");
             } else {
@@ -174,7 +186,11 @@ pub async fn resolve(
             }
             Err(e) => {
                 eprintln!("inlet: {e}");
-                code = if code == exit::NOT_FOUND { code } else { exit::FAILURE };
+                code = if code == exit::NOT_FOUND {
+                    code
+                } else {
+                    exit::FAILURE
+                };
             }
         }
     }

@@ -75,7 +75,9 @@ impl ClaimCheck {
                 .expression_attribute_values(":t", AttributeValue::N(ttl.to_string()))
                 .send()
                 .await
-                .map_err(unavailable("DynamoDB UpdateItem (claim check expiry) failed"))?;
+                .map_err(unavailable(
+                    "DynamoDB UpdateItem (claim check expiry) failed",
+                ))?;
         }
         Ok(())
     }

@@ -122,8 +122,8 @@ impl ConflictStore for DynamoStore {
         expected: u64,
     ) -> Result<bool, StoreError> {
         let json = serde_json::to_string(state).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let expected = i64::try_from(expected)
-            .map_err(|_| StoreError::Invalid("revision overflow".into()))?;
+        let expected =
+            i64::try_from(expected).map_err(|_| StoreError::Invalid("revision overflow".into()))?;
         let mut update = self
             .client()
             .update_item()
@@ -142,9 +142,10 @@ impl ConflictStore for DynamoStore {
         };
         match update.send().await {
             Ok(_) => Ok(true),
-            Err(e) if conditional_failed(&e, |e| {
-                matches!(e, UpdateItemError::ConditionalCheckFailedException(_))
-            }) =>
+            Err(e)
+                if conditional_failed(&e, |e| {
+                    matches!(e, UpdateItemError::ConditionalCheckFailedException(_))
+                }) =>
             {
                 Ok(false)
             }
@@ -172,9 +173,10 @@ impl ConflictStore for DynamoStore {
         };
         match put.send().await {
             Ok(_) => Ok(()),
-            Err(e) if conditional_failed(&e, |e| {
-                matches!(e, PutItemError::ConditionalCheckFailedException(_))
-            }) =>
+            Err(e)
+                if conditional_failed(&e, |e| {
+                    matches!(e, PutItemError::ConditionalCheckFailedException(_))
+                }) =>
             {
                 Ok(())
             }
@@ -186,7 +188,9 @@ impl ConflictStore for DynamoStore {
         let mut reviews = Vec::new();
         let mut start: Option<Item> = None;
         while reviews.len() < limit {
-            let page = i32::try_from(limit - reviews.len()).unwrap_or(i32::MAX).min(100);
+            let page = i32::try_from(limit - reviews.len())
+                .unwrap_or(i32::MAX)
+                .min(100);
             let out = self
                 .client()
                 .query()
@@ -255,9 +259,10 @@ impl ConflictStore for DynamoStore {
                 }
                 Ok(true)
             }
-            Err(e) if conditional_failed(&e, |e| {
-                matches!(e, UpdateItemError::ConditionalCheckFailedException(_))
-            }) =>
+            Err(e)
+                if conditional_failed(&e, |e| {
+                    matches!(e, UpdateItemError::ConditionalCheckFailedException(_))
+                }) =>
             {
                 Ok(false)
             }

@@ -658,7 +658,11 @@ fn conflict_rules(
                     r.fields.iter().any(|f| c.fields.contains(f))
                 }
         }) {
-            let what = if whole { "the whole entity" } else { "one of these fields" };
+            let what = if whole {
+                "the whole entity"
+            } else {
+                "one of these fields"
+            };
             bad(
                 "entity_type",
                 format!(
@@ -859,13 +863,17 @@ mod tests {
             &env,
         )
         .unwrap();
-        assert_eq!(cfg.providers[0].rules.entity_type.as_deref(), Some("customer"));
+        assert_eq!(
+            cfg.providers[0].rules.entity_type.as_deref(),
+            Some("customer")
+        );
         assert_eq!(cfg.conflicts.len(), 2);
         assert_eq!(cfg.conflicts[0].kind, RuleKind::SourcePriority);
         assert_eq!(cfg.conflicts[0].window, Some(Duration::from_secs(3600)));
         assert_eq!(cfg.conflicts[1].fields, vec!["/phone".to_string()]);
         // The worker parses without secrets and must see the same rules.
-        let text = format!("{base}[[conflicts]]\nentity_type = \"invoice\"\nrule = \"last-write-wins\"\n");
+        let text =
+            format!("{base}[[conflicts]]\nentity_type = \"invoice\"\nrule = \"last-write-wins\"\n");
         assert_eq!(
             Config::from_toml_without_secrets(&text).unwrap().conflicts[0].kind,
             RuleKind::LastWriteWins
@@ -899,13 +907,13 @@ mod tests {
         ] {
             assert!(err.contains(needle), "{needle} in {err}");
         }
-        let err = Config::from_toml(
-            &base.replace("entity_pointer = \"/id\"\n", ""),
-            &env,
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("providers[0].entity_type: prefixes the id at entity_pointer"), "{err}");
+        let err = Config::from_toml(&base.replace("entity_pointer = \"/id\"\n", ""), &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("providers[0].entity_type: prefixes the id at entity_pointer"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -174,7 +174,9 @@ impl Change {
             version: self.version,
             at_ms: unix_millis(self.at),
             value_sha256: text.as_deref().map(|t| sha256_hex(t.as_bytes())),
-            value: value.filter(|_| text.as_ref().is_some_and(|t| t.len() <= MAX_KEPT_VALUE)).cloned(),
+            value: value
+                .filter(|_| text.as_ref().is_some_and(|t| t.len() <= MAX_KEPT_VALUE))
+                .cloned(),
         }
     }
 
@@ -197,11 +199,13 @@ pub enum Decision {
     Stale { current: i64 },
     /// Another provider's change wins by `rule`; the event is not delivered.
     Supersede { rule: RuleKind, reason: String },
-    /// Held for an operator by `rule`; `against` is the change it conflicts with.
+    /// Held for an operator by `rule`; `against` is the change it conflicts with, on
+    /// `field` (`None`: the whole entity).
     Hold {
         rule: RuleKind,
         reason: String,
         against: Box<Stamp>,
+        field: Option<String>,
     },
 }
 
@@ -217,7 +221,10 @@ pub fn decide(rules: &[&ConflictRule], state: &EntityState, change: &Change) -> 
     }
     let mut hold = None;
     for rule in rules {
-        for (scope, recorded) in scopes(rule, state, change) {
+        for (field, recorded) in scopes(rule, state, change) {
+            let scope = field
+                .as_deref()
+                .map_or("entity".to_string(), |f| format!("field {f}"));
             let Some(other) = recorded.filter(|s| s.provider != change.provider) else {
                 continue;
             };
@@ -233,6 +240,7 @@ pub fn decide(rules: &[&ConflictRule], state: &EntityState, change: &Change) -> 
                         rule: rule.kind,
                         reason: format!("{scope}: {reason}"),
                         against: Box::new(other.clone()),
+                        field: field.clone(),
                     })
                 }
                 _ => {}
@@ -243,19 +251,19 @@ pub fn decide(rules: &[&ConflictRule], state: &EntityState, change: &Change) -> 
 }
 
 /// The parts of the entity `rule` covers that `change` touches, each with who set it last:
-/// the whole entity, or each listed field the change sets to a new value.
+/// the whole entity (`None`), or each listed field the change sets to a new value.
 fn scopes<'a>(
     rule: &ConflictRule,
     state: &'a EntityState,
     change: &Change,
-) -> Vec<(String, Option<&'a Stamp>)> {
+) -> Vec<(Option<String>, Option<&'a Stamp>)> {
     if rule.fields.is_empty() {
-        return vec![("entity".to_string(), state.last.as_ref())];
+        return vec![(None, state.last.as_ref())];
     }
     rule.fields
         .iter()
         .filter(|f| change.changes_field(f, state.fields.get(*f)))
-        .map(|f| (format!("field {f}"), state.fields.get(f)))
+        .map(|f| (Some(f.clone()), state.fields.get(f)))
         .collect()
 }
 
@@ -323,7 +331,9 @@ pub fn apply(state: &mut EntityState, rules: &[&ConflictRule], change: &Change) 
     for field in rules.iter().flat_map(|r| r.fields.iter()) {
         if let Some(value) = change.fields.get(field) {
             if change.changes_field(field, state.fields.get(field)) {
-                state.fields.insert(field.clone(), change.stamp(Some(value)));
+                state
+                    .fields
+                    .insert(field.clone(), change.stamp(Some(value)));
             }
         }
     }
@@ -334,7 +344,12 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn rule(kind: RuleKind, priority: &[&str], window: Option<u64>, fields: &[&str]) -> ConflictRule {
+    fn rule(
+        kind: RuleKind,
+        priority: &[&str],
+        window: Option<u64>,
+        fields: &[&str],
+    ) -> ConflictRule {
         ConflictRule {
             entity_type: "customer".into(),
             kind,
@@ -377,10 +392,17 @@ mod tests {
 
     #[test]
     fn one_provider_never_goes_back_a_version_whatever_the_rule() {
-        for kind in [RuleKind::LastWriteWins, RuleKind::SourcePriority, RuleKind::ManualReview] {
+        for kind in [
+            RuleKind::LastWriteWins,
+            RuleKind::SourcePriority,
+            RuleKind::ManualReview,
+        ] {
             let r = rule(kind, &["crm"], None, &[]);
             let mut s = EntityState::default();
-            assert_eq!(run(&[&r], &mut s, &change("crm", 1, Some(5), 0, json!({}))), Decision::Apply);
+            assert_eq!(
+                run(&[&r], &mut s, &change("crm", 1, Some(5), 0, json!({}))),
+                Decision::Apply
+            );
             assert_eq!(
                 run(&[&r], &mut s, &change("crm", 2, Some(4), 1, json!({}))),
                 Decision::Stale { current: 5 }
@@ -392,10 +414,25 @@ mod tests {
     fn last_write_wins_compares_versions_across_providers() {
         let r = rule(RuleKind::LastWriteWins, &[], None, &[]);
         let mut s = EntityState::default();
-        assert_eq!(run(&[&r], &mut s, &change("crm", 1, Some(100), 0, json!({}))), Decision::Apply);
+        assert_eq!(
+            run(&[&r], &mut s, &change("crm", 1, Some(100), 0, json!({}))),
+            Decision::Apply
+        );
         let d = run(&[&r], &mut s, &change("shop", 1, Some(90), 1, json!({})));
-        assert!(matches!(d, Decision::Supersede { rule: RuleKind::LastWriteWins, .. }), "{d:?}");
-        assert_eq!(run(&[&r], &mut s, &change("shop", 2, Some(110), 2, json!({}))), Decision::Apply);
+        assert!(
+            matches!(
+                d,
+                Decision::Supersede {
+                    rule: RuleKind::LastWriteWins,
+                    ..
+                }
+            ),
+            "{d:?}"
+        );
+        assert_eq!(
+            run(&[&r], &mut s, &change("shop", 2, Some(110), 2, json!({}))),
+            Decision::Apply
+        );
         assert_eq!(s.last.as_ref().unwrap().provider, "shop");
     }
 
@@ -403,37 +440,76 @@ mod tests {
     fn a_lower_source_cannot_overwrite_a_higher_one_within_the_window() {
         let r = rule(RuleKind::SourcePriority, &["crm", "shop"], Some(3600), &[]);
         let mut s = EntityState::default();
-        assert_eq!(run(&[&r], &mut s, &change("crm", 1, None, 0, json!({}))), Decision::Apply);
+        assert_eq!(
+            run(&[&r], &mut s, &change("crm", 1, None, 0, json!({}))),
+            Decision::Apply
+        );
         let d = run(&[&r], &mut s, &change("shop", 1, None, 600, json!({})));
         match d {
             Decision::Supersede { rule, reason } => {
                 assert_eq!(rule, RuleKind::SourcePriority);
-                assert!(reason.contains("crm outranks shop and set it 10 min ago (crm:evt_1)"), "{reason}");
+                assert!(
+                    reason.contains("crm outranks shop and set it 10 min ago (crm:evt_1)"),
+                    "{reason}"
+                );
             }
             other => panic!("{other:?}"),
         }
         // The higher source may always overwrite; the lower one again once the window passed.
-        assert_eq!(run(&[&r], &mut s, &change("crm", 2, None, 700, json!({}))), Decision::Apply);
-        assert_eq!(run(&[&r], &mut s, &change("shop", 2, None, 700 + 3600, json!({}))), Decision::Apply);
+        assert_eq!(
+            run(&[&r], &mut s, &change("crm", 2, None, 700, json!({}))),
+            Decision::Apply
+        );
+        assert_eq!(
+            run(
+                &[&r],
+                &mut s,
+                &change("shop", 2, None, 700 + 3600, json!({}))
+            ),
+            Decision::Apply
+        );
         // An unlisted provider ranks below every listed one.
-        let d = run(&[&r], &mut s, &change("erp", 1, None, 700 + 3601, json!({})));
+        let d = run(
+            &[&r],
+            &mut s,
+            &change("erp", 1, None, 700 + 3601, json!({})),
+        );
         assert!(matches!(d, Decision::Supersede { .. }), "{d:?}");
     }
 
     #[test]
     fn field_priority_protects_only_the_listed_fields() {
-        let r = rule(RuleKind::SourcePriority, &["crm", "shop"], None, &["/phone"]);
+        let r = rule(
+            RuleKind::SourcePriority,
+            &["crm", "shop"],
+            None,
+            &["/phone"],
+        );
         let mut s = EntityState::default();
         let crm = change("crm", 1, None, 0, json!({"/phone": "+3110"}));
         assert_eq!(run(&[&r], &mut s, &crm), Decision::Apply);
         // The shop changes the address only, or sends the same phone: not a conflict.
-        assert_eq!(run(&[&r], &mut s, &change("shop", 1, None, 1, json!({}))), Decision::Apply);
         assert_eq!(
-            run(&[&r], &mut s, &change("shop", 2, None, 2, json!({"/phone": "+3110"}))),
+            run(&[&r], &mut s, &change("shop", 1, None, 1, json!({}))),
             Decision::Apply
         );
-        let d = run(&[&r], &mut s, &change("shop", 3, None, 3, json!({"/phone": "+3299"})));
-        assert!(matches!(d, Decision::Supersede { ref reason, .. } if reason.starts_with("field /phone:")), "{d:?}");
+        assert_eq!(
+            run(
+                &[&r],
+                &mut s,
+                &change("shop", 2, None, 2, json!({"/phone": "+3110"}))
+            ),
+            Decision::Apply
+        );
+        let d = run(
+            &[&r],
+            &mut s,
+            &change("shop", 3, None, 3, json!({"/phone": "+3299"})),
+        );
+        assert!(
+            matches!(d, Decision::Supersede { ref reason, .. } if reason.starts_with("field /phone:")),
+            "{d:?}"
+        );
         assert_eq!(s.fields["/phone"].value, Some(json!("+3110")));
     }
 
@@ -441,13 +517,33 @@ mod tests {
     fn manual_review_holds_a_change_against_the_one_it_conflicts_with() {
         let r = rule(RuleKind::ManualReview, &[], Some(86_400), &["/phone"]);
         let mut s = EntityState::default();
-        assert_eq!(run(&[&r], &mut s, &change("crm", 1, None, 0, json!({"/phone": "+3110"}))), Decision::Apply);
+        assert_eq!(
+            run(
+                &[&r],
+                &mut s,
+                &change("crm", 1, None, 0, json!({"/phone": "+3110"}))
+            ),
+            Decision::Apply
+        );
         let before = s.clone();
-        let d = run(&[&r], &mut s, &change("shop", 1, None, 90, json!({"/phone": "+3299"})));
+        let d = run(
+            &[&r],
+            &mut s,
+            &change("shop", 1, None, 90, json!({"/phone": "+3299"})),
+        );
         match d {
-            Decision::Hold { rule, reason, against } => {
+            Decision::Hold {
+                rule,
+                reason,
+                against,
+                field,
+            } => {
                 assert_eq!(rule, RuleKind::ManualReview);
-                assert!(reason.contains("shop changed it 90 s after crm did"), "{reason}");
+                assert_eq!(field.as_deref(), Some("/phone"));
+                assert!(
+                    reason.contains("shop changed it 90 s after crm did"),
+                    "{reason}"
+                );
                 assert_eq!(against.key, "crm:evt_1");
                 assert_eq!(against.value, Some(json!("+3110")));
             }
@@ -455,7 +551,14 @@ mod tests {
         }
         assert_eq!(s, before, "a held change records nothing");
         // The same provider changing again is no conflict.
-        assert_eq!(run(&[&r], &mut s, &change("crm", 2, None, 100, json!({"/phone": "+3111"}))), Decision::Apply);
+        assert_eq!(
+            run(
+                &[&r],
+                &mut s,
+                &change("crm", 2, None, 100, json!({"/phone": "+3111"}))
+            ),
+            Decision::Apply
+        );
     }
 
     #[test]
@@ -469,8 +572,21 @@ mod tests {
         assert_eq!(run(&rules, &mut s, &c), Decision::Apply);
         assert!(s.fields["/notes"].value.is_none());
         assert!(s.fields["/notes"].value_sha256.is_some());
-        let d = run(&rules, &mut s, &change("shop", 1, None, 1, json!({"/phone": "2", "/notes": "y"})));
-        assert!(matches!(d, Decision::Supersede { rule: RuleKind::SourcePriority, .. }), "{d:?}");
+        let d = run(
+            &rules,
+            &mut s,
+            &change("shop", 1, None, 1, json!({"/phone": "2", "/notes": "y"})),
+        );
+        assert!(
+            matches!(
+                d,
+                Decision::Supersede {
+                    rule: RuleKind::SourcePriority,
+                    ..
+                }
+            ),
+            "{d:?}"
+        );
     }
 
     #[test]
@@ -496,6 +612,8 @@ mod tests {
         assert_eq!(c.fields.len(), 1);
         assert_eq!(c.fields["/phone"], json!("+31"));
         env.body = b"not json".to_vec();
-        assert!(Change::of(&env, &[&r], OffsetDateTime::UNIX_EPOCH).fields.is_empty());
+        assert!(Change::of(&env, &[&r], OffsetDateTime::UNIX_EPOCH)
+            .fields
+            .is_empty());
     }
 }

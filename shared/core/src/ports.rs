@@ -314,8 +314,11 @@ pub struct Review {
     pub reason: String,
     #[serde(with = "time::serde::rfc3339")]
     pub held_at: OffsetDateTime,
-    /// The applied change the held one conflicts with.
+    /// The applied change the held one conflicts with, on `field` (`None`: the whole
+    /// entity).
     pub against: Stamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
     /// The held event, as it would be delivered.
     pub envelope: Envelope,
     pub status: ReviewStatus,

@@ -23,6 +23,19 @@ pub const DEFAULT_FIELDS: &[&str] = &[
     "birthdate",
 ];
 
+/// A value found at JSON `pointer`, redacted: whole when any token of the pointer is a
+/// redacted name (`/customer/phone` with `phone`), else field by field.
+pub fn redact_at(pointer: &str, value: &Value, fields: &[String]) -> Value {
+    let named = pointer
+        .split('/')
+        .any(|token| fields.iter().any(|f| f.eq_ignore_ascii_case(token)));
+    if named {
+        Value::String("[redacted]".into())
+    } else {
+        redact(value, fields)
+    }
+}
+
 /// Replace the value of every object field whose name matches `fields`
 /// (case-insensitive, at any depth) with `"[redacted]"`.
 pub fn redact(value: &Value, fields: &[String]) -> Value {
@@ -48,6 +61,21 @@ pub fn redact(value: &Value, fields: &[String]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_value_at_a_pointer_is_redacted_by_any_of_its_names() {
+        let fields = vec!["phone".to_string(), "email".to_string()];
+        assert_eq!(
+            redact_at("/customer/Phone", &json!("+31"), &fields),
+            json!("[redacted]")
+        );
+        assert_eq!(redact_at("/notes", &json!("hi"), &fields), json!("hi"));
+        assert_eq!(
+            redact_at("/contact", &json!({"email": "a@b", "id": 1}), &fields),
+            json!({"email": "[redacted]", "id": 1})
+        );
+    }
 
     #[test]
     fn redacts_at_any_depth() {

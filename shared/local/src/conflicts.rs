@@ -13,7 +13,8 @@ use inlet_core::ports::{ConflictStore, Review, ReviewStatus, StoreError};
 use crate::store::{exec, one, sql_err, Store};
 
 fn decode<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Invalid(format!("stored {what} does not decode: {e}")))
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Invalid(format!("stored {what} does not decode: {e}")))
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
@@ -51,7 +52,8 @@ impl ConflictStore for Store {
         let entity = entity.to_string();
         let text = encode(state)?;
         let max_version = state.max_version();
-        let expected = i64::try_from(expected).map_err(|_| StoreError::Invalid("revision overflow".into()))?;
+        let expected =
+            i64::try_from(expected).map_err(|_| StoreError::Invalid("revision overflow".into()))?;
         let now = self.now_ms();
         self.run(move |c| {
             let changed = if expected == 0 {

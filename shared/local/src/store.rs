@@ -628,7 +628,11 @@ fn each<T>(done: Result<Vec<T>, StoreError>, n: usize) -> Vec<Result<T, StoreErr
 
 /// `Connection::execute` through the statement cache: the hot statements are parsed once,
 /// not on every call.
-pub(crate) fn exec(c: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+pub(crate) fn exec(
+    c: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<usize> {
     c.prepare_cached(sql)?.execute(params)
 }
 

@@ -85,6 +85,7 @@ fn review_of(key: &str, held_at: OffsetDateTime) -> Review {
             value_sha256: None,
             value: Some(json!("+31")),
         },
+        field: Some("/phone".into()),
         envelope: env,
         status: ReviewStatus::Pending,
         resolved_at: None,
@@ -94,7 +95,10 @@ fn review_of(key: &str, held_at: OffsetDateTime) -> Review {
 // ---- the store contract ------------------------------------------------------------------
 
 async fn entity_state_is_compare_and_set(c: &dyn ConflictStore, v: &dyn EntityVersions) {
-    assert_eq!(c.load_entity("customer/1").await.unwrap(), (EntityState::default(), 0));
+    assert_eq!(
+        c.load_entity("customer/1").await.unwrap(),
+        (EntityState::default(), 0)
+    );
     let mut state = EntityState::default();
     state.versions.insert("crm".into(), 3);
     assert!(c.save_entity("customer/1", &state, 0).await.unwrap());
@@ -102,7 +106,10 @@ async fn entity_state_is_compare_and_set(c: &dyn ConflictStore, v: &dyn EntityVe
     let mut other = EntityState::default();
     other.versions.insert("shop".into(), 9);
     assert!(!c.save_entity("customer/1", &other, 0).await.unwrap());
-    assert_eq!(c.load_entity("customer/1").await.unwrap(), (state.clone(), 1));
+    assert_eq!(
+        c.load_entity("customer/1").await.unwrap(),
+        (state.clone(), 1)
+    );
     state.versions.insert("shop".into(), 4);
     assert!(c.save_entity("customer/1", &state, 1).await.unwrap());
     assert!(!c.save_entity("customer/1", &other, 1).await.unwrap());
@@ -169,11 +176,7 @@ async fn concurrent_settles_lose_no_change(c: Arc<dyn ConflictStore>) {
             let c = Arc::clone(&c);
             let rules = rules.clone();
             tokio::spawn(async move {
-                let env = change(
-                    &format!("p{i}"),
-                    "e",
-                    json!({"id": 9, "rev": 100 + i}),
-                );
+                let env = change(&format!("p{i}"), "e", json!({"id": 9, "rev": 100 + i}));
                 review::settle(c.as_ref(), &rules, &env, OffsetDateTime::now_utc())
                     .await
                     .unwrap()
@@ -195,7 +198,10 @@ async fn concurrent_settles_lose_no_change(c: Arc<dyn ConflictStore>) {
     assert!(applied >= 1);
     assert_eq!(rev, applied);
     assert_eq!(state.versions.len() as u64, applied);
-    assert!(state.versions.contains_key("p5"), "the newest version is applied");
+    assert!(
+        state.versions.contains_key("p5"),
+        "the newest version is applied"
+    );
 }
 
 // ---- the rules at work -------------------------------------------------------------------
@@ -267,10 +273,18 @@ async fn crm_and_shop_change_one_customer(b: Backend) {
         settings: ProcessSettings::from(&inlet_core::config::WorkerConfig::default()),
         payload_log: None,
     };
-    let crm1 = change("crm", "c1", json!({"id": 42, "email": "a@crm", "phone": "+31"}));
+    let crm1 = change(
+        "crm",
+        "c1",
+        json!({"id": 42, "email": "a@crm", "phone": "+31"}),
+    );
     let shop_email = change("shop", "s1", json!({"id": 42, "email": "b@shop"}));
     let shop_phone = change("shop", "s2", json!({"id": 42, "phone": "+32"}));
-    let shop_name = change("shop", "s3", json!({"id": 42, "name": "Bo", "email": "a@crm"}));
+    let shop_name = change(
+        "shop",
+        "s3",
+        json!({"id": 42, "name": "Bo", "email": "a@crm"}),
+    );
     assert_eq!(crm1.entity.as_deref(), Some("customer/42"));
 
     // One batch: the changes of one entity settle in arrival order.
@@ -298,18 +312,31 @@ async fn crm_and_shop_change_one_customer(b: Backend) {
     // Every decision is recorded on the event.
     let l = b.ledger.as_ref();
     let c = b.clock.as_ref();
-    assert_eq!(outcome(l, &shop_email.key, c).await, "superseded by source-priority");
-    assert_eq!(outcome(l, &shop_phone.key, c).await, "held for review (manual-review)");
+    assert_eq!(
+        outcome(l, &shop_email.key, c).await,
+        "superseded by source-priority"
+    );
+    assert_eq!(
+        outcome(l, &shop_phone.key, c).await,
+        "held for review (manual-review)"
+    );
     assert_eq!(outcome(l, &shop_name.key, c).await, "delivered");
 
     // The review shows both versions.
     let pending = b.conflicts.pending_reviews(10).await.unwrap();
     assert_eq!(pending.len(), 1);
     let r = &pending[0];
-    assert_eq!((r.key.as_str(), r.entity.as_str()), ("shop:s2", "customer/42"));
+    assert_eq!(
+        (r.key.as_str(), r.entity.as_str()),
+        ("shop:s2", "customer/42")
+    );
     assert_eq!(r.against.key, "crm:c1");
     assert_eq!(r.against.value, Some(json!("+31")));
-    assert!(r.reason.contains("field /phone: shop changed it"), "{}", r.reason);
+    assert!(
+        r.reason.contains("field /phone: shop changed it"),
+        "{}",
+        r.reason
+    );
 
     // Released: the entity takes the shop's phone and the event is delivered as a replay.
     let released = review::release(
@@ -353,16 +380,30 @@ async fn crm_and_shop_change_one_customer(b: Backend) {
     assert_eq!(discarded.status, ReviewStatus::Discarded);
     assert!(matches!(
         review::discard(b.conflicts.as_ref(), "crm:c2", b.clock.now()).await,
-        Err(ReviewError::Closed { status: ReviewStatus::Discarded, .. })
+        Err(ReviewError::Closed {
+            status: ReviewStatus::Discarded,
+            ..
+        })
     ));
     assert!(matches!(
-        review::release(b.conflicts.as_ref(), b.queue.as_ref(), &rules(), "crm:nope", b.clock.now()).await,
+        review::release(
+            b.conflicts.as_ref(),
+            b.queue.as_ref(),
+            &rules(),
+            "crm:nope",
+            b.clock.now()
+        )
+        .await,
         Err(ReviewError::NotFound(_))
     ));
     assert!(b.conflicts.pending_reviews(10).await.unwrap().is_empty());
     assert_eq!(delivered(&sink), ["crm:c1", "shop:s3", "shop:s2"]);
     let (state, _) = b.conflicts.load_entity("customer/42").await.unwrap();
-    assert_eq!(state.fields["/phone"].value, Some(json!("+32")), "discarding changed nothing");
+    assert_eq!(
+        state.fields["/phone"].value,
+        Some(json!("+32")),
+        "discarding changed nothing"
+    );
 }
 
 // ---- SQLite ------------------------------------------------------------------------------
@@ -421,7 +462,9 @@ async fn sqlite_crm_and_shop_change_one_customer() {
             .filter(|c| {
                 c.name == names::CONFLICT_DECISIONS
                     && c.dims.split(',').any(|d| d == format!("rule={rule}"))
-                    && c.dims.split(',').any(|d| d == format!("decision={decision}"))
+                    && c.dims
+                        .split(',')
+                        .any(|d| d == format!("decision={decision}"))
             })
             .map(|c| c.value)
             .sum::<u64>()
@@ -458,7 +501,11 @@ async fn dynamodb_a_review_larger_than_an_item_is_kept_whole() {
     assert_eq!(store.review("shop:e_big").await.unwrap().unwrap(), big);
     assert_eq!(store.pending_reviews(5).await.unwrap(), vec![big]);
     assert!(store
-        .close_review("shop:e_big", ReviewStatus::Released, OffsetDateTime::now_utc())
+        .close_review(
+            "shop:e_big",
+            ReviewStatus::Released,
+            OffsetDateTime::now_utc()
+        )
         .await
         .unwrap());
 }

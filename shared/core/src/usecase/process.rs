@@ -599,17 +599,21 @@ impl Processor {
             .iter()
             .map(|(_, env)| env.entity.as_deref().unwrap_or(""))
             .collect();
-        join_all(group_by_entity(&entities).into_iter().map(|members| async move {
-            let mut out = Vec::with_capacity(members.len());
-            for m in members {
-                let (i, env) = to_settle[m];
-                let result = self
-                    .settle_conflict(policy, env, batch[i].receive_count)
-                    .await;
-                out.push((i, env, result));
-            }
-            out
-        }))
+        join_all(
+            group_by_entity(&entities)
+                .into_iter()
+                .map(|members| async move {
+                    let mut out = Vec::with_capacity(members.len());
+                    for m in members {
+                        let (i, env) = to_settle[m];
+                        let result = self
+                            .settle_conflict(policy, env, batch[i].receive_count)
+                            .await;
+                        out.push((i, env, result));
+                    }
+                    out
+                }),
+        )
         .await
         .into_iter()
         .flatten()

@@ -43,6 +43,7 @@ pub async fn settle(
                 rule,
                 reason,
                 against,
+                field,
             } => {
                 store
                     .hold(&Review {
@@ -52,6 +53,7 @@ pub async fn settle(
                         reason: reason.clone(),
                         held_at: now,
                         against: (**against).clone(),
+                        field: field.clone(),
                         envelope: env.clone(),
                         status: ReviewStatus::Pending,
                         resolved_at: None,
