@@ -232,6 +232,26 @@ fn check(explicit: Option<&Path>) -> u8 {
             o.name
         );
     }
+    for c in &config.conflicts {
+        let scope = if c.fields.is_empty() {
+            "whole entity".to_string()
+        } else {
+            c.fields.join(", ")
+        };
+        let window = c
+            .window
+            .map_or(String::new(), |w| format!("  within {}s", w.as_secs()));
+        let priority = if c.priority.is_empty() {
+            String::new()
+        } else {
+            format!("  {}", c.priority.join(" > "))
+        };
+        println!(
+            "  conflict {:<16} {:<16} {scope}{priority}{window}",
+            c.entity_type,
+            c.kind.as_str()
+        );
+    }
     for src in &config.sources {
         println!(
             "  source {:<18} kind {:<18} provider {:<10} every {}s  {}",
