@@ -782,8 +782,8 @@ pub mod moto {
             (queue_url, dlq_url)
         }
 
-        /// The single table the stack creates (partition key `pk`, the sparse `reviews`
-        /// index over pending reviews), as `template.yaml` declares it.
+        /// The single table the stack creates (partition key `pk`, the sparse `pending`
+        /// index), as `template.yaml` declares it.
         pub async fn table(&self) -> String {
             let name = unique("inlet");
             let key = |name: &str, kind: KeyType| {
@@ -805,13 +805,13 @@ pub mod moto {
                 .table_name(&name)
                 .key_schema(key("pk", KeyType::Hash))
                 .attribute_definitions(attribute("pk", ScalarAttributeType::S))
-                .attribute_definitions(attribute("rq", ScalarAttributeType::S))
-                .attribute_definitions(attribute("ha", ScalarAttributeType::N))
+                .attribute_definitions(attribute("pq", ScalarAttributeType::S))
+                .attribute_definitions(attribute("pa", ScalarAttributeType::N))
                 .global_secondary_indexes(
                     GlobalSecondaryIndex::builder()
-                        .index_name(inlet_aws::conflicts::REVIEWS_INDEX)
-                        .key_schema(key("rq", KeyType::Hash))
-                        .key_schema(key("ha", KeyType::Range))
+                        .index_name(inlet_aws::conflicts::PENDING_INDEX)
+                        .key_schema(key("pq", KeyType::Hash))
+                        .key_schema(key("pa", KeyType::Range))
                         .projection(
                             Projection::builder()
                                 .projection_type(ProjectionType::All)

@@ -15,7 +15,6 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use futures::future::join_all;
 use inlet_aws::{EmfMetrics, SqsQueue};
-use inlet_core::ids::ProviderName;
 use inlet_core::metrics::Metrics;
 use inlet_core::ports::Queue;
 use inlet_outbox::dynamodb::{mark_published, StoredItem};
@@ -71,12 +70,7 @@ pub async fn handle(deps: &Deps, event: Event) -> DynamoDbEventResponse {
 fn envelope_of(record: &EventRecord) -> Result<(inlet_core::envelope::Envelope, String), String> {
     let item: StoredItem = serde_dynamo::from_item(record.change.new_image.clone())
         .map_err(|e| format!("outbox item does not parse: {e}"))?;
-    let (outbox, stored) = item.into_record().map_err(|e| e.to_string())?;
-    let outbox =
-        ProviderName::parse(&outbox).map_err(|e| format!("outbox name {outbox:?}: {e}"))?;
-    let envelope =
-        inlet_outbox::publish::to_envelope(&outbox, &stored).map_err(|e| e.to_string())?;
-    Ok((envelope, stored.event.id))
+    item.into_envelope().map_err(|e| e.to_string())
 }
 
 async fn publish(deps: &Deps, record: &EventRecord, now_ms: i64) -> Outcome {

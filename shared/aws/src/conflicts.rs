@@ -2,11 +2,11 @@
 //!
 //! - `V#{entity}` (the entity's version item) gains `cs`, the state as JSON, and `rev`, its
 //!   revision: a save is one `UpdateItem` conditioned on the revision it read.
-//! - `R#{key}` is a held change: `st` (status), `ha` (held at, ms), the review as JSON in
-//!   `rv` — or, past [`INLINE_MAX`], in claim-check chunks kept until the review is closed
-//!   (`rp`). While pending it carries `rq = "pending"`, the partition key of the sparse
-//!   index [`REVIEWS_INDEX`] (sort key `ha`), so listing pending reviews is one `Query`
-//!   over them alone, not a `Scan` of the table. Closing removes `rq` and sets a TTL.
+//! - `R#{key}` is a held change: `st` (status), the review as JSON in `rv` — or, past
+//!   [`INLINE_MAX`], in claim-check chunks kept until the review is closed (`rp`). While
+//!   pending it carries `pq = "review"` and `pa` (held at, ms), the keys of the table's
+//!   sparse [`PENDING_INDEX`], so listing pending reviews is one `Query` over them alone,
+//!   not a `Scan` of the table. Closing removes `pq` and sets a TTL.
 
 use std::collections::HashMap;
 
@@ -26,8 +26,11 @@ use crate::{unavailable, DynamoStore};
 
 type Item = HashMap<String, AttributeValue>;
 
-/// The sparse global secondary index over pending reviews (template: `reviews`).
-pub const REVIEWS_INDEX: &str = "reviews";
+/// The table's sparse global secondary index over what waits on someone: partition key
+/// `pq` (`review`, or `outbox` for staged outbox events not yet published), sort key `pa`
+/// (since when, Unix ms). Items leave it when `pq` is removed.
+pub const PENDING_INDEX: &str = "pending";
+const REVIEW_QUEUE: &str = "review";
 /// Reviews larger than this (as JSON) go to claim-check chunks: a DynamoDB item is at
 /// most 400 KB, attribute names and the other attributes included.
 pub const INLINE_MAX: usize = 350 * 1024;
@@ -161,8 +164,8 @@ impl ConflictStore for DynamoStore {
             .table_name(self.table())
             .item("pk", s(format!("R#{}", review.key)))
             .item("st", s(PENDING))
-            .item("rq", s(PENDING))
-            .item("ha", n(unix_millis(review.held_at)))
+            .item("pq", s(REVIEW_QUEUE))
+            .item("pa", n(unix_millis(review.held_at)))
             // A redelivered copy replaces a pending review, never a closed one.
             .condition_expression("attribute_not_exists(pk) OR st = :pending")
             .expression_attribute_values(":pending", s(PENDING));
@@ -195,9 +198,9 @@ impl ConflictStore for DynamoStore {
                 .client()
                 .query()
                 .table_name(self.table())
-                .index_name(REVIEWS_INDEX)
-                .key_condition_expression("rq = :pending")
-                .expression_attribute_values(":pending", s(PENDING))
+                .index_name(PENDING_INDEX)
+                .key_condition_expression("pq = :review")
+                .expression_attribute_values(":review", s(REVIEW_QUEUE))
                 .scan_index_forward(true)
                 .limit(page)
                 .set_exclusive_start_key(start.take())
@@ -235,7 +238,7 @@ impl ConflictStore for DynamoStore {
             .update_item()
             .table_name(self.table())
             .key("pk", s(format!("R#{key}")))
-            .update_expression("SET st = :st, ra = :ra, #ttl = :ttl REMOVE rq")
+            .update_expression("SET st = :st, ra = :ra, #ttl = :ttl REMOVE pq")
             .condition_expression("st = :pending")
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":st", s(status.as_str()))

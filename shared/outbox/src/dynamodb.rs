@@ -26,7 +26,10 @@
 //!
 //! Item layout (one item per event): `pk = O#{id}`, the event's fields, `outbox`,
 //! `status` (`pending` → `published`), `attempts`, `created_at` and `published_at` (Unix
-//! ms), and `ttl` (Unix seconds, [`RETENTION_SECS`] after staging).
+//! ms), and `ttl` (Unix seconds, [`RETENTION_SECS`] after staging). Until it is published
+//! an item also carries `pq = "outbox"` and `pa` (= `created_at`), the keys of the table's
+//! sparse [`PENDING_INDEX`]: what was staged and never published (the stream gave up on
+//! it) is one `Query` away, for [`pending`] and [`republish`].
 
 use std::collections::HashMap;
 
@@ -37,6 +40,11 @@ use crate::{OutboxError, OutboxEvent, OutboxRecord, Status};
 
 /// Outbox items' partition keys start with this (the stream filter selects on it).
 pub const PK_PREFIX: &str = "O#";
+/// The table's sparse index over items waiting on someone (`template.yaml`; the same
+/// index holds reviews held by conflict rules, `pq = "review"`).
+pub const PENDING_INDEX: &str = "pending";
+/// The index partition of unpublished outbox items.
+const PENDING_QUEUE: &str = "outbox";
 /// How long a staged event's item is kept (the table's TTL deletes it after).
 pub const RETENTION_SECS: i64 = 7 * 86_400;
 /// DynamoDB's item limit is 400 KB, names and values included
@@ -82,6 +90,8 @@ pub fn stage(
         ("status".to_string(), s(Status::Pending.as_str())),
         ("attempts".to_string(), n(0)),
         ("created_at".to_string(), n(now_ms)),
+        ("pq".to_string(), s(PENDING_QUEUE)),
+        ("pa".to_string(), n(now_ms)),
         ("ttl".to_string(), n(now.unix_timestamp() + RETENTION_SECS)),
     ]);
     if let Some(c) = &event.correlation_id {
@@ -160,6 +170,17 @@ impl StoredItem {
     }
 }
 
+impl StoredItem {
+    /// The envelope the item travels as in the pipeline, and the event's id.
+    pub fn into_envelope(self) -> Result<(inlet_core::envelope::Envelope, String), OutboxError> {
+        let (outbox, record) = self.into_record()?;
+        let outbox = inlet_core::ids::ProviderName::parse(&outbox)
+            .map_err(|e| OutboxError::Invalid(format!("outbox name {outbox:?}: {e}")))?;
+        let envelope = crate::publish::to_envelope(&outbox, &record)?;
+        Ok((envelope, record.event.id))
+    }
+}
+
 /// Mark the item of event `id` published at `now_ms` (one more attempt). An item the TTL
 /// already removed is left removed.
 pub async fn mark_published(
@@ -172,7 +193,7 @@ pub async fn mark_published(
         .update_item()
         .table_name(table)
         .key("pk", s(&format!("{PK_PREFIX}{id}")))
-        .update_expression("SET #st = :published, published_at = :now ADD attempts :one")
+        .update_expression("SET #st = :published, published_at = :now ADD attempts :one REMOVE pq")
         .condition_expression("attribute_exists(pk)")
         .expression_attribute_names("#st", "status")
         .expression_attribute_values(":published", s(Status::Published.as_str()))
@@ -205,4 +226,66 @@ pub async fn get(
             source: Box::new(e),
         })?;
     Ok(out.item)
+}
+
+/// Up to `limit` outbox items staged at or before `staged_before_ms` and never published,
+/// oldest first: those the stream did not get through (the publisher gave up, or the
+/// stream's 24-hour retention passed) — or is still working on, if the cutoff is recent.
+pub async fn pending(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    staged_before_ms: i64,
+    limit: usize,
+) -> Result<Vec<StoredItem>, OutboxError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    while items.len() < limit {
+        let page = i32::try_from(limit - items.len()).unwrap_or(i32::MAX).min(100);
+        let out = client
+            .query()
+            .table_name(table)
+            .index_name(PENDING_INDEX)
+            .key_condition_expression("pq = :outbox AND pa <= :before")
+            .expression_attribute_values(":outbox", s(PENDING_QUEUE))
+            .expression_attribute_values(":before", n(staged_before_ms))
+            .limit(page)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(|e| OutboxError::Store {
+                message: "DynamoDB Query (pending outbox items) failed".into(),
+                source: Box::new(e),
+            })?;
+        for item in out.items.unwrap_or_default() {
+            items.push(serde_dynamo::from_item(item).map_err(|e| {
+                OutboxError::Invalid(format!("outbox item does not parse: {e}"))
+            })?);
+        }
+        match out.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => break,
+        }
+    }
+    items.truncate(limit);
+    Ok(items)
+}
+
+/// Publish one stored item: enqueue its envelope on `queue`, then mark it published (the
+/// publisher's path for a stream record, and the operator's for an item the stream gave
+/// up on). Returns its idempotency key in the pipeline. Enqueue first: a crash in between
+/// enqueues it again, and the worker's ledger drops the copy.
+pub async fn republish(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    queue: &dyn inlet_core::ports::Queue,
+    item: StoredItem,
+    now_ms: i64,
+) -> Result<String, OutboxError> {
+    let (envelope, id) = item.into_envelope()?;
+    queue.send(&envelope).await.map_err(|e| OutboxError::Store {
+        message: format!("enqueueing {} failed", envelope.key),
+        source: Box::new(e),
+    })?;
+    mark_published(client, table, &id, now_ms).await?;
+    Ok(envelope.key.to_string())
 }
