@@ -15,7 +15,7 @@ use crate::backend::{BackendKind, Ports};
 use crate::config_file::{self, LoadError};
 use crate::dev::{self, DevOptions};
 use crate::review::Resolution;
-use crate::{exit, Command, DataDirArg, DlqAction, ReviewAction};
+use crate::{exit, Command, DataDirArg, DlqAction, OutboxAction, ReviewAction};
 
 pub async fn run(command: Command) -> u8 {
     match command {
@@ -42,7 +42,21 @@ pub async fn run(command: Command) -> u8 {
             send(config.config.as_deref(), &provider, &body, opts).await
         }
         Command::Check { config } => check(config.config.as_deref()),
-        Command::Outbox { config, json } => outbox_status(config.config.as_deref(), json),
+        Command::Outbox {
+            config,
+            data_dir,
+            json,
+            action: None,
+        } => crate::outbox::status(config.config.as_deref(), &data_dir, json).await,
+        Command::Outbox {
+            action:
+                Some(OutboxAction::Redrive {
+                    config,
+                    data_dir,
+                    older_than,
+                }),
+            ..
+        } => crate::outbox::redrive(config.config.as_deref(), &data_dir, older_than).await,
         Command::Dlq { action } => match action {
             DlqAction::List {
                 data_dir,
@@ -124,72 +138,6 @@ pub(crate) fn load_config(explicit: Option<&Path>) -> Result<(std::path::PathBuf
             Err(exit::CONFIG)
         }
     }
-}
-
-/// The failed events listed per outbox.
-const FAILED_SHOWN: usize = 20;
-
-fn outbox_status(explicit: Option<&Path>, json: bool) -> u8 {
-    let (_, config) = match load_config(explicit) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    if config.outboxes.is_empty() && !json {
-        println!("no [[outboxes]] in the configuration");
-    }
-    let mut code = exit::OK;
-    for o in &config.outboxes {
-        let read = inlet_outbox::sqlite::Drain::open(Path::new(&o.sqlite))
-            .and_then(|d| Ok((d.counts()?, d.failed(FAILED_SHOWN)?)));
-        let (counts, failed) = match read {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("inlet: outbox {} ({}): {e}", o.name, o.sqlite);
-                code = exit::FAILURE;
-                continue;
-            }
-        };
-        if json {
-            let failed: Vec<_> = failed
-                .iter()
-                .map(|r| {
-                    serde_json::json!({
-                        "id": r.event.id,
-                        "idempotency_key": r.event.idempotency_key,
-                        "event_type": r.event.event_type,
-                        "attempts": r.attempts,
-                        "last_error": r.last_error,
-                    })
-                })
-                .collect();
-            println!(
-                "{}",
-                serde_json::json!({
-                    "outbox": o.name.as_str(),
-                    "sqlite": o.sqlite,
-                    "pending": counts.pending,
-                    "published": counts.published,
-                    "failed": counts.failed,
-                    "failed_events": failed,
-                })
-            );
-        } else {
-            println!(
-                "outbox {}  pending {}  published {}  failed {}  ({})",
-                o.name, counts.pending, counts.published, counts.failed, o.sqlite
-            );
-            for r in &failed {
-                println!(
-                    "  failed {}  {}  attempts={}  {}",
-                    r.event.idempotency_key,
-                    r.event.event_type,
-                    r.attempts,
-                    r.last_error.as_deref().unwrap_or("")
-                );
-            }
-        }
-    }
-    code
 }
 
 fn check(explicit: Option<&Path>) -> u8 {
@@ -507,6 +455,17 @@ async fn dlq_list(place: &DataDirArg, limit: usize, json: bool) -> u8 {
                         d.receive_count,
                         d.reason.as_deref().unwrap_or("")
                     );
+                }
+            }
+            // The outbox publisher's failures are stream batches, not messages: named
+            // here so an operator looking at the DLQ does not miss them.
+            if let Some(h) = &ports.aws {
+                match crate::outbox::failed_batches(h).await {
+                    Ok(0) => {}
+                    Ok(n) => eprintln!(
+                        "note: the outbox publisher gave up on {n} stream batch(es); `inlet outbox --backend aws` shows the events, `inlet outbox redrive --backend aws` publishes them"
+                    ),
+                    Err(e) => eprintln!("inlet: {e:#}"),
                 }
             }
             exit::OK

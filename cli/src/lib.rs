@@ -6,6 +6,7 @@ pub mod backend;
 pub mod commands;
 pub mod config_file;
 pub mod dev;
+pub mod outbox;
 pub mod reconcile;
 pub mod review;
 pub mod server;
@@ -120,14 +121,19 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
-    /// The configured outboxes: events pending, published and failed, and why the failed
-    /// ones failed.
+    /// The outboxes: locally the configured ones' events pending, published and failed (and
+    /// why); on AWS the stack's items not yet published and the stream batches the
+    /// publisher gave up on. `inlet outbox redrive` publishes what failed.
     Outbox {
         #[command(flatten)]
         config: ConfigArg,
+        #[command(flatten)]
+        data_dir: DataDirArg,
         /// Print one JSON object per outbox.
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        action: Option<OutboxAction>,
     },
     /// Inspect and redrive the dead-letter queue.
     Dlq {
@@ -204,6 +210,24 @@ pub enum DlqAction {
         /// Every dead letter.
         #[arg(long)]
         all: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxAction {
+    /// Publish again what failed. Locally: every configured outbox's `failed` events go
+    /// back to pending with their attempts counted from zero. On AWS: the items staged at
+    /// least --older-than seconds ago and never published are enqueued and marked
+    /// published, then the OutboxFailures messages about batches that old are cleared.
+    Redrive {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+        /// AWS: only items staged at least this many seconds ago (younger ones may still
+        /// be on their way through the stream).
+        #[arg(long, default_value_t = 300)]
+        older_than: u64,
     },
 }
 

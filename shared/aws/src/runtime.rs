@@ -45,6 +45,9 @@ pub struct Resources {
     /// `INLET_MAX_RECEIVE`: the work queue's redrive `maxReceiveCount`, which the worker
     /// uses instead of `worker.max_receive` so the two cannot disagree.
     pub max_receive: Option<u32>,
+    /// `INLET_OUTBOX_FAILURES_URL`: the queue naming the outbox stream batches the
+    /// publisher gave up on (operators' tools only).
+    pub outbox_failures_url: Option<String>,
 }
 
 fn env_optional(name: &str) -> Option<String> {
@@ -66,6 +69,7 @@ impl Resources {
             table: env_required("INLET_TABLE")?,
             event_bus: env_optional("INLET_EVENT_BUS"),
             payload_bucket: env_optional("INLET_PAYLOAD_BUCKET"),
+            outbox_failures_url: env_optional("INLET_OUTBOX_FAILURES_URL"),
             max_receive: match env_optional("INLET_MAX_RECEIVE") {
                 None => None,
                 Some(v) => Some(v.trim().parse::<u32>().ok().filter(|n| *n >= 1).ok_or(

@@ -240,7 +240,9 @@ pub async fn pending(
     let mut items = Vec::new();
     let mut start = None;
     while items.len() < limit {
-        let page = i32::try_from(limit - items.len()).unwrap_or(i32::MAX).min(100);
+        let page = i32::try_from(limit - items.len())
+            .unwrap_or(i32::MAX)
+            .min(100);
         let out = client
             .query()
             .table_name(table)
@@ -257,9 +259,11 @@ pub async fn pending(
                 source: Box::new(e),
             })?;
         for item in out.items.unwrap_or_default() {
-            items.push(serde_dynamo::from_item(item).map_err(|e| {
-                OutboxError::Invalid(format!("outbox item does not parse: {e}"))
-            })?);
+            items.push(
+                serde_dynamo::from_item(item).map_err(|e| {
+                    OutboxError::Invalid(format!("outbox item does not parse: {e}"))
+                })?,
+            );
         }
         match out.last_evaluated_key {
             Some(key) if !key.is_empty() => start = Some(key),
@@ -268,6 +272,56 @@ pub async fn pending(
     }
     items.truncate(limit);
     Ok(items)
+}
+
+/// How many outbox items are staged and not published, and when the oldest was staged.
+pub async fn pending_count(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<(u64, Option<i64>), OutboxError> {
+    let store_err = |what: &'static str| {
+        move |e: aws_sdk_dynamodb::error::SdkError<_, _>| OutboxError::Store {
+            message: format!("DynamoDB Query ({what}) failed"),
+            source: Box::new(e),
+        }
+    };
+    let oldest = client
+        .query()
+        .table_name(table)
+        .index_name(PENDING_INDEX)
+        .key_condition_expression("pq = :outbox")
+        .expression_attribute_values(":outbox", s(PENDING_QUEUE))
+        .limit(1)
+        .send()
+        .await
+        .map_err(store_err("oldest pending outbox item"))?
+        .items
+        .unwrap_or_default()
+        .first()
+        .and_then(|i| i.get("pa"))
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok());
+    let mut count = 0u64;
+    let mut start = None;
+    loop {
+        let out = client
+            .query()
+            .table_name(table)
+            .index_name(PENDING_INDEX)
+            .key_condition_expression("pq = :outbox")
+            .expression_attribute_values(":outbox", s(PENDING_QUEUE))
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(store_err("pending outbox count"))?;
+        count += u64::try_from(out.count).unwrap_or(0);
+        match out.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => break,
+        }
+    }
+    Ok((count, oldest))
 }
 
 /// Publish one stored item: enqueue its envelope on `queue`, then mark it published (the
@@ -282,10 +336,13 @@ pub async fn republish(
     now_ms: i64,
 ) -> Result<String, OutboxError> {
     let (envelope, id) = item.into_envelope()?;
-    queue.send(&envelope).await.map_err(|e| OutboxError::Store {
-        message: format!("enqueueing {} failed", envelope.key),
-        source: Box::new(e),
-    })?;
+    queue
+        .send(&envelope)
+        .await
+        .map_err(|e| OutboxError::Store {
+            message: format!("enqueueing {} failed", envelope.key),
+            source: Box::new(e),
+        })?;
     mark_published(client, table, &id, now_ms).await?;
     Ok(envelope.key.to_string())
 }

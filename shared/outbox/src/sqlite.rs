@@ -251,6 +251,19 @@ impl Drain {
         Ok(counts)
     }
 
+    /// Give every `failed` event another round: back to `pending`, due at `now_ms`, its
+    /// attempts counted from zero again (`last_error` kept until it is published). Returns
+    /// how many.
+    pub fn retry_failed(&self, now_ms: i64) -> Result<usize, OutboxError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "UPDATE inlet_outbox SET status = 'pending', attempts = 0, next_attempt_at = ?1
+                 WHERE status = 'failed'",
+            )?
+            .execute(params![now_ms])?)
+    }
+
     /// Delete published events older than `before_ms` (their keys may then be staged again).
     pub fn purge_published(&self, before_ms: i64) -> Result<usize, OutboxError> {
         Ok(self

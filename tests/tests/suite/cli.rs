@@ -120,6 +120,26 @@ fn outbox_shows_counts_and_why_events_failed() {
         out.contains("outbox shop  pending 0  published 1  failed 1"),
         "{out}"
     );
+    // An operator gives the failed event another round: pending again, attempts from zero.
+    let (code, out, err) = inlet(
+        &["outbox", "redrive", "--config", cfg.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("outbox shop: 1 failed event(s) pending again"),
+        "{out}"
+    );
+    let again = drain.get(&bad.id).unwrap().unwrap();
+    assert_eq!(
+        (again.status, again.attempts),
+        (inlet_outbox::Status::Pending, 0)
+    );
+    let (_, out, _) = inlet(&["outbox", "--config", cfg.to_str().unwrap()], dir.path());
+    assert!(
+        out.contains("outbox shop  pending 1  published 1  failed 0"),
+        "{out}"
+    );
     // A database that cannot be opened: said, exit 1.
     std::fs::write(&cfg, config("/nonexistent/dir/app.db")).unwrap();
     let (code, _, err) = inlet(&["outbox", "--config", cfg.to_str().unwrap()], dir.path());

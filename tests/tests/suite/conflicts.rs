@@ -535,3 +535,42 @@ async fn aws_crm_and_shop_change_one_customer() {
     })
     .await;
 }
+
+/// `inlet review` against a deployed stack: the operator's view of the same table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_cli_on_aws_lists_and_discards() {
+    let moto = inlet_tests::moto::Moto::connect().await;
+    let table = moto.table().await;
+    let (q, dlq) = moto.queues(3, false).await;
+    let store = inlet_aws::DynamoStore::new(moto.dynamodb(), table.clone());
+    store
+        .hold(&review_of("e_cli", OffsetDateTime::now_utc()))
+        .await
+        .unwrap();
+    let env = [
+        ("INLET_QUEUE_URL", q.as_str()),
+        ("INLET_DLQ_URL", dlq.as_str()),
+        ("INLET_TABLE", table.as_str()),
+    ];
+    let run = |args: &[&str]| crate::outbox_aws::inlet_aws(args, &moto, &env);
+    let (code, out, err) = run(&["review", "list", "--backend", "aws", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let line: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (line["key"].as_str(), line["rule"].as_str()),
+        (Some("shop:e_cli"), Some("manual-review"))
+    );
+    let (code, out, err) = run(&[
+        "review",
+        "discard",
+        "shop:e_cli",
+        "shop:e_none",
+        "--backend",
+        "aws",
+    ]);
+    assert_eq!(code, 4, "one key matched nothing: {out}{err}");
+    assert!(out.contains("shop:e_cli: discarded"), "{out}");
+    assert!(err.contains("no such review: shop:e_none"), "{err}");
+    let (code, out, _) = run(&["review", "list", "--backend", "aws"]);
+    assert_eq!((code, out.trim()), (0, "no changes are held for review"));
+}

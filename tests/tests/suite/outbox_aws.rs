@@ -190,3 +190,185 @@ async fn the_publisher_enqueues_outbox_inserts_parks_poison_and_marks_published(
         .collect();
     assert_eq!(ids, ["100", "200"]);
 }
+
+/// The on-failure record Lambda sends for a DynamoDB stream batch it gave up on, as AWS
+/// documents it (Lambda developer guide, "services-dynamodb-errors": an invocation record
+/// with `DDBStreamBatchInfo`).
+fn stream_batch_failure(last_record_at: &str) -> String {
+    serde_json::json!({
+        "requestContext": {
+            "requestId": "316aa6d0-8154-xmpl-9af7-85d5f4a6bc81",
+            "functionArn": "arn:aws:lambda:us-east-2:123456789012:function:publisher",
+            "condition": "RetryAttemptsExhausted",
+            "approximateInvokeCount": 11
+        },
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "version": "1.0",
+        "timestamp": "2026-11-28T00:13:49.717Z",
+        "DDBStreamBatchInfo": {
+            "shardId": "shardId-00000001573689847184-864758bb",
+            "startSequenceNumber": "800000000003126276362",
+            "endSequenceNumber": "800000000003126276362",
+            "approximateArrivalOfFirstRecord": last_record_at,
+            "approximateArrivalOfLastRecord": last_record_at,
+            "batchSize": 1,
+            "streamArn": "arn:aws:dynamodb:us-east-2:123456789012:table/inlet/stream/2026-11-14T00:04:06.388"
+        }
+    })
+    .to_string()
+}
+
+/// `inlet` as an operator runs it against a deployed stack (here the emulator).
+pub(crate) fn inlet_aws(args: &[&str], moto: &Moto, env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_inlet-under-test"))
+        .args(args)
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The stream gave up on some staged events (the publisher never marked them): the
+/// operator sees them and the failed batches, and `inlet outbox redrive` publishes them
+/// exactly as the publisher would, then clears the failure records it covered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_the_stream_gave_up_on_are_seen_and_redriven() {
+    let moto = Moto::connect().await;
+    let table = moto.table().await;
+    let (q, dlq) = moto.queues(3, false).await;
+    let sqs = moto.sqs();
+    let failures = sqs
+        .create_queue()
+        .queue_name(inlet_tests::moto::unique("outbox-failures"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let db = moto.dynamodb();
+    let events: Vec<OutboxEvent> = (0..3)
+        .map(|i| {
+            OutboxEvent::new(
+                "order",
+                format!("ord_{i}"),
+                "order.paid",
+                serde_json::json!({"n": i}),
+            )
+        })
+        .collect();
+    for e in &events {
+        db.transact_write_items()
+            .transact_items(dynamodb::stage(&table, "shop", e).unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    // The publisher got the first one through; the stream gave up on the other two.
+    dynamodb::mark_published(&db, &table, &events[0].id, 1)
+        .await
+        .unwrap();
+    // One batch whose records arrived as they were staged (now), one from the future
+    // (records a redrive with any cutoff cannot have covered).
+    let now = (time::OffsetDateTime::now_utc() - std::time::Duration::from_secs(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    for at in [now.as_str(), "2999-01-01T00:00:00Z"] {
+        sqs.send_message()
+            .queue_url(&failures)
+            .message_body(stream_batch_failure(at))
+            .send()
+            .await
+            .unwrap();
+    }
+    let env = [
+        ("INLET_QUEUE_URL", q.as_str()),
+        ("INLET_DLQ_URL", dlq.as_str()),
+        ("INLET_TABLE", table.as_str()),
+        ("INLET_OUTBOX_FAILURES_URL", failures.as_str()),
+    ];
+
+    let (code, out, err) = inlet_aws(&["outbox", "--backend", "aws", "--json"], &moto, &env);
+    assert_eq!(code, 0, "{err}");
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["pending"], 2, "{status}");
+    assert_eq!(status["failed_stream_batches"], 2, "{status}");
+    // Younger than five minutes: not yet called stuck.
+    assert_eq!(
+        status["stuck_events"].as_array().unwrap().len(),
+        0,
+        "{status}"
+    );
+    let (code, _, err) = inlet_aws(&["dlq", "list", "--backend", "aws"], &moto, &env);
+    assert_eq!(code, 0);
+    assert!(
+        err.contains("the outbox publisher gave up on 2 stream batch(es)"),
+        "{err}"
+    );
+
+    // Items staged in the last five minutes may still be on their way: left alone, and
+    // so are the failure records of batches that recent.
+    let (code, out, err) = inlet_aws(&["outbox", "redrive", "--backend", "aws"], &moto, &env);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("published 0 outbox event(s)"), "{out}");
+    assert!(
+        out.contains("cleared 0 failed stream batch record(s); kept 2"),
+        "{out}"
+    );
+    let (code, out, err) = inlet_aws(
+        &["outbox", "redrive", "--backend", "aws", "--older-than", "0"],
+        &moto,
+        &env,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("published 2 outbox event(s)"), "{out}");
+    assert!(
+        out.contains("cleared 1 failed stream batch record(s); kept 1"),
+        "{out}"
+    );
+
+    // On the work queue as the publisher enqueues them: the worker takes it from here.
+    let queue = moto.queue(&q, &dlq);
+    use inlet_core::ports::Queue as _;
+    let got = queue
+        .receive(10, std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    let mut keys: Vec<String> = got
+        .iter()
+        .map(|m| {
+            let env = m.envelope.as_ref().unwrap();
+            assert_eq!(env.source, inlet_core::envelope::Source::Outbox);
+            env.key.to_string()
+        })
+        .collect();
+    keys.sort();
+    let mut want: Vec<String> = events[1..]
+        .iter()
+        .map(|e| format!("shop:{}", e.idempotency_key))
+        .collect();
+    want.sort();
+    assert_eq!(keys, want);
+    for e in &events[1..] {
+        let item = stored(&moto, &table, &e.id).await;
+        assert_eq!(item["status"].as_s().unwrap(), "published");
+        assert!(!item.contains_key("pq"), "out of the pending index");
+    }
+    let (_, out, _) = inlet_aws(&["outbox", "--backend", "aws", "--json"], &moto, &env);
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (
+            status["pending"].as_u64(),
+            status["failed_stream_batches"].as_u64()
+        ),
+        (Some(0), Some(1))
+    );
+}
