@@ -8,7 +8,9 @@ use anyhow::Context as _;
 use clap::ValueEnum;
 use inlet_aws::runtime::Resources;
 use inlet_core::clock::Clock;
-use inlet_core::ports::{ConflictStore, Cursors, DeadLetters, EntityVersions, Ledger, Queue};
+use inlet_core::ports::{
+    ConflictStore, Cursors, DeadLetters, EntityVersions, History, Ledger, Queue,
+};
 use inlet_local::{Store, StoreOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -29,6 +31,8 @@ pub struct Ports {
     pub versions: Arc<dyn EntityVersions>,
     /// Conflict-rule state and the review queue.
     pub conflicts: Arc<dyn ConflictStore>,
+    /// The event history (`inlet events`).
+    pub history: Arc<dyn History>,
     pub cursors: Arc<dyn Cursors>,
     /// The embedded store (status, metrics, reconciliation reports), when local.
     pub local: Option<Store>,
@@ -60,6 +64,7 @@ pub fn local(
         ledger: s.clone(),
         versions: s.clone(),
         conflicts: s.clone(),
+        history: s.clone(),
         cursors: s,
         local: Some(store),
         aws: None,
@@ -104,6 +109,7 @@ pub fn aws_with(
         ledger: table.clone(),
         versions: table.clone(),
         conflicts: table.clone(),
+        history: table.clone(),
         cursors: table,
         local: None,
         aws: Some(AwsHandles { sdk, resources }),

@@ -17,7 +17,9 @@ use inlet_core::clock::{Clock, SystemClock};
 use inlet_core::config::Config;
 use inlet_core::metrics::Metrics;
 use inlet_core::ports::{Queue, Sink};
-use inlet_core::usecase::process::{run_once, ConflictPolicy, ProcessSettings, Processor};
+use inlet_core::usecase::process::{
+    run_once, ConflictPolicy, HistoryPolicy, ProcessSettings, Processor,
+};
 use inlet_local::{LocalMetrics, Store, StoreOptions};
 
 use crate::backend::{BackendKind, Ports};
@@ -131,6 +133,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
         ledger: Arc::clone(&ports.ledger),
         versions: Arc::clone(&ports.versions),
         conflicts: conflict_policy(&config, &ports),
+        history: history_policy(&config, &ports),
         sinks,
         metrics: Arc::clone(&metrics),
         clock: Arc::clone(&opts.clock),
@@ -354,6 +357,15 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => {}
         _ = term => {}
     }
+}
+
+/// Where the event history goes; `None` when `[history] enabled = false`.
+pub fn history_policy(config: &Config, ports: &Ports) -> Option<HistoryPolicy> {
+    config.history.enabled.then(|| HistoryPolicy {
+        store: Arc::clone(&ports.history),
+        keep_payloads: config.history.keep_payloads,
+        max_payload_bytes: config.history.max_payload_bytes,
+    })
 }
 
 /// The conflict rules and where their state lives; `None` when no rule is declared.

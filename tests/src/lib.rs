@@ -807,6 +807,8 @@ pub mod moto {
                 .attribute_definitions(attribute("pk", ScalarAttributeType::S))
                 .attribute_definitions(attribute("pq", ScalarAttributeType::S))
                 .attribute_definitions(attribute("pa", ScalarAttributeType::N))
+                .attribute_definitions(attribute("ed", ScalarAttributeType::S))
+                .attribute_definitions(attribute("rk", ScalarAttributeType::S))
                 .global_secondary_indexes(
                     GlobalSecondaryIndex::builder()
                         .index_name(inlet_aws::conflicts::PENDING_INDEX)
@@ -815,6 +817,25 @@ pub mod moto {
                         .projection(
                             Projection::builder()
                                 .projection_type(ProjectionType::All)
+                                .build(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .global_secondary_indexes(
+                    GlobalSecondaryIndex::builder()
+                        .index_name(inlet_aws::history::EVENTS_INDEX)
+                        .key_schema(key("ed", KeyType::Hash))
+                        .key_schema(key("rk", KeyType::Range))
+                        .projection(
+                            Projection::builder()
+                                .projection_type(ProjectionType::Include)
+                                .set_non_key_attributes(Some(
+                                    inlet_aws::history::EVENTS_INDEX_ATTRIBUTES
+                                        .iter()
+                                        .map(|a| a.to_string())
+                                        .collect(),
+                                ))
                                 .build(),
                         )
                         .build()

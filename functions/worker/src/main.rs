@@ -8,7 +8,7 @@ use inlet_aws::{sdk_config, DynamoStore, EmfMetrics};
 use inlet_core::clock::SystemClock;
 use inlet_core::config::{Config, SinkConfig};
 use inlet_core::ports::Sink;
-use inlet_core::usecase::process::{ConflictPolicy, ProcessSettings, Processor};
+use inlet_core::usecase::process::{ConflictPolicy, HistoryPolicy, ProcessSettings, Processor};
 use inlet_worker_fn::{handle, Deps};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
@@ -55,7 +55,12 @@ async fn main() -> Result<(), Error> {
             versions: store.clone(),
             conflicts: (!config.conflicts.is_empty()).then(|| ConflictPolicy {
                 rules: config.conflicts.clone(),
+                store: store.clone(),
+            }),
+            history: config.history.enabled.then(|| HistoryPolicy {
                 store,
+                keep_payloads: config.history.keep_payloads,
+                max_payload_bytes: config.history.max_payload_bytes,
             }),
             sinks,
             metrics: metrics.clone(),

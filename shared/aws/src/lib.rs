@@ -9,6 +9,7 @@ pub mod dynamo;
 pub mod emf;
 pub mod error;
 pub mod eventbridge;
+pub mod history;
 pub mod large_events;
 pub mod runtime;
 pub mod secrets;

@@ -63,6 +63,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub worker: WorkerConfig,
     pub logging: LoggingConfig,
+    pub history: HistoryConfig,
     pub providers: Vec<ProviderConfig>,
     pub sinks: Vec<SinkConfig>,
     pub sources: Vec<crate::source_config::SourceConfig>,
@@ -210,6 +211,33 @@ impl Default for LoggingConfig {
     }
 }
 
+/// `[history]`: the event history `inlet events` reads (kept `worker.retention_secs`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HistoryConfig {
+    /// Record every attempt of every event. On by default.
+    pub enabled: bool,
+    /// Keep payloads with the history, so `inlet events replay` can send an event again.
+    pub keep_payloads: bool,
+    /// Larger payloads are not kept (the event is listed, not replayable from history).
+    pub max_payload_bytes: usize,
+}
+
+/// The most a kept payload may be: its record (payload in base64, metadata, attempts)
+/// must fit a DynamoDB item, at most 400 KB
+/// (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-items>).
+pub const MAX_HISTORY_PAYLOAD_BYTES: usize = 256 * 1024;
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            keep_payloads: true,
+            max_payload_bytes: 192 * 1024,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ProviderConfig {
     pub name: ProviderName,
@@ -266,6 +294,8 @@ struct RawConfig {
     worker: WorkerConfig,
     #[serde(default)]
     logging: LoggingConfig,
+    #[serde(default)]
+    history: HistoryConfig,
     #[serde(default)]
     providers: Vec<RawProvider>,
     #[serde(default)]
@@ -357,6 +387,12 @@ impl Config {
         }
         if w.backoff_base_ms == 0 {
             push("worker.backoff_base_ms".into(), "must be at least 1".into());
+        }
+        if raw.history.max_payload_bytes > MAX_HISTORY_PAYLOAD_BYTES {
+            push(
+                "history.max_payload_bytes".into(),
+                format!("must be at most {MAX_HISTORY_PAYLOAD_BYTES} (a history record must fit a DynamoDB item)"),
+            );
         }
         if raw.server.max_body_bytes == 0 {
             push("server.max_body_bytes".into(), "must be at least 1".into());
@@ -553,6 +589,7 @@ impl Config {
             server: raw.server,
             worker: raw.worker,
             logging: raw.logging,
+            history: raw.history,
             providers,
             sinks: raw.sinks,
             sources,

@@ -12,6 +12,7 @@ pub mod conflict;
 pub mod envelope;
 pub mod failpoint;
 pub mod headers;
+pub mod history;
 pub mod ids;
 pub mod metrics;
 pub mod normalize;

@@ -14,6 +14,9 @@ pub mod names {
     pub const SUPERSEDED: &str = "superseded";
     /// Conflict-rule decisions, by `rule` and `decision` (applied / superseded / held).
     pub const CONFLICT_DECISIONS: &str = "conflict_decisions";
+    /// Event-history writes that failed (the events were handled; only their history is
+    /// missing).
+    pub const HISTORY_FAILURES: &str = "history_failures";
     pub const RETRIED: &str = "retried";
     pub const DEAD_LETTERED: &str = "dead_lettered";
     pub const RECOVERED: &str = "recovered";

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use crate::conflict::{EntityState, RuleKind, Stamp};
 use crate::envelope::{Envelope, SinkRecord};
+use crate::history::{EventFilter, EventPage, EventRecord, HistoryEntry};
 use crate::ids::EventKey;
 use crate::BoxError;
 
@@ -357,6 +358,31 @@ pub trait ConflictStore: Send + Sync {
         status: ReviewStatus,
         at: OffsetDateTime,
     ) -> Result<bool, StoreError>;
+}
+
+/// Event history (see [`crate::history`]).
+#[async_trait]
+pub trait History: Send + Sync {
+    /// Add each entry's attempt to its event's record (creating it), in one call; entries
+    /// of one key apply in order.
+    async fn record(&self, entries: &[HistoryEntry<'_>]) -> Result<(), StoreError>;
+
+    /// One event's record (expired records read as absent).
+    async fn event(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<EventRecord>, StoreError>;
+
+    /// Events matching `filter`, newest first, at most `limit`, starting after the
+    /// cursor `after` of a previous page.
+    async fn events(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+        after: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<EventPage, StoreError>;
 }
 
 /// Reconciliation cursors.

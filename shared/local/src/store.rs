@@ -66,6 +66,20 @@ CREATE TABLE IF NOT EXISTS entity_state (
     state      TEXT    NOT NULL,
     updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- Event history (`inlet events`): one row per key, the record as JSON, the columns the
+-- filters use beside it.
+CREATE TABLE IF NOT EXISTS events (
+    key         TEXT    PRIMARY KEY,
+    provider    TEXT    NOT NULL,
+    event_type  TEXT,
+    entity      TEXT,
+    state       TEXT    NOT NULL,
+    received_at INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    record      TEXT    NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS events_newest ON events(received_at, key);
+CREATE INDEX IF NOT EXISTS events_expiry ON events(expires_at);
 -- Changes held for an operator; closed ones are kept as long as handled messages.
 CREATE TABLE IF NOT EXISTS reviews (
     key         TEXT PRIMARY KEY,
@@ -253,6 +267,8 @@ impl Store {
                 params![done_before],
             )
             .map_err(sql_err("purge"))?;
+            exec(c, "DELETE FROM events WHERE expires_at <= ?1", params![now])
+                .map_err(sql_err("purge"))?;
             exec(
                 c,
                 "DELETE FROM reviews WHERE status <> 'pending' AND resolved_at <= ?1",

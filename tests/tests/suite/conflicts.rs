@@ -267,6 +267,7 @@ async fn crm_and_shop_change_one_customer(b: Backend) {
             rules: rules(),
             store: Arc::clone(&b.conflicts),
         }),
+        history: None,
         sinks: vec![sink.clone()],
         metrics: Arc::clone(&b.metrics),
         clock: Arc::clone(&b.clock),

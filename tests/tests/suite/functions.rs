@@ -147,6 +147,7 @@ async fn worker_deps(
                 ledger: store.clone(),
                 versions: store,
                 conflicts: None,
+                history: None,
                 sinks: inlet_sinks::build(&config.sinks).unwrap(),
                 metrics: metrics.clone(),
                 clock: Arc::new(SystemClock),

@@ -445,6 +445,7 @@ async fn the_local_worker_delivers_a_batch_in_one_sink_call_keeping_entity_order
         ledger: Arc::new(store.clone()),
         versions: Arc::new(store.clone()),
         conflicts: None,
+        history: None,
         sinks: vec![sink.clone()],
         metrics: metrics.clone(),
         clock,

@@ -16,10 +16,11 @@ use crate::clock::Clock;
 use crate::config::WorkerConfig;
 use crate::conflict::{rules_for, ConflictRule, Decision, RuleKind};
 use crate::envelope::{Envelope, Source};
+use crate::history::{Attempt, EventState, HistoryEntry};
 use crate::metrics::{names, Metrics};
 use crate::ports::{
-    group_by_entity, Claim, Completion, ConflictStore, EntityVersions, Ledger, Queue, Receipt,
-    Received, Sink, SinkError, StoreError, VersionCheck,
+    group_by_entity, Claim, Completion, ConflictStore, EntityVersions, History, Ledger, Queue,
+    Receipt, Received, Sink, SinkError, StoreError, VersionCheck,
 };
 use crate::retry::Backoff;
 
@@ -69,12 +70,22 @@ pub struct ConflictPolicy {
     pub store: Arc<dyn ConflictStore>,
 }
 
+/// Where the event history goes, and whether it keeps payloads (for replay).
+pub struct HistoryPolicy {
+    pub store: Arc<dyn History>,
+    pub keep_payloads: bool,
+    /// Payloads larger than this are not kept (the event is listed, not replayable).
+    pub max_payload_bytes: usize,
+}
+
 pub struct Processor {
     pub ledger: Arc<dyn Ledger>,
     pub versions: Arc<dyn EntityVersions>,
     /// Entities of a type with conflict rules are settled by them instead of by
     /// `versions` alone. `None`: no rules (versions only).
     pub conflicts: Option<ConflictPolicy>,
+    /// Record every attempt in the event history. `None`: no history.
+    pub history: Option<HistoryPolicy>,
     pub sinks: Vec<Arc<dyn Sink>>,
     pub metrics: Arc<dyn Metrics>,
     pub clock: Arc<dyn Clock>,
@@ -106,9 +117,42 @@ impl Processor {
             correlation_id = %env.correlation_id,
             receive_count = msg.receive_count
         );
-        self.handle_envelope(env, msg.receive_count)
+        let disposition = self
+            .handle_envelope(env, msg.receive_count)
             .instrument(span)
-            .await
+            .await;
+        self.record_history(&[(env, msg.receive_count, &disposition)])
+            .await;
+        disposition
+    }
+
+    /// Add these attempts to the event history (one call). A history that cannot be
+    /// written is logged, never a reason to retry a message: the pipeline's guarantees do
+    /// not depend on it.
+    async fn record_history(&self, handled: &[(&Envelope, u32, &Disposition)]) {
+        let Some(policy) = &self.history else { return };
+        let now = self.clock.now();
+        let expires_at = now + self.settings.retention;
+        let entries: Vec<HistoryEntry<'_>> = handled
+            .iter()
+            .filter_map(|(env, receive_count, disposition)| {
+                let (state, detail) = attempt_of(env, disposition)?;
+                Some(HistoryEntry {
+                    envelope: env,
+                    attempt: Attempt::new(now, state, *receive_count, detail),
+                    keep_payload: policy.keep_payloads
+                        && env.body.len() <= policy.max_payload_bytes,
+                    expires_at,
+                })
+            })
+            .collect();
+        if entries.is_empty() {
+            return;
+        }
+        if let Err(e) = policy.store.record(&entries).await {
+            self.metrics.incr(names::HISTORY_FAILURES, &[], 1);
+            warn!(error = %e, events = entries.len(), "event history not recorded");
+        }
     }
 
     async fn handle_envelope(&self, env: &Envelope, receive_count: u32) -> Disposition {
@@ -248,7 +292,7 @@ impl Processor {
                     .unwrap_or(Duration::from_secs(1));
                 Err(Disposition::Retry {
                     delay: wait.max(Duration::from_secs(1)),
-                    reason: "in flight on another worker".into(),
+                    reason: IN_FLIGHT.into(),
                 })
             }
             Claim::Acquired => {
@@ -381,7 +425,11 @@ impl Processor {
     /// Deliver prepared (claimed and current) messages together — a sink that batches
     /// (e.g. EventBridge, ten per `PutEvents`) sees them in one call — then complete them.
     /// Returns a disposition per message, in order.
-    async fn deliver_prepared(&self, prepared: &[(&Envelope, u32)]) -> Vec<Disposition> {
+    async fn deliver_prepared(
+        &self,
+        prepared: &[(&Envelope, u32)],
+        early: &[(&Envelope, u32, &Disposition)],
+    ) -> Vec<Disposition> {
         let envs: Vec<&Envelope> = prepared.iter().map(|(env, _)| *env).collect();
         let records: Vec<crate::envelope::SinkRecord> =
             envs.iter().map(|e| e.to_record()).collect();
@@ -442,10 +490,18 @@ impl Processor {
             .iter()
             .map(|&i| (&envs[i].key, Completion::Delivered))
             .collect();
-        let results = self
-            .ledger
-            .complete_many(&keys, self.clock.now(), self.settings.retention)
-            .await;
+        // The history of the whole batch is written beside the completions, not after
+        // them: what reached the sinks is a fact whether or not the completion is recorded.
+        let delivered = Disposition::Ack(Done::Delivered);
+        let mut handled: Vec<(&Envelope, u32, &Disposition)> = early.to_vec();
+        for (i, (env, receive_count)) in prepared.iter().enumerate() {
+            handled.push((env, *receive_count, out[i].as_ref().unwrap_or(&delivered)));
+        }
+        let (results, ()) = futures::join!(
+            self.ledger
+                .complete_many(&keys, self.clock.now(), self.settings.retention),
+            self.record_history(&handled)
+        );
         for (i, result) in to_complete.into_iter().zip(results) {
             out[i] = Some(self.completed(result, Done::Delivered));
         }
@@ -561,9 +617,17 @@ impl Processor {
             .iter()
             .map(|&(i, env)| (env, batch[i].receive_count))
             .collect();
+        // Decided while preparing (duplicates, superseded, held, failed checks): recorded in
+        // the history with the deliveries. Poison messages have no event to record.
+        let early: Vec<(&Envelope, u32, &Disposition)> = batch
+            .iter()
+            .zip(out.iter())
+            .filter_map(|(m, d)| Some((m.envelope.as_ref().ok()?, m.receive_count, d.as_ref()?)))
+            .collect();
         let delivered = if in_time() {
-            self.deliver_prepared(&prepared).await
+            self.deliver_prepared(&prepared, &early).await
         } else {
+            self.record_history(&early).await;
             join_all(prepared.iter().map(|(env, _)| async move {
                 self.abandon(env).await;
                 Disposition::out_of_time()
@@ -710,6 +774,27 @@ impl Disposition {
             reason: "the invocation's deadline was near; given back undelivered".into(),
         }
     }
+}
+
+/// The retry reason of a copy whose key another worker holds: not an attempt at the
+/// event, so not in its history.
+const IN_FLIGHT: &str = "in flight on another worker";
+
+/// What a disposition means for the event's history: its state and the detail (the full
+/// reason of a retry or dead letter). `None` for what is not an attempt at the event.
+fn attempt_of<'a>(env: &Envelope, d: &'a Disposition) -> Option<(EventState, Option<&'a str>)> {
+    Some(match d {
+        Disposition::Ack(Done::Delivered) if env.source == Source::Replay => {
+            (EventState::Replayed, None)
+        }
+        Disposition::Ack(Done::Delivered) => (EventState::Delivered, None),
+        Disposition::Ack(Done::Duplicate) => (EventState::Duplicate, None),
+        Disposition::Ack(Done::Superseded) => (EventState::Superseded, None),
+        Disposition::Ack(Done::Held) => (EventState::Held, None),
+        Disposition::Retry { reason, .. } if reason == IN_FLIGHT => return None,
+        Disposition::Retry { reason, .. } => (EventState::Retrying, Some(reason.as_str())),
+        Disposition::DeadLetter { reason } => (EventState::DeadLettered, Some(reason.as_str())),
+    })
 }
 
 /// How soon a message given back for lack of time is visible again.

@@ -1,0 +1,412 @@
+//! The event history on the stack's table (see [`History`]).
+//!
+//! One item per event, `E#{key}`: the envelope's metadata as JSON (`env`), the payload
+//! when kept (`pl`, binary), the state (`st`), the attempts (`att`, a list appended to),
+//! counters (`n` attempts, `dup` duplicates), `ex`/`ttl` for expiry. An attempt is one
+//! `UpdateItem` that needs no read (`if_not_exists` for what the first attempt sets,
+//! `list_append` for the timeline), so a batch's history is one concurrent wave beside the
+//! ledger's completions — no extra sequential round trip.
+//!
+//! Listing newest first goes through the sparse index [`EVENTS_INDEX`]: partition
+//! `ed = "{day}#{shard}"` (the UTC day received, and one of [`SHARDS`] shards by key, so one
+//! busy day is spread over several partitions — a partition takes at most 1,000 write
+//! units per second,
+//! <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html>),
+//! sort key `rk = "{received_at_ms:013}#{key}"`. It projects what a list shows (`env`, `st`,
+//! counters, `kept`), not the attempts or the payload, so a history write costs the index
+//! one small write.
+pub const EVENTS_INDEX_ATTRIBUTES: [&str; 10] = [
+    "env", "st", "up", "dup", "n", "ex", "kept", "prov", "et", "ent",
+];
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use inlet_core::clock::{from_unix_millis, unix_millis};
+use inlet_core::envelope::Envelope;
+use inlet_core::history::{
+    Attempt, EventFilter, EventPage, EventRecord, EventState, HistoryEntry, MAX_ATTEMPTS_KEPT,
+};
+use inlet_core::ports::{History, StoreError};
+
+use crate::{unavailable, DynamoStore};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The index over history items (template: `events`).
+pub const EVENTS_INDEX: &str = "events";
+/// Index partitions per day.
+pub const SHARDS: u8 = 4;
+/// Attempts appended to one item at most; past this an attempt updates the state and the
+/// count only (the item stays well under DynamoDB's 400 KB).
+const MAX_ATTEMPTS_STORED: i64 = 100;
+/// How far back a listing without `since` looks.
+const DEFAULT_LOOKBACK_DAYS: i64 = 8;
+const DAY_MS: i64 = 86_400_000;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn text(item: &Item, k: &str) -> Option<String> {
+    item.get(k).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn number(item: &Item, k: &str) -> Option<i64> {
+    item.get(k)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// The UTC day (`2026-11-28`) of a time in Unix ms.
+fn day_of(ms: i64) -> String {
+    let d = from_unix_millis(ms).date();
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+fn shard_of(key: &str) -> u8 {
+    Sha256::digest(key.as_bytes())[0] % SHARDS
+}
+
+fn sort_key(received_ms: i64, key: &str) -> String {
+    format!("{received_ms:013}#{key}")
+}
+
+fn bad_item(what: &str) -> StoreError {
+    StoreError::Invalid(format!("history item: {what}"))
+}
+
+/// The record an item holds. Listing reads the index, which has no attempts or payload.
+fn record_of(item: &Item) -> Result<EventRecord, StoreError> {
+    let mut envelope: Envelope =
+        serde_json::from_str(&text(item, "env").ok_or_else(|| bad_item("no env"))?)
+            .map_err(|e| bad_item(&format!("env does not decode: {e}")))?;
+    let payload = item.get("pl").and_then(|v| v.as_b().ok());
+    envelope.body = payload.map(|b| b.as_ref().to_vec()).unwrap_or_default();
+    let mut attempts: Vec<Attempt> = match item.get("att").and_then(|v| v.as_l().ok()) {
+        Some(list) => list
+            .iter()
+            .filter_map(|a| a.as_s().ok())
+            .map(|a| {
+                serde_json::from_str(a)
+                    .map_err(|e| bad_item(&format!("attempt does not decode: {e}")))
+            })
+            .collect::<Result<_, _>>()?,
+        None => Vec::new(),
+    };
+    let excess = attempts.len().saturating_sub(MAX_ATTEMPTS_KEPT);
+    attempts.drain(..excess);
+    Ok(EventRecord {
+        envelope,
+        payload_kept: payload.is_some()
+            || item.get("kept").and_then(|v| v.as_bool().ok()) == Some(&true),
+        state: text(item, "st")
+            .as_deref()
+            .and_then(EventState::parse)
+            .ok_or_else(|| bad_item("no state"))?,
+        updated_at: from_unix_millis(number(item, "up").unwrap_or(0)),
+        duplicates: u32::try_from(number(item, "dup").unwrap_or(0)).unwrap_or(u32::MAX),
+        attempt_count: u32::try_from(number(item, "n").unwrap_or(0)).unwrap_or(u32::MAX),
+        attempts,
+        expires_at: from_unix_millis(number(item, "ex").unwrap_or(0)),
+    })
+}
+
+/// The `FilterExpression` for `filter` and its values (empty when it filters nothing but
+/// time, which the key condition covers).
+fn filter_expression(filter: &EventFilter) -> (String, Item) {
+    let mut conditions = Vec::new();
+    let mut values = Item::new();
+    let mut add = |cond: &str, name: &str, value: AttributeValue| {
+        conditions.push(cond.to_string());
+        values.insert(name.to_string(), value);
+    };
+    if let Some(p) = &filter.provider {
+        add("prov = :fp", ":fp", s(p.clone()));
+    }
+    if let Some(t) = &filter.event_type {
+        add("et = :ft", ":ft", s(t.clone()));
+    }
+    if let Some(st) = filter.state {
+        add("st = :fs", ":fs", s(st.as_str()));
+    }
+    if let Some(e) = &filter.entity {
+        add("ent = :fe", ":fe", s(e.clone()));
+    }
+    if let Some(k) = &filter.key_contains {
+        add("contains(rk, :fk)", ":fk", s(k.clone()));
+    }
+    (conditions.join(" AND "), values)
+}
+
+impl DynamoStore {
+    async fn record_one(&self, entry: &HistoryEntry<'_>) -> Result<(), StoreError> {
+        let env = entry.envelope;
+        let key = env.key.as_str();
+        let received = unix_millis(env.received_at);
+        let mut meta = env.clone();
+        meta.body = Vec::new();
+        let ex = unix_millis(entry.expires_at);
+        let attempt = serde_json::to_string(&entry.attempt)
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let duplicate = entry.attempt.state == EventState::Duplicate;
+
+        let mut set = vec![
+            "env = if_not_exists(env, :env)",
+            "ed = if_not_exists(ed, :ed)",
+            "rk = if_not_exists(rk, :rk)",
+            "prov = if_not_exists(prov, :prov)",
+            "up = :up",
+            "ex = if_not_exists(ex, :ex)",
+            "#ttl = :ttl",
+        ];
+        let mut values: Item = HashMap::from([
+            (":env".into(), s(meta.to_json())),
+            (
+                ":ed".into(),
+                s(format!("{}#{}", day_of(received), shard_of(key))),
+            ),
+            (":rk".into(), s(sort_key(received, key))),
+            (":prov".into(), s(env.provider.as_str())),
+            (":up".into(), n(unix_millis(entry.attempt.at))),
+            (":ex".into(), n(ex)),
+            (":ttl".into(), n(ex / 1000)),
+            (":one".into(), n(1)),
+        ]);
+        if let Some(t) = &env.event_type {
+            set.push("et = if_not_exists(et, :et)");
+            values.insert(":et".into(), s(t.clone()));
+        }
+        if let Some(e) = &env.entity {
+            set.push("ent = if_not_exists(ent, :ent)");
+            values.insert(":ent".into(), s(e.clone()));
+        }
+        if entry.keep_payload {
+            set.push("pl = if_not_exists(pl, :pl)");
+            set.push("kept = :kept");
+            values.insert(":pl".into(), AttributeValue::B(Blob::new(env.body.clone())));
+            values.insert(":kept".into(), AttributeValue::Bool(true));
+        }
+        let add;
+        if duplicate {
+            // A copy counts; the state stays what the event's own attempts made it (a
+            // record created by a duplicate alone says so).
+            set.push("st = if_not_exists(st, :st)");
+            add = "ADD dup :one";
+        } else {
+            set.push("st = :st");
+            add = "ADD n :one";
+        }
+        values.insert(":st".into(), s(entry.attempt.state.as_str()));
+        let base = format!("SET {}", set.join(", "));
+        let update = |expression: String, condition: Option<&str>, values: Item| {
+            let mut u = self
+                .client()
+                .update_item()
+                .table_name(self.table())
+                .key("pk", s(format!("E#{key}")))
+                .update_expression(expression)
+                .expression_attribute_names("#ttl", "ttl")
+                .set_expression_attribute_values(Some(values));
+            if let Some(c) = condition {
+                u = u.condition_expression(c);
+            }
+            u.send()
+        };
+        if duplicate {
+            update(format!("{base} {add}"), None, values)
+                .await
+                .map_err(unavailable("DynamoDB UpdateItem (history) failed"))?;
+            return Ok(());
+        }
+        let mut with_attempt = values.clone();
+        with_attempt.insert(":att".into(), AttributeValue::L(vec![s(attempt)]));
+        with_attempt.insert(":none".into(), AttributeValue::L(Vec::new()));
+        with_attempt.insert(":max".into(), n(MAX_ATTEMPTS_STORED));
+        let appended = update(
+            format!("{base}, att = list_append(if_not_exists(att, :none), :att) {add}"),
+            Some("attribute_not_exists(att) OR size(att) < :max"),
+            with_attempt,
+        )
+        .await;
+        match appended {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                // The timeline is full: the state and the count still move.
+                update(format!("{base} {add}"), None, values)
+                    .await
+                    .map_err(unavailable("DynamoDB UpdateItem (history) failed"))?;
+                Ok(())
+            }
+            Err(e) => Err(unavailable("DynamoDB UpdateItem (history) failed")(e)),
+        }
+    }
+
+    /// Up to `want` index items of one day's shards matching `filter`, newest first,
+    /// with sort keys in `lo..=hi`.
+    async fn day_page(
+        &self,
+        day: &str,
+        lo: &str,
+        hi: &str,
+        filter: &EventFilter,
+        want: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut found: Vec<Item> = Vec::new();
+        for shard in 0..SHARDS {
+            let mut start = None;
+            let mut from_shard = 0;
+            loop {
+                let mut q = self
+                    .client()
+                    .query()
+                    .table_name(self.table())
+                    .index_name(EVENTS_INDEX)
+                    .key_condition_expression("ed = :ed AND rk BETWEEN :lo AND :hi")
+                    .expression_attribute_values(":ed", s(format!("{day}#{shard}")))
+                    .expression_attribute_values(":lo", s(lo))
+                    .expression_attribute_values(":hi", s(hi))
+                    .scan_index_forward(false)
+                    .set_exclusive_start_key(start.take());
+                let (conditions, values) = filter_expression(filter);
+                if !conditions.is_empty() {
+                    q = q
+                        .filter_expression(conditions)
+                        .set_expression_attribute_values(Some({
+                            let mut all: Item = values;
+                            all.insert(":ed".into(), s(format!("{day}#{shard}")));
+                            all.insert(":lo".into(), s(lo));
+                            all.insert(":hi".into(), s(hi));
+                            all
+                        }));
+                }
+                let out = q
+                    .send()
+                    .await
+                    .map_err(unavailable("DynamoDB Query (event history) failed"))?;
+                for item in out.items.unwrap_or_default() {
+                    found.push(item);
+                    from_shard += 1;
+                }
+                match out.last_evaluated_key {
+                    Some(k) if !k.is_empty() && from_shard < want => start = Some(k),
+                    _ => break,
+                }
+            }
+        }
+        found.sort_by(|a, b| text(b, "rk").cmp(&text(a, "rk")));
+        found.truncate(want);
+        Ok(found)
+    }
+}
+
+#[async_trait]
+impl History for DynamoStore {
+    async fn record(&self, entries: &[HistoryEntry<'_>]) -> Result<(), StoreError> {
+        // Distinct keys concurrently; two attempts of one key in order.
+        let keys: Vec<&str> = entries.iter().map(|e| e.envelope.key.as_str()).collect();
+        let results =
+            futures::future::join_all(inlet_core::ports::group_by_entity(&keys).into_iter().map(
+                |members| async move {
+                    for i in members {
+                        self.record_one(&entries[i]).await?;
+                    }
+                    Ok::<_, StoreError>(())
+                },
+            ))
+            .await;
+        results.into_iter().collect()
+    }
+
+    async fn event(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<EventRecord>, StoreError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key("pk", s(format!("E#{key}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable("DynamoDB GetItem (event history) failed"))?;
+        match out.item {
+            Some(item) => Ok(Some(record_of(&item)?).filter(|r| r.expires_at > now)),
+            None => Ok(None),
+        }
+    }
+
+    async fn events(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+        after: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<EventPage, StoreError> {
+        let now_ms = unix_millis(now);
+        let since = filter
+            .since
+            .map_or(now_ms - DEFAULT_LOOKBACK_DAYS * DAY_MS, unix_millis);
+        let until = filter.until.map_or(now_ms + DAY_MS, unix_millis);
+        // The cursor is the sort key of the last event shown.
+        let cursor = after.map(str::to_string);
+        let top = match &cursor {
+            Some(c) => c
+                .split_once('#')
+                .and_then(|(ms, _)| ms.parse::<i64>().ok())
+                .ok_or_else(|| {
+                    StoreError::Invalid(format!(
+                        "{c:?} is not a page cursor from `inlet events list`"
+                    ))
+                })?,
+            None => until,
+        };
+        let want = limit.saturating_add(1);
+        let mut found: Vec<Item> = Vec::new();
+        let mut day_start = top - top.rem_euclid(DAY_MS);
+        while day_start + DAY_MS > since && found.len() < want {
+            let day = day_of(day_start);
+            let lo = sort_key(since.max(day_start), "");
+            let hi = match &cursor {
+                Some(c) if day_start <= top && top < day_start + DAY_MS => c.clone(),
+                _ => sort_key(until.min(day_start + DAY_MS) - 1, "\u{10FFFF}"),
+            };
+            let page = self
+                .day_page(&day, &lo, &hi, filter, want - found.len())
+                .await?;
+            found.extend(page.into_iter().filter(|i| {
+                cursor
+                    .as_deref()
+                    .is_none_or(|c| text(i, "rk").as_deref() != Some(c))
+                    && number(i, "ex").is_some_and(|ex| ex > now_ms)
+            }));
+            day_start -= DAY_MS;
+        }
+        let mut events = found.iter().map(record_of).collect::<Result<Vec<_>, _>>()?;
+        let next = if events.len() > limit {
+            events.truncate(limit);
+            found.get(limit - 1).and_then(|i| text(i, "rk"))
+        } else {
+            None
+        };
+        // The index projects no attempts or payload; say so rather than show none.
+        for e in &mut events {
+            e.attempts.clear();
+        }
+        Ok(EventPage { events, next })
+    }
+}
