@@ -196,16 +196,15 @@ impl DynamoStore {
             values.insert(":pl".into(), AttributeValue::B(Blob::new(env.body.clone())));
             values.insert(":kept".into(), AttributeValue::Bool(true));
         }
-        let add;
-        if duplicate {
-            // A copy counts; the state stays what the event's own attempts made it (a
-            // record created by a duplicate alone says so).
+        // A copy counts; the state stays what the event's own attempts made it (a record
+        // created by a duplicate alone says so).
+        let add = if duplicate {
             set.push("st = if_not_exists(st, :st)");
-            add = "ADD dup :one";
+            "ADD dup :one"
         } else {
             set.push("st = :st");
-            add = "ADD n :one";
-        }
+            "ADD n :one"
+        };
         values.insert(":st".into(), s(entry.attempt.state.as_str()));
         let base = format!("SET {}", set.join(", "));
         let update = |expression: String, condition: Option<&str>, values: Item| {
@@ -306,7 +305,7 @@ impl DynamoStore {
                 }
             }
         }
-        found.sort_by(|a, b| text(b, "rk").cmp(&text(a, "rk")));
+        found.sort_by_key(|i| std::cmp::Reverse(text(i, "rk")));
         found.truncate(want);
         Ok(found)
     }
