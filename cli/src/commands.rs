@@ -15,7 +15,7 @@ use crate::backend::{BackendKind, Ports};
 use crate::config_file::{self, LoadError};
 use crate::dev::{self, DevOptions};
 use crate::review::Resolution;
-use crate::{exit, Command, DataDirArg, DlqAction, OutboxAction, ReviewAction};
+use crate::{exit, Command, DataDirArg, DlqAction, EventsAction, OutboxAction, ReviewAction};
 
 pub async fn run(command: Command) -> u8 {
     match command {
@@ -64,6 +64,26 @@ pub async fn run(command: Command) -> u8 {
                 json,
             } => dlq_list(&data_dir, limit, json).await,
             DlqAction::Redrive { data_dir, key, all } => dlq_redrive(&data_dir, key, all).await,
+        },
+        Command::Events { action } => match action {
+            EventsAction::List {
+                filter,
+                limit,
+                after,
+                json,
+                data_dir,
+            } => crate::events::list(&data_dir, &filter, limit, after.as_deref(), json).await,
+            EventsAction::Show {
+                key,
+                json,
+                config,
+                data_dir,
+            } => crate::events::show(config.config.as_deref(), &data_dir, &key, json).await,
+            EventsAction::Replay {
+                keys,
+                filter,
+                data_dir,
+            } => crate::events::replay(&data_dir, &keys, &filter).await,
         },
         Command::Review { action } => match action {
             ReviewAction::List {
@@ -693,33 +713,15 @@ async fn replay(
     from: Option<String>,
     to: Option<String>,
 ) -> u8 {
+    if let Some(key) = key {
+        return crate::events::replay(place, &[key], &crate::EventFilterArgs::default()).await;
+    }
     match place.backend {
         BackendKind::Local => {
-            let Some(key) = key else {
-                eprintln!("inlet: say which event: inlet replay KEY");
-                return exit::USAGE;
-            };
-            let ports = match open_ports(place, true).await {
-                Ok(p) => p,
-                Err(c) => return c,
-            };
-            let Some(store) = ports.local else {
-                return exit::FAILURE;
-            };
-            match store.replay(&key).await {
-                Ok(0) => {
-                    eprintln!("inlet: no handled event with key {key:?} is kept (they are kept for the ledger's retention)");
-                    exit::NOT_FOUND
-                }
-                Ok(_) => {
-                    println!("enqueued {key} for replay (source = replay); the worker delivers it even though it was delivered before");
-                    exit::OK
-                }
-                Err(e) => {
-                    eprintln!("inlet: {e}");
-                    exit::FAILURE
-                }
-            }
+            eprintln!(
+                "inlet: say which event: inlet replay KEY (or inlet events replay with a filter)"
+            );
+            exit::USAGE
         }
         BackendKind::Aws => {
             let parse = |t: &Option<String>| {

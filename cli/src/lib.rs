@@ -6,6 +6,7 @@ pub mod backend;
 pub mod commands;
 pub mod config_file;
 pub mod dev;
+pub mod events;
 pub mod outbox;
 pub mod reconcile;
 pub mod review;
@@ -159,10 +160,16 @@ pub enum Command {
         #[command(flatten)]
         data_dir: DataDirArg,
     },
-    /// Deliver an event again. Local: the handled message with KEY (kept for the retention
-    /// period). AWS: replay the stack's EventBridge archive for a time window to its bus.
+    /// What happened to events: list and search the history, show one event's timeline,
+    /// replay events by key or filter.
+    Events {
+        #[command(subcommand)]
+        action: EventsAction,
+    },
+    /// Deliver an event again: `inlet replay KEY` is `inlet events replay KEY` (either
+    /// backend). AWS: --from/--to replays the stack's EventBridge archive for a time window.
     Replay {
-        /// Idempotency key of the event (local backend).
+        /// Idempotency key of the event.
         key: Option<String>,
         /// AWS: start of the window to replay (RFC 3339 or Unix seconds).
         #[arg(long)]
@@ -210,6 +217,70 @@ pub enum DlqAction {
         /// Every dead letter.
         #[arg(long)]
         all: bool,
+    },
+}
+
+/// Filters of `inlet events list` and `replay`; every one given must match.
+#[derive(Debug, Args, Clone, Default)]
+pub struct EventFilterArgs {
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Event type (e.g. invoice.paid).
+    #[arg(long = "type")]
+    pub event_type: Option<String>,
+    /// delivered, replayed, duplicate, superseded, held, retrying, dead-lettered.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Entity (e.g. invoice/in_123).
+    #[arg(long)]
+    pub entity: Option<String>,
+    /// Received at or after (RFC 3339 or Unix seconds).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Received before (RFC 3339 or Unix seconds).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Text in the key.
+    #[arg(long)]
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsAction {
+    /// Events newest first, filtered and paged.
+    List {
+        #[command(flatten)]
+        filter: EventFilterArgs,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Continue after this cursor (printed at the end of a full page).
+        #[arg(long)]
+        after: Option<String>,
+        /// Print JSON lines (and {"next": CURSOR} when there is more).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
+    /// One event: its timeline (every attempt with its outcome and full error) and its
+    /// payload, redacted by logging.redact_fields. Exit code 4 when there is no such event.
+    Show {
+        key: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
+    /// Enqueue events again with source = replay under their own keys: by KEY…, or every
+    /// event matching the filter flags.
+    Replay {
+        keys: Vec<String>,
+        #[command(flatten)]
+        filter: EventFilterArgs,
+        #[command(flatten)]
+        data_dir: DataDirArg,
     },
 }
 

@@ -8,6 +8,7 @@ mod conflicts;
 mod contract;
 mod crash;
 mod functions;
+mod history;
 mod independent;
 mod lambda_smoke;
 mod model;

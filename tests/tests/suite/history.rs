@@ -1,0 +1,418 @@
+//! Event history on both backends: the `History` contract (timeline, duplicates, payload
+//! kept or not, filters, newest-first paging across days, expiry), the worker recording
+//! every attempt with its full error, and `inlet events` as an operator uses it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use inlet_core::clock::{Clock, ManualClock, SystemClock};
+use inlet_core::envelope::{Envelope, SinkRecord, Source};
+use inlet_core::history::{Attempt, EventFilter, EventState, HistoryEntry};
+use inlet_core::metrics::NoMetrics;
+use inlet_core::ports::{History, Queue, Receipt, Received, Sink, SinkError, StoreError};
+use inlet_core::usecase::process::{Disposition, Done, HistoryPolicy, ProcessSettings, Processor};
+use inlet_tests::{stripe_envelope, stripe_event};
+
+const T0: i64 = 1_800_000_000;
+
+fn at(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(T0 + secs).unwrap()
+}
+
+/// A Stripe event `id` of `kind`, received `secs` after T0.
+fn event(id: &str, kind: &str, secs: i64) -> Envelope {
+    let mut e = stripe_envelope(&stripe_event(id, kind, &format!("in_{id}"), T0));
+    e.received_at = at(secs);
+    e
+}
+
+fn entry(e: &Envelope, state: EventState, secs: i64, keep: bool) -> HistoryEntry<'_> {
+    HistoryEntry {
+        envelope: e,
+        attempt: Attempt::new(
+            at(secs),
+            state,
+            1,
+            (state == EventState::Retrying).then_some("sink http: 503 Service Unavailable"),
+        ),
+        keep_payload: keep,
+        expires_at: at(secs + 30 * 86_400),
+    }
+}
+
+async fn records_lists_and_pages(h: &dyn History) {
+    let now = at(10 * 86_400);
+    // Over several days, so a listing crosses day partitions.
+    let a = event("evt_a", "invoice.paid", 0);
+    let b = event("evt_b", "invoice.paid", 86_400 + 5);
+    let c = event("evt_c", "customer.updated", 3 * 86_400);
+    let d = event("evt_d", "invoice.paid", 3 * 86_400 + 1);
+    h.record(&[
+        entry(&a, EventState::Retrying, 1, true),
+        entry(&b, EventState::Delivered, 86_400 + 6, false),
+        entry(&a, EventState::Delivered, 2, true),
+        entry(&c, EventState::DeadLettered, 3 * 86_400 + 1, true),
+    ])
+    .await
+    .unwrap();
+    h.record(&[
+        entry(&a, EventState::Duplicate, 3, true),
+        entry(&d, EventState::Delivered, 3 * 86_400 + 2, true),
+    ])
+    .await
+    .unwrap();
+
+    let ra = h.event("stripe:evt_a", now).await.unwrap().unwrap();
+    assert_eq!(
+        (ra.state, ra.attempt_count, ra.duplicates),
+        (EventState::Delivered, 2, 1)
+    );
+    let timeline: Vec<_> = ra
+        .attempts
+        .iter()
+        .map(|x| (x.state, x.detail.clone()))
+        .collect();
+    assert_eq!(
+        timeline,
+        [
+            (
+                EventState::Retrying,
+                Some("sink http: 503 Service Unavailable".to_string())
+            ),
+            (EventState::Delivered, None)
+        ]
+    );
+    assert_eq!(ra.envelope.received_at, at(0));
+    let replay = ra.replay_envelope().unwrap();
+    assert_eq!(
+        (replay.source, replay.key.as_str()),
+        (Source::Replay, "stripe:evt_a")
+    );
+    assert_eq!(replay.body, a.body, "the payload is kept byte for byte");
+    let rb = h.event("stripe:evt_b", now).await.unwrap().unwrap();
+    assert!(!rb.payload_kept && rb.replay_envelope().is_none());
+    assert!(h.event("stripe:evt_none", now).await.unwrap().is_none());
+    // Expired history reads as absent.
+    assert!(h
+        .event("stripe:evt_a", at(31 * 86_400))
+        .await
+        .unwrap()
+        .is_none());
+
+    let keys = |page: &inlet_core::history::EventPage| -> Vec<String> {
+        page.events
+            .iter()
+            .map(|r| r.envelope.key.to_string())
+            .collect()
+    };
+    let all = EventFilter {
+        since: Some(at(-86_400)),
+        ..EventFilter::default()
+    };
+    let page = h.events(&all, 10, None, now).await.unwrap();
+    assert_eq!(
+        keys(&page),
+        [
+            "stripe:evt_d",
+            "stripe:evt_c",
+            "stripe:evt_b",
+            "stripe:evt_a"
+        ]
+    );
+    assert!(page.next.is_none());
+    assert_eq!(page.events[1].state, EventState::DeadLettered);
+
+    // Paged two at a time, newest first, nothing repeated or skipped.
+    let first = h.events(&all, 2, None, now).await.unwrap();
+    assert_eq!(keys(&first), ["stripe:evt_d", "stripe:evt_c"]);
+    let second = h.events(&all, 2, first.next.as_deref(), now).await.unwrap();
+    assert_eq!(keys(&second), ["stripe:evt_b", "stripe:evt_a"]);
+    assert!(second.next.is_none());
+
+    let only = |f: EventFilter| async move { keys(&h.events(&f, 10, None, now).await.unwrap()) };
+    assert_eq!(
+        only(EventFilter {
+            event_type: Some("invoice.paid".into()),
+            ..all.clone()
+        })
+        .await,
+        ["stripe:evt_d", "stripe:evt_b", "stripe:evt_a"]
+    );
+    assert_eq!(
+        only(EventFilter {
+            state: Some(EventState::DeadLettered),
+            ..all.clone()
+        })
+        .await,
+        ["stripe:evt_c"]
+    );
+    assert_eq!(
+        only(EventFilter {
+            key_contains: Some("evt_b".into()),
+            ..all.clone()
+        })
+        .await,
+        ["stripe:evt_b"]
+    );
+    assert_eq!(
+        only(EventFilter {
+            since: Some(at(86_400)),
+            until: Some(at(3 * 86_400 + 1)),
+            ..all.clone()
+        })
+        .await,
+        ["stripe:evt_c", "stripe:evt_b"]
+    );
+    assert_eq!(
+        only(EventFilter {
+            entity: Some("invoice/in_evt_c".into()),
+            ..all.clone()
+        })
+        .await,
+        ["stripe:evt_c"]
+    );
+    assert!(only(EventFilter {
+        provider: Some("github".into()),
+        ..all.clone()
+    })
+    .await
+    .is_empty());
+    assert!(matches!(
+        h.events(&all, 2, Some("not a cursor"), now).await,
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+// ---- the worker records every attempt ----------------------------------------------------
+
+/// Refuses its first `fail` calls with a 503, then takes everything.
+struct Flaky {
+    fail: std::sync::Mutex<u32>,
+    got: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+#[async_trait::async_trait]
+impl Sink for Flaky {
+    fn name(&self) -> &str {
+        "flaky"
+    }
+    async fn deliver(&self, record: &SinkRecord) -> Result<(), SinkError> {
+        let mut fail = self.fail.lock().unwrap();
+        if *fail > 0 {
+            *fail -= 1;
+            return Err(SinkError::transient(
+                "HTTP 503 Service Unavailable from https://erp.example",
+            ));
+        }
+        self.got
+            .lock()
+            .unwrap()
+            .push((record.key.clone(), record.source.as_str().to_string()));
+        Ok(())
+    }
+}
+
+fn message(e: &Envelope, receive_count: u32) -> Received {
+    Received {
+        receipt: Receipt(format!("r{receive_count}")),
+        receive_count,
+        envelope: Ok(e.clone()),
+    }
+}
+
+async fn the_worker_records_every_attempt(
+    history: Arc<dyn History>,
+    ledger: Arc<dyn inlet_core::ports::Ledger>,
+    queue: Arc<dyn Queue>,
+    clock: Arc<dyn Clock>,
+) {
+    let sink = Arc::new(Flaky {
+        fail: std::sync::Mutex::new(1),
+        got: Default::default(),
+    });
+    let processor = Processor {
+        ledger: ledger.clone(),
+        versions: Arc::new(NoVersions),
+        conflicts: None,
+        history: Some(HistoryPolicy {
+            store: history.clone(),
+            keep_payloads: true,
+            max_payload_bytes: 64 * 1024,
+        }),
+        sinks: vec![sink.clone()],
+        metrics: Arc::new(NoMetrics),
+        clock: clock.clone(),
+        settings: ProcessSettings::from(&inlet_core::config::WorkerConfig::default()),
+        payload_log: None,
+    };
+    let mut e = event("evt_w", "invoice.paid", 0);
+    e.received_at = clock.now();
+    let d = processor.handle_batch(&[message(&e, 1)]).await;
+    assert!(matches!(&d[0].1, Disposition::Retry { reason, .. } if reason.contains("503")));
+    let d = processor
+        .handle_batch(&[message(&e, 2), message(&e, 2)])
+        .await;
+    assert_eq!(d[0].1, Disposition::Ack(Done::Delivered));
+    assert_eq!(d[1].1, Disposition::Ack(Done::Duplicate));
+
+    let r = history
+        .event("stripe:evt_w", clock.now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (r.state, r.attempt_count, r.duplicates),
+        (EventState::Delivered, 2, 1)
+    );
+    let detail = r.attempts[0].detail.clone().unwrap();
+    assert!(
+        detail.contains("sink flaky")
+            && detail.contains("HTTP 503 Service Unavailable from https://erp.example"),
+        "the full error: {detail}"
+    );
+    assert_eq!(
+        (r.attempts[0].receive_count, r.attempts[1].receive_count),
+        (1, 2)
+    );
+
+    // Replayed from the history: delivered again under its key, recorded as replayed.
+    queue.send(&r.replay_envelope().unwrap()).await.unwrap();
+    let mut got = Vec::new();
+    for _ in 0..30 {
+        got = queue.receive(10, Duration::from_secs(30)).await.unwrap();
+        if !got.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        processor.handle_batch(&got).await[0].1,
+        Disposition::Ack(Done::Delivered)
+    );
+    let r = history
+        .event("stripe:evt_w", clock.now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((r.state, r.attempt_count), (EventState::Replayed, 3));
+    assert_eq!(
+        sink.got.lock().unwrap().clone(),
+        [
+            ("stripe:evt_w".to_string(), "webhook".to_string()),
+            ("stripe:evt_w".to_string(), "replay".to_string())
+        ]
+    );
+}
+
+/// Versions are not what this suite is about.
+struct NoVersions;
+
+#[async_trait::async_trait]
+impl inlet_core::ports::EntityVersions for NoVersions {
+    async fn advance(
+        &self,
+        _: &str,
+        _: i64,
+    ) -> Result<inlet_core::ports::VersionCheck, StoreError> {
+        Ok(inlet_core::ports::VersionCheck::Current)
+    }
+}
+
+// ---- SQLite --------------------------------------------------------------------------------
+
+fn sqlite() -> (tempfile::TempDir, inlet_local::Store, Arc<ManualClock>) {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::at_unix(T0));
+    let store = inlet_local::Store::open(
+        &dir.path().join("inlet.db"),
+        inlet_local::StoreOptions::default(),
+        clock.clone(),
+    )
+    .unwrap();
+    (dir, store, clock)
+}
+
+#[tokio::test]
+async fn sqlite_history_records_lists_and_pages() {
+    let (_dir, store, _) = sqlite();
+    records_lists_and_pages(&store).await;
+}
+
+#[tokio::test]
+async fn sqlite_the_worker_records_every_attempt() {
+    let (_dir, store, clock) = sqlite();
+    let s = Arc::new(store);
+    the_worker_records_every_attempt(s.clone(), s.clone(), s, clock).await;
+}
+
+#[tokio::test]
+async fn sqlite_history_expires_with_the_purge() {
+    let (_dir, store, clock) = sqlite();
+    let e = event("evt_p", "invoice.paid", 0);
+    store
+        .record(&[entry(&e, EventState::Delivered, 0, true)])
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(31 * 86_400));
+    store.purge_expired().await.unwrap();
+    let rows: i64 = store
+        .run(|c| {
+            c.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+                .map_err(|e| StoreError::Invalid(e.to_string()))
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+}
+
+// ---- DynamoDB and SQS on the emulator ------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_history_records_lists_and_pages() {
+    let moto = inlet_tests::moto::Moto::connect().await;
+    let store = inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await);
+    records_lists_and_pages(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_the_worker_records_every_attempt() {
+    let moto = inlet_tests::moto::Moto::connect().await;
+    let (q, dlq) = moto.queues(5, false).await;
+    let store = Arc::new(inlet_aws::DynamoStore::new(
+        moto.dynamodb(),
+        moto.table().await,
+    ));
+    the_worker_records_every_attempt(
+        store.clone(),
+        store,
+        Arc::new(moto.queue(&q, &dlq)),
+        Arc::new(SystemClock),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_a_full_timeline_still_moves_the_state() {
+    let moto = inlet_tests::moto::Moto::connect().await;
+    let store = inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await);
+    let e = event("evt_many", "invoice.paid", 0);
+    for i in 0..105 {
+        store
+            .record(&[entry(&e, EventState::Retrying, i, false)])
+            .await
+            .unwrap();
+    }
+    store
+        .record(&[entry(&e, EventState::DeadLettered, 200, false)])
+        .await
+        .unwrap();
+    let r = store
+        .event("stripe:evt_many", at(300))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((r.state, r.attempt_count), (EventState::DeadLettered, 106));
+    assert_eq!(r.attempts.len(), inlet_core::history::MAX_ATTEMPTS_KEPT);
+}
