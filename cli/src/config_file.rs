@@ -51,3 +51,32 @@ pub fn load(path: &Path) -> Result<Config, LoadError> {
         }
     })
 }
+
+/// The config as an operator's command needs it: validated, but `env:` secrets left
+/// unread (an operator's workstation need not hold them). `None` when no file is given
+/// and none is found.
+pub fn load_for_operator(explicit: Option<&Path>) -> Result<Option<Config>, LoadError> {
+    let path = match resolve(explicit) {
+        Ok(p) => p,
+        Err(LoadError::NotFound) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let text = std::fs::read(&path).map_err(|source| LoadError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Config::from_toml_without_secrets(&String::from_utf8_lossy(&text))
+        .map(Some)
+        .map_err(|source| LoadError::Invalid {
+            path: path.display().to_string(),
+            source,
+        })
+}
+
+/// The field names to redact when showing payloads: the config's
+/// `logging.redact_fields`, or the default list when there is no config.
+pub fn redact_fields(explicit: Option<&Path>) -> Result<Vec<String>, LoadError> {
+    Ok(load_for_operator(explicit)?
+        .map(|c| c.logging.redact_fields)
+        .unwrap_or_else(|| inlet_core::config::LoggingConfig::default().redact_fields))
+}

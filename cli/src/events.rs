@@ -13,7 +13,7 @@ use inlet_core::history::{EventFilter, EventRecord, EventState};
 use inlet_core::redact::redact;
 
 use crate::backend::Ports;
-use crate::commands::{load_config, open_ports};
+use crate::commands::open_ports;
 use crate::{exit, DataDirArg, EventFilterArgs};
 
 fn rfc3339(t: OffsetDateTime) -> String {
@@ -143,9 +143,12 @@ pub async fn list(
 }
 
 pub async fn show(config: Option<&Path>, place: &DataDirArg, key: &str, json: bool) -> u8 {
-    let (_, config) = match load_config(config) {
-        Ok(c) => c,
-        Err(code) => return code,
+    let redact_fields = match crate::config_file::redact_fields(config) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("inlet: {}", e.to_string().trim_end());
+            return exit::CONFIG;
+        }
     };
     let ports = match open_ports(place, true).await {
         Ok(p) => p,
@@ -174,10 +177,7 @@ pub async fn show(config: Option<&Path>, place: &DataDirArg, key: &str, json: bo
         }))
         .collect::<Vec<_>>());
     view["payload"] = if record.payload_kept {
-        redact(
-            &payload_value(&record.envelope.body),
-            &config.logging.redact_fields,
-        )
+        redact(&payload_value(&record.envelope.body), &redact_fields)
     } else {
         serde_json::Value::Null
     };

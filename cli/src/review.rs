@@ -14,7 +14,7 @@ use inlet_core::ports::Review;
 use inlet_core::redact::{redact, redact_at};
 use inlet_core::usecase::review::{discard, release, ReviewError};
 
-use crate::commands::{load_config, open_ports};
+use crate::commands::open_ports;
 use crate::{exit, DataDirArg};
 
 fn rfc3339(t: OffsetDateTime) -> String {
@@ -102,9 +102,12 @@ pub async fn list(place: &DataDirArg, limit: usize, json: bool) -> u8 {
 }
 
 pub async fn show(config: Option<&Path>, place: &DataDirArg, key: &str, json: bool) -> u8 {
-    let (_, config) = match load_config(config) {
-        Ok(c) => c,
-        Err(code) => return code,
+    let redact_fields = match crate::config_file::redact_fields(config) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("inlet: {}", e.to_string().trim_end());
+            return exit::CONFIG;
+        }
     };
     let ports = match open_ports(place, true).await {
         Ok(p) => p,
@@ -112,7 +115,7 @@ pub async fn show(config: Option<&Path>, place: &DataDirArg, key: &str, json: bo
     };
     match ports.conflicts.review(key).await {
         Ok(Some(r)) => {
-            let view = review_json(&r, Some(&config.logging.redact_fields));
+            let view = review_json(&r, Some(&redact_fields));
             if json {
                 println!("{view}");
             } else {
@@ -149,9 +152,18 @@ pub async fn resolve(
 ) -> u8 {
     // Releasing stamps the entity's ruled fields, so it needs the rules; discarding does not.
     let rules = match how {
-        Resolution::Release => match load_config(config) {
-            Ok((_, c)) => c.conflicts,
-            Err(code) => return code,
+        Resolution::Release => match crate::config_file::load_for_operator(config) {
+            Ok(Some(c)) => c.conflicts,
+            Ok(None) => {
+                eprintln!(
+                    "inlet: releasing applies the config's conflict rules: pass --config FILE"
+                );
+                return exit::CONFIG;
+            }
+            Err(e) => {
+                eprintln!("inlet: {}", e.to_string().trim_end());
+                return exit::CONFIG;
+            }
         },
         Resolution::Discard => Vec::new(),
     };

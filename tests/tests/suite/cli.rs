@@ -578,3 +578,158 @@ async fn review_lists_shows_and_releases_a_held_change() {
     assert_eq!((code, out.trim()), (0, "no changes are held for review"));
     dev.stop().await;
 }
+
+/// "What happened to event X?" against a running `inlet dev`: list and search, show the
+/// timeline and the redacted payload, replay by key and by filter, and the errors an
+/// operator gets for what cannot be done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_list_show_and_replay_against_a_running_dev() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("out.jsonl");
+    let config = format!(
+        "{}{}{}[history]\nmax_payload_bytes = 600\n[logging]\nredact_fields = [\"customer_email\"]\n",
+        fast_worker_toml(5),
+        providers_toml(),
+        file_sink_toml(&out_path)
+    );
+    let cfg_path = dir.path().join("inlet.toml");
+    std::fs::write(&cfg_path, &config).unwrap();
+    let data = dir.path().join("data");
+    let dev = Dev::start(&config, &data).await;
+    let client = reqwest::Client::new();
+    let base = dev.url("");
+    let base = base.trim_end_matches('/');
+    let paid = stripe_event("evt_ev1", "invoice.paid", "in_ev1", now_unix());
+    let mut big: serde_json::Value = serde_json::from_str(&stripe_event(
+        "evt_ev2",
+        "customer.updated",
+        "cus_ev2",
+        now_unix(),
+    ))
+    .unwrap();
+    big["data"]["object"]["notes"] = serde_json::json!("x".repeat(1_000));
+    for body in [paid.clone(), big.to_string(), paid.clone()] {
+        let (status, _) = post_stripe(&client, base, &body).await;
+        assert_eq!(status, 202);
+    }
+    assert!(wait_until(Duration::from_secs(10), || read_jsonl(&out_path).len() == 2).await);
+    let d = dir.path().to_path_buf();
+    let data_s = data.to_str().unwrap().to_string();
+    let cfg = cfg_path.to_str().unwrap().to_string();
+    let run = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--data-dir", &data_s]);
+        inlet(&all, &d)
+    };
+
+    // The duplicate is counted once the worker saw it.
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let (_, out, _) = run(&["events", "list", "--json", "--key", "evt_ev1"]);
+            out.contains("\"duplicates\":1")
+        })
+        .await
+    );
+    let (code, out, err) = run(&["events", "list", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let keys: Vec<&str> = lines.iter().map(|l| l["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["stripe:evt_ev2", "stripe:evt_ev1"], "newest first");
+    assert_eq!(lines[1]["state"], "delivered");
+    assert_eq!(lines[1]["payload_kept"], true);
+    assert_eq!(
+        lines[0]["payload_kept"], false,
+        "over [history] max_payload_bytes"
+    );
+    let (_, out, _) = run(&["events", "list", "--json", "--type", "customer.updated"]);
+    assert_eq!(out.lines().count(), 1);
+    let (_, out, _) = run(&["events", "list", "--json", "--limit", "1"]);
+    let next: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    let cursor = next["next"]
+        .as_str()
+        .expect("a cursor for the next page")
+        .to_string();
+    let (_, out, _) = run(&[
+        "events", "list", "--json", "--limit", "1", "--after", &cursor,
+    ]);
+    assert!(
+        out.contains("stripe:evt_ev1") && !out.contains("stripe:evt_ev2"),
+        "{out}"
+    );
+
+    // Filters that do not parse say which part.
+    let (code, _, err) = run(&["events", "list", "--since", "yesterday"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--since \"yesterday\" is neither RFC 3339"),
+        "{err}"
+    );
+    let (code, _, err) = run(&["events", "list", "--state", "lost"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--state \"lost\" is not a state: delivered"),
+        "{err}"
+    );
+
+    let (code, out, err) = run(&[
+        "events",
+        "show",
+        "stripe:evt_ev1",
+        "--json",
+        "--config",
+        &cfg,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["timeline"][0]["state"], "delivered");
+    assert_eq!(shown["duplicates"], 1);
+    assert_eq!(
+        shown["payload"]["data"]["object"]["customer_email"],
+        "[redacted]"
+    );
+    assert_eq!(shown["payload"]["id"], "evt_ev1");
+    let (code, _, err) = run(&["events", "show", "stripe:evt_nope", "--config", &cfg]);
+    assert_eq!(code, 4);
+    assert!(err.contains("no such event: stripe:evt_nope"), "{err}");
+
+    // Replay by key: delivered again with source = replay, and the history says so.
+    let (code, out, err) = run(&["events", "replay", "stripe:evt_ev1"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("stripe:evt_ev1: enqueued for replay"), "{out}");
+    assert!(wait_until(Duration::from_secs(10), || read_jsonl(&out_path).len() == 3).await);
+    let last = read_jsonl(&out_path).pop().unwrap();
+    assert_eq!(
+        (last["key"].as_str(), last["source"].as_str()),
+        (Some("stripe:evt_ev1"), Some("replay"))
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let (_, out, _) = run(&["events", "list", "--json", "--state", "replayed"]);
+            out.contains("stripe:evt_ev1")
+        })
+        .await
+    );
+    // `inlet replay KEY` is the same thing.
+    let (code, _, err) = run(&["replay", "stripe:evt_ev1"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(wait_until(Duration::from_secs(10), || read_jsonl(&out_path).len() == 4).await);
+
+    // A payload that was not kept cannot be sent again: said, nothing changes.
+    let (code, _, err) = run(&["events", "replay", "--type", "customer.updated"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("stripe:evt_ev2: its payload was not kept"),
+        "{err}"
+    );
+    let (code, _, err) = run(&["events", "replay", "stripe:evt_nope"]);
+    assert_eq!(code, 4, "{err}");
+    let (code, _, err) = run(&["events", "replay"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("say which events"), "{err}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(read_jsonl(&out_path).len(), 4, "nothing more was delivered");
+    dev.stop().await;
+}

@@ -416,3 +416,82 @@ async fn dynamodb_a_full_timeline_still_moves_the_state() {
     assert_eq!((r.state, r.attempt_count), (EventState::DeadLettered, 106));
     assert_eq!(r.attempts.len(), inlet_core::history::MAX_ATTEMPTS_KEPT);
 }
+
+/// `inlet events` against a deployed stack (the emulator): the operator's view of the
+/// table the worker writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_cli_on_aws_lists_shows_and_replays() {
+    let moto = inlet_tests::moto::Moto::connect().await;
+    let table = moto.table().await;
+    let (q, dlq) = moto.queues(3, false).await;
+    let store = inlet_aws::DynamoStore::new(moto.dynamodb(), table.clone());
+    let now = OffsetDateTime::now_utc();
+    let mut e = event("evt_cli", "invoice.paid", 0);
+    e.received_at = now - Duration::from_secs(60);
+    let mut entry = entry(&e, EventState::DeadLettered, 0, true);
+    entry.attempt.at = now;
+    entry.attempt.detail = Some("gave up after 5 attempts: EventBridge PutEvents failed: ThrottlingException: Rate exceeded (HTTP 400, request id 1f3…)".into());
+    entry.expires_at = now + Duration::from_secs(86_400);
+    store.record(&[entry]).await.unwrap();
+    let env = [
+        ("INLET_QUEUE_URL", q.as_str()),
+        ("INLET_DLQ_URL", dlq.as_str()),
+        ("INLET_TABLE", table.as_str()),
+    ];
+    let run = |args: &[&str]| crate::outbox_aws::inlet_aws(args, &moto, &env);
+    let (code, out, err) = run(&[
+        "events",
+        "list",
+        "--backend",
+        "aws",
+        "--json",
+        "--state",
+        "dead-lettered",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let line: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (line["key"].as_str(), line["attempts"].as_u64()),
+        (Some("stripe:evt_cli"), Some(1))
+    );
+    let (code, out, err) = run(&[
+        "events",
+        "show",
+        "stripe:evt_cli",
+        "--backend",
+        "aws",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        shown["timeline"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ThrottlingException: Rate exceeded"),
+        "{shown}"
+    );
+    let (code, _, _) = run(&["events", "show", "stripe:evt_none", "--backend", "aws"]);
+    assert_eq!(code, 4);
+    let (code, out, err) = run(&[
+        "events",
+        "replay",
+        "--backend",
+        "aws",
+        "--state",
+        "dead-lettered",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("stripe:evt_cli: enqueued for replay"), "{out}");
+    let got = moto
+        .queue(&q, &dlq)
+        .receive(10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let replayed = got[0].envelope.as_ref().unwrap();
+    assert_eq!(
+        (replayed.key.as_str(), replayed.source),
+        ("stripe:evt_cli", Source::Replay)
+    );
+    assert_eq!(replayed.body, e.body);
+}
