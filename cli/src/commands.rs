@@ -65,6 +65,11 @@ pub async fn run(command: Command) -> u8 {
             } => dlq_list(&data_dir, limit, json).await,
             DlqAction::Redrive { data_dir, key, all } => dlq_redrive(&data_dir, key, all).await,
         },
+        Command::Console {
+            listen,
+            config,
+            data_dir,
+        } => console(config.config.as_deref(), &data_dir, listen).await,
         Command::Events { action } => match action {
             EventsAction::List {
                 filter,
@@ -260,6 +265,10 @@ async fn run_dev(explicit: Option<&Path>, listen: std::net::SocketAddr, place: &
     };
     println!("inlet dev: config {}, store {store}", path.display());
     println!("listening on http://{addr}  (POST /webhooks/{{provider}}, GET /health)");
+    match &running.console_token {
+        None => println!("console:   http://{addr}/console"),
+        Some(token) => println!("console:   http://{addr}/console?token={token}  (bound beyond loopback: the token is required)"),
+    }
     if !providers.is_empty() {
         println!("providers: {}", providers.join(", "));
     }
@@ -420,6 +429,27 @@ fn scheme_headers(scheme: &Scheme, id: &str, event_type: Option<&str>) -> Vec<(S
 /// The backend's ports for an operator command.
 /// `existing`: the local store must exist already (operator commands that only read it or
 /// move messages); `reconcile` may create it.
+async fn console(explicit: Option<&Path>, place: &DataDirArg, listen: std::net::SocketAddr) -> u8 {
+    let config = match config_file::load_for_operator(explicit) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("inlet: {}", e.to_string().trim_end());
+            return exit::CONFIG;
+        }
+    };
+    let ports = match open_ports(place, true).await {
+        Ok(p) => p,
+        Err(c) => return c,
+    };
+    match crate::console::serve_alone(ports, config.as_ref(), listen).await {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("inlet: {e:#}");
+            exit::FAILURE
+        }
+    }
+}
+
 pub(crate) async fn open_ports(place: &DataDirArg, existing: bool) -> Result<Ports, u8> {
     match place.backend {
         BackendKind::Local => {

@@ -54,6 +54,8 @@ impl DevOptions {
 /// A running `inlet dev`.
 pub struct Running {
     pub addr: SocketAddr,
+    /// The console's access token, when the server is bound beyond loopback.
+    pub console_token: Option<String>,
     pub ports: Ports,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -122,9 +124,16 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
         clock: Arc::clone(&opts.clock),
         wake: Arc::clone(&wake),
     });
+    // The console beside the webhooks: open on loopback, behind a printed token elsewhere.
+    let console_token = (!addr.ip().is_loopback()).then(crate::console::random_token);
+    let console = Arc::new(crate::console::Console::new(
+        ports.clone(),
+        Some(&config),
+        console_token.clone(),
+    ));
     let server = tokio::spawn(crate::server::serve(
         listener,
-        router(app),
+        router(app).merge(crate::console::router(console)),
         shutdown_rx.clone(),
         crate::server::ServeLimits::default(),
     ));
@@ -194,6 +203,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
 
     Ok(Running {
         addr,
+        console_token,
         ports,
         shutdown: shutdown_tx,
         tasks,

@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod commands;
 pub mod config_file;
+pub mod console;
 pub mod dev;
 pub mod events;
 pub mod outbox;
@@ -177,6 +178,19 @@ pub enum Command {
         /// AWS: end of the window [default: now].
         #[arg(long)]
         to: Option<String>,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
+    /// Serve the operator console alone (overview, events, dead letters, reviews, sources),
+    /// e.g. on a workstation against a deployed stack with `--backend aws` and your own
+    /// AWS credentials. `inlet dev` serves the same console at /console.
+    Console {
+        /// Address to listen on (loopback by default; elsewhere an access token is printed
+        /// and required).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        #[command(flatten)]
+        config: ConfigArg,
         #[command(flatten)]
         data_dir: DataDirArg,
     },

@@ -332,6 +332,34 @@ impl Store {
         .await
     }
 
+    /// The newest `limit` reconciliation runs (the store keeps the last 100), newest first.
+    pub async fn reconcile_runs(&self, limit: usize) -> Result<Vec<LastReconcile>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<(String, i64, String)> = self
+            .run(move |c| {
+                let mut stmt = c
+                    .prepare_cached(
+                        "SELECT source, at, report FROM reconcile_runs ORDER BY id DESC LIMIT ?1",
+                    )
+                    .map_err(sql_err("reconcile runs"))?;
+                let rows = stmt
+                    .query_map(params![limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .map_err(sql_err("reconcile runs"))?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(sql_err("reconcile runs"));
+                rows
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(source, at, report)| LastReconcile {
+                source,
+                at: from_unix_millis(at),
+                report: serde_json::from_str(&report).unwrap_or(serde_json::Value::Null),
+            })
+            .collect())
+    }
+
     /// Add counter deltas and timing samples (the metrics flush).
     pub async fn add_metrics(
         &self,

@@ -733,3 +733,109 @@ async fn events_list_show_and_replay_against_a_running_dev() {
     assert_eq!(read_jsonl(&out_path).len(), 4, "nothing more was delivered");
     dev.stop().await;
 }
+
+/// The console's safety rails over plain HTTP: actions need the page's CSRF token, what
+/// a provider sent is escaped, framing is forbidden, bad input gets a clear answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_escapes_what_it_shows_and_refuses_forged_actions() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("out.jsonl");
+    let config = format!(
+        "{}{}{}",
+        fast_worker_toml(5),
+        providers_toml(),
+        file_sink_toml(&out_path)
+    );
+    let dev = Dev::start(&config, &dir.path().join("data")).await;
+    let client = reqwest::Client::new();
+    let base = dev.url("");
+    let base = base.trim_end_matches('/');
+    // An event type chosen by whoever holds the provider's secret: markup, not code.
+    let hostile = stripe_event("evt_x", "<script>alert(1)</script>", "in_x", now_unix());
+    assert_eq!(post_stripe(&client, base, &hostile).await.0, 202);
+    assert!(wait_until(Duration::from_secs(10), || read_jsonl(&out_path).len() == 1).await);
+    let page = client
+        .get(format!("{base}/console/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let headers = page.headers().clone();
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert!(headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>alert(1)"), "{html}");
+
+    // A forged replay (no token, a wrong token, not a form): refused, nothing sent.
+    let replay = format!("{base}/console/events/stripe%3Aevt_x/replay");
+    for (content_type, body) in [
+        ("application/x-www-form-urlencoded", ""),
+        ("application/x-www-form-urlencoded", "csrf=guess"),
+        ("application/json", "{\"csrf\":\"guess\"}"),
+    ] {
+        let r = client
+            .post(&replay)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{content_type} {body}");
+    }
+    // With the token from the page: accepted, and the event is delivered again.
+    let event_page = client
+        .get(format!("{base}/console/events/stripe%3Aevt_x"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = event_page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    let r = client
+        .post(&replay)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    assert!(wait_until(Duration::from_secs(10), || read_jsonl(&out_path).len() == 2).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        read_jsonl(&out_path).len(),
+        2,
+        "forged requests sent nothing"
+    );
+
+    let r = client
+        .get(format!("{base}/console/events/stripe%3Aevt_nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = client
+        .get(format!("{base}/console/events?since=soon"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("--since &quot;soon&quot; is neither RFC 3339"));
+    dev.stop().await;
+}
