@@ -18,7 +18,7 @@ use crate::unavailable;
 /// reason of up to 1,000 characters), so 56 KiB stay free for them.
 pub const THRESHOLD: usize = 200 * 1024;
 /// Chunks outlive the DLQ's 14-day retention.
-const TTL_SECS: i64 = 15 * 86_400;
+pub const TTL_SECS: i64 = 15 * 86_400;
 
 #[derive(Clone)]
 pub struct ClaimCheck {

@@ -1,7 +1,8 @@
 //! The event history on the stack's table (see [`History`]).
 //!
 //! One item per event, `E#{key}`: the envelope's metadata as JSON (`env`), the payload
-//! when kept (`pl`, binary), the state (`st`), the attempts (`att`, a list appended to),
+//! when kept (`pl`, binary; past [`INLINE_PAYLOAD_MAX`] in claim-check chunks that expire
+//! with the record, pointed to by `plp`), the state (`st`), the attempts (`att`, a list appended to),
 //! counters (`n` attempts, `dup` duplicates), `ex`/`ttl` for expiry. An attempt is one
 //! `UpdateItem` that needs no read (`if_not_exists` for what the first attempt sets,
 //! `list_append` for the timeline), so a batch's history is one concurrent wave beside the
@@ -40,6 +41,9 @@ type Item = HashMap<String, AttributeValue>;
 
 /// The index over history items (template: `events`).
 pub const EVENTS_INDEX: &str = "events";
+/// Payloads kept inline in the item up to this; larger ones go to claim-check chunks (a
+/// DynamoDB item is at most 400 KB, names and the other attributes included).
+pub const INLINE_PAYLOAD_MAX: usize = 200 * 1024;
 /// Index partitions per day.
 pub const SHARDS: u8 = 4;
 /// Attempts appended to one item at most; past this an attempt updates the state and the
@@ -191,9 +195,24 @@ impl DynamoStore {
             values.insert(":ent".into(), s(e.clone()));
         }
         if entry.keep_payload {
-            set.push("pl = if_not_exists(pl, :pl)");
+            if env.body.len() <= INLINE_PAYLOAD_MAX {
+                set.push("pl = if_not_exists(pl, :pl)");
+                values.insert(":pl".into(), AttributeValue::B(Blob::new(env.body.clone())));
+            } else {
+                // Content-addressed chunks, shared with the queue's claim check of the same
+                // body: never given a shorter life than the queue's copy needs.
+                use base64::Engine as _;
+                let text = base64::engine::general_purpose::STANDARD.encode(&env.body);
+                let ttl = (ex / 1000)
+                    .max(OffsetDateTime::now_utc().unix_timestamp() + crate::claim_check::TTL_SECS);
+                let pointer =
+                    crate::claim_check::ClaimCheck::new(self.client().clone(), self.table())
+                        .store_until(&text, Some(ttl))
+                        .await?;
+                set.push("plp = if_not_exists(plp, :plp)");
+                values.insert(":plp".into(), s(pointer));
+            }
             set.push("kept = :kept");
-            values.insert(":pl".into(), AttributeValue::B(Blob::new(env.body.clone())));
             values.insert(":kept".into(), AttributeValue::Bool(true));
         }
         // A copy counts; the state stays what the event's own attempts made it (a record
@@ -343,10 +362,26 @@ impl History for DynamoStore {
             .send()
             .await
             .map_err(unavailable("DynamoDB GetItem (event history) failed"))?;
-        match out.item {
-            Some(item) => Ok(Some(record_of(&item)?).filter(|r| r.expires_at > now)),
-            None => Ok(None),
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let mut record = record_of(&item)?;
+        if record.expires_at <= now {
+            return Ok(None);
         }
+        if let Some(p) = text(&item, "plp") {
+            let pointer = crate::claim_check::pointer_of(&p)
+                .unwrap_or_else(|| Err("not a claim-check pointer".into()))
+                .map_err(|e| bad_item(&format!("payload pointer: {e}")))?;
+            let encoded = crate::claim_check::ClaimCheck::new(self.client().clone(), self.table())
+                .load(&pointer)
+                .await?;
+            use base64::Engine as _;
+            record.envelope.body = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .map_err(|e| bad_item(&format!("payload chunks do not decode: {e}")))?;
+        }
+        Ok(Some(record))
     }
 
     async fn events(

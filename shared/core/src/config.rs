@@ -223,17 +223,17 @@ pub struct HistoryConfig {
     pub max_payload_bytes: usize,
 }
 
-/// The most a kept payload may be: its record (payload in base64, metadata, attempts)
-/// must fit a DynamoDB item, at most 400 KB
-/// (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-items>).
-pub const MAX_HISTORY_PAYLOAD_BYTES: usize = 256 * 1024;
+/// The most a kept payload may be: API Gateway's 10 MB request limit, the largest
+/// webhook the stack accepts (on AWS, payloads over 200 KB are kept in chunks beside the
+/// record).
+pub const MAX_HISTORY_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
 
 impl Default for HistoryConfig {
     fn default() -> Self {
         Self {
             enabled: true,
             keep_payloads: true,
-            max_payload_bytes: 192 * 1024,
+            max_payload_bytes: 1024 * 1024,
         }
     }
 }
@@ -391,7 +391,9 @@ impl Config {
         if raw.history.max_payload_bytes > MAX_HISTORY_PAYLOAD_BYTES {
             push(
                 "history.max_payload_bytes".into(),
-                format!("must be at most {MAX_HISTORY_PAYLOAD_BYTES} (a history record must fit a DynamoDB item)"),
+                format!(
+                    "must be at most {MAX_HISTORY_PAYLOAD_BYTES} (API Gateway's request limit)"
+                ),
             );
         }
         if raw.server.max_body_bytes == 0 {

@@ -495,3 +495,44 @@ async fn events_cli_on_aws_lists_shows_and_replays() {
     );
     assert_eq!(replayed.body, e.body);
 }
+
+/// A payload larger than a DynamoDB item is kept beside the record and replays whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_a_payload_larger_than_an_item_is_kept_and_replays_whole() {
+    let moto = inlet_tests::moto::Moto::connect().await;
+    let store = inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await);
+    let mut e = event("evt_big", "invoice.paid", 0);
+    // 700 KB, not valid UTF-8 throughout: kept byte for byte.
+    e.body = (0..700 * 1024).map(|i| (i % 251) as u8).collect();
+    store
+        .record(&[entry(&e, EventState::Delivered, 0, true)])
+        .await
+        .unwrap();
+    store
+        .record(&[entry(&e, EventState::Replayed, 1, true)])
+        .await
+        .unwrap();
+    let r = store
+        .event("stripe:evt_big", at(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(r.payload_kept);
+    assert_eq!(r.replay_envelope().unwrap().body, e.body);
+    let listed = store
+        .events(
+            &EventFilter {
+                since: Some(at(-10)),
+                ..EventFilter::default()
+            },
+            5,
+            None,
+            at(10),
+        )
+        .await
+        .unwrap();
+    assert!(
+        listed.events[0].payload_kept,
+        "the list says it can be replayed"
+    );
+}
