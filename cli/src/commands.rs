@@ -426,20 +426,10 @@ fn scheme_headers(scheme: &Scheme, id: &str, event_type: Option<&str>) -> Vec<(S
     }
 }
 
-/// The backend's ports for an operator command.
-/// `existing`: the local store must exist already (operator commands that only read it or
-/// move messages); `reconcile` may create it.
 async fn console(explicit: Option<&Path>, place: &DataDirArg, listen: std::net::SocketAddr) -> u8 {
-    let config = match config_file::load_for_operator(explicit) {
+    let (config, ports) = match operator_context(explicit, place).await {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("inlet: {}", e.to_string().trim_end());
-            return exit::CONFIG;
-        }
-    };
-    let ports = match open_ports(place, true).await {
-        Ok(p) => p,
-        Err(c) => return c,
+        Err(code) => return code,
     };
     match crate::console::serve_alone(ports, config.as_ref(), listen).await {
         Ok(()) => exit::OK,
@@ -450,6 +440,30 @@ async fn console(explicit: Option<&Path>, place: &DataDirArg, listen: std::net::
     }
 }
 
+/// What an operator's command reads: the config without its secrets (`None` when there is
+/// no file) and the backend's ports.
+pub(crate) async fn operator_context(
+    explicit: Option<&Path>,
+    place: &DataDirArg,
+) -> Result<(Option<Config>, Ports), u8> {
+    let config = config_file::load_for_operator(explicit).map_err(|e| {
+        eprintln!("inlet: {}", e.to_string().trim_end());
+        exit::CONFIG
+    })?;
+    Ok((config, open_ports(place, true).await?))
+}
+
+/// The field names a command redacts when it shows payloads.
+pub(crate) fn redact_fields(config: Option<&Config>) -> Vec<String> {
+    config.map_or_else(
+        || inlet_core::config::LoggingConfig::default().redact_fields,
+        |c| c.logging.redact_fields.clone(),
+    )
+}
+
+/// The backend's ports for an operator command.
+/// `existing`: the local store must exist already (operator commands that only read it or
+/// move messages); `reconcile` may create it.
 pub(crate) async fn open_ports(place: &DataDirArg, existing: bool) -> Result<Ports, u8> {
     match place.backend {
         BackendKind::Local => {

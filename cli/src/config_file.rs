@@ -72,11 +72,3 @@ pub fn load_for_operator(explicit: Option<&Path>) -> Result<Option<Config>, Load
             source,
         })
 }
-
-/// The field names to redact when showing payloads: the config's
-/// `logging.redact_fields`, or the default list when there is no config.
-pub fn redact_fields(explicit: Option<&Path>) -> Result<Vec<String>, LoadError> {
-    Ok(load_for_operator(explicit)?
-        .map(|c| c.logging.redact_fields)
-        .unwrap_or_else(|| inlet_core::config::LoggingConfig::default().redact_fields))
-}

@@ -143,17 +143,11 @@ pub async fn list(
 }
 
 pub async fn show(config: Option<&Path>, place: &DataDirArg, key: &str, json: bool) -> u8 {
-    let redact_fields = match crate::config_file::redact_fields(config) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("inlet: {}", e.to_string().trim_end());
-            return exit::CONFIG;
-        }
+    let (config, ports) = match crate::commands::operator_context(config, place).await {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    let ports = match open_ports(place, true).await {
-        Ok(p) => p,
-        Err(c) => return c,
-    };
+    let redact_fields = crate::commands::redact_fields(config.as_ref());
     let record = match ports.history.event(key, OffsetDateTime::now_utc()).await {
         Ok(Some(r)) => r,
         Ok(None) => {

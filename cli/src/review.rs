@@ -102,17 +102,11 @@ pub async fn list(place: &DataDirArg, limit: usize, json: bool) -> u8 {
 }
 
 pub async fn show(config: Option<&Path>, place: &DataDirArg, key: &str, json: bool) -> u8 {
-    let redact_fields = match crate::config_file::redact_fields(config) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("inlet: {}", e.to_string().trim_end());
-            return exit::CONFIG;
-        }
+    let (config, ports) = match crate::commands::operator_context(config, place).await {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    let ports = match open_ports(place, true).await {
-        Ok(p) => p,
-        Err(c) => return c,
-    };
+    let redact_fields = crate::commands::redact_fields(config.as_ref());
     match ports.conflicts.review(key).await {
         Ok(Some(r)) => {
             let view = review_json(&r, Some(&redact_fields));
@@ -150,26 +144,18 @@ pub async fn resolve(
     keys: &[String],
     how: Resolution,
 ) -> u8 {
-    // Releasing stamps the entity's ruled fields, so it needs the rules; discarding does not.
-    let rules = match how {
-        Resolution::Release => match crate::config_file::load_for_operator(config) {
-            Ok(Some(c)) => c.conflicts,
-            Ok(None) => {
-                eprintln!(
-                    "inlet: releasing applies the config's conflict rules: pass --config FILE"
-                );
-                return exit::CONFIG;
-            }
-            Err(e) => {
-                eprintln!("inlet: {}", e.to_string().trim_end());
-                return exit::CONFIG;
-            }
-        },
-        Resolution::Discard => Vec::new(),
+    let (config, ports) = match crate::commands::operator_context(config, place).await {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    let ports = match open_ports(place, true).await {
-        Ok(p) => p,
-        Err(c) => return c,
+    // Releasing stamps the entity's ruled fields, so it needs the rules; discarding does not.
+    let rules = match (how, config) {
+        (Resolution::Release, None) => {
+            eprintln!("inlet: releasing applies the config's conflict rules: pass --config FILE");
+            return exit::CONFIG;
+        }
+        (Resolution::Release, Some(c)) => c.conflicts,
+        (Resolution::Discard, _) => Vec::new(),
     };
     let mut code = exit::OK;
     for key in keys {

@@ -59,10 +59,7 @@ impl Console {
     ) -> Self {
         Console {
             ports,
-            redact_fields: config.map_or_else(
-                || inlet_core::config::LoggingConfig::default().redact_fields,
-                |c| c.logging.redact_fields.clone(),
-            ),
+            redact_fields: crate::commands::redact_fields(config),
             sources: config.map(|c| c.sources.clone()).unwrap_or_default(),
             conflicts: config.map(|c| c.conflicts.clone()).unwrap_or_default(),
             access_token,
@@ -306,13 +303,13 @@ async fn overview(State(c): State<Arc<Console>>, Query(flash): Query<Flash>) -> 
         Err(e) => return store_failed(e),
     }
     body.push_str("<h2>Reconciliation</h2>");
-    body.push_str(&last_runs(&c, None).await);
+    body.push_str(&runs(&c, true).await);
     html(frame("Overview", "/console", flash.done.as_deref(), &body))
 }
 
-/// The last reconciliation run of each source (of `only`), from the embedded store; on AWS
-/// the runs are in the reconciler's logs and metrics.
-async fn last_runs(c: &Console, only: Option<&str>) -> String {
+/// Reconciliation runs from the embedded store, newest first: the last of each source, or
+/// every recent one. On AWS the runs are in the reconciler's logs and metrics.
+async fn runs(c: &Console, latest_per_source: bool) -> String {
     let Some(store) = &c.ports.local else {
         return "<p>Runs are in the reconciler's logs and the <code>recovered</code> metric on AWS.</p>".into();
     };
@@ -323,8 +320,7 @@ async fn last_runs(c: &Console, only: Option<&str>) -> String {
     let mut seen = std::collections::HashSet::new();
     let rows: Vec<Vec<String>> = runs
         .iter()
-        .filter(|r| only.is_none_or(|s| r.source == s))
-        .filter(|r| only.is_some() || seen.insert(r.source.clone()))
+        .filter(|r| !latest_per_source || seen.insert(r.source.clone()))
         .map(|r| {
             vec![
                 esc(&r.source),
@@ -860,36 +856,8 @@ async fn sources(State(c): State<Arc<Console>>) -> Response {
         "No [[sources]] in the configuration.",
     );
     body.push_str("<h2>Recent runs</h2>");
-    body.push_str(&all_runs(&c).await);
+    body.push_str(&runs(&c, false).await);
     html(frame("Sources", "/console/sources", None, &body))
-}
-
-/// Every recent run (not only the last per source).
-async fn all_runs(c: &Console) -> String {
-    let Some(store) = &c.ports.local else {
-        return last_runs(c, None).await;
-    };
-    let runs = match store.reconcile_runs(50).await {
-        Ok(r) => r,
-        Err(e) => return format!("<p class=\"flash error\">{}</p>", esc(&e.to_string())),
-    };
-    let rows: Vec<Vec<String>> = runs
-        .iter()
-        .map(|r| {
-            vec![
-                esc(&r.source),
-                esc(&time(r.at)),
-                esc(&r.report["scanned"].to_string()),
-                esc(&r.report["recovered"].to_string()),
-            ]
-        })
-        .collect();
-    table(
-        "runs",
-        &["source", "at", "scanned", "recovered"],
-        &rows,
-        "No reconciliation run yet.",
-    )
 }
 
 /// `inlet console`: the console alone, on `listen`, until Ctrl-C or SIGTERM.

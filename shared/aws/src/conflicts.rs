@@ -8,13 +8,10 @@
 //!   sparse [`PENDING_INDEX`], so listing pending reviews is one `Query` over them alone,
 //!   not a `Scan` of the table. Closing removes `pq` and sets a TTL.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
 use inlet_core::clock::{from_unix_millis, unix_millis};
@@ -22,9 +19,8 @@ use inlet_core::conflict::EntityState;
 use inlet_core::ports::{ConflictStore, Review, ReviewStatus, StoreError};
 
 use crate::claim_check::{pointer_of, ClaimCheck};
+use crate::item::{n, number, s, text, Item};
 use crate::{unavailable, DynamoStore};
-
-type Item = HashMap<String, AttributeValue>;
 
 /// The table's sparse global secondary index over what waits on someone: partition key
 /// `pq` (`review`, or `outbox` for staged outbox events not yet published), sort key `pa`
@@ -37,24 +33,6 @@ pub const INLINE_MAX: usize = 350 * 1024;
 /// Closed reviews are kept this long.
 const CLOSED_KEEP_SECS: i64 = 30 * 86_400;
 const PENDING: &str = "pending";
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-fn text(item: &Item, k: &str) -> Option<String> {
-    item.get(k).and_then(|v| v.as_s().ok()).cloned()
-}
-
-fn number(item: &Item, k: &str) -> Option<i64> {
-    item.get(k)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
-}
 
 fn conditional_failed<E, R>(e: &SdkError<E, R>, is_ccf: impl Fn(&E) -> bool) -> bool {
     matches!(e, SdkError::ServiceError(se) if is_ccf(se.err()))

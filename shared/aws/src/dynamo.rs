@@ -7,7 +7,6 @@
 //! and no read. `ttl` (epoch seconds) lets DynamoDB's TTL expire old entries; reads treat
 //! an expired entry as absent, because TTL deletion can lag by days.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,9 +24,8 @@ use inlet_core::ports::{
     VersionCheck,
 };
 
+use crate::item::{n, number, s, text, Item};
 use crate::unavailable;
-
-type Item = HashMap<String, AttributeValue>;
 
 const IN_PROGRESS: &str = "IN_PROGRESS";
 const COMPLETED: &str = "COMPLETED";
@@ -37,24 +35,6 @@ const CLAIM_TTL: Duration = Duration::from_secs(86_400);
 pub struct DynamoStore {
     client: Client,
     table: String,
-}
-
-fn s(v: &str) -> AttributeValue {
-    AttributeValue::S(v.to_string())
-}
-
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-fn get_s(item: &Item, k: &str) -> Option<String> {
-    item.get(k).and_then(|v| v.as_s().ok()).cloned()
-}
-
-fn get_n(item: &Item, k: &str) -> Option<i64> {
-    item.get(k)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
 }
 
 fn ms(d: Duration) -> i64 {
@@ -91,15 +71,15 @@ impl DynamoStore {
     }
 
     fn claim_outcome(old: &Item, payload_sha256: &str, now: i64) -> Option<Claim> {
-        let state = get_s(old, "st")?;
-        if state == COMPLETED && get_n(old, "ex").is_some_and(|ex| ex > now) {
-            let stored = get_s(old, "ph").unwrap_or_default();
+        let state = text(old, "st")?;
+        if state == COMPLETED && number(old, "ex").is_some_and(|ex| ex > now) {
+            let stored = text(old, "ph").unwrap_or_default();
             let same_payload =
                 stored == payload_sha256 || stored.is_empty() || payload_sha256.is_empty();
             return Some(Claim::Duplicate { same_payload });
         }
         if state == IN_PROGRESS {
-            let lu = get_n(old, "lu").unwrap_or(0);
+            let lu = number(old, "lu").unwrap_or(0);
             if lu > now {
                 return Some(Claim::InFlight {
                     lease_until: from_unix_millis(lu),
@@ -126,7 +106,7 @@ impl Ledger for DynamoStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(&format!("L#{key}")))
+            .item("pk", s(format!("L#{key}")))
             .item("st", s(IN_PROGRESS))
             .item("ph", s(payload_sha256))
             .item("lu", n(lease_until))
@@ -174,7 +154,7 @@ impl Ledger for DynamoStore {
         self.client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(&format!("L#{key}")))
+            .key("pk", s(format!("L#{key}")))
             .update_expression("SET st = :done, ex = :ex, #ttl = :ttl, oc = :oc, ph = if_not_exists(ph, :empty) REMOVE lu")
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":done", s(COMPLETED))
@@ -193,7 +173,7 @@ impl Ledger for DynamoStore {
             .client
             .delete_item()
             .table_name(&self.table)
-            .key("pk", s(&format!("L#{key}")))
+            .key("pk", s(format!("L#{key}")))
             .condition_expression("st = :ip")
             .expression_attribute_values(":ip", s(IN_PROGRESS))
             .send()
@@ -216,24 +196,24 @@ impl Ledger for DynamoStore {
             return Ok(None);
         };
         let now = unix_millis(now);
-        let state = match get_s(&item, "st").as_deref() {
+        let state = match text(&item, "st").as_deref() {
             Some(COMPLETED) => {
-                let ex = get_n(&item, "ex").unwrap_or(0);
+                let ex = number(&item, "ex").unwrap_or(0);
                 if ex <= now {
                     return Ok(None);
                 }
                 LedgerState::Completed {
-                    outcome: get_s(&item, "oc").unwrap_or_default(),
+                    outcome: text(&item, "oc").unwrap_or_default(),
                     expires_at: from_unix_millis(ex),
                 }
             }
             _ => LedgerState::InProgress {
-                lease_until: from_unix_millis(get_n(&item, "lu").unwrap_or(0)),
+                lease_until: from_unix_millis(number(&item, "lu").unwrap_or(0)),
             },
         };
         Ok(Some(LedgerEntry {
             key: key.to_string(),
-            payload_sha256: get_s(&item, "ph").unwrap_or_default(),
+            payload_sha256: text(&item, "ph").unwrap_or_default(),
             state,
         }))
     }
@@ -246,7 +226,7 @@ impl EntityVersions for DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(&format!("V#{entity}")))
+            .key("pk", s(format!("V#{entity}")))
             .update_expression("SET ver = :v")
             .condition_expression("attribute_not_exists(pk) OR ver <= :v")
             .expression_attribute_values(":v", n(version))
@@ -268,7 +248,7 @@ impl EntityVersions for DynamoStore {
                 };
                 let current = old
                     .as_ref()
-                    .and_then(|i| get_n(i, "ver"))
+                    .and_then(|i| number(i, "ver"))
                     .unwrap_or(version);
                 Ok(VersionCheck::Stale { current })
             }
@@ -283,14 +263,14 @@ impl Cursors for DynamoStore {
         Ok(self
             .get(format!("C#{source}"))
             .await?
-            .and_then(|i| get_s(&i, "cur")))
+            .and_then(|i| text(&i, "cur")))
     }
 
     async fn save(&self, source: &str, cursor: &str) -> Result<(), StoreError> {
         self.client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(&format!("C#{source}")))
+            .item("pk", s(format!("C#{source}")))
             .item("cur", s(cursor))
             .item("at", n(unix_millis(OffsetDateTime::now_utc())))
             .send()

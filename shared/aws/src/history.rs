@@ -35,9 +35,8 @@ use inlet_core::history::{
 };
 use inlet_core::ports::{History, StoreError};
 
+use crate::item::{n, number, s, text, Item};
 use crate::{unavailable, DynamoStore};
-
-type Item = HashMap<String, AttributeValue>;
 
 /// The index over history items (template: `events`).
 pub const EVENTS_INDEX: &str = "events";
@@ -52,24 +51,6 @@ const MAX_ATTEMPTS_STORED: i64 = 100;
 /// How far back a listing without `since` looks.
 const DEFAULT_LOOKBACK_DAYS: i64 = 8;
 const DAY_MS: i64 = 86_400_000;
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-fn text(item: &Item, k: &str) -> Option<String> {
-    item.get(k).and_then(|v| v.as_s().ok()).cloned()
-}
-
-fn number(item: &Item, k: &str) -> Option<i64> {
-    item.get(k)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
-}
 
 /// The UTC day (`2026-11-28`) of a time in Unix ms.
 fn day_of(ms: i64) -> String {

@@ -10,6 +10,7 @@ pub mod emf;
 pub mod error;
 pub mod eventbridge;
 pub mod history;
+mod item;
 pub mod large_events;
 pub mod runtime;
 pub mod secrets;
