@@ -453,6 +453,50 @@ pub(crate) async fn operator_context(
     Ok((config, open_ports(place, true).await?))
 }
 
+/// Mark events an operator redrives in their history: a timeline entry at `at` (taken
+/// before the move, so the worker's next attempt comes after it), the state left to the
+/// worker. Best effort: the redrive does not depend on it.
+pub(crate) async fn mark_redriven(ports: &Ports, keys: &[&str], at: time::OffsetDateTime) {
+    use inlet_core::history::{Attempt, EventState, HistoryEntry};
+    let mut records = Vec::new();
+    for key in keys {
+        if let Ok(Some(r)) = ports.history.event(key, at).await {
+            records.push(r);
+        }
+    }
+    let entries: Vec<HistoryEntry<'_>> = records
+        .iter()
+        .map(|r| HistoryEntry {
+            envelope: &r.envelope,
+            attempt: Attempt::new(
+                at,
+                EventState::Redriven,
+                0,
+                Some("moved from the DLQ to the work queue by an operator"),
+            ),
+            keep_payload: false,
+            expires_at: r.expires_at,
+        })
+        .collect();
+    if let Err(e) = ports.history.record(&entries).await {
+        tracing::warn!(error = %e, "redrive not recorded in the event history");
+    }
+}
+
+/// Until when a worker holds `key` (its claim's lease), if one does now: the history
+/// records attempts once they end, the ledger knows one is under way.
+pub(crate) async fn in_progress_until(ports: &Ports, key: &str) -> Option<time::OffsetDateTime> {
+    let key = inlet_core::ids::EventKey::parse(key).ok()?;
+    let now = time::OffsetDateTime::now_utc();
+    match ports.ledger.lookup(&key, now).await.ok()?? {
+        inlet_core::ports::LedgerEntry {
+            state: inlet_core::ports::LedgerState::InProgress { lease_until },
+            ..
+        } if lease_until > now => Some(lease_until),
+        _ => None,
+    }
+}
+
 /// The field names a command redacts when it shows payloads.
 pub(crate) fn redact_fields(config: Option<&Config>) -> Vec<String> {
     config.map_or_else(
@@ -554,7 +598,12 @@ async fn dlq_redrive(place: &DataDirArg, key: Option<String>, all: bool) -> u8 {
             return exit::USAGE;
         }
     };
-    match ports.dead_letters.redrive(&which).await {
+    let at = time::OffsetDateTime::now_utc();
+    let moved = ports.dead_letters.redrive(&which).await;
+    if let (RedriveSelector::Key(k), Ok(1..)) = (&which, &moved) {
+        mark_redriven(&ports, &[k.as_str()], at).await;
+    }
+    match moved {
         Ok(0) if matches!(which, RedriveSelector::Key(_)) => {
             eprintln!("inlet: no dead letter with that key");
             exit::NOT_FOUND

@@ -160,6 +160,9 @@ pub async fn show(config: Option<&Path>, place: &DataDirArg, key: &str, json: bo
         }
     };
     let mut view = summary_json(&record);
+    if let Some(until) = crate::commands::in_progress_until(&ports, key).await {
+        view["in_progress_until"] = json!(rfc3339(until));
+    }
     view["timeline"] = json!(record
         .attempts
         .iter()

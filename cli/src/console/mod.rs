@@ -542,6 +542,12 @@ async fn event(
         ("duplicates", record.duplicates.to_string()),
         ("kept until", esc(&time(record.expires_at))),
     ]);
+    if let Some(until) = crate::commands::in_progress_until(&c.ports, &key).await {
+        body.push_str(&format!(
+            "<p id=\"in-progress\">A worker is handling it now (its claim holds until {}).</p>",
+            esc(&time(until))
+        ));
+    }
     let rows: Vec<Vec<String>> = record
         .attempts
         .iter()
@@ -734,13 +740,21 @@ async fn redrive(State(c): State<Arc<Console>>, headers: HeaderMap, body: Bytes)
             .map(|k| RedriveSelector::Key(k.to_string()))
             .collect()
     };
+    let at = OffsetDateTime::now_utc();
     let mut moved = 0;
+    let mut marked = Vec::new();
     for s in &selectors {
         match c.ports.dead_letters.redrive(s).await {
-            Ok(n) => moved += n,
+            Ok(n) => {
+                moved += n;
+                if let (RedriveSelector::Key(k), 1..) = (s, n) {
+                    marked.push(k.as_str());
+                }
+            }
             Err(e) => return store_failed(e),
         }
     }
+    crate::commands::mark_redriven(&c.ports, &marked, at).await;
     Redirect::to(&format!(
         "/console/dlq?done={}",
         enc(&format!("Redriven {moved} message(s) to the work queue."))

@@ -88,6 +88,7 @@ fn record_of(item: &Item) -> Result<EventRecord, StoreError> {
             .collect::<Result<_, _>>()?,
         None => Vec::new(),
     };
+    attempts.sort_by_key(|a| a.at);
     let excess = attempts.len().saturating_sub(MAX_ATTEMPTS_KEPT);
     attempts.drain(..excess);
     Ok(EventRecord {
@@ -165,7 +166,6 @@ impl DynamoStore {
             (":up".into(), n(unix_millis(entry.attempt.at))),
             (":ex".into(), n(ex)),
             (":ttl".into(), n(ex / 1000)),
-            (":one".into(), n(1)),
         ]);
         if let Some(t) = &env.event_type {
             set.push("et = if_not_exists(et, :et)");
@@ -198,13 +198,24 @@ impl DynamoStore {
         }
         // A copy counts; the state stays what the event's own attempts made it (a record
         // created by a duplicate alone says so).
+        let mark = matches!(
+            entry.attempt.state,
+            EventState::Redriven | EventState::Queued
+        );
         let add = if duplicate {
             set.push("st = if_not_exists(st, :st)");
             "ADD dup :one"
+        } else if mark {
+            // A mark in the timeline: the state stays the worker's.
+            set.push("st = if_not_exists(st, :st)");
+            ""
         } else {
             set.push("st = :st");
             "ADD n :one"
         };
+        if !add.is_empty() {
+            values.insert(":one".into(), n(1));
+        }
         values.insert(":st".into(), s(entry.attempt.state.as_str()));
         let base = format!("SET {}", set.join(", "));
         let update = |expression: String, condition: Option<&str>, values: Item| {

@@ -29,10 +29,16 @@ pub enum EventState {
     Held,
     Retrying,
     DeadLettered,
+    /// Accepted and waiting in the queue; no worker has handled it yet (the embedded
+    /// store tells from its queue; on AWS the queue cannot be searched by key).
+    Queued,
+    /// An operator moved it from the DLQ back to the work queue (a timeline mark: the
+    /// state stays what the worker last made it until the worker handles it again).
+    Redriven,
 }
 
 impl EventState {
-    pub const ALL: [EventState; 7] = [
+    pub const ALL: [EventState; 9] = [
         EventState::Delivered,
         EventState::Replayed,
         EventState::Duplicate,
@@ -40,6 +46,8 @@ impl EventState {
         EventState::Held,
         EventState::Retrying,
         EventState::DeadLettered,
+        EventState::Queued,
+        EventState::Redriven,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +59,8 @@ impl EventState {
             EventState::Held => "held",
             EventState::Retrying => "retrying",
             EventState::DeadLettered => "dead-lettered",
+            EventState::Queued => "queued",
+            EventState::Redriven => "redriven",
         }
     }
 
@@ -153,13 +163,22 @@ impl EventRecord {
         }
         record.updated_at = attempt.at;
         record.expires_at = record.expires_at.max(entry.expires_at);
-        if attempt.state == EventState::Duplicate {
-            record.duplicates += 1;
-            return record;
+        match attempt.state {
+            EventState::Duplicate => {
+                record.duplicates += 1;
+                return record;
+            }
+            // A mark in the timeline, not an attempt: the state stays the worker's.
+            EventState::Redriven | EventState::Queued => {}
+            _ => {
+                record.state = attempt.state;
+                record.attempt_count += 1;
+            }
         }
-        record.state = attempt.state;
-        record.attempt_count += 1;
         record.attempts.push(attempt);
+        // Marks written by an operator's tool may land after a worker's attempt that
+        // followed them: the timeline is in the order things happened.
+        record.attempts.sort_by_key(|a| a.at);
         let excess = record.attempts.len().saturating_sub(MAX_ATTEMPTS_KEPT);
         record.attempts.drain(..excess);
         record
@@ -277,6 +296,28 @@ mod tests {
         assert_eq!(r.expires_at.unix_timestamp(), 130);
         assert_eq!(r.replay_envelope().unwrap().source, Source::Replay);
         assert_eq!(r.replay_envelope().unwrap().body, br#"{"a":1}"#);
+    }
+
+    #[test]
+    fn a_redrive_is_a_mark_in_the_timeline_not_an_attempt() {
+        let e = env("{}");
+        let r = EventRecord::merge(None, &entry(&e, EventState::DeadLettered, 10, false));
+        let r = EventRecord::merge(Some(r), &entry(&e, EventState::Redriven, 20, false));
+        assert_eq!(
+            (r.state, r.attempt_count, r.attempts.len()),
+            (EventState::DeadLettered, 1, 2)
+        );
+        let r = EventRecord::merge(Some(r), &entry(&e, EventState::Delivered, 30, false));
+        let states: Vec<_> = r.attempts.iter().map(|a| a.state).collect();
+        assert_eq!(
+            states,
+            [
+                EventState::DeadLettered,
+                EventState::Redriven,
+                EventState::Delivered
+            ]
+        );
+        assert_eq!((r.state, r.attempt_count), (EventState::Delivered, 2));
     }
 
     #[test]

@@ -98,14 +98,45 @@ impl History for Store {
         .await
     }
 
+    /// An event no worker has handled yet is still in the queue: the embedded store can
+    /// say so (SQS cannot be searched by key).
     async fn event(
         &self,
         key: &str,
         now: OffsetDateTime,
     ) -> Result<Option<EventRecord>, StoreError> {
         let key = key.to_string();
-        let record = self.run(move |c| load(c, &key)).await?;
-        Ok(record.filter(|r| r.expires_at > now))
+        let (record, waiting) = self
+            .run(move |c| {
+                let record = load(c, &key)?;
+                let waiting: Option<Vec<u8>> = one(
+                    c,
+                    "SELECT body FROM messages WHERE queue = 'work' AND key = ?1 ORDER BY id DESC LIMIT 1",
+                    params![key],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(sql_err("event"))?;
+                Ok((record, waiting))
+            })
+            .await?;
+        if let Some(r) = record.filter(|r| r.expires_at > now) {
+            return Ok(Some(r));
+        }
+        let Some(body) = waiting else { return Ok(None) };
+        let envelope = inlet_core::envelope::Envelope::from_json(&body)
+            .map_err(|e| StoreError::Invalid(format!("queued message does not decode: {e}")))?;
+        let received = envelope.received_at;
+        Ok(Some(EventRecord {
+            envelope,
+            payload_kept: true,
+            state: inlet_core::history::EventState::Queued,
+            updated_at: received,
+            duplicates: 0,
+            attempt_count: 0,
+            attempts: Vec::new(),
+            expires_at: now + std::time::Duration::from_secs(86_400),
+        }))
     }
 
     async fn events(

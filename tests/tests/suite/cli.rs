@@ -272,6 +272,50 @@ async fn send_status_and_dlq_against_a_running_dev() {
             == ["stripe:evt_cli"])
         .await
     );
+    // The history tells the story: dead-lettered with the sink's words, redriven by an
+    // operator, then delivered.
+    let timeline = || {
+        let (_, out, _) = inlet(
+            &[
+                "events",
+                "show",
+                "stripe:evt_cli",
+                "--json",
+                "--data-dir",
+                data_s,
+                "--config",
+                cfg,
+            ],
+            &d,
+        );
+        serde_json::from_str::<serde_json::Value>(&out).unwrap_or_default()
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || timeline()["state"]
+            == "delivered")
+        .await,
+        "{}",
+        timeline()
+    );
+    let shown = timeline();
+    let states: Vec<&str> = shown["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        ["dead-lettered", "redriven", "delivered"],
+        "{shown}"
+    );
+    assert!(
+        shown["timeline"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("400"),
+        "{shown}"
+    );
     dev.stop().await;
 
     let (code, out, _) = inlet(&["status", "--data-dir", data_s, "--json"], &d);

@@ -64,6 +64,21 @@ async fn records_lists_and_pages(h: &dyn History) {
     .await
     .unwrap();
 
+    // An operator's redrive is a mark in the timeline; the state stays the worker's.
+    h.record(&[entry(&c, EventState::Redriven, 3 * 86_400 + 5, false)])
+        .await
+        .unwrap();
+    let rc = h.event("stripe:evt_c", now).await.unwrap().unwrap();
+    assert_eq!((rc.state, rc.attempt_count), (EventState::DeadLettered, 1));
+    assert_eq!(
+        rc.attempts.iter().map(|a| a.state).collect::<Vec<_>>(),
+        [EventState::DeadLettered, EventState::Redriven]
+    );
+    assert!(
+        rc.payload_kept,
+        "a mark without the payload keeps the one kept"
+    );
+
     let ra = h.event("stripe:evt_a", now).await.unwrap().unwrap();
     assert_eq!(
         (ra.state, ra.attempt_count, ra.duplicates),
@@ -345,6 +360,26 @@ async fn sqlite_the_worker_records_every_attempt() {
     let (_dir, store, clock) = sqlite();
     let s = Arc::new(store);
     the_worker_records_every_attempt(s.clone(), s.clone(), s, clock).await;
+}
+
+/// On the embedded store an event no worker has handled yet is found in the queue.
+#[tokio::test]
+async fn sqlite_an_event_still_in_the_queue_is_queued() {
+    let (_dir, store, clock) = sqlite();
+    let mut e = event("evt_q", "invoice.paid", 0);
+    e.received_at = clock.now();
+    store.send(&e).await.unwrap();
+    let r = store
+        .event("stripe:evt_q", clock.now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((r.state, r.attempt_count), (EventState::Queued, 0));
+    assert!(store
+        .event("stripe:evt_none", clock.now())
+        .await
+        .unwrap()
+        .is_none());
 }
 
 #[tokio::test]
