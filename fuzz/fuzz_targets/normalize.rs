@@ -43,6 +43,7 @@ fuzz_target!(|input: Input<'_>| {
         type_pointer: input.type_pointer,
         entity_pointer: input.entity_pointer,
         version_pointer: input.version_pointer,
+        entity_type: None,
     };
     let incoming = Incoming {
         provider: &provider,
