@@ -1,5 +1,6 @@
 """Signatures made by the providers' own libraries (and Python's hmac for schemes whose
-provider publishes no library), for Inlet's verifiers to accept byte for byte.
+provider publishes no signer — confirmed by the provider's own verifier where it has one,
+as Square's), for Inlet's verifiers to accept byte for byte.
 
 Usage: python independent_vectors.py OUT.json [--seed N]
 Each run draws fresh secrets and bodies (unicode, whitespace, large); the Rust suite reads
@@ -15,8 +16,12 @@ import os
 import random
 import sys
 
+import urllib.parse
+
 import stripe
 from slack_sdk.signature import SignatureVerifier
+from square.utils.webhooks_helper import verify_signature as square_verify_signature
+from twilio.request_validator import RequestValidator as TwilioRequestValidator
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 from svix.webhooks import Webhook as SvixWebhook
 
@@ -67,6 +72,28 @@ def main():
         digest = base64.b64encode(hmac.new(shop_secret.encode(), body.encode(), hashlib.sha256).digest()).decode()
         cases.append({"library": "python-hmac", "scheme": "shopify", "secret": shop_secret, "body": body, "now": now,
                       "headers": {"X-Shopify-Hmac-Sha256": digest, "X-Shopify-Topic": "orders/updated", "X-Shopify-Webhook-Id": msg_id}})
+
+    # URL-signing providers: the URL is part of what is signed.
+    for i, note in enumerate(["hello", "Zoë Ångström — 東京 🚀", "a=b&c=d +plus", "x" * 5_000]):
+        url = "https://hooks.example.com/webhooks/twilio?tenant=%d" % rng.randrange(1000)
+        params = {"MessageSid": "SM%032x" % rng.getrandbits(128), "From": "+15550100%d" % i, "To": "+15550199", "Body": note,
+                  "MessageStatus": "delivered"}
+        token = "%032x" % rng.getrandbits(128)
+        sig = TwilioRequestValidator(token).compute_signature(url, params)
+        assert TwilioRequestValidator(token).validate(url, params, sig)
+        cases.append({"library": "twilio", "scheme": "twilio", "public_url": url, "secret": token,
+                      "body": urllib.parse.urlencode(params), "now": now,
+                      "headers": {"X-Twilio-Signature": sig, "I-Twilio-Idempotency-Token": "idem-%d" % i}})
+
+        url = "https://hooks.example.com/webhooks/square/%d" % rng.randrange(1000)
+        body = json.dumps({"merchant_id": "M1", "type": "payment.updated", "event_id": "ev-%032x" % rng.getrandbits(128),
+                           "data": {"type": "payment", "id": "p%d" % i, "object": {"note": note}}}, ensure_ascii=False)
+        key = "sq-%x" % rng.getrandbits(64)
+        sig = base64.b64encode(hmac.new(key.encode(), (url + body).encode(), hashlib.sha256).digest()).decode()
+        # Square's SDK has no signer: its own verifier confirms the vector first.
+        assert square_verify_signature(request_body=body, signature_header=sig, signature_key=key, notification_url=url)
+        cases.append({"library": "squareup", "scheme": "square", "public_url": url, "secret": key, "body": body, "now": now,
+                      "headers": {"x-square-hmacsha256-signature": sig}})
 
     with open(out, "w", encoding="utf-8") as f:
         json.dump({"seed": seed, "cases": cases}, f, ensure_ascii=False)

@@ -367,7 +367,9 @@ async fn send(explicit: Option<&Path>, provider: &str, body_path: &Path, opts: S
         }
     };
     let url = url.unwrap_or_else(|| format!("http://127.0.0.1:3000/webhooks/{provider}"));
-    let content_type = if serde_json::from_slice::<serde_json::Value>(&body).is_ok() {
+    let content_type = if matches!(p.scheme, Scheme::Twilio { .. }) {
+        "application/x-www-form-urlencoded"
+    } else if serde_json::from_slice::<serde_json::Value>(&body).is_ok() {
         "application/json"
     } else {
         "text/plain"
@@ -422,6 +424,7 @@ fn scheme_headers(scheme: &Scheme, id: &str, event_type: Option<&str>) -> Vec<(S
                 event_type.unwrap_or("orders/create").to_string(),
             ),
         ],
+        Scheme::Twilio { .. } => vec![("I-Twilio-Idempotency-Token".into(), id.to_string())],
         _ => Vec::new(),
     }
 }

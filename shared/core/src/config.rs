@@ -322,6 +322,8 @@ struct RawProvider {
     entity_pointer: Option<String>,
     entity_type: Option<String>,
     version_pointer: Option<String>,
+    /// URL-signing schemes (twilio, square): the URL the provider calls.
+    public_url: Option<String>,
     // The generic `hmac` scheme.
     header: Option<String>,
     algorithm: Option<String>,
@@ -742,6 +744,12 @@ fn build_scheme(p: &RawProvider) -> Result<Scheme, (&'static str, String)> {
         "slack" => Scheme::Slack,
         "gitlab" => Scheme::Gitlab,
         "basic-auth" => Scheme::BasicAuth,
+        "twilio" => Scheme::Twilio {
+            url: public_url(p)?,
+        },
+        "square" => Scheme::Square {
+            url: public_url(p)?,
+        },
         "hmac" => {
             let header = p.header.clone().filter(|h| !h.is_empty()).ok_or((
                 "header",
@@ -799,7 +807,32 @@ fn build_scheme(p: &RawProvider) -> Result<Scheme, (&'static str, String)> {
             format!("only applies to scheme = \"hmac\", not {:?}", p.scheme),
         ));
     }
+    if p.public_url.is_some() && !matches!(scheme, Scheme::Twilio { .. } | Scheme::Square { .. }) {
+        return Err((
+            "public_url",
+            format!(
+                "only schemes that sign the URL (twilio, square) take one, not {:?}",
+                p.scheme
+            ),
+        ));
+    }
     Ok(scheme)
+}
+
+/// The URL a provider calls, exactly as entered in its dashboard: what URL-signing schemes
+/// sign. From configuration, never from a request's `Host`.
+fn public_url(p: &RawProvider) -> Result<String, (&'static str, String)> {
+    let url = p.public_url.clone().ok_or((
+        "public_url",
+        format!("scheme {:?} signs the URL it calls: set public_url to it, exactly as entered in the provider's dashboard", p.scheme),
+    ))?;
+    let ok = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 2048
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !ok {
+        return Err(("public_url", format!("{url:?} is not an http(s) URL")));
+    }
+    Ok(url)
 }
 
 #[cfg(test)]
@@ -890,6 +923,43 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("poll_ms"), "{err}");
+    }
+
+    #[test]
+    fn url_signing_schemes_need_their_public_url_and_no_other_takes_one() {
+        let p = |scheme: &str, url: Option<&str>| {
+            let url = url.map_or(String::new(), |u| format!("public_url = {u:?}\n"));
+            format!("[[providers]]\nname = \"p\"\nscheme = \"{scheme}\"\nsecrets = [\"s\"]\n{url}[[sinks]]\nkind = \"stdout\"\n")
+        };
+        let cfg = Config::from_toml(
+            &p("twilio", Some("https://hooks.example.com/webhooks/p")),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.providers[0].scheme,
+            Scheme::Twilio {
+                url: "https://hooks.example.com/webhooks/p".into()
+            }
+        );
+        for (text, needle) in [
+            (
+                p("square", None),
+                "providers[0].public_url: scheme \"square\" signs the URL it calls",
+            ),
+            (
+                p("twilio", Some("hooks.example.com/p")),
+                "is not an http(s) URL",
+            ),
+            (p("twilio", Some("https://h/p q")), "is not an http(s) URL"),
+            (
+                p("stripe", Some("https://h/p")),
+                "only schemes that sign the URL (twilio, square) take one",
+            ),
+        ] {
+            let err = Config::from_toml(&text, &env).unwrap_err().to_string();
+            assert!(err.contains(needle), "{needle} in {err}");
+        }
     }
 
     #[test]

@@ -213,6 +213,19 @@ fn scheme_facts(
                 .or_else(|| header("x-gitlab-event")),
             ..Facts::default()
         },
+        // Twilio posts a form; it sends the same idempotency token on every retry.
+        Scheme::Twilio { .. } => Facts {
+            event_id: header("i-twilio-idempotency-token"),
+            ..Facts::default()
+        },
+        Scheme::Square { .. } => Facts {
+            event_id: field("/event_id"),
+            event_type: field("/type"),
+            entity: field("/data/type")
+                .zip(field("/data/id"))
+                .map(|(t, id)| format!("{t}/{id}")),
+            ..Facts::default()
+        },
         Scheme::Hmac(_) | Scheme::BasicAuth => Facts {
             event_type: field("/type"),
             ..Facts::default()
@@ -338,6 +351,38 @@ mod tests {
         .unwrap();
         assert_eq!(e.key.as_str(), "gh:72d3162e-cc78-11e3-81ab-4c9367dc0958");
         assert_eq!(e.event_type.as_deref(), Some("issues.opened"));
+    }
+
+    #[test]
+    fn twilio_and_square_keys_are_the_ones_they_resend() {
+        let p = ProviderName::parse("sms").unwrap();
+        let twilio = Scheme::Twilio {
+            url: "https://h/t".into(),
+        };
+        let h = Headers::new()
+            .with("i-twilio-idempotency-token", "idem-42")
+            .with("content-type", "application/x-www-form-urlencoded");
+        let e = normalize(
+            &incoming(&p, &twilio, &h, b"MessageSid=SM1&Body=hi"),
+            &NormalizeRules::default(),
+        )
+        .unwrap();
+        assert_eq!(e.key.as_str(), "sms:idem-42");
+
+        let p = ProviderName::parse("sq").unwrap();
+        let square = Scheme::Square {
+            url: "https://h/s".into(),
+        };
+        let body =
+            br#"{"event_id":"ev-1","type":"payment.updated","data":{"type":"payment","id":"p9"}}"#;
+        let e = normalize(
+            &incoming(&p, &square, &Headers::new(), body),
+            &NormalizeRules::default(),
+        )
+        .unwrap();
+        assert_eq!(e.key.as_str(), "sq:ev-1");
+        assert_eq!(e.event_type.as_deref(), Some("payment.updated"));
+        assert_eq!(e.entity.as_deref(), Some("payment/p9"));
     }
 
     #[test]

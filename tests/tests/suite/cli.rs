@@ -883,3 +883,84 @@ async fn the_console_escapes_what_it_shows_and_refuses_forged_actions() {
         .contains("--since &quot;soon&quot; is neither RFC 3339"));
     dev.stop().await;
 }
+
+/// A URL-signing provider end to end: `inlet send twilio` signs a form for the configured
+/// public URL, `inlet dev` verifies it against that URL (not the Host it was sent to) and
+/// delivers it under Twilio's idempotency token; a tampered parameter is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_twilio_form_is_verified_against_the_configured_url_and_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("out.jsonl");
+    let config = format!(
+        "{}[[providers]]\nname = \"sms\"\nscheme = \"twilio\"\nsecrets = [\"twilio-token\"]\npublic_url = \"https://hooks.example.com/webhooks/sms\"\n{}",
+        fast_worker_toml(5),
+        file_sink_toml(&out_path)
+    );
+    let cfg_path = dir.path().join("inlet.toml");
+    std::fs::write(&cfg_path, &config).unwrap();
+    let dev = Dev::start(&config, &dir.path().join("data")).await;
+    let body = dir.path().join("sms.form");
+    std::fs::write(
+        &body,
+        "MessageSid=SM1&Body=Zo%C3%AB+%F0%9F%9A%80&From=%2B15550100",
+    )
+    .unwrap();
+    let url = dev.url("/webhooks/sms");
+    let d = dir.path().to_path_buf();
+    let cfg = cfg_path.to_str().unwrap().to_string();
+    let (code, out, err) = {
+        let (d, url, cfg, body) = (d.clone(), url.clone(), cfg.clone(), body.clone());
+        tokio::task::spawn_blocking(move || {
+            inlet(
+                &[
+                    "send",
+                    "sms",
+                    "--body",
+                    body.to_str().unwrap(),
+                    "--url",
+                    &url,
+                    "--id",
+                    "idem-7",
+                    "--config",
+                    &cfg,
+                ],
+                &d,
+            )
+        })
+        .await
+        .unwrap()
+    };
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.starts_with("202 ") && out.contains("sms:idem-7"),
+        "{out}"
+    );
+    assert!(wait_until(Duration::from_secs(10), || read_jsonl(&out_path).len() == 1).await);
+    let record = read_jsonl(&out_path).pop().unwrap();
+    assert_eq!(record["key"], "sms:idem-7");
+
+    // The same signature over a changed parameter: 401.
+    let (_, printed, _) = inlet(
+        &[
+            "send",
+            "sms",
+            "--body",
+            body.to_str().unwrap(),
+            "--print",
+            "--config",
+            &cfg,
+        ],
+        &d,
+    );
+    let headers: serde_json::Value = serde_json::from_str(&printed).unwrap();
+    let client = reqwest::Client::new();
+    let mut req = client
+        .post(&url)
+        .body("MessageSid=SM1&Body=changed&From=%2B15550100");
+    for (k, v) in headers.as_object().unwrap() {
+        req = req.header(k.as_str(), v.as_str().unwrap());
+    }
+    let r = req.send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    dev.stop().await;
+}

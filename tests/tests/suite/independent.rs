@@ -1,5 +1,5 @@
 //! Signatures made by independent implementations — the providers' own libraries
-//! (standardwebhooks, svix, stripe, slack_sdk) and Python's hmac — must verify byte for byte.
+//! (standardwebhooks, svix, stripe, slack_sdk, twilio, squareup) and Python's hmac — must verify byte for byte.
 //! `scripts/test` regenerates the vectors with fresh secrets and bodies on every run
 //! (INLET_INDEPENDENT_VECTORS); alone, the committed fixture is used.
 
@@ -7,7 +7,12 @@ use inlet_core::headers::Headers;
 use inlet_core::secret::Secret;
 use inlet_core::signature::{verify, Scheme, VerifyError, VerifyRequest};
 
-fn scheme(name: &str) -> Scheme {
+fn scheme(name: &str, public_url: Option<&str>) -> Scheme {
+    let url = || {
+        public_url
+            .expect("a URL-signing vector names its URL")
+            .to_string()
+    };
     match name {
         "standard-webhooks" => Scheme::StandardWebhooks,
         "svix" => Scheme::Svix,
@@ -15,6 +20,8 @@ fn scheme(name: &str) -> Scheme {
         "slack" => Scheme::Slack,
         "github" => Scheme::Github,
         "shopify" => Scheme::Shopify,
+        "twilio" => Scheme::Twilio { url: url() },
+        "square" => Scheme::Square { url: url() },
         other => panic!("unknown scheme in vectors: {other}"),
     }
 }
@@ -34,7 +41,10 @@ fn signatures_from_independent_libraries_verify() {
     assert!(cases.len() >= 24, "vectors for every library");
     let mut libraries = std::collections::BTreeSet::new();
     for case in cases {
-        let scheme = scheme(case["scheme"].as_str().unwrap());
+        let scheme = scheme(
+            case["scheme"].as_str().unwrap(),
+            case["public_url"].as_str(),
+        );
         let body = case["body"].as_str().unwrap().as_bytes();
         let mut headers = Headers::new();
         for (k, v) in case["headers"].as_object().unwrap() {
@@ -68,5 +78,5 @@ fn signatures_from_independent_libraries_verify() {
             "{lib}"
         );
     }
-    assert_eq!(libraries.len(), 5, "{libraries:?}");
+    assert_eq!(libraries.len(), 7, "{libraries:?}");
 }

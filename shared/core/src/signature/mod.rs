@@ -10,6 +10,7 @@ mod generic;
 mod shared_secret;
 mod standard;
 mod stripe;
+mod url_signed;
 
 pub use generic::{Encoding, HmacAlgorithm, HmacSpec, Part};
 
@@ -31,6 +32,14 @@ pub enum Scheme {
     Gitlab,
     /// HTTP basic auth with a `user:password` secret (Pipedrive, Postmark, …).
     BasicAuth,
+    /// Twilio: the public URL and the sorted form parameters, HMAC-SHA1.
+    Twilio {
+        url: String,
+    },
+    /// Square: the notification URL and the body, HMAC-SHA256.
+    Square {
+        url: String,
+    },
     /// A configurable HMAC scheme for providers without a preset.
     Hmac(HmacSpec),
 }
@@ -45,6 +54,8 @@ impl Scheme {
         "slack",
         "gitlab",
         "basic-auth",
+        "twilio",
+        "square",
         "hmac",
     ];
 
@@ -58,6 +69,8 @@ impl Scheme {
             Scheme::Slack => "slack",
             Scheme::Gitlab => "gitlab",
             Scheme::BasicAuth => "basic-auth",
+            Scheme::Twilio { .. } => "twilio",
+            Scheme::Square { .. } => "square",
             Scheme::Hmac(_) => "hmac",
         }
     }
@@ -66,7 +79,12 @@ impl Scheme {
     pub fn has_timestamp(&self) -> bool {
         match self {
             Scheme::StandardWebhooks | Scheme::Svix | Scheme::Stripe | Scheme::Slack => true,
-            Scheme::Github | Scheme::Shopify | Scheme::Gitlab | Scheme::BasicAuth => false,
+            Scheme::Github
+            | Scheme::Shopify
+            | Scheme::Gitlab
+            | Scheme::BasicAuth
+            | Scheme::Twilio { .. }
+            | Scheme::Square { .. } => false,
             Scheme::Hmac(spec) => spec.timestamp_header.is_some(),
         }
     }
@@ -123,6 +141,10 @@ pub enum VerifyError {
         ahead_secs: i64,
         tolerance_secs: u64,
     },
+    /// The scheme signs what the body decodes to (Twilio's form parameters), and it does
+    /// not decode: two different bodies must not read as one signed content.
+    #[error("body cannot be verified: {0}")]
+    MalformedBody(&'static str),
     #[error("no signature matches an active secret")]
     Mismatch,
     #[error("no configured secret can verify this scheme")]
@@ -137,6 +159,7 @@ impl VerifyError {
             VerifyError::MalformedHeader { .. } => "malformed_header",
             VerifyError::TimestampTooOld { .. } => "timestamp_too_old",
             VerifyError::TimestampInFuture { .. } => "timestamp_in_future",
+            VerifyError::MalformedBody(_) => "malformed_body",
             VerifyError::Mismatch => "signature_mismatch",
             VerifyError::NoUsableSecret => "no_usable_secret",
         }
@@ -154,6 +177,8 @@ pub fn verify(scheme: &Scheme, req: &VerifyRequest<'_>) -> Result<Verified, Veri
         Scheme::Slack => generic::verify(&HmacSpec::slack(), req),
         Scheme::Gitlab => shared_secret::verify_token(shared_secret::GITLAB_TOKEN, req),
         Scheme::BasicAuth => shared_secret::verify_basic(req),
+        Scheme::Twilio { url } => url_signed::verify_twilio(url, req),
+        Scheme::Square { url } => url_signed::verify_square(url, req),
         Scheme::Hmac(spec) => generic::verify(spec, req),
     }
 }
@@ -188,6 +213,8 @@ pub fn sign(scheme: &Scheme, req: &SignRequest<'_>) -> Result<Vec<(String, Strin
         Scheme::Slack => generic::sign(&HmacSpec::slack(), req),
         Scheme::Gitlab => Ok(shared_secret::sign_token("X-Gitlab-Token", req)),
         Scheme::BasicAuth => shared_secret::sign_basic(req),
+        Scheme::Twilio { url } => url_signed::sign_twilio(url, req),
+        Scheme::Square { url } => url_signed::sign_square(url, req),
         Scheme::Hmac(spec) => generic::sign(spec, req),
     }
 }
