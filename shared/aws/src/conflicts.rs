@@ -70,11 +70,9 @@ impl DynamoStore {
         };
         let mut review: Review = serde_json::from_str(&json)
             .map_err(|e| StoreError::Invalid(format!("stored review does not decode: {e}")))?;
-        review.status = match text(item, "st").as_deref() {
-            Some("released") => ReviewStatus::Released,
-            Some("discarded") => ReviewStatus::Discarded,
-            _ => ReviewStatus::Pending,
-        };
+        let status = text(item, "st").unwrap_or_default();
+        review.status = ReviewStatus::parse(&status)
+            .ok_or_else(|| StoreError::Invalid(format!("stored review status {status:?}")))?;
         review.resolved_at = number(item, "ra").map(from_unix_millis);
         Ok(review)
     }

@@ -303,6 +303,16 @@ impl ReviewStatus {
             ReviewStatus::Discarded => "discarded",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            ReviewStatus::Pending,
+            ReviewStatus::Released,
+            ReviewStatus::Discarded,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
 }
 
 /// A change held for an operator by a conflict rule, with both versions: the held event

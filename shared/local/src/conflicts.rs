@@ -143,7 +143,8 @@ impl ConflictStore for Store {
             return Ok(None);
         };
         let mut review: Review = decode("review", &text)?;
-        review.status = decode("review status", &format!("\"{status}\""))?;
+        review.status = ReviewStatus::parse(&status)
+            .ok_or_else(|| StoreError::Invalid(format!("stored review status {status:?}")))?;
         review.resolved_at = resolved_at.map(inlet_core::clock::from_unix_millis);
         Ok(Some(review))
     }

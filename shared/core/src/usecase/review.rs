@@ -7,7 +7,7 @@
 
 use time::OffsetDateTime;
 
-use crate::conflict::{apply, decide, rules_for, Change, ConflictRule, Decision};
+use crate::conflict::{apply, decide, rules_for, Change, ConflictRule, Decision, EntityState};
 use crate::envelope::{Envelope, Source};
 use crate::ports::{ConflictStore, Queue, Review, ReviewStatus, StoreError};
 
@@ -29,43 +29,57 @@ pub async fn settle(
         .ok_or_else(|| StoreError::Invalid(format!("{} names no entity", env.key)))?;
     let rules = rules_for(rules, entity);
     let change = Change::of(env, &rules, now);
+    let decision = compare_and_set(store, entity, |state| {
+        let decision = decide(&rules, state, &change);
+        let applies = decision == Decision::Apply;
+        if applies {
+            apply(state, &rules, &change);
+        }
+        (decision, applies)
+    })
+    .await?;
+    if let Decision::Hold {
+        rule,
+        reason,
+        against,
+        field,
+    } = &decision
+    {
+        store
+            .hold(&Review {
+                key: env.key.to_string(),
+                entity: entity.to_string(),
+                rule: *rule,
+                reason: reason.clone(),
+                held_at: now,
+                against: (**against).clone(),
+                field: field.clone(),
+                envelope: env.clone(),
+                status: ReviewStatus::Pending,
+                resolved_at: None,
+            })
+            .await?;
+    }
+    Ok(decision)
+}
+
+/// Read `entity`'s state, let `step` decide (changing the state, and saying so, when it
+/// writes), and write it back unless another writer got there first — then read and
+/// decide again, at most [`MAX_RACES`] times.
+async fn compare_and_set<T>(
+    store: &dyn ConflictStore,
+    entity: &str,
+    mut step: impl FnMut(&mut EntityState) -> (T, bool),
+) -> Result<T, StoreError> {
     for _ in 0..MAX_RACES {
         let (mut state, rev) = store.load_entity(entity).await?;
-        let decision = decide(&rules, &state, &change);
-        match &decision {
-            Decision::Apply => {
-                apply(&mut state, &rules, &change);
-                if !store.save_entity(entity, &state, rev).await? {
-                    continue;
-                }
-            }
-            Decision::Hold {
-                rule,
-                reason,
-                against,
-                field,
-            } => {
-                store
-                    .hold(&Review {
-                        key: env.key.to_string(),
-                        entity: entity.to_string(),
-                        rule: *rule,
-                        reason: reason.clone(),
-                        held_at: now,
-                        against: (**against).clone(),
-                        field: field.clone(),
-                        envelope: env.clone(),
-                        status: ReviewStatus::Pending,
-                        resolved_at: None,
-                    })
-                    .await?
-            }
-            Decision::Stale { .. } | Decision::Supersede { .. } => {}
+        let (outcome, writes) = step(&mut state);
+        if !writes || store.save_entity(entity, &state, rev).await? {
+            return Ok(outcome);
         }
-        return Ok(decision);
     }
     Err(StoreError::Unavailable {
-        message: format!("entity {entity} changed under {MAX_RACES} attempts in a row"),
+        message: format!("entity {entity} changed under {MAX_RACES} attempts in a row; try again"),
         source: None,
     })
 }
@@ -110,22 +124,11 @@ pub async fn release(
     let review = pending(store, key).await?;
     let rules = rules_for(rules, &review.entity);
     let change = Change::of(&review.envelope, &rules, review.held_at);
-    let mut applied = false;
-    for _ in 0..MAX_RACES {
-        let (mut state, rev) = store.load_entity(&review.entity).await?;
-        apply(&mut state, &rules, &change);
-        if store.save_entity(&review.entity, &state, rev).await? {
-            applied = true;
-            break;
-        }
-    }
-    if !applied {
-        return Err(StoreError::Unavailable {
-            message: format!("entity {} kept changing; try again", review.entity),
-            source: None,
-        }
-        .into());
-    }
+    compare_and_set(store, &review.entity, |state| {
+        apply(state, &rules, &change);
+        ((), true)
+    })
+    .await?;
     let replay = Envelope {
         source: Source::Replay,
         ..review.envelope.clone()
