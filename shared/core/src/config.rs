@@ -15,7 +15,8 @@ use crate::conflict::{ConflictRule, RuleKind};
 use crate::ids::ProviderName;
 use crate::normalize::NormalizeRules;
 use crate::secret::{self, Secret};
-use crate::signature::{Encoding, HmacAlgorithm, HmacSpec, Scheme};
+use crate::signature::{Encoding, HmacAlgorithm, HmacSpec, Scheme, TimestampFormat};
+use crate::catalogue::{self, Conventions, Settings};
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
@@ -322,14 +323,17 @@ struct RawProvider {
     entity_pointer: Option<String>,
     entity_type: Option<String>,
     version_pointer: Option<String>,
-    /// URL-signing schemes (twilio, square): the URL the provider calls.
+    /// URL-signing schemes (twilio, square, hubspot, `{url}` in signed_content): the URL
+    /// the provider calls.
     public_url: Option<String>,
+    /// The signature header (hmac) or the token's header (token presets).
     // The generic `hmac` scheme.
     header: Option<String>,
     algorithm: Option<String>,
     encoding: Option<String>,
     prefix: Option<String>,
     timestamp_header: Option<String>,
+    timestamp_format: Option<String>,
     signed_content: Option<String>,
 }
 
@@ -416,14 +420,21 @@ impl Config {
             if !seen.insert(p.name.clone()) {
                 push(at("name"), format!("{:?} is configured twice", p.name));
             }
-            let scheme = match build_scheme(p) {
-                Ok(s) => Some(s),
+            let (scheme, conventions) = match build_scheme(p) {
+                Ok((s, c)) => (Some(s), c),
                 Err((field, msg)) => {
                     push(at(field), msg);
-                    None
+                    (None, None)
                 }
             };
-            if p.secrets.is_empty() {
+            let unsigned = matches!(scheme, Some(Scheme::Unsigned));
+            if unsigned && !p.secrets.is_empty() {
+                push(
+                    at("secrets"),
+                    format!("{:?} does not sign, so it takes no secret", p.scheme),
+                );
+            }
+            if p.secrets.is_empty() && !unsigned {
                 push(at("secrets"), "at least one secret is required".into());
             }
             let mut secrets = Vec::new();
@@ -488,6 +499,7 @@ impl Config {
                         entity_pointer: p.entity_pointer.clone(),
                         entity_type: p.entity_type.clone(),
                         version_pointer: p.version_pointer.clone(),
+                        conventions,
                     },
                 });
             }
@@ -726,113 +738,126 @@ fn conflict_rules(
     rules
 }
 
-fn build_scheme(p: &RawProvider) -> Result<Scheme, (&'static str, String)> {
+type SettingError = (&'static str, String);
+
+/// The scheme a provider names — the generic `hmac` built from its settings, or a preset
+/// from the catalogue — and the preset's conventions where it has them.
+fn build_scheme(p: &RawProvider) -> Result<(Scheme, Option<Conventions>), SettingError> {
+    let public_url = p.public_url.as_deref().map(check_public_url).transpose()?;
+    if p.scheme == "hmac" {
+        return generic_hmac(p, public_url).map(|s| (s, None));
+    }
+    let preset = catalogue::preset(&p.scheme).ok_or_else(|| {
+        let names: Vec<&str> = catalogue::PRESETS.iter().map(|p| p.name).collect();
+        (
+            "scheme",
+            format!(
+                "unknown scheme {:?}; `inlet providers` lists them: {}",
+                p.scheme,
+                names.join(", ")
+            ),
+        )
+    })?;
     let hmac_only = [
-        ("header", p.header.is_some()),
         ("algorithm", p.algorithm.is_some()),
         ("encoding", p.encoding.is_some()),
         ("prefix", p.prefix.is_some()),
         ("timestamp_header", p.timestamp_header.is_some()),
+        ("timestamp_format", p.timestamp_format.is_some()),
         ("signed_content", p.signed_content.is_some()),
     ];
-    let scheme = match p.scheme.as_str() {
-        "standard-webhooks" => Scheme::StandardWebhooks,
-        "svix" => Scheme::Svix,
-        "stripe" => Scheme::Stripe,
-        "github" => Scheme::Github,
-        "shopify" => Scheme::Shopify,
-        "slack" => Scheme::Slack,
-        "gitlab" => Scheme::Gitlab,
-        "basic-auth" => Scheme::BasicAuth,
-        "twilio" => Scheme::Twilio {
-            url: public_url(p)?,
-        },
-        "square" => Scheme::Square {
-            url: public_url(p)?,
-        },
-        "hmac" => {
-            let header = p.header.clone().filter(|h| !h.is_empty()).ok_or((
-                "header",
-                "the hmac scheme needs the signature header's name".to_string(),
-            ))?;
-            let algorithm = match &p.algorithm {
-                None => HmacAlgorithm::Sha256,
-                Some(a) => HmacAlgorithm::parse(a).ok_or((
-                    "algorithm",
-                    format!("{a:?} is not one of sha1, sha256, sha512"),
-                ))?,
-            };
-            let encoding = match &p.encoding {
-                None => Encoding::Hex,
-                Some(e) => Encoding::parse(e)
-                    .ok_or(("encoding", format!("{e:?} is not one of hex, base64")))?,
-            };
-            let default_template = if p.timestamp_header.is_some() {
-                "{timestamp}.{body}"
-            } else {
-                "{body}"
-            };
-            let template =
-                HmacSpec::parse_template(p.signed_content.as_deref().unwrap_or(default_template))
-                    .map_err(|e| ("signed_content", e))?;
-            if p.timestamp_header.is_none() && template.contains(&crate::signature::Part::Timestamp)
-            {
-                return Err((
-                    "signed_content",
-                    "uses {timestamp} but no timestamp_header is set".into(),
-                ));
-            }
-            return Ok(Scheme::Hmac(HmacSpec {
-                header: header.to_ascii_lowercase(),
-                algorithm,
-                encoding,
-                prefix: p.prefix.clone().unwrap_or_default(),
-                timestamp_header: p.timestamp_header.as_ref().map(|h| h.to_ascii_lowercase()),
-                template,
-            }));
-        }
-        other => {
-            return Err((
-                "scheme",
-                format!(
-                    "unknown scheme {other:?}; expected one of {}",
-                    Scheme::NAMES.join(", ")
-                ),
-            ))
-        }
-    };
     if let Some((field, _)) = hmac_only.iter().find(|(_, set)| *set) {
         return Err((
             field,
             format!("only applies to scheme = \"hmac\", not {:?}", p.scheme),
         ));
     }
-    if p.public_url.is_some() && !matches!(scheme, Scheme::Twilio { .. } | Scheme::Square { .. }) {
+    let scheme = preset.scheme(Settings {
+        public_url: public_url.as_deref(),
+        header: p.header.as_deref(),
+    })?;
+    Ok((scheme, preset.has_conventions().then_some(preset.conventions)))
+}
+
+fn generic_hmac(p: &RawProvider, public_url: Option<String>) -> Result<Scheme, SettingError> {
+    let header = p.header.clone().filter(|h| !h.is_empty()).ok_or((
+        "header",
+        "the hmac scheme needs the signature header's name".to_string(),
+    ))?;
+    let algorithm = match &p.algorithm {
+        None => HmacAlgorithm::Sha256,
+        Some(a) => HmacAlgorithm::parse(a).ok_or((
+            "algorithm",
+            format!("{a:?} is not one of sha1, sha256, sha512"),
+        ))?,
+    };
+    let encoding = match &p.encoding {
+        None => Encoding::Hex,
+        Some(e) => {
+            Encoding::parse(e).ok_or(("encoding", format!("{e:?} is not one of hex, base64")))?
+        }
+    };
+    let timestamp_format = match &p.timestamp_format {
+        None => TimestampFormat::Seconds,
+        Some(f) => TimestampFormat::parse(f).ok_or((
+            "timestamp_format",
+            format!("{f:?} is not one of seconds, milliseconds, rfc3339"),
+        ))?,
+    };
+    let default_template = if p.timestamp_header.is_some() {
+        "{timestamp}.{body}"
+    } else {
+        "{body}"
+    };
+    let template =
+        HmacSpec::parse_template(p.signed_content.as_deref().unwrap_or(default_template))
+            .map_err(|e| ("signed_content", e))?;
+    if p.timestamp_header.is_none() && template.contains(&crate::signature::Part::Timestamp) {
         return Err((
-            "public_url",
-            format!(
-                "only schemes that sign the URL (twilio, square) take one, not {:?}",
-                p.scheme
-            ),
+            "signed_content",
+            "uses {timestamp} but no timestamp_header is set".into(),
         ));
     }
-    Ok(scheme)
+    let signs_url = template.contains(&crate::signature::Part::Url);
+    match (signs_url, &public_url) {
+        (true, None) => {
+            return Err((
+                "public_url",
+                "signed_content uses {url}: set public_url to the URL as entered at the provider"
+                    .into(),
+            ))
+        }
+        (false, Some(_)) => {
+            return Err((
+                "public_url",
+                "only URL-signing schemes take one (or {url} in signed_content)".into(),
+            ))
+        }
+        _ => {}
+    }
+    Ok(Scheme::Hmac(HmacSpec {
+        header: header.to_ascii_lowercase(),
+        algorithm,
+        encoding,
+        prefix: p.prefix.clone().unwrap_or_default(),
+        timestamp_header: p.timestamp_header.as_ref().map(|h| h.to_ascii_lowercase()),
+        timestamp_format,
+        pairs: None,
+        template,
+        url: public_url,
+    }))
 }
 
 /// The URL a provider calls, exactly as entered in its dashboard: what URL-signing schemes
 /// sign. From configuration, never from a request's `Host`.
-fn public_url(p: &RawProvider) -> Result<String, (&'static str, String)> {
-    let url = p.public_url.clone().ok_or((
-        "public_url",
-        format!("scheme {:?} signs the URL it calls: set public_url to it, exactly as entered in the provider's dashboard", p.scheme),
-    ))?;
+fn check_public_url(url: &str) -> Result<String, SettingError> {
     let ok = (url.starts_with("https://") || url.starts_with("http://"))
         && url.len() <= 2048
         && !url.chars().any(|c| c.is_whitespace() || c.is_control());
     if !ok {
         return Err(("public_url", format!("{url:?} is not an http(s) URL")));
     }
-    Ok(url)
+    Ok(url.to_string())
 }
 
 #[cfg(test)]
@@ -954,7 +979,7 @@ mod tests {
             (p("twilio", Some("https://h/p q")), "is not an http(s) URL"),
             (
                 p("stripe", Some("https://h/p")),
-                "only schemes that sign the URL (twilio, square) take one",
+                "does not sign the URL; only URL-signing presets take one",
             ),
         ] {
             let err = Config::from_toml(&text, &env).unwrap_err().to_string();

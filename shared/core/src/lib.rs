@@ -5,6 +5,7 @@
 //! It is not an adapter: no AWS SDK, no SQLite, no HTTP server or client live here, so the
 //! Lambda functions and `inlet dev` run the very same code.
 
+pub mod catalogue;
 pub mod claim_check;
 pub mod clock;
 pub mod config;

@@ -10,6 +10,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+use crate::catalogue::{Conventions, Found};
 use crate::envelope::{Envelope, Source};
 use crate::headers::Headers;
 use crate::ids::{EventKey, ProviderName};
@@ -26,6 +27,9 @@ pub struct NormalizeRules {
     /// conflict rules, declared per entity type, apply to it).
     pub entity_type: Option<String>,
     pub version_pointer: Option<String>,
+    /// The provider preset's conventions, where the preset has them (otherwise the
+    /// scheme's own rules below apply).
+    pub conventions: Option<Conventions>,
 }
 
 impl NormalizeRules {
@@ -76,7 +80,10 @@ pub fn normalize(input: &Incoming<'_>, rules: &NormalizeRules) -> Result<Envelop
         Err(e) if needs_json => return Err(NormalizeError::MalformedJson(e.to_string())),
         Err(_) => None,
     };
-    let facts = scheme_facts(input.scheme, input.headers, json.as_ref())?;
+    let facts = match &rules.conventions {
+        Some(c) => conventions_facts(c, input, json.as_ref()),
+        None => scheme_facts(input.scheme, input.headers, json.as_ref())?,
+    };
 
     let pointer = |p: &Option<String>| -> Option<String> {
         p.as_deref()
@@ -131,6 +138,32 @@ struct Facts {
     event_type: Option<String>,
     entity: Option<String>,
     version: Option<i64>,
+}
+
+/// What a preset's conventions find in the request.
+fn conventions_facts(c: &Conventions, input: &Incoming<'_>, json: Option<&Value>) -> Facts {
+    let read = |fields| Conventions::read(fields, input.headers, json, input.body);
+    let text = |fields| read(fields).map(|f: Found| f.text());
+    let entity_id = text(c.entity_id);
+    let mut event_id = text(c.id);
+    if c.per_delivery {
+        // The provider sends the same id for every change: each arrival is its own event.
+        let at = input.received_at.unix_timestamp_nanos() / 1_000_000;
+        let base = event_id.unwrap_or_else(|| format!("sha256-{}", sha256_hex(input.body)));
+        event_id = Some(format!("{base}@{at}"));
+    }
+    Facts {
+        event_id,
+        event_type: text(c.event_type),
+        entity: entity_id.map(|id| match text(c.entity_type) {
+            Some(t) => format!("{t}/{id}"),
+            None => id,
+        }),
+        version: read(c.version).and_then(|f| match f {
+            Found::Json(v) => parse_version(&v),
+            Found::Text(s) => parse_version(&Value::String(s)),
+        }),
+    }
 }
 
 fn scheme_facts(
@@ -226,7 +259,12 @@ fn scheme_facts(
                 .map(|(t, id)| format!("{t}/{id}")),
             ..Facts::default()
         },
-        Scheme::Hmac(_) | Scheme::BasicAuth => Facts {
+        Scheme::Hmac(_)
+        | Scheme::BasicAuth
+        | Scheme::Token { .. }
+        | Scheme::PublicKey(_)
+        | Scheme::Body(_)
+        | Scheme::Unsigned => Facts {
             event_type: field("/type"),
             ..Facts::default()
         },
@@ -588,6 +626,7 @@ mod tests {
                     entity_pointer: entity,
                     version_pointer: version,
                     entity_type: None,
+                    conventions: None,
                 };
                 let input = incoming(&p, &scheme, &h, &body);
                 let first = normalize(&input, &rules);

@@ -33,6 +33,7 @@ impl HttpJson {
             version_pointer: spec.updated_at_pointer.clone(),
             // Named like the provider's webhooks name it, so both copies are one entity.
             entity_type: config.rules.entity_type.clone(),
+            conventions: None,
         };
         Self {
             config: config.clone(),

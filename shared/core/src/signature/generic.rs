@@ -1,9 +1,11 @@
 //! The configurable HMAC scheme, and the presets built from it (GitHub, Shopify, Slack).
 //!
 //! A spec names the signature header, the algorithm, the encoding, an optional prefix
-//! (`sha256=`, `v0=`), an optional timestamp header, and the signed-content template
-//! (`{body}`, `{timestamp}`, `{header:Name}` placeholders). Several signatures in the
-//! header may be separated by commas or spaces.
+//! (`sha256=`, `v0=`), an optional timestamp (its own header, or a `t=` pair inside the
+//! signature header) in seconds, milliseconds or RFC 3339, and the signed-content template
+//! (`{body}`, `{timestamp}`, `{header:Name}`, `{url}` placeholders). Several signatures in
+//! the header may be separated by commas or spaces (or be several `v1=` pairs). Most of the
+//! provider catalogue is rows of this spec (`crate::catalogue`).
 
 use super::crypto::{b64_decode, b64_encode, ct_eq, hex_decode, hmac};
 use super::{
@@ -43,6 +45,86 @@ impl Encoding {
             _ => None,
         }
     }
+
+    pub(crate) fn decode(self, s: &str) -> Option<Vec<u8>> {
+        match self {
+            Encoding::Hex => hex_decode(s),
+            Encoding::Base64 => b64_decode(s),
+        }
+    }
+
+    pub(crate) fn encode(self, bytes: &[u8]) -> String {
+        match self {
+            Encoding::Hex => hex::encode(bytes),
+            Encoding::Base64 => b64_encode(bytes),
+        }
+    }
+}
+
+/// How a signed timestamp is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimestampFormat {
+    /// Decimal Unix seconds (Stripe, Slack, Standard Webhooks, …).
+    #[default]
+    Seconds,
+    /// Decimal Unix milliseconds (HubSpot v3).
+    Millis,
+    /// RFC 3339 text (Zendesk, Twitch), signed exactly as sent.
+    Rfc3339,
+}
+
+impl TimestampFormat {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "seconds" => Some(Self::Seconds),
+            "milliseconds" => Some(Self::Millis),
+            "rfc3339" => Some(Self::Rfc3339),
+            _ => None,
+        }
+    }
+
+    /// Unix seconds from the header text.
+    fn read(self, text: &str, header: &str) -> Result<i64, VerifyError> {
+        match self {
+            Self::Seconds => parse_timestamp(text, header),
+            Self::Millis => parse_timestamp(text, header).map(|ms| ms.div_euclid(1000)),
+            Self::Rfc3339 => {
+                use time::format_description::well_known::Rfc3339;
+                if text.len() > 64 {
+                    return Err(malformed(header, "timestamp is not RFC 3339"));
+                }
+                time::OffsetDateTime::parse(text, &Rfc3339)
+                    .map(|t| t.unix_timestamp())
+                    .map_err(|_| malformed(header, "timestamp is not RFC 3339"))
+            }
+        }
+    }
+
+    /// The text a sender puts in the header for `unix` seconds.
+    fn write(self, unix: i64) -> String {
+        match self {
+            Self::Seconds => unix.to_string(),
+            Self::Millis => unix.saturating_mul(1000).to_string(),
+            Self::Rfc3339 => {
+                use time::format_description::well_known::Rfc3339;
+                time::OffsetDateTime::from_unix_timestamp(unix)
+                    .ok()
+                    .and_then(|t| t.format(&Rfc3339).ok())
+                    .unwrap_or_default()
+            }
+        }
+    }
+}
+
+/// A signature header made of `key=value` pairs (`t=1492774577,v1=5257a8…`,
+/// `ts=1671552777;h1=eb4d…`): the signatures are the `signature_key` values, the timestamp
+/// the `timestamp_key` one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pairs {
+    pub timestamp_key: String,
+    pub signature_key: String,
+    /// What a signer puts between pairs (`,` or `;`); a verifier accepts either.
+    pub separator: char,
 }
 
 /// One piece of the signed-content template.
@@ -52,6 +134,8 @@ pub enum Part {
     Body,
     Timestamp,
     Header(String),
+    /// The public URL the provider calls, from configuration (never the request's Host).
+    Url,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +145,29 @@ pub struct HmacSpec {
     pub encoding: Encoding,
     pub prefix: String,
     pub timestamp_header: Option<String>,
+    pub timestamp_format: TimestampFormat,
+    /// The header is `key=value` pairs; the timestamp is one of them.
+    pub pairs: Option<Pairs>,
     pub template: Vec<Part>,
+    /// What `{url}` renders: the provider's `public_url`.
+    pub url: Option<String>,
+}
+
+impl Default for HmacSpec {
+    /// HMAC-SHA256, hex, of the body alone, in `x-signature`: each preset changes what differs.
+    fn default() -> Self {
+        Self {
+            header: "x-signature".into(),
+            algorithm: HmacAlgorithm::Sha256,
+            encoding: Encoding::Hex,
+            prefix: String::new(),
+            timestamp_header: None,
+            timestamp_format: TimestampFormat::Seconds,
+            pairs: None,
+            template: vec![Part::Body],
+            url: None,
+        }
+    }
 }
 
 impl HmacSpec {
@@ -72,8 +178,7 @@ impl HmacSpec {
             algorithm: HmacAlgorithm::Sha256,
             encoding: Encoding::Hex,
             prefix: "sha256=".into(),
-            timestamp_header: None,
-            template: vec![Part::Body],
+            ..Self::default()
         }
     }
 
@@ -83,9 +188,7 @@ impl HmacSpec {
             header: "x-shopify-hmac-sha256".into(),
             algorithm: HmacAlgorithm::Sha256,
             encoding: Encoding::Base64,
-            prefix: String::new(),
-            timestamp_header: None,
-            template: vec![Part::Body],
+            ..Self::default()
         }
     }
 
@@ -103,7 +206,13 @@ impl HmacSpec {
                 Part::Literal(":".into()),
                 Part::Body,
             ],
+            ..Self::default()
         }
+    }
+
+    /// Whether the spec signs a timestamp (and so has a tolerance).
+    pub fn has_timestamp(&self) -> bool {
+        self.timestamp_header.is_some() || self.pairs.is_some()
     }
 
     /// Parse a template such as `{timestamp}.{body}`. Unknown placeholders are an error, so
@@ -123,11 +232,12 @@ impl HmacSpec {
             parts.push(match name {
                 "body" => Part::Body,
                 "timestamp" => Part::Timestamp,
+                "url" => Part::Url,
                 _ => match name.strip_prefix("header:") {
                     Some(h) if !h.is_empty() => Part::Header(h.to_ascii_lowercase()),
                     _ => {
                         return Err(format!(
-                            "unknown placeholder {{{name}}}; use {{body}}, {{timestamp}} or {{header:Name}}"
+                            "unknown placeholder {{{name}}}; use {{body}}, {{timestamp}}, {{url}} or {{header:Name}}"
                         ))
                     }
                 },
@@ -149,49 +259,85 @@ impl HmacSpec {
         ts: Option<&str>,
         headers: &crate::headers::Headers,
     ) -> Result<Vec<u8>, VerifyError> {
-        let mut out = Vec::with_capacity(body.len() + 64);
-        for part in &self.template {
-            match part {
-                Part::Literal(s) => out.extend_from_slice(s.as_bytes()),
-                Part::Body => out.extend_from_slice(body),
-                Part::Timestamp => out.extend_from_slice(ts.unwrap_or_default().as_bytes()),
-                Part::Header(h) => out.extend_from_slice(required(headers, h)?.as_bytes()),
-            }
-        }
-        Ok(out)
+        render(&self.template, body, ts, headers, self.url.as_deref())
     }
 
-    fn decode(&self, s: &str) -> Option<Vec<u8>> {
-        match self.encoding {
-            Encoding::Hex => hex_decode(s),
-            Encoding::Base64 => b64_decode(s),
-        }
+    pub(crate) fn decode(&self, s: &str) -> Option<Vec<u8>> {
+        self.encoding.decode(s)
     }
 
-    fn encode(&self, bytes: &[u8]) -> String {
-        match self.encoding {
-            Encoding::Hex => hex::encode(bytes),
-            Encoding::Base64 => b64_encode(bytes),
-        }
+    pub(crate) fn encode(&self, bytes: &[u8]) -> String {
+        self.encoding.encode(bytes)
     }
 }
 
-pub(crate) fn verify(spec: &HmacSpec, req: &VerifyRequest<'_>) -> Result<Verified, VerifyError> {
+/// The signatures in the header and the timestamp's text, wherever the spec carries it.
+fn read_header<'h>(
+    spec: &HmacSpec,
+    req: &'h VerifyRequest<'_>,
+) -> Result<(Vec<&'h str>, Option<&'h str>), VerifyError> {
     let header = required(req.headers, &spec.header)?;
+    if let Some(pairs) = &spec.pairs {
+        let mut signatures = Vec::new();
+        let mut timestamp = None;
+        for (key, value) in header
+            .split([',', ';'])
+            .filter_map(|item| item.trim().split_once('='))
+        {
+            if key == pairs.signature_key {
+                signatures.push(value);
+            } else if key == pairs.timestamp_key {
+                timestamp = Some(value);
+            }
+        }
+        let timestamp =
+            timestamp.ok_or_else(|| malformed(&spec.header, "no timestamp pair"))?;
+        return Ok((signatures, Some(timestamp)));
+    }
+    let signatures = header
+        .split([',', ' '])
+        .filter_map(|token| token.trim().strip_prefix(spec.prefix.as_str()))
+        .collect();
     let timestamp = match &spec.timestamp_header {
-        Some(name) => {
-            let text = required(req.headers, name)?;
-            let ts = parse_timestamp(text, name)?;
+        Some(name) => Some(required(req.headers, name)?),
+        None => None,
+    };
+    Ok((signatures, timestamp))
+}
+
+/// The signed content: the template's parts in order.
+pub(crate) fn render(
+    template: &[Part],
+    body: &[u8],
+    ts: Option<&str>,
+    headers: &crate::headers::Headers,
+    url: Option<&str>,
+) -> Result<Vec<u8>, VerifyError> {
+    let mut out = Vec::with_capacity(body.len() + 64);
+    for part in template {
+        match part {
+            Part::Literal(s) => out.extend_from_slice(s.as_bytes()),
+            Part::Body => out.extend_from_slice(body),
+            Part::Timestamp => out.extend_from_slice(ts.unwrap_or_default().as_bytes()),
+            Part::Header(h) => out.extend_from_slice(required(headers, h)?.as_bytes()),
+            Part::Url => out.extend_from_slice(url.unwrap_or_default().as_bytes()),
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn verify(spec: &HmacSpec, req: &VerifyRequest<'_>) -> Result<Verified, VerifyError> {
+    let (tokens, timestamp_text) = read_header(spec, req)?;
+    let timestamp = match timestamp_text {
+        Some(text) => {
+            let name = spec.timestamp_header.as_deref().unwrap_or(&spec.header);
+            let ts = spec.timestamp_format.read(text, name)?;
             check_timestamp(ts, req.now, req.tolerance_secs)?;
-            Some((text, ts))
+            Some(ts)
         }
         None => None,
     };
-    let signatures: Vec<Vec<u8>> = header
-        .split([',', ' '])
-        .filter_map(|token| token.trim().strip_prefix(spec.prefix.as_str()))
-        .filter_map(|sig| spec.decode(sig))
-        .collect();
+    let signatures: Vec<Vec<u8>> = tokens.iter().filter_map(|sig| spec.decode(sig)).collect();
     if signatures.is_empty() {
         let reason = if spec.prefix.is_empty() {
             "no decodable signature"
@@ -200,12 +346,12 @@ pub(crate) fn verify(spec: &HmacSpec, req: &VerifyRequest<'_>) -> Result<Verifie
         };
         return Err(malformed(&spec.header, reason));
     }
-    let content = spec.render(req.body, timestamp.map(|(t, _)| t), req.headers)?;
+    let content = spec.render(req.body, timestamp_text, req.headers)?;
     for (index, secret) in req.secrets.iter().enumerate() {
         let expected = hmac(spec.algorithm, secret.expose().as_bytes(), &[&content]);
         if signatures.iter().any(|s| ct_eq(s, &expected)) {
             return Ok(Verified {
-                timestamp: timestamp.map(|(_, ts)| ts),
+                timestamp,
                 secret_index: index,
             });
         }
@@ -217,24 +363,33 @@ pub(crate) fn sign(
     spec: &HmacSpec,
     req: &SignRequest<'_>,
 ) -> Result<Vec<(String, String)>, SignError> {
-    let ts = req.timestamp.to_string();
+    let ts = spec.timestamp_format.write(req.timestamp);
     let mut headers = crate::headers::Headers::new();
+    let mut out = Vec::new();
     if let Some(name) = &spec.timestamp_header {
         headers.insert(name, ts.clone());
+        out.push((name.clone(), ts.clone()));
     }
-    // Header placeholders other than the timestamp are the sender's to supply.
-    let content = spec.render(req.body, Some(&ts), &headers).map_err(|_| {
-        SignError::Unsupported(
-            "the signed-content template names a header only the sender knows".into(),
-        )
-    })?;
-    let mac = hmac(spec.algorithm, req.secret.expose().as_bytes(), &[&content]);
-    let mut out = vec![(
-        spec.header.clone(),
-        format!("{}{}", spec.prefix, spec.encode(&mac)),
-    )];
-    if let Some(name) = &spec.timestamp_header {
-        out.push((name.clone(), ts));
+    // A header the template names (a message id, as Twitch's) carries the request's id.
+    for part in &spec.template {
+        if let Part::Header(name) = part {
+            if headers.get_str(name).ok().flatten().is_none() {
+                headers.insert(name, req.id.to_string());
+                out.push((name.clone(), req.id.to_string()));
+            }
+        }
     }
+    let content = spec
+        .render(req.body, Some(&ts), &headers)
+        .map_err(|e| SignError::Unsupported(e.to_string()))?;
+    let mac = spec.encode(&hmac(spec.algorithm, req.secret.expose().as_bytes(), &[&content]));
+    let value = match &spec.pairs {
+        Some(p) => format!(
+            "{}={ts}{}{}={}{mac}",
+            p.timestamp_key, p.separator, p.signature_key, spec.prefix
+        ),
+        None => format!("{}{mac}", spec.prefix),
+    };
+    out.insert(0, (spec.header.clone(), value));
     Ok(out)
 }

@@ -5,14 +5,19 @@
 //! the timestamp in both directions where the scheme signs one. Signing lives here too, for
 //! `inlet send` and tests; verification never calls it.
 
+mod body_signed;
 mod crypto;
 mod generic;
+mod public_key;
 mod shared_secret;
 mod standard;
 mod stripe;
 mod url_signed;
 
-pub use generic::{Encoding, HmacAlgorithm, HmacSpec, Part};
+pub use body_signed::BodyScheme;
+pub(crate) use url_signed::form_component;
+pub use public_key::{KeyAlgorithm, KeySpec};
+pub use generic::{Encoding, HmacAlgorithm, HmacSpec, Pairs, Part, TimestampFormat};
 
 use crate::headers::Headers;
 use crate::secret::Secret;
@@ -40,8 +45,20 @@ pub enum Scheme {
     Square {
         url: String,
     },
-    /// A configurable HMAC scheme for providers without a preset.
+    /// A configurable HMAC scheme for providers without a preset, and the rows of the
+    /// catalogue that are one.
     Hmac(HmacSpec),
+    /// A shared token in a header the provider lets you name (Okta, Dynamics 365, …).
+    Token {
+        header: String,
+    },
+    /// A signature made with a private key, checked with the configured public key.
+    PublicKey(KeySpec),
+    /// The signature, or the shared secret, travels inside the JSON body.
+    Body(BodyScheme),
+    /// The provider does not sign: it sends an id to fetch (Mollie). Nothing in the request
+    /// is trusted but the id, and the consumer fetches the object from the provider's API.
+    Unsigned,
 }
 
 impl Scheme {
@@ -57,6 +74,7 @@ impl Scheme {
         "twilio",
         "square",
         "hmac",
+        "token",
     ];
 
     pub fn name(&self) -> &'static str {
@@ -72,6 +90,10 @@ impl Scheme {
             Scheme::Twilio { .. } => "twilio",
             Scheme::Square { .. } => "square",
             Scheme::Hmac(_) => "hmac",
+            Scheme::Token { .. } => "token",
+            Scheme::PublicKey(spec) => spec.algorithm.name(),
+            Scheme::Body(b) => b.name(),
+            Scheme::Unsigned => "unsigned",
         }
     }
 
@@ -84,8 +106,12 @@ impl Scheme {
             | Scheme::Gitlab
             | Scheme::BasicAuth
             | Scheme::Twilio { .. }
-            | Scheme::Square { .. } => false,
-            Scheme::Hmac(spec) => spec.timestamp_header.is_some(),
+            | Scheme::Square { .. }
+            | Scheme::Token { .. }
+            | Scheme::Unsigned => false,
+            Scheme::Hmac(spec) => spec.has_timestamp(),
+            Scheme::PublicKey(spec) => spec.timestamp_header.is_some(),
+            Scheme::Body(b) => matches!(b, BodyScheme::Mailgun),
         }
     }
 
@@ -95,6 +121,10 @@ impl Scheme {
         match self {
             Scheme::StandardWebhooks | Scheme::Svix => standard::parse_key(secret).map(|_| ()),
             Scheme::BasicAuth => shared_secret::check_basic_secret(secret.expose()),
+            Scheme::PublicKey(spec) => public_key::check_key(spec, secret),
+            Scheme::Body(BodyScheme::Adyen) => hex::decode(secret.expose().trim())
+                .map(|_| ())
+                .map_err(|_| "an Adyen HMAC key is hex, as the Customer Area shows it".into()),
             _ => Ok(()),
         }
     }
@@ -180,6 +210,13 @@ pub fn verify(scheme: &Scheme, req: &VerifyRequest<'_>) -> Result<Verified, Veri
         Scheme::Twilio { url } => url_signed::verify_twilio(url, req),
         Scheme::Square { url } => url_signed::verify_square(url, req),
         Scheme::Hmac(spec) => generic::verify(spec, req),
+        Scheme::Token { header } => shared_secret::verify_token(header, req),
+        Scheme::PublicKey(spec) => public_key::verify(spec, req),
+        Scheme::Body(b) => body_signed::verify(*b, req),
+        Scheme::Unsigned => Ok(Verified {
+            timestamp: None,
+            secret_index: 0,
+        }),
     }
 }
 
@@ -202,7 +239,30 @@ pub enum SignError {
     Unsupported(String),
 }
 
-/// Sign `req` under `scheme`; returns the headers to send with the body.
+/// A request signed for sending: the body (rewritten where the scheme signs inside it) and
+/// the headers to send with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedRequest {
+    pub body: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+}
+
+/// Sign `req` under `scheme`, whatever the scheme signs: for `inlet send` and tests.
+pub fn sign_request(scheme: &Scheme, req: &SignRequest<'_>) -> Result<SignedRequest, SignError> {
+    match scheme {
+        Scheme::Body(b) => Ok(SignedRequest {
+            body: body_signed::sign(*b, req)?.0,
+            headers: Vec::new(),
+        }),
+        _ => Ok(SignedRequest {
+            body: req.body.to_vec(),
+            headers: sign(scheme, req)?,
+        }),
+    }
+}
+
+/// Sign `req` under `scheme`; returns the headers to send with the body. Schemes that sign
+/// inside the body need [`sign_request`].
 pub fn sign(scheme: &Scheme, req: &SignRequest<'_>) -> Result<Vec<(String, String)>, SignError> {
     match scheme {
         Scheme::StandardWebhooks => standard::sign(&standard::STANDARD, req),
@@ -216,6 +276,13 @@ pub fn sign(scheme: &Scheme, req: &SignRequest<'_>) -> Result<Vec<(String, Strin
         Scheme::Twilio { url } => url_signed::sign_twilio(url, req),
         Scheme::Square { url } => url_signed::sign_square(url, req),
         Scheme::Hmac(spec) => generic::sign(spec, req),
+        Scheme::Token { header } => Ok(shared_secret::sign_token(header, req)),
+        Scheme::PublicKey(spec) => public_key::sign(spec, req),
+        Scheme::Body(b) => Err(SignError::Unsupported(format!(
+            "{} signs inside the body; use sign_request",
+            b.name()
+        ))),
+        Scheme::Unsigned => Ok(Vec::new()),
     }
 }
 

@@ -17,16 +17,16 @@ fn schemes() -> Vec<Scheme> {
         prefix: "v9=".into(),
         timestamp_header: Some("x-erp-timestamp".into()),
         template: HmacSpec::parse_template("{timestamp}|{body}").unwrap(),
+        ..HmacSpec::default()
     };
     let sha1 = HmacSpec {
         header: "x-sig".into(),
         algorithm: HmacAlgorithm::Sha1,
         encoding: Encoding::Hex,
         prefix: String::new(),
-        timestamp_header: None,
-        template: vec![Part::Body],
+        ..HmacSpec::default()
     };
-    vec![
+    let mut schemes = vec![
         Scheme::StandardWebhooks,
         Scheme::Svix,
         Scheme::Stripe,
@@ -43,12 +43,29 @@ fn schemes() -> Vec<Scheme> {
         Scheme::Square {
             url: "https://hooks.example.com/webhooks/square".into(),
         },
-    ]
+    ];
+    // Every catalogue preset built from the HMAC spec or sending a token.
+    use crate::catalogue::{Settings, Verify, PRESETS};
+    for p in PRESETS {
+        if matches!(p.verify, Verify::Hmac(_) | Verify::Token(_)) {
+            let settings = Settings {
+                public_url: p
+                    .takes_url()
+                    .then_some("https://hooks.example.com/webhooks/hubspot?portal=1"),
+                header: matches!(p.verify, Verify::Token(None)).then_some("x-hook-token"),
+            };
+            schemes.push(p.scheme(settings).unwrap());
+        }
+    }
+    schemes
 }
 
 /// Shared-secret schemes authenticate the sender, not the body (see `shared_secret`).
 fn signs_body(scheme: &Scheme) -> bool {
-    !matches!(scheme, Scheme::Gitlab | Scheme::BasicAuth)
+    !matches!(
+        scheme,
+        Scheme::Gitlab | Scheme::BasicAuth | Scheme::Token { .. }
+    )
 }
 
 fn secret_for(scheme: &Scheme, key: &[u8]) -> Secret {
@@ -113,6 +130,9 @@ fn signature_header(scheme: &Scheme) -> &str {
         Scheme::Twilio { .. } => "x-twilio-signature",
         Scheme::Square { .. } => "x-square-hmacsha256-signature",
         Scheme::Hmac(spec) => &spec.header,
+        Scheme::Token { header } => header,
+        Scheme::PublicKey(spec) => &spec.header,
+        Scheme::Body(_) | Scheme::Unsigned => "",
     }
 }
 
@@ -120,6 +140,8 @@ fn hex_encoded(scheme: &Scheme) -> bool {
     match scheme {
         Scheme::Stripe | Scheme::Github | Scheme::Slack => true,
         Scheme::Hmac(spec) => spec.encoding == Encoding::Hex,
+        Scheme::PublicKey(spec) => spec.encoding == Encoding::Hex,
+        Scheme::Token { .. } | Scheme::Body(_) | Scheme::Unsigned => false,
         Scheme::StandardWebhooks
         | Scheme::Svix
         | Scheme::Shopify
@@ -137,6 +159,8 @@ fn timestamp_header(scheme: &Scheme) -> Option<&str> {
         Scheme::Svix => Some("svix-timestamp"),
         Scheme::Slack => Some("x-slack-request-timestamp"),
         Scheme::Hmac(spec) => spec.timestamp_header.as_deref(),
+        Scheme::PublicKey(spec) => spec.timestamp_header.as_deref(),
+        Scheme::Token { .. } | Scheme::Body(_) | Scheme::Unsigned => None,
         // Stripe's timestamp is inside its signature header (`t=`), covered by the
         // signature-header flips.
         Scheme::Stripe

@@ -206,6 +206,7 @@ fn every_scheme_round_trips_and_rejects_a_changed_body() {
                 prefix: "s=".into(),
                 timestamp_header: Some("x-ts".into()),
                 template: HmacSpec::parse_template("{timestamp}.{body}").unwrap(),
+                ..HmacSpec::default()
             }),
             "generic",
         ),

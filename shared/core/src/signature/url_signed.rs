@@ -17,7 +17,7 @@ pub const SQUARE_HEADER: &str = "x-square-hmacsha256-signature";
 
 /// One form component (`+` is a space), percent-decoded, strictly UTF-8: a lossy decode
 /// would read different bytes as the same text, and the signature covers only the text.
-fn form_component(raw: &[u8]) -> Option<String> {
+pub(crate) fn form_component(raw: &[u8]) -> Option<String> {
     let spaced: Vec<u8> = raw
         .iter()
         .map(|&b| if b == b'+' { b' ' } else { b })

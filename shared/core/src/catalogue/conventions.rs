@@ -1,0 +1,133 @@
+//! Where a provider's payload keeps an event's facts. Each fact is the first of its fields
+//! that is present; none present leaves it to the fallbacks (`normalize`: the body's hash
+//! for the id).
+
+use serde_json::Value;
+
+use crate::headers::Headers;
+
+/// Where one fact is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Header(&'static str),
+    /// A JSON pointer into the body.
+    Pointer(&'static str),
+    /// A parameter of a form-encoded body.
+    Form(&'static str),
+    /// A constant (an entity type the provider implies, `payment`).
+    Const(&'static str),
+}
+
+/// A provider's conventions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conventions {
+    /// The id the provider repeats on every retry of one event.
+    pub id: &'static [Field],
+    pub event_type: &'static [Field],
+    pub entity_type: &'static [Field],
+    pub entity_id: &'static [Field],
+    pub version: &'static [Field],
+    /// Every delivery is news (the provider sends only an id to fetch, the same for every
+    /// change): the key is the id and the time it arrived, never a duplicate of an earlier one.
+    pub per_delivery: bool,
+}
+
+impl Conventions {
+    pub const NONE: Conventions = Conventions {
+        id: &[],
+        event_type: &[],
+        entity_type: &[],
+        entity_id: &[],
+        version: &[],
+        per_delivery: false,
+    };
+
+    /// The first present field among `fields`, as text (and as the JSON value, for versions).
+    pub fn read(
+        fields: &[Field],
+        headers: &Headers,
+        json: Option<&Value>,
+        body: &[u8],
+    ) -> Option<Found> {
+        fields.iter().find_map(|f| match f {
+            Field::Header(h) => headers
+                .text(h)
+                .filter(|v| !v.is_empty())
+                .map(|v| Found::Text(v.to_string())),
+            Field::Pointer(p) => json.and_then(|j| j.pointer(p)).and_then(|v| match v {
+                Value::String(s) if s.is_empty() => None,
+                Value::String(_) | Value::Number(_) | Value::Bool(_) => Some(Found::Json(v.clone())),
+                _ => None,
+            }),
+            Field::Form(name) => form_value(body, name).map(Found::Text),
+            Field::Const(c) => Some(Found::Text((*c).to_string())),
+        })
+    }
+
+    pub(crate) fn describe(fields: &[Field]) -> String {
+        if fields.is_empty() {
+            return "—".into();
+        }
+        fields
+            .iter()
+            .map(|f| match f {
+                Field::Header(h) => format!("header `{h}`"),
+                Field::Pointer(p) => format!("`{p}`"),
+                Field::Form(n) => format!("form `{n}`"),
+                Field::Const(c) => format!("\"{c}\""),
+            })
+            .collect::<Vec<_>>()
+            .join(" or ")
+    }
+
+    pub(crate) fn describe_id(&self) -> String {
+        match (self.id.is_empty(), self.per_delivery) {
+            (_, true) => format!("{} @ arrival (every delivery is news)", Self::describe(self.id)),
+            (true, false) => "body hash".into(),
+            (false, false) => format!("{}, else body hash", Self::describe(self.id)),
+        }
+    }
+
+    pub(crate) fn describe_entity(&self) -> String {
+        match (self.entity_type.is_empty(), self.entity_id.is_empty()) {
+            (_, true) => "—".into(),
+            (true, false) => Self::describe(self.entity_id),
+            (false, false) => format!(
+                "{} / {}",
+                Self::describe(self.entity_type),
+                Self::describe(self.entity_id)
+            ),
+        }
+    }
+}
+
+/// A value read by [`Conventions::read`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Found {
+    Text(String),
+    Json(Value),
+}
+
+impl Found {
+    pub fn text(&self) -> String {
+        match self {
+            Found::Text(s) => s.clone(),
+            Found::Json(Value::String(s)) => s.clone(),
+            Found::Json(v) => v.to_string(),
+        }
+    }
+}
+
+/// The value of `name` in a form-encoded body, strictly UTF-8.
+fn form_value(body: &[u8], name: &str) -> Option<String> {
+    body.split(|&b| b == b'&').find_map(|pair| {
+        let (k, v) = match pair.iter().position(|&b| b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &pair[pair.len()..]),
+        };
+        (crate::signature::form_component(k)? == name)
+            .then(|| crate::signature::form_component(v))
+            .flatten()
+            .filter(|v| !v.is_empty())
+    })
+}
