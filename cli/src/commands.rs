@@ -8,7 +8,8 @@ use std::sync::Arc;
 use inlet_core::clock::SystemClock;
 use inlet_core::config::{Config, SinkConfig};
 use inlet_core::ports::RedriveSelector;
-use inlet_core::signature::{sign, Scheme, SignRequest};
+use inlet_core::secret::Secret;
+use inlet_core::signature::{sign_request, Scheme, SignRequest, SignedRequest};
 use inlet_local::StoreOptions;
 
 use crate::backend::{BackendKind, Ports};
@@ -42,6 +43,7 @@ pub async fn run(command: Command) -> u8 {
             send(config.config.as_deref(), &provider, &body, opts).await
         }
         Command::Check { config } => check(config.config.as_deref()),
+        Command::Providers { markdown, json } => providers(markdown, json),
         Command::Outbox {
             config,
             data_dir,
@@ -163,6 +165,43 @@ pub(crate) fn load_config(explicit: Option<&Path>) -> Result<(std::path::PathBuf
             Err(exit::CONFIG)
         }
     }
+}
+
+fn providers(markdown: bool, json: bool) -> u8 {
+    use inlet_core::catalogue::{self, PRESETS};
+    if markdown {
+        print!("{}", catalogue::markdown());
+        return exit::OK;
+    }
+    if json {
+        for p in PRESETS {
+            let row = serde_json::json!({
+                "scheme": p.name,
+                "provider": p.title,
+                "verification": p.family(),
+                "needs": p.needs(),
+                "doc": p.doc,
+                "note": p.note,
+            });
+            println!("{row}");
+        }
+        return exit::OK;
+    }
+    println!("{:<18} {:<38} {:<28} NEEDS", "SCHEME", "PROVIDER", "VERIFICATION");
+    for p in PRESETS {
+        println!(
+            "{:<18} {:<38} {:<28} {}",
+            p.name,
+            p.title,
+            p.family(),
+            p.needs()
+        );
+    }
+    println!(
+        "\n{} presets. Each provider's page and payload conventions: docs/providers.md (`inlet providers --markdown`).",
+        PRESETS.len()
+    );
+    exit::OK
 }
 
 fn check(explicit: Option<&Path>) -> u8 {
@@ -345,13 +384,22 @@ async fn send(explicit: Option<&Path>, provider: &str, body_path: &Path, opts: S
             return exit::FAILURE;
         }
     };
-    let Some(secret) = p.secrets.first() else {
-        eprintln!("inlet: provider {provider} has no secret to sign with");
-        return exit::CONFIG;
+    let unsigned = Secret::new("");
+    let secret = match p.secrets.first() {
+        Some(s) => s,
+        None if p.scheme == Scheme::Unsigned => &unsigned,
+        None => {
+            eprintln!("inlet: provider {provider} has no secret to sign with");
+            return exit::CONFIG;
+        }
     };
     let id = id.unwrap_or_else(|| format!("msg_{}", uuid::Uuid::new_v4().simple()));
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let signed = match sign(
+    // Schemes that sign inside the body rewrite it.
+    let SignedRequest {
+        body,
+        headers: signed,
+    } = match sign_request(
         &p.scheme,
         &SignRequest {
             body: &body,
@@ -360,14 +408,14 @@ async fn send(explicit: Option<&Path>, provider: &str, body_path: &Path, opts: S
             id: &id,
         },
     ) {
-        Ok(h) => h,
+        Ok(s) => s,
         Err(e) => {
             eprintln!("inlet: cannot sign for {provider}: {e}");
             return exit::CONFIG;
         }
     };
     let url = url.unwrap_or_else(|| format!("http://127.0.0.1:3000/webhooks/{provider}"));
-    let content_type = if matches!(p.scheme, Scheme::Twilio { .. }) {
+    let content_type = if matches!(p.scheme, Scheme::Twilio { .. } | Scheme::Unsigned) {
         "application/x-www-form-urlencoded"
     } else if serde_json::from_slice::<serde_json::Value>(&body).is_ok() {
         "application/json"

@@ -118,6 +118,16 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// The provider presets a config's `scheme` can name: how each verifies, what it
+    /// needs in the config, and the provider's page on it.
+    Providers {
+        /// Print the catalogue as the Markdown table of docs/providers.md.
+        #[arg(long, conflicts_with = "json")]
+        markdown: bool,
+        /// Print one JSON object per preset.
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate a configuration and say precisely what is wrong.
     Check {
         #[command(flatten)]
