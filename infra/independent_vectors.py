@@ -19,6 +19,15 @@ import sys
 import urllib.parse
 
 import stripe
+import nacl.signing
+from Adyen.util import generate_notification_sig, is_valid_hmac_notification
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from discord_interactions import verify_key as discord_verify_key
+from hubspot.utils.signature import Signature as HubspotSignature
+from paddle_billing.Notifications.PaddleSignature import PaddleSignature
+from paddle_billing.Notifications.Secret import Secret as PaddleSecret
+from sendgrid.helpers.eventwebhook import EventWebhook
 from slack_sdk.signature import SignatureVerifier
 from square.utils.webhooks_helper import verify_signature as square_verify_signature
 from twilio.request_validator import RequestValidator as TwilioRequestValidator
@@ -31,6 +40,116 @@ def bodies(rng):
     yield json.dumps({"id": "evt_u%d" % rng.randrange(10**9), "type": "customer.updated", "name": "Zoë Ångström — 東京 🚀"}, ensure_ascii=False)
     yield '{\n  "id": "evt_ws%d",\n  "type": "x.y",\n  "spaces": "  kept  exactly  "\n}\n' % rng.randrange(10**9)
     yield json.dumps({"id": "evt_big%d" % rng.randrange(10**9), "type": "big", "blob": "x" * 20_000})
+
+
+def b64(raw):
+    return base64.b64encode(raw).decode()
+
+
+def mac(secret, message, digest=hashlib.sha256):
+    return hmac.new(secret.encode(), message.encode(), digest).digest()
+
+
+# Catalogue presets whose providers publish no signer: Python's hmac over the construction
+# each provider documents (header -> value from (secret, ts, body)), per preset.
+def hmac_rows(secret, ts, body, msg_id):
+    rfc = dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.123456789Z")
+    zts = dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "woocommerce": {"X-WC-Webhook-Signature": b64(mac(secret, body))},
+        "lemon-squeezy": {"X-Signature": mac(secret, body).hex()},
+        "zendesk": {"X-Zendesk-Webhook-Signature": b64(mac(secret, zts + body)), "X-Zendesk-Webhook-Signature-Timestamp": zts},
+        "intercom": {"X-Hub-Signature": "sha1=" + mac(secret, body, hashlib.sha1).hex()},
+        "xero": {"x-xero-signature": b64(mac(secret, body))},
+        "quickbooks": {"intuit-signature": b64(mac(secret, body))},
+        "zoom": {"x-zm-signature": "v0=" + mac(secret, "v0:%d:%s" % (ts, body)).hex(), "x-zm-request-timestamp": str(ts)},
+        "calendly": {"Calendly-Webhook-Signature": "t=%d,v1=%s" % (ts, mac(secret, "%d.%s" % (ts, body)).hex())},
+        "typeform": {"Typeform-Signature": "sha256=" + b64(mac(secret, body))},
+        "docusign": {"X-DocuSign-Signature-1": b64(mac(secret, body))},
+        "bitbucket": {"X-Hub-Signature": "sha256=" + mac(secret, body).hex()},
+        "jira": {"X-Hub-Signature": "sha256=" + mac(secret, body).hex()},
+        "linear": {"Linear-Signature": mac(secret, body).hex()},
+        "meta": {"X-Hub-Signature-256": "sha256=" + mac(secret, body).hex()},
+        "twitch": {"Twitch-Eventsub-Message-Signature": "sha256=" + mac(secret, msg_id + rfc + body).hex(),
+                   "Twitch-Eventsub-Message-Id": msg_id, "Twitch-Eventsub-Message-Timestamp": rfc},
+    }
+
+
+def catalogue_cases(rng, now):
+    cases = []
+    for body in bodies(rng):
+        msg_id = "%032x" % rng.getrandbits(128)
+        secret = "sec-%x" % rng.getrandbits(64)
+        for scheme, headers in hmac_rows(secret, now, body, msg_id).items():
+            cases.append({"library": "python-hmac", "scheme": scheme, "secret": secret, "body": body, "now": now, "headers": headers})
+
+        # Discord: Ed25519 over timestamp + body; discord-interactions' verify_key confirms.
+        key = nacl.signing.SigningKey.generate()
+        public = key.verify_key.encode().hex()
+        sig = key.sign((str(now) + body).encode()).signature.hex()
+        assert discord_verify_key(body.encode(), sig, str(now), public)
+        cases.append({"library": "discord-interactions", "scheme": "discord", "secret": public, "body": body, "now": now,
+                      "headers": {"X-Signature-Ed25519": sig, "X-Signature-Timestamp": str(now)}})
+
+        # SendGrid: ECDSA P-256 over timestamp + body, the key as the console shows it (base64 DER).
+        key = ec.generate_private_key(ec.SECP256R1())
+        public = b64(key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+        sig = b64(key.sign((str(now) + body).encode(), ec.ECDSA(hashes.SHA256())))
+        ew = EventWebhook()
+        assert ew.verify_signature(body, sig, str(now), ew.convert_public_key_to_ecdsa(public))
+        cases.append({"library": "sendgrid", "scheme": "sendgrid", "secret": public, "body": body, "now": now,
+                      "headers": {"X-Twilio-Email-Event-Webhook-Signature": sig, "X-Twilio-Email-Event-Webhook-Timestamp": str(now)}})
+
+        # Adobe Commerce: RSA PKCS#1 v1.5 SHA-256 over the body (its documented Node check:
+        # crypto.createVerify('SHA256')); the public key PEM from the webhooks settings.
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        sig = b64(key.sign(body.encode(), padding.PKCS1v15(), hashes.SHA256()))
+        cases.append({"library": "python-cryptography", "scheme": "adobe-commerce", "secret": public, "body": body, "now": now,
+                      "headers": {"x-adobe-commerce-webhook-signature": sig}})
+
+        # HubSpot v3: the SDK's own signer, over POST + URL + body + timestamp (ms).
+        url = "https://hooks.example.com/webhooks/hubspot?portal=%d" % rng.randrange(1000)
+        secret = "hs-%x" % rng.getrandbits(64)
+        ts_ms = str(now * 1000 + rng.randrange(1000))
+        sig = HubspotSignature.get_signature(secret, body, "v3", url, "POST", ts_ms)
+        cases.append({"library": "hubspot-api-client", "scheme": "hubspot", "public_url": url, "secret": secret, "body": body,
+                      "now": now, "headers": {"X-HubSpot-Signature-v3": sig, "X-HubSpot-Request-Timestamp": ts_ms}})
+
+        # Paddle: the SDK's HMAC over "ts:body", confirmed by its own verifier.
+        secret = "pdl_ntfset_%x" % rng.getrandbits(64)
+        h1 = PaddleSignature.calculate_hmac(secret, ("%d:%s" % (now, body)).encode()).hexdigest()
+        header = "ts=%d;h1=%s" % (now, h1)
+        assert PaddleSignature().verify(header, body, PaddleSecret(secret))
+        cases.append({"library": "paddle-python-sdk", "scheme": "paddle", "secret": secret, "body": body, "now": now,
+                      "headers": {"Paddle-Signature": header}})
+
+        # Mailgun: hex HMAC-SHA256 of timestamp + token, inside the body.
+        secret = "key-%x" % rng.getrandbits(64)
+        token = "%050x" % rng.getrandbits(200)
+        signed = json.dumps({"signature": {"timestamp": str(now), "token": token,
+                                           "signature": mac(secret, str(now) + token).hex()},
+                             "event-data": {"id": msg_id, "event": "delivered", "note": json.loads(body).get("name", "")}},
+                            ensure_ascii=False)
+        cases.append({"library": "python-hmac", "scheme": "mailgun", "secret": secret, "body": signed, "now": now, "headers": {}})
+
+    # Adyen: the SDK signs each NotificationRequestItem and confirms the whole notification.
+    for i in range(4):
+        key = "%064X" % rng.getrandbits(256)
+        items = []
+        for j in range(1 + i % 3):
+            item = {"pspReference": "%016d" % rng.randrange(10**16), "merchantAccountCode": "Shop",
+                    "merchantReference": "order-%d — Zoë" % j, "amount": {"value": rng.randrange(1, 10**6), "currency": "EUR"},
+                    "eventCode": "AUTHORISATION", "success": "true", "eventDate": "2026-11-29T10:00:00+01:00"}
+            if j:
+                item["originalReference"] = items[0]["NotificationRequestItem"]["pspReference"]
+            item["additionalData"] = {"hmacSignature": generate_notification_sig(item, key).decode()}
+            items.append({"NotificationRequestItem": item})
+        doc = {"live": "false", "notificationItems": items}
+        assert is_valid_hmac_notification(doc, key)
+        cases.append({"library": "Adyen", "scheme": "adyen", "secret": key, "body": json.dumps(doc, ensure_ascii=False),
+                      "now": now, "headers": {}})
+    return cases
 
 
 def main():
@@ -95,6 +214,7 @@ def main():
         cases.append({"library": "squareup", "scheme": "square", "public_url": url, "secret": key, "body": body, "now": now,
                       "headers": {"x-square-hmacsha256-signature": sig}})
 
+    cases.extend(catalogue_cases(rng, now))
     with open(out, "w", encoding="utf-8") as f:
         json.dump({"seed": seed, "cases": cases}, f, ensure_ascii=False)
     print("wrote %d independent signature vectors (seed %d) to %s" % (len(cases), seed, out))
