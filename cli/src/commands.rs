@@ -32,6 +32,7 @@ pub async fn run(command: Command) -> u8 {
             event_type,
             id,
             print,
+            write_body,
             config,
         } => {
             let opts = SendOptions {
@@ -39,6 +40,7 @@ pub async fn run(command: Command) -> u8 {
                 event_type,
                 id,
                 print,
+                write_body,
             };
             send(config.config.as_deref(), &provider, &body, opts).await
         }
@@ -356,6 +358,7 @@ struct SendOptions {
     event_type: Option<String>,
     id: Option<String>,
     print: bool,
+    write_body: Option<std::path::PathBuf>,
 }
 
 async fn send(explicit: Option<&Path>, provider: &str, body_path: &Path, opts: SendOptions) -> u8 {
@@ -364,6 +367,7 @@ async fn send(explicit: Option<&Path>, provider: &str, body_path: &Path, opts: S
         event_type,
         id,
         print,
+        write_body,
     } = opts;
     let (_, config) = match load_config(explicit) {
         Ok(c) => c,
@@ -414,6 +418,12 @@ async fn send(explicit: Option<&Path>, provider: &str, body_path: &Path, opts: S
             return exit::CONFIG;
         }
     };
+    if let Some(path) = &write_body {
+        if let Err(e) = std::fs::write(path, &body) {
+            eprintln!("inlet: cannot write {}: {e}", path.display());
+            return exit::FAILURE;
+        }
+    }
     let url = url.unwrap_or_else(|| format!("http://127.0.0.1:3000/webhooks/{provider}"));
     let content_type = if matches!(p.scheme, Scheme::Twilio { .. } | Scheme::Unsigned) {
         "application/x-www-form-urlencoded"

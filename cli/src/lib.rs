@@ -115,6 +115,10 @@ pub enum Command {
         /// to check a signature elsewhere).
         #[arg(long)]
         print: bool,
+        /// Also write the body as sent to FILE: presets that sign inside the body (Adyen,
+        /// Mailgun, Microsoft Graph) rewrite it.
+        #[arg(long, value_name = "FILE")]
+        write_body: Option<PathBuf>,
         #[command(flatten)]
         config: ConfigArg,
     },
