@@ -119,7 +119,10 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route(
             "/webhooks/{provider}",
-            post(webhook).fallback(|| async { respond(Reply::method_not_allowed(), None) }),
+            // GET reaches only a provider's handshake (Meta, Okta); ingest refuses the rest.
+            post(webhook)
+                .get(webhook)
+                .fallback(|| async { respond(Reply::method_not_allowed(), None) }),
         )
         .route(
             "/health",
@@ -164,6 +167,8 @@ async fn read_capped(body: Body, limit: usize) -> Result<Vec<u8>, ReadError> {
 async fn webhook(
     State(app): State<Arc<App>>,
     path: Result<Path<String>, PathRejection>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -217,6 +222,8 @@ async fn webhook(
             app.metrics.as_ref(),
             &WebhookRequest {
                 provider: &provider,
+                method: method.as_str(),
+                query: uri.query().unwrap_or_default(),
                 headers: &core_headers,
                 body: &bytes,
                 received_at,

@@ -14,6 +14,8 @@ use libfuzzer_sys::fuzz_target;
 #[derive(Arbitrary, Debug)]
 struct Input<'a> {
     scheme: u8,
+    /// Which catalogue preset's conventions apply, if any.
+    preset: Option<u8>,
     headers: Vec<(&'a str, &'a [u8])>,
     id_pointer: Option<String>,
     type_pointer: Option<String>,
@@ -44,6 +46,10 @@ fuzz_target!(|input: Input<'_>| {
         entity_pointer: input.entity_pointer,
         version_pointer: input.version_pointer,
         entity_type: None,
+        conventions: input.preset.map(|i| {
+            let presets = inlet_core::catalogue::PRESETS;
+            presets[usize::from(i) % presets.len()].conventions
+        }),
     };
     let incoming = Incoming {
         provider: &provider,

@@ -59,7 +59,8 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
         headers.insert(name.as_str(), value.as_bytes());
     }
     let cid = reply::correlation_id(&headers);
-    if req.method() != "POST" {
+    // GET reaches only a provider's handshake (Meta, Okta); ingest refuses the rest.
+    if req.method() != "POST" && req.method() != "GET" {
         return respond(Reply::method_not_allowed(), &cid);
     }
     let Some(provider) = provider_of(req.uri().path()).map(str::to_string) else {
@@ -73,6 +74,8 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
     };
     let request = WebhookRequest {
         provider: &provider,
+        method: req.method().as_str(),
+        query: req.uri().query().unwrap_or_default(),
         headers: &headers,
         body,
         received_at,

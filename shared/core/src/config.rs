@@ -17,6 +17,7 @@ use crate::normalize::NormalizeRules;
 use crate::secret::{self, Secret};
 use crate::signature::{Encoding, HmacAlgorithm, HmacSpec, Scheme, TimestampFormat};
 use crate::catalogue::{self, Conventions, Settings};
+use crate::handshake::Handshake;
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
@@ -247,6 +248,10 @@ pub struct ProviderConfig {
     pub tolerance_secs: u64,
     pub max_body_bytes: usize,
     pub rules: NormalizeRules,
+    /// The endpoint check the provider's preset answers (Zoom, Meta, Twitch, …).
+    pub handshake: Option<Handshake>,
+    /// Meta's subscription check compares this to `hub.verify_token`.
+    pub verify_token: Option<Secret>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -335,6 +340,8 @@ struct RawProvider {
     timestamp_header: Option<String>,
     timestamp_format: Option<String>,
     signed_content: Option<String>,
+    /// Meta's `hub.verify_token` (a secret reference, like `secrets`).
+    verify_token: Option<String>,
 }
 
 /// Resolves the `NAME` of an `env:NAME` secret reference.
@@ -420,13 +427,30 @@ impl Config {
             if !seen.insert(p.name.clone()) {
                 push(at("name"), format!("{:?} is configured twice", p.name));
             }
-            let (scheme, conventions) = match build_scheme(p) {
-                Ok((s, c)) => (Some(s), c),
+            let (scheme, conventions, handshake) = match build_scheme(p) {
+                Ok((s, c, h)) => (Some(s), c, h),
                 Err((field, msg)) => {
                     push(at(field), msg);
-                    (None, None)
+                    (None, None, None)
                 }
             };
+            let mut verify_token = None;
+            match (&p.verify_token, handshake == Some(Handshake::Meta), env) {
+                (Some(_), false, _) => push(
+                    at("verify_token"),
+                    "only Meta's subscription check (meta, whatsapp) takes one".into(),
+                ),
+                (None, true, Some(_)) => push(
+                    at("verify_token"),
+                    "Meta checks the endpoint with a GET carrying the verify token you enter in the app dashboard: set it here".into(),
+                ),
+                (Some(spec), true, Some(env)) => match secret::resolve(spec, env) {
+                    Ok(s) if !s.expose().is_empty() => verify_token = Some(s),
+                    Ok(_) => push(at("verify_token"), "must not be empty".into()),
+                    Err(e) => push(at("verify_token"), e.to_string()),
+                },
+                _ => {}
+            }
             let unsigned = matches!(scheme, Some(Scheme::Unsigned));
             if unsigned && !p.secrets.is_empty() {
                 push(
@@ -501,6 +525,8 @@ impl Config {
                         version_pointer: p.version_pointer.clone(),
                         conventions,
                     },
+                    handshake,
+                    verify_token,
                 });
             }
         }
@@ -740,12 +766,16 @@ fn conflict_rules(
 
 type SettingError = (&'static str, String);
 
+/// What a provider's `scheme` builds: the generic `hmac` from its settings, or a preset
+/// from the catalogue with its conventions and handshake.
+type Built = (Scheme, Option<Conventions>, Option<Handshake>);
+
 /// The scheme a provider names — the generic `hmac` built from its settings, or a preset
-/// from the catalogue — and the preset's conventions where it has them.
-fn build_scheme(p: &RawProvider) -> Result<(Scheme, Option<Conventions>), SettingError> {
+/// from the catalogue — and the preset's conventions and handshake where it has them.
+fn build_scheme(p: &RawProvider) -> Result<Built, SettingError> {
     let public_url = p.public_url.as_deref().map(check_public_url).transpose()?;
     if p.scheme == "hmac" {
-        return generic_hmac(p, public_url).map(|s| (s, None));
+        return generic_hmac(p, public_url).map(|s| (s, None, None));
     }
     let preset = catalogue::preset(&p.scheme).ok_or_else(|| {
         let names: Vec<&str> = catalogue::PRESETS.iter().map(|p| p.name).collect();
@@ -776,7 +806,11 @@ fn build_scheme(p: &RawProvider) -> Result<(Scheme, Option<Conventions>), Settin
         public_url: public_url.as_deref(),
         header: p.header.as_deref(),
     })?;
-    Ok((scheme, preset.has_conventions().then_some(preset.conventions)))
+    Ok((
+        scheme,
+        preset.has_conventions().then_some(preset.conventions),
+        preset.handshake,
+    ))
 }
 
 fn generic_hmac(p: &RawProvider, public_url: Option<String>) -> Result<Scheme, SettingError> {

@@ -12,6 +12,7 @@ pub mod config;
 pub mod conflict;
 pub mod envelope;
 pub mod failpoint;
+pub mod handshake;
 pub mod headers;
 pub mod history;
 pub mod ids;

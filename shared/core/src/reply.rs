@@ -6,14 +6,17 @@ use serde_json::json;
 use crate::headers::Headers;
 use crate::usecase::ingest::{Accepted, IngestError};
 
+const JSON: &str = "application/json";
+
 /// Seconds a provider is asked to wait before retrying when the store is unavailable.
 pub const RETRY_AFTER_SECS: u32 = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     pub status: u16,
-    /// A JSON document.
+    /// A JSON document, except a handshake's answer (text where the provider wants text).
     pub body: String,
+    pub content_type: &'static str,
     pub retry_after: Option<u32>,
 }
 
@@ -22,6 +25,7 @@ impl Reply {
         Reply {
             status,
             body: json!({ "error": code, "message": message }).to_string(),
+            content_type: JSON,
             retry_after: None,
         }
     }
@@ -41,7 +45,11 @@ impl Reply {
     /// The response headers: JSON, `Retry-After` when set, and the correlation id when
     /// the request had one.
     pub fn headers(&self, correlation_id: Option<&str>) -> Vec<(&'static str, String)> {
-        let mut h = vec![("content-type", "application/json".to_string())];
+        let mut h = vec![
+            ("content-type", self.content_type.to_string()),
+            // A handshake echoes a challenge: never let a browser read it as anything else.
+            ("x-content-type-options", "nosniff".to_string()),
+        ];
         if let Some(secs) = self.retry_after {
             h.push(("retry-after", secs.to_string()));
         }
@@ -55,6 +63,7 @@ impl Reply {
         Reply {
             status: 200,
             body: json!({ "status": "ok" }).to_string(),
+            content_type: JSON,
             retry_after: None,
         }
     }
@@ -66,16 +75,19 @@ pub fn ingest_reply(result: &Result<Accepted, IngestError>) -> Reply {
         Ok(Accepted::Enqueued { key }) => Reply {
             status: 202,
             body: json!({ "status": "accepted", "key": key.as_str() }).to_string(),
+            content_type: JSON,
             retry_after: None,
         },
-        Ok(Accepted::Challenge(c)) => Reply {
-            status: 200,
-            body: json!({ "challenge": c }).to_string(),
+        Ok(Accepted::Handshake(a)) => Reply {
+            status: a.status,
+            body: a.body.clone(),
+            content_type: a.content_type,
             retry_after: None,
         },
         Err(e) => {
             let (status, code) = match e {
                 IngestError::UnknownProvider(_) => (404, "unknown_provider"),
+                IngestError::MethodNotAllowed => (405, "method_not_allowed"),
                 IngestError::PayloadTooLarge { .. } => (413, "payload_too_large"),
                 IngestError::UnsupportedMediaType(_) => (415, "unsupported_media_type"),
                 IngestError::Unauthorized(v) => (401, v.reason()),

@@ -131,3 +131,15 @@ mod tests {
         assert!(err.to_string().contains("larger than"), "{err}");
     }
 }
+
+/// Whether `presented` equals `expected`, in constant time over SHA-256 digests, so neither
+/// the contents nor the length of the expected value leak through timing.
+pub fn constant_time_eq(presented: &str, expected: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    use subtle::ConstantTimeEq;
+    let (a, b) = (
+        Sha256::digest(presented.as_bytes()),
+        Sha256::digest(expected.as_bytes()),
+    );
+    bool::from(a.ct_eq(&b))
+}

@@ -478,3 +478,62 @@ async fn a_rotated_secret_is_picked_up_without_a_redeploy() {
     let resp = inlet_webhook_fn::handle(&deps, request("whsec_forged", "evt_rot_2")).await;
     assert_eq!(resp.status(), 401);
 }
+
+/// Handshakes through the webhook function on API Gateway's HTTP API v2 events: Meta's GET
+/// (the query string as API Gateway passes it), Graph's validation POST, a GET elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_answers_provider_handshakes_on_http_api_events() {
+    let moto = Moto::connect().await;
+    let (q, dlq) = moto.queues(3, false).await;
+    let text = format!(
+        "{}[[providers]]\nname = \"meta\"\nscheme = \"meta\"\nsecrets = [\"app-secret\"]\nverify_token = \"vt-lambda\"\n[[providers]]\nname = \"graph\"\nscheme = \"microsoft-graph\"\nsecrets = [\"client-state\"]\n",
+        lambda_config()
+    );
+    let source = ConfigSource::new(&moto.sdk, text);
+    let deps = inlet_webhook_fn::Deps {
+        config: RwLock::new(Arc::new(source.load().await.unwrap())),
+        source,
+        queue: moto.queue(&q, &dlq),
+        metrics: EmfMetrics::new(),
+    };
+    let request = |method: &str, provider: &str, query: &str| {
+        let mut event = event_fixture("apigw-http-v2.json");
+        event["routeKey"] = format!("{method} /webhooks/{{provider}}").into();
+        event["requestContext"]["routeKey"] = event["routeKey"].clone();
+        event["requestContext"]["http"]["method"] = method.into();
+        event["rawPath"] = format!("/webhooks/{provider}").into();
+        event["requestContext"]["http"]["path"] = event["rawPath"].clone();
+        event["pathParameters"]["provider"] = provider.into();
+        event["rawQueryString"] = query.into();
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    };
+    let text_of = |resp: &lambda_http::Response<lambda_http::Body>| match resp.body() {
+        lambda_http::Body::Text(t) => t.clone(),
+        other => panic!("unexpected body {other:?}"),
+    };
+
+    let resp = inlet_webhook_fn::handle(
+        &deps,
+        request("GET", "meta", "hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=vt-lambda"),
+    )
+    .await;
+    assert_eq!((resp.status().as_u16(), text_of(&resp).as_str()), (200, "1158201444"));
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let resp = inlet_webhook_fn::handle(
+        &deps,
+        request("GET", "meta", "hub.mode=subscribe&hub.challenge=1&hub.verify_token=wrong"),
+    )
+    .await;
+    assert_eq!(resp.status(), 403);
+    let resp = inlet_webhook_fn::handle(
+        &deps,
+        request("POST", "graph", "validationToken=Validation%3A%20Testing"),
+    )
+    .await;
+    assert_eq!((resp.status().as_u16(), text_of(&resp).as_str()), (200, "Validation: Testing"));
+    let resp = inlet_webhook_fn::handle(&deps, request("GET", "stripe", "")).await;
+    assert_eq!(resp.status(), 405);
+    // Nothing was enqueued.
+    let queue = moto.queue(&q, &dlq);
+    assert!(queue.receive(10, Duration::from_secs(1)).await.unwrap().is_empty());
+}

@@ -704,3 +704,175 @@ async fn shared_secret_providers_gitlab_and_basic_auth() {
         .contains("glt-current"));
     dev.stop().await;
 }
+
+/// The provider presets' endpoint checks, through `inlet dev`'s HTTP server: each answered
+/// as its provider expects, the signed ones only when signed, and none of them enqueued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_handshakes_are_answered_and_never_enqueued() {
+    use inlet_core::catalogue::{self, Settings};
+    use inlet_core::secret::Secret;
+    use inlet_core::signature::{sign_request, SignRequest};
+
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let discord_key = include_str!("../../fixtures/ed25519-test-key.pem");
+    let cfg = format!(
+        r#"
+[[providers]]
+name = "zoom"
+scheme = "zoom"
+secrets = ["zoom-secret-token"]
+[[providers]]
+name = "twitch"
+scheme = "twitch"
+secrets = ["twitch-secret"]
+[[providers]]
+name = "discord"
+scheme = "discord"
+secrets = ['''{discord_key}''']
+[[providers]]
+name = "xero"
+scheme = "xero"
+secrets = ["xero-key"]
+[[providers]]
+name = "meta"
+scheme = "meta"
+secrets = ["app-secret"]
+verify_token = "meta-verify-token"
+[[providers]]
+name = "okta"
+scheme = "okta"
+secrets = ["okta-auth"]
+[[providers]]
+name = "graph"
+scheme = "microsoft-graph"
+secrets = ["client-state"]
+[[providers]]
+name = "stripe"
+scheme = "stripe"
+secrets = ["{STRIPE_SECRET}"]
+[[sinks]]
+kind = "file"
+path = "{}"
+"#,
+        events.display()
+    );
+    let dev = Dev::start(&cfg, dir.path()).await;
+    let client = reqwest::Client::new();
+    let now = now_unix();
+    let sign = |preset: &str, secret: &str, body: &str, id: &str| {
+        let scheme = catalogue::preset(preset)
+            .unwrap()
+            .scheme(Settings::default())
+            .unwrap();
+        sign_request(
+            &scheme,
+            &SignRequest {
+                body: body.as_bytes(),
+                secret: &Secret::new(secret),
+                timestamp: now,
+                id,
+            },
+        )
+        .unwrap()
+        .headers
+    };
+    let send = |method: reqwest::Method, path: &str, headers: Vec<(String, String)>, body: &str| {
+        let mut req = client.request(method, dev.url(path)).body(body.to_string());
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let ct = resp
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            (status, ct, resp.text().await.unwrap())
+        }
+    };
+    use reqwest::Method;
+
+    // Zoom: the plain token and its HMAC under the secret token.
+    let body = r#"{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1654503849680,"event":"endpoint.url_validation"}"#;
+    let (status, _, text) = send(Method::POST, "/webhooks/zoom", sign("zoom", "zoom-secret-token", body, ""), body).await;
+    assert_eq!(status, 200, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let expected = {
+        use sha2::Digest as _;
+        // HMAC-SHA256 by hand (RFC 2104), independent of the code under test.
+        let key = b"zoom-secret-token";
+        let mut k = [0u8; 64];
+        k[..key.len()].copy_from_slice(key);
+        let inner: Vec<u8> = k.iter().map(|b| b ^ 0x36).chain(*b"qgg8vlvZRS6UYooatFL8Aw").collect();
+        let inner = sha2::Sha256::digest(&inner);
+        let outer: Vec<u8> = k.iter().map(|b| b ^ 0x5c).chain(inner).collect();
+        hex::encode(sha2::Sha256::digest(&outer))
+    };
+    assert_eq!(v["encryptedToken"], expected);
+    // Unsigned, Zoom's check is a 401 like anything else.
+    let (status, _, _) = send(Method::POST, "/webhooks/zoom", vec![], body).await;
+    assert_eq!(status, 401);
+
+    // Twitch: the challenge as text, only for the verification message type.
+    let body = r#"{"challenge":"pogchamp-kappa-360noscope-vohiyo","subscription":{"type":"channel.follow"}}"#;
+    let mut h = sign("twitch", "twitch-secret", body, "e76c6bd4-55c9-4987-8304-da1588d8988b");
+    h.push(("Twitch-Eventsub-Message-Type".into(), "webhook_callback_verification".into()));
+    let (status, ct, text) = send(Method::POST, "/webhooks/twitch", h, body).await;
+    assert_eq!((status, text.as_str()), (200, "pogchamp-kappa-360noscope-vohiyo"));
+    assert!(ct.starts_with("text/plain"), "{ct}");
+
+    // Discord: PING → PONG.
+    let body = r#"{"type":1,"id":"1","application_id":"2"}"#;
+    let (status, _, text) = send(Method::POST, "/webhooks/discord", sign("discord", discord_key, body, ""), body).await;
+    assert_eq!((status, text.as_str()), (200, r#"{"type":1}"#));
+
+    // Xero intent to receive: 200 when signed, 401 when not.
+    let body = r#"{"events":[],"firstEventSequence":0,"lastEventSequence":0,"entropy":"S0m3r4Nd0mt3xt"}"#;
+    let (status, _, text) = send(Method::POST, "/webhooks/xero", sign("xero", "xero-key", body, ""), body).await;
+    assert_eq!((status, text.as_str()), (200, ""));
+    let bad = vec![("x-xero-signature".to_string(), "AAAA".to_string())];
+    let (status, _, _) = send(Method::POST, "/webhooks/xero", bad, body).await;
+    assert_eq!(status, 401);
+
+    // Meta: GET with the verify token echoes the challenge; a wrong token gets 403.
+    let q = "/webhooks/meta?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=meta-verify-token";
+    let (status, _, text) = send(Method::GET, q, vec![], "").await;
+    assert_eq!((status, text.as_str()), (200, "1158201444"));
+    let (status, _, _) = send(Method::GET, &q.replace("meta-verify-token", "guess"), vec![], "").await;
+    assert_eq!(status, 403);
+
+    // Okta: the one-time verification GET.
+    let h = vec![("x-okta-verification-challenge".to_string(), "X2X8wVpNeEa0lFhLoNWmwQ".to_string())];
+    let (status, _, text) = send(Method::GET, "/webhooks/okta", h, "").await;
+    assert_eq!((status, text.as_str()), (200, r#"{"verification":"X2X8wVpNeEa0lFhLoNWmwQ"}"#));
+
+    // Microsoft Graph: the validation token, decoded, as text.
+    let (status, ct, text) = send(
+        Method::POST,
+        "/webhooks/graph?validationToken=Validation%3A%20Testing%20client%20application%20reachability",
+        vec![],
+        "",
+    )
+    .await;
+    assert_eq!((status, text.as_str()), (200, "Validation: Testing client application reachability"));
+    assert!(ct.starts_with("text/plain"), "{ct}");
+
+    // A GET to a provider without a GET handshake is refused.
+    let (status, _, _) = send(Method::GET, "/webhooks/stripe", vec![], "").await;
+    assert_eq!(status, 405);
+
+    // Nothing above was an event: the one real event is the only line in the sink.
+    let body = stripe_event("evt_after_handshakes", "invoice.paid", "in_h", now);
+    let (status, _) = post_stripe(&client, &dev.url(""), &body).await;
+    assert_eq!(status, 202);
+    assert!(wait_until(Duration::from_secs(10), || !read_jsonl(&events).is_empty()).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let lines = read_jsonl(&events);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["event_id"], "evt_after_handshakes");
+    dev.stop().await;
+}

@@ -13,6 +13,7 @@ mod rows;
 pub use conventions::{Conventions, Field, Found};
 pub use rows::PRESETS;
 
+use crate::handshake::Handshake;
 use crate::signature::{
     BodyScheme, Encoding, HmacAlgorithm, HmacSpec, KeyAlgorithm, KeySpec, Pairs, Scheme,
     TimestampFormat,
@@ -33,6 +34,8 @@ pub struct Preset {
     /// What a user must know beyond the table (a weaker guarantee, a response the provider
     /// expects), or empty.
     pub note: &'static str,
+    /// The endpoint check the provider sends before events, answered by the webhook.
+    pub handshake: Option<Handshake>,
 }
 
 /// How a preset's requests are verified.
@@ -296,7 +299,11 @@ pub fn markdown() -> String {
         } else {
             ["(scheme's own)".into(), "(scheme's own)".into(), "(scheme's own)".into(), "(scheme's own)".into()]
         };
-        let note = if p.note.is_empty() { String::new() } else { p.note.replace('|', "\\|") };
+        let mut note = p.note.replace('|', "\\|");
+        if let Some(h) = p.handshake {
+            let answered = format!("Handshake answered: {}.", h.describe());
+            note = if note.is_empty() { answered } else { format!("{note} {answered}") };
+        }
         out.push_str(&format!(
             "| `{}` | [{}]({}) | {} | {} | {} | {} | {} | {} | {} |\n",
             p.name, p.title, p.doc, p.family(), p.needs(), facts[0], facts[1], facts[2], facts[3], note

@@ -4,6 +4,7 @@
 
 use super::conventions::{Conventions, Field};
 use super::{HmacRow, KeyRow, Preset, Verify};
+use crate::handshake::Handshake;
 use crate::signature::{BodyScheme, Encoding, KeyAlgorithm, Scheme, TimestampFormat};
 
 use Field::{Const, Form, Header as H, Pointer as P};
@@ -22,6 +23,7 @@ const fn svix_alias(name: &'static str, title: &'static str, doc: &'static str) 
         conventions: Conventions::NONE,
         doc,
         note: "Signs with Svix (`svix-id`, `svix-timestamp`, `svix-signature`); the secret starts with whsec_.",
+        handshake: None,
     }
 }
 
@@ -33,6 +35,7 @@ const fn standard_alias(name: &'static str, title: &'static str, doc: &'static s
         conventions: Conventions::NONE,
         doc,
         note: "Signs with Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`); the secret starts with whsec_.",
+        handshake: None,
     }
 }
 
@@ -45,6 +48,7 @@ pub static PRESETS: &[Preset] = &[
         conventions: Conventions::NONE,
         doc: "https://docs.stripe.com/webhooks#verify-events",
         note: "",
+        handshake: None,
     },
     Preset {
         name: "github",
@@ -53,6 +57,7 @@ pub static PRESETS: &[Preset] = &[
         conventions: Conventions::NONE,
         doc: "https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries",
         note: "",
+        handshake: None,
     },
     Preset {
         name: "shopify",
@@ -61,6 +66,7 @@ pub static PRESETS: &[Preset] = &[
         conventions: Conventions::NONE,
         doc: "https://shopify.dev/docs/apps/build/webhooks/subscribe/https",
         note: "The key is {resource}/{id}@{updated_at}, the same one the Shopify reconciliation source builds.",
+        handshake: None,
     },
     Preset {
         name: "slack",
@@ -69,6 +75,7 @@ pub static PRESETS: &[Preset] = &[
         conventions: Conventions::NONE,
         doc: "https://api.slack.com/authentication/verifying-requests-from-slack",
         note: "url_verification is answered with the challenge.",
+        handshake: Some(Handshake::SlackUrlVerification),
     },
     Preset {
         name: "gitlab",
@@ -77,6 +84,7 @@ pub static PRESETS: &[Preset] = &[
         conventions: Conventions::NONE,
         doc: "https://docs.gitlab.com/user/project/integrations/webhooks/",
         note: "GitLab does not sign: it sends the secret token (X-Gitlab-Token). Use HTTPS end to end.",
+        handshake: None,
     },
     Preset {
         name: "twilio",
@@ -85,6 +93,7 @@ pub static PRESETS: &[Preset] = &[
         conventions: Conventions::NONE,
         doc: "https://www.twilio.com/docs/usage/webhooks/webhooks-security",
         note: "",
+        handshake: None,
     },
     Preset {
         name: "square",
@@ -93,6 +102,7 @@ pub static PRESETS: &[Preset] = &[
         conventions: Conventions::NONE,
         doc: "https://developer.squareup.com/docs/webhooks/step3validate",
         note: "",
+        handshake: None,
     },
     Preset {
         name: "standard-webhooks",
@@ -101,6 +111,7 @@ pub static PRESETS: &[Preset] = &[
         conventions: Conventions::NONE,
         doc: "https://www.standardwebhooks.com/",
         note: "v1 (HMAC, whsec_) and v1a (Ed25519, whpk_) signatures.",
+        handshake: None,
     },
     Preset {
         name: "svix",
@@ -109,6 +120,7 @@ pub static PRESETS: &[Preset] = &[
         conventions: Conventions::NONE,
         doc: "https://docs.svix.com/receiving/verifying-payloads/how-manual",
         note: "",
+        handshake: None,
     },
     // ---- Commerce.
     Preset {
@@ -125,6 +137,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://woocommerce.github.io/woocommerce-rest-api-docs/#webhooks",
         note: "",
+        handshake: None,
     },
     Preset {
         name: "bigcommerce",
@@ -140,6 +153,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://developer.bigcommerce.com/docs/integrations/webhooks",
         note: "BigCommerce does not sign: create the hook with a secret in `headers` and name that header here. The payload holds ids only; fetch the object.",
+        handshake: None,
     },
     Preset {
         name: "adobe-commerce",
@@ -157,6 +171,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://developer.adobe.com/commerce/extensibility/webhooks/signature-verification/",
         note: "Adobe Commerce webhooks are synchronous: configure the hook as a soft failure, since Inlet answers 202 before any consumer runs.",
+        handshake: None,
     },
     Preset {
         name: "magento",
@@ -174,6 +189,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://developer.adobe.com/commerce/extensibility/webhooks/signature-verification/",
         note: "Alias of adobe-commerce.",
+        handshake: None,
     },
     // ---- Payments.
     Preset {
@@ -191,6 +207,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://docs.adyen.com/development-resources/webhooks/secure-webhooks/verify-hmac-signatures/",
         note: "Every notification item must carry a valid additionalData.hmacSignature; the HMAC key is the hex string the Customer Area shows.",
+        handshake: None,
     },
     Preset {
         name: "mollie",
@@ -204,6 +221,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://docs.mollie.com/reference/webhooks",
         note: "Mollie does not sign: it posts only the object's id (id=tr_…). Nothing else in the request is trusted; the consumer fetches the object from Mollie's API by that id, the pattern Mollie documents.",
+        handshake: None,
     },
     Preset {
         name: "paddle",
@@ -222,6 +240,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://developer.paddle.com/webhooks/signature-verification",
         note: "",
+        handshake: None,
     },
     Preset {
         name: "lemon-squeezy",
@@ -236,6 +255,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://docs.lemonsqueezy.com/help/webhooks/signing-requests",
         note: "",
+        handshake: None,
     },
     // ---- CRM, support, ERP.
     Preset {
@@ -256,6 +276,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://developers.hubspot.com/docs/apps/legacy-apps/authentication/validating-requests",
         note: "public_url is the target URL exactly as configured in the app (HubSpot signs it).",
+        handshake: None,
     },
     Preset {
         name: "pipedrive",
@@ -270,6 +291,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://pipedrive.readme.io/docs/guide-for-webhooks",
         note: "Pipedrive does not sign: set HTTP auth user and password on the webhook. Use HTTPS end to end.",
+        handshake: None,
     },
     Preset {
         name: "salesforce",
@@ -278,6 +300,7 @@ pub static PRESETS: &[Preset] = &[
         conventions: TYPE_FIELD,
         doc: "https://help.salesforce.com/s/articleView?id=sf.flow_build_extend_httpcallout.htm",
         note: "Salesforce does not sign outbound calls: send a secret header from a Named Credential and name it here.",
+        handshake: None,
     },
     Preset {
         name: "zendesk",
@@ -296,6 +319,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://developer.zendesk.com/documentation/webhooks/verifying/",
         note: "",
+        handshake: None,
     },
     Preset {
         name: "intercom",
@@ -311,6 +335,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://developers.intercom.com/docs/references/webhooks/webhook-models",
         note: "Signed with the app's client secret.",
+        handshake: None,
     },
     Preset {
         name: "freshdesk",
@@ -319,6 +344,7 @@ pub static PRESETS: &[Preset] = &[
         conventions: TYPE_FIELD,
         doc: "https://support.freshdesk.com/support/solutions/articles/132589-using-webhooks-in-automation-rules",
         note: "Freshdesk does not sign: add a custom header with a secret to the webhook action and name it here.",
+        handshake: None,
     },
     Preset {
         name: "xero",
@@ -333,6 +359,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://developer.xero.com/documentation/guides/webhooks/configuring-your-server/",
         note: "Intent to receive: a correctly signed request gets 2xx, a wrong one 401 — as for every event.",
+        handshake: Some(Handshake::Xero),
     },
     Preset {
         name: "quickbooks",
@@ -347,6 +374,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://developer.intuit.com/app/developer/qbo/docs/develop/webhooks/managing-webhooks-notifications",
         note: "Signed with the app's verifier token.",
+        handshake: None,
     },
     Preset {
         name: "dynamics-365",
@@ -360,6 +388,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://learn.microsoft.com/en-us/power-apps/developer/data-platform/register-web-hook",
         note: "Register the web hook with authentication HttpHeader and name that header here.",
+        handshake: None,
     },
     // ---- Messaging and email.
     Preset {
@@ -381,6 +410,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/getting-started-event-webhook-security-features",
         note: "",
+        handshake: None,
     },
     Preset {
         name: "mailgun",
@@ -396,6 +426,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/securing-webhooks",
         note: "Mailgun signs timestamp + token, not the event data: use HTTPS end to end.",
+        handshake: None,
     },
     Preset {
         name: "postmark",
@@ -409,6 +440,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://postmarkapp.com/developer/webhooks/webhooks-overview",
         note: "Postmark does not sign: put user:password in the webhook URL (basic auth). Use HTTPS end to end.",
+        handshake: None,
     },
     Preset {
         name: "discord",
@@ -427,6 +459,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://discord.com/developers/docs/interactions/overview#setting-up-an-endpoint-validating-security-request-headers",
         note: "The application's public key, in hex.",
+        handshake: Some(Handshake::Discord),
     },
     Preset {
         name: "zoom",
@@ -445,6 +478,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://developers.zoom.us/docs/api/webhooks/#verify-webhook-events",
         note: "Signed with the app's secret token.",
+        handshake: Some(Handshake::Zoom),
     },
     Preset {
         name: "calendly",
@@ -462,6 +496,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://developer.calendly.com/api-docs/4c305798a61d3-webhook-signatures",
         note: "",
+        handshake: None,
     },
     Preset {
         name: "typeform",
@@ -476,6 +511,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://www.typeform.com/developers/webhooks/secure-your-webhooks/",
         note: "",
+        handshake: None,
     },
     Preset {
         name: "docusign",
@@ -490,6 +526,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://developers.docusign.com/platform/webhooks/connect/hmac/",
         note: "With several HMAC keys DocuSign adds X-DocuSign-Signature-2…; the first key is checked.",
+        handshake: None,
     },
     // ---- Developer tools.
     Preset {
@@ -503,6 +540,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://support.atlassian.com/bitbucket-cloud/docs/manage-webhooks/",
         note: "",
+        handshake: None,
     },
     Preset {
         name: "jira",
@@ -518,6 +556,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://developer.atlassian.com/cloud/jira/platform/webhooks/",
         note: "",
+        handshake: None,
     },
     Preset {
         name: "linear",
@@ -533,6 +572,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://linear.app/developers/webhooks#securing-webhooks",
         note: "",
+        handshake: None,
     },
     // ---- Platforms.
     Preset {
@@ -546,6 +586,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://developers.facebook.com/docs/graph-api/webhooks/getting-started#validate-payloads",
         note: "Signed with the app secret.",
+        handshake: Some(Handshake::Meta),
     },
     Preset {
         name: "whatsapp",
@@ -558,6 +599,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://developers.facebook.com/docs/graph-api/webhooks/getting-started#validate-payloads",
         note: "Alias of meta with WhatsApp's event type.",
+        handshake: Some(Handshake::Meta),
     },
     Preset {
         name: "twitch",
@@ -575,6 +617,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://dev.twitch.tv/docs/eventsub/handling-webhook-events/#verifying-the-event-message",
         note: "Twitch allows 10 minutes: set tolerance_secs = 600.",
+        handshake: Some(Handshake::Twitch),
     },
     Preset {
         name: "okta",
@@ -587,6 +630,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://developer.okta.com/docs/concepts/event-hooks/",
         note: "Okta sends the secret configured on the hook in Authorization (or a header you name with `header`).",
+        handshake: Some(Handshake::Okta),
     },
     Preset {
         name: "microsoft-graph",
@@ -599,6 +643,7 @@ pub static PRESETS: &[Preset] = &[
         },
         doc: "https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks",
         note: "Graph does not sign plain notifications: every notification's clientState must equal the secret.",
+        handshake: Some(Handshake::Graph),
     },
     // ---- Svix and Standard Webhooks senders, by name.
     svix_alias("clerk", "Clerk", "https://clerk.com/docs/webhooks/sync-data"),
@@ -615,6 +660,7 @@ pub static PRESETS: &[Preset] = &[
         conventions: Conventions::NONE,
         doc: "https://github.com/inlet-dev/inlet#providers",
         note: "Set header, algorithm, encoding, prefix, timestamp_header, timestamp_format and signed_content.",
+        handshake: None,
     },
     Preset {
         name: "token",
@@ -623,6 +669,7 @@ pub static PRESETS: &[Preset] = &[
         conventions: TYPE_FIELD,
         doc: "https://github.com/inlet-dev/inlet#providers",
         note: "A secret in a header you name; authenticates the sender, not the body.",
+        handshake: None,
     },
     Preset {
         name: "basic-auth",
@@ -631,5 +678,6 @@ pub static PRESETS: &[Preset] = &[
         conventions: TYPE_FIELD,
         doc: "https://github.com/inlet-dev/inlet#providers",
         note: "Authenticates the sender, not the body.",
+        handshake: None,
     },
 ];

@@ -218,6 +218,9 @@ fn every_preset_loads_from_config_and_names_a_missing_setting() {
         if p.takes_url() {
             extra.push_str(&format!("public_url = {URL:?}\n"));
         }
+        if p.handshake == Some(crate::handshake::Handshake::Meta) {
+            extra.push_str("verify_token = \"vt-1\"\n");
+        }
         if p.name == "hmac" {
             extra.push_str("header = \"X-Sig\"\n");
         } else if matches!(p.verify, Verify::Token(None)) {
@@ -253,6 +256,16 @@ fn every_preset_loads_from_config_and_names_a_missing_setting() {
             }
         }
     }
+    // Meta's GET check needs the verify token; no other preset takes one.
+    let meta = "[[providers]]\nname = \"p\"\nscheme = \"meta\"\nsecrets = [\"s\"]\n[[sinks]]\nkind = \"stdout\"\n";
+    let err = Config::from_toml(meta, &|_| None).unwrap_err().to_string();
+    assert!(err.contains("providers[0].verify_token: Meta checks the endpoint"), "{err}");
+    let cfg = Config::from_toml(&meta.replace("[[sinks]]", "verify_token = \"env:VT\"\n[[sinks]]"), &|n| (n == "VT").then(|| "tok".to_string())).unwrap();
+    assert_eq!(cfg.providers[0].verify_token.as_ref().map(|s| s.expose()), Some("tok"));
+    // The worker reads no secret, the verify token included.
+    assert!(Config::from_toml_without_secrets(meta).is_ok());
+    let err = Config::from_toml(&meta.replace("meta", "stripe").replace("[[sinks]]", "verify_token = \"x\"\n[[sinks]]"), &|_| None).unwrap_err().to_string();
+    assert!(err.contains("only Meta's subscription check"), "{err}");
     // A setting a preset does not take is an error, not ignored.
     let err = Config::from_toml(
         "[[providers]]\nname = \"p\"\nscheme = \"paddle\"\nsecrets = [\"s\"]\npublic_url = \"https://h/x\"\nalgorithm = \"sha1\"\n[[sinks]]\nkind = \"stdout\"\n",

@@ -286,6 +286,11 @@ pub fn sign(scheme: &Scheme, req: &SignRequest<'_>) -> Result<Vec<(String, Strin
     }
 }
 
+/// Hex HMAC-SHA256 (Zoom's endpoint validation answer).
+pub(crate) fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
+    hex::encode(crypto::hmac(HmacAlgorithm::Sha256, key, &[message]))
+}
+
 /// Check a signed timestamp against `now` in both directions.
 pub(crate) fn check_timestamp(ts: i64, now: i64, tolerance_secs: u64) -> Result<(), VerifyError> {
     let tolerance = i64::try_from(tolerance_secs).unwrap_or(i64::MAX);

@@ -11,12 +11,17 @@ use crate::ids::EventKey;
 use crate::metrics::{names, Metrics};
 use crate::normalize::{normalize, Incoming, NormalizeError};
 use crate::ports::{Queue, StoreError};
-use crate::signature::{verify, Scheme, VerifyError, VerifyRequest};
+use crate::handshake::{self, Answer};
+use crate::signature::{verify, VerifyError, VerifyRequest};
 
 /// One webhook request as received.
 #[derive(Debug, Clone, Copy)]
 pub struct WebhookRequest<'a> {
     pub provider: &'a str,
+    /// `POST` for events; `GET` only reaches a provider's handshake.
+    pub method: &'a str,
+    /// The raw query string (without `?`): some handshakes carry their challenge there.
+    pub query: &'a str,
     pub headers: &'a Headers,
     pub body: &'a [u8],
     pub received_at: OffsetDateTime,
@@ -27,14 +32,16 @@ pub struct WebhookRequest<'a> {
 pub enum Accepted {
     /// Durably enqueued under this key.
     Enqueued { key: EventKey },
-    /// A verified Slack `url_verification` handshake: answer with the challenge, enqueue nothing.
-    Challenge(String),
+    /// A provider's endpoint check: answered, nothing enqueued.
+    Handshake(Answer),
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error("no provider named {0:?} is configured")]
     UnknownProvider(String),
+    #[error("use POST")]
+    MethodNotAllowed,
     #[error("body is {size} bytes; the limit is {limit}")]
     PayloadTooLarge { size: usize, limit: usize },
     #[error("content type {0:?} is not accepted; send JSON, form or text")]
@@ -83,6 +90,21 @@ pub async fn ingest(
         )
     };
 
+    // Unsigned handshakes (a GET challenge, Graph's validation) are answered before any
+    // signature check; every other GET is refused.
+    if let Some(answer) = handshake::before_verification(
+        provider.handshake,
+        req.method,
+        req.query,
+        req.headers,
+        provider.verify_token.as_ref(),
+    ) {
+        info!(provider = pname, correlation_id = req.correlation_id, status = answer.status, "handshake answered");
+        return Ok(Accepted::Handshake(answer));
+    }
+    if req.method != "POST" {
+        return Err(IngestError::MethodNotAllowed);
+    }
     if req.body.len() > provider.max_body_bytes {
         reject("too_large");
         return Err(IngestError::PayloadTooLarge {
@@ -113,7 +135,9 @@ pub async fn ingest(
             },
         )
     });
-    if let Err(e) = verified {
+    let verified = match verified {
+        Ok(v) => v,
+        Err(e) => {
         metrics.incr(
             names::SIGNATURE_FAILURES,
             &[("provider", pname), ("reason", e.reason())],
@@ -126,10 +150,15 @@ pub async fn ingest(
             "signature rejected"
         );
         return Err(e.into());
-    }
+        }
+    };
 
-    if let Some(challenge) = slack_challenge(&provider.scheme, req.body) {
-        return Ok(Accepted::Challenge(challenge));
+    let secret = provider.secrets.get(verified.secret_index);
+    if let Some(answer) =
+        handshake::after_verification(provider.handshake, req.headers, req.body, secret)
+    {
+        info!(provider = pname, correlation_id = req.correlation_id, "handshake answered");
+        return Ok(Accepted::Handshake(answer));
     }
 
     let envelope = normalize(
@@ -161,15 +190,4 @@ pub async fn ingest(
         "accepted"
     );
     Ok(Accepted::Enqueued { key: envelope.key })
-}
-
-fn slack_challenge(scheme: &Scheme, body: &[u8]) -> Option<String> {
-    if !matches!(scheme, Scheme::Slack) {
-        return None;
-    }
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    if v.get("type")?.as_str()? != "url_verification" {
-        return None;
-    }
-    Some(v.get("challenge")?.as_str()?.to_string())
 }
