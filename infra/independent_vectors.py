@@ -23,7 +23,10 @@ import nacl.signing
 from Adyen.util import generate_notification_sig, is_valid_hmac_notification
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from discord_interactions import verify_key as discord_verify_key
+from paypalrestsdk.notifications import WebhookEvent as PaypalWebhookEvent
 from hubspot.utils.signature import Signature as HubspotSignature
 from paddle_billing.Notifications.PaddleSignature import PaddleSignature
 from paddle_billing.Notifications.Secret import Secret as PaddleSecret
@@ -149,6 +152,77 @@ def catalogue_cases(rng, now):
         assert is_valid_hmac_notification(doc, key)
         cases.append({"library": "Adyen", "scheme": "adyen", "secret": key, "body": json.dumps(doc, ensure_ascii=False),
                       "now": now, "headers": {}})
+    cases.extend(certificate_cases(rng, now))
+    return cases
+
+
+def self_signed(common_name, now):
+    # A certificate as the provider serves one: RSA-2048, valid around `now`.
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    when = dt.datetime.fromtimestamp(now, tz=dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(when - dt.timedelta(days=1)).not_valid_after(when + dt.timedelta(days=365))
+            .sign(key, hashes.SHA256()))
+    return key, cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def sns_string_to_sign(msg):
+    # AWS's documented construction: Name\nValue\n for the type's fields, in this order.
+    if msg["Type"] == "Notification":
+        names = ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"]
+    else:
+        names = ["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"]
+    return "".join("%s\n%s\n" % (n, msg[n]) for n in names if n in msg)
+
+
+# AWS SNS and PayPal sign with the key of a certificate they serve; the vectors carry the
+# certificate (the suite serves it through its ProviderHttp test double, offline).
+def certificate_cases(rng, now):
+    cases = []
+    key, pem = self_signed("sns.amazonaws.com", now)
+    when = dt.datetime.fromtimestamp(now, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    for i, (version, digest) in enumerate([("1", hashes.SHA1()), ("2", hashes.SHA256()), ("2", hashes.SHA256())]):
+        topic = "arn:aws:sns:us-east-1:123456789012:orders-%d" % rng.randrange(1000)
+        msg = {"Type": "Notification", "MessageId": "%08x-0000-4000-8000-%012x" % (rng.getrandbits(32), rng.getrandbits(48)),
+               "TopicArn": topic, "Message": json.dumps({"order": i, "note": "Zoë — 東京"}, ensure_ascii=False),
+               "Timestamp": when, "SignatureVersion": version,
+               "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-%032x.pem" % rng.getrandbits(128),
+               "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe"}
+        if i == 2:
+            msg["Subject"] = "order.paid"
+        sig = key.sign(sns_string_to_sign(msg).encode(), padding.PKCS1v15(), digest)
+        msg["Signature"] = b64(sig)
+        key.public_key().verify(sig, sns_string_to_sign(msg).encode(), padding.PKCS1v15(), digest)
+        cases.append({"library": "python-cryptography", "scheme": "aws-sns", "secret": topic, "certificate": pem,
+                      "body": json.dumps(msg, ensure_ascii=False), "now": now, "headers": {"x-amz-sns-message-type": "Notification"}})
+
+    # A subscription confirmation: what Inlet visits (SubscribeURL) only when enabled.
+    topic = "arn:aws:sns:us-east-1:123456789012:orders-%d" % rng.randrange(1000)
+    token = "%0128x" % rng.getrandbits(512)
+    msg = {"Type": "SubscriptionConfirmation", "MessageId": "%08x-0000-4000-8000-%012x" % (rng.getrandbits(32), rng.getrandbits(48)),
+           "Token": token, "TopicArn": topic,
+           "Message": "You have chosen to subscribe to the topic %s.\nTo confirm the subscription, visit the SubscribeURL included in this message." % topic,
+           "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=%s&Token=%s" % (topic, token),
+           "Timestamp": when, "SignatureVersion": "2",
+           "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-%032x.pem" % rng.getrandbits(128)}
+    msg["Signature"] = b64(key.sign(sns_string_to_sign(msg).encode(), padding.PKCS1v15(), hashes.SHA256()))
+    cases.append({"library": "python-cryptography", "scheme": "aws-sns", "secret": topic, "certificate": pem,
+                  "body": json.dumps(msg), "now": now, "headers": {"x-amz-sns-message-type": "SubscriptionConfirmation"}})
+
+    # PayPal: the string to sign built by PayPal's own SDK (paypalrestsdk), RSA-SHA256.
+    key, pem = self_signed("messageverificationcerts.paypal.com", now)
+    for body in bodies(rng):
+        webhook_id = "%016X" % rng.getrandbits(64)
+        transmission_id = "%08x-%04x-11ee-%04x-%012x" % (rng.getrandbits(32), rng.getrandbits(16), rng.getrandbits(16), rng.getrandbits(48))
+        ts = dt.datetime.fromtimestamp(now, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        expected = PaypalWebhookEvent._get_expected_sig(transmission_id, ts, webhook_id, body)
+        sig = b64(key.sign(expected.encode(), padding.PKCS1v15(), hashes.SHA256()))
+        cases.append({"library": "paypalrestsdk", "scheme": "paypal", "secret": webhook_id, "certificate": pem, "body": body, "now": now,
+                      "headers": {"PAYPAL-TRANSMISSION-ID": transmission_id, "PAYPAL-TRANSMISSION-TIME": ts,
+                                  "PAYPAL-TRANSMISSION-SIG": sig, "PAYPAL-AUTH-ALGO": "SHA256withRSA",
+                                  "PAYPAL-CERT-URL": "https://api.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-%x" % rng.getrandbits(32)}})
     return cases
 
 

@@ -122,6 +122,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
         queue: Arc::clone(&ports.queue),
         metrics: Arc::clone(&metrics),
         clock: Arc::clone(&opts.clock),
+        http: Arc::new(inlet_sources::provider_http::HttpProviderClient::new()),
         wake: Arc::clone(&wake),
     });
     // The console beside the webhooks: open on loopback, behind a printed token elsewhere.

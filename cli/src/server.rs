@@ -111,6 +111,8 @@ pub struct App {
     pub queue: Arc<dyn Queue>,
     pub metrics: Arc<dyn Metrics>,
     pub clock: Arc<dyn Clock>,
+    /// Certificates and confirmations for providers that need them (AWS SNS, PayPal).
+    pub http: Arc<dyn inlet_core::ports::ProviderHttp>,
     /// Woken after each accepted event so the worker picks it up at once.
     pub wake: Arc<tokio::sync::Notify>,
 }
@@ -220,6 +222,7 @@ async fn webhook(
             &app.config,
             app.queue.as_ref(),
             app.metrics.as_ref(),
+            app.http.as_ref(),
             &WebhookRequest {
                 provider: &provider,
                 method: method.as_str(),

@@ -25,6 +25,8 @@ pub struct Deps {
     pub source: ConfigSource,
     pub queue: SqsQueue,
     pub metrics: EmfMetrics,
+    /// Certificates and confirmations for providers that need them (AWS SNS, PayPal).
+    pub http: inlet_sources::provider_http::HttpProviderClient,
 }
 
 /// `{provider}` from `…/webhooks/{provider}` (REST APIs may prefix a stage).
@@ -104,7 +106,7 @@ async fn verify_and_enqueue(
     request: &WebhookRequest<'_>,
 ) -> Result<ingest::Accepted, IngestError> {
     let config = current(deps);
-    let mut result = ingest::ingest(&config, &deps.queue, &deps.metrics, request).await;
+    let mut result = ingest::ingest(&config, &deps.queue, &deps.metrics, &deps.http, request).await;
     // A signature that matches no secret may be signed with a rotated one: reload the
     // secrets (rate-limited) and try once more before rejecting.
     if matches!(
@@ -118,7 +120,7 @@ async fn verify_and_enqueue(
             if let Ok(mut c) = deps.config.write() {
                 *c = Arc::clone(&fresh);
             }
-            result = ingest::ingest(&fresh, &deps.queue, &deps.metrics, request).await;
+            result = ingest::ingest(&fresh, &deps.queue, &deps.metrics, &deps.http, request).await;
         }
     }
     result

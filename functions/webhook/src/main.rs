@@ -21,6 +21,7 @@ async fn main() -> Result<(), Error> {
         source,
         queue: stack_queue(&sdk, &resources),
         metrics: EmfMetrics::new(),
+        http: inlet_sources::provider_http::HttpProviderClient::new(),
     });
     run(service_fn(move |req| {
         let deps = Arc::clone(&deps);

@@ -15,7 +15,7 @@ use crate::conflict::{ConflictRule, RuleKind};
 use crate::ids::ProviderName;
 use crate::normalize::NormalizeRules;
 use crate::secret::{self, Secret};
-use crate::signature::{Encoding, HmacAlgorithm, HmacSpec, Scheme, TimestampFormat};
+use crate::signature::{CertScheme, Encoding, HmacAlgorithm, HmacSpec, Scheme, TimestampFormat};
 use crate::catalogue::{self, Conventions, Settings};
 use crate::handshake::Handshake;
 
@@ -252,6 +252,8 @@ pub struct ProviderConfig {
     pub handshake: Option<Handshake>,
     /// Meta's subscription check compares this to `hub.verify_token`.
     pub verify_token: Option<Secret>,
+    /// AWS SNS: visit a verified SubscriptionConfirmation's SubscribeURL.
+    pub confirm_subscription: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -342,6 +344,8 @@ struct RawProvider {
     signed_content: Option<String>,
     /// Meta's `hub.verify_token` (a secret reference, like `secrets`).
     verify_token: Option<String>,
+    /// AWS SNS: confirm subscriptions (visit the SubscribeURL of a verified confirmation).
+    confirm_subscription: Option<bool>,
 }
 
 /// Resolves the `NAME` of an `env:NAME` secret reference.
@@ -451,6 +455,14 @@ impl Config {
                 },
                 _ => {}
             }
+            if p.confirm_subscription.is_some()
+                && !matches!(scheme, Some(Scheme::Certificate(CertScheme::Sns)))
+            {
+                push(
+                    at("confirm_subscription"),
+                    format!("only applies to scheme = \"aws-sns\", not {:?}", p.scheme),
+                );
+            }
             let unsigned = matches!(scheme, Some(Scheme::Unsigned));
             if unsigned && !p.secrets.is_empty() {
                 push(
@@ -527,6 +539,7 @@ impl Config {
                     },
                     handshake,
                     verify_token,
+                    confirm_subscription: p.confirm_subscription.unwrap_or(false),
                 });
             }
         }

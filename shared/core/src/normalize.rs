@@ -264,6 +264,7 @@ fn scheme_facts(
         | Scheme::Token { .. }
         | Scheme::PublicKey(_)
         | Scheme::Body(_)
+        | Scheme::Certificate(_)
         | Scheme::Unsigned => Facts {
             event_type: field("/type"),
             ..Facts::default()

@@ -451,3 +451,14 @@ pub trait Sink: Send + Sync {
         futures::future::join_all(records.iter().map(|r| self.deliver(r))).await
     }
 }
+
+/// HTTPS GETs the webhook makes on a provider's behalf: its signing certificate (cached by
+/// the adapter) and the URL that confirms a subscription. Callers pass only URLs already
+/// checked against the provider's own hosts (`signature::certificate_url`).
+#[async_trait]
+pub trait ProviderHttp: Send + Sync {
+    /// The PEM certificate at `url`.
+    async fn certificate(&self, url: &str) -> Result<Vec<u8>, String>;
+    /// GET `url` and succeed on a 2xx.
+    async fn visit(&self, url: &str) -> Result<(), String>;
+}

@@ -11,6 +11,7 @@ mod fetch;
 pub mod github;
 pub mod http_json;
 pub mod link;
+pub mod provider_http;
 pub mod shopify;
 pub mod stripe;
 

@@ -577,6 +577,7 @@ async fn webhook_with(
         source,
         queue,
         metrics: EmfMetrics::new(),
+        http: inlet_sources::provider_http::HttpProviderClient::for_tests(),
     }
 }
 

@@ -30,6 +30,7 @@ async fn webhook_deps(moto: &Moto, q: &str, dlq: &str) -> inlet_webhook_fn::Deps
         source,
         queue: moto.queue(q, dlq),
         metrics: EmfMetrics::new(),
+        http: inlet_sources::provider_http::HttpProviderClient::for_tests(),
     }
 }
 
@@ -459,6 +460,7 @@ async fn a_rotated_secret_is_picked_up_without_a_redeploy() {
         source,
         queue: moto.queue(&q, &dlq),
         metrics: EmfMetrics::new(),
+        http: inlet_sources::provider_http::HttpProviderClient::for_tests(),
     };
     // The provider rotates; the operator updates the bundle; the function is still warm.
     sm.put_secret_value()
@@ -495,6 +497,7 @@ async fn webhook_answers_provider_handshakes_on_http_api_events() {
         source,
         queue: moto.queue(&q, &dlq),
         metrics: EmfMetrics::new(),
+        http: inlet_sources::provider_http::HttpProviderClient::for_tests(),
     };
     let request = |method: &str, provider: &str, query: &str| {
         let mut event = event_fixture("apigw-http-v2.json");

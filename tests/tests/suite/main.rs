@@ -3,6 +3,7 @@
 
 mod aws_faults;
 mod aws_production;
+mod certificates;
 mod cli;
 mod conflicts;
 mod contract;

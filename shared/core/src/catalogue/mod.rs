@@ -15,7 +15,7 @@ pub use rows::PRESETS;
 
 use crate::handshake::Handshake;
 use crate::signature::{
-    BodyScheme, Encoding, HmacAlgorithm, HmacSpec, KeyAlgorithm, KeySpec, Pairs, Scheme,
+    BodyScheme, CertScheme, Encoding, HmacAlgorithm, HmacSpec, KeyAlgorithm, KeySpec, Pairs, Scheme,
     TimestampFormat,
 };
 
@@ -51,6 +51,7 @@ pub enum Verify {
     Token(Option<&'static str>),
     Basic,
     Body(BodyScheme),
+    Certificate(CertScheme),
     Unsigned,
 }
 
@@ -169,6 +170,7 @@ impl Preset {
             Verify::Token(_) => "shared token".into(),
             Verify::Basic => "basic auth".into(),
             Verify::Body(_) => "signature in the body".into(),
+            Verify::Certificate(_) => "rsa with the provider's X.509 certificate".into(),
             Verify::Unsigned => "unsigned (fetch by id)".into(),
         }
     }
@@ -187,6 +189,8 @@ impl Preset {
             Verify::Body(BodyScheme::Adyen) => "secrets: the HMAC key (hex)",
             Verify::Body(BodyScheme::GraphClientState) => "secrets: the subscription's clientState",
             Verify::Body(BodyScheme::Mailgun) => "secrets: the webhook signing key",
+            Verify::Certificate(CertScheme::Sns) => "secrets: the topic ARN(s) to accept; confirm_subscription = true to confirm subscriptions",
+            Verify::Certificate(CertScheme::Paypal) => "secrets: the webhook id (from the app's webhook settings)",
             Verify::Unsigned => "nothing: the consumer fetches the object by its id",
         }
     }
@@ -277,6 +281,7 @@ impl Preset {
             }
             Verify::Basic => Scheme::BasicAuth,
             Verify::Body(b) => Scheme::Body(*b),
+            Verify::Certificate(c) => Scheme::Certificate(*c),
             Verify::Unsigned => Scheme::Unsigned,
         })
     }

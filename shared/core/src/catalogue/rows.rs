@@ -5,7 +5,7 @@
 use super::conventions::{Conventions, Field};
 use super::{HmacRow, KeyRow, Preset, Verify};
 use crate::handshake::Handshake;
-use crate::signature::{BodyScheme, Encoding, KeyAlgorithm, Scheme, TimestampFormat};
+use crate::signature::{BodyScheme, CertScheme, Encoding, KeyAlgorithm, Scheme, TimestampFormat};
 
 use Field::{Const, Form, Header as H, Pointer as P};
 use TimestampFormat::{Millis, Rfc3339, Seconds};
@@ -644,6 +644,36 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks",
         note: "Graph does not sign plain notifications: every notification's clientState must equal the secret.",
         handshake: Some(Handshake::Graph),
+    },
+    Preset {
+        name: "aws-sns",
+        title: "Amazon SNS (HTTPS subscriptions)",
+        verify: Verify::Certificate(CertScheme::Sns),
+        conventions: Conventions {
+            id: &[P("/MessageId")],
+            event_type: &[P("/Subject"), P("/Type")],
+            entity_id: &[P("/TopicArn")],
+            ..Conventions::NONE
+        },
+        doc: "https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.html",
+        note: "The signing certificate is fetched only from https://sns.<region>.amazonaws.com and cached. SubscriptionConfirmation is confirmed (SubscribeURL visited) only with confirm_subscription = true; it is never enqueued.",
+        handshake: None,
+    },
+    Preset {
+        name: "paypal",
+        title: "PayPal",
+        verify: Verify::Certificate(CertScheme::Paypal),
+        conventions: Conventions {
+            id: &[P("/id")],
+            event_type: &[P("/event_type")],
+            entity_type: &[P("/resource_type")],
+            entity_id: &[P("/resource/id")],
+            version: &[P("/resource/update_time"), P("/create_time")],
+            ..Conventions::NONE
+        },
+        doc: "https://developer.paypal.com/api/rest/webhooks/rest/#link-selfverificationmethod",
+        note: "The signing certificate is fetched only from https://api(-m)(.sandbox).paypal.com and cached.",
+        handshake: None,
     },
     // ---- Svix and Standard Webhooks senders, by name.
     svix_alias("clerk", "Clerk", "https://clerk.com/docs/webhooks/sync-data"),

@@ -6,6 +6,7 @@
 //! `inlet send` and tests; verification never calls it.
 
 mod body_signed;
+mod certificate;
 mod crypto;
 mod generic;
 mod public_key;
@@ -15,6 +16,7 @@ mod stripe;
 mod url_signed;
 
 pub use body_signed::BodyScheme;
+pub use certificate::{sns_control, CertScheme};
 pub(crate) use url_signed::form_component;
 pub use public_key::{KeyAlgorithm, KeySpec};
 pub use generic::{Encoding, HmacAlgorithm, HmacSpec, Pairs, Part, TimestampFormat};
@@ -56,6 +58,9 @@ pub enum Scheme {
     PublicKey(KeySpec),
     /// The signature, or the shared secret, travels inside the JSON body.
     Body(BodyScheme),
+    /// A signature checked with the X.509 certificate the request names, fetched from the
+    /// provider's own host (AWS SNS, PayPal): see [`certificate_url`].
+    Certificate(CertScheme),
     /// The provider does not sign: it sends an id to fetch (Mollie). Nothing in the request
     /// is trusted but the id, and the consumer fetches the object from the provider's API.
     Unsigned,
@@ -93,6 +98,7 @@ impl Scheme {
             Scheme::Token { .. } => "token",
             Scheme::PublicKey(spec) => spec.algorithm.name(),
             Scheme::Body(b) => b.name(),
+            Scheme::Certificate(c) => c.name(),
             Scheme::Unsigned => "unsigned",
         }
     }
@@ -112,6 +118,7 @@ impl Scheme {
             Scheme::Hmac(spec) => spec.has_timestamp(),
             Scheme::PublicKey(spec) => spec.timestamp_header.is_some(),
             Scheme::Body(b) => matches!(b, BodyScheme::Mailgun),
+            Scheme::Certificate(c) => *c == CertScheme::Paypal,
         }
     }
 
@@ -179,6 +186,9 @@ pub enum VerifyError {
     Mismatch,
     #[error("no configured secret can verify this scheme")]
     NoUsableSecret,
+    /// A certificate scheme reached `verify` without its certificate (a caller's bug).
+    #[error("this scheme verifies with the provider's certificate")]
+    CertificateRequired,
 }
 
 impl VerifyError {
@@ -192,6 +202,7 @@ impl VerifyError {
             VerifyError::MalformedBody(_) => "malformed_body",
             VerifyError::Mismatch => "signature_mismatch",
             VerifyError::NoUsableSecret => "no_usable_secret",
+            VerifyError::CertificateRequired => "certificate_required",
         }
     }
 }
@@ -213,10 +224,36 @@ pub fn verify(scheme: &Scheme, req: &VerifyRequest<'_>) -> Result<Verified, Veri
         Scheme::Token { header } => shared_secret::verify_token(header, req),
         Scheme::PublicKey(spec) => public_key::verify(spec, req),
         Scheme::Body(b) => body_signed::verify(*b, req),
+        Scheme::Certificate(_) => Err(VerifyError::CertificateRequired),
         Scheme::Unsigned => Ok(Verified {
             timestamp: None,
             secret_index: 0,
         }),
+    }
+}
+
+/// For schemes verified with a provider's certificate: the certificate's URL, read from the
+/// request and checked against the provider's hosts (fetch it, then call
+/// [`verify_with_certificate`]). `None` for every other scheme.
+pub fn certificate_url(
+    scheme: &Scheme,
+    req: &VerifyRequest<'_>,
+) -> Option<Result<String, VerifyError>> {
+    match scheme {
+        Scheme::Certificate(c) => Some(certificate::certificate_url(*c, req)),
+        _ => None,
+    }
+}
+
+/// Verify a certificate scheme's request with the certificate (PEM) from its URL.
+pub fn verify_with_certificate(
+    scheme: &Scheme,
+    req: &VerifyRequest<'_>,
+    certificate_pem: &[u8],
+) -> Result<Verified, VerifyError> {
+    match scheme {
+        Scheme::Certificate(c) => certificate::verify(*c, req, certificate_pem),
+        other => verify(other, req),
     }
 }
 
@@ -281,6 +318,10 @@ pub fn sign(scheme: &Scheme, req: &SignRequest<'_>) -> Result<Vec<(String, Strin
         Scheme::Body(b) => Err(SignError::Unsupported(format!(
             "{} signs inside the body; use sign_request",
             b.name()
+        ))),
+        Scheme::Certificate(c) => Err(SignError::Unsupported(format!(
+            "{} signs with its own certificate's private key; send a test event from the provider",
+            c.name()
         ))),
         Scheme::Unsigned => Ok(Vec::new()),
     }

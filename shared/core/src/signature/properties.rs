@@ -132,7 +132,7 @@ fn signature_header(scheme: &Scheme) -> &str {
         Scheme::Hmac(spec) => &spec.header,
         Scheme::Token { header } => header,
         Scheme::PublicKey(spec) => &spec.header,
-        Scheme::Body(_) | Scheme::Unsigned => "",
+        Scheme::Body(_) | Scheme::Certificate(_) | Scheme::Unsigned => "",
     }
 }
 
@@ -141,7 +141,7 @@ fn hex_encoded(scheme: &Scheme) -> bool {
         Scheme::Stripe | Scheme::Github | Scheme::Slack => true,
         Scheme::Hmac(spec) => spec.encoding == Encoding::Hex,
         Scheme::PublicKey(spec) => spec.encoding == Encoding::Hex,
-        Scheme::Token { .. } | Scheme::Body(_) | Scheme::Unsigned => false,
+        Scheme::Token { .. } | Scheme::Body(_) | Scheme::Certificate(_) | Scheme::Unsigned => false,
         Scheme::StandardWebhooks
         | Scheme::Svix
         | Scheme::Shopify
@@ -160,7 +160,7 @@ fn timestamp_header(scheme: &Scheme) -> Option<&str> {
         Scheme::Slack => Some("x-slack-request-timestamp"),
         Scheme::Hmac(spec) => spec.timestamp_header.as_deref(),
         Scheme::PublicKey(spec) => spec.timestamp_header.as_deref(),
-        Scheme::Token { .. } | Scheme::Body(_) | Scheme::Unsigned => None,
+        Scheme::Token { .. } | Scheme::Body(_) | Scheme::Certificate(_) | Scheme::Unsigned => None,
         // Stripe's timestamp is inside its signature header (`t=`), covered by the
         // signature-header flips.
         Scheme::Stripe

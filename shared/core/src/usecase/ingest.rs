@@ -12,7 +12,8 @@ use crate::metrics::{names, Metrics};
 use crate::normalize::{normalize, Incoming, NormalizeError};
 use crate::ports::{Queue, StoreError};
 use crate::handshake::{self, Answer};
-use crate::signature::{verify, VerifyError, VerifyRequest};
+use crate::ports::ProviderHttp;
+use crate::signature::{self, verify, CertScheme, Scheme, VerifyError, VerifyRequest};
 
 /// One webhook request as received.
 #[derive(Debug, Clone, Copy)]
@@ -77,6 +78,7 @@ pub async fn ingest(
     config: &Config,
     queue: &dyn Queue,
     metrics: &dyn Metrics,
+    http: &dyn ProviderHttp,
     req: &WebhookRequest<'_>,
 ) -> Result<Accepted, IngestError> {
     let provider = provider(config, req.provider)?;
@@ -123,18 +125,30 @@ pub async fn ingest(
 
     // A span of its own, so a trace (X-Ray on AWS) shows what the check cost; at debug
     // level, so logs at info do not pay for it.
-    let verified = tracing::debug_span!("verify_signature", provider = pname).in_scope(|| {
-        verify(
-            &provider.scheme,
-            &VerifyRequest {
-                body: req.body,
-                headers: req.headers,
-                secrets: &provider.secrets,
-                now: req.received_at.unix_timestamp(),
-                tolerance_secs: provider.tolerance_secs,
-            },
-        )
-    });
+    let vreq = VerifyRequest {
+        body: req.body,
+        headers: req.headers,
+        secrets: &provider.secrets,
+        now: req.received_at.unix_timestamp(),
+        tolerance_secs: provider.tolerance_secs,
+    };
+    let verified = match signature::certificate_url(&provider.scheme, &vreq) {
+        None => tracing::debug_span!("verify_signature", provider = pname)
+            .in_scope(|| verify(&provider.scheme, &vreq)),
+        Some(Err(e)) => Err(e),
+        // The provider's certificate, from its own host (checked above); cached by the adapter.
+        Some(Ok(url)) => match http.certificate(&url).await {
+            Ok(pem) => signature::verify_with_certificate(&provider.scheme, &vreq, &pem),
+            Err(message) => {
+                metrics.incr(names::ENQUEUE_FAILURES, &[("provider", pname)], 1);
+                warn!(provider = pname, correlation_id = req.correlation_id, %message, "signing certificate unavailable");
+                return Err(IngestError::Unavailable(StoreError::Unavailable {
+                    message: format!("the signing certificate is unavailable: {message}"),
+                    source: None,
+                }));
+            }
+        },
+    };
     let verified = match verified {
         Ok(v) => v,
         Err(e) => {
@@ -153,6 +167,11 @@ pub async fn ingest(
         }
     };
 
+    if provider.scheme == Scheme::Certificate(CertScheme::Sns) {
+        if let Some((kind, url)) = signature::sns_control(req.body) {
+            return sns_control(provider, http, &kind, url, req.correlation_id).await;
+        }
+    }
     let secret = provider.secrets.get(verified.secret_index);
     if let Some(answer) =
         handshake::after_verification(provider.handshake, req.headers, req.body, secret)
@@ -190,4 +209,44 @@ pub async fn ingest(
         "accepted"
     );
     Ok(Accepted::Enqueued { key: envelope.key })
+}
+
+/// A verified SNS control message: a subscription is confirmed only when the provider's
+/// config says so; nothing is enqueued either way.
+async fn sns_control(
+    provider: &ProviderConfig,
+    http: &dyn ProviderHttp,
+    kind: &str,
+    subscribe_url: Option<String>,
+    correlation_id: &str,
+) -> Result<Accepted, IngestError> {
+    let pname = provider.name.as_str();
+    let answer = |status: &str, message: &str| {
+        Ok(Accepted::Handshake(Answer {
+            status: 200,
+            content_type: "application/json",
+            body: serde_json::json!({ "status": status, "message": message }).to_string(),
+        }))
+    };
+    match (kind, subscribe_url) {
+        ("SubscriptionConfirmation", Some(url)) if provider.confirm_subscription => {
+            if let Err(message) = http.visit(&url).await {
+                warn!(provider = pname, correlation_id, %message, "SNS subscription not confirmed");
+                return Err(IngestError::Unavailable(StoreError::Unavailable {
+                    message: format!("could not confirm the subscription: {message}"),
+                    source: None,
+                }));
+            }
+            info!(provider = pname, correlation_id, "SNS subscription confirmed");
+            answer("confirmed", "subscription confirmed")
+        }
+        ("SubscriptionConfirmation", _) => {
+            warn!(provider = pname, correlation_id, "SNS subscription confirmation received; confirm_subscription is off");
+            answer(
+                "not_confirmed",
+                "confirm_subscription is off: confirm the subscription in the SNS console",
+            )
+        }
+        _ => answer("ignored", "an SNS control message; nothing enqueued"),
+    }
 }
