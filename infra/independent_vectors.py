@@ -127,6 +127,15 @@ def catalogue_cases(rng, now):
         cases.append({"library": "paddle-python-sdk", "scheme": "paddle", "secret": secret, "body": body, "now": now,
                       "headers": {"Paddle-Signature": header}})
 
+        # Exact Online: upper-case hex HMAC-SHA256 of the Content JSON as sent, beside it in the
+        # body (picqer/exact-php-client's Authenticatable is the reference construction).
+        secret = "exact-%x" % rng.getrandbits(64)
+        content = json.dumps({"Topic": "Accounts", "ClientId": "%032x" % rng.getrandbits(128), "Division": rng.randrange(10**6),
+                              "Action": "Update", "Key": "%032x" % rng.getrandbits(128), "Note": json.loads(body).get("name", ""),
+                              "EventCreatedOn": "2026-11-29T10:00:00.123"}, ensure_ascii=False)
+        signed = '{"Content":%s,"HashCode":"%s"}' % (content, mac(secret, content).hex().upper())
+        cases.append({"library": "python-hmac", "scheme": "exact-online", "secret": secret, "body": signed, "now": now, "headers": {}})
+
         # Mailgun: hex HMAC-SHA256 of timestamp + token, inside the body.
         secret = "key-%x" % rng.getrandbits(64)
         token = "%050x" % rng.getrandbits(200)

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -61,7 +62,7 @@ for name, key in KEYS.items():
     SECRETS[name] = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                       serialization.NoEncryption()).decode()
     SCHEMES[name] = name
-for name in ["hubspot", "paddle", "zendesk", "twitch", "calendly", "zoom", "typeform"]:
+for name in ["hubspot", "paddle", "zendesk", "twitch", "calendly", "zoom", "typeform", "exact-online"]:
     SECRETS[name] = name + "-" + os.urandom(8).hex()
     SCHEMES[name] = name
 SECRETS["adyen"] = os.urandom(32).hex().upper()
@@ -172,7 +173,14 @@ def check_typeform(body, h):
     assert h["typeform-signature"] == "sha256=" + base64.b64encode(mac("typeform", body)).decode()
 
 
-CHECKS = {"discord": check_discord, "sendgrid": check_sendgrid, "adobe-commerce": check_adobe, "hubspot": check_hubspot,
+def check_exact(body, h):
+    # picqer/exact-php-client's Authenticatable: {"Content":(.*),"HashCode":"(.*)"}
+    m = re.match(rb'^{"Content":(.*),"HashCode":"(.*)"}$', body, re.S)
+    assert m, "not Exact Online's shape"
+    assert m.group(2).decode() == mac("exact-online", m.group(1)).hex().upper(), "exact-online hash differs"
+
+
+CHECKS = {"exact-online": check_exact, "discord": check_discord, "sendgrid": check_sendgrid, "adobe-commerce": check_adobe, "hubspot": check_hubspot,
           "paddle": check_paddle, "adyen": check_adyen, "zendesk": check_zendesk, "twitch": check_twitch,
           "calendly": check_calendly, "zoom": check_zoom, "typeform": check_typeform,
           "twilio": check_twilio, "square": check_square, "stripe": check_stripe, "github": check_github, "shopify": check_shopify, "slack": check_slack,

@@ -31,6 +31,7 @@ fn tamper(scheme: &Scheme, body: &[u8]) -> Vec<u8> {
     let text = String::from_utf8(body.to_vec()).unwrap();
     match scheme {
         Scheme::Body(BodyScheme::Adyen) => text.replacen("AUTHORISATION", "CANCELLATION", 1),
+        Scheme::Body(BodyScheme::ExactOnline) => text.replacen("Accounts", "Accountz", 1),
         // SNS signs its fields, not the bytes: change the message.
         Scheme::Certificate(_) if text.contains("\"TopicArn\"") => text.replacen("order", "orden", 1),
         Scheme::Body(_) => {

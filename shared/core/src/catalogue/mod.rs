@@ -189,6 +189,7 @@ impl Preset {
             Verify::Body(BodyScheme::Adyen) => "secrets: the HMAC key (hex)",
             Verify::Body(BodyScheme::GraphClientState) => "secrets: the subscription's clientState",
             Verify::Body(BodyScheme::Mailgun) => "secrets: the webhook signing key",
+            Verify::Body(BodyScheme::ExactOnline) => "secrets: the app's webhook secret",
             Verify::Certificate(CertScheme::Sns) => "secrets: the topic ARN(s) to accept; confirm_subscription = true to confirm subscriptions",
             Verify::Certificate(CertScheme::Paypal) => "secrets: the webhook id (from the app's webhook settings)",
             Verify::Unsigned => "nothing: the consumer fetches the object by its id",

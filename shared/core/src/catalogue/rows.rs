@@ -377,6 +377,21 @@ pub static PRESETS: &[Preset] = &[
         handshake: None,
     },
     Preset {
+        name: "exact-online",
+        title: "Exact Online",
+        verify: Verify::Body(BodyScheme::ExactOnline),
+        conventions: Conventions {
+            event_type: &[P("/Content/Action")],
+            entity_type: &[P("/Content/Topic")],
+            entity_id: &[P("/Content/Key")],
+            version: &[P("/Content/EventCreatedOn")],
+            ..Conventions::NONE
+        },
+        doc: "https://support.exactonline.com/community/s/knowledge-base#All-All-DNO-Content-webhooks",
+        note: "The notification holds the Topic, Action and Key; fetch the record from ExactOnlineEndpoint.",
+        handshake: None,
+    },
+    Preset {
         name: "dynamics-365",
         title: "Dynamics 365 / Dataverse",
         verify: Verify::Token(None),

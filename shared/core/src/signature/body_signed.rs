@@ -9,6 +9,9 @@
 //!   Every item must verify under one key.
 //! - Microsoft Graph: every notification in `value[]` carries the `clientState` the
 //!   subscription was created with; it must equal a configured secret (constant time).
+//! - Exact Online: the body is `{"Content":…,"HashCode":"…"}`; the hash is the upper-case
+//!   hex HMAC-SHA256 of the Content JSON *exactly as sent* under the webhook secret (the
+//!   construction of picqer/exact-php-client's `Authenticatable`, the client Exact lists).
 //!
 //! The body is parsed once with serde_json's limits (the webhook already capped its size).
 
@@ -24,6 +27,7 @@ pub enum BodyScheme {
     Mailgun,
     Adyen,
     GraphClientState,
+    ExactOnline,
 }
 
 impl BodyScheme {
@@ -32,6 +36,7 @@ impl BodyScheme {
             BodyScheme::Mailgun => "mailgun",
             BodyScheme::Adyen => "adyen",
             BodyScheme::GraphClientState => "microsoft-graph",
+            BodyScheme::ExactOnline => "exact-online",
         }
     }
 }
@@ -53,12 +58,49 @@ fn text(v: Option<&Value>) -> Result<String, VerifyError> {
 }
 
 pub(crate) fn verify(scheme: BodyScheme, req: &VerifyRequest<'_>) -> Result<Verified, VerifyError> {
+    if scheme == BodyScheme::ExactOnline {
+        return verify_exact(req);
+    }
     let body = json(req.body)?;
     match scheme {
         BodyScheme::Mailgun => verify_mailgun(&body, req),
         BodyScheme::Adyen => verify_adyen(&body, req),
         BodyScheme::GraphClientState => verify_client_state(&body, req),
+        BodyScheme::ExactOnline => Err(VerifyError::MalformedBody("unreachable")),
     }
+}
+
+const EXACT_HEAD: &[u8] = b"{\"Content\":";
+const EXACT_HASH: &[u8] = b",\"HashCode\":\"";
+
+/// Exact Online's raw Content text and the hash after it.
+fn exact_parts(body: &[u8]) -> Result<(&[u8], &[u8]), VerifyError> {
+    const SHAPE: VerifyError =
+        VerifyError::MalformedBody("not {\"Content\":…,\"HashCode\":\"…\"}");
+    let rest = body.strip_prefix(EXACT_HEAD).ok_or(SHAPE)?;
+    let rest = rest.strip_suffix(b"\"}").ok_or(SHAPE)?;
+    let at = rest
+        .windows(EXACT_HASH.len())
+        .rposition(|w| w == EXACT_HASH)
+        .ok_or(SHAPE)?;
+    Ok((&rest[..at], &rest[at + EXACT_HASH.len()..]))
+}
+
+fn verify_exact(req: &VerifyRequest<'_>) -> Result<Verified, VerifyError> {
+    let (content, hash) = exact_parts(req.body)?;
+    let given = std::str::from_utf8(hash)
+        .ok()
+        .and_then(hex_decode)
+        .ok_or(VerifyError::MalformedBody("HashCode is not hex"))?;
+    for (index, secret) in req.secrets.iter().enumerate() {
+        if ct_eq(&hmac(HmacAlgorithm::Sha256, secret.expose().as_bytes(), &[content]), &given) {
+            return Ok(Verified {
+                timestamp: None,
+                secret_index: index,
+            });
+        }
+    }
+    Err(VerifyError::Mismatch)
 }
 
 fn verify_mailgun(body: &Value, req: &VerifyRequest<'_>) -> Result<Verified, VerifyError> {
@@ -176,6 +218,16 @@ fn verify_client_state(body: &Value, req: &VerifyRequest<'_>) -> Result<Verified
 /// Sign a body for `inlet send` and tests: the signature goes into the body, so the body
 /// is rewritten (and must be a JSON object of the provider's shape).
 pub(crate) fn sign(scheme: BodyScheme, req: &SignRequest<'_>) -> Result<SignedBody, SignError> {
+    if scheme == BodyScheme::ExactOnline {
+        // The body given is the Content; the hash covers its bytes as they are.
+        let mac = hmac(HmacAlgorithm::Sha256, req.secret.expose().as_bytes(), &[req.body]);
+        let mut out = EXACT_HEAD.to_vec();
+        out.extend_from_slice(req.body);
+        out.extend_from_slice(EXACT_HASH);
+        out.extend_from_slice(hex::encode_upper(mac).as_bytes());
+        out.extend_from_slice(b"\"}");
+        return Ok(SignedBody(out));
+    }
     let mut body: Value = serde_json::from_slice(req.body)
         .map_err(|_| SignError::Unsupported("the body must be JSON to carry the signature".into()))?;
     let secret = req.secret.expose();
@@ -210,6 +262,7 @@ pub(crate) fn sign(scheme: BodyScheme, req: &SignRequest<'_>) -> Result<SignedBo
                 }
             }
         }
+        BodyScheme::ExactOnline => {}
         BodyScheme::GraphClientState => {
             let items = body
                 .get_mut("value")
