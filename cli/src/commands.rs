@@ -189,7 +189,10 @@ fn providers(markdown: bool, json: bool) -> u8 {
         }
         return exit::OK;
     }
-    println!("{:<18} {:<38} {:<28} NEEDS", "SCHEME", "PROVIDER", "VERIFICATION");
+    println!(
+        "{:<18} {:<38} {:<28} NEEDS",
+        "SCHEME", "PROVIDER", "VERIFICATION"
+    );
     for p in PRESETS {
         println!(
             "{:<18} {:<38} {:<28} {}",
@@ -216,7 +219,7 @@ fn check(explicit: Option<&Path>) -> u8 {
         println!(
             "  provider {:<16} scheme {:<18} {} secret(s)  POST /webhooks/{}",
             p.name.as_str(),
-            p.scheme.name(),
+            p.preset,
             p.secrets.len(),
             p.name
         );

@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::catalogue::{self, Conventions, Settings};
 use crate::conflict::{ConflictRule, RuleKind};
+use crate::handshake::Handshake;
 use crate::ids::ProviderName;
 use crate::normalize::NormalizeRules;
 use crate::secret::{self, Secret};
 use crate::signature::{CertScheme, Encoding, HmacAlgorithm, HmacSpec, Scheme, TimestampFormat};
-use crate::catalogue::{self, Conventions, Settings};
-use crate::handshake::Handshake;
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
@@ -243,6 +243,8 @@ impl Default for HistoryConfig {
 #[derive(Debug, Clone)]
 pub struct ProviderConfig {
     pub name: ProviderName,
+    /// The catalogue preset the provider names (`paddle`), or `hmac`.
+    pub preset: &'static str,
     pub scheme: Scheme,
     pub secrets: Vec<Secret>,
     pub tolerance_secs: u64,
@@ -431,11 +433,11 @@ impl Config {
             if !seen.insert(p.name.clone()) {
                 push(at("name"), format!("{:?} is configured twice", p.name));
             }
-            let (scheme, conventions, handshake) = match build_scheme(p) {
-                Ok((s, c, h)) => (Some(s), c, h),
+            let (preset, scheme, conventions, handshake) = match build_scheme(p) {
+                Ok((n, s, c, h)) => (n, Some(s), c, h),
                 Err((field, msg)) => {
                     push(at(field), msg);
-                    (None, None, None)
+                    ("", None, None, None)
                 }
             };
             let mut verify_token = None;
@@ -525,6 +527,7 @@ impl Config {
             if let (Some(name), Some(scheme)) = (name, scheme) {
                 providers.push(ProviderConfig {
                     name,
+                    preset,
                     scheme,
                     secrets,
                     tolerance_secs: p.tolerance_secs.unwrap_or(DEFAULT_TOLERANCE_SECS),
@@ -781,14 +784,14 @@ type SettingError = (&'static str, String);
 
 /// What a provider's `scheme` builds: the generic `hmac` from its settings, or a preset
 /// from the catalogue with its conventions and handshake.
-type Built = (Scheme, Option<Conventions>, Option<Handshake>);
+type Built = (&'static str, Scheme, Option<Conventions>, Option<Handshake>);
 
 /// The scheme a provider names — the generic `hmac` built from its settings, or a preset
 /// from the catalogue — and the preset's conventions and handshake where it has them.
 fn build_scheme(p: &RawProvider) -> Result<Built, SettingError> {
     let public_url = p.public_url.as_deref().map(check_public_url).transpose()?;
     if p.scheme == "hmac" {
-        return generic_hmac(p, public_url).map(|s| (s, None, None));
+        return generic_hmac(p, public_url).map(|s| ("hmac", s, None, None));
     }
     let preset = catalogue::preset(&p.scheme).ok_or_else(|| {
         let names: Vec<&str> = catalogue::PRESETS.iter().map(|p| p.name).collect();
@@ -820,6 +823,7 @@ fn build_scheme(p: &RawProvider) -> Result<Built, SettingError> {
         header: p.header.as_deref(),
     })?;
     Ok((
+        preset.name,
         scheme,
         preset.has_conventions().then_some(preset.conventions),
         preset.handshake,

@@ -115,20 +115,35 @@ pub fn before_verification(
             let mode = query_value(query, "hub.mode");
             let token = query_value(query, "hub.verify_token").unwrap_or_default();
             let expected = verify_token.map(|t| t.expose()).unwrap_or_default();
-            let token_ok = !expected.is_empty() && crate::secret::constant_time_eq(&token, expected);
-            Some(match (mode.as_deref(), token_ok, query_value(query, "hub.challenge")) {
-                (Some("subscribe"), true, Some(c)) => match echoable(&c) {
-                    Some(c) => Answer::text(c),
-                    None => Answer::refused(400, "hub.challenge is not a short printable value"),
+            let token_ok =
+                !expected.is_empty() && crate::secret::constant_time_eq(&token, expected);
+            Some(
+                match (
+                    mode.as_deref(),
+                    token_ok,
+                    query_value(query, "hub.challenge"),
+                ) {
+                    (Some("subscribe"), true, Some(c)) => match echoable(&c) {
+                        Some(c) => Answer::text(c),
+                        None => {
+                            Answer::refused(400, "hub.challenge is not a short printable value")
+                        }
+                    },
+                    _ => Answer::refused(
+                        403,
+                        "hub.verify_token does not match the configured verify_token",
+                    ),
                 },
-                _ => Answer::refused(403, "hub.verify_token does not match the configured verify_token"),
-            })
+            )
         }
         Handshake::Okta if method == "GET" => {
             let challenge = headers.text("x-okta-verification-challenge")?;
             Some(match echoable(challenge) {
                 Some(c) => Answer::json(json!({ "verification": c })),
-                None => Answer::refused(400, "the verification challenge is not a short printable value"),
+                None => Answer::refused(
+                    400,
+                    "the verification challenge is not a short printable value",
+                ),
             })
         }
         Handshake::Graph => {
@@ -161,10 +176,16 @@ pub fn after_verification(
             return None;
         }
         let v: Value = serde_json::from_slice(body).ok()?;
-        return Some(match v.get("challenge").and_then(Value::as_str).and_then(echoable) {
-            Some(c) => Answer::text(c),
-            None => Answer::refused(400, "the challenge is not a short printable value"),
-        });
+        return Some(
+            match v
+                .get("challenge")
+                .and_then(Value::as_str)
+                .and_then(echoable)
+            {
+                Some(c) => Answer::text(c),
+                None => Answer::refused(400, "the challenge is not a short printable value"),
+            },
+        );
     }
     let v: Value = serde_json::from_slice(body).ok()?;
     match handshake {
@@ -172,7 +193,9 @@ pub fn after_verification(
             if v.get("type")?.as_str()? != "url_verification" {
                 return None;
             }
-            Some(Answer::json(json!({ "challenge": v.get("challenge")?.as_str()? })))
+            Some(Answer::json(
+                json!({ "challenge": v.get("challenge")?.as_str()? }),
+            ))
         }
         Handshake::Zoom => {
             if v.get("event")?.as_str()? != "endpoint.url_validation" {
@@ -180,11 +203,16 @@ pub fn after_verification(
             }
             let plain = v.pointer("/payload/plainToken")?.as_str()?;
             let Some(plain) = echoable(plain) else {
-                return Some(Answer::refused(400, "plainToken is not a short printable value"));
+                return Some(Answer::refused(
+                    400,
+                    "plainToken is not a short printable value",
+                ));
             };
             let secret = secret?.expose();
             let encrypted = crate::signature::hmac_sha256_hex(secret.as_bytes(), plain.as_bytes());
-            Some(Answer::json(json!({ "plainToken": plain, "encryptedToken": encrypted })))
+            Some(Answer::json(
+                json!({ "plainToken": plain, "encryptedToken": encrypted }),
+            ))
         }
         Handshake::Discord => {
             (v.get("type")?.as_u64()? == 1).then(|| Answer::json(json!({ "type": 1 })))
@@ -209,7 +237,14 @@ mod tests {
     fn meta_echoes_only_with_the_verify_token() {
         let token = Secret::new("s3cret-token");
         let q = "hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=s3cret-token";
-        let a = before_verification(Some(Handshake::Meta), "GET", q, &Headers::new(), Some(&token)).unwrap();
+        let a = before_verification(
+            Some(Handshake::Meta),
+            "GET",
+            q,
+            &Headers::new(),
+            Some(&token),
+        )
+        .unwrap();
         assert_eq!((a.status, a.body.as_str()), (200, "1158201444"));
         for q in [
             "hub.mode=subscribe&hub.challenge=1&hub.verify_token=wrong",
@@ -217,17 +252,47 @@ mod tests {
             "hub.challenge=1",
             "",
         ] {
-            let a = before_verification(Some(Handshake::Meta), "GET", q, &Headers::new(), Some(&token)).unwrap();
+            let a = before_verification(
+                Some(Handshake::Meta),
+                "GET",
+                q,
+                &Headers::new(),
+                Some(&token),
+            )
+            .unwrap();
             assert_eq!(a.status, 403, "{q}");
         }
         // No verify_token configured: nothing matches, not even an empty one.
         let q = "hub.mode=subscribe&hub.challenge=1&hub.verify_token=";
-        assert_eq!(before_verification(Some(Handshake::Meta), "GET", q, &Headers::new(), None).unwrap().status, 403);
+        assert_eq!(
+            before_verification(Some(Handshake::Meta), "GET", q, &Headers::new(), None)
+                .unwrap()
+                .status,
+            403
+        );
         // A hostile challenge is not echoed.
         let q = "hub.mode=subscribe&hub.challenge=%3Cscript%3E%0A&hub.verify_token=s3cret-token";
-        assert_eq!(before_verification(Some(Handshake::Meta), "GET", q, &Headers::new(), Some(&token)).unwrap().status, 400);
+        assert_eq!(
+            before_verification(
+                Some(Handshake::Meta),
+                "GET",
+                q,
+                &Headers::new(),
+                Some(&token)
+            )
+            .unwrap()
+            .status,
+            400
+        );
         // A POST is an event, verified as usual.
-        assert!(before_verification(Some(Handshake::Meta), "POST", q, &Headers::new(), Some(&token)).is_none());
+        assert!(before_verification(
+            Some(Handshake::Meta),
+            "POST",
+            q,
+            &Headers::new(),
+            Some(&token)
+        )
+        .is_none());
     }
 
     #[test]
@@ -235,7 +300,9 @@ mod tests {
         let h = Headers::new().with("x-okta-verification-challenge", "X2X8wVpNeEa0lFhLoNWmwQ");
         let a = before_verification(Some(Handshake::Okta), "GET", "", &h, None).unwrap();
         assert_eq!(a.body, r#"{"verification":"X2X8wVpNeEa0lFhLoNWmwQ"}"#);
-        assert!(before_verification(Some(Handshake::Okta), "GET", "", &Headers::new(), None).is_none());
+        assert!(
+            before_verification(Some(Handshake::Okta), "GET", "", &Headers::new(), None).is_none()
+        );
         let a = before_verification(
             Some(Handshake::Graph),
             "POST",
@@ -244,12 +311,25 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!((a.status, a.content_type), (200, "text/plain; charset=utf-8"));
-        assert_eq!(a.body, "Validation: Testing client application reachability");
+        assert_eq!(
+            (a.status, a.content_type),
+            (200, "text/plain; charset=utf-8")
+        );
+        assert_eq!(
+            a.body,
+            "Validation: Testing client application reachability"
+        );
         let long = format!("validationToken={}", "a".repeat(2000));
-        assert_eq!(before_verification(Some(Handshake::Graph), "POST", &long, &Headers::new(), None).unwrap().status, 400);
+        assert_eq!(
+            before_verification(Some(Handshake::Graph), "POST", &long, &Headers::new(), None)
+                .unwrap()
+                .status,
+            400
+        );
         // Other providers have no unsigned handshake.
-        assert!(before_verification(None, "GET", "validationToken=x", &Headers::new(), None).is_none());
+        assert!(
+            before_verification(None, "GET", "validationToken=x", &Headers::new(), None).is_none()
+        );
     }
 
     #[test]
@@ -257,28 +337,73 @@ mod tests {
         // Zoom's documented example: the HMAC-SHA256 of plainToken under the secret token.
         let secret = Secret::new("ZOOM_WEBHOOK_SECRET_TOKEN");
         let body = br#"{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1654503849680,"event":"endpoint.url_validation"}"#;
-        let a = after_verification(Some(Handshake::Zoom), &Headers::new(), body, Some(&secret)).unwrap();
+        let a = after_verification(Some(Handshake::Zoom), &Headers::new(), body, Some(&secret))
+            .unwrap();
         let v: Value = serde_json::from_str(&a.body).unwrap();
         assert_eq!(v["plainToken"], "qgg8vlvZRS6UYooatFL8Aw");
         assert_eq!(
             v["encryptedToken"].as_str().unwrap(),
-            crate::signature::hmac_sha256_hex(b"ZOOM_WEBHOOK_SECRET_TOKEN", b"qgg8vlvZRS6UYooatFL8Aw")
+            crate::signature::hmac_sha256_hex(
+                b"ZOOM_WEBHOOK_SECRET_TOKEN",
+                b"qgg8vlvZRS6UYooatFL8Aw"
+            )
         );
-        let h = Headers::new().with("twitch-eventsub-message-type", "webhook_callback_verification");
-        let a = after_verification(Some(Handshake::Twitch), &h, br#"{"challenge":"pogchamp-kappa-360noscope-vohiyo"}"#, None).unwrap();
+        let h = Headers::new().with(
+            "twitch-eventsub-message-type",
+            "webhook_callback_verification",
+        );
+        let a = after_verification(
+            Some(Handshake::Twitch),
+            &h,
+            br#"{"challenge":"pogchamp-kappa-360noscope-vohiyo"}"#,
+            None,
+        )
+        .unwrap();
         assert_eq!(a.body, "pogchamp-kappa-360noscope-vohiyo");
         let notification = Headers::new().with("twitch-eventsub-message-type", "notification");
-        assert!(after_verification(Some(Handshake::Twitch), &notification, br#"{"challenge":"x"}"#, None).is_none());
-        let a = after_verification(Some(Handshake::Discord), &Headers::new(), br#"{"type":1,"id":"1"}"#, None).unwrap();
+        assert!(after_verification(
+            Some(Handshake::Twitch),
+            &notification,
+            br#"{"challenge":"x"}"#,
+            None
+        )
+        .is_none());
+        let a = after_verification(
+            Some(Handshake::Discord),
+            &Headers::new(),
+            br#"{"type":1,"id":"1"}"#,
+            None,
+        )
+        .unwrap();
         assert_eq!(a.body, r#"{"type":1}"#);
-        assert!(after_verification(Some(Handshake::Discord), &Headers::new(), br#"{"type":2}"#, None).is_none());
+        assert!(after_verification(
+            Some(Handshake::Discord),
+            &Headers::new(),
+            br#"{"type":2}"#,
+            None
+        )
+        .is_none());
         let itr = br#"{"events":[],"firstEventSequence":0,"lastEventSequence":0,"entropy":"S0m3r4Nd0mt3xt"}"#;
-        assert_eq!(after_verification(Some(Handshake::Xero), &Headers::new(), itr, None).unwrap().status, 200);
+        assert_eq!(
+            after_verification(Some(Handshake::Xero), &Headers::new(), itr, None)
+                .unwrap()
+                .status,
+            200
+        );
         let event = br#"{"events":[{"resourceId":"x"}]}"#;
         assert!(after_verification(Some(Handshake::Xero), &Headers::new(), event, None).is_none());
         let slack = br#"{"type":"url_verification","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}"#;
-        let a = after_verification(Some(Handshake::SlackUrlVerification), &Headers::new(), slack, None).unwrap();
-        assert_eq!(a.body, r#"{"challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}"#);
+        let a = after_verification(
+            Some(Handshake::SlackUrlVerification),
+            &Headers::new(),
+            slack,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            a.body,
+            r#"{"challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}"#
+        );
         assert!(after_verification(None, &Headers::new(), slack, None).is_none());
     }
 }

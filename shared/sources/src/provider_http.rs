@@ -69,12 +69,19 @@ impl HttpProviderClient {
         if !status.is_success() {
             return Err(format!("GET {url}: HTTP {}", status.as_u16()));
         }
-        if resp.content_length().is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-            return Err(format!("GET {url}: the body is larger than {MAX_BODY_BYTES} bytes"));
+        if resp
+            .content_length()
+            .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+        {
+            return Err(format!(
+                "GET {url}: the body is larger than {MAX_BODY_BYTES} bytes"
+            ));
         }
         let body = resp.bytes().await.map_err(|e| format!("GET {url}: {e}"))?;
         if body.len() > MAX_BODY_BYTES {
-            return Err(format!("GET {url}: the body is larger than {MAX_BODY_BYTES} bytes"));
+            return Err(format!(
+                "GET {url}: the body is larger than {MAX_BODY_BYTES} bytes"
+            ));
         }
         Ok(body.to_vec())
     }
@@ -97,7 +104,11 @@ impl ProviderHttp for HttpProviderClient {
         let pem = self.get(url).await?;
         let mut cache = self.cache.lock().await;
         if cache.len() >= CACHE_ENTRIES {
-            if let Some(oldest) = cache.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| k.clone()) {
+            if let Some(oldest) = cache
+                .iter()
+                .min_by_key(|(_, (at, _))| *at)
+                .map(|(k, _)| k.clone())
+            {
                 cache.remove(&oldest);
             }
         }

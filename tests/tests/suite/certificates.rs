@@ -47,7 +47,11 @@ impl ProviderHttp for FakeProviderHttp {
 
 fn vectors(scheme: &str) -> Vec<serde_json::Value> {
     let path = std::env::var("INLET_INDEPENDENT_VECTORS").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/independent_vectors.json").to_string()
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/independent_vectors.json"
+        )
+        .to_string()
     });
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -67,7 +71,10 @@ fn cert_url(case: &serde_json::Value) -> String {
                 serde_json::from_str(case["body"].as_str().unwrap()).unwrap();
             body["SigningCertURL"].as_str().unwrap().to_string()
         }
-        _ => case["headers"]["PAYPAL-CERT-URL"].as_str().unwrap().to_string(),
+        _ => case["headers"]["PAYPAL-CERT-URL"]
+            .as_str()
+            .unwrap()
+            .to_string(),
     }
 }
 
@@ -86,7 +93,11 @@ fn setup(now: i64, providers: &str) -> Setup {
         &|_| None,
     )
     .unwrap();
-    Setup { _dir: dir, store, config }
+    Setup {
+        _dir: dir,
+        store,
+        config,
+    }
 }
 
 async fn send(
@@ -111,7 +122,8 @@ async fn send(
             query: "",
             headers: &headers,
             body: body.as_bytes(),
-            received_at: time::OffsetDateTime::from_unix_timestamp(case["now"].as_i64().unwrap()).unwrap(),
+            received_at: time::OffsetDateTime::from_unix_timestamp(case["now"].as_i64().unwrap())
+                .unwrap(),
             correlation_id: "c",
         },
     )
@@ -133,16 +145,23 @@ async fn sns_notifications_verify_with_the_fetched_certificate_and_only_for_our_
             &format!("[[providers]]\nname = \"sns\"\nscheme = \"aws-sns\"\nsecrets = [\"arn:aws:sns:us-east-1:123456789012:other\", {topic:?}]\n"),
         );
         let http = FakeProviderHttp {
-            certificates: HashMap::from([(cert_url(&case), case["certificate"].as_str().unwrap().to_string())]),
+            certificates: HashMap::from([(
+                cert_url(&case),
+                case["certificate"].as_str().unwrap().to_string(),
+            )]),
             ..Default::default()
         };
         let accepted = send(&s, &http, "sns", &case, body).await.unwrap();
-        assert!(matches!(accepted, Accepted::Enqueued { .. }), "{accepted:?}");
+        assert!(
+            matches!(accepted, Accepted::Enqueued { .. }),
+            "{accepted:?}"
+        );
         assert_eq!(http.fetched.lock().unwrap().as_slice(), [cert_url(&case)]);
         let got = s.store.receive(10, Duration::from_secs(30)).await.unwrap();
         assert_eq!(got.len(), 1);
         let envelope = got[0].envelope.as_ref().unwrap();
-        let message_id = serde_json::from_str::<serde_json::Value>(body).unwrap()["MessageId"].clone();
+        let message_id =
+            serde_json::from_str::<serde_json::Value>(body).unwrap()["MessageId"].clone();
         assert_eq!(envelope.event_id, message_id.as_str().unwrap());
         assert_eq!(envelope.entity.as_deref(), Some(topic));
 
@@ -155,17 +174,28 @@ async fn sns_notifications_verify_with_the_fetched_certificate_and_only_for_our_
         assert!(matches!(err, IngestError::Unauthorized(_)), "{err:?}");
 
         // A certificate URL off SNS's hosts is refused before anything is fetched.
-        let forged = body.replace("https://sns.us-east-1.amazonaws.com/", "https://sns.us-east-1.amazonaws.com.evil.io/");
+        let forged = body.replace(
+            "https://sns.us-east-1.amazonaws.com/",
+            "https://sns.us-east-1.amazonaws.com.evil.io/",
+        );
         let before = http.fetched.lock().unwrap().len();
         let err = send(&s, &http, "sns", &case, &forged).await.unwrap_err();
         assert!(matches!(err, IngestError::Unauthorized(_)), "{err:?}");
         assert_eq!(http.fetched.lock().unwrap().len(), before);
 
         // The provider's host unreachable: 503, so SNS retries; nothing enqueued.
-        let down = FakeProviderHttp { down: true, ..Default::default() };
+        let down = FakeProviderHttp {
+            down: true,
+            ..Default::default()
+        };
         let err = send(&s, &down, "sns", &case, body).await.unwrap_err();
         assert!(matches!(err, IngestError::Unavailable(_)), "{err:?}");
-        assert!(s.store.receive(10, Duration::from_secs(30)).await.unwrap().is_empty());
+        assert!(s
+            .store
+            .receive(10, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_empty());
     }
 }
 
@@ -175,22 +205,37 @@ async fn paypal_verifies_with_its_certificate_and_webhook_id() {
         let webhook_id = case["secret"].as_str().unwrap();
         let body = case["body"].as_str().unwrap();
         let http = FakeProviderHttp {
-            certificates: HashMap::from([(cert_url(&case), case["certificate"].as_str().unwrap().to_string())]),
+            certificates: HashMap::from([(
+                cert_url(&case),
+                case["certificate"].as_str().unwrap().to_string(),
+            )]),
             ..Default::default()
         };
         let s = setup(
             case["now"].as_i64().unwrap(),
             &format!("[[providers]]\nname = \"paypal\"\nscheme = \"paypal\"\nsecrets = [\"OLD-WEBHOOK\", {webhook_id:?}]\n"),
         );
-        assert!(matches!(send(&s, &http, "paypal", &case, body).await, Ok(Accepted::Enqueued { .. })));
+        assert!(matches!(
+            send(&s, &http, "paypal", &case, body).await,
+            Ok(Accepted::Enqueued { .. })
+        ));
         // Another webhook's id, a changed body: refused.
         let other = setup(case["now"].as_i64().unwrap(), "[[providers]]\nname = \"paypal\"\nscheme = \"paypal\"\nsecrets = [\"8PT597110X687430LKGECATA\"]\n");
-        assert!(matches!(send(&other, &http, "paypal", &case, body).await, Err(IngestError::Unauthorized(_))));
-        assert!(matches!(send(&s, &http, "paypal", &case, &format!("{body} ")).await, Err(IngestError::Unauthorized(_))));
+        assert!(matches!(
+            send(&other, &http, "paypal", &case, body).await,
+            Err(IngestError::Unauthorized(_))
+        ));
+        assert!(matches!(
+            send(&s, &http, "paypal", &case, &format!("{body} ")).await,
+            Err(IngestError::Unauthorized(_))
+        ));
         // A stale transmission: refused like any other old signature.
         let mut stale = case.clone();
         stale["now"] = (case["now"].as_i64().unwrap() + 3600).into();
-        assert!(matches!(send(&s, &http, "paypal", &stale, body).await, Err(IngestError::Unauthorized(_))));
+        assert!(matches!(
+            send(&s, &http, "paypal", &stale, body).await,
+            Err(IngestError::Unauthorized(_))
+        ));
     }
 }
 
@@ -208,7 +253,10 @@ async fn sns_subscription_confirmation_is_visited_only_when_enabled() {
     let topic = case["secret"].as_str().unwrap();
     for confirm in [true, false] {
         let http = FakeProviderHttp {
-            certificates: HashMap::from([(cert_url(&case), case["certificate"].as_str().unwrap().to_string())]),
+            certificates: HashMap::from([(
+                cert_url(&case),
+                case["certificate"].as_str().unwrap().to_string(),
+            )]),
             ..Default::default()
         };
         let s = setup(
@@ -227,11 +275,22 @@ async fn sns_subscription_confirmation_is_visited_only_when_enabled() {
             assert!(visited.is_empty());
             assert!(answer.body.contains("not_confirmed"), "{}", answer.body);
         }
-        assert!(s.store.receive(10, Duration::from_secs(30)).await.unwrap().is_empty());
+        assert!(s
+            .store
+            .receive(10, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_empty());
         // Re-signed as nothing: a changed token is refused and nothing is visited.
         let forged = body.replace("Token=", "Token=0");
-        let http = FakeProviderHttp { certificates: http.certificates.clone(), ..Default::default() };
-        assert!(matches!(send(&s, &http, "sns", &case, &forged).await, Err(IngestError::Unauthorized(_))));
+        let http = FakeProviderHttp {
+            certificates: http.certificates.clone(),
+            ..Default::default()
+        };
+        assert!(matches!(
+            send(&s, &http, "sns", &case, &forged).await,
+            Err(IngestError::Unauthorized(_))
+        ));
         assert!(http.visited.lock().unwrap().is_empty());
     }
 }
@@ -250,7 +309,10 @@ async fn the_http_client_caches_certificates_and_refuses_what_it_must() {
             }),
         )
         .route("/big", get(|| async { "x".repeat(200_000) }))
-        .route("/missing", get(|| async { (axum::http::StatusCode::NOT_FOUND, "no") }));
+        .route(
+            "/missing",
+            get(|| async { (axum::http::StatusCode::NOT_FOUND, "no") }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -260,12 +322,25 @@ async fn the_http_client_caches_certificates_and_refuses_what_it_must() {
     let first = client.certificate(&url).await.unwrap();
     let second = client.certificate(&url).await.unwrap();
     assert_eq!(first, second);
-    assert_eq!(*hits.lock().unwrap(), 1, "the second fetch came from the cache");
-    let err = client.certificate(&format!("{base}/big")).await.unwrap_err();
+    assert_eq!(
+        *hits.lock().unwrap(),
+        1,
+        "the second fetch came from the cache"
+    );
+    let err = client
+        .certificate(&format!("{base}/big"))
+        .await
+        .unwrap_err();
     assert!(err.contains("larger than"), "{err}");
-    let err = client.certificate(&format!("{base}/missing")).await.unwrap_err();
+    let err = client
+        .certificate(&format!("{base}/missing"))
+        .await
+        .unwrap_err();
     assert!(err.contains("HTTP 404"), "{err}");
     // The production client speaks https only.
-    let err = HttpProviderClient::new().certificate(&url).await.unwrap_err();
+    let err = HttpProviderClient::new()
+        .certificate(&url)
+        .await
+        .unwrap_err();
     assert!(err.contains("non-https"), "{err}");
 }

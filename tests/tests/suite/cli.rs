@@ -964,3 +964,53 @@ async fn a_twilio_form_is_verified_against_the_configured_url_and_delivered() {
     assert_eq!(r.status(), 401);
     dev.stop().await;
 }
+
+#[test]
+fn providers_lists_the_catalogue_and_check_names_a_missing_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, _) = inlet(&["providers"], dir.path());
+    assert_eq!(code, 0);
+    for name in [
+        "stripe",
+        "hubspot",
+        "discord",
+        "aws-sns",
+        "exact-online",
+        "mollie",
+    ] {
+        assert!(out.lines().any(|l| l.starts_with(name)), "{name} in {out}");
+    }
+    let (code, out, _) = inlet(&["providers", "--json"], dir.path());
+    assert_eq!(code, 0);
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), inlet_core::catalogue::PRESETS.len());
+    assert!(rows
+        .iter()
+        .all(|r| r["doc"].as_str().unwrap().starts_with("https://")));
+    let (code, out, _) = inlet(&["providers", "--markdown"], dir.path());
+    assert_eq!(code, 0);
+    assert_eq!(out, inlet_core::catalogue::markdown());
+
+    // A preset's missing setting, by name, and a bad argument.
+    let cfg = dir.path().join("inlet.toml");
+    std::fs::write(
+        &cfg,
+        "[[providers]]\nname = \"hs\"\nscheme = \"hubspot\"\nsecrets = [\"s\"]\n[[providers]]\nname = \"bc\"\nscheme = \"bigcommerce\"\nsecrets = [\"t\"]\n[[sinks]]\nkind = \"stdout\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = inlet(&["check", "--config", cfg.to_str().unwrap()], dir.path());
+    assert_eq!(code, 3);
+    assert!(
+        err.contains("providers[0].public_url: scheme \"hubspot\" signs the URL it calls"),
+        "{err}"
+    );
+    assert!(
+        err.contains("providers[1].header: \"bigcommerce\" sends a token in a header you choose"),
+        "{err}"
+    );
+    let (code, _, _) = inlet(&["providers", "--markdown", "--json"], dir.path());
+    assert_eq!(code, 2);
+}

@@ -517,14 +517,28 @@ async fn webhook_answers_provider_handshakes_on_http_api_events() {
 
     let resp = inlet_webhook_fn::handle(
         &deps,
-        request("GET", "meta", "hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=vt-lambda"),
+        request(
+            "GET",
+            "meta",
+            "hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=vt-lambda",
+        ),
     )
     .await;
-    assert_eq!((resp.status().as_u16(), text_of(&resp).as_str()), (200, "1158201444"));
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert_eq!(
+        (resp.status().as_u16(), text_of(&resp).as_str()),
+        (200, "1158201444")
+    );
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
     let resp = inlet_webhook_fn::handle(
         &deps,
-        request("GET", "meta", "hub.mode=subscribe&hub.challenge=1&hub.verify_token=wrong"),
+        request(
+            "GET",
+            "meta",
+            "hub.mode=subscribe&hub.challenge=1&hub.verify_token=wrong",
+        ),
     )
     .await;
     assert_eq!(resp.status(), 403);
@@ -533,10 +547,17 @@ async fn webhook_answers_provider_handshakes_on_http_api_events() {
         request("POST", "graph", "validationToken=Validation%3A%20Testing"),
     )
     .await;
-    assert_eq!((resp.status().as_u16(), text_of(&resp).as_str()), (200, "Validation: Testing"));
+    assert_eq!(
+        (resp.status().as_u16(), text_of(&resp).as_str()),
+        (200, "Validation: Testing")
+    );
     let resp = inlet_webhook_fn::handle(&deps, request("GET", "stripe", "")).await;
     assert_eq!(resp.status(), 405);
     // Nothing was enqueued.
     let queue = moto.queue(&q, &dlq);
-    assert!(queue.receive(10, Duration::from_secs(1)).await.unwrap().is_empty());
+    assert!(queue
+        .receive(10, Duration::from_secs(1))
+        .await
+        .unwrap()
+        .is_empty());
 }

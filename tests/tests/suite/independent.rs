@@ -6,9 +6,9 @@
 //! `scripts/test` regenerates the vectors with fresh secrets and bodies on every run
 //! (INLET_INDEPENDENT_VECTORS); alone, the committed fixture is used.
 
+use inlet_core::catalogue::{self, Settings};
 use inlet_core::headers::Headers;
 use inlet_core::secret::Secret;
-use inlet_core::catalogue::{self, Settings};
 use inlet_core::signature::{
     certificate_url, verify, verify_with_certificate, BodyScheme, Scheme, VerifyError,
     VerifyRequest,
@@ -33,7 +33,9 @@ fn tamper(scheme: &Scheme, body: &[u8]) -> Vec<u8> {
         Scheme::Body(BodyScheme::Adyen) => text.replacen("AUTHORISATION", "CANCELLATION", 1),
         Scheme::Body(BodyScheme::ExactOnline) => text.replacen("Accounts", "Accountz", 1),
         // SNS signs its fields, not the bytes: change the message.
-        Scheme::Certificate(_) if text.contains("\"TopicArn\"") => text.replacen("order", "orden", 1),
+        Scheme::Certificate(_) if text.contains("\"TopicArn\"") => {
+            text.replacen("order", "orden", 1)
+        }
         Scheme::Body(_) => {
             let at = text.find("\"token\": \"").unwrap() + 10;
             let flipped = if &text[at..=at] == "0" { "1" } else { "0" };
@@ -85,7 +87,9 @@ fn signatures_from_independent_libraries_verify() {
         let certificate = case["certificate"].as_str().map(str::as_bytes);
         let check = |req: &VerifyRequest<'_>| match certificate {
             Some(pem) => {
-                certificate_url(&scheme, req).expect("a certificate scheme").expect("an allowed URL");
+                certificate_url(&scheme, req)
+                    .expect("a certificate scheme")
+                    .expect("an allowed URL");
                 verify_with_certificate(&scheme, req, pem)
             }
             None => verify(&scheme, req),
@@ -103,7 +107,9 @@ fn signatures_from_independent_libraries_verify() {
     }
     // The providers' own libraries, python-cryptography and Python's hmac.
     assert_eq!(libraries.len(), 14, "{libraries:?}");
-    let presets: std::collections::BTreeSet<&str> =
-        cases.iter().map(|c| c["scheme"].as_str().unwrap()).collect();
+    let presets: std::collections::BTreeSet<&str> = cases
+        .iter()
+        .map(|c| c["scheme"].as_str().unwrap())
+        .collect();
     assert!(presets.len() >= 30, "{presets:?}");
 }

@@ -798,7 +798,13 @@ path = "{}"
 
     // Zoom: the plain token and its HMAC under the secret token.
     let body = r#"{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1654503849680,"event":"endpoint.url_validation"}"#;
-    let (status, _, text) = send(Method::POST, "/webhooks/zoom", sign("zoom", "zoom-secret-token", body, ""), body).await;
+    let (status, _, text) = send(
+        Method::POST,
+        "/webhooks/zoom",
+        sign("zoom", "zoom-secret-token", body, ""),
+        body,
+    )
+    .await;
     assert_eq!(status, 200, "{text}");
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let expected = {
@@ -807,7 +813,11 @@ path = "{}"
         let key = b"zoom-secret-token";
         let mut k = [0u8; 64];
         k[..key.len()].copy_from_slice(key);
-        let inner: Vec<u8> = k.iter().map(|b| b ^ 0x36).chain(*b"qgg8vlvZRS6UYooatFL8Aw").collect();
+        let inner: Vec<u8> = k
+            .iter()
+            .map(|b| b ^ 0x36)
+            .chain(*b"qgg8vlvZRS6UYooatFL8Aw")
+            .collect();
         let inner = sha2::Sha256::digest(&inner);
         let outer: Vec<u8> = k.iter().map(|b| b ^ 0x5c).chain(inner).collect();
         hex::encode(sha2::Sha256::digest(&outer))
@@ -819,20 +829,44 @@ path = "{}"
 
     // Twitch: the challenge as text, only for the verification message type.
     let body = r#"{"challenge":"pogchamp-kappa-360noscope-vohiyo","subscription":{"type":"channel.follow"}}"#;
-    let mut h = sign("twitch", "twitch-secret", body, "e76c6bd4-55c9-4987-8304-da1588d8988b");
-    h.push(("Twitch-Eventsub-Message-Type".into(), "webhook_callback_verification".into()));
+    let mut h = sign(
+        "twitch",
+        "twitch-secret",
+        body,
+        "e76c6bd4-55c9-4987-8304-da1588d8988b",
+    );
+    h.push((
+        "Twitch-Eventsub-Message-Type".into(),
+        "webhook_callback_verification".into(),
+    ));
     let (status, ct, text) = send(Method::POST, "/webhooks/twitch", h, body).await;
-    assert_eq!((status, text.as_str()), (200, "pogchamp-kappa-360noscope-vohiyo"));
+    assert_eq!(
+        (status, text.as_str()),
+        (200, "pogchamp-kappa-360noscope-vohiyo")
+    );
     assert!(ct.starts_with("text/plain"), "{ct}");
 
     // Discord: PING → PONG.
     let body = r#"{"type":1,"id":"1","application_id":"2"}"#;
-    let (status, _, text) = send(Method::POST, "/webhooks/discord", sign("discord", discord_key, body, ""), body).await;
+    let (status, _, text) = send(
+        Method::POST,
+        "/webhooks/discord",
+        sign("discord", discord_key, body, ""),
+        body,
+    )
+    .await;
     assert_eq!((status, text.as_str()), (200, r#"{"type":1}"#));
 
     // Xero intent to receive: 200 when signed, 401 when not.
-    let body = r#"{"events":[],"firstEventSequence":0,"lastEventSequence":0,"entropy":"S0m3r4Nd0mt3xt"}"#;
-    let (status, _, text) = send(Method::POST, "/webhooks/xero", sign("xero", "xero-key", body, ""), body).await;
+    let body =
+        r#"{"events":[],"firstEventSequence":0,"lastEventSequence":0,"entropy":"S0m3r4Nd0mt3xt"}"#;
+    let (status, _, text) = send(
+        Method::POST,
+        "/webhooks/xero",
+        sign("xero", "xero-key", body, ""),
+        body,
+    )
+    .await;
     assert_eq!((status, text.as_str()), (200, ""));
     let bad = vec![("x-xero-signature".to_string(), "AAAA".to_string())];
     let (status, _, _) = send(Method::POST, "/webhooks/xero", bad, body).await;
@@ -842,13 +876,25 @@ path = "{}"
     let q = "/webhooks/meta?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=meta-verify-token";
     let (status, _, text) = send(Method::GET, q, vec![], "").await;
     assert_eq!((status, text.as_str()), (200, "1158201444"));
-    let (status, _, _) = send(Method::GET, &q.replace("meta-verify-token", "guess"), vec![], "").await;
+    let (status, _, _) = send(
+        Method::GET,
+        &q.replace("meta-verify-token", "guess"),
+        vec![],
+        "",
+    )
+    .await;
     assert_eq!(status, 403);
 
     // Okta: the one-time verification GET.
-    let h = vec![("x-okta-verification-challenge".to_string(), "X2X8wVpNeEa0lFhLoNWmwQ".to_string())];
+    let h = vec![(
+        "x-okta-verification-challenge".to_string(),
+        "X2X8wVpNeEa0lFhLoNWmwQ".to_string(),
+    )];
     let (status, _, text) = send(Method::GET, "/webhooks/okta", h, "").await;
-    assert_eq!((status, text.as_str()), (200, r#"{"verification":"X2X8wVpNeEa0lFhLoNWmwQ"}"#));
+    assert_eq!(
+        (status, text.as_str()),
+        (200, r#"{"verification":"X2X8wVpNeEa0lFhLoNWmwQ"}"#)
+    );
 
     // Microsoft Graph: the validation token, decoded, as text.
     let (status, ct, text) = send(
@@ -858,7 +904,10 @@ path = "{}"
         "",
     )
     .await;
-    assert_eq!((status, text.as_str()), (200, "Validation: Testing client application reachability"));
+    assert_eq!(
+        (status, text.as_str()),
+        (200, "Validation: Testing client application reachability")
+    );
     assert!(ct.starts_with("text/plain"), "{ct}");
 
     // A GET to a provider without a GET handshake is refused.

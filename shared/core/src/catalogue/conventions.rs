@@ -56,7 +56,9 @@ impl Conventions {
                 .map(|v| Found::Text(v.to_string())),
             Field::Pointer(p) => json.and_then(|j| j.pointer(p)).and_then(|v| match v {
                 Value::String(s) if s.is_empty() => None,
-                Value::String(_) | Value::Number(_) | Value::Bool(_) => Some(Found::Json(v.clone())),
+                Value::String(_) | Value::Number(_) | Value::Bool(_) => {
+                    Some(Found::Json(v.clone()))
+                }
                 _ => None,
             }),
             Field::Form(name) => form_value(body, name).map(Found::Text),
@@ -82,7 +84,10 @@ impl Conventions {
 
     pub(crate) fn describe_id(&self) -> String {
         match (self.id.is_empty(), self.per_delivery) {
-            (_, true) => format!("{} @ arrival (every delivery is news)", Self::describe(self.id)),
+            (_, true) => format!(
+                "{} @ arrival (every delivery is news)",
+                Self::describe(self.id)
+            ),
             (true, false) => "body hash".into(),
             (false, false) => format!("{}, else body hash", Self::describe(self.id)),
         }

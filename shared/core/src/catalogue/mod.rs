@@ -15,8 +15,8 @@ pub use rows::PRESETS;
 
 use crate::handshake::Handshake;
 use crate::signature::{
-    BodyScheme, CertScheme, Encoding, HmacAlgorithm, HmacSpec, KeyAlgorithm, KeySpec, Pairs, Scheme,
-    TimestampFormat,
+    BodyScheme, CertScheme, Encoding, HmacAlgorithm, HmacSpec, KeyAlgorithm, KeySpec, Pairs,
+    Scheme, TimestampFormat,
 };
 
 /// One provider preset.
@@ -220,13 +220,19 @@ impl Preset {
         if settings.public_url.is_some() && !self.takes_url() {
             return Err((
                 "public_url",
-                format!("{:?} does not sign the URL; only URL-signing presets take one", self.name),
+                format!(
+                    "{:?} does not sign the URL; only URL-signing presets take one",
+                    self.name
+                ),
             ));
         }
         if settings.header.is_some() && !self.takes_header() {
             return Err((
                 "header",
-                format!("only applies to scheme = \"hmac\" or a token preset, not {:?}", self.name),
+                format!(
+                    "only applies to scheme = \"hmac\" or a token preset, not {:?}",
+                    self.name
+                ),
             ));
         }
         let url = || {
@@ -267,12 +273,21 @@ impl Preset {
                 template: HmacSpec::parse_template(row.template).map_err(|e| ("scheme", e))?,
             }),
             Verify::Token(fixed) => {
-                let header = settings.header.or(*fixed).filter(|h| !h.is_empty()).ok_or((
+                let header = settings
+                    .header
+                    .or(*fixed)
+                    .filter(|h| !h.is_empty())
+                    .ok_or((
                     "header",
-                    format!("{:?} sends a token in a header you choose at the provider: name it here", self.name),
+                    format!(
+                        "{:?} sends a token in a header you choose at the provider: name it here",
+                        self.name
+                    ),
                 ))?;
                 let ok = header.len() <= 128
-                    && header.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                    && header
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
                 if !ok {
                     return Err(("header", format!("{header:?} is not an HTTP header name")));
                 }
@@ -301,18 +316,41 @@ pub fn markdown() -> String {
     for p in PRESETS {
         let c = &p.conventions;
         let facts = if p.has_conventions() {
-            [c.describe_id(), Conventions::describe(c.event_type), c.describe_entity(), Conventions::describe(c.version)]
+            [
+                c.describe_id(),
+                Conventions::describe(c.event_type),
+                c.describe_entity(),
+                Conventions::describe(c.version),
+            ]
         } else {
-            ["(scheme's own)".into(), "(scheme's own)".into(), "(scheme's own)".into(), "(scheme's own)".into()]
+            [
+                "(scheme's own)".into(),
+                "(scheme's own)".into(),
+                "(scheme's own)".into(),
+                "(scheme's own)".into(),
+            ]
         };
         let mut note = p.note.replace('|', "\\|");
         if let Some(h) = p.handshake {
             let answered = format!("Handshake answered: {}.", h.describe());
-            note = if note.is_empty() { answered } else { format!("{note} {answered}") };
+            note = if note.is_empty() {
+                answered
+            } else {
+                format!("{note} {answered}")
+            };
         }
         out.push_str(&format!(
             "| `{}` | [{}]({}) | {} | {} | {} | {} | {} | {} | {} |\n",
-            p.name, p.title, p.doc, p.family(), p.needs(), facts[0], facts[1], facts[2], facts[3], note
+            p.name,
+            p.title,
+            p.doc,
+            p.family(),
+            p.needs(),
+            facts[0],
+            facts[1],
+            facts[2],
+            facts[3],
+            note
         ));
     }
     out

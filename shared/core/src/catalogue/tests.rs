@@ -35,14 +35,20 @@ fn secret(p: &Preset, n: u8) -> Secret {
     use ed25519_dalek::pkcs8::EncodePrivateKey as _;
     let pem = |der: Result<ed25519_dalek::pkcs8::SecretDocument, _>| {
         let der: ed25519_dalek::pkcs8::SecretDocument = der.unwrap();
-        Secret::new(der.to_pem("PRIVATE KEY", Default::default()).unwrap().to_string())
+        Secret::new(
+            der.to_pem("PRIVATE KEY", Default::default())
+                .unwrap()
+                .to_string(),
+        )
     };
     match &p.verify {
         Verify::Key(row) => match row.algorithm {
-            KeyAlgorithm::Ed25519 => pem(ed25519_dalek::SigningKey::from_bytes(&[n; 32]).to_pkcs8_der()),
-            KeyAlgorithm::EcdsaP256 => {
-                pem(p256::ecdsa::SigningKey::from_bytes(&[n; 32].into()).unwrap().to_pkcs8_der())
+            KeyAlgorithm::Ed25519 => {
+                pem(ed25519_dalek::SigningKey::from_bytes(&[n; 32]).to_pkcs8_der())
             }
+            KeyAlgorithm::EcdsaP256 => pem(p256::ecdsa::SigningKey::from_bytes(&[n; 32].into())
+                .unwrap()
+                .to_pkcs8_der()),
             KeyAlgorithm::RsaSha256 => Secret::new(RSA_KEYS[usize::from(n % 2)]),
         },
         Verify::Basic => Secret::new(format!("user:pass-{n}")),
@@ -84,7 +90,13 @@ fn signed(p: &Preset, scheme: &Scheme, n: u8) -> (Vec<u8>, Headers) {
     (out.body, h)
 }
 
-fn check(scheme: &Scheme, body: &[u8], h: &Headers, secrets: &[Secret], now: i64) -> Result<usize, VerifyError> {
+fn check(
+    scheme: &Scheme,
+    body: &[u8],
+    h: &Headers,
+    secrets: &[Secret],
+    now: i64,
+) -> Result<usize, VerifyError> {
     verify(
         scheme,
         &VerifyRequest {
@@ -114,12 +126,19 @@ fn signs_the_body(scheme: &Scheme) -> bool {
 fn every_preset_signs_verifies_rotates_and_rejects() {
     assert!(PRESETS.len() >= 45, "{} presets", PRESETS.len());
     for p in PRESETS {
-        let scheme = p.scheme(settings(p)).unwrap_or_else(|e| panic!("{}: {e:?}", p.name));
+        let scheme = p
+            .scheme(settings(p))
+            .unwrap_or_else(|e| panic!("{}: {e:?}", p.name));
         if let Scheme::Certificate(_) = scheme {
             // Signed with the provider's certificate key: the suite's `certificates` and
             // `independent` tests verify real signatures; `inlet send` says why it cannot.
             let s = secret(p, 1);
-            let req = SignRequest { body: b"{}", secret: &s, timestamp: NOW, id: "m" };
+            let req = SignRequest {
+                body: b"{}",
+                secret: &s,
+                timestamp: NOW,
+                id: "m",
+            };
             let err = sign_request(&scheme, &req).unwrap_err();
             assert!(err.to_string().contains("certificate"), "{err}");
             continue;
@@ -130,7 +149,12 @@ fn every_preset_signs_verifies_rotates_and_rejects() {
             assert_eq!(check(&scheme, &body, &h, &[], NOW), Ok(0));
             continue;
         }
-        assert_eq!(check(&scheme, &body, &h, &rotation, NOW), Ok(1), "{}", p.name);
+        assert_eq!(
+            check(&scheme, &body, &h, &rotation, NOW),
+            Ok(1),
+            "{}",
+            p.name
+        );
         // A wrong secret alone.
         assert!(
             matches!(
@@ -144,7 +168,11 @@ fn every_preset_signs_verifies_rotates_and_rejects() {
             // One byte changed inside the body.
             let mut tampered = body.clone();
             let at = tampered.iter().rposition(|&b| b.is_ascii_digit()).unwrap();
-            tampered[at] = if tampered[at] == b'9' { b'8' } else { tampered[at] + 1 };
+            tampered[at] = if tampered[at] == b'9' {
+                b'8'
+            } else {
+                tampered[at] + 1
+            };
             assert!(
                 matches!(
                     check(&scheme, &tampered, &h, &rotation, NOW),
@@ -190,9 +218,15 @@ fn public_keys_verify_and_only_private_keys_sign() {
         let p = preset(name).unwrap();
         let scheme = p.scheme(settings(p)).unwrap();
         let (body, h) = signed(p, &scheme, 1);
-        let Scheme::PublicKey(spec) = &scheme else { unreachable!() };
+        let Scheme::PublicKey(spec) = &scheme else {
+            unreachable!()
+        };
         let public = match spec.algorithm {
-            KeyAlgorithm::Ed25519 => hex::encode(ed25519_dalek::SigningKey::from_bytes(&[1; 32]).verifying_key().to_bytes()),
+            KeyAlgorithm::Ed25519 => hex::encode(
+                ed25519_dalek::SigningKey::from_bytes(&[1; 32])
+                    .verifying_key()
+                    .to_bytes(),
+            ),
             KeyAlgorithm::EcdsaP256 => {
                 use p256::pkcs8::EncodePublicKey as _;
                 let key = p256::ecdsa::SigningKey::from_bytes(&[1; 32].into()).unwrap();
@@ -201,22 +235,36 @@ fn public_keys_verify_and_only_private_keys_sign() {
             KeyAlgorithm::RsaSha256 => {
                 use rsa::pkcs8::{DecodePrivateKey as _, EncodePublicKey as _};
                 let key = rsa::RsaPrivateKey::from_pkcs8_pem(RSA_KEYS[1]).unwrap();
-                key.to_public_key().to_public_key_pem(Default::default()).unwrap()
+                key.to_public_key()
+                    .to_public_key_pem(Default::default())
+                    .unwrap()
             }
         };
         let public = Secret::new(public);
         assert!(scheme.check_secret(&public).is_ok(), "{name}");
-        assert_eq!(check(&scheme, &body, &h, std::slice::from_ref(&public), NOW), Ok(0), "{name}");
+        assert_eq!(
+            check(&scheme, &body, &h, std::slice::from_ref(&public), NOW),
+            Ok(0),
+            "{name}"
+        );
         let err = sign_request(
             &scheme,
-            &SignRequest { body: &body, secret: &public, timestamp: NOW, id: "m" },
+            &SignRequest {
+                body: &body,
+                secret: &public,
+                timestamp: NOW,
+                id: "m",
+            },
         )
         .unwrap_err();
         assert!(err.to_string().contains("private key"), "{name}: {err}");
         // Garbage keys are refused at config load and never verify.
         let junk = Secret::new("not a key");
         assert!(scheme.check_secret(&junk).is_err(), "{name}");
-        assert_eq!(check(&scheme, &body, &h, &[junk], NOW), Err(VerifyError::NoUsableSecret));
+        assert_eq!(
+            check(&scheme, &body, &h, &[junk], NOW),
+            Err(VerifyError::NoUsableSecret)
+        );
     }
 }
 
@@ -260,20 +308,45 @@ fn every_preset_loads_from_config_and_names_a_missing_setting() {
             );
             if p.name != "hmac" {
                 let err = Config::from_toml(&bare, &|_| None).unwrap_err().to_string();
-                let setting = if p.takes_url() { "public_url" } else { "header" };
-                assert!(err.contains(&format!("providers[0].{setting}")), "{}: {err}", p.name);
+                let setting = if p.takes_url() {
+                    "public_url"
+                } else {
+                    "header"
+                };
+                assert!(
+                    err.contains(&format!("providers[0].{setting}")),
+                    "{}: {err}",
+                    p.name
+                );
             }
         }
     }
     // Meta's GET check needs the verify token; no other preset takes one.
     let meta = "[[providers]]\nname = \"p\"\nscheme = \"meta\"\nsecrets = [\"s\"]\n[[sinks]]\nkind = \"stdout\"\n";
     let err = Config::from_toml(meta, &|_| None).unwrap_err().to_string();
-    assert!(err.contains("providers[0].verify_token: Meta checks the endpoint"), "{err}");
-    let cfg = Config::from_toml(&meta.replace("[[sinks]]", "verify_token = \"env:VT\"\n[[sinks]]"), &|n| (n == "VT").then(|| "tok".to_string())).unwrap();
-    assert_eq!(cfg.providers[0].verify_token.as_ref().map(|s| s.expose()), Some("tok"));
+    assert!(
+        err.contains("providers[0].verify_token: Meta checks the endpoint"),
+        "{err}"
+    );
+    let cfg = Config::from_toml(
+        &meta.replace("[[sinks]]", "verify_token = \"env:VT\"\n[[sinks]]"),
+        &|n| (n == "VT").then(|| "tok".to_string()),
+    )
+    .unwrap();
+    assert_eq!(
+        cfg.providers[0].verify_token.as_ref().map(|s| s.expose()),
+        Some("tok")
+    );
     // The worker reads no secret, the verify token included.
     assert!(Config::from_toml_without_secrets(meta).is_ok());
-    let err = Config::from_toml(&meta.replace("meta", "stripe").replace("[[sinks]]", "verify_token = \"x\"\n[[sinks]]"), &|_| None).unwrap_err().to_string();
+    let err = Config::from_toml(
+        &meta
+            .replace("meta", "stripe")
+            .replace("[[sinks]]", "verify_token = \"x\"\n[[sinks]]"),
+        &|_| None,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("only Meta's subscription check"), "{err}");
     // A setting a preset does not take is an error, not ignored.
     let err = Config::from_toml(
@@ -289,7 +362,10 @@ fn every_preset_loads_from_config_and_names_a_missing_setting() {
     )
     .unwrap_err()
     .to_string();
-    assert!(err.contains("does not sign, so it takes no secret"), "{err}");
+    assert!(
+        err.contains("does not sign, so it takes no secret"),
+        "{err}"
+    );
     let err = Config::from_toml(
         "[[providers]]\nname = \"p\"\nscheme = \"bigcommerce\"\nsecrets = [\"s\"]\nheader = \"X Bad\"\n[[sinks]]\nkind = \"stdout\"\n",
         &|_| None,
@@ -340,24 +416,45 @@ fn conventions_find_each_providers_facts() {
 
     let e = envelope(
         "woocommerce",
-        &[("X-WC-Webhook-Delivery-ID", "d-9"), ("X-WC-Webhook-Topic", "order.updated"), ("X-WC-Webhook-Resource", "order")],
+        &[
+            ("X-WC-Webhook-Delivery-ID", "d-9"),
+            ("X-WC-Webhook-Topic", "order.updated"),
+            ("X-WC-Webhook-Resource", "order"),
+        ],
         r#"{"id":77,"status":"processing"}"#,
     );
-    assert_eq!((e.event_id.as_str(), e.event_type.as_deref(), e.entity.as_deref()), ("d-9", Some("order.updated"), Some("order/77")));
+    assert_eq!(
+        (
+            e.event_id.as_str(),
+            e.event_type.as_deref(),
+            e.entity.as_deref()
+        ),
+        ("d-9", Some("order.updated"), Some("order/77"))
+    );
 
     let e = envelope(
         "hubspot",
         &[],
         r#"[{"eventId":100,"subscriptionType":"contact.propertyChange","objectId":123,"occurredAt":1700000000000}]"#,
     );
-    assert_eq!((e.event_id.as_str(), e.entity.as_deref(), e.version), ("100", Some("123"), Some(1_700_000_000_000)));
+    assert_eq!(
+        (e.event_id.as_str(), e.entity.as_deref(), e.version),
+        ("100", Some("123"), Some(1_700_000_000_000))
+    );
 
     let e = envelope(
         "sendgrid",
         &[],
         r#"[{"email":"a@b.c","event":"delivered","sg_event_id":"sg-1","sg_message_id":"m-1"}]"#,
     );
-    assert_eq!((e.event_id.as_str(), e.event_type.as_deref(), e.entity.as_deref()), ("sg-1", Some("delivered"), Some("message/m-1")));
+    assert_eq!(
+        (
+            e.event_id.as_str(),
+            e.event_type.as_deref(),
+            e.entity.as_deref()
+        ),
+        ("sg-1", Some("delivered"), Some("message/m-1"))
+    );
 
     // Twitch: the id header (the same on a retry) and the subscription type.
     let e = envelope(
@@ -365,10 +462,17 @@ fn conventions_find_each_providers_facts() {
         &[("Twitch-Eventsub-Message-Id", "befa7b53")],
         r#"{"subscription":{"type":"channel.follow"},"event":{}}"#,
     );
-    assert_eq!((e.event_id.as_str(), e.event_type.as_deref()), ("befa7b53", Some("channel.follow")));
+    assert_eq!(
+        (e.event_id.as_str(), e.event_type.as_deref()),
+        ("befa7b53", Some("channel.follow"))
+    );
 
     // No id anywhere: the body's hash, the same for a retried identical body.
-    let e = envelope("xero", &[], r#"{"events":[{"resourceId":"inv-1","eventCategory":"INVOICE","eventType":"UPDATE"}]}"#);
+    let e = envelope(
+        "xero",
+        &[],
+        r#"{"events":[{"resourceId":"inv-1","eventCategory":"INVOICE","eventType":"UPDATE"}]}"#,
+    );
     assert!(e.event_id.starts_with("sha256-"));
     assert_eq!(e.entity.as_deref(), Some("INVOICE/inv-1"));
 

@@ -20,7 +20,9 @@ use sha2::{Digest, Sha256};
 
 use super::crypto::{b64_decode, b64_encode, ct_eq, hex_decode, hmac};
 use super::generic::HmacAlgorithm;
-use super::{check_timestamp, parse_timestamp, SignError, SignRequest, Verified, VerifyError, VerifyRequest};
+use super::{
+    check_timestamp, parse_timestamp, SignError, SignRequest, Verified, VerifyError, VerifyRequest,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyScheme {
@@ -75,8 +77,7 @@ const EXACT_HASH: &[u8] = b",\"HashCode\":\"";
 
 /// Exact Online's raw Content text and the hash after it.
 fn exact_parts(body: &[u8]) -> Result<(&[u8], &[u8]), VerifyError> {
-    const SHAPE: VerifyError =
-        VerifyError::MalformedBody("not {\"Content\":…,\"HashCode\":\"…\"}");
+    const SHAPE: VerifyError = VerifyError::MalformedBody("not {\"Content\":…,\"HashCode\":\"…\"}");
     let rest = body.strip_prefix(EXACT_HEAD).ok_or(SHAPE)?;
     let rest = rest.strip_suffix(b"\"}").ok_or(SHAPE)?;
     let at = rest
@@ -93,7 +94,14 @@ fn verify_exact(req: &VerifyRequest<'_>) -> Result<Verified, VerifyError> {
         .and_then(hex_decode)
         .ok_or(VerifyError::MalformedBody("HashCode is not hex"))?;
     for (index, secret) in req.secrets.iter().enumerate() {
-        if ct_eq(&hmac(HmacAlgorithm::Sha256, secret.expose().as_bytes(), &[content]), &given) {
+        if ct_eq(
+            &hmac(
+                HmacAlgorithm::Sha256,
+                secret.expose().as_bytes(),
+                &[content],
+            ),
+            &given,
+        ) {
             return Ok(Verified {
                 timestamp: None,
                 secret_index: index,
@@ -106,7 +114,9 @@ fn verify_exact(req: &VerifyRequest<'_>) -> Result<Verified, VerifyError> {
 fn verify_mailgun(body: &Value, req: &VerifyRequest<'_>) -> Result<Verified, VerifyError> {
     let field = |name: &str| match body.pointer(&format!("/signature/{name}")) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s.as_str()),
-        _ => Err(VerifyError::MalformedBody("no signature.timestamp/token/signature strings")),
+        _ => Err(VerifyError::MalformedBody(
+            "no signature.timestamp/token/signature strings",
+        )),
     };
     let (timestamp, token, signature) = (field("timestamp")?, field("token")?, field("signature")?);
     let ts = parse_timestamp(timestamp, "signature.timestamp")?;
@@ -143,10 +153,16 @@ fn adyen_items(body: &Value) -> Result<Vec<&Value>, VerifyError> {
     let items: Vec<&Value> = body
         .get("notificationItems")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|i| i.get("NotificationRequestItem")).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| i.get("NotificationRequestItem"))
+                .collect()
+        })
         .unwrap_or_default();
     if items.is_empty() {
-        return Err(VerifyError::MalformedBody("no notificationItems[].NotificationRequestItem"));
+        return Err(VerifyError::MalformedBody(
+            "no notificationItems[].NotificationRequestItem",
+        ));
     }
     Ok(items)
 }
@@ -164,8 +180,14 @@ fn verify_adyen(body: &Value, req: &VerifyRequest<'_>) -> Result<Verified, Verif
     let mut signed = Vec::with_capacity(items.len());
     for item in items {
         let given = match item.pointer("/additionalData/hmacSignature") {
-            Some(Value::String(s)) => b64_decode(s).ok_or(VerifyError::MalformedBody("hmacSignature is not base64"))?,
-            _ => return Err(VerifyError::MalformedBody("an item has no additionalData.hmacSignature")),
+            Some(Value::String(s)) => {
+                b64_decode(s).ok_or(VerifyError::MalformedBody("hmacSignature is not base64"))?
+            }
+            _ => {
+                return Err(VerifyError::MalformedBody(
+                    "an item has no additionalData.hmacSignature",
+                ))
+            }
         };
         signed.push((adyen_signed_string(item)?, given));
     }
@@ -177,7 +199,10 @@ fn verify_adyen(body: &Value, req: &VerifyRequest<'_>) -> Result<Verified, Verif
         };
         usable = true;
         if signed.iter().all(|(content, given)| {
-            ct_eq(&hmac(HmacAlgorithm::Sha256, &key, &[content.as_bytes()]), given)
+            ct_eq(
+                &hmac(HmacAlgorithm::Sha256, &key, &[content.as_bytes()]),
+                given,
+            )
         }) {
             return Ok(Verified {
                 timestamp: None,
@@ -196,13 +221,20 @@ fn verify_client_state(body: &Value, req: &VerifyRequest<'_>) -> Result<Verified
     let states: Vec<&str> = body
         .get("value")
         .and_then(Value::as_array)
-        .map(|a| a.iter().map(|n| n.get("clientState").and_then(Value::as_str).unwrap_or("")).collect())
+        .map(|a| {
+            a.iter()
+                .map(|n| n.get("clientState").and_then(Value::as_str).unwrap_or(""))
+                .collect()
+        })
         .unwrap_or_default();
     if states.is_empty() {
         return Err(VerifyError::MalformedBody("no value[] notifications"));
     }
     // Digests, so neither the contents nor the length of a secret leak through timing.
-    let states: Vec<_> = states.iter().map(|s| Sha256::digest(s.as_bytes())).collect();
+    let states: Vec<_> = states
+        .iter()
+        .map(|s| Sha256::digest(s.as_bytes()))
+        .collect();
     for (index, secret) in req.secrets.iter().enumerate() {
         let expected = Sha256::digest(secret.expose().as_bytes());
         if states.iter().all(|s| ct_eq(s, &expected)) {
@@ -220,7 +252,11 @@ fn verify_client_state(body: &Value, req: &VerifyRequest<'_>) -> Result<Verified
 pub(crate) fn sign(scheme: BodyScheme, req: &SignRequest<'_>) -> Result<SignedBody, SignError> {
     if scheme == BodyScheme::ExactOnline {
         // The body given is the Content; the hash covers its bytes as they are.
-        let mac = hmac(HmacAlgorithm::Sha256, req.secret.expose().as_bytes(), &[req.body]);
+        let mac = hmac(
+            HmacAlgorithm::Sha256,
+            req.secret.expose().as_bytes(),
+            &[req.body],
+        );
         let mut out = EXACT_HEAD.to_vec();
         out.extend_from_slice(req.body);
         out.extend_from_slice(EXACT_HASH);
@@ -228,16 +264,23 @@ pub(crate) fn sign(scheme: BodyScheme, req: &SignRequest<'_>) -> Result<SignedBo
         out.extend_from_slice(b"\"}");
         return Ok(SignedBody(out));
     }
-    let mut body: Value = serde_json::from_slice(req.body)
-        .map_err(|_| SignError::Unsupported("the body must be JSON to carry the signature".into()))?;
+    let mut body: Value = serde_json::from_slice(req.body).map_err(|_| {
+        SignError::Unsupported("the body must be JSON to carry the signature".into())
+    })?;
     let secret = req.secret.expose();
     match scheme {
         BodyScheme::Mailgun => {
             let ts = req.timestamp.to_string();
             let token = hex::encode(Sha256::digest(format!("{}{}", req.id, ts).as_bytes()));
-            let mac = hmac(HmacAlgorithm::Sha256, secret.as_bytes(), &[ts.as_bytes(), token.as_bytes()]);
+            let mac = hmac(
+                HmacAlgorithm::Sha256,
+                secret.as_bytes(),
+                &[ts.as_bytes(), token.as_bytes()],
+            );
             let Some(obj) = body.as_object_mut() else {
-                return Err(SignError::Unsupported("a Mailgun body is a JSON object".into()));
+                return Err(SignError::Unsupported(
+                    "a Mailgun body is a JSON object".into(),
+                ));
             };
             obj.insert(
                 "signature".into(),
@@ -250,12 +293,20 @@ pub(crate) fn sign(scheme: BodyScheme, req: &SignRequest<'_>) -> Result<SignedBo
             let items = body
                 .get_mut("notificationItems")
                 .and_then(Value::as_array_mut)
-                .ok_or_else(|| SignError::Unsupported("an Adyen body has notificationItems".into()))?;
-            for item in items.iter_mut().filter_map(|i| i.get_mut("NotificationRequestItem")) {
-                let content = adyen_signed_string(item).map_err(|e| SignError::Unsupported(e.to_string()))?;
+                .ok_or_else(|| {
+                    SignError::Unsupported("an Adyen body has notificationItems".into())
+                })?;
+            for item in items
+                .iter_mut()
+                .filter_map(|i| i.get_mut("NotificationRequestItem"))
+            {
+                let content =
+                    adyen_signed_string(item).map_err(|e| SignError::Unsupported(e.to_string()))?;
                 let mac = b64_encode(&hmac(HmacAlgorithm::Sha256, &key, &[content.as_bytes()]));
                 if let Some(obj) = item.as_object_mut() {
-                    let extra = obj.entry("additionalData").or_insert_with(|| serde_json::json!({}));
+                    let extra = obj
+                        .entry("additionalData")
+                        .or_insert_with(|| serde_json::json!({}));
                     if let Some(extra) = extra.as_object_mut() {
                         extra.insert("hmacSignature".into(), Value::String(mac));
                     }

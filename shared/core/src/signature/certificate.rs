@@ -19,9 +19,7 @@ use sha2::Sha256;
 use x509_cert::der::DecodePem as _;
 
 use super::crypto::b64_decode;
-use super::{
-    check_timestamp, malformed, required, Verified, VerifyError, VerifyRequest,
-};
+use super::{check_timestamp, malformed, required, Verified, VerifyError, VerifyRequest};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CertScheme {
@@ -44,14 +42,19 @@ impl CertScheme {
             // sns.<region>.amazonaws.com, sns.<region>.amazonaws.com.cn
             CertScheme::Sns => {
                 let region_ok = |r: &str| {
-                    r.len() >= 3 && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    r.len() >= 3
+                        && r.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                 };
                 matches!(labels.as_slice(), ["sns", r, "amazonaws", "com"] if region_ok(r))
                     || matches!(labels.as_slice(), ["sns", r, "amazonaws", "com", "cn"] if region_ok(r))
             }
             CertScheme::Paypal => matches!(
                 host,
-                "api.paypal.com" | "api-m.paypal.com" | "api.sandbox.paypal.com" | "api-m.sandbox.paypal.com"
+                "api.paypal.com"
+                    | "api-m.paypal.com"
+                    | "api.sandbox.paypal.com"
+                    | "api-m.sandbox.paypal.com"
             ),
         }
     }
@@ -75,7 +78,9 @@ fn json(body: &[u8]) -> Result<Value, VerifyError> {
 fn field<'v>(v: &'v Value, name: &'static str) -> Result<&'v str, VerifyError> {
     v.get(name)
         .and_then(Value::as_str)
-        .ok_or(VerifyError::MalformedBody("an SNS message field is missing"))
+        .ok_or(VerifyError::MalformedBody(
+            "an SNS message field is missing",
+        ))
 }
 
 /// The certificate URL the request names, checked against the provider's hosts.
@@ -86,8 +91,9 @@ pub(crate) fn certificate_url(
     match scheme {
         CertScheme::Sns => {
             let v = json(req.body)?;
-            allowed_url(scheme, field(&v, "SigningCertURL")?)
-                .ok_or(VerifyError::MalformedBody("SigningCertURL is not an https URL on sns.<region>.amazonaws.com"))
+            allowed_url(scheme, field(&v, "SigningCertURL")?).ok_or(VerifyError::MalformedBody(
+                "SigningCertURL is not an https URL on sns.<region>.amazonaws.com",
+            ))
         }
         CertScheme::Paypal => {
             const HEADER: &str = "paypal-cert-url";
@@ -101,9 +107,22 @@ pub(crate) fn certificate_url(
 fn sns_string_to_sign(v: &Value) -> Result<String, VerifyError> {
     let kind = field(v, "Type")?;
     let names: &[&str] = match kind {
-        "Notification" => &["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"],
+        "Notification" => &[
+            "Message",
+            "MessageId",
+            "Subject",
+            "Timestamp",
+            "TopicArn",
+            "Type",
+        ],
         "SubscriptionConfirmation" | "UnsubscribeConfirmation" => &[
-            "Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type",
+            "Message",
+            "MessageId",
+            "SubscribeURL",
+            "Timestamp",
+            "Token",
+            "TopicArn",
+            "Type",
         ],
         _ => return Err(VerifyError::MalformedBody("unknown SNS message Type")),
     };
@@ -118,7 +137,11 @@ fn sns_string_to_sign(v: &Value) -> Result<String, VerifyError> {
             }
             // Only a notification's Subject is optional.
             None if *name == "Subject" => {}
-            None => return Err(VerifyError::MalformedBody("an SNS message field is missing")),
+            None => {
+                return Err(VerifyError::MalformedBody(
+                    "an SNS message field is missing",
+                ))
+            }
         }
     }
     Ok(out)
@@ -141,9 +164,13 @@ fn certificate_key(
     const UNUSABLE: VerifyError = VerifyError::MalformedBody("the signing certificate is unusable");
     let cert = x509_cert::Certificate::from_pem(pem).map_err(|_| UNUSABLE)?;
     let validity = &cert.tbs_certificate.validity;
-    let secs = |t: &x509_cert::time::Time| i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX);
+    let secs = |t: &x509_cert::time::Time| {
+        i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
+    };
     if now < secs(&validity.not_before) || now > secs(&validity.not_after) {
-        return Err(VerifyError::MalformedBody("the signing certificate is not valid now"));
+        return Err(VerifyError::MalformedBody(
+            "the signing certificate is not valid now",
+        ));
     }
     // PayPal's SDK accepts only certificates issued to a *.paypal.com name.
     if scheme == CertScheme::Paypal {
@@ -154,10 +181,16 @@ fn certificate_key(
                 .is_some_and(|cn| cn.to_ascii_lowercase().ends_with(".paypal.com"))
         });
         if !paypal {
-            return Err(VerifyError::MalformedBody("the signing certificate is not issued to paypal.com"));
+            return Err(VerifyError::MalformedBody(
+                "the signing certificate is not issued to paypal.com",
+            ));
         }
     }
-    let spki = cert.tbs_certificate.subject_public_key_info.to_der().map_err(|_| UNUSABLE)?;
+    let spki = cert
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .map_err(|_| UNUSABLE)?;
     rsa::RsaPublicKey::from_public_key_der(&spki).map_err(|_| UNUSABLE)
 }
 
@@ -167,8 +200,12 @@ fn rsa_verifies(key: rsa::RsaPublicKey, digest: Digest, message: &[u8], signatur
         return false;
     };
     match digest {
-        Digest::Sha1 => rsa::pkcs1v15::VerifyingKey::<sha1::Sha1>::new(key).verify(message, &sig).is_ok(),
-        Digest::Sha256 => rsa::pkcs1v15::VerifyingKey::<Sha256>::new(key).verify(message, &sig).is_ok(),
+        Digest::Sha1 => rsa::pkcs1v15::VerifyingKey::<sha1::Sha1>::new(key)
+            .verify(message, &sig)
+            .is_ok(),
+        Digest::Sha256 => rsa::pkcs1v15::VerifyingKey::<Sha256>::new(key)
+            .verify(message, &sig)
+            .is_ok(),
     }
 }
 
@@ -198,7 +235,10 @@ pub(crate) fn verify(
             req.secrets
                 .iter()
                 .position(|s| s.expose() == topic)
-                .map(|secret_index| Verified { timestamp: None, secret_index })
+                .map(|secret_index| Verified {
+                    timestamp: None,
+                    secret_index,
+                })
                 .ok_or(VerifyError::Mismatch)
         }
         CertScheme::Paypal => {
@@ -206,11 +246,17 @@ pub(crate) fn verify(
             let time_text = required(req.headers, "paypal-transmission-time")?;
             let algo = required(req.headers, "paypal-auth-algo")?;
             if algo != "SHA256withRSA" {
-                return Err(malformed("paypal-auth-algo", "only SHA256withRSA is accepted"));
+                return Err(malformed(
+                    "paypal-auth-algo",
+                    "only SHA256withRSA is accepted",
+                ));
             }
-            let ts = time::OffsetDateTime::parse(time_text, &time::format_description::well_known::Rfc3339)
-                .map_err(|_| malformed("paypal-transmission-time", "not RFC 3339"))?
-                .unix_timestamp();
+            let ts = time::OffsetDateTime::parse(
+                time_text,
+                &time::format_description::well_known::Rfc3339,
+            )
+            .map_err(|_| malformed("paypal-transmission-time", "not RFC 3339"))?
+            .unix_timestamp();
             check_timestamp(ts, req.now, req.tolerance_secs)?;
             let signature = b64_decode(required(req.headers, "paypal-transmission-sig")?)
                 .ok_or_else(|| malformed("paypal-transmission-sig", "not base64"))?;
@@ -219,7 +265,10 @@ pub(crate) fn verify(
             for (index, webhook_id) in req.secrets.iter().enumerate() {
                 let message = format!("{id}|{time_text}|{}|{crc}", webhook_id.expose());
                 if rsa_verifies(key.clone(), Digest::Sha256, message.as_bytes(), &signature) {
-                    return Ok(Verified { timestamp: Some(ts), secret_index: index });
+                    return Ok(Verified {
+                        timestamp: Some(ts),
+                        secret_index: index,
+                    });
                 }
             }
             Err(VerifyError::Mismatch)
@@ -267,8 +316,16 @@ mod tests {
         ] {
             assert!(allowed_url(CertScheme::Sns, bad).is_none(), "{bad}");
         }
-        assert!(allowed_url(CertScheme::Paypal, "https://api.paypal.com/v1/notifications/certs/CERT-360caa42").is_some());
-        assert!(allowed_url(CertScheme::Paypal, "https://api.sandbox.paypal.com/v1/notifications/certs/x").is_some());
+        assert!(allowed_url(
+            CertScheme::Paypal,
+            "https://api.paypal.com/v1/notifications/certs/CERT-360caa42"
+        )
+        .is_some());
+        assert!(allowed_url(
+            CertScheme::Paypal,
+            "https://api.sandbox.paypal.com/v1/notifications/certs/x"
+        )
+        .is_some());
         assert!(allowed_url(CertScheme::Paypal, "https://paypal.com.evil.io/certs/x").is_none());
         assert!(allowed_url(CertScheme::Paypal, "https://evil.paypal.com/certs/x").is_none());
     }
@@ -288,7 +345,8 @@ mod tests {
             sns_string_to_sign(&v).unwrap(),
             "Message\nhi\nMessageId\nm\nSubscribeURL\nhttps://u\nTimestamp\nt\nToken\ntok\nTopicArn\narn:t\nType\nSubscriptionConfirmation\n"
         );
-        let v: Value = serde_json::from_str(r#"{"Type":"SubscriptionConfirmation","MessageId":"m"}"#).unwrap();
+        let v: Value =
+            serde_json::from_str(r#"{"Type":"SubscriptionConfirmation","MessageId":"m"}"#).unwrap();
         assert!(sns_string_to_sign(&v).is_err());
     }
 }

@@ -290,8 +290,7 @@ fn read_header<'h>(
                 timestamp = Some(value);
             }
         }
-        let timestamp =
-            timestamp.ok_or_else(|| malformed(&spec.header, "no timestamp pair"))?;
+        let timestamp = timestamp.ok_or_else(|| malformed(&spec.header, "no timestamp pair"))?;
         return Ok((signatures, Some(timestamp)));
     }
     let signatures = header
@@ -382,7 +381,11 @@ pub(crate) fn sign(
     let content = spec
         .render(req.body, Some(&ts), &headers)
         .map_err(|e| SignError::Unsupported(e.to_string()))?;
-    let mac = spec.encode(&hmac(spec.algorithm, req.secret.expose().as_bytes(), &[&content]));
+    let mac = spec.encode(&hmac(
+        spec.algorithm,
+        req.secret.expose().as_bytes(),
+        &[&content],
+    ));
     let value = match &spec.pairs {
         Some(p) => format!(
             "{}={ts}{}{}={}{mac}",

@@ -17,9 +17,9 @@ mod url_signed;
 
 pub use body_signed::BodyScheme;
 pub use certificate::{sns_control, CertScheme};
-pub(crate) use url_signed::form_component;
-pub use public_key::{KeyAlgorithm, KeySpec};
 pub use generic::{Encoding, HmacAlgorithm, HmacSpec, Pairs, Part, TimestampFormat};
+pub use public_key::{KeyAlgorithm, KeySpec};
+pub(crate) use url_signed::form_component;
 
 use crate::headers::Headers;
 use crate::secret::Secret;

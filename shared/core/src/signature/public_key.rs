@@ -91,9 +91,9 @@ fn private_key(alg: KeyAlgorithm, text: &str) -> Result<PrivateKey, String> {
         KeyAlgorithm::Ed25519 => PrivateKey::Ed25519(
             ed25519_dalek::SigningKey::from_pkcs8_pem(text).map_err(|e| bad(&e))?,
         ),
-        KeyAlgorithm::EcdsaP256 => PrivateKey::Ecdsa(
-            p256::ecdsa::SigningKey::from_pkcs8_pem(text).map_err(|e| bad(&e))?,
-        ),
+        KeyAlgorithm::EcdsaP256 => {
+            PrivateKey::Ecdsa(p256::ecdsa::SigningKey::from_pkcs8_pem(text).map_err(|e| bad(&e))?)
+        }
         KeyAlgorithm::RsaSha256 => {
             let key = rsa::RsaPrivateKey::from_pkcs8_pem(text).map_err(|e| bad(&e))?;
             PrivateKey::Rsa(Box::new(rsa::pkcs1v15::SigningKey::new(key)))
@@ -201,17 +201,27 @@ pub(crate) fn verify(spec: &KeySpec, req: &VerifyRequest<'_>) -> Result<Verified
     })
 }
 
-pub(crate) fn sign(spec: &KeySpec, req: &SignRequest<'_>) -> Result<Vec<(String, String)>, SignError> {
+pub(crate) fn sign(
+    spec: &KeySpec,
+    req: &SignRequest<'_>,
+) -> Result<Vec<(String, String)>, SignError> {
     if !is_private_pem(req.secret.expose()) {
         return Err(SignError::UnusableSecret(format!(
             "signing as this provider needs a PKCS#8 {} private key (PEM); the configured key is public",
             spec.algorithm.name()
         )));
     }
-    let key = private_key(spec.algorithm, req.secret.expose()).map_err(SignError::UnusableSecret)?;
+    let key =
+        private_key(spec.algorithm, req.secret.expose()).map_err(SignError::UnusableSecret)?;
     let ts = req.timestamp.to_string();
-    let message = render(&spec.template, req.body, Some(&ts), &crate::headers::Headers::new(), None)
-        .map_err(|e| SignError::Unsupported(e.to_string()))?;
+    let message = render(
+        &spec.template,
+        req.body,
+        Some(&ts),
+        &crate::headers::Headers::new(),
+        None,
+    )
+    .map_err(|e| SignError::Unsupported(e.to_string()))?;
     let signature = match key {
         PrivateKey::Ed25519(k) => {
             use ed25519_dalek::Signer as _;

@@ -6,13 +6,13 @@ use tracing::{info, warn};
 
 use crate::config::{Config, ProviderConfig};
 use crate::envelope::Source;
+use crate::handshake::{self, Answer};
 use crate::headers::Headers;
 use crate::ids::EventKey;
 use crate::metrics::{names, Metrics};
 use crate::normalize::{normalize, Incoming, NormalizeError};
-use crate::ports::{Queue, StoreError};
-use crate::handshake::{self, Answer};
 use crate::ports::ProviderHttp;
+use crate::ports::{Queue, StoreError};
 use crate::signature::{self, verify, CertScheme, Scheme, VerifyError, VerifyRequest};
 
 /// One webhook request as received.
@@ -101,7 +101,12 @@ pub async fn ingest(
         req.headers,
         provider.verify_token.as_ref(),
     ) {
-        info!(provider = pname, correlation_id = req.correlation_id, status = answer.status, "handshake answered");
+        info!(
+            provider = pname,
+            correlation_id = req.correlation_id,
+            status = answer.status,
+            "handshake answered"
+        );
         return Ok(Accepted::Handshake(answer));
     }
     if req.method != "POST" {
@@ -152,18 +157,18 @@ pub async fn ingest(
     let verified = match verified {
         Ok(v) => v,
         Err(e) => {
-        metrics.incr(
-            names::SIGNATURE_FAILURES,
-            &[("provider", pname), ("reason", e.reason())],
-            1,
-        );
-        warn!(
-            provider = pname,
-            correlation_id = req.correlation_id,
-            reason = e.reason(),
-            "signature rejected"
-        );
-        return Err(e.into());
+            metrics.incr(
+                names::SIGNATURE_FAILURES,
+                &[("provider", pname), ("reason", e.reason())],
+                1,
+            );
+            warn!(
+                provider = pname,
+                correlation_id = req.correlation_id,
+                reason = e.reason(),
+                "signature rejected"
+            );
+            return Err(e.into());
         }
     };
 
@@ -176,7 +181,11 @@ pub async fn ingest(
     if let Some(answer) =
         handshake::after_verification(provider.handshake, req.headers, req.body, secret)
     {
-        info!(provider = pname, correlation_id = req.correlation_id, "handshake answered");
+        info!(
+            provider = pname,
+            correlation_id = req.correlation_id,
+            "handshake answered"
+        );
         return Ok(Accepted::Handshake(answer));
     }
 
@@ -237,11 +246,18 @@ async fn sns_control(
                     source: None,
                 }));
             }
-            info!(provider = pname, correlation_id, "SNS subscription confirmed");
+            info!(
+                provider = pname,
+                correlation_id, "SNS subscription confirmed"
+            );
             answer("confirmed", "subscription confirmed")
         }
         ("SubscriptionConfirmation", _) => {
-            warn!(provider = pname, correlation_id, "SNS subscription confirmation received; confirm_subscription is off");
+            warn!(
+                provider = pname,
+                correlation_id,
+                "SNS subscription confirmation received; confirm_subscription is off"
+            );
             answer(
                 "not_confirmed",
                 "confirm_subscription is off: confirm the subscription in the SNS console",
