@@ -89,6 +89,18 @@ fn read_secret_file(path: &str) -> Result<String, String> {
     Ok(text)
 }
 
+/// Whether `presented` equals `expected`, in constant time over SHA-256 digests, so neither
+/// the contents nor the length of the expected value leak through timing.
+pub fn constant_time_eq(presented: &str, expected: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    use subtle::ConstantTimeEq;
+    let (a, b) = (
+        Sha256::digest(presented.as_bytes()),
+        Sha256::digest(expected.as_bytes()),
+    );
+    bool::from(a.ct_eq(&b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,16 +142,4 @@ mod tests {
         let _ = std::fs::remove_file(&big);
         assert!(err.to_string().contains("larger than"), "{err}");
     }
-}
-
-/// Whether `presented` equals `expected`, in constant time over SHA-256 digests, so neither
-/// the contents nor the length of the expected value leak through timing.
-pub fn constant_time_eq(presented: &str, expected: &str) -> bool {
-    use sha2::{Digest, Sha256};
-    use subtle::ConstantTimeEq;
-    let (a, b) = (
-        Sha256::digest(presented.as_bytes()),
-        Sha256::digest(expected.as_bytes()),
-    );
-    bool::from(a.ct_eq(&b))
 }

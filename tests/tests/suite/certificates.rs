@@ -269,7 +269,7 @@ async fn sns_subscription_confirmation_is_visited_only_when_enabled() {
         assert_eq!(answer.status, 200);
         let visited = http.visited.lock().unwrap().clone();
         if confirm {
-            assert_eq!(visited, [subscribe_url.clone()]);
+            assert_eq!(visited, std::slice::from_ref(&subscribe_url));
             assert!(answer.body.contains("\"confirmed\""), "{}", answer.body);
         } else {
             assert!(visited.is_empty());

@@ -273,17 +273,15 @@ impl Preset {
                 template: HmacSpec::parse_template(row.template).map_err(|e| ("scheme", e))?,
             }),
             Verify::Token(fixed) => {
+                let missing = format!(
+                    "{:?} sends a token in a header you choose at the provider: name it here",
+                    self.name
+                );
                 let header = settings
                     .header
                     .or(*fixed)
                     .filter(|h| !h.is_empty())
-                    .ok_or((
-                    "header",
-                    format!(
-                        "{:?} sends a token in a header you choose at the provider: name it here",
-                        self.name
-                    ),
-                ))?;
+                    .ok_or(("header", missing))?;
                 let ok = header.len() <= 128
                     && header
                         .bytes()
