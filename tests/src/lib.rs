@@ -1373,3 +1373,18 @@ pub mod runtime_api {
         path
     }
 }
+
+/// The independent signature vectors: regenerated with fresh keys by `scripts/test`
+/// (`INLET_INDEPENDENT_VECTORS`), else the committed fixture.
+pub fn independent_vectors() -> Vec<serde_json::Value> {
+    let path = std::env::var("INLET_INDEPENDENT_VECTORS").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/independent_vectors.json"
+        )
+        .to_string()
+    });
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    doc["cases"].as_array().unwrap().clone()
+}

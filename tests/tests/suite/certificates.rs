@@ -46,22 +46,21 @@ impl ProviderHttp for FakeProviderHttp {
 }
 
 fn vectors(scheme: &str) -> Vec<serde_json::Value> {
-    let path = std::env::var("INLET_INDEPENDENT_VECTORS").unwrap_or_else(|_| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/fixtures/independent_vectors.json"
-        )
-        .to_string()
-    });
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    doc["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
+    inlet_tests::independent_vectors()
+        .into_iter()
         .filter(|c| c["scheme"] == scheme)
-        .cloned()
         .collect()
+}
+
+/// A provider host serving the case's certificate at the URL the case names.
+fn serving(case: &serde_json::Value) -> FakeProviderHttp {
+    FakeProviderHttp {
+        certificates: HashMap::from([(
+            cert_url(case),
+            case["certificate"].as_str().unwrap().to_string(),
+        )]),
+        ..Default::default()
+    }
 }
 
 fn cert_url(case: &serde_json::Value) -> String {
@@ -144,13 +143,7 @@ async fn sns_notifications_verify_with_the_fetched_certificate_and_only_for_our_
             case["now"].as_i64().unwrap(),
             &format!("[[providers]]\nname = \"sns\"\nscheme = \"aws-sns\"\nsecrets = [\"arn:aws:sns:us-east-1:123456789012:other\", {topic:?}]\n"),
         );
-        let http = FakeProviderHttp {
-            certificates: HashMap::from([(
-                cert_url(&case),
-                case["certificate"].as_str().unwrap().to_string(),
-            )]),
-            ..Default::default()
-        };
+        let http = serving(&case);
         let accepted = send(&s, &http, "sns", &case, body).await.unwrap();
         assert!(
             matches!(accepted, Accepted::Enqueued { .. }),
@@ -204,13 +197,7 @@ async fn paypal_verifies_with_its_certificate_and_webhook_id() {
     for case in vectors("paypal") {
         let webhook_id = case["secret"].as_str().unwrap();
         let body = case["body"].as_str().unwrap();
-        let http = FakeProviderHttp {
-            certificates: HashMap::from([(
-                cert_url(&case),
-                case["certificate"].as_str().unwrap().to_string(),
-            )]),
-            ..Default::default()
-        };
+        let http = serving(&case);
         let s = setup(
             case["now"].as_i64().unwrap(),
             &format!("[[providers]]\nname = \"paypal\"\nscheme = \"paypal\"\nsecrets = [\"OLD-WEBHOOK\", {webhook_id:?}]\n"),
@@ -252,13 +239,7 @@ async fn sns_subscription_confirmation_is_visited_only_when_enabled() {
         .to_string();
     let topic = case["secret"].as_str().unwrap();
     for confirm in [true, false] {
-        let http = FakeProviderHttp {
-            certificates: HashMap::from([(
-                cert_url(&case),
-                case["certificate"].as_str().unwrap().to_string(),
-            )]),
-            ..Default::default()
-        };
+        let http = serving(&case);
         let s = setup(
             case["now"].as_i64().unwrap(),
             &format!("[[providers]]\nname = \"sns\"\nscheme = \"aws-sns\"\nsecrets = [{topic:?}]\nconfirm_subscription = {confirm}\n"),

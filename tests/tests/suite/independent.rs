@@ -48,16 +48,7 @@ fn tamper(scheme: &Scheme, body: &[u8]) -> Vec<u8> {
 
 #[test]
 fn signatures_from_independent_libraries_verify() {
-    let path = std::env::var("INLET_INDEPENDENT_VECTORS").unwrap_or_else(|_| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/fixtures/independent_vectors.json"
-        )
-        .to_string()
-    });
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let cases = doc["cases"].as_array().unwrap();
+    let cases = &inlet_tests::independent_vectors();
     assert!(cases.len() >= 120, "vectors for every library");
     let mut libraries = std::collections::BTreeSet::new();
     for case in cases {

@@ -15,6 +15,23 @@ const TYPE_FIELD: Conventions = Conventions {
     ..Conventions::NONE
 };
 
+/// Adobe Commerce (and its Magento name): RSA-SHA256 over the body.
+const ADOBE_COMMERCE: KeyRow = KeyRow {
+    header: "x-adobe-commerce-webhook-signature",
+    algorithm: KeyAlgorithm::RsaSha256,
+    encoding: Encoding::Base64,
+    timestamp_header: None,
+    template: "{body}",
+};
+
+const ADOBE_COMMERCE_EVENTS: Conventions = Conventions {
+    event_type: &[P("/eventName")],
+    ..Conventions::NONE
+};
+
+/// Meta's apps (Facebook, Instagram, WhatsApp): the app secret over the body.
+const META: HmacRow = HmacRow::sha256_hex("X-Hub-Signature-256").prefix("sha256=");
+
 const fn svix_alias(name: &'static str, title: &'static str, doc: &'static str) -> Preset {
     Preset {
         name,
@@ -158,17 +175,8 @@ pub static PRESETS: &[Preset] = &[
     Preset {
         name: "adobe-commerce",
         title: "Adobe Commerce (Magento) webhooks",
-        verify: Verify::Key(KeyRow {
-            header: "x-adobe-commerce-webhook-signature",
-            algorithm: KeyAlgorithm::RsaSha256,
-            encoding: Encoding::Base64,
-            timestamp_header: None,
-            template: "{body}",
-        }),
-        conventions: Conventions {
-            event_type: &[P("/eventName")],
-            ..Conventions::NONE
-        },
+        verify: Verify::Key(ADOBE_COMMERCE),
+        conventions: ADOBE_COMMERCE_EVENTS,
         doc: "https://developer.adobe.com/commerce/extensibility/webhooks/signature-verification/",
         note: "Adobe Commerce webhooks are synchronous: configure the hook as a soft failure, since Inlet answers 202 before any consumer runs.",
         handshake: None,
@@ -176,17 +184,8 @@ pub static PRESETS: &[Preset] = &[
     Preset {
         name: "magento",
         title: "Magento (Adobe Commerce) webhooks",
-        verify: Verify::Key(KeyRow {
-            header: "x-adobe-commerce-webhook-signature",
-            algorithm: KeyAlgorithm::RsaSha256,
-            encoding: Encoding::Base64,
-            timestamp_header: None,
-            template: "{body}",
-        }),
-        conventions: Conventions {
-            event_type: &[P("/eventName")],
-            ..Conventions::NONE
-        },
+        verify: Verify::Key(ADOBE_COMMERCE),
+        conventions: ADOBE_COMMERCE_EVENTS,
         doc: "https://developer.adobe.com/commerce/extensibility/webhooks/signature-verification/",
         note: "Alias of adobe-commerce.",
         handshake: None,
@@ -593,7 +592,7 @@ pub static PRESETS: &[Preset] = &[
     Preset {
         name: "meta",
         title: "Meta (Facebook, Instagram, WhatsApp)",
-        verify: Verify::Hmac(HmacRow::sha256_hex("X-Hub-Signature-256").prefix("sha256=")),
+        verify: Verify::Hmac(META),
         conventions: Conventions {
             event_type: &[P("/object")],
             entity_id: &[P("/entry/0/id")],
@@ -606,7 +605,7 @@ pub static PRESETS: &[Preset] = &[
     Preset {
         name: "whatsapp",
         title: "WhatsApp Business (Meta)",
-        verify: Verify::Hmac(HmacRow::sha256_hex("X-Hub-Signature-256").prefix("sha256=")),
+        verify: Verify::Hmac(META),
         conventions: Conventions {
             event_type: &[P("/entry/0/changes/0/field")],
             entity_id: &[P("/entry/0/id")],
