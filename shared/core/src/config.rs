@@ -256,6 +256,18 @@ pub struct ProviderConfig {
     pub verify_token: Option<Secret>,
     /// AWS SNS: visit a verified SubscriptionConfirmation's SubscribeURL.
     pub confirm_subscription: bool,
+    /// Presets that send only an id (Mollie): the webhook fetches the object from the
+    /// provider's API and enqueues that, so what is delivered comes from the provider.
+    pub fetch: Option<FetchById>,
+}
+
+/// Where an id-only notification's object is fetched from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchById {
+    /// `https://api.mollie.com/v2/payments/{id}`: `{id}` is the notification's id.
+    pub url: String,
+    /// Sent as a bearer token.
+    pub token: Option<Secret>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -348,6 +360,10 @@ struct RawProvider {
     verify_token: Option<String>,
     /// AWS SNS: confirm subscriptions (visit the SubscribeURL of a verified confirmation).
     confirm_subscription: Option<bool>,
+    /// Id-only presets (Mollie): the API URL of the object, with `{id}`.
+    fetch_url: Option<String>,
+    /// A secret reference: the API key sent as a bearer token with `fetch_url`.
+    fetch_token: Option<String>,
 }
 
 /// Resolves the `NAME` of an `env:NAME` secret reference.
@@ -466,6 +482,43 @@ impl Config {
                 );
             }
             let unsigned = matches!(scheme, Some(Scheme::Unsigned));
+            let fetch = match (&p.fetch_url, unsigned) {
+                (None, _) => {
+                    if p.fetch_token.is_some() {
+                        push(at("fetch_token"), "goes with fetch_url".into());
+                    }
+                    None
+                }
+                (Some(_), false) => {
+                    push(
+                        at("fetch_url"),
+                        "only presets that send just an id (mollie) fetch their object".into(),
+                    );
+                    None
+                }
+                (Some(url), true) => match check_fetch_url(url) {
+                    Err(e) => {
+                        push(at("fetch_url"), e);
+                        None
+                    }
+                    Ok(()) => {
+                        let token = match (&p.fetch_token, env) {
+                            (Some(spec), Some(env)) => match secret::resolve(spec, env) {
+                                Ok(s) => Some(s),
+                                Err(e) => {
+                                    push(at("fetch_token"), e.to_string());
+                                    None
+                                }
+                            },
+                            _ => None,
+                        };
+                        Some(FetchById {
+                            url: url.clone(),
+                            token,
+                        })
+                    }
+                },
+            };
             if unsigned && !p.secrets.is_empty() {
                 push(
                     at("secrets"),
@@ -543,6 +596,7 @@ impl Config {
                     handshake,
                     verify_token,
                     confirm_subscription: p.confirm_subscription.unwrap_or(false),
+                    fetch,
                 });
             }
         }
@@ -897,6 +951,29 @@ fn generic_hmac(p: &RawProvider, public_url: Option<String>) -> Result<Scheme, S
         template,
         url: public_url,
     }))
+}
+
+/// A fetch URL: https (plain http only to this machine, for development), with `{id}` once,
+/// in the path.
+fn check_fetch_url(url: &str) -> Result<(), String> {
+    let local = [
+        "http://127.0.0.1:",
+        "http://127.0.0.1/",
+        "http://localhost:",
+        "http://localhost/",
+    ];
+    let scheme_ok = url.starts_with("https://") || local.iter().any(|p| url.starts_with(p));
+    let shape_ok = url.matches("{id}").count() == 1
+        && !url.contains('?')
+        && url.len() <= 2048
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if scheme_ok && shape_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{url:?} is not an https URL with {{id}} once in its path (e.g. https://api.mollie.com/v2/payments/{{id}})"
+        ))
+    }
 }
 
 /// The URL a provider calls, exactly as entered in its dashboard: what URL-signing schemes

@@ -24,6 +24,13 @@ impl Headers {
         self.entries.push((name.to_ascii_lowercase(), value.into()));
     }
 
+    /// Replace every value of `name` with one.
+    pub fn set(&mut self, name: &str, value: impl Into<Vec<u8>>) {
+        let name = name.to_ascii_lowercase();
+        self.entries.retain(|(n, _)| *n != name);
+        self.entries.push((name, value.into()));
+    }
+
     pub fn with(mut self, name: &str, value: impl Into<Vec<u8>>) -> Self {
         self.insert(name, value);
         self

@@ -146,7 +146,15 @@ fn conventions_facts(c: &Conventions, input: &Incoming<'_>, json: Option<&Value>
     let text = |fields| read(fields).map(|f: Found| f.text());
     let entity_id = text(c.entity_id);
     let mut event_id = text(c.id);
-    if c.per_delivery {
+    let state: Vec<String> = c
+        .id_suffix
+        .iter()
+        .filter_map(|f| text(std::slice::from_ref(f)))
+        .collect();
+    if !state.is_empty() {
+        let base = event_id.unwrap_or_else(|| format!("sha256-{}", sha256_hex(input.body)));
+        event_id = Some(format!("{base}@{}", state.join(":")));
+    } else if c.per_delivery {
         // The provider sends the same id for every change: each arrival is its own event.
         let at = input.received_at.unix_timestamp_nanos() / 1_000_000;
         let base = event_id.unwrap_or_else(|| format!("sha256-{}", sha256_hex(input.body)));

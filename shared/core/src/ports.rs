@@ -461,4 +461,11 @@ pub trait ProviderHttp: Send + Sync {
     async fn certificate(&self, url: &str) -> Result<Vec<u8>, String>;
     /// GET `url` and succeed on a 2xx.
     async fn visit(&self, url: &str) -> Result<(), String>;
+    /// The object at `url` from a provider's API (JSON), with `token` as a bearer token;
+    /// `None` when the provider says there is no such object (404).
+    async fn fetch_object(
+        &self,
+        url: &str,
+        token: Option<&crate::secret::Secret>,
+    ) -> Result<Option<Vec<u8>>, String>;
 }

@@ -1,18 +1,21 @@
-//! The webhook's HTTPS client for providers that sign with a published certificate (AWS SNS,
-//! PayPal): fetches a certificate once and keeps it (they rotate rarely and every request
-//! names one), and visits SNS's SubscribeURL when confirmation is enabled. Only https, a
-//! short timeout, a small body cap; the URLs were checked against the provider's hosts
-//! before they get here.
+//! The webhook's HTTPS client for providers that need one: the signing certificate of AWS
+//! SNS and PayPal (fetched once and kept — they rotate rarely and every request names one),
+//! SNS's SubscribeURL when confirmation is enabled, and a provider's object by id for
+//! presets that send only an id (Mollie). Only https, a short timeout, a body cap, no
+//! redirects; the URLs were checked against the provider's hosts or come from the config.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use inlet_core::ports::ProviderHttp;
+use inlet_core::secret::Secret;
 use tokio::sync::Mutex;
 
 /// A certificate is a few KiB; anything much larger is not one.
-const MAX_BODY_BYTES: usize = 64 * 1024;
+const MAX_CERTIFICATE_BYTES: usize = 64 * 1024;
+/// A provider's object (a Mollie payment) is a few KiB; the webhook's own body limit.
+const MAX_OBJECT_BYTES: usize = 1024 * 1024;
 const TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a fetched certificate is reused.
 const CACHE_FOR: Duration = Duration::from_secs(3600);
@@ -20,11 +23,11 @@ const CACHE_FOR: Duration = Duration::from_secs(3600);
 const CACHE_ENTRIES: usize = 64;
 
 pub struct HttpProviderClient {
-    /// Built on first use: most deployments never fetch a certificate, and building a TLS
+    /// Built on first use: most deployments never fetch anything, and building a TLS
     /// client (its root store) would only add to every cold start.
     client: tokio::sync::OnceCell<reqwest::Client>,
     cache: Mutex<HashMap<String, (Instant, Vec<u8>)>>,
-    /// Tests serve certificates over plain HTTP on 127.0.0.1.
+    /// Tests serve over plain HTTP on 127.0.0.1.
     allow_http: bool,
 }
 
@@ -46,7 +49,13 @@ impl HttpProviderClient {
         }
     }
 
-    async fn get(&self, url: &str) -> Result<Vec<u8>, String> {
+    /// GET `url`; `Ok(None)` for a 404.
+    async fn get(
+        &self,
+        url: &str,
+        token: Option<&Secret>,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<u8>>, String> {
         if !(url.starts_with("https://") || (self.allow_http && url.starts_with("http://"))) {
             return Err(format!("refusing a non-https URL: {url}"));
         }
@@ -60,30 +69,30 @@ impl HttpProviderClient {
                     .unwrap_or_default()
             })
             .await;
-        let resp = client
-            .get(url)
+        let mut request = client.get(url).header("accept", "application/json");
+        if let Some(token) = token {
+            request = request.bearer_auth(token.expose());
+        }
+        let resp = request
             .send()
             .await
             .map_err(|e| format!("GET {url}: {e}"))?;
         let status = resp.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
         if !status.is_success() {
             return Err(format!("GET {url}: HTTP {}", status.as_u16()));
         }
-        if resp
-            .content_length()
-            .is_some_and(|n| n > MAX_BODY_BYTES as u64)
-        {
-            return Err(format!(
-                "GET {url}: the body is larger than {MAX_BODY_BYTES} bytes"
-            ));
+        let too_large = || format!("GET {url}: the body is larger than {max_bytes} bytes");
+        if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
+            return Err(too_large());
         }
         let body = resp.bytes().await.map_err(|e| format!("GET {url}: {e}"))?;
-        if body.len() > MAX_BODY_BYTES {
-            return Err(format!(
-                "GET {url}: the body is larger than {MAX_BODY_BYTES} bytes"
-            ));
+        if body.len() > max_bytes {
+            return Err(too_large());
         }
-        Ok(body.to_vec())
+        Ok(Some(body.to_vec()))
     }
 }
 
@@ -101,14 +110,17 @@ impl ProviderHttp for HttpProviderClient {
                 return Ok(pem.clone());
             }
         }
-        let pem = self.get(url).await?;
+        let pem = self
+            .get(url, None, MAX_CERTIFICATE_BYTES)
+            .await?
+            .ok_or_else(|| format!("GET {url}: HTTP 404"))?;
         let mut cache = self.cache.lock().await;
         if cache.len() >= CACHE_ENTRIES {
-            if let Some(oldest) = cache
+            let oldest = cache
                 .iter()
                 .min_by_key(|(_, (at, _))| *at)
-                .map(|(k, _)| k.clone())
-            {
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
                 cache.remove(&oldest);
             }
         }
@@ -117,6 +129,17 @@ impl ProviderHttp for HttpProviderClient {
     }
 
     async fn visit(&self, url: &str) -> Result<(), String> {
-        self.get(url).await.map(|_| ())
+        match self.get(url, None, MAX_CERTIFICATE_BYTES).await? {
+            Some(_) => Ok(()),
+            None => Err(format!("GET {url}: HTTP 404")),
+        }
+    }
+
+    async fn fetch_object(
+        &self,
+        url: &str,
+        token: Option<&Secret>,
+    ) -> Result<Option<Vec<u8>>, String> {
+        self.get(url, token, MAX_OBJECT_BYTES).await
     }
 }

@@ -43,6 +43,13 @@ impl ProviderHttp for FakeProviderHttp {
         self.visited.lock().unwrap().push(url.to_string());
         Ok(())
     }
+    async fn fetch_object(
+        &self,
+        url: &str,
+        _: Option<&inlet_core::secret::Secret>,
+    ) -> Result<Option<Vec<u8>>, String> {
+        Err(format!("no objects here: {url}"))
+    }
 }
 
 fn vectors(scheme: &str) -> Vec<serde_json::Value> {

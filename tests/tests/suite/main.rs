@@ -8,6 +8,7 @@ mod cli;
 mod conflicts;
 mod contract;
 mod crash;
+mod fetch_by_id;
 mod functions;
 mod history;
 mod independent;

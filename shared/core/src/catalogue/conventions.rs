@@ -27,8 +27,12 @@ pub struct Conventions {
     pub entity_type: &'static [Field],
     pub entity_id: &'static [Field],
     pub version: &'static [Field],
-    /// Every delivery is news (the provider sends only an id to fetch, the same for every
-    /// change): the key is the id and the time it arrived, never a duplicate of an earlier one.
+    /// Facts of the object's state that make the key: `{id}@{all present, joined by ':'}`
+    /// (a fetched Mollie payment: status and amounts refunded and charged back), so a
+    /// repeated notification of one state is a duplicate and a new state is news.
+    pub id_suffix: &'static [Field],
+    /// Without those facts every delivery is news (the provider sends only an id to fetch,
+    /// the same for every change): the key is the id and the time it arrived.
     pub per_delivery: bool,
 }
 
@@ -39,6 +43,7 @@ impl Conventions {
         entity_type: &[],
         entity_id: &[],
         version: &[],
+        id_suffix: &[],
         per_delivery: false,
     };
 
@@ -83,6 +88,13 @@ impl Conventions {
     }
 
     pub(crate) fn describe_id(&self) -> String {
+        if !self.id_suffix.is_empty() {
+            return format!(
+                "{} @ {} (fetched), else @ arrival",
+                Self::describe(self.id),
+                Self::describe(self.id_suffix)
+            );
+        }
         match (self.id.is_empty(), self.per_delivery) {
             (_, true) => format!(
                 "{} @ arrival (every delivery is news)",

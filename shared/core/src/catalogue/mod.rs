@@ -192,7 +192,7 @@ impl Preset {
             Verify::Body(BodyScheme::ExactOnline) => "secrets: the app's webhook secret",
             Verify::Certificate(CertScheme::Sns) => "secrets: the topic ARN(s) to accept; confirm_subscription = true to confirm subscriptions",
             Verify::Certificate(CertScheme::Paypal) => "secrets: the webhook id (from the app's webhook settings)",
-            Verify::Unsigned => "nothing: the consumer fetches the object by its id",
+            Verify::Unsigned => "fetch_url and fetch_token to fetch the object by its id (else the consumer fetches)",
         }
     }
 

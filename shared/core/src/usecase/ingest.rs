@@ -4,7 +4,7 @@
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
-use crate::config::{Config, ProviderConfig};
+use crate::config::{Config, FetchById, ProviderConfig};
 use crate::envelope::Source;
 use crate::handshake::{self, Answer};
 use crate::headers::Headers;
@@ -189,12 +189,21 @@ pub async fn ingest(
         return Ok(Accepted::Handshake(answer));
     }
 
+    // An id-only notification (Mollie) becomes the provider's object, fetched from its API.
+    let fetched = match &provider.fetch {
+        Some(fetch) => Some(fetch_object(provider, fetch, http, req).await?),
+        None => None,
+    };
+    let (body, headers) = match &fetched {
+        Some((body, headers)) => (body.as_slice(), headers),
+        None => (req.body, req.headers),
+    };
     let envelope = normalize(
         &Incoming {
             provider: &provider.name,
             scheme: &provider.scheme,
-            headers: req.headers,
-            body: req.body,
+            headers,
+            body,
             received_at: req.received_at,
             correlation_id: req.correlation_id,
             source: Source::Webhook,
@@ -264,5 +273,52 @@ async fn sns_control(
             )
         }
         _ => answer("ignored", "an SNS control message; nothing enqueued"),
+    }
+}
+
+/// The object an id-only notification names, from the provider's API, with the headers it
+/// is normalized under (JSON). The id is the request's only input to the URL, so it must be
+/// a plain token; a provider without that object refuses the notification (a forged id).
+async fn fetch_object(
+    provider: &ProviderConfig,
+    fetch: &FetchById,
+    http: &dyn ProviderHttp,
+    req: &WebhookRequest<'_>,
+) -> Result<(Vec<u8>, Headers), IngestError> {
+    use crate::catalogue::{Conventions, Field};
+    let pname = provider.name.as_str();
+    let id = Conventions::read(&[Field::Form("id")], req.headers, None, req.body)
+        .map(|f| f.text())
+        .filter(|id| {
+            id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        })
+        .ok_or_else(|| {
+            IngestError::BadPayload(NormalizeError::MissingField(
+                "the notification has no usable id (id=…)".into(),
+            ))
+        })?;
+    let url = fetch.url.replace("{id}", &id);
+    match http.fetch_object(&url, fetch.token.as_ref()).await {
+        Ok(Some(body)) => {
+            let mut headers = req.headers.clone();
+            headers.set("content-type", "application/json");
+            Ok((body, headers))
+        }
+        Ok(None) => {
+            warn!(provider = pname, correlation_id = req.correlation_id, %id, "the provider has no such object");
+            Err(IngestError::Unauthorized(VerifyError::MalformedBody(
+                "the provider has no object with this id",
+            )))
+        }
+        Err(message) => {
+            warn!(provider = pname, correlation_id = req.correlation_id, %message, "fetching the object failed");
+            Err(IngestError::Unavailable(StoreError::Unavailable {
+                message: format!("could not fetch the object from the provider: {message}"),
+                source: None,
+            }))
+        }
     }
 }
