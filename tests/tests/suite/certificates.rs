@@ -185,7 +185,10 @@ async fn sns_notifications_verify_with_the_fetched_certificate_and_only_for_our_
 
         // What the host serves is not a usable certificate, or the certificate has expired:
         // refused, never a panic.
-        for pem in ["garbage", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"] {
+        for pem in [
+            "garbage",
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        ] {
             let junk = FakeProviderHttp {
                 certificates: HashMap::from([(cert_url(&case), pem.to_string())]),
                 ..Default::default()
@@ -195,7 +198,9 @@ async fn sns_notifications_verify_with_the_fetched_certificate_and_only_for_our_
         }
         let mut years_later = case.clone();
         years_later["now"] = (case["now"].as_i64().unwrap() + 2 * 365 * 86_400).into();
-        let err = send(&s, &http, "sns", &years_later, body).await.unwrap_err();
+        let err = send(&s, &http, "sns", &years_later, body)
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("not valid now"), "{err}");
 
         // The provider's host unreachable: 503, so SNS retries; nothing enqueued.
