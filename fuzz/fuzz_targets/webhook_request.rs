@@ -14,7 +14,7 @@ use inlet_core::config::Config;
 use inlet_core::envelope::Envelope;
 use inlet_core::headers::Headers;
 use inlet_core::metrics::NoMetrics;
-use inlet_core::ports::{Queue, Receipt, Received, StoreError};
+use inlet_core::ports::{ProviderHttp, Queue, Receipt, Received, StoreError};
 use inlet_core::reply::ingest_reply;
 use inlet_core::signature::{sign, SignRequest};
 use inlet_core::usecase::ingest::{ingest, Accepted, WebhookRequest};
@@ -67,6 +67,28 @@ struct Input<'a> {
     sign: bool,
     skew: i16,
     id: &'a str,
+    get: bool,
+    query: &'a str,
+}
+
+/// No network in the harness: every fetch fails (a certificate provider answers 503).
+struct Offline;
+
+#[async_trait::async_trait]
+impl ProviderHttp for Offline {
+    async fn certificate(&self, url: &str) -> Result<Vec<u8>, String> {
+        Err(format!("offline: {url}"))
+    }
+    async fn visit(&self, url: &str) -> Result<(), String> {
+        Err(format!("offline: {url}"))
+    }
+    async fn fetch_object(
+        &self,
+        url: &str,
+        _: Option<&inlet_core::secret::Secret>,
+    ) -> Result<Option<Vec<u8>>, String> {
+        Err(format!("offline: {url}"))
+    }
 }
 
 fuzz_target!(|input: Input<'_>| {
@@ -98,15 +120,17 @@ fuzz_target!(|input: Input<'_>| {
     let queue = Kept::default();
     let request = WebhookRequest {
         provider,
+        method: if input.get { "GET" } else { "POST" },
+        query: input.query,
         headers: &headers,
         body: input.body,
         received_at: time::OffsetDateTime::from_unix_timestamp(NOW).unwrap(),
         correlation_id: "fuzz",
     };
-    let result = futures::executor::block_on(ingest(config, &queue, &NoMetrics, &request));
+    let result = futures::executor::block_on(ingest(config, &queue, &NoMetrics, &Offline, &request));
     let reply = ingest_reply(&result);
     assert!(
-        [200, 202, 400, 401, 404, 413, 415].contains(&reply.status),
+        [200, 202, 400, 401, 404, 405, 413, 415].contains(&reply.status),
         "undocumented status {}: {result:?}",
         reply.status
     );
