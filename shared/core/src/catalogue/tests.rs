@@ -490,3 +490,30 @@ fn the_providers_document_is_the_catalogue() {
         "docs/providers.md is out of date: regenerate it with `inlet providers --markdown`"
     );
 }
+
+#[test]
+fn githubs_published_example_verifies_under_every_preset_of_its_construction() {
+    // docs.github.com, "Validating webhook deliveries" → "Testing the webhook payload
+    // validation": secret "It's a Secret to Everybody", payload "Hello, World!".
+    let signature = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+    let secrets = [Secret::new("It's a Secret to Everybody")];
+    for (name, header) in [
+        ("github", "X-Hub-Signature-256"),
+        ("meta", "X-Hub-Signature-256"),
+        ("bitbucket", "X-Hub-Signature"),
+        ("jira", "X-Hub-Signature"),
+    ] {
+        let scheme = preset(name).unwrap().scheme(Settings::default()).unwrap();
+        let h = Headers::new().with(header, signature);
+        assert_eq!(
+            check(&scheme, b"Hello, World!", &h, &secrets, NOW),
+            Ok(0),
+            "{name}"
+        );
+        assert_eq!(
+            check(&scheme, b"Hello, World?", &h, &secrets, NOW),
+            Err(VerifyError::Mismatch),
+            "{name}"
+        );
+    }
+}
