@@ -63,6 +63,15 @@ fn scheme_of(input: &Input<'_>) -> Option<Scheme> {
             }
             scheme
         }
+        // The config refuses a prefix with spaces or control characters (a header's
+        // signatures are split on them), so the harness does not build one.
+        _ if input
+            .prefix
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control()) =>
+        {
+            return None
+        }
         _ => Scheme::Hmac(HmacSpec {
             header: "x-signature".into(),
             algorithm: [

@@ -940,11 +940,18 @@ fn generic_hmac(p: &RawProvider, public_url: Option<String>) -> Result<Scheme, S
         }
         _ => {}
     }
+    let prefix = p.prefix.clone().unwrap_or_default();
+    if prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err((
+            "prefix",
+            format!("{prefix:?} has spaces or control characters; a header's signatures are split on them"),
+        ));
+    }
     Ok(Scheme::Hmac(HmacSpec {
         header: header.to_ascii_lowercase(),
         algorithm,
         encoding,
-        prefix: p.prefix.clone().unwrap_or_default(),
+        prefix,
         timestamp_header: p.timestamp_header.as_ref().map(|h| h.to_ascii_lowercase()),
         timestamp_format,
         pairs: None,
@@ -1076,6 +1083,15 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("poll_ms"), "{err}");
+    }
+
+    #[test]
+    fn an_hmac_prefix_with_spaces_or_control_characters_is_refused() {
+        for prefix in ["sha256= ", "\n\n", "v1\t"] {
+            let text = format!("[[providers]]\nname = \"p\"\nscheme = \"hmac\"\nsecrets = [\"s\"]\nheader = \"X-Sig\"\nprefix = {prefix:?}\n[[sinks]]\nkind = \"stdout\"\n");
+            let err = Config::from_toml(&text, &env).unwrap_err().to_string();
+            assert!(err.contains("providers[0].prefix"), "{prefix:?}: {err}");
+        }
     }
 
     #[test]
