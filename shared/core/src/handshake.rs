@@ -115,8 +115,8 @@ pub fn before_verification(
             let mode = query_value(query, "hub.mode");
             let token = query_value(query, "hub.verify_token").unwrap_or_default();
             let expected = verify_token.map(|t| t.expose()).unwrap_or_default();
-            let token_ok =
-                !expected.is_empty() && crate::secret::constant_time_eq(&token, expected);
+            let token_ok = !expected.is_empty()
+                && crate::secret::constant_time_eq(token.as_bytes(), expected.as_bytes());
             Some(
                 match (
                     mode.as_deref(),

@@ -91,13 +91,10 @@ fn read_secret_file(path: &str) -> Result<String, String> {
 
 /// Whether `presented` equals `expected`, in constant time over SHA-256 digests, so neither
 /// the contents nor the length of the expected value leak through timing.
-pub fn constant_time_eq(presented: &str, expected: &str) -> bool {
+pub fn constant_time_eq(presented: &[u8], expected: &[u8]) -> bool {
     use sha2::{Digest, Sha256};
     use subtle::ConstantTimeEq;
-    let (a, b) = (
-        Sha256::digest(presented.as_bytes()),
-        Sha256::digest(expected.as_bytes()),
-    );
+    let (a, b) = (Sha256::digest(presented), Sha256::digest(expected));
     bool::from(a.ct_eq(&b))
 }
 

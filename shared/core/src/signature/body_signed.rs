@@ -60,15 +60,12 @@ fn text(v: Option<&Value>) -> Result<String, VerifyError> {
 }
 
 pub(crate) fn verify(scheme: BodyScheme, req: &VerifyRequest<'_>) -> Result<Verified, VerifyError> {
-    if scheme == BodyScheme::ExactOnline {
-        return verify_exact(req);
-    }
-    let body = json(req.body)?;
     match scheme {
-        BodyScheme::Mailgun => verify_mailgun(&body, req),
-        BodyScheme::Adyen => verify_adyen(&body, req),
-        BodyScheme::GraphClientState => verify_client_state(&body, req),
-        BodyScheme::ExactOnline => Err(VerifyError::MalformedBody("unreachable")),
+        // Exact signs the Content's bytes as sent: read raw, never parsed and re-printed.
+        BodyScheme::ExactOnline => verify_exact(req),
+        BodyScheme::Mailgun => verify_mailgun(&json(req.body)?, req),
+        BodyScheme::Adyen => verify_adyen(&json(req.body)?, req),
+        BodyScheme::GraphClientState => verify_client_state(&json(req.body)?, req),
     }
 }
 
@@ -230,14 +227,12 @@ fn verify_client_state(body: &Value, req: &VerifyRequest<'_>) -> Result<Verified
     if states.is_empty() {
         return Err(VerifyError::MalformedBody("no value[] notifications"));
     }
-    // Digests, so neither the contents nor the length of a secret leak through timing.
-    let states: Vec<_> = states
-        .iter()
-        .map(|s| Sha256::digest(s.as_bytes()))
-        .collect();
     for (index, secret) in req.secrets.iter().enumerate() {
-        let expected = Sha256::digest(secret.expose().as_bytes());
-        if states.iter().all(|s| ct_eq(s, &expected)) {
+        let expected = secret.expose().as_bytes();
+        if states
+            .iter()
+            .all(|s| crate::secret::constant_time_eq(s.as_bytes(), expected))
+        {
             return Ok(Verified {
                 timestamp: None,
                 secret_index: index,
@@ -248,83 +243,101 @@ fn verify_client_state(body: &Value, req: &VerifyRequest<'_>) -> Result<Verified
 }
 
 /// Sign a body for `inlet send` and tests: the signature goes into the body, so the body
-/// is rewritten (and must be a JSON object of the provider's shape).
+/// is rewritten (and, but for Exact Online's raw Content, must be JSON of the provider's shape).
 pub(crate) fn sign(scheme: BodyScheme, req: &SignRequest<'_>) -> Result<SignedBody, SignError> {
-    if scheme == BodyScheme::ExactOnline {
-        // The body given is the Content; the hash covers its bytes as they are.
-        let mac = hmac(
-            HmacAlgorithm::Sha256,
-            req.secret.expose().as_bytes(),
-            &[req.body],
-        );
-        let mut out = EXACT_HEAD.to_vec();
-        out.extend_from_slice(req.body);
-        out.extend_from_slice(EXACT_HASH);
-        out.extend_from_slice(hex::encode_upper(mac).as_bytes());
-        out.extend_from_slice(b"\"}");
-        return Ok(SignedBody(out));
+    match scheme {
+        BodyScheme::ExactOnline => Ok(sign_exact(req)),
+        BodyScheme::Mailgun => rewrite_json(req, sign_mailgun),
+        BodyScheme::Adyen => rewrite_json(req, sign_adyen),
+        BodyScheme::GraphClientState => rewrite_json(req, sign_client_state),
     }
+}
+
+/// The body given is the Content; the hash covers its bytes as they are.
+fn sign_exact(req: &SignRequest<'_>) -> SignedBody {
+    let mac = hmac(
+        HmacAlgorithm::Sha256,
+        req.secret.expose().as_bytes(),
+        &[req.body],
+    );
+    let mut out = EXACT_HEAD.to_vec();
+    out.extend_from_slice(req.body);
+    out.extend_from_slice(EXACT_HASH);
+    out.extend_from_slice(hex::encode_upper(mac).as_bytes());
+    out.extend_from_slice(b"\"}");
+    SignedBody(out)
+}
+
+/// Parse the body, let `put` write the signature into it, print it again.
+fn rewrite_json(
+    req: &SignRequest<'_>,
+    put: fn(&mut Value, &SignRequest<'_>) -> Result<(), SignError>,
+) -> Result<SignedBody, SignError> {
     let mut body: Value = serde_json::from_slice(req.body).map_err(|_| {
         SignError::Unsupported("the body must be JSON to carry the signature".into())
     })?;
+    put(&mut body, req)?;
+    Ok(SignedBody(serde_json::to_vec(&body).unwrap_or_default()))
+}
+
+fn sign_mailgun(body: &mut Value, req: &SignRequest<'_>) -> Result<(), SignError> {
     let secret = req.secret.expose();
-    match scheme {
-        BodyScheme::Mailgun => {
-            let ts = req.timestamp.to_string();
-            let token = hex::encode(Sha256::digest(format!("{}{}", req.id, ts).as_bytes()));
-            let mac = hmac(
-                HmacAlgorithm::Sha256,
-                secret.as_bytes(),
-                &[ts.as_bytes(), token.as_bytes()],
-            );
-            let Some(obj) = body.as_object_mut() else {
-                return Err(SignError::Unsupported(
-                    "a Mailgun body is a JSON object".into(),
-                ));
-            };
-            obj.insert(
-                "signature".into(),
-                serde_json::json!({"timestamp": ts, "token": token, "signature": hex::encode(mac)}),
-            );
-        }
-        BodyScheme::Adyen => {
-            let key = hex_decode(secret.trim())
-                .ok_or_else(|| SignError::UnusableSecret("an Adyen HMAC key is hex".into()))?;
-            let items = body
-                .get_mut("notificationItems")
-                .and_then(Value::as_array_mut)
-                .ok_or_else(|| {
-                    SignError::Unsupported("an Adyen body has notificationItems".into())
-                })?;
-            for item in items
-                .iter_mut()
-                .filter_map(|i| i.get_mut("NotificationRequestItem"))
-            {
-                let content =
-                    adyen_signed_string(item).map_err(|e| SignError::Unsupported(e.to_string()))?;
-                let mac = b64_encode(&hmac(HmacAlgorithm::Sha256, &key, &[content.as_bytes()]));
-                if let Some(obj) = item.as_object_mut() {
-                    let extra = obj
-                        .entry("additionalData")
-                        .or_insert_with(|| serde_json::json!({}));
-                    if let Some(extra) = extra.as_object_mut() {
-                        extra.insert("hmacSignature".into(), Value::String(mac));
-                    }
-                }
-            }
-        }
-        BodyScheme::ExactOnline => {}
-        BodyScheme::GraphClientState => {
-            let items = body
-                .get_mut("value")
-                .and_then(Value::as_array_mut)
-                .ok_or_else(|| SignError::Unsupported("a Graph body has value[]".into()))?;
-            for item in items.iter_mut().filter_map(Value::as_object_mut) {
-                item.insert("clientState".into(), Value::String(secret.to_string()));
+    let ts = req.timestamp.to_string();
+    let token = hex::encode(Sha256::digest(format!("{}{}", req.id, ts).as_bytes()));
+    let mac = hmac(
+        HmacAlgorithm::Sha256,
+        secret.as_bytes(),
+        &[ts.as_bytes(), token.as_bytes()],
+    );
+    let Some(obj) = body.as_object_mut() else {
+        return Err(SignError::Unsupported(
+            "a Mailgun body is a JSON object".into(),
+        ));
+    };
+    obj.insert(
+        "signature".into(),
+        serde_json::json!({"timestamp": ts, "token": token, "signature": hex::encode(mac)}),
+    );
+    Ok(())
+}
+
+fn sign_adyen(body: &mut Value, req: &SignRequest<'_>) -> Result<(), SignError> {
+    let secret = req.secret.expose();
+    let key = hex_decode(secret.trim())
+        .ok_or_else(|| SignError::UnusableSecret("an Adyen HMAC key is hex".into()))?;
+    let items = body
+        .get_mut("notificationItems")
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| SignError::Unsupported("an Adyen body has notificationItems".into()))?;
+    for item in items
+        .iter_mut()
+        .filter_map(|i| i.get_mut("NotificationRequestItem"))
+    {
+        let content =
+            adyen_signed_string(item).map_err(|e| SignError::Unsupported(e.to_string()))?;
+        let mac = b64_encode(&hmac(HmacAlgorithm::Sha256, &key, &[content.as_bytes()]));
+        if let Some(obj) = item.as_object_mut() {
+            let extra = obj
+                .entry("additionalData")
+                .or_insert_with(|| serde_json::json!({}));
+            if let Some(extra) = extra.as_object_mut() {
+                extra.insert("hmacSignature".into(), Value::String(mac));
             }
         }
     }
-    Ok(SignedBody(serde_json::to_vec(&body).unwrap_or_default()))
+    Ok(())
+}
+
+fn sign_client_state(body: &mut Value, req: &SignRequest<'_>) -> Result<(), SignError> {
+    let secret = req.secret.expose();
+    let items = body
+        .get_mut("value")
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| SignError::Unsupported("a Graph body has value[]".into()))?;
+    for item in items.iter_mut().filter_map(Value::as_object_mut) {
+        item.insert("clientState".into(), Value::String(secret.to_string()));
+    }
+    Ok(())
 }
 
 /// A body rewritten to carry its signature.

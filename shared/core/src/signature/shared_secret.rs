@@ -6,22 +6,19 @@
 //! Compared in constant time over SHA-256 digests, so neither the contents nor the length
 //! of a configured secret leak through timing. Several secrets may be active (rotation).
 
-use sha2::{Digest, Sha256};
-
-use super::crypto::{b64_decode, b64_encode, ct_eq};
+use super::crypto::{b64_decode, b64_encode};
 use super::{malformed, required, SignError, SignRequest, Verified, VerifyError, VerifyRequest};
+use crate::secret::constant_time_eq;
 
 /// GitLab's token header.
 pub(crate) const GITLAB_TOKEN: &str = "x-gitlab-token";
 
 /// The index of the secret equal to `presented`, if any.
 fn matching_secret(presented: &[u8], req: &VerifyRequest<'_>) -> Result<Verified, VerifyError> {
-    let presented = Sha256::digest(presented);
     // Every secret is compared (no early exit), so timing does not tell which one matched.
     let mut matched = None;
     for (index, secret) in req.secrets.iter().enumerate() {
-        let expected = Sha256::digest(secret.expose().as_bytes());
-        if ct_eq(&presented, &expected) && matched.is_none() {
+        if constant_time_eq(presented, secret.expose().as_bytes()) && matched.is_none() {
             matched = Some(index);
         }
     }
