@@ -56,6 +56,10 @@ mod price {
 
 type Counts = HashMap<String, usize>;
 
+/// Wall on AWS, modelled: sequential round trips × LATENCY + the function's CPU.
+const MODEL_BATCH: &str = "worker wall per batch on AWS (model), +20 ms";
+const MODEL_HOOK: &str = "webhook wall per request on AWS (model), +20 ms";
+
 fn snapshot(proxy: &FaultProxy) -> Counts {
     proxy.seen.lock().unwrap().clone()
 }
@@ -97,6 +101,9 @@ struct Side {
     wall_batch: Vec<f64>,
     wall_webhook_latency: Vec<f64>,
     wall_batch_latency: Vec<f64>,
+    /// Sequential AWS round trips: wall added by LATENCY per call, divided by LATENCY.
+    round_trips_batch: Vec<f64>,
+    round_trips_webhook: Vec<f64>,
     calls_webhook: Counts,
     calls_new: Counts,
     calls_dup: Counts,
@@ -212,6 +219,8 @@ async fn main() {
             wall_batch: Vec::new(),
             wall_webhook_latency: Vec::new(),
             wall_batch_latency: Vec::new(),
+            round_trips_batch: Vec::new(),
+            round_trips_webhook: Vec::new(),
             calls_webhook: Counts::new(),
             calls_new: Counts::new(),
             calls_dup: Counts::new(),
@@ -283,10 +292,13 @@ async fn main() {
         }
     }
 
-    // Wall time with LATENCY on every AWS call: fresh events, queued without latency.
+    // Wall time with and without LATENCY on every AWS call, batches alternating on fresh
+    // events: the difference is what the sequential round trips cost, measured apart from
+    // the emulator's own time (moto answers concurrent calls one at a time on the cores
+    // everything here shares; DynamoDB answers them in parallel).
     for s in sides.iter_mut() {
         for rep in 0..REPS {
-            for i in 0..LATENCY_BATCHES * 10 {
+            for i in 0..2 * LATENCY_BATCHES * 10 {
                 let body = event_body(100 + rep, i);
                 invoke(
                     &s.webhook.1,
@@ -296,29 +308,47 @@ async fn main() {
                 .await;
             }
             let work = batches(&moto, &s.queue).await;
-            latency_ms.store(LATENCY.as_millis() as u64, Ordering::Relaxed);
-            let mut walls = Vec::new();
+            let (mut plain, mut slow) = (Vec::new(), Vec::new());
             for (i, b) in work.iter().enumerate() {
-                walls.push(ms(invoke(
-                    &s.worker.1,
-                    &format!("{}-l-{rep}-{i}", s.name),
-                    b.clone(),
-                )
-                .await));
+                let added = i % 2 == 1;
+                if added {
+                    latency_ms.store(LATENCY.as_millis() as u64, Ordering::Relaxed);
+                }
+                let wall =
+                    ms(invoke(&s.worker.1, &format!("{}-l-{rep}-{i}", s.name), b.clone()).await);
+                latency_ms.store(0, Ordering::Relaxed);
+                if added {
+                    slow.push(wall)
+                } else {
+                    plain.push(wall)
+                }
             }
-            let mut hooks = Vec::new();
-            for i in 0..10 {
+            let (mut hooks, mut hooks_slow) = (Vec::new(), Vec::new());
+            for i in 0..20 {
+                let added = i % 2 == 1;
+                if added {
+                    latency_ms.store(LATENCY.as_millis() as u64, Ordering::Relaxed);
+                }
                 let body = event_body(200 + rep, i);
-                hooks.push(ms(invoke(
+                let wall = ms(invoke(
                     &s.webhook.1,
                     &format!("{}-lw-{rep}-{i}", s.name),
                     stripe_http_event(&body, STRIPE_SECRET),
                 )
-                .await));
+                .await);
+                latency_ms.store(0, Ordering::Relaxed);
+                if added {
+                    hooks_slow.push(wall)
+                } else {
+                    hooks.push(wall)
+                }
             }
-            latency_ms.store(0, Ordering::Relaxed);
-            s.wall_batch_latency.push(median_range(&mut walls).0);
-            s.wall_webhook_latency.push(median_range(&mut hooks).0);
+            let (slow, plain) = (median_range(&mut slow).0, median_range(&mut plain).0);
+            s.wall_batch_latency.push(slow);
+            s.round_trips_batch.push((slow - plain) / ms(LATENCY));
+            let (hs, hp) = (median_range(&mut hooks_slow).0, median_range(&mut hooks).0);
+            s.wall_webhook_latency.push(hs);
+            s.round_trips_webhook.push((hs - hp) / ms(LATENCY));
             // Drain what the latency webhooks queued, so the next round starts empty.
             for (i, b) in batches(&moto, &s.queue).await.into_iter().enumerate() {
                 invoke(&s.worker.1, &format!("{}-ld-{rep}-{i}", s.name), b).await;
@@ -371,7 +401,7 @@ fn report(sides: &mut [Side], floor: &mut [f64]) {
     let mut medians: HashMap<(&str, &str), f64> = HashMap::new();
     for s in sides.iter_mut() {
         println!("\n## {}", s.name);
-        let rows: [(&str, &mut Vec<f64>, &str); 7] = [
+        let rows: [(&str, &mut Vec<f64>, &str); 9] = [
             ("worker CPU per new record", &mut s.cpu_new, "ms"),
             ("worker CPU per duplicate", &mut s.cpu_dup, "ms"),
             ("webhook CPU per request", &mut s.cpu_webhook, "ms"),
@@ -387,11 +417,34 @@ fn report(sides: &mut [Side], floor: &mut [f64]) {
                 &mut s.wall_webhook_latency,
                 "ms",
             ),
+            (
+                "worker sequential AWS round trips per batch",
+                &mut s.round_trips_batch,
+                "",
+            ),
+            (
+                "webhook sequential AWS round trips",
+                &mut s.round_trips_webhook,
+                "",
+            ),
         ];
         for (label, values, unit) in rows {
             medians.insert((s.name, label), median_range(values).0);
             println!("{label:<48} {}", fmt(values, unit));
         }
+        // On AWS the services answer a wave of concurrent calls in parallel, so a batch
+        // takes its sequential round trips plus the function's own CPU; on moto it also
+        // waits for the emulator answering every call in turn. The model is what the
+        // bill below uses.
+        let m = |label: &str| medians[&(s.name, label)];
+        let aws_batch = m("worker sequential AWS round trips per batch") * ms(LATENCY)
+            + 10.0 * m("worker CPU per new record");
+        let aws_hook =
+            m("webhook sequential AWS round trips") * ms(LATENCY) + m("webhook CPU per request");
+        medians.insert((s.name, MODEL_BATCH), aws_batch);
+        medians.insert((s.name, MODEL_HOOK), aws_hook);
+        println!("{MODEL_BATCH:<48} {aws_batch:.1} ms");
+        println!("{MODEL_HOOK:<48} {aws_hook:.1} ms");
         println!(
             "{:<48} {}",
             "AWS calls per new record (worker)",
@@ -437,6 +490,8 @@ fn report(sides: &mut [Side], floor: &mut [f64]) {
         "webhook CPU per request",
         "worker wall per batch, +20 ms per AWS call",
         "webhook wall per request, +20 ms per AWS call",
+        MODEL_BATCH,
+        MODEL_HOOK,
     ] {
         let (i, p) = (medians[&("inlet", label)], medians[&("powertools", label)]);
         println!("{label:<48} {:.1}×", p / i.max(1e-9));
@@ -455,10 +510,8 @@ fn report(sides: &mut [Side], floor: &mut [f64]) {
                 / EVENTS as f64
         };
         // Lambda bills each invocation's duration rounded up to the millisecond.
-        let webhook_gbs =
-            m("webhook wall per request, +20 ms per AWS call").ceil() * 1e-3 * MEMORY_GB * 1e6;
-        let worker_gbs =
-            m("worker wall per batch, +20 ms per AWS call").ceil() * 1e-3 * MEMORY_GB * 1e5;
+        let webhook_gbs = m(MODEL_HOOK).ceil() * 1e-3 * MEMORY_GB * 1e6;
+        let worker_gbs = m(MODEL_BATCH).ceil() * 1e-3 * MEMORY_GB * 1e5;
         let writes = count(&s.calls_new, ".PutItem")
             + count(&s.calls_new, ".UpdateItem")
             + count(&s.calls_new, ".DeleteItem")

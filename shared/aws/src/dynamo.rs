@@ -28,6 +28,12 @@ use crate::item::{n, number, s, text, Item};
 use crate::unavailable;
 
 const IN_PROGRESS: &str = "IN_PROGRESS";
+/// Requests in one `BatchWriteItem` at most
+/// (<https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html>).
+const BATCH_WRITE_MAX: usize = 25;
+/// Further `BatchWriteItem` calls for what DynamoDB left unprocessed (throttling), with
+/// exponential backoff as that page asks; what is still left is an error for its keys.
+const UNPROCESSED_RETRIES: u32 = 3;
 const COMPLETED: &str = "COMPLETED";
 /// Abandoned IN_PROGRESS claims are swept by TTL after this long.
 const CLAIM_TTL: Duration = Duration::from_secs(86_400);
@@ -68,6 +74,89 @@ impl DynamoStore {
             .await
             .map_err(unavailable("DynamoDB GetItem failed"))?;
         Ok(out.item)
+    }
+
+    /// A COMPLETED ledger entry, whole: what `complete` leaves after a claim.
+    fn completed_item(
+        key: &EventKey,
+        payload_sha256: &str,
+        outcome: Completion,
+        expires: i64,
+    ) -> Item {
+        Item::from([
+            ("pk".to_string(), s(format!("L#{key}"))),
+            ("st".to_string(), s(COMPLETED)),
+            ("ph".to_string(), s(payload_sha256)),
+            ("ex".to_string(), n(expires)),
+            ("ttl".to_string(), n(expires / 1000)),
+            ("oc".to_string(), s(outcome.as_str())),
+        ])
+    }
+
+    /// Put whole items in one `BatchWriteItem` (at most [`BATCH_WRITE_MAX`], distinct
+    /// keys), retrying what DynamoDB leaves unprocessed. Returns the `pk`s not written with
+    /// the reason.
+    async fn put_batch(&self, items: Vec<Item>) -> Vec<(String, StoreError)> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let mut pending: Vec<WriteRequest> = Vec::with_capacity(items.len());
+        for item in items {
+            match PutRequest::builder().set_item(Some(item)).build() {
+                Ok(put) => pending.push(WriteRequest::builder().put_request(put).build()),
+                Err(e) => return vec![(String::new(), StoreError::Invalid(e.to_string()))],
+            }
+        }
+        let pk_of = |w: &WriteRequest| {
+            w.put_request()
+                .and_then(|p| p.item().get("pk"))
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
+        for attempt in 0..=UNPROCESSED_RETRIES {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
+            }
+            let sent = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, pending.clone())
+                .send()
+                .await;
+            match sent {
+                Ok(out) => {
+                    pending = out
+                        .unprocessed_items
+                        .and_then(|mut left| left.remove(&self.table))
+                        .unwrap_or_default();
+                    if pending.is_empty() {
+                        return Vec::new();
+                    }
+                }
+                Err(e) => {
+                    // One failure for every key still pending, each with the service's words.
+                    let message = format!(
+                        "DynamoDB BatchWriteItem (complete) failed: {}",
+                        crate::error::describe(&e)
+                    );
+                    return pending
+                        .iter()
+                        .map(|w| {
+                            let source = message.clone();
+                            (pk_of(w), StoreError::unavailable(message.clone(), source))
+                        })
+                        .collect();
+                }
+            }
+        }
+        pending
+            .iter()
+            .map(|w| {
+                let message = format!(
+                    "DynamoDB BatchWriteItem (complete) left the item unprocessed after {UNPROCESSED_RETRIES} retries (throughput exceeded)"
+                );
+                (pk_of(w), StoreError::unavailable(message, "unprocessed item"))
+            })
+            .collect()
     }
 
     fn claim_outcome(old: &Item, payload_sha256: &str, now: i64) -> Option<Claim> {
@@ -166,6 +255,51 @@ impl Ledger for DynamoStore {
             .await
             .map_err(unavailable("DynamoDB UpdateItem (complete) failed"))?;
         Ok(())
+    }
+
+    /// One `BatchWriteItem` per 25 completions instead of an `UpdateItem` each: a
+    /// completion is the whole entry (the claim's payload hash, the outcome, the expiry),
+    /// so it can be a plain put, and the lease holder is the only writer of a claimed
+    /// key. Same write units (one per small item), one call and one round trip.
+    async fn complete_many(
+        &self,
+        completions: &[(&EventKey, &str, Completion)],
+        now: OffsetDateTime,
+        retention: Duration,
+    ) -> Vec<Result<(), StoreError>> {
+        let mut keys = std::collections::HashSet::new();
+        let distinct = completions.iter().all(|(k, _, _)| keys.insert(k.as_str()));
+        if completions.len() < 2 || !distinct {
+            // One item, or a key twice (a batch write refuses that): one call each.
+            return futures::future::join_all(
+                completions
+                    .iter()
+                    .map(|(key, _, how)| self.complete(key, *how, now, retention)),
+            )
+            .await;
+        }
+        let expires = unix_millis(now).saturating_add(ms(retention));
+        let chunks = completions.chunks(BATCH_WRITE_MAX).map(|chunk| {
+            self.put_batch(
+                chunk
+                    .iter()
+                    .map(|(key, hash, how)| Self::completed_item(key, hash, *how, expires))
+                    .collect(),
+            )
+        });
+        let mut failed: std::collections::HashMap<String, StoreError> =
+            futures::future::join_all(chunks)
+                .await
+                .into_iter()
+                .flatten()
+                .collect();
+        completions
+            .iter()
+            .map(|(key, _, _)| match failed.remove(&format!("L#{key}")) {
+                Some(e) => Err(e),
+                None => Ok(()),
+            })
+            .collect()
     }
 
     async fn release(&self, key: &EventKey) -> Result<(), StoreError> {

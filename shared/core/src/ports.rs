@@ -203,18 +203,19 @@ pub trait Ledger: Send + Sync {
         retention: Duration,
     ) -> Result<(), StoreError>;
 
-    /// Complete several keys; a result per key, in order. The default writes them
-    /// concurrently; a store that can (the embedded one) does it in one transaction.
+    /// Complete several claimed keys, each with the payload hash its claim recorded; a
+    /// result per key, in order. The default writes them concurrently; a store that can
+    /// does better (the embedded one in one transaction, DynamoDB in one batch write).
     async fn complete_many(
         &self,
-        completions: &[(&EventKey, Completion)],
+        completions: &[(&EventKey, &str, Completion)],
         now: OffsetDateTime,
         retention: Duration,
     ) -> Vec<Result<(), StoreError>> {
         futures::future::join_all(
             completions
                 .iter()
-                .map(|(key, how)| self.complete(key, *how, now, retention)),
+                .map(|(key, _, how)| self.complete(key, *how, now, retention)),
         )
         .await
     }

@@ -912,19 +912,23 @@ impl Ledger for Store {
         now: OffsetDateTime,
         retention: Duration,
     ) -> Result<(), StoreError> {
-        one_result(self.complete_many(&[(key, outcome)], now, retention).await)
+        one_result(
+            self.complete_many(&[(key, "", outcome)], now, retention)
+                .await,
+        )
     }
 
     /// One job for the whole batch: one trip to the writer thread, one savepoint.
     async fn complete_many(
         &self,
-        completions: &[(&EventKey, Completion)],
+        completions: &[(&EventKey, &str, Completion)],
         now: OffsetDateTime,
         retention: Duration,
     ) -> Vec<Result<(), StoreError>> {
+        // The row is updated in place, so the payload hash its claim recorded stays.
         let rows: Vec<(String, &'static str)> = completions
             .iter()
-            .map(|(key, outcome)| (key.to_string(), outcome.as_str()))
+            .map(|(key, _, outcome)| (key.to_string(), outcome.as_str()))
             .collect();
         let n = rows.len();
         let now = unix_millis(now);

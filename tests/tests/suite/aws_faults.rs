@@ -149,3 +149,131 @@ async fn eventbridge_partial_failures_retry_only_the_failed_entries() {
     keys.sort();
     assert_eq!(keys, ["stripe:evt_pe0", "stripe:evt_pe1", "stripe:evt_pe2"]);
 }
+
+/// A `BatchWriteItem` rule for the proxy: the first `keep` requests of each call reach
+/// moto, the rest come back as `UnprocessedItems` (what DynamoDB answers when throttled);
+/// `calls` records each call's request count.
+fn leave_unprocessed(
+    keep_first_call: usize,
+    keep_later: usize,
+    calls: Arc<std::sync::Mutex<Vec<usize>>>,
+) -> inlet_tests::faults::Rule {
+    Arc::new(move |target, nth, body| {
+        if target != "DynamoDB_20120810.BatchWriteItem" {
+            return Action::Forward;
+        }
+        let mut req: serde_json::Value = serde_json::from_slice(body).unwrap();
+        let (table, requests) = {
+            let items = req["RequestItems"].as_object().unwrap();
+            let (t, r) = items.iter().next().unwrap();
+            (t.clone(), r.as_array().unwrap().clone())
+        };
+        calls.lock().unwrap().push(requests.len());
+        let keep = if nth == 0 {
+            keep_first_call
+        } else {
+            keep_later
+        };
+        let left: Vec<serde_json::Value> = requests.iter().skip(keep).cloned().collect();
+        req["RequestItems"][&table] = requests[..keep.min(requests.len())].to_vec().into();
+        Action::Rewrite {
+            body: serde_json::to_vec(&req).unwrap(),
+            answer: Box::new(move |mut v| {
+                if !left.is_empty() {
+                    v["UnprocessedItems"] = serde_json::json!({ table: left });
+                }
+                v
+            }),
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_completions_retry_unprocessed_items_and_fail_only_what_is_left() {
+    use inlet_core::ports::{Completion, LedgerState, StoreError};
+    let moto = Moto::connect().await;
+    let table = moto.table().await;
+    let now = time::OffsetDateTime::now_utc();
+    let lease = Duration::from_secs(30);
+    let retention = Duration::from_secs(3600);
+    let keys: Vec<EventKey> = (0..3)
+        .map(|i| EventKey::parse(&format!("stripe:evt_bw{i}")).unwrap())
+        .collect();
+
+    // The first call leaves two of three unprocessed; the retry carries only those two.
+    let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let proxy = FaultProxy::start(
+        &moto.endpoint,
+        leave_unprocessed(1, usize::MAX, calls.clone()),
+    )
+    .await;
+    let store = inlet_aws::DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk_via(&proxy).await),
+        table.clone(),
+    );
+    for k in &keys {
+        assert_eq!(
+            store.claim(k, "h", now, lease).await.unwrap(),
+            Claim::Acquired
+        );
+    }
+    let done: Vec<(&EventKey, &str, Completion)> = keys
+        .iter()
+        .map(|k| (k, "h", Completion::Delivered))
+        .collect();
+    let results = store.complete_many(&done, now, retention).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(
+        *calls.lock().unwrap(),
+        [3, 2],
+        "one call, then the unprocessed two"
+    );
+    assert_eq!(
+        proxy.count("DynamoDB_20120810.UpdateItem"),
+        0,
+        "no per-key writes"
+    );
+    for k in &keys {
+        let entry = store.lookup(k, now).await.unwrap().unwrap();
+        assert!(
+            matches!(entry.state, LedgerState::Completed { ref outcome, .. } if outcome == "delivered")
+        );
+        // The put kept the claim's payload hash: a copy with another payload is told apart.
+        assert_eq!(
+            store.claim(k, "other", now, lease).await.unwrap(),
+            Claim::Duplicate {
+                same_payload: false
+            }
+        );
+    }
+
+    // Throttled for good: what is still unprocessed after the retries fails, only that.
+    let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let proxy = FaultProxy::start(&moto.endpoint, leave_unprocessed(2, 0, calls.clone())).await;
+    let store =
+        inlet_aws::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk_via(&proxy).await), table);
+    let keys: Vec<EventKey> = (0..3)
+        .map(|i| EventKey::parse(&format!("stripe:evt_bw_left{i}")).unwrap())
+        .collect();
+    for k in &keys {
+        assert_eq!(
+            store.claim(k, "h", now, lease).await.unwrap(),
+            Claim::Acquired
+        );
+    }
+    let done: Vec<(&EventKey, &str, Completion)> = keys
+        .iter()
+        .map(|k| (k, "h", Completion::Delivered))
+        .collect();
+    let results = store.complete_many(&done, now, retention).await;
+    assert!(results[0].is_ok() && results[1].is_ok(), "{results:?}");
+    assert!(
+        matches!(&results[2], Err(StoreError::Unavailable { message, .. }) if message.contains("unprocessed")),
+        "{results:?}"
+    );
+    assert_eq!(calls.lock().unwrap().len(), 4, "one call and three retries");
+    assert!(matches!(
+        store.lookup(&keys[2], now).await.unwrap().unwrap().state,
+        LedgerState::InProgress { .. }
+    ));
+}

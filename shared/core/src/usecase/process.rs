@@ -486,9 +486,12 @@ impl Processor {
             }
             out.push(failure);
         }
-        let keys: Vec<(&crate::ids::EventKey, Completion)> = to_complete
+        let keys: Vec<(&crate::ids::EventKey, &str, Completion)> = to_complete
             .iter()
-            .map(|&i| (&envs[i].key, Completion::Delivered))
+            .map(|&i| {
+                let env = envs[i];
+                (&env.key, env.payload_sha256.as_str(), Completion::Delivered)
+            })
             .collect();
         // The history of the whole batch is written beside the completions, not after
         // them: what reached the sinks is a fact whether or not the completion is recorded.
