@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -107,6 +107,11 @@ struct Side {
     calls_webhook: Counts,
     calls_new: Counts,
     calls_dup: Counts,
+    /// Write requests inside BatchWriteItem calls while handling new records.
+    batch_items_new: usize,
+    /// Write units of one history write beyond the first (its item's size past 1 KB) plus
+    /// the index's write: what a history write bills above a small item's one unit.
+    extra_write_units: f64,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -156,11 +161,24 @@ async fn main() {
     let latency_ms = Arc::new(AtomicU64::new(0));
     let moto = Moto::connect().await;
     let delay = latency_ms.clone();
+    // Write requests inside BatchWriteItem calls (each bills like a single write).
+    let batch_items = Arc::new(AtomicUsize::new(0));
+    let items_seen = batch_items.clone();
     let proxy = FaultProxy::start(
         &moto.endpoint,
-        Arc::new(move |_, _, _| match delay.load(Ordering::Relaxed) {
-            0 => Action::Forward,
-            d => Action::Delay(Duration::from_millis(d), Box::new(Action::Forward)),
+        Arc::new(move |target, _, body| {
+            if target.ends_with(".BatchWriteItem") {
+                let req: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+                let n: usize = req["RequestItems"]
+                    .as_object()
+                    .map(|t| t.values().filter_map(|r| r.as_array()).map(Vec::len).sum())
+                    .unwrap_or(0);
+                items_seen.fetch_add(n, Ordering::Relaxed);
+            }
+            match delay.load(Ordering::Relaxed) {
+                0 => Action::Forward,
+                d => Action::Delay(Duration::from_millis(d), Box::new(Action::Forward)),
+            }
         }),
     )
     .await;
@@ -224,6 +242,8 @@ async fn main() {
             calls_webhook: Counts::new(),
             calls_new: Counts::new(),
             calls_dup: Counts::new(),
+            batch_items_new: 0,
+            extra_write_units: 0.0,
         });
     }
 
@@ -269,6 +289,7 @@ async fn main() {
             for new in [true, false] {
                 let phase = if new { "new" } else { "dup" };
                 let (cpu0, calls0) = (s.worker.0.cpu_ns(), snapshot(&proxy));
+                let items0 = batch_items.load(Ordering::Relaxed);
                 let t = Instant::now();
                 for (i, b) in work.iter().enumerate() {
                     invoke(
@@ -281,6 +302,7 @@ async fn main() {
                 let cpu_per = (s.worker.0.cpu_ns() - cpu0) as f64 / 1e6 / records as f64;
                 let calls_d = delta(&snapshot(&proxy), &calls0);
                 if new {
+                    s.batch_items_new = batch_items.load(Ordering::Relaxed) - items0;
                     s.cpu_new.push(cpu_per);
                     s.wall_batch.push(ms(t.elapsed()) / work.len() as f64);
                     s.calls_new = calls_d;
@@ -356,12 +378,52 @@ async fn main() {
         }
     }
 
+    // Write units by item size: a write bills one unit per KB of the item
+    // (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html>),
+    // and a write to an item in the `events` index one more for the index.
+    let history = moto
+        .dynamodb()
+        .get_item()
+        .table_name(&inlet_table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("E#stripe:evt_peer_0_0".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap_or_default();
+    if !history.is_empty() {
+        let kb = item_size(&history).div_ceil(1024) as f64;
+        sides[0].extra_write_units = kb - 1.0 + 1.0;
+    }
+
     // The SDK alone, making the worker's calls for as many records: the floor under it.
     let mut floor = Vec::new();
     for _ in 0..REPS {
         floor.push(sdk_floor(&proxy.endpoint, &inlet_table, &bus).await);
     }
     report(&mut sides, &mut floor);
+}
+
+/// An item's size as DynamoDB bills it: attribute names plus values (strings and binary
+/// by length, numbers ~1 byte per two digits + 1, lists and maps 3 bytes + their elements
+/// with 1 byte each), <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html>.
+fn item_size(item: &HashMap<String, aws_sdk_dynamodb::types::AttributeValue>) -> usize {
+    use aws_sdk_dynamodb::types::AttributeValue as V;
+    fn value(v: &V) -> usize {
+        match v {
+            V::S(s) => s.len(),
+            V::N(n) => n.len().div_ceil(2) + 1,
+            V::B(b) => b.as_ref().len(),
+            V::Bool(_) | V::Null(_) => 1,
+            V::L(l) => 3 + l.iter().map(|x| value(x) + 1).sum::<usize>(),
+            V::M(m) => 3 + m.iter().map(|(k, x)| k.len() + value(x) + 1).sum::<usize>(),
+            _ => 0,
+        }
+    }
+    item.iter().map(|(k, v)| k.len() + value(v)).sum()
 }
 
 /// CPU per record of `sdk-floor` (functions/worker/src/bin/sdk_floor.rs).
@@ -386,6 +448,27 @@ async fn sdk_floor(endpoint: &str, table: &str, bus: &str) -> f64 {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     v["cpu_ms_per_record"].as_f64().unwrap()
+}
+
+/// Calls of `op` (a suffix such as ".PutItem") per record.
+fn per_event(calls: &Counts, op: &str) -> f64 {
+    calls
+        .iter()
+        .filter(|(k, _)| k.ends_with(op))
+        .map(|(_, v)| *v)
+        .sum::<usize>() as f64
+        / EVENTS as f64
+}
+
+/// DynamoDB write units per new event: single writes, the requests inside batch writes,
+/// and what history items bill beyond one unit.
+fn write_units(s: &Side) -> f64 {
+    per_event(&s.calls_new, ".PutItem")
+        + per_event(&s.calls_new, ".UpdateItem")
+        + per_event(&s.calls_new, ".DeleteItem")
+        + s.batch_items_new as f64 / EVENTS as f64
+        + s.extra_write_units
+        + per_event(&s.calls_webhook, ".PutItem")
 }
 
 fn fmt(values: &mut [f64], unit: &str) -> String {
@@ -451,6 +534,11 @@ fn report(sides: &mut [Side], floor: &mut [f64]) {
             per_record(&s.calls_new, EVENTS)
         );
         println!(
+            "{:<48} {:.2}",
+            "DynamoDB write units per new record",
+            write_units(s)
+        );
+        println!(
             "{:<48} {}",
             "AWS calls per duplicate (worker)",
             per_record(&s.calls_dup, EVENTS)
@@ -472,7 +560,7 @@ fn report(sides: &mut [Side], floor: &mut [f64]) {
         );
     }
     println!(
-        "\n## the AWS SDK's floor: the worker's AWS calls alone (claim, version, PutEvents/10, complete), same SDK and runtime"
+        "\n## the AWS SDK's floor: the worker's AWS calls alone (claim, version, PutEvents/10, completions/10, history), same SDK and runtime"
     );
     let (f, _, _) = median_range(floor);
     let worker = medians[&("inlet", "worker CPU per new record")];
@@ -501,21 +589,11 @@ fn report(sides: &mut [Side], floor: &mut [f64]) {
     println!("{:<28} {:>10} {:>12}", "", "inlet", "powertools");
     let bill = |s: &Side| -> Vec<(&'static str, f64)> {
         let m = |label: &str| medians[&(s.name, label)];
-        let count = |calls: &Counts, suffix: &str| {
-            calls
-                .iter()
-                .filter(|(k, _)| k.ends_with(suffix))
-                .map(|(_, v)| *v)
-                .sum::<usize>() as f64
-                / EVENTS as f64
-        };
+        let count = per_event;
         // Lambda bills each invocation's duration rounded up to the millisecond.
         let webhook_gbs = m(MODEL_HOOK).ceil() * 1e-3 * MEMORY_GB * 1e6;
         let worker_gbs = m(MODEL_BATCH).ceil() * 1e-3 * MEMORY_GB * 1e5;
-        let writes = count(&s.calls_new, ".PutItem")
-            + count(&s.calls_new, ".UpdateItem")
-            + count(&s.calls_new, ".DeleteItem")
-            + count(&s.calls_webhook, ".PutItem");
+        let writes = write_units(s);
         let reads = count(&s.calls_new, ".GetItem");
         // SQS: the webhook's sends, the mapping's receive and delete per batch of ten,
         // and the worker's own calls (visibility changes, dead letters).

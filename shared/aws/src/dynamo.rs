@@ -1,10 +1,12 @@
 //! The ledger, entity versions and cursors on one DynamoDB table (partition key `pk`).
 //!
 //! Items: `L#{key}` ledger entries, `V#{entity}` versions (and conflict-rule state, see
-//! [`crate::conflicts`]), `R#{key}` held reviews, `C#{source}` cursors. Claims
-//! and version advances are single conditional writes with
-//! `ReturnValuesOnConditionCheckFailure = ALL_OLD`, so a duplicate costs one failed write
-//! and no read. `ttl` (epoch seconds) lets DynamoDB's TTL expire old entries; reads treat
+//! [`crate::conflicts`]), `R#{key}` held reviews, `C#{source}` cursors. A claim is one
+//! `UpdateItem` returning the old entry (`ReturnValues` consume no read capacity,
+//! <https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateItem.html>),
+//! which also counts the copy, so a duplicate costs one write, no read and nothing more
+//! for the history; version advances are conditional writes with
+//! `ReturnValuesOnConditionCheckFailure = ALL_OLD`. `ttl` (epoch seconds) lets DynamoDB's TTL expire old entries; reads treat
 //! an expired entry as absent, because TTL deletion can lag by days.
 
 use std::time::Duration;
@@ -90,6 +92,7 @@ impl DynamoStore {
             ("ex".to_string(), n(expires)),
             ("ttl".to_string(), n(expires / 1000)),
             ("oc".to_string(), s(outcome.as_str())),
+            ("seen".to_string(), n(0)),
         ])
     }
 
@@ -159,6 +162,14 @@ impl DynamoStore {
             .collect()
     }
 
+    /// Copies of a completed event the ledger counted (see `counts_duplicates`).
+    pub(crate) fn duplicates_seen(entry: &Item) -> u32 {
+        if text(entry, "st").as_deref() != Some(COMPLETED) {
+            return 0;
+        }
+        u32::try_from(number(entry, "seen").unwrap_or(0)).unwrap_or(u32::MAX)
+    }
+
     fn claim_outcome(old: &Item, payload_sha256: &str, now: i64) -> Option<Claim> {
         let state = text(old, "st")?;
         if state == COMPLETED && number(old, "ex").is_some_and(|ex| ex > now) {
@@ -191,6 +202,33 @@ impl Ledger for DynamoStore {
         let now_ms = unix_millis(now);
         let lease_until = now_ms.saturating_add(ms(lease));
         let ttl = (now_ms + ms(CLAIM_TTL)) / 1000;
+        // One unconditional write that claims an absent entry and changes nothing else of
+        // an existing one but its copy count: a duplicate is this one write and no read,
+        // and is counted for the history by it. The old entry says what happened.
+        let counted = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("L#{key}")))
+            .update_expression("SET st = if_not_exists(st, :ip), ph = if_not_exists(ph, :ph), lu = if_not_exists(lu, :lu), #ttl = if_not_exists(#ttl, :ttl) ADD seen :one")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":ip", s(IN_PROGRESS))
+            .expression_attribute_values(":ph", s(payload_sha256))
+            .expression_attribute_values(":lu", n(lease_until))
+            .expression_attribute_values(":ttl", n(ttl))
+            .expression_attribute_values(":one", n(1))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(unavailable("DynamoDB UpdateItem (claim) failed"))?;
+        let Some(old) = counted.attributes.filter(|a| !a.is_empty()) else {
+            return Ok(Claim::Acquired);
+        };
+        if let Some(outcome) = Self::claim_outcome(&old, payload_sha256, now_ms) {
+            return Ok(outcome);
+        }
+        // An expired lease or retention: take the entry over (rare: a crashed worker, or
+        // a key seen again after its retention), conditionally, as another worker may too.
         let result = self
             .client
             .put_item()
@@ -200,7 +238,7 @@ impl Ledger for DynamoStore {
             .item("ph", s(payload_sha256))
             .item("lu", n(lease_until))
             .item("ttl", n(ttl))
-            .condition_expression("attribute_not_exists(pk) OR (st = :ip AND lu <= :now) OR (st = :done AND ex <= :now)")
+            .condition_expression("(st = :ip AND lu <= :now) OR (st = :done AND ex <= :now)")
             .expression_attribute_values(":ip", s(IN_PROGRESS))
             .expression_attribute_values(":done", s(COMPLETED))
             .expression_attribute_values(":now", n(now_ms))
@@ -223,7 +261,7 @@ impl Ledger for DynamoStore {
                 };
                 Ok(old
                     .and_then(|item| Self::claim_outcome(&item, payload_sha256, now_ms))
-                    // The entry changed between the write and the read: someone else holds it.
+                    // The entry changed between the writes: someone else holds it.
                     .unwrap_or(Claim::InFlight {
                         lease_until: from_unix_millis(lease_until),
                     }))
@@ -244,7 +282,8 @@ impl Ledger for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .key("pk", s(format!("L#{key}")))
-            .update_expression("SET st = :done, ex = :ex, #ttl = :ttl, oc = :oc, ph = if_not_exists(ph, :empty) REMOVE lu")
+            .update_expression("SET st = :done, ex = :ex, #ttl = :ttl, oc = :oc, ph = if_not_exists(ph, :empty), seen = :zero REMOVE lu")
+            .expression_attribute_values(":zero", n(0))
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":done", s(COMPLETED))
             .expression_attribute_values(":ex", n(expires))
@@ -300,6 +339,12 @@ impl Ledger for DynamoStore {
                 None => Ok(()),
             })
             .collect()
+    }
+
+    /// The claim's `ADD seen` counts every copy; a completion resets it, so on a
+    /// COMPLETED entry `seen` is the duplicates since ([`DynamoStore::duplicates_seen`]).
+    fn counts_duplicates(&self) -> bool {
+        true
     }
 
     async fn release(&self, key: &EventKey) -> Result<(), StoreError> {

@@ -134,7 +134,60 @@ fn filter_expression(filter: &EventFilter) -> (String, Item) {
     (conditions.join(" AND "), values)
 }
 
+/// Keys in one `BatchGetItem` at most
+/// (<https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html>).
+const BATCH_GET_MAX: usize = 100;
+
 impl DynamoStore {
+    /// The duplicates the ledger counted for each of `keys` (distinct), by key: the
+    /// worker writes nothing to the history for a duplicate, its claim counts it
+    /// (`Ledger::counts_duplicates`). Keys without a ledger entry are absent.
+    async fn ledger_duplicates(&self, keys: &[&str]) -> Result<HashMap<String, u32>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut counts = HashMap::new();
+        for chunk in keys.chunks(BATCH_GET_MAX) {
+            let wanted = chunk
+                .iter()
+                .map(|k| HashMap::from([("pk".to_string(), s(format!("L#{k}")))]))
+                .collect();
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(wanted))
+                    .projection_expression("pk, st, seen")
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
+            );
+            // What DynamoDB leaves unprocessed is asked for again, a few times.
+            for _ in 0..4 {
+                let Some(request) = pending.take() else { break };
+                let out = self
+                    .client()
+                    .batch_get_item()
+                    .request_items(self.table(), request)
+                    .send()
+                    .await
+                    .map_err(unavailable("DynamoDB BatchGetItem (duplicates) failed"))?;
+                for entry in out
+                    .responses
+                    .and_then(|mut r| r.remove(self.table()))
+                    .unwrap_or_default()
+                {
+                    if let Some(key) =
+                        text(&entry, "pk").and_then(|pk| pk.strip_prefix("L#").map(str::to_string))
+                    {
+                        counts.insert(key, DynamoStore::duplicates_seen(&entry));
+                    }
+                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(self.table()))
+                    .filter(|k| !k.keys().is_empty());
+            }
+        }
+        Ok(counts)
+    }
+
     async fn record_one(&self, entry: &HistoryEntry<'_>) -> Result<(), StoreError> {
         let env = entry.envelope;
         let key = env.key.as_str();
@@ -361,6 +414,10 @@ impl History for DynamoStore {
         if record.expires_at <= now {
             return Ok(None);
         }
+        let counted = self.ledger_duplicates(&[key]).await?;
+        record.duplicates = record
+            .duplicates
+            .saturating_add(counted.get(key).copied().unwrap_or(0));
         if let Some(p) = text(&item, "plp") {
             let pointer = crate::claim_check::pointer_of(&p)
                 .unwrap_or_else(|| Err("not a claim-check pointer".into()))
@@ -429,9 +486,14 @@ impl History for DynamoStore {
         } else {
             None
         };
+        let keys: Vec<&str> = events.iter().map(|e| e.envelope.key.as_str()).collect();
+        let counted = self.ledger_duplicates(&keys).await?;
         // The index projects no attempts or payload; say so rather than show none.
         for e in &mut events {
             e.attempts.clear();
+            e.duplicates = e
+                .duplicates
+                .saturating_add(counted.get(e.envelope.key.as_str()).copied().unwrap_or(0));
         }
         Ok(EventPage { events, next })
     }

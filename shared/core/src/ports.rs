@@ -220,6 +220,13 @@ pub trait Ledger: Send + Sync {
         .await
     }
 
+    /// Whether [`Ledger::claim`] itself counts a duplicate copy on the entry, for the event
+    /// history to read, so the worker writes nothing more for a duplicate (DynamoDB: the
+    /// claim is the one write a duplicate costs).
+    fn counts_duplicates(&self) -> bool {
+        false
+    }
+
     /// Drop an IN_PROGRESS claim so a retry can claim at once. Never removes a COMPLETED entry.
     async fn release(&self, key: &EventKey) -> Result<(), StoreError>;
 

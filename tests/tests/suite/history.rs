@@ -571,3 +571,78 @@ async fn dynamodb_a_payload_larger_than_an_item_is_kept_and_replays_whole() {
         "the list says it can be replayed"
     );
 }
+
+/// On DynamoDB a duplicate is the one write of its claim, no read, nothing more for the
+/// history; the history still counts it, on the event and in the list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_a_duplicate_is_one_write_and_the_history_counts_it() {
+    use inlet_tests::faults::{Action, FaultProxy};
+    let moto = inlet_tests::moto::Moto::connect().await;
+    let proxy = FaultProxy::start(&moto.endpoint, Arc::new(|_, _, _| Action::Forward)).await;
+    let sdk = inlet_tests::moto::sdk_for(&proxy.endpoint).await;
+    let store = Arc::new(inlet_aws::DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        moto.table().await,
+    ));
+    let sink = Arc::new(Flaky {
+        fail: std::sync::Mutex::new(0),
+        got: Default::default(),
+    });
+    let processor = Processor {
+        ledger: store.clone(),
+        versions: Arc::new(NoVersions),
+        conflicts: None,
+        history: Some(HistoryPolicy {
+            store: store.clone(),
+            keep_payloads: true,
+            max_payload_bytes: 64 * 1024,
+        }),
+        sinks: vec![sink.clone()],
+        metrics: Arc::new(NoMetrics),
+        clock: Arc::new(SystemClock),
+        settings: ProcessSettings::from(&inlet_core::config::WorkerConfig::default()),
+        payload_log: None,
+    };
+    let mut e = event("evt_dup_once", "invoice.paid", 0);
+    e.received_at = OffsetDateTime::now_utc();
+    let first = processor.handle_batch(&[message(&e, 1)]).await;
+    assert_eq!(first[0].1, Disposition::Ack(Done::Delivered));
+    let before = proxy.seen.lock().unwrap().clone();
+    for copy in 0..2 {
+        let again = processor.handle_batch(&[message(&e, 1)]).await;
+        assert_eq!(again[0].1, Disposition::Ack(Done::Duplicate), "copy {copy}");
+    }
+    let after = proxy.seen.lock().unwrap().clone();
+    let calls: std::collections::BTreeMap<&str, usize> = after
+        .iter()
+        .map(|(op, n)| (op.as_str(), n - before.get(op).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert_eq!(
+        calls,
+        std::collections::BTreeMap::from([("DynamoDB_20120810.UpdateItem", 2)]),
+        "one write per duplicate, no read"
+    );
+    assert_eq!(sink.got.lock().unwrap().len(), 1, "delivered once");
+
+    let now = OffsetDateTime::now_utc();
+    let r = store
+        .event("stripe:evt_dup_once", now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (r.state, r.attempt_count, r.duplicates),
+        (EventState::Delivered, 1, 2)
+    );
+    let page = store
+        .events(&EventFilter::default(), 10, None, now)
+        .await
+        .unwrap();
+    let listed = page
+        .events
+        .iter()
+        .find(|x| x.envelope.key.as_str() == "stripe:evt_dup_once")
+        .unwrap();
+    assert_eq!(listed.duplicates, 2);
+}

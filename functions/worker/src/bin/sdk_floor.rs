@@ -1,8 +1,9 @@
 //! The AWS SDK's own CPU floor for the worker's call pattern, measured beside the worker by
-//! `scripts/bench` (not deployed): per batch of ten new records, ten conditional PutItem
-//! (claims) at once, ten UpdateItem (entity versions) at once, one PutEvents of ten ~2 KB
-//! entries, ten UpdateItem (completions) at once — the same SDK settings and runtime as the
-//! worker, and nothing else: no Lambda runtime, no envelopes, no logs, no metrics.
+//! `scripts/bench` (not deployed): per batch of ten new records, ten claim `UpdateItem`s at
+//! once, ten `UpdateItem` (entity versions) at once, one PutEvents of ten ~2 KB entries,
+//! then one `BatchWriteItem` of ten completions beside ten history `UpdateItem`s carrying
+//! the ~2 KB payload — the same SDK settings and runtime as the worker, and nothing else:
+//! no Lambda runtime, no envelopes, no logs, no metrics.
 //!
 //! Usage: sdk-floor TABLE BUS BATCHES (AWS settings from the environment). Prints
 //! `{"batches":…,"records":…,"cpu_ms_per_record":…}`.
@@ -33,11 +34,13 @@ async fn batch(
     let keys: Vec<String> = (0..10).map(|i| format!("F#{prefix}-{i}")).collect();
     let detail = format!("{{\"payload\":\"{}\"}}", "x".repeat(2000));
     for r in join_all(keys.iter().map(|k| {
-        db.put_item()
+        db.update_item()
             .table_name(table)
-            .item("pk", V::S(k.clone()))
-            .item("st", V::S("IN_PROGRESS".into()))
-            .condition_expression("attribute_not_exists(pk)")
+            .key("pk", V::S(k.clone()))
+            .update_expression("SET st = if_not_exists(st, :ip) ADD seen :one")
+            .expression_attribute_values(":ip", V::S("IN_PROGRESS".into()))
+            .expression_attribute_values(":one", V::N("1".into()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
     }))
     .await
@@ -72,16 +75,37 @@ async fn batch(
         .set_entries(Some(entries))
         .send()
         .await?;
-    for r in join_all(keys.iter().map(|k| {
+    let completions = keys
+        .iter()
+        .map(|k| {
+            let put = aws_sdk_dynamodb::types::PutRequest::builder()
+                .item("pk", V::S(k.clone()))
+                .item("st", V::S("COMPLETED".into()))
+                .build()?;
+            Ok(aws_sdk_dynamodb::types::WriteRequest::builder()
+                .put_request(put)
+                .build())
+        })
+        .collect::<Result<Vec<_>, aws_sdk_dynamodb::error::BuildError>>()?;
+    let payload = aws_sdk_dynamodb::primitives::Blob::new(detail.clone().into_bytes());
+    let history = join_all(keys.iter().map(|k| {
         db.update_item()
             .table_name(table)
-            .key("pk", V::S(k.clone()))
-            .update_expression("SET st = :d")
-            .expression_attribute_values(":d", V::S("COMPLETED".into()))
+            .key("pk", V::S(format!("E{k}")))
+            .update_expression("SET st = :d, pl = if_not_exists(pl, :pl) ADD n :one")
+            .expression_attribute_values(":d", V::S("delivered".into()))
+            .expression_attribute_values(":pl", V::B(payload.clone()))
+            .expression_attribute_values(":one", V::N("1".into()))
             .send()
-    }))
-    .await
-    {
+    }));
+    let (completed, history) = futures::join!(
+        db.batch_write_item()
+            .request_items(table, completions)
+            .send(),
+        history
+    );
+    completed?;
+    for r in history {
         r?;
     }
     Ok(())

@@ -133,10 +133,15 @@ impl Processor {
         let Some(policy) = &self.history else { return };
         let now = self.clock.now();
         let expires_at = now + self.settings.retention;
+        // Where the claim counted a duplicate already, the history reads that count.
+        let counted = self.ledger.counts_duplicates();
         let entries: Vec<HistoryEntry<'_>> = handled
             .iter()
             .filter_map(|(env, receive_count, disposition)| {
                 let (state, detail) = attempt_of(env, disposition)?;
+                if counted && state == EventState::Duplicate {
+                    return None;
+                }
                 Some(HistoryEntry {
                     envelope: env,
                     attempt: Attempt::new(now, state, *receive_count, detail),
