@@ -5,6 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use inlet_tests::faults::{Action, FaultProxy};
 use inlet_tests::moto::Moto;
 use inlet_tests::runtime_api::{binary, RuntimeApi};
 use inlet_tests::*;
@@ -18,17 +19,56 @@ impl Drop for Function {
     }
 }
 
+/// The IAM actions the template grants `resource` (e.g. `WorkerFunction`): every
+/// `service:Action` named in its block, which ends at the next resource.
+fn granted(template: &str, resource: &str) -> Vec<String> {
+    let header = format!("  {resource}:");
+    template
+        .lines()
+        .skip_while(|l| *l != header)
+        .skip(1)
+        .take_while(|l| l.is_empty() || l.starts_with("   ") || l.trim_start().starts_with('#'))
+        .flat_map(|l| l.split(|c: char| !(c.is_ascii_alphanumeric() || c == ':')))
+        .filter(|w| {
+            [
+                "dynamodb:",
+                "sqs:",
+                "events:",
+                "secretsmanager:",
+                "s3:",
+                "kms:",
+            ]
+            .iter()
+            .any(|p| w.starts_with(p))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// The IAM action of an AWS JSON-protocol call as the proxy saw it (`x-amz-target`).
+fn action_of(target: &str) -> Option<String> {
+    let (service, op) = target.split_once('.')?;
+    let prefix = match service {
+        s if s.starts_with("DynamoDB_") => "dynamodb",
+        "AmazonSQS" => "sqs",
+        "AWSEvents" => "events",
+        "secretsmanager" => "secretsmanager",
+        _ => return None,
+    };
+    Some(format!("{prefix}:{op}"))
+}
+
 fn spawn(
     name: &str,
     api: &RuntimeApi,
-    moto: &Moto,
+    endpoint: &str,
     resources: &[(&str, &str)],
     config: &str,
 ) -> Function {
     let mut cmd = Command::new(binary(name));
     cmd.envs(api.lambda_env(name))
         .env("INLET_CONFIG", config)
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_REGION", "us-east-1")
@@ -59,25 +99,47 @@ async fn the_four_binaries_serve_real_events_through_the_runtime_api() {
     );
 
     // webhook: an HTTP API v2 event → 202 and a message on the queue.
+    // Each function talks to moto through a proxy of its own, which records its calls,
+    // so each can be held to the IAM policy the template gives it (moto checks none).
+    let mut proxies = Vec::new();
+    let through_proxy = |resource: &'static str| {
+        let moto = &moto;
+        async move {
+            let proxy = FaultProxy::start(
+                &moto.endpoint,
+                Arc::new(|_: &str, _: usize, _: &[u8]| Action::Forward),
+            )
+            .await;
+            let endpoint = proxy.endpoint.clone();
+            (resource, proxy, endpoint)
+        }
+    };
+    let (name, proxy, webhook_endpoint) = through_proxy("WebhookFunction").await;
+    proxies.push((name, proxy));
     let api = RuntimeApi::start().await;
-    let _webhook = spawn("webhook", &api, &moto, &resources, &config);
-    let body = stripe_event("evt_smoke", "invoice.paid", "in_smoke", now_unix());
-    api.invoke("req-1", stripe_http_event(&body, STRIPE_SECRET));
-    let resp = api
-        .response("req-1", Duration::from_secs(30))
-        .await
-        .expect("webhook answered")
-        .unwrap();
-    assert_eq!(resp["statusCode"], 202, "{resp}");
-    assert!(resp["body"].as_str().unwrap().contains("stripe:evt_smoke"));
+    let _webhook = spawn("webhook", &api, &webhook_endpoint, &resources, &config);
+    for (i, id) in ["evt_smoke", "evt_smoke_2"].iter().enumerate() {
+        let body = stripe_event(id, "invoice.paid", "in_smoke", now_unix());
+        let request = format!("req-1-{i}");
+        api.invoke(&request, stripe_http_event(&body, STRIPE_SECRET));
+        let resp = api
+            .response(&request, Duration::from_secs(30))
+            .await
+            .expect("webhook answered")
+            .unwrap();
+        assert_eq!(resp["statusCode"], 202, "{resp}");
+        assert!(resp["body"].as_str().unwrap().contains(id));
+    }
 
     // worker: the SQS event the event source mapping would deliver.
     let event = moto
         .sqs_event(&q, "arn:aws:sqs:us-east-1:123456789012:inlet-work", 30)
         .await;
-    assert_eq!(event["Records"].as_array().unwrap().len(), 1);
+    assert_eq!(event["Records"].as_array().unwrap().len(), 2);
+    let (name, proxy, worker_endpoint) = through_proxy("WorkerFunction").await;
+    proxies.push((name, proxy));
     let api = RuntimeApi::start().await;
-    let _worker = spawn("worker", &api, &moto, &resources, &config);
+    let _worker = spawn("worker", &api, &worker_endpoint, &resources, &config);
     api.invoke("req-2", event);
     let resp = api
         .response("req-2", Duration::from_secs(30))
@@ -109,8 +171,16 @@ async fn the_four_binaries_serve_real_events_through_the_runtime_api() {
         "{config}{}",
         stripe_source_toml(&feed.base, "lookback_secs = 3600")
     );
+    let (name, proxy, reconciler_endpoint) = through_proxy("ReconcilerFunction").await;
+    proxies.push((name, proxy));
     let api = RuntimeApi::start().await;
-    let _reconciler = spawn("reconciler", &api, &moto, &resources, &config);
+    let _reconciler = spawn(
+        "reconciler",
+        &api,
+        &reconciler_endpoint,
+        &resources,
+        &config,
+    );
     api.invoke("req-3", event_fixture("scheduled.json"));
     let resp = api
         .response("req-3", Duration::from_secs(30))
@@ -137,8 +207,10 @@ async fn the_four_binaries_serve_real_events_through_the_runtime_api() {
         .await
         .unwrap()
         .unwrap();
+    let (name, proxy, publisher_endpoint) = through_proxy("PublisherFunction").await;
+    proxies.push((name, proxy));
     let api = RuntimeApi::start().await;
-    let _publisher = spawn("publisher", &api, &moto, &resources, &config);
+    let _publisher = spawn("publisher", &api, &publisher_endpoint, &resources, &config);
     api.invoke(
         "req-4",
         serde_json::json!({ "Records": [stream_record("INSERT", "1", dynamodb_json(&item))] }),
@@ -154,4 +226,26 @@ async fn the_four_binaries_serve_real_events_through_the_runtime_api() {
         .unwrap()
         .unwrap();
     assert_eq!(item["status"].as_s().unwrap(), "published");
+
+    // Every call each function made is one its role in the template allows.
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    for (resource, proxy) in &proxies {
+        let allowed = granted(&template, resource);
+        assert!(!allowed.is_empty(), "{resource} has a policy");
+        let made: Vec<String> = proxy
+            .seen
+            .lock()
+            .unwrap()
+            .keys()
+            .filter_map(|t| action_of(t))
+            .collect();
+        assert!(!made.is_empty(), "{resource} made AWS calls");
+        for action in made {
+            assert!(
+                allowed.contains(&action),
+                "{resource} calls {action}, which template.yaml does not grant it ({allowed:?})"
+            );
+        }
+    }
 }
