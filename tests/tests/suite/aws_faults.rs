@@ -188,9 +188,24 @@ fn leave_unprocessed(
     })
 }
 
+/// Claim `keys` (each must be acquired) and return them as delivered completions.
+async fn claimed<'a>(
+    store: &inlet_aws::DynamoStore,
+    keys: &'a [EventKey],
+    now: time::OffsetDateTime,
+) -> Vec<(&'a EventKey, &'static str, inlet_core::ports::Completion)> {
+    for k in keys {
+        let claim = store.claim(k, "h", now, Duration::from_secs(30)).await;
+        assert_eq!(claim.unwrap(), Claim::Acquired);
+    }
+    keys.iter()
+        .map(|k| (k, "h", inlet_core::ports::Completion::Delivered))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batched_completions_retry_unprocessed_items_and_fail_only_what_is_left() {
-    use inlet_core::ports::{Completion, LedgerState, StoreError};
+    use inlet_core::ports::{LedgerState, StoreError};
     let moto = Moto::connect().await;
     let table = moto.table().await;
     let now = time::OffsetDateTime::now_utc();
@@ -211,16 +226,7 @@ async fn batched_completions_retry_unprocessed_items_and_fail_only_what_is_left(
         aws_sdk_dynamodb::Client::new(&sdk_via(&proxy).await),
         table.clone(),
     );
-    for k in &keys {
-        assert_eq!(
-            store.claim(k, "h", now, lease).await.unwrap(),
-            Claim::Acquired
-        );
-    }
-    let done: Vec<(&EventKey, &str, Completion)> = keys
-        .iter()
-        .map(|k| (k, "h", Completion::Delivered))
-        .collect();
+    let done = claimed(&store, &keys, now).await;
     let claims = proxy.count("DynamoDB_20120810.UpdateItem");
     let results = store.complete_many(&done, now, retention).await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
@@ -256,16 +262,7 @@ async fn batched_completions_retry_unprocessed_items_and_fail_only_what_is_left(
     let keys: Vec<EventKey> = (0..3)
         .map(|i| EventKey::parse(&format!("stripe:evt_bw_left{i}")).unwrap())
         .collect();
-    for k in &keys {
-        assert_eq!(
-            store.claim(k, "h", now, lease).await.unwrap(),
-            Claim::Acquired
-        );
-    }
-    let done: Vec<(&EventKey, &str, Completion)> = keys
-        .iter()
-        .map(|k| (k, "h", Completion::Delivered))
-        .collect();
+    let done = claimed(&store, &keys, now).await;
     let results = store.complete_many(&done, now, retention).await;
     assert!(results[0].is_ok() && results[1].is_ok(), "{results:?}");
     assert!(
