@@ -439,11 +439,16 @@ impl Drop for SinkFollower {
     }
 }
 
+/// Config added to every `inlet dev` of this section (the history switched off for the
+/// row that prices it).
+static EXTRA_TOML: std::sync::Mutex<&str> = std::sync::Mutex::new("");
+
 /// `inlet dev` with the file sink and a worker of `batch_size`, otherwise the defaults.
 async fn dev_with_batch(dir: &std::path::Path, batch_size: usize) -> (Dev, std::path::PathBuf) {
     let events = dir.join("events.jsonl");
+    let extra = *EXTRA_TOML.lock().unwrap();
     let cfg = format!(
-        "[worker]\nbatch_size = {batch_size}\n{}{}",
+        "[worker]\nbatch_size = {batch_size}\n{extra}{}{}",
         providers_toml(),
         file_sink_toml(&events)
     );
@@ -475,6 +480,15 @@ async fn bench_end_to_end() {
         );
         paced_latency(&client, batch_size, 5_000, 4).await;
     }
+    // What the event history costs here: the default batch again without it.
+    *EXTRA_TOML.lock().unwrap() = "[history]\nenabled = false\n";
+    let (rate, _, _) = sustained_rate(&client, 10, 20_000).await;
+    println!(
+        "batch  10, history off: worker alone {:>7.0} events/s, sustained {rate:>7.0} events/s end to end",
+        drain_rate(10, 20_000).await
+    );
+    paced_latency(&client, 10, 5_000, 4).await;
+    *EXTRA_TOML.lock().unwrap() = "";
 }
 
 /// The worker alone: `total` events already queued, then `inlet dev` starts; events/s
