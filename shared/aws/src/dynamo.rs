@@ -6,8 +6,9 @@
 //! <https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateItem.html>),
 //! which also counts the copy, so a duplicate costs one write, no read and nothing more
 //! for the history; version advances are conditional writes with
-//! `ReturnValuesOnConditionCheckFailure = ALL_OLD`. `ttl` (epoch seconds) lets DynamoDB's TTL expire old entries; reads treat
-//! an expired entry as absent, because TTL deletion can lag by days.
+//! `ReturnValuesOnConditionCheckFailure = ALL_OLD`. `ttl` (epoch seconds) lets DynamoDB's
+//! TTL expire old entries; reads treat an expired entry as absent, because TTL deletion
+//! can lag by days.
 
 use std::time::Duration;
 
@@ -101,13 +102,29 @@ impl DynamoStore {
     /// the reason.
     async fn put_batch(&self, items: Vec<Item>) -> Vec<(String, StoreError)> {
         use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-        let mut pending: Vec<WriteRequest> = Vec::with_capacity(items.len());
-        for item in items {
-            match PutRequest::builder().set_item(Some(item)).build() {
-                Ok(put) => pending.push(WriteRequest::builder().put_request(put).build()),
-                Err(e) => return vec![(String::new(), StoreError::Invalid(e.to_string()))],
+        let pks: Vec<String> = items
+            .iter()
+            .map(|i| text(i, "pk").unwrap_or_default())
+            .collect();
+        let built: Result<Vec<WriteRequest>, _> = items
+            .into_iter()
+            .map(|item| {
+                let put = PutRequest::builder().set_item(Some(item)).build()?;
+                Ok::<_, aws_sdk_dynamodb::error::BuildError>(
+                    WriteRequest::builder().put_request(put).build(),
+                )
+            })
+            .collect();
+        let mut pending = match built {
+            Ok(requests) => requests,
+            Err(e) => {
+                let message = format!("DynamoDB BatchWriteItem (complete) not built: {e}");
+                return pks
+                    .into_iter()
+                    .map(|pk| (pk, StoreError::Invalid(message.clone())))
+                    .collect();
             }
-        }
+        };
         let pk_of = |w: &WriteRequest| {
             w.put_request()
                 .and_then(|p| p.item().get("pk"))
