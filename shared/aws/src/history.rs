@@ -158,9 +158,13 @@ impl DynamoStore {
                     .build()
                     .map_err(|e| StoreError::Invalid(e.to_string()))?,
             );
-            // What DynamoDB leaves unprocessed is asked for again, a few times.
-            for _ in 0..4 {
+            // What DynamoDB leaves unprocessed is asked for again, with backoff, a few
+            // times; a count still missing then is an error, not a zero.
+            for attempt in 0..4u32 {
                 let Some(request) = pending.take() else { break };
+                if attempt > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+                }
                 let out = self
                     .client()
                     .batch_get_item()
@@ -183,6 +187,12 @@ impl DynamoStore {
                     .unprocessed_keys
                     .and_then(|mut u| u.remove(self.table()))
                     .filter(|k| !k.keys().is_empty());
+            }
+            if pending.is_some() {
+                return Err(StoreError::Unavailable {
+                    message: "DynamoDB BatchGetItem (duplicates) left keys unprocessed after 3 retries (throughput exceeded)".into(),
+                    source: None,
+                });
             }
         }
         Ok(counts)
