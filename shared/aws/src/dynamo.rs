@@ -34,9 +34,15 @@ const IN_PROGRESS: &str = "IN_PROGRESS";
 /// Requests in one `BatchWriteItem` at most
 /// (<https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html>).
 const BATCH_WRITE_MAX: usize = 25;
-/// Further `BatchWriteItem` calls for what DynamoDB left unprocessed (throttling), with
-/// exponential backoff as that page asks; what is still left is an error for its keys.
-const UNPROCESSED_RETRIES: u32 = 3;
+/// Further batch calls (`BatchWriteItem`, `BatchGetItem`) for what DynamoDB left
+/// unprocessed (throttling), with exponential backoff as their pages ask; what is still
+/// left is an error for its keys.
+pub(crate) const UNPROCESSED_RETRIES: u32 = 3;
+
+/// The wait before the `attempt`th call (from 1) for unprocessed items or keys.
+pub(crate) async fn back_off_unprocessed(attempt: u32) {
+    tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
+}
 const COMPLETED: &str = "COMPLETED";
 /// Abandoned IN_PROGRESS claims are swept by TTL after this long.
 const CLAIM_TTL: Duration = Duration::from_secs(86_400);
@@ -97,10 +103,10 @@ impl DynamoStore {
         ])
     }
 
-    /// Put whole items in one `BatchWriteItem` (at most [`BATCH_WRITE_MAX`], distinct
+    /// Put completed ledger entries, whole, in one `BatchWriteItem` (at most [`BATCH_WRITE_MAX`], distinct
     /// keys), retrying what DynamoDB leaves unprocessed. Returns the `pk`s not written with
     /// the reason.
-    async fn put_batch(&self, items: Vec<Item>) -> Vec<(String, StoreError)> {
+    async fn put_completed(&self, items: Vec<Item>) -> Vec<(String, StoreError)> {
         use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
         let pks: Vec<String> = items
             .iter()
@@ -134,7 +140,7 @@ impl DynamoStore {
         };
         for attempt in 0..=UNPROCESSED_RETRIES {
             if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
+                back_off_unprocessed(attempt).await;
             }
             let sent = self
                 .client
@@ -336,7 +342,7 @@ impl Ledger for DynamoStore {
         }
         let expires = unix_millis(now).saturating_add(ms(retention));
         let chunks = completions.chunks(BATCH_WRITE_MAX).map(|chunk| {
-            self.put_batch(
+            self.put_completed(
                 chunk
                     .iter()
                     .map(|(key, hash, how)| Self::completed_item(key, hash, *how, expires))

@@ -160,10 +160,10 @@ impl DynamoStore {
             );
             // What DynamoDB leaves unprocessed is asked for again, with backoff, a few
             // times; a count still missing then is an error, not a zero.
-            for attempt in 0..4u32 {
+            for attempt in 0..=crate::dynamo::UNPROCESSED_RETRIES {
                 let Some(request) = pending.take() else { break };
                 if attempt > 0 {
-                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+                    crate::dynamo::back_off_unprocessed(attempt).await;
                 }
                 let out = self
                     .client()
@@ -190,7 +190,10 @@ impl DynamoStore {
             }
             if pending.is_some() {
                 return Err(StoreError::Unavailable {
-                    message: "DynamoDB BatchGetItem (duplicates) left keys unprocessed after 3 retries (throughput exceeded)".into(),
+                    message: format!(
+                        "DynamoDB BatchGetItem (duplicates) left keys unprocessed after {} retries (throughput exceeded)",
+                        crate::dynamo::UNPROCESSED_RETRIES
+                    ),
                     source: None,
                 });
             }
