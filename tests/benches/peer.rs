@@ -15,6 +15,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -330,47 +331,27 @@ async fn main() {
                 .await;
             }
             let work = batches(&moto, &s.queue).await;
-            let (mut plain, mut slow) = (Vec::new(), Vec::new());
+            let mut batch_walls = Alternating::default();
             for (i, b) in work.iter().enumerate() {
-                let added = i % 2 == 1;
-                if added {
-                    latency_ms.store(LATENCY.as_millis() as u64, Ordering::Relaxed);
-                }
-                let wall =
-                    ms(invoke(&s.worker.1, &format!("{}-l-{rep}-{i}", s.name), b.clone()).await);
-                latency_ms.store(0, Ordering::Relaxed);
-                if added {
-                    slow.push(wall)
-                } else {
-                    plain.push(wall)
-                }
+                let id = format!("{}-l-{rep}-{i}", s.name);
+                batch_walls
+                    .run(&latency_ms, i, invoke(&s.worker.1, &id, b.clone()))
+                    .await;
             }
-            let (mut hooks, mut hooks_slow) = (Vec::new(), Vec::new());
+            let mut hook_walls = Alternating::default();
             for i in 0..20 {
-                let added = i % 2 == 1;
-                if added {
-                    latency_ms.store(LATENCY.as_millis() as u64, Ordering::Relaxed);
-                }
-                let body = event_body(200 + rep, i);
-                let wall = ms(invoke(
-                    &s.webhook.1,
-                    &format!("{}-lw-{rep}-{i}", s.name),
-                    stripe_http_event(&body, STRIPE_SECRET),
-                )
-                .await);
-                latency_ms.store(0, Ordering::Relaxed);
-                if added {
-                    hooks_slow.push(wall)
-                } else {
-                    hooks.push(wall)
-                }
+                let (id, body) = (format!("{}-lw-{rep}-{i}", s.name), event_body(200 + rep, i));
+                let event = stripe_http_event(&body, STRIPE_SECRET);
+                hook_walls
+                    .run(&latency_ms, i, invoke(&s.webhook.1, &id, event))
+                    .await;
             }
-            let (slow, plain) = (median_range(&mut slow).0, median_range(&mut plain).0);
+            let (slow, round_trips) = batch_walls.medians();
             s.wall_batch_latency.push(slow);
-            s.round_trips_batch.push((slow - plain) / ms(LATENCY));
-            let (hs, hp) = (median_range(&mut hooks_slow).0, median_range(&mut hooks).0);
-            s.wall_webhook_latency.push(hs);
-            s.round_trips_webhook.push((hs - hp) / ms(LATENCY));
+            s.round_trips_batch.push(round_trips);
+            let (slow, round_trips) = hook_walls.medians();
+            s.wall_webhook_latency.push(slow);
+            s.round_trips_webhook.push(round_trips);
             // Drain what the latency webhooks queued, so the next round starts empty.
             for (i, b) in batches(&moto, &s.queue).await.into_iter().enumerate() {
                 invoke(&s.worker.1, &format!("{}-ld-{rep}-{i}", s.name), b).await;
@@ -395,8 +376,10 @@ async fn main() {
         .item
         .unwrap_or_default();
     if !history.is_empty() {
-        let kb = item_size(&history).div_ceil(1024) as f64;
-        sides[0].extra_write_units = kb - 1.0 + 1.0;
+        let units = item_size(&history).div_ceil(1024) as f64;
+        // Its units beyond the one its call already counts (units - 1), and the index's
+        // one: `units` in all.
+        sides[0].extra_write_units = units;
     }
 
     // The SDK alone, making the worker's calls for as many records: the floor under it.
@@ -405,6 +388,44 @@ async fn main() {
         floor.push(sdk_floor(&proxy.endpoint, &inlet_table, &bus).await);
     }
     report(&mut sides, &mut floor);
+}
+
+/// Invocations timed alternately without and with LATENCY on every AWS call.
+#[derive(Default)]
+struct Alternating {
+    plain: Vec<f64>,
+    slow: Vec<f64>,
+}
+
+impl Alternating {
+    /// Run the `i`th invocation, with LATENCY added when `i` is odd, and keep its wall.
+    async fn run(
+        &mut self,
+        latency_ms: &AtomicU64,
+        i: usize,
+        call: impl Future<Output = Duration>,
+    ) {
+        let added = i % 2 == 1;
+        if added {
+            latency_ms.store(LATENCY.as_millis() as u64, Ordering::Relaxed);
+        }
+        let wall = ms(call.await);
+        latency_ms.store(0, Ordering::Relaxed);
+        if added {
+            &mut self.slow
+        } else {
+            &mut self.plain
+        }
+        .push(wall);
+    }
+
+    /// The median wall with LATENCY, and the sequential round trips: what LATENCY added to
+    /// the median, in LATENCYs.
+    fn medians(&mut self) -> (f64, f64) {
+        let slow = median_range(&mut self.slow).0;
+        let plain = median_range(&mut self.plain).0;
+        (slow, (slow - plain) / ms(LATENCY))
+    }
 }
 
 /// An item's size as DynamoDB bills it: attribute names plus values (strings and binary
@@ -589,19 +610,18 @@ fn report(sides: &mut [Side], floor: &mut [f64]) {
     println!("{:<28} {:>10} {:>12}", "", "inlet", "powertools");
     let bill = |s: &Side| -> Vec<(&'static str, f64)> {
         let m = |label: &str| medians[&(s.name, label)];
-        let count = per_event;
         // Lambda bills each invocation's duration rounded up to the millisecond.
         let webhook_gbs = m(MODEL_HOOK).ceil() * 1e-3 * MEMORY_GB * 1e6;
         let worker_gbs = m(MODEL_BATCH).ceil() * 1e-3 * MEMORY_GB * 1e5;
         let writes = write_units(s);
-        let reads = count(&s.calls_new, ".GetItem");
+        let reads = per_event(&s.calls_new, ".GetItem");
         // SQS: the webhook's sends, the mapping's receive and delete per batch of ten,
         // and the worker's own calls (visibility changes, dead letters).
-        let sqs = count(&s.calls_webhook, "SendMessage")
+        let sqs = per_event(&s.calls_webhook, "SendMessage")
             + 0.2
-            + count(&s.calls_new, "ChangeMessageVisibility")
-            + count(&s.calls_new, "SendMessage");
-        let events = count(&s.calls_new, "PutEvents").max(0.0);
+            + per_event(&s.calls_new, "ChangeMessageVisibility")
+            + per_event(&s.calls_new, "SendMessage");
+        let events = per_event(&s.calls_new, "PutEvents").max(0.0);
         vec![
             ("API Gateway (HTTP API)", price::HTTP_API_PER_MILLION),
             ("Lambda requests", 1.1 * price::LAMBDA_PER_MILLION_REQUESTS),

@@ -439,16 +439,21 @@ impl Drop for SinkFollower {
     }
 }
 
-/// Config added to every `inlet dev` of this section (the history switched off for the
-/// row that prices it).
-static EXTRA_TOML: std::sync::Mutex<&str> = std::sync::Mutex::new("");
+/// What one row of this section runs: the worker's batch size, and whether the event
+/// history is on (the default).
+#[derive(Clone, Copy)]
+struct Setup {
+    batch_size: usize,
+    history: bool,
+}
 
-/// `inlet dev` with the file sink and a worker of `batch_size`, otherwise the defaults.
-async fn dev_with_batch(dir: &std::path::Path, batch_size: usize) -> (Dev, std::path::PathBuf) {
+/// `inlet dev` with the file sink and `setup`, otherwise the defaults.
+async fn dev_with(dir: &std::path::Path, setup: Setup) -> (Dev, std::path::PathBuf) {
     let events = dir.join("events.jsonl");
-    let extra = *EXTRA_TOML.lock().unwrap();
     let cfg = format!(
-        "[worker]\nbatch_size = {batch_size}\n{extra}{}{}",
+        "[worker]\nbatch_size = {}\n[history]\nenabled = {}\n{}{}",
+        setup.batch_size,
+        setup.history,
         providers_toml(),
         file_sink_toml(&events)
     );
@@ -463,12 +468,16 @@ async fn bench_end_to_end() {
         .unwrap();
     let mut baseline = None;
     for batch_size in [1usize, 10, 100] {
+        let setup = Setup {
+            batch_size,
+            history: true,
+        };
         let total = 20_000usize;
         println!(
             "batch {batch_size:>3}: worker alone   {:>7.0} events/s (queue → file sink, {total} queued before start)",
-            drain_rate(batch_size, total).await
+            drain_rate(setup, total).await
         );
-        let (rate, accepted, drained) = sustained_rate(&client, batch_size, total).await;
+        let (rate, accepted, drained) = sustained_rate(&client, setup, total).await;
         let ratio = baseline
             .map(|b: f64| format!("  ({:.1}x batch size 1)", rate / b))
             .unwrap_or_default();
@@ -478,22 +487,24 @@ async fn bench_end_to_end() {
             accepted.as_secs_f64(),
             drained.as_secs_f64()
         );
-        paced_latency(&client, batch_size, 5_000, 4).await;
+        paced_latency(&client, setup, 5_000, 4).await;
     }
     // What the event history costs here: the default batch again without it.
-    *EXTRA_TOML.lock().unwrap() = "[history]\nenabled = false\n";
-    let (rate, _, _) = sustained_rate(&client, 10, 20_000).await;
+    let setup = Setup {
+        batch_size: 10,
+        history: false,
+    };
+    let (rate, _, _) = sustained_rate(&client, setup, 20_000).await;
     println!(
         "batch  10, history off: worker alone {:>7.0} events/s, sustained {rate:>7.0} events/s end to end",
-        drain_rate(10, 20_000).await
+        drain_rate(setup, 20_000).await
     );
-    paced_latency(&client, 10, 5_000, 4).await;
-    *EXTRA_TOML.lock().unwrap() = "";
+    paced_latency(&client, setup, 5_000, 4).await;
 }
 
 /// The worker alone: `total` events already queued, then `inlet dev` starts; events/s
 /// until the last is in the sink.
-async fn drain_rate(batch_size: usize, total: usize) -> f64 {
+async fn drain_rate(setup: Setup, total: usize) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = Store::open(
@@ -517,7 +528,7 @@ async fn drain_rate(batch_size: usize, total: usize) -> f64 {
         futures::future::join_all(sends).await;
     }
     let start = Instant::now();
-    let (dev, events) = dev_with_batch(dir.path(), batch_size).await;
+    let (dev, events) = dev_with(dir.path(), setup).await;
     let sink = SinkFollower::start(events);
     sink.wait_for(total).await;
     let rate = total as f64 / start.elapsed().as_secs_f64();
@@ -529,11 +540,11 @@ async fn drain_rate(batch_size: usize, total: usize) -> f64 {
 /// all were accepted, time until all were in the sink).
 async fn sustained_rate(
     client: &reqwest::Client,
-    batch_size: usize,
+    setup: Setup,
     total: usize,
 ) -> (f64, Duration, Duration) {
     let dir = tempfile::tempdir().unwrap();
-    let (dev, events) = dev_with_batch(dir.path(), batch_size).await;
+    let (dev, events) = dev_with(dir.path(), setup).await;
     let sink = SinkFollower::start(events);
     let start = Instant::now();
     post_concurrently(client, &dev.url(""), 32, total, "s").await;
@@ -546,9 +557,9 @@ async fn sustained_rate(
 
 /// A steady `rate` events/s for `secs` s, open loop: each event timed from its request to
 /// its line in the sink, and each 202.
-async fn paced_latency(client: &reqwest::Client, batch_size: usize, rate: usize, secs: usize) {
+async fn paced_latency(client: &reqwest::Client, setup: Setup, rate: usize, secs: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let (dev, events) = dev_with_batch(dir.path(), batch_size).await;
+    let (dev, events) = dev_with(dir.path(), setup).await;
     let sink = SinkFollower::start(events);
     let n = rate * secs;
     let sent: Arc<std::sync::Mutex<HashMap<String, Instant>>> = Arc::default();
