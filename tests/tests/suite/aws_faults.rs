@@ -150,9 +150,10 @@ async fn eventbridge_partial_failures_retry_only_the_failed_entries() {
     assert_eq!(keys, ["stripe:evt_pe0", "stripe:evt_pe1", "stripe:evt_pe2"]);
 }
 
-/// A `BatchWriteItem` rule for the proxy: the first `keep` requests of each call reach
-/// moto, the rest come back as `UnprocessedItems` (what DynamoDB answers when throttled);
-/// `calls` records each call's request count.
+/// A `BatchWriteItem` rule for the proxy: the first `keep_first_call` requests of the first
+/// call reach moto (`keep_later` of each later call), the rest come back as
+/// `UnprocessedItems` (what DynamoDB answers when throttled); `calls` records each call's
+/// request count.
 fn leave_unprocessed(
     keep_first_call: usize,
     keep_later: usize,

@@ -237,6 +237,30 @@ fn message(e: &Envelope, receive_count: u32) -> Received {
     }
 }
 
+/// A worker delivering to `sink` that records its history, payloads kept, no versions.
+fn recording_processor(
+    ledger: Arc<dyn inlet_core::ports::Ledger>,
+    history: Arc<dyn History>,
+    sink: Arc<Flaky>,
+    clock: Arc<dyn Clock>,
+) -> Processor {
+    Processor {
+        ledger,
+        versions: Arc::new(NoVersions),
+        conflicts: None,
+        history: Some(HistoryPolicy {
+            store: history,
+            keep_payloads: true,
+            max_payload_bytes: 64 * 1024,
+        }),
+        sinks: vec![sink],
+        metrics: Arc::new(NoMetrics),
+        clock,
+        settings: ProcessSettings::from(&inlet_core::config::WorkerConfig::default()),
+        payload_log: None,
+    }
+}
+
 async fn the_worker_records_every_attempt(
     history: Arc<dyn History>,
     ledger: Arc<dyn inlet_core::ports::Ledger>,
@@ -247,21 +271,8 @@ async fn the_worker_records_every_attempt(
         fail: std::sync::Mutex::new(1),
         got: Default::default(),
     });
-    let processor = Processor {
-        ledger: ledger.clone(),
-        versions: Arc::new(NoVersions),
-        conflicts: None,
-        history: Some(HistoryPolicy {
-            store: history.clone(),
-            keep_payloads: true,
-            max_payload_bytes: 64 * 1024,
-        }),
-        sinks: vec![sink.clone()],
-        metrics: Arc::new(NoMetrics),
-        clock: clock.clone(),
-        settings: ProcessSettings::from(&inlet_core::config::WorkerConfig::default()),
-        payload_log: None,
-    };
+    let processor =
+        recording_processor(ledger.clone(), history.clone(), sink.clone(), clock.clone());
     let mut e = event("evt_w", "invoice.paid", 0);
     e.received_at = clock.now();
     let d = processor.handle_batch(&[message(&e, 1)]).await;
@@ -588,21 +599,12 @@ async fn dynamodb_a_duplicate_is_one_write_and_the_history_counts_it() {
         fail: std::sync::Mutex::new(0),
         got: Default::default(),
     });
-    let processor = Processor {
-        ledger: store.clone(),
-        versions: Arc::new(NoVersions),
-        conflicts: None,
-        history: Some(HistoryPolicy {
-            store: store.clone(),
-            keep_payloads: true,
-            max_payload_bytes: 64 * 1024,
-        }),
-        sinks: vec![sink.clone()],
-        metrics: Arc::new(NoMetrics),
-        clock: Arc::new(SystemClock),
-        settings: ProcessSettings::from(&inlet_core::config::WorkerConfig::default()),
-        payload_log: None,
-    };
+    let processor = recording_processor(
+        store.clone(),
+        store.clone(),
+        sink.clone(),
+        Arc::new(SystemClock),
+    );
     let mut e = event("evt_dup_once", "invoice.paid", 0);
     e.received_at = OffsetDateTime::now_utc();
     let first = processor.handle_batch(&[message(&e, 1)]).await;

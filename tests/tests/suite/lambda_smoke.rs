@@ -58,6 +58,11 @@ fn action_of(target: &str) -> Option<String> {
     Some(format!("{prefix}:{op}"))
 }
 
+/// A proxy in front of moto that forwards everything and records each call's target.
+async fn recording_proxy(moto: &Moto) -> FaultProxy {
+    FaultProxy::start(&moto.endpoint, Arc::new(|_, _, _| Action::Forward)).await
+}
+
 fn spawn(
     name: &str,
     api: &RuntimeApi,
@@ -101,23 +106,15 @@ async fn the_four_binaries_serve_real_events_through_the_runtime_api() {
     // webhook: an HTTP API v2 event → 202 and a message on the queue.
     // Each function talks to moto through a proxy of its own, which records its calls,
     // so each can be held to the IAM policy the template gives it (moto checks none).
-    let mut proxies = Vec::new();
-    let through_proxy = |resource: &'static str| {
-        let moto = &moto;
-        async move {
-            let proxy = FaultProxy::start(
-                &moto.endpoint,
-                Arc::new(|_: &str, _: usize, _: &[u8]| Action::Forward),
-            )
-            .await;
-            let endpoint = proxy.endpoint.clone();
-            (resource, proxy, endpoint)
-        }
-    };
-    let (name, proxy, webhook_endpoint) = through_proxy("WebhookFunction").await;
-    proxies.push((name, proxy));
+    let webhook_calls = recording_proxy(&moto).await;
     let api = RuntimeApi::start().await;
-    let _webhook = spawn("webhook", &api, &webhook_endpoint, &resources, &config);
+    let _webhook = spawn(
+        "webhook",
+        &api,
+        &webhook_calls.endpoint,
+        &resources,
+        &config,
+    );
     for (i, id) in ["evt_smoke", "evt_smoke_2"].iter().enumerate() {
         let body = stripe_event(id, "invoice.paid", "in_smoke", now_unix());
         let request = format!("req-1-{i}");
@@ -136,10 +133,9 @@ async fn the_four_binaries_serve_real_events_through_the_runtime_api() {
         .sqs_event(&q, "arn:aws:sqs:us-east-1:123456789012:inlet-work", 30)
         .await;
     assert_eq!(event["Records"].as_array().unwrap().len(), 2);
-    let (name, proxy, worker_endpoint) = through_proxy("WorkerFunction").await;
-    proxies.push((name, proxy));
+    let worker_calls = recording_proxy(&moto).await;
     let api = RuntimeApi::start().await;
-    let _worker = spawn("worker", &api, &worker_endpoint, &resources, &config);
+    let _worker = spawn("worker", &api, &worker_calls.endpoint, &resources, &config);
     api.invoke("req-2", event);
     let resp = api
         .response("req-2", Duration::from_secs(30))
@@ -171,13 +167,12 @@ async fn the_four_binaries_serve_real_events_through_the_runtime_api() {
         "{config}{}",
         stripe_source_toml(&feed.base, "lookback_secs = 3600")
     );
-    let (name, proxy, reconciler_endpoint) = through_proxy("ReconcilerFunction").await;
-    proxies.push((name, proxy));
+    let reconciler_calls = recording_proxy(&moto).await;
     let api = RuntimeApi::start().await;
     let _reconciler = spawn(
         "reconciler",
         &api,
-        &reconciler_endpoint,
+        &reconciler_calls.endpoint,
         &resources,
         &config,
     );
@@ -207,10 +202,15 @@ async fn the_four_binaries_serve_real_events_through_the_runtime_api() {
         .await
         .unwrap()
         .unwrap();
-    let (name, proxy, publisher_endpoint) = through_proxy("PublisherFunction").await;
-    proxies.push((name, proxy));
+    let publisher_calls = recording_proxy(&moto).await;
     let api = RuntimeApi::start().await;
-    let _publisher = spawn("publisher", &api, &publisher_endpoint, &resources, &config);
+    let _publisher = spawn(
+        "publisher",
+        &api,
+        &publisher_calls.endpoint,
+        &resources,
+        &config,
+    );
     api.invoke(
         "req-4",
         serde_json::json!({ "Records": [stream_record("INSERT", "1", dynamodb_json(&item))] }),
@@ -230,7 +230,12 @@ async fn the_four_binaries_serve_real_events_through_the_runtime_api() {
     // Every call each function made is one its role in the template allows.
     let template =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
-    for (resource, proxy) in &proxies {
+    for (resource, proxy) in [
+        ("WebhookFunction", &webhook_calls),
+        ("WorkerFunction", &worker_calls),
+        ("ReconcilerFunction", &reconciler_calls),
+        ("PublisherFunction", &publisher_calls),
+    ] {
         let allowed = granted(&template, resource);
         assert!(!allowed.is_empty(), "{resource} has a policy");
         let made: Vec<String> = proxy
