@@ -48,45 +48,57 @@ fn parse_cursor(cursor: &str) -> Result<(i64, String), StoreError> {
 #[async_trait]
 impl History for Store {
     async fn record(&self, entries: &[HistoryEntry<'_>]) -> Result<(), StoreError> {
-        // Owned for the writer thread; merged and written in its transaction, one trip
-        // for the batch.
+        // Owned for the writer thread. Each event's record as it would be if it were the
+        // first is encoded here, not on the writer thread every other caller waits for:
+        // most events have none yet. One that has is merged on the writer, in its
+        // transaction; one trip for the batch.
         let owned: Vec<_> = entries
             .iter()
             .map(|e| {
-                (
-                    e.envelope.clone(),
-                    e.attempt.clone(),
-                    e.keep_payload,
-                    e.expires_at,
-                )
+                let first = EventRecord::merge(None, e);
+                serde_json::to_string(&first)
+                    .map(|text| (first, text, e.attempt.clone(), e.keep_payload, e.expires_at))
+                    .map_err(|err| StoreError::Invalid(err.to_string()))
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         self.run(move |c| {
-            for (envelope, attempt, keep_payload, expires_at) in &owned {
-                let entry = HistoryEntry {
-                    envelope,
-                    attempt: attempt.clone(),
-                    keep_payload: *keep_payload,
-                    expires_at: *expires_at,
-                };
-                let key = envelope.key.as_str();
-                let record = EventRecord::merge(load(c, key)?, &entry);
-                let text = serde_json::to_string(&record)
-                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
-                let e = &record.envelope;
-                exec(
+            for (first, text, attempt, keep_payload, expires_at) in &owned {
+                let e = &first.envelope;
+                let key = e.key.as_str();
+                let inserted = exec(
                     c,
                     "INSERT INTO events (key, provider, event_type, entity, state, received_at, expires_at, record)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                     ON CONFLICT (key) DO UPDATE SET state = excluded.state,
-                        expires_at = excluded.expires_at, record = excluded.record",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (key) DO NOTHING",
                     params![
                         key,
                         e.provider.as_str(),
                         e.event_type,
                         e.entity,
-                        record.state.as_str(),
+                        first.state.as_str(),
                         unix_millis(e.received_at),
+                        unix_millis(first.expires_at),
+                        text
+                    ],
+                )
+                .map_err(sql_err("record event"))?;
+                if inserted == 1 {
+                    continue;
+                }
+                let entry = HistoryEntry {
+                    envelope: e,
+                    attempt: attempt.clone(),
+                    keep_payload: *keep_payload,
+                    expires_at: *expires_at,
+                };
+                let record = EventRecord::merge(load(c, key)?, &entry);
+                let text = serde_json::to_string(&record)
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                exec(
+                    c,
+                    "UPDATE events SET state = ?2, expires_at = ?3, record = ?4 WHERE key = ?1",
+                    params![
+                        key,
+                        record.state.as_str(),
                         unix_millis(record.expires_at),
                         text
                     ],
@@ -111,7 +123,8 @@ impl History for Store {
                 let record = load(c, &key)?;
                 let waiting: Option<Vec<u8>> = one(
                     c,
-                    "SELECT body FROM messages WHERE queue = 'work' AND key = ?1 ORDER BY id DESC LIMIT 1",
+                    "SELECT b.body FROM messages m JOIN message_bodies b ON b.id = m.id
+                     WHERE m.key = ?1 AND m.queue = 'work' ORDER BY m.id DESC LIMIT 1",
                     params![key],
                     |r| r.get(0),
                 )

@@ -8,6 +8,7 @@
 pub mod conflicts;
 pub mod history;
 pub mod metrics;
+mod schema;
 pub mod store;
 
 /// The local sinks live in `inlet-sinks` (shared with the Lambda worker).

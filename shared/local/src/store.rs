@@ -24,98 +24,6 @@ use inlet_core::ports::{
     LedgerState, Queue, Receipt, Received, RedriveSelector, StoreError, VersionCheck,
 };
 
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS messages (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
-    queue         TEXT    NOT NULL,            -- 'work' or 'dlq'
-    key           TEXT,                        -- idempotency key, NULL if the body does not decode
-    group_id      TEXT,                        -- entity: messages of one entity are handed out in order
-    body          BLOB    NOT NULL,
-    enqueued_at   INTEGER NOT NULL,
-    visible_at    INTEGER NOT NULL,
-    receive_count INTEGER NOT NULL DEFAULT 0,
-    receipt       TEXT UNIQUE,
-    last_error    TEXT,
-    dead_at       INTEGER
-);
-CREATE INDEX IF NOT EXISTS messages_visible ON messages(queue, visible_at);
-CREATE INDEX IF NOT EXISTS messages_group ON messages(queue, group_id, id);
--- Receive walks the queue in arrival order and stops at the batch size: without this it
--- sorted every visible message on each receive (25 ms per receive at 20,000 queued).
-CREATE INDEX IF NOT EXISTS messages_order ON messages(queue, id);
-CREATE INDEX IF NOT EXISTS messages_key ON messages(queue, key);
-CREATE TABLE IF NOT EXISTS ledger (
-    key            TEXT PRIMARY KEY,
-    state          TEXT    NOT NULL,           -- 'IN_PROGRESS' or 'COMPLETED'
-    payload_sha256 TEXT    NOT NULL,
-    lease_until    INTEGER,
-    expires_at     INTEGER,
-    outcome        TEXT,
-    updated_at     INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS ledger_expiry ON ledger(expires_at);
-CREATE TABLE IF NOT EXISTS entity_versions (
-    entity     TEXT PRIMARY KEY,
-    version    INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
-) WITHOUT ROWID;
--- Conflict rules: each ruled entity's state (JSON), written with a compare-and-set on rev.
-CREATE TABLE IF NOT EXISTS entity_state (
-    entity     TEXT PRIMARY KEY,
-    rev        INTEGER NOT NULL,
-    state      TEXT    NOT NULL,
-    updated_at INTEGER NOT NULL
-) WITHOUT ROWID;
--- Event history (`inlet events`): one row per key, the record as JSON, the columns the
--- filters use beside it.
-CREATE TABLE IF NOT EXISTS events (
-    key         TEXT    PRIMARY KEY,
-    provider    TEXT    NOT NULL,
-    event_type  TEXT,
-    entity      TEXT,
-    state       TEXT    NOT NULL,
-    received_at INTEGER NOT NULL,
-    expires_at  INTEGER NOT NULL,
-    record      TEXT    NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS events_newest ON events(received_at, key);
-CREATE INDEX IF NOT EXISTS events_expiry ON events(expires_at);
--- Changes held for an operator; closed ones are kept as long as handled messages.
-CREATE TABLE IF NOT EXISTS reviews (
-    key         TEXT PRIMARY KEY,
-    status      TEXT    NOT NULL,              -- 'pending', 'released' or 'discarded'
-    held_at     INTEGER NOT NULL,
-    resolved_at INTEGER,
-    review      TEXT    NOT NULL               -- the review as JSON, both versions included
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS reviews_pending ON reviews(status, held_at);
-CREATE TABLE IF NOT EXISTS cursors (
-    source     TEXT PRIMARY KEY,
-    cursor     TEXT    NOT NULL,
-    updated_at INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS counters (
-    name  TEXT    NOT NULL,
-    dims  TEXT    NOT NULL,
-    value INTEGER NOT NULL,
-    PRIMARY KEY (name, dims)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS timings (
-    name   TEXT    NOT NULL,
-    dims   TEXT    NOT NULL,
-    count  INTEGER NOT NULL,
-    sum_ms REAL    NOT NULL,
-    max_ms REAL    NOT NULL,
-    PRIMARY KEY (name, dims)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS reconcile_runs (
-    id     INTEGER PRIMARY KEY AUTOINCREMENT,
-    source TEXT    NOT NULL,
-    at     INTEGER NOT NULL,
-    report TEXT    NOT NULL
-);
-"#;
-
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
     /// Receives before the queue moves a message to the DLQ (SQS `maxReceiveCount`).
@@ -184,8 +92,7 @@ impl Store {
             .map_err(sql_err("synchronous"))?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(sql_err("foreign_keys"))?;
-        conn.execute_batch(SCHEMA)
-            .map_err(sql_err("cannot create the schema"))?;
+        crate::schema::prepare(&conn)?;
         // Room for every statement the store runs, so none is parsed twice.
         conn.set_prepared_statement_cache_capacity(64);
 
@@ -263,6 +170,13 @@ impl Store {
                 .map_err(sql_err("purge"))?;
             exec(
                 c,
+                "DELETE FROM message_bodies WHERE id IN
+                    (SELECT id FROM messages WHERE queue = 'done' AND dead_at <= ?1)",
+                params![done_before],
+            )
+            .map_err(sql_err("purge"))?;
+            exec(
+                c,
                 "DELETE FROM messages WHERE queue = 'done' AND dead_at <= ?1",
                 params![done_before],
             )
@@ -287,21 +201,23 @@ impl Store {
         let key = key.to_string();
         let now = self.now_ms();
         self.run(move |c| {
-            let row: Option<(Vec<u8>, Option<String>)> = one(c,
-                    "SELECT body, group_id FROM messages WHERE queue = 'done' AND key = ?1 ORDER BY id DESC LIMIT 1",
-                    params![key],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()
-                .map_err(sql_err("replay"))?;
-            let Some((body, group)) = row else { return Ok(0) };
-            let mut env = Envelope::from_json(&body).map_err(|e| StoreError::Invalid(format!("kept message does not decode: {e}")))?;
-            env.source = inlet_core::envelope::Source::Replay;
-            exec(c,
-                "INSERT INTO messages (queue, key, group_id, body, enqueued_at, visible_at) VALUES ('work', ?1, ?2, ?3, ?4, ?4)",
-                params![key, group, env.to_json().into_bytes(), now],
+            let row: Option<(Vec<u8>, Option<String>)> = one(
+                c,
+                "SELECT b.body, m.group_id FROM messages m JOIN message_bodies b ON b.id = m.id
+                     WHERE m.key = ?1 AND m.queue = 'done' ORDER BY m.id DESC LIMIT 1",
+                params![key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
+            .optional()
             .map_err(sql_err("replay"))?;
+            let Some((body, group)) = row else {
+                return Ok(0);
+            };
+            let mut env = Envelope::from_json(&body)
+                .map_err(|e| StoreError::Invalid(format!("kept message does not decode: {e}")))?;
+            env.source = inlet_core::envelope::Source::Replay;
+            enqueue_in(c, &key, group.as_deref(), &env.to_json().into_bytes(), now)
+                .map_err(sql_err("replay"))?;
             Ok(1)
         })
         .await
@@ -636,14 +552,36 @@ fn advance_in(
 /// The next visible messages in arrival order, each the oldest of its entity; the limit
 /// is appended as a number. A bound `LIMIT ?` would make SQLite re-prepare the statement
 /// on every receive (it plans with the limit's value), a tenth of the writer thread's time.
-/// `+visible_at` keeps SQLite on `messages_order` (walk in arrival order, stop after the
+/// `+visible_at` keeps SQLite on `work_order` (walk in arrival order, stop after the
 /// limit) instead of sorting every visible message on each receive.
-const RECEIVE_SQL: &str = "SELECT id, body, receive_count FROM messages m
-     WHERE queue = 'work' AND +visible_at <= ?1
-       AND (group_id IS NULL OR NOT EXISTS (
+const RECEIVE_SQL: &str = "SELECT m.id, b.body, m.receive_count
+     FROM messages m JOIN message_bodies b ON b.id = m.id
+     WHERE m.queue = 'work' AND +m.visible_at <= ?1
+       AND (m.group_id IS NULL OR NOT EXISTS (
             SELECT 1 FROM messages p
             WHERE p.queue = 'work' AND p.group_id = m.group_id AND p.id < m.id))
-     ORDER BY id LIMIT ";
+     ORDER BY m.id LIMIT ";
+
+/// Append a message to the work queue: its state row, then its body under the same id.
+fn enqueue_in(
+    c: &Connection,
+    key: &str,
+    group: Option<&str>,
+    body: &[u8],
+    now: i64,
+) -> rusqlite::Result<()> {
+    exec(
+        c,
+        "INSERT INTO messages (queue, key, group_id, enqueued_at, visible_at) VALUES ('work', ?1, ?2, ?3, ?3)",
+        params![key, group, now],
+    )?;
+    exec(
+        c,
+        "INSERT INTO message_bodies (id, body) VALUES (?1, ?2)",
+        params![c.last_insert_rowid(), body],
+    )?;
+    Ok(())
+}
 
 /// The result of a one-item batch.
 fn one_result<T>(mut results: Vec<Result<T, StoreError>>) -> Result<T, StoreError> {
@@ -690,8 +628,16 @@ pub(crate) fn one<T>(
     c.prepare_cached(sql)?.query_row(params, row)
 }
 
-fn new_receipt() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+/// A receipt names its message, `<id>.<random>`: settling finds the row by its id (no
+/// index of random strings to keep), and the random part tells this receive from the
+/// message's earlier ones.
+fn new_receipt(id: i64) -> String {
+    format!("{id}.{}", uuid::Uuid::new_v4().simple())
+}
+
+/// The message a receipt names; `None` (matching no row) for one this store never gave.
+fn receipt_id(receipt: &str) -> Option<i64> {
+    receipt.split_once('.')?.0.parse().ok()
 }
 
 #[async_trait]
@@ -706,11 +652,7 @@ impl Queue for Store {
         };
         let now = self.now_ms();
         self.run(move |c| {
-            exec(c,
-                "INSERT INTO messages (queue, key, group_id, body, enqueued_at, visible_at) VALUES ('work', ?1, ?2, ?3, ?4, ?4)",
-                params![key, group, body, now],
-            )
-            .map_err(sql_err("enqueue"))?;
+            enqueue_in(c, &key, group.as_deref(), &body, now).map_err(sql_err("enqueue"))?;
             Ok(())
         })
         .await
@@ -720,7 +662,7 @@ impl Queue for Store {
         let now = self.now_ms();
         let visible_at = now.saturating_add(visibility.as_millis() as i64);
         let max_receive = self.options.max_receive;
-        self.run(move |c| {
+        let received: Vec<(String, u32, Vec<u8>)> = self.run(move |c| {
             let mut stmt = c
                 .prepare_cached(&format!("{RECEIVE_SQL}{max}"))
                 .map_err(sql_err("receive"))?;
@@ -742,21 +684,26 @@ impl Queue for Store {
                     .map_err(sql_err("dead-letter"))?;
                     continue;
                 }
-                let receipt = new_receipt();
+                let receipt = new_receipt(id);
                 exec(c,
                     "UPDATE messages SET receive_count = ?2, visible_at = ?3, receipt = ?4 WHERE id = ?1",
                     params![id, count, visible_at, receipt],
                 )
                 .map_err(sql_err("receive"))?;
-                out.push(Received {
-                    receipt: Receipt(receipt),
-                    receive_count: count,
-                    envelope: Envelope::from_json(&body).map_err(|e| e.to_string()),
-                });
+                out.push((receipt, count, body));
             }
             Ok(out)
         })
-        .await
+        .await?;
+        // Decoded here, not on the writer thread every other caller waits for.
+        Ok(received
+            .into_iter()
+            .map(|(receipt, receive_count, body)| Received {
+                receipt: Receipt(receipt),
+                receive_count,
+                envelope: Envelope::from_json(&body).map_err(|e| e.to_string()),
+            })
+            .collect())
     }
 
     async fn ack(&self, receipt: &Receipt) -> Result<(), StoreError> {
@@ -765,19 +712,22 @@ impl Queue for Store {
 
     /// One job for the whole batch: one trip to the writer thread, one savepoint.
     async fn ack_many(&self, receipts: &[&Receipt]) -> Vec<Result<(), StoreError>> {
-        let ids: Vec<String> = receipts.iter().map(|r| r.0.clone()).collect();
+        let ids: Vec<(Option<i64>, String)> = receipts
+            .iter()
+            .map(|r| (receipt_id(&r.0), r.0.clone()))
+            .collect();
         let n = ids.len();
         let now = self.now_ms();
         let done = self
             .run(move |c| {
-                for receipt in &ids {
+                for (id, receipt) in &ids {
                     // Handled messages are kept (queue 'done') for `inlet replay` until
                     // the retention sweep removes them.
                     exec(
                         c,
-                        "UPDATE messages SET queue = 'done', dead_at = ?2, receipt = NULL
-                         WHERE receipt = ?1 AND queue = 'work'",
-                        params![receipt, now],
+                        "UPDATE messages SET queue = 'done', dead_at = ?3, receipt = NULL
+                         WHERE id = ?1 AND receipt = ?2 AND queue = 'work'",
+                        params![id, receipt, now],
                     )
                     .map_err(sql_err("ack"))?;
                 }
@@ -793,13 +743,15 @@ impl Queue for Store {
         delay: Duration,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let receipt = receipt.0.clone();
+        let (id, receipt) = (receipt_id(&receipt.0), receipt.0.clone());
         let reason = truncate(reason);
         let at = self.now_ms().saturating_add(delay.as_millis() as i64);
         self.run(move |c| {
-            exec(c,
-                "UPDATE messages SET visible_at = ?2, last_error = ?3 WHERE receipt = ?1 AND queue = 'work'",
-                params![receipt, at, reason],
+            exec(
+                c,
+                "UPDATE messages SET visible_at = ?3, last_error = ?4
+                 WHERE id = ?1 AND receipt = ?2 AND queue = 'work'",
+                params![id, receipt, at, reason],
             )
             .map_err(sql_err("retry"))?;
             Ok(())
@@ -808,15 +760,15 @@ impl Queue for Store {
     }
 
     async fn dead_letter(&self, receipt: &Receipt, reason: &str) -> Result<(), StoreError> {
-        let receipt = receipt.0.clone();
+        let (id, receipt) = (receipt_id(&receipt.0), receipt.0.clone());
         let reason = truncate(reason);
         let now = self.now_ms();
         self.run(move |c| {
             exec(
                 c,
-                "UPDATE messages SET queue = 'dlq', dead_at = ?2, last_error = ?3, receipt = NULL
-                 WHERE receipt = ?1 AND queue = 'work'",
-                params![receipt, now, reason],
+                "UPDATE messages SET queue = 'dlq', dead_at = ?3, last_error = ?4, receipt = NULL
+                 WHERE id = ?1 AND receipt = ?2 AND queue = 'work'",
+                params![id, receipt, now, reason],
             )
             .map_err(sql_err("dead-letter"))?;
             Ok(())
@@ -1072,7 +1024,7 @@ mod tests {
     #[test]
     fn receive_walks_the_queue_in_order_without_sorting_it() {
         let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(SCHEMA).unwrap();
+        conn.execute_batch(crate::schema::SCHEMA).unwrap();
         let plan: Vec<String> = conn
             .prepare(&format!("EXPLAIN QUERY PLAN {RECEIVE_SQL}10"))
             .unwrap()
@@ -1081,7 +1033,7 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert!(
-            plan.iter().any(|step| step.contains("messages_order")),
+            plan.iter().any(|step| step.contains("work_order")),
             "{plan:?}"
         );
         assert!(

@@ -487,9 +487,9 @@ async fn sqlite_poison_message_is_returned_as_undecodable() {
     let s = sqlite(5);
     s.store
         .run(|c| {
-            c.execute(
-                "INSERT INTO messages (queue, key, body, enqueued_at, visible_at) VALUES ('work', NULL, x'00ff7b', 0, 0)",
-                [],
+            c.execute_batch(
+                "INSERT INTO messages (queue, key, enqueued_at, visible_at) VALUES ('work', NULL, 0, 0);
+                 INSERT INTO message_bodies (id, body) VALUES (last_insert_rowid(), x'00ff7b');",
             )
             .map_err(|e| inlet_core::ports::StoreError::Invalid(e.to_string()))
         })
@@ -629,4 +629,156 @@ async fn sqs_bodies_larger_than_a_message_go_through_the_claim_check() {
     // Without a claim check the same send is refused with a clear error, not truncated.
     let err = moto.queue(&q, &dlq).send(&big).await.unwrap_err();
     assert!(err.to_string().contains("exceeds SQS"), "{err}");
+}
+
+/// The first layout's `messages` and `events` (user_version 0), as Inlet wrote them before
+/// bodies moved to their own table: a database from then must open with nothing lost.
+const FIRST_LAYOUT: &str = r#"
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, key TEXT, group_id TEXT,
+    body BLOB NOT NULL, enqueued_at INTEGER NOT NULL, visible_at INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT UNIQUE, last_error TEXT, dead_at INTEGER
+);
+CREATE INDEX messages_visible ON messages(queue, visible_at);
+CREATE INDEX messages_group ON messages(queue, group_id, id);
+CREATE INDEX messages_order ON messages(queue, id);
+CREATE INDEX messages_key ON messages(queue, key);
+CREATE TABLE events (
+    key TEXT PRIMARY KEY, provider TEXT NOT NULL, event_type TEXT, entity TEXT, state TEXT NOT NULL,
+    received_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, record TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX events_newest ON events(received_at, key);
+CREATE INDEX events_expiry ON events(expires_at);
+"#;
+
+#[tokio::test]
+async fn sqlite_database_in_the_first_layout_opens_with_nothing_lost() {
+    use inlet_core::history::{Attempt, EventRecord, EventState, HistoryEntry};
+    use inlet_core::ports::History;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inlet.db");
+    let clock = Arc::new(ManualClock::at_unix(1_800_000_000));
+    let now_ms = 1_800_000_000_000i64;
+    let (waiting, in_flight, handled, dead) = (
+        envelope("w1", Some("acme:order-1")),
+        envelope("f1", Some("acme:order-2")),
+        envelope("d1", None),
+        envelope("x1", None),
+    );
+    let record = EventRecord::merge(
+        None,
+        &HistoryEntry {
+            envelope: &handled,
+            attempt: Attempt::new(clock.now(), EventState::Delivered, 1, None),
+            keep_payload: true,
+            expires_at: clock.now() + Duration::from_secs(86_400),
+        },
+    );
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(FIRST_LAYOUT).unwrap();
+        let insert = "INSERT INTO messages (queue, key, group_id, body, enqueued_at, visible_at, receive_count, receipt, last_error, dead_at)
+                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+        let row = |queue: &str,
+                   e: &Envelope,
+                   visible: i64,
+                   count: i64,
+                   receipt: Option<&str>,
+                   error: Option<&str>,
+                   dead: Option<i64>| {
+            c.execute(
+                insert,
+                rusqlite::params![
+                    queue,
+                    e.key.as_str(),
+                    e.entity,
+                    e.to_json().into_bytes(),
+                    now_ms,
+                    visible,
+                    count,
+                    receipt,
+                    error,
+                    dead
+                ],
+            )
+            .unwrap();
+        };
+        row("done", &handled, now_ms, 1, None, None, Some(now_ms));
+        row("work", &waiting, now_ms, 0, None, None, None);
+        row(
+            "work",
+            &in_flight,
+            now_ms + 30_000,
+            1,
+            Some("an-old-receipt"),
+            None,
+            None,
+        );
+        row(
+            "dlq",
+            &dead,
+            now_ms,
+            5,
+            None,
+            Some("sink http: 500"),
+            Some(now_ms),
+        );
+        c.execute(
+            "INSERT INTO events (key, provider, event_type, entity, state, received_at, expires_at, record)
+             VALUES (?1, 'acme', NULL, NULL, 'delivered', ?2, ?3, ?4)",
+            rusqlite::params![handled.key.as_str(), now_ms, now_ms + 86_400_000, serde_json::to_string(&record).unwrap()],
+        )
+        .unwrap();
+    }
+
+    // Opened twice: the second open finds the current layout and changes nothing.
+    for _ in 0..2 {
+        drop(Store::open(&path, StoreOptions::default(), clock.clone()).unwrap());
+    }
+    let store = Store::open(&path, StoreOptions::default(), clock.clone()).unwrap();
+
+    let got = store.receive(10, VT).await.unwrap();
+    assert_eq!(got.len(), 1, "only the waiting message is visible");
+    assert_eq!(got[0].envelope.as_ref().unwrap(), &waiting);
+    store.ack(&got[0].receipt).await.unwrap();
+    // The in-flight message's lease still holds; after it, it comes back whole.
+    clock.advance(Duration::from_secs(31));
+    let got = store.receive(10, VT).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].receive_count, 2);
+    assert_eq!(got[0].envelope.as_ref().unwrap(), &in_flight);
+    store.ack(&got[0].receipt).await.unwrap();
+    assert!(store.receive(10, VT).await.unwrap().is_empty());
+
+    let dlq = DeadLetters::list(&store, 10).await.unwrap();
+    assert_eq!(dlq.len(), 1);
+    assert_eq!(dlq[0].key.as_deref(), Some("acme:x1"));
+    assert_eq!(dlq[0].reason.as_deref(), Some("sink http: 500"));
+
+    let shown = store.event("acme:d1", clock.now()).await.unwrap().unwrap();
+    assert_eq!(shown.state, EventState::Delivered);
+    assert_eq!(shown.envelope, handled);
+    // The handled message's body came along: it can be replayed.
+    assert_eq!(store.replay("acme:d1").await.unwrap(), 1);
+    let replayed = store.receive(10, VT).await.unwrap();
+    assert_eq!(
+        replayed[0].envelope.as_ref().unwrap().source,
+        Source::Replay
+    );
+}
+
+#[tokio::test]
+async fn sqlite_database_from_a_newer_inlet_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inlet.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let clock = Arc::new(ManualClock::at_unix(1_800_000_000));
+    let err = Store::open(&path, StoreOptions::default(), clock)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("newer Inlet"), "{err}");
 }
