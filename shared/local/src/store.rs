@@ -553,9 +553,11 @@ fn advance_in(
 /// is appended as a number. A bound `LIMIT ?` would make SQLite re-prepare the statement
 /// on every receive (it plans with the limit's value), a tenth of the writer thread's time.
 /// `+visible_at` keeps SQLite on `work_order` (walk in arrival order, stop after the
-/// limit) instead of sorting every visible message on each receive.
+/// limit) instead of sorting every visible message on each receive. A left join: a
+/// message whose body is missing is still received, and dead-lettered as undecodable,
+/// rather than skipped for ever with its entity's later messages behind it.
 const RECEIVE_SQL: &str = "SELECT m.id, b.body, m.receive_count
-     FROM messages m JOIN message_bodies b ON b.id = m.id
+     FROM messages m LEFT JOIN message_bodies b ON b.id = m.id
      WHERE m.queue = 'work' AND +m.visible_at <= ?1
        AND (m.group_id IS NULL OR NOT EXISTS (
             SELECT 1 FROM messages p
@@ -662,11 +664,11 @@ impl Queue for Store {
         let now = self.now_ms();
         let visible_at = now.saturating_add(visibility.as_millis() as i64);
         let max_receive = self.options.max_receive;
-        let received: Vec<(String, u32, Vec<u8>)> = self.run(move |c| {
+        let received: Vec<(String, u32, Option<Vec<u8>>)> = self.run(move |c| {
             let mut stmt = c
                 .prepare_cached(&format!("{RECEIVE_SQL}{max}"))
                 .map_err(sql_err("receive"))?;
-            let rows: Vec<(i64, Vec<u8>, u32)> = stmt
+            let rows: Vec<(i64, Option<Vec<u8>>, u32)> = stmt
                 .query_map(params![now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .map_err(sql_err("receive"))?
                 .collect::<Result<_, _>>()
@@ -701,7 +703,10 @@ impl Queue for Store {
             .map(|(receipt, receive_count, body)| Received {
                 receipt: Receipt(receipt),
                 receive_count,
-                envelope: Envelope::from_json(&body).map_err(|e| e.to_string()),
+                envelope: match body {
+                    Some(body) => Envelope::from_json(&body).map_err(|e| e.to_string()),
+                    None => Err("the message's body is missing from the store".into()),
+                },
             })
             .collect())
     }

@@ -483,6 +483,34 @@ async fn sqlite_a_stale_receipt_does_not_delete_a_redelivered_message() {
 }
 
 #[tokio::test]
+async fn sqlite_message_without_its_body_is_received_as_undecodable_not_skipped() {
+    let s = sqlite(5);
+    s.store
+        .send(&envelope("b1", Some("acme:order-9")))
+        .await
+        .unwrap();
+    s.store
+        .send(&envelope("b2", Some("acme:order-9")))
+        .await
+        .unwrap();
+    s.store
+        .run(|c| {
+            c.execute_batch("DELETE FROM message_bodies WHERE id = (SELECT min(id) FROM messages)")
+                .map_err(|e| inlet_core::ports::StoreError::Invalid(e.to_string()))
+        })
+        .await
+        .unwrap();
+    let got = s.store.receive(10, VT).await.unwrap();
+    assert_eq!(got.len(), 1, "one per entity at a time");
+    let reason = got[0].envelope.as_ref().unwrap_err();
+    assert!(reason.contains("body is missing"), "{reason}");
+    // Dead-lettered, the entity's next message is free to go.
+    s.store.dead_letter(&got[0].receipt, reason).await.unwrap();
+    let next = s.store.receive(10, VT).await.unwrap();
+    assert_eq!(next[0].envelope.as_ref().unwrap().key.as_str(), "acme:b2");
+}
+
+#[tokio::test]
 async fn sqlite_poison_message_is_returned_as_undecodable() {
     let s = sqlite(5);
     s.store
