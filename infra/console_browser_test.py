@@ -30,7 +30,11 @@ import yaml
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.common.by import By
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -176,6 +180,12 @@ def text(driver):
         return driver.find_element(By.TAG_NAME, "body").text
     except (StaleElementReferenceException, NoSuchElementException):
         return ""
+    except WebDriverException as e:
+        # Chromium's word for the same race (the body replaced between finding it and
+        # reading it) is a generic error, not a stale-element one.
+        if "does not belong to the document" in str(e):
+            return ""
+        raise
 
 
 def click_then(driver, button_id, expect):
