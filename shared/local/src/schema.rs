@@ -116,25 +116,29 @@ CREATE TABLE IF NOT EXISTS reconcile_runs (
 );
 "#;
 
-/// Version 0's `messages` and `events`, renamed aside (the event indexes dropped first:
-/// version 1 reuses their names), copied into version 1's tables and dropped. Receipts are not carried over: they belonged to
-/// the process that stopped, and each message is visible again when its lease ends.
-const FROM_VERSION_0: &str = r#"
-DROP INDEX IF EXISTS events_newest;
-DROP INDEX IF EXISTS events_expiry;
-ALTER TABLE messages RENAME TO messages_v0;
-ALTER TABLE events RENAME TO events_v0;
-"#;
-
-const COPY_VERSION_0: &str = r#"
+/// Version 0's `messages`, renamed aside, copied into version 1's tables and dropped.
+/// Receipts are not carried over: they belonged to the process that stopped, and each
+/// message is visible again when its lease ends.
+const MESSAGES_ASIDE: &str = "ALTER TABLE messages RENAME TO messages_v0;";
+const COPY_MESSAGES: &str = r#"
 INSERT INTO messages (id, queue, key, group_id, enqueued_at, visible_at, receive_count, receipt, last_error, dead_at)
     SELECT id, queue, key, group_id, enqueued_at, visible_at, receive_count, NULL, last_error, dead_at
     FROM messages_v0 ORDER BY id;
 INSERT INTO message_bodies (id, body) SELECT id, body FROM messages_v0 ORDER BY id;
+DROP TABLE messages_v0;
+"#;
+
+/// Version 0's `events` (absent in a database older than the event history) the same
+/// way; its indexes are dropped first, as version 1 reuses their names.
+const EVENTS_ASIDE: &str = r#"
+DROP INDEX IF EXISTS events_newest;
+DROP INDEX IF EXISTS events_expiry;
+ALTER TABLE events RENAME TO events_v0;
+"#;
+const COPY_EVENTS: &str = r#"
 INSERT INTO events (key, provider, event_type, entity, state, received_at, expires_at, record)
     SELECT key, provider, event_type, entity, state, received_at, expires_at, record
     FROM events_v0 ORDER BY received_at, key;
-DROP TABLE messages_v0;
 DROP TABLE events_v0;
 "#;
 
@@ -165,25 +169,30 @@ pub(crate) fn prepare(conn: &Connection) -> Result<(), StoreError> {
 }
 
 fn upgrade(conn: &Connection, version: i64) -> Result<(), StoreError> {
-    let has_v0_messages = version == 0
-        && conn
-            .query_row(
-                "SELECT 1 FROM pragma_table_info('messages') WHERE name = 'body'",
-                [],
-                |_| Ok(()),
-            )
+    let exists = |sql: &str| -> Result<bool, StoreError> {
+        conn.query_row(sql, [], |_| Ok(()))
             .optional()
-            .map_err(sql_err("cannot read the schema"))?
-            .is_some();
-    if has_v0_messages {
-        conn.execute_batch(FROM_VERSION_0)
-            .map_err(sql_err("cannot move the old tables aside"))?;
+            .map(|row| row.is_some())
+            .map_err(sql_err("cannot read the schema"))
+    };
+    let from_v0 = version == 0;
+    let old_messages =
+        from_v0 && exists("SELECT 1 FROM pragma_table_info('messages') WHERE name = 'body'")?;
+    let old_events =
+        from_v0 && exists("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'")?;
+    let run = |sql: &str, context: &'static str| conn.execute_batch(sql).map_err(sql_err(context));
+    if old_messages {
+        run(MESSAGES_ASIDE, "cannot move the old messages aside")?;
     }
-    conn.execute_batch(SCHEMA)
-        .map_err(sql_err("cannot create the schema"))?;
-    if has_v0_messages {
-        conn.execute_batch(COPY_VERSION_0)
-            .map_err(sql_err("cannot copy the old tables"))?;
+    if old_events {
+        run(EVENTS_ASIDE, "cannot move the old event history aside")?;
+    }
+    run(SCHEMA, "cannot create the schema")?;
+    if old_messages {
+        run(COPY_MESSAGES, "cannot copy the old messages")?;
+    }
+    if old_events {
+        run(COPY_EVENTS, "cannot copy the old event history")?;
     }
     conn.pragma_update(None, "user_version", VERSION)
         .map_err(sql_err("user_version"))

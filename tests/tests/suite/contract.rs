@@ -659,8 +659,8 @@ async fn sqs_bodies_larger_than_a_message_go_through_the_claim_check() {
     assert!(err.to_string().contains("exceeds SQS"), "{err}");
 }
 
-/// The first layout's `messages` and `events` (user_version 0), as Inlet wrote them before
-/// bodies moved to their own table: a database from then must open with nothing lost.
+/// The first layout's `messages` (user_version 0), as Inlet wrote it before bodies moved
+/// to their own table: a database from then must open with nothing lost.
 const FIRST_LAYOUT: &str = r#"
 CREATE TABLE messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, key TEXT, group_id TEXT,
@@ -671,6 +671,9 @@ CREATE INDEX messages_visible ON messages(queue, visible_at);
 CREATE INDEX messages_group ON messages(queue, group_id, id);
 CREATE INDEX messages_order ON messages(queue, id);
 CREATE INDEX messages_key ON messages(queue, key);
+"#;
+/// The first layout's event history, which databases older than the history lack.
+const FIRST_LAYOUT_EVENTS: &str = r#"
 CREATE TABLE events (
     key TEXT PRIMARY KEY, provider TEXT NOT NULL, event_type TEXT, entity TEXT, state TEXT NOT NULL,
     received_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, record TEXT NOT NULL
@@ -705,6 +708,7 @@ async fn sqlite_database_in_the_first_layout_opens_with_nothing_lost() {
     {
         let c = rusqlite::Connection::open(&path).unwrap();
         c.execute_batch(FIRST_LAYOUT).unwrap();
+        c.execute_batch(FIRST_LAYOUT_EVENTS).unwrap();
         let insert = "INSERT INTO messages (queue, key, group_id, body, enqueued_at, visible_at, receive_count, receipt, last_error, dead_at)
                       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
         let row = |queue: &str,
@@ -793,6 +797,41 @@ async fn sqlite_database_in_the_first_layout_opens_with_nothing_lost() {
         replayed[0].envelope.as_ref().unwrap().source,
         Source::Replay
     );
+}
+
+#[tokio::test]
+async fn sqlite_database_older_than_the_event_history_opens_with_its_queue() {
+    use inlet_core::history::{Attempt, EventState, HistoryEntry};
+    use inlet_core::ports::History;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inlet.db");
+    let clock = Arc::new(ManualClock::at_unix(1_800_000_000));
+    let waiting = envelope("w1", None);
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(FIRST_LAYOUT).unwrap();
+        c.execute(
+            "INSERT INTO messages (queue, key, body, enqueued_at, visible_at) VALUES ('work', ?1, ?2, 0, 0)",
+            rusqlite::params![waiting.key.as_str(), waiting.to_json().into_bytes()],
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path, StoreOptions::default(), clock.clone()).unwrap();
+    let got = store.receive(10, VT).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].envelope.as_ref().unwrap(), &waiting);
+    // The history it never had is there now.
+    store
+        .record(&[HistoryEntry {
+            envelope: &waiting,
+            attempt: Attempt::new(clock.now(), EventState::Delivered, 1, None),
+            keep_payload: false,
+            expires_at: clock.now() + Duration::from_secs(60),
+        }])
+        .await
+        .unwrap();
+    let shown = store.event("acme:w1", clock.now()).await.unwrap().unwrap();
+    assert_eq!(shown.state, EventState::Delivered);
 }
 
 #[tokio::test]
