@@ -849,3 +849,36 @@ async fn sqlite_database_from_a_newer_inlet_is_refused() {
         .to_string();
     assert!(err.contains("newer Inlet"), "{err}");
 }
+
+#[tokio::test]
+async fn sqlite_wal_is_checkpointed_into_the_database_while_the_store_is_open() {
+    // The writer leaves checkpoints to the checkpoint thread (it checkpoints itself only
+    // past ~40 MB of WAL): a few MB of messages reach the database file itself while the
+    // store stays open, instead of living in an ever longer WAL.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inlet.db");
+    let store = Store::open(
+        &path,
+        StoreOptions::default(),
+        Arc::new(inlet_core::clock::SystemClock),
+    )
+    .unwrap();
+    let db_bytes = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    const TOTAL: u64 = 2 << 20;
+    assert!(db_bytes() < TOTAL);
+    for i in 0..TOTAL / 4096 {
+        let mut e = envelope(&format!("big{i}"), None);
+        e.body = vec![b'x'; 4096];
+        store.send(&e).await.unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while db_bytes() < TOTAL && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        db_bytes() >= TOTAL,
+        "the database file holds {} bytes after {TOTAL} bytes of messages: the WAL was not checkpointed",
+        db_bytes()
+    );
+    assert_eq!(store.receive(10, VT).await.unwrap().len(), 10);
+}
