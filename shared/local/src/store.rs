@@ -449,9 +449,14 @@ fn start_checkpointer(
         .name("inlet-checkpoint".into())
         .spawn(move || {
             while nudged.recv().is_ok() {
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    // Another process's checkpoint is running (`inlet status` beside
+                    // `inlet dev`): that one does the work.
+                    Err(rusqlite::Error::SqliteFailure(e, _))
+                        if e.code == rusqlite::ErrorCode::DatabaseBusy => {}
                     // The writer's own checkpoints still bound the WAL.
-                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                    Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+                    Ok(()) => {}
                 }
                 std::thread::sleep(CHECKPOINT_EVERY);
             }
