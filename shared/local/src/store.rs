@@ -498,7 +498,8 @@ fn writer_loop(
         for reply in replies {
             reply(commit.clone());
         }
-        // Full: a checkpoint is already due.
+        // Full: a checkpoint is already due. Disconnected: the checkpoint thread is gone,
+        // and the writer's own checkpoints (past WRITER_CHECKPOINT_PAGES) bound the WAL.
         let _ = nudge.try_send(());
     }
 }
