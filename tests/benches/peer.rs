@@ -120,15 +120,13 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn event_body(rep: usize, i: usize) -> String {
-    // ~2.2 KB, like the measurement: an invoice with lines.
-    let lines: Vec<serde_json::Value> = (0..8)
-        .map(|l| serde_json::json!({"id": format!("il_{rep}_{i}_{l}"), "amount": 1299 + l, "currency": "eur", "description": "Subscription (Pro plan, monthly)", "period": {"start": 1795000000, "end": 1797600000}}))
-        .collect();
-    serde_json::json!({
-        "id": format!("evt_peer_{rep}_{i}"), "object": "event", "type": "invoice.paid", "created": now_unix(),
-        "data": {"object": {"id": format!("in_peer_{rep}_{i}"), "object": "invoice", "customer_email": "someone@example.com", "lines": {"data": lines}}}
-    })
-    .to_string()
+    // ~2.2 KB, like the measurement: an invoice with lines. (Until 2026-11-29
+    // this had 8 lines, ~1.4 KB.)
+    stripe_invoice_with_lines(
+        &format!("evt_peer_{rep}_{i}"),
+        &format!("in_peer_{rep}_{i}"),
+        14,
+    )
 }
 
 async fn invoke(api: &RuntimeApi, id: &str, event: serde_json::Value) -> Duration {
@@ -376,7 +374,7 @@ async fn main() {
         .item
         .unwrap_or_default();
     if !history.is_empty() {
-        let units = item_size(&history).div_ceil(1024) as f64;
+        let units = inlet_tests::dynamodb_item_size_and_units(&history).1 as f64;
         // Its units beyond the one its call already counts (units - 1), and the index's
         // one: `units` in all.
         sides[0].extra_write_units = units;
@@ -426,25 +424,6 @@ impl Alternating {
         let plain = median_range(&mut self.plain).0;
         (slow, (slow - plain) / ms(LATENCY))
     }
-}
-
-/// An item's size as DynamoDB bills it: attribute names plus values (strings and binary
-/// by length, numbers ~1 byte per two digits + 1, lists and maps 3 bytes + their elements
-/// with 1 byte each), <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html>.
-fn item_size(item: &HashMap<String, aws_sdk_dynamodb::types::AttributeValue>) -> usize {
-    use aws_sdk_dynamodb::types::AttributeValue as V;
-    fn value(v: &V) -> usize {
-        match v {
-            V::S(s) => s.len(),
-            V::N(n) => n.len().div_ceil(2) + 1,
-            V::B(b) => b.as_ref().len(),
-            V::Bool(_) | V::Null(_) => 1,
-            V::L(l) => 3 + l.iter().map(|x| value(x) + 1).sum::<usize>(),
-            V::M(m) => 3 + m.iter().map(|(k, x)| k.len() + value(x) + 1).sum::<usize>(),
-            _ => 0,
-        }
-    }
-    item.iter().map(|(k, v)| k.len() + value(v)).sum()
 }
 
 /// CPU per record of `sdk-floor` (functions/worker/src/bin/sdk_floor.rs).

@@ -203,17 +203,41 @@ pub fn spawn_dev(
 pub fn dynamodb_json(
     item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
 ) -> serde_json::Value {
-    let mut out = serde_json::Map::new();
-    for (k, v) in item {
-        let value = match v {
-            aws_sdk_dynamodb::types::AttributeValue::S(s) => serde_json::json!({ "S": s }),
-            aws_sdk_dynamodb::types::AttributeValue::N(n) => serde_json::json!({ "N": n }),
-            aws_sdk_dynamodb::types::AttributeValue::Bool(b) => serde_json::json!({ "BOOL": b }),
-            other => panic!("unexpected attribute {other:?}"),
-        };
-        out.insert(k.clone(), value);
+    serde_json::Value::Object(
+        item.iter()
+            .map(|(k, v)| (k.clone(), attribute_json(v)))
+            .collect(),
+    )
+}
+
+/// One attribute value in DynamoDB JSON.
+fn attribute_json(v: &aws_sdk_dynamodb::types::AttributeValue) -> serde_json::Value {
+    use aws_sdk_dynamodb::types::AttributeValue as V;
+    use base64::Engine as _;
+    match v {
+        V::S(s) => serde_json::json!({ "S": s }),
+        V::N(n) => serde_json::json!({ "N": n }),
+        V::Bool(b) => serde_json::json!({ "BOOL": b }),
+        V::B(b) => {
+            serde_json::json!({ "B": base64::engine::general_purpose::STANDARD.encode(b.as_ref()) })
+        }
+        V::L(l) => serde_json::json!({ "L": l.iter().map(attribute_json).collect::<Vec<_>>() }),
+        V::M(m) => serde_json::json!({ "M": dynamodb_json(m) }),
+        other => panic!("unexpected attribute {other:?}"),
     }
-    serde_json::Value::Object(out)
+}
+
+/// An item's size as DynamoDB bills it ([`aws_limits::item_size`]), and its write units:
+/// one per KB of the item, rounded up
+/// (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html>).
+pub fn dynamodb_item_size_and_units(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> (usize, usize) {
+    let size = match dynamodb_json(item) {
+        serde_json::Value::Object(map) => aws_limits::item_size(&map),
+        _ => 0,
+    };
+    (size, size.div_ceil(1024).max(1))
 }
 
 /// One stream record in the shape of AWS's documented example event.
@@ -265,6 +289,19 @@ pub fn stripe_event(id: &str, kind: &str, object_id: &str, created: i64) -> Stri
     serde_json::json!({
         "id": id, "object": "event", "type": kind, "created": created,
         "data": { "object": { "id": object_id, "object": "invoice", "customer_email": "someone@example.com" } }
+    })
+    .to_string()
+}
+
+/// A Stripe `invoice.paid` event with `lines` invoice lines (~130 bytes each): ~2.2 KB
+/// with 14, the size of the measurement.
+pub fn stripe_invoice_with_lines(id: &str, object_id: &str, lines: usize) -> String {
+    let lines: Vec<serde_json::Value> = (0..lines)
+        .map(|l| serde_json::json!({"id": format!("il_{object_id}_{l}"), "amount": 1299 + l, "currency": "eur", "description": "Subscription (Pro plan, monthly)", "period": {"start": 1795000000, "end": 1797600000}}))
+        .collect();
+    serde_json::json!({
+        "id": id, "object": "event", "type": "invoice.paid", "created": now_unix(),
+        "data": {"object": {"id": object_id, "object": "invoice", "customer_email": "someone@example.com", "lines": {"data": lines}}}
     })
     .to_string()
 }

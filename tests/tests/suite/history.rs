@@ -542,6 +542,52 @@ async fn events_cli_on_aws_lists_shows_and_replays() {
     assert_eq!(replayed.body, e.body);
 }
 
+/// A kept ~2.2 KB JSON payload is stored compressed: its record stays within one write
+/// unit (a write bills one per KB of the whole item, again on every later attempt) and the
+/// payload reads back byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_a_kept_json_payload_is_stored_compressed_in_one_write_unit() {
+    let moto = inlet_tests::moto::Moto::connect().await;
+    let table = moto.table().await;
+    let store = inlet_aws::DynamoStore::new(moto.dynamodb(), table.clone());
+    let body = inlet_tests::stripe_invoice_with_lines("evt_zip", "in_zip", 14);
+    assert!((2048..2600).contains(&body.len()), "{} bytes", body.len());
+    let mut e = stripe_envelope(&body);
+    e.received_at = at(0);
+    store
+        .record(&[entry(&e, EventState::Retrying, 0, true)])
+        .await
+        .unwrap();
+    store
+        .record(&[entry(&e, EventState::Delivered, 5, true)])
+        .await
+        .unwrap();
+    let item = moto
+        .dynamodb()
+        .get_item()
+        .table_name(&table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("E#stripe:evt_zip".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert!(item.contains_key("plz") && !item.contains_key("pl"));
+    let (size, units) = inlet_tests::dynamodb_item_size_and_units(&item);
+    assert_eq!(units, 1, "the record is {size} bytes after two attempts");
+    let r = store
+        .event("stripe:evt_zip", at(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(r.payload_kept);
+    assert_eq!(r.attempt_count, 2);
+    assert_eq!(r.replay_envelope().unwrap().body, body.as_bytes());
+}
+
 /// A payload larger than a DynamoDB item is kept beside the record and replays whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamodb_a_payload_larger_than_an_item_is_kept_and_replays_whole() {
