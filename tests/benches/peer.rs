@@ -361,18 +361,8 @@ async fn main() {
     // (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html>),
     // and a write to an item in the `events` index one more for the index.
     let history = moto
-        .dynamodb()
-        .get_item()
-        .table_name(&inlet_table)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S("E#stripe:evt_peer_0_0".into()),
-        )
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap_or_default();
+        .stored_item(&inlet_table, "E#stripe:evt_peer_0_0")
+        .await;
     if !history.is_empty() {
         let units = inlet_tests::dynamodb_item_size_and_units(&history).1 as f64;
         // Its units beyond the one its call already counts (units - 1), and the index's

@@ -912,6 +912,24 @@ pub mod moto {
             name
         }
 
+        /// The item `pk` of `table` as stored (empty when there is none).
+        pub async fn stored_item(
+            &self,
+            table: &str,
+            pk: &str,
+        ) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+            self.dynamodb()
+                .get_item()
+                .table_name(table)
+                .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
+                .consistent_read(true)
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap_or_default()
+        }
+
         /// An event bus of its own.
         pub async fn bus(&self) -> String {
             let bus = unique("bus");

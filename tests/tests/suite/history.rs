@@ -562,19 +562,7 @@ async fn dynamodb_a_kept_json_payload_is_stored_compressed_in_one_write_unit() {
         .record(&[entry(&e, EventState::Delivered, 5, true)])
         .await
         .unwrap();
-    let item = moto
-        .dynamodb()
-        .get_item()
-        .table_name(&table)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S("E#stripe:evt_zip".into()),
-        )
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let item = moto.stored_item(&table, "E#stripe:evt_zip").await;
     let (size, units) = inlet_tests::dynamodb_item_size_and_units(&item);
     assert_eq!(units, 1, "the record is {size} bytes after two attempts");
     assert!(item.contains_key("plz") && !item.contains_key("pl"));
