@@ -203,11 +203,16 @@ pub fn spawn_dev(
 pub fn dynamodb_json(
     item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
 ) -> serde_json::Value {
-    serde_json::Value::Object(
-        item.iter()
-            .map(|(k, v)| (k.clone(), attribute_json(v)))
-            .collect(),
-    )
+    serde_json::Value::Object(dynamodb_wire(item))
+}
+
+/// An item's attributes in DynamoDB JSON, by name.
+fn dynamodb_wire(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> serde_json::Map<String, serde_json::Value> {
+    item.iter()
+        .map(|(k, v)| (k.clone(), attribute_json(v)))
+        .collect()
 }
 
 /// One attribute value in DynamoDB JSON.
@@ -233,10 +238,7 @@ fn attribute_json(v: &aws_sdk_dynamodb::types::AttributeValue) -> serde_json::Va
 pub fn dynamodb_item_size_and_units(
     item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
 ) -> (usize, usize) {
-    let size = match dynamodb_json(item) {
-        serde_json::Value::Object(map) => aws_limits::item_size(&map),
-        _ => 0,
-    };
+    let size = aws_limits::item_size(&dynamodb_wire(item));
     (size, size.div_ceil(1024).max(1))
 }
 
