@@ -540,6 +540,8 @@ pub(crate) async fn mark_redriven(ports: &Ports, keys: &[&str], at: time::Offset
             ),
             keep_payload: false,
             expires_at: r.expires_at,
+            // A mark on a record that exists.
+            first: false,
         })
         .collect();
     if let Err(e) = ports.history.record(&entries).await {

@@ -33,7 +33,7 @@ use crate::unavailable;
 const IN_PROGRESS: &str = "IN_PROGRESS";
 /// Requests in one `BatchWriteItem` at most
 /// (<https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html>).
-const BATCH_WRITE_MAX: usize = 25;
+pub(crate) const BATCH_WRITE_MAX: usize = 25;
 /// Further batch calls (`BatchWriteItem`, `BatchGetItem`) for what DynamoDB left
 /// unprocessed (throttling), with exponential backoff as their pages ask; what is still
 /// left is an error for its keys.
@@ -44,6 +44,9 @@ pub(crate) async fn back_off_unprocessed(attempt: u32) {
     tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
 }
 const COMPLETED: &str = "COMPLETED";
+/// A claim given back ([`Ledger::release`]): claimable at once, like no entry, but it says
+/// an attempt was made, so the next claim is not the key's first (its history exists).
+const RELEASED: &str = "RELEASED";
 /// Abandoned IN_PROGRESS claims are swept by TTL after this long.
 const CLAIM_TTL: Duration = Duration::from_secs(86_400);
 
@@ -103,10 +106,14 @@ impl DynamoStore {
         ])
     }
 
-    /// Put completed ledger entries, whole, in one `BatchWriteItem` (at most [`BATCH_WRITE_MAX`], distinct
-    /// keys), retrying what DynamoDB leaves unprocessed. Returns the `pk`s not written with
-    /// the reason.
-    async fn put_completed(&self, items: Vec<Item>) -> Vec<(String, StoreError)> {
+    /// Put whole items (`what` they are, for errors) in one `BatchWriteItem` (at most
+    /// [`BATCH_WRITE_MAX`], distinct keys), retrying what DynamoDB leaves unprocessed.
+    /// Returns the `pk`s not written with the reason.
+    pub(crate) async fn put_items(
+        &self,
+        items: Vec<Item>,
+        what: &str,
+    ) -> Vec<(String, StoreError)> {
         use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
         let pks: Vec<String> = items
             .iter()
@@ -124,7 +131,7 @@ impl DynamoStore {
         let mut pending = match built {
             Ok(requests) => requests,
             Err(e) => {
-                let message = format!("DynamoDB BatchWriteItem (complete) not built: {e}");
+                let message = format!("DynamoDB BatchWriteItem ({what}) not built: {e}");
                 return pks
                     .into_iter()
                     .map(|pk| (pk, StoreError::Invalid(message.clone())))
@@ -161,7 +168,7 @@ impl DynamoStore {
                 Err(e) => {
                     // One failure for every key still pending, each with the service's words.
                     let message = format!(
-                        "DynamoDB BatchWriteItem (complete) failed: {}",
+                        "DynamoDB BatchWriteItem ({what}) failed: {}",
                         crate::error::describe(&e)
                     );
                     return pending
@@ -178,7 +185,7 @@ impl DynamoStore {
             .iter()
             .map(|w| {
                 let message = format!(
-                    "DynamoDB BatchWriteItem (complete) left the item unprocessed after {UNPROCESSED_RETRIES} retries (throughput exceeded)"
+                    "DynamoDB BatchWriteItem ({what}) left the item unprocessed after {UNPROCESSED_RETRIES} retries (throughput exceeded)"
                 );
                 (pk_of(w), StoreError::unavailable(message, "unprocessed item"))
             })
@@ -245,13 +252,15 @@ impl Ledger for DynamoStore {
             .await
             .map_err(unavailable("DynamoDB UpdateItem (claim) failed"))?;
         let Some(old) = counted.attributes.filter(|a| !a.is_empty()) else {
-            return Ok(Claim::Acquired);
+            return Ok(Claim::Acquired { first: true });
         };
         if let Some(outcome) = Self::claim_outcome(&old, payload_sha256, now_ms) {
             return Ok(outcome);
         }
-        // An expired lease or retention: take the entry over (rare: a crashed worker, or
-        // a key seen again after its retention), conditionally, as another worker may too.
+        // Released, an expired lease or retention: take the entry over (a retry, a crashed
+        // worker, or a key seen again after its retention), conditionally, as another
+        // worker may too. A released mark's longer life is kept (see `release`).
+        let ttl = ttl.max(number(&old, "ttl").unwrap_or(0));
         let result = self
             .client
             .put_item()
@@ -261,7 +270,10 @@ impl Ledger for DynamoStore {
             .item("ph", s(payload_sha256))
             .item("lu", n(lease_until))
             .item("ttl", n(ttl))
-            .condition_expression("(st = :ip AND lu <= :now) OR (st = :done AND ex <= :now)")
+            .condition_expression(
+                "st = :rel OR (st = :ip AND lu <= :now) OR (st = :done AND ex <= :now)",
+            )
+            .expression_attribute_values(":rel", s(RELEASED))
             .expression_attribute_values(":ip", s(IN_PROGRESS))
             .expression_attribute_values(":done", s(COMPLETED))
             .expression_attribute_values(":now", n(now_ms))
@@ -269,7 +281,7 @@ impl Ledger for DynamoStore {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(Claim::Acquired),
+            Ok(_) => Ok(Claim::Acquired { first: false }),
             Err(SdkError::ServiceError(e))
                 if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
             {
@@ -342,11 +354,12 @@ impl Ledger for DynamoStore {
         }
         let expires = unix_millis(now).saturating_add(ms(retention));
         let chunks = completions.chunks(BATCH_WRITE_MAX).map(|chunk| {
-            self.put_completed(
+            self.put_items(
                 chunk
                     .iter()
                     .map(|(key, hash, how)| Self::completed_item(key, hash, *how, expires))
                     .collect(),
+                "complete",
             )
         });
         let mut failed: std::collections::HashMap<String, StoreError> =
@@ -370,13 +383,26 @@ impl Ledger for DynamoStore {
         true
     }
 
-    async fn release(&self, key: &EventKey) -> Result<(), StoreError> {
+    /// Not a delete: the entry becomes a [`RELEASED`] mark, claimable at once, that lives
+    /// as long as the history of the attempt that released it, so no later claim is taken
+    /// for the key's first and writes its history whole over that attempt.
+    async fn release(
+        &self,
+        key: &EventKey,
+        now: OffsetDateTime,
+        retention: Duration,
+    ) -> Result<(), StoreError> {
+        let ttl = unix_millis(now).saturating_add(ms(retention)) / 1000;
         let result = self
             .client
-            .delete_item()
+            .update_item()
             .table_name(&self.table)
             .key("pk", s(format!("L#{key}")))
+            .update_expression("SET st = :rel, #ttl = :ttl REMOVE lu")
             .condition_expression("st = :ip")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":rel", s(RELEASED))
+            .expression_attribute_values(":ttl", n(ttl))
             .expression_attribute_values(":ip", s(IN_PROGRESS))
             .send()
             .await;
@@ -385,7 +411,7 @@ impl Ledger for DynamoStore {
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
                 Ok(())
             }
-            Err(e) => Err(unavailable("DynamoDB DeleteItem (release) failed")(e)),
+            Err(e) => Err(unavailable("DynamoDB UpdateItem (release) failed")(e)),
         }
     }
 
@@ -399,6 +425,8 @@ impl Ledger for DynamoStore {
         };
         let now = unix_millis(now);
         let state = match text(&item, "st").as_deref() {
+            // Given back: no attempt is under way or done.
+            Some(RELEASED) => return Ok(None),
             Some(COMPLETED) => {
                 let ex = number(&item, "ex").unwrap_or(0);
                 if ex <= now {

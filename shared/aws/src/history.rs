@@ -4,10 +4,13 @@
 //! when kept (`plz`, raw DEFLATE, or `pl` as it came when that is no larger; past
 //! [`INLINE_PAYLOAD_MAX`] in claim-check chunks that expire with the record, pointed to by
 //! `plp`), the state (`st`), the attempts (`att`, a list appended to),
-//! counters (`n` attempts, `dup` duplicates), `ex`/`ttl` for expiry. An attempt is one
-//! `UpdateItem` that needs no read (`if_not_exists` for what the first attempt sets,
-//! `list_append` for the timeline), so a batch's history is one concurrent wave beside the
-//! ledger's completions — no extra sequential round trip.
+//! counters (`n` attempts, `dup` duplicates), `ex`/`ttl` for expiry. The key's first
+//! attempt (its claim says so, [`inlet_core::ports::Claim::Acquired`]) writes the record
+//! whole, with the batch's other first attempts in one `BatchWriteItem`; any later attempt
+//! is one `UpdateItem` that needs no read (`if_not_exists` for what the first attempt set,
+//! `list_append` for the timeline). Either way a batch's history is one wave beside the
+//! ledger's completions — no extra sequential round trip — and a batch of new events costs
+//! one call for it, not one per event.
 //!
 //! Listing newest first goes through the sparse index [`EVENTS_INDEX`]: partition
 //! `ed = "{day}#{shard}"` (the UTC day received, and one of [`SHARDS`] shards by key, so one
@@ -192,6 +195,30 @@ fn filter_expression(filter: &EventFilter) -> (String, Item) {
     (conditions.join(" AND "), values)
 }
 
+/// How an attempt writes an attribute of its event's record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Write {
+    /// Kept from the record's first write (`if_not_exists`).
+    Once,
+    /// Set by every attempt.
+    Every,
+}
+
+/// The counter an attempt adds one to: `dup` for a copy, `n` for an attempt at the event,
+/// none for a mark in the timeline (queued, redriven).
+fn counter_of(state: EventState) -> Option<&'static str> {
+    match state {
+        EventState::Duplicate => Some("dup"),
+        EventState::Redriven | EventState::Queued => None,
+        _ => Some("n"),
+    }
+}
+
+/// An attempt as its timeline stores it.
+fn attempt_json(entry: &HistoryEntry<'_>) -> Result<String, StoreError> {
+    serde_json::to_string(&entry.attempt).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
 /// Keys in one `BatchGetItem` at most
 /// (<https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html>).
 const BATCH_GET_MAX: usize = 100;
@@ -259,54 +286,43 @@ impl DynamoStore {
         Ok(counts)
     }
 
-    async fn record_one(&self, entry: &HistoryEntry<'_>) -> Result<(), StoreError> {
+    /// What an attempt writes besides its timeline entry and its counter: each attribute
+    /// with how ([`Write`]). One list for both ways of writing, so a record written whole
+    /// is the record merging into nothing would make.
+    async fn attempt_fields(
+        &self,
+        entry: &HistoryEntry<'_>,
+    ) -> Result<Vec<(&'static str, AttributeValue, Write)>, StoreError> {
+        use Write::{Every, Once};
         let env = entry.envelope;
         let key = env.key.as_str();
         let received = unix_millis(env.received_at);
         let mut meta = env.clone();
         meta.body = Vec::new();
         let ex = unix_millis(entry.expires_at);
-        let attempt = serde_json::to_string(&entry.attempt)
-            .map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let duplicate = entry.attempt.state == EventState::Duplicate;
-
-        let mut set = vec![
-            "env = if_not_exists(env, :env)",
-            "ed = if_not_exists(ed, :ed)",
-            "rk = if_not_exists(rk, :rk)",
-            "prov = if_not_exists(prov, :prov)",
-            "up = :up",
-            "ex = if_not_exists(ex, :ex)",
-            "#ttl = :ttl",
-        ];
-        let mut values: Item = HashMap::from([
-            (":env".into(), s(meta.to_json())),
+        let mut fields = vec![
+            ("env", s(meta.to_json()), Once),
             (
-                ":ed".into(),
+                "ed",
                 s(format!("{}#{}", day_of(received), shard_of(key))),
+                Once,
             ),
-            (":rk".into(), s(sort_key(received, key))),
-            (":prov".into(), s(env.provider.as_str())),
-            (":up".into(), n(unix_millis(entry.attempt.at))),
-            (":ex".into(), n(ex)),
-            (":ttl".into(), n(ex / 1000)),
-        ]);
+            ("rk", s(sort_key(received, key)), Once),
+            ("prov", s(env.provider.as_str()), Once),
+            ("up", n(unix_millis(entry.attempt.at)), Every),
+            ("ex", n(ex), Once),
+            ("ttl", n(ex / 1000), Every),
+        ];
         if let Some(t) = &env.event_type {
-            set.push("et = if_not_exists(et, :et)");
-            values.insert(":et".into(), s(t.clone()));
+            fields.push(("et", s(t.clone()), Once));
         }
         if let Some(e) = &env.entity {
-            set.push("ent = if_not_exists(ent, :ent)");
-            values.insert(":ent".into(), s(e.clone()));
+            fields.push(("ent", s(e.clone()), Once));
         }
         if entry.keep_payload {
             if env.body.len() <= INLINE_PAYLOAD_MAX {
                 let (name, stored) = packed_payload(&env.body);
-                set.push(match name {
-                    COMPRESSED_PAYLOAD => "plz = if_not_exists(plz, :plz)",
-                    _ => "pl = if_not_exists(pl, :pl)",
-                });
-                values.insert(format!(":{name}"), AttributeValue::B(Blob::new(stored)));
+                fields.push((name, AttributeValue::B(Blob::new(stored)), Once));
             } else {
                 // Content-addressed chunks, shared with the queue's claim check of the same
                 // body: never given a shorter life than the queue's copy needs.
@@ -318,33 +334,62 @@ impl DynamoStore {
                     crate::claim_check::ClaimCheck::new(self.client().clone(), self.table())
                         .store_until(&text, Some(ttl))
                         .await?;
-                set.push("plp = if_not_exists(plp, :plp)");
-                values.insert(":plp".into(), s(pointer));
+                fields.push(("plp", s(pointer), Once));
             }
-            set.push("kept = :kept");
-            values.insert(":kept".into(), AttributeValue::Bool(true));
+            fields.push(("kept", AttributeValue::Bool(true), Every));
         }
-        // A copy counts; the state stays what the event's own attempts made it (a record
-        // created by a duplicate alone says so).
-        let mark = matches!(
-            entry.attempt.state,
-            EventState::Redriven | EventState::Queued
-        );
-        let add = if duplicate {
-            set.push("st = if_not_exists(st, :st)");
-            "ADD dup :one"
-        } else if mark {
-            // A mark in the timeline: the state stays the worker's.
-            set.push("st = if_not_exists(st, :st)");
-            ""
-        } else {
-            set.push("st = :st");
-            "ADD n :one"
+        // A copy counts and a mark sits in the timeline; the state stays what the event's
+        // own attempts made it (a record created by a duplicate alone says so).
+        let state = s(entry.attempt.state.as_str());
+        fields.push(match counter_of(entry.attempt.state) {
+            Some("n") => ("st", state, Every),
+            _ => ("st", state, Once),
+        });
+        Ok(fields)
+    }
+
+    /// The record of an event with no record yet, whole: what merging `entry` into
+    /// nothing writes.
+    async fn first_item(&self, entry: &HistoryEntry<'_>) -> Result<Item, StoreError> {
+        let mut item: Item = self
+            .attempt_fields(entry)
+            .await?
+            .into_iter()
+            .map(|(name, value, _)| (name.to_string(), value))
+            .collect();
+        item.insert("pk".into(), s(format!("E#{}", entry.envelope.key)));
+        if let Some(counter) = counter_of(entry.attempt.state) {
+            item.insert(counter.into(), n(1));
+        }
+        if entry.attempt.state != EventState::Duplicate {
+            item.insert(
+                "att".into(),
+                AttributeValue::L(vec![s(attempt_json(entry)?)]),
+            );
+        }
+        Ok(item)
+    }
+
+    /// Merge one attempt into its event's record: one `UpdateItem`, no read.
+    async fn record_one(&self, entry: &HistoryEntry<'_>) -> Result<(), StoreError> {
+        let key = entry.envelope.key.as_str();
+        let mut set = Vec::new();
+        let mut values = Item::new();
+        for (name, value, how) in self.attempt_fields(entry).await? {
+            let path = if name == "ttl" { "#ttl" } else { name };
+            set.push(match how {
+                Write::Once => format!("{path} = if_not_exists({path}, :{name})"),
+                Write::Every => format!("{path} = :{name}"),
+            });
+            values.insert(format!(":{name}"), value);
+        }
+        let add = match counter_of(entry.attempt.state) {
+            Some(counter) => {
+                values.insert(":one".into(), n(1));
+                format!(" ADD {counter} :one")
+            }
+            None => String::new(),
         };
-        if !add.is_empty() {
-            values.insert(":one".into(), n(1));
-        }
-        values.insert(":st".into(), s(entry.attempt.state.as_str()));
         let base = format!("SET {}", set.join(", "));
         let update = |expression: String, condition: Option<&str>, values: Item| {
             let mut u = self
@@ -360,18 +405,21 @@ impl DynamoStore {
             }
             u.send()
         };
-        if duplicate {
-            update(format!("{base} {add}"), None, values)
+        if entry.attempt.state == EventState::Duplicate {
+            update(format!("{base}{add}"), None, values)
                 .await
                 .map_err(unavailable("DynamoDB UpdateItem (history) failed"))?;
             return Ok(());
         }
         let mut with_attempt = values.clone();
-        with_attempt.insert(":att".into(), AttributeValue::L(vec![s(attempt)]));
+        with_attempt.insert(
+            ":att".into(),
+            AttributeValue::L(vec![s(attempt_json(entry)?)]),
+        );
         with_attempt.insert(":none".into(), AttributeValue::L(Vec::new()));
         with_attempt.insert(":max".into(), n(MAX_ATTEMPTS_STORED));
         let appended = update(
-            format!("{base}, att = list_append(if_not_exists(att, :none), :att) {add}"),
+            format!("{base}, att = list_append(if_not_exists(att, :none), :att){add}"),
             Some("attribute_not_exists(att) OR size(att) < :max"),
             with_attempt,
         )
@@ -383,7 +431,7 @@ impl DynamoStore {
                     .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
             {
                 // The timeline is full: the state and the count still move.
-                update(format!("{base} {add}"), None, values)
+                update(format!("{base}{add}"), None, values)
                     .await
                     .map_err(unavailable("DynamoDB UpdateItem (history) failed"))?;
                 Ok(())
@@ -452,20 +500,57 @@ impl DynamoStore {
 
 #[async_trait]
 impl History for DynamoStore {
+    /// A key's first attempt is written whole, with the batch's other first attempts, in
+    /// one `BatchWriteItem` per 25 (one call, not one each; a put is one unit per KB like
+    /// the update it replaces); any other attempt is merged into its record by
+    /// [`DynamoStore::record_one`], distinct keys concurrently, two attempts of one key in
+    /// order. Both at once.
     async fn record(&self, entries: &[HistoryEntry<'_>]) -> Result<(), StoreError> {
-        // Distinct keys concurrently; two attempts of one key in order.
         let keys: Vec<&str> = entries.iter().map(|e| e.envelope.key.as_str()).collect();
-        let results =
-            futures::future::join_all(inlet_core::ports::group_by_entity(&keys).into_iter().map(
-                |members| async move {
-                    for i in members {
-                        self.record_one(&entries[i]).await?;
-                    }
-                    Ok::<_, StoreError>(())
-                },
-            ))
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for k in &keys {
+            *seen.entry(k).or_default() += 1;
+        }
+        // A batch write takes a key once.
+        let (whole, merged): (Vec<usize>, Vec<usize>) =
+            (0..entries.len()).partition(|&i| entries[i].first && seen[keys[i]] == 1);
+        let write_whole = async {
+            let mut items = Vec::with_capacity(whole.len());
+            for &i in &whole {
+                items.push(self.first_item(&entries[i]).await?);
+            }
+            let chunks: Vec<Vec<Item>> = items
+                .chunks(crate::dynamo::BATCH_WRITE_MAX)
+                .map(<[Item]>::to_vec)
+                .collect();
+            let failed = futures::future::join_all(
+                chunks
+                    .into_iter()
+                    .map(|chunk| self.put_items(chunk, "history")),
+            )
             .await;
-        results.into_iter().collect()
+            match failed.into_iter().flatten().next() {
+                Some((_, e)) => Err(e),
+                None => Ok(()),
+            }
+        };
+        let merged_keys: Vec<&str> = merged.iter().map(|&i| keys[i]).collect();
+        let merge = futures::future::join_all(
+            inlet_core::ports::group_by_entity(&merged_keys)
+                .into_iter()
+                .map(|members| {
+                    let merged = &merged;
+                    async move {
+                        for m in members {
+                            self.record_one(&entries[merged[m]]).await?;
+                        }
+                        Ok::<_, StoreError>(())
+                    }
+                }),
+        );
+        let (whole, merged) = futures::join!(write_whole, merge);
+        whole?;
+        merged.into_iter().collect()
     }
 
     async fn event(

@@ -133,6 +133,10 @@ pub struct HistoryEntry<'a> {
     /// Keep the payload (for replay): off by configuration, or over the size limit.
     pub keep_payload: bool,
     pub expires_at: OffsetDateTime,
+    /// The attempt's claim was the key's first ([`crate::ports::Claim::Acquired`]): no
+    /// record of the event exists yet, so a store may write it whole instead of merging.
+    /// `false` is always safe.
+    pub first: bool,
 }
 
 impl EventRecord {
@@ -254,6 +258,7 @@ mod tests {
             ),
             keep_payload: keep,
             expires_at: OffsetDateTime::from_unix_timestamp(t + 100).unwrap(),
+            first: false,
         }
     }
 

@@ -112,8 +112,11 @@ pub trait DeadLetters: Send + Sync {
 /// The result of a conditional claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
-    /// This worker now holds the key (IN_PROGRESS with a lease).
-    Acquired,
+    /// This worker now holds the key (IN_PROGRESS with a lease). `first`: the store knows
+    /// no attempt at this key is on record (it had no entry, and releasing leaves one), so
+    /// the event's history holds nothing yet and may be written whole, in a batch write. A
+    /// store that cannot tell says `false`, which is always safe.
+    Acquired { first: bool },
     /// The key was completed before. `same_payload` is false when the earlier event had a
     /// different body hash — flagged, because one id should not carry two payloads. An
     /// empty hash (a copy recovered from a provider API) matches any hash.
@@ -227,8 +230,16 @@ pub trait Ledger: Send + Sync {
         false
     }
 
-    /// Drop an IN_PROGRESS claim so a retry can claim at once. Never removes a COMPLETED entry.
-    async fn release(&self, key: &EventKey) -> Result<(), StoreError>;
+    /// Drop an IN_PROGRESS claim so a retry can claim at once. Never removes a COMPLETED
+    /// entry. A store whose claims say `first` keeps a released mark until `now + retention`
+    /// (as long as the history of the attempt that released it), so a later claim of the
+    /// key is not taken for the first.
+    async fn release(
+        &self,
+        key: &EventKey,
+        now: OffsetDateTime,
+        retention: Duration,
+    ) -> Result<(), StoreError>;
 
     /// The live entry for `key`, if any (expired entries read as absent).
     async fn lookup(

@@ -89,6 +89,7 @@ impl History for Store {
                     attempt: attempt.clone(),
                     keep_payload: *keep_payload,
                     expires_at: *expires_at,
+                    first: false,
                 };
                 let record = EventRecord::merge(load(c, key)?, &entry);
                 let text = serde_json::to_string(&record)

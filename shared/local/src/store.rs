@@ -571,7 +571,9 @@ fn claim_in(
         params![key, hash, lease_until, now],
     )
     .map_err(sql_err("claim"))?;
-    Ok(Claim::Acquired)
+    // The embedded history merges an attempt in the writer's transaction: it never needs
+    // to know.
+    Ok(Claim::Acquired { first: false })
 }
 
 /// Advance `entity` to `version` in the writer's transaction (see
@@ -963,7 +965,12 @@ impl Ledger for Store {
         each(done, n)
     }
 
-    async fn release(&self, key: &EventKey) -> Result<(), StoreError> {
+    async fn release(
+        &self,
+        key: &EventKey,
+        _now: OffsetDateTime,
+        _retention: Duration,
+    ) -> Result<(), StoreError> {
         let key = key.to_string();
         self.run(move |c| {
             exec(

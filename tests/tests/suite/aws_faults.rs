@@ -39,7 +39,7 @@ async fn dynamodb_throttling_is_retried_then_surfaces_as_a_retryable_error() {
             .claim(&key, "h", now, Duration::from_secs(5))
             .await
             .unwrap(),
-        Claim::Acquired
+        Claim::Acquired { first: true }
     );
     assert_eq!(proxy.count("DynamoDB_20120810.UpdateItem"), 3);
 
@@ -197,7 +197,7 @@ async fn claimed<'a>(
 ) -> Vec<(&'a EventKey, &'static str, inlet_core::ports::Completion)> {
     for k in keys {
         let claim = store.claim(k, "h", now, Duration::from_secs(30)).await;
-        assert_eq!(claim.unwrap(), Claim::Acquired);
+        assert_eq!(claim.unwrap(), Claim::Acquired { first: true });
     }
     keys.iter()
         .map(|k| (k, "h", inlet_core::ports::Completion::Delivered))

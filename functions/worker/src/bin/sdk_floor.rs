@@ -1,8 +1,8 @@
 //! The AWS SDK's own CPU floor for the worker's call pattern, measured beside the worker by
 //! `scripts/bench` (not deployed): per batch of ten new records, ten claim `UpdateItem`s at
 //! once, ten `UpdateItem` (entity versions) at once, one PutEvents of ten ~2 KB entries,
-//! then one `BatchWriteItem` of ten completions beside ten history `UpdateItem`s carrying
-//! the ~2 KB payload — the same SDK settings and runtime as the worker, and nothing else:
+//! then one `BatchWriteItem` of ten completions beside one of the ten history records
+//! carrying the ~2 KB payload — the same SDK settings and runtime as the worker, and nothing else:
 //! no Lambda runtime, no envelopes, no logs, no metrics.
 //!
 //! Usage: sdk-floor TABLE BUS BATCHES (AWS settings from the environment). Prints
@@ -88,26 +88,28 @@ async fn batch(
         })
         .collect::<Result<Vec<_>, aws_sdk_dynamodb::error::BuildError>>()?;
     let payload = aws_sdk_dynamodb::primitives::Blob::new(detail.clone().into_bytes());
-    let history = join_all(keys.iter().map(|k| {
-        db.update_item()
-            .table_name(table)
-            .key("pk", V::S(format!("E{k}")))
-            .update_expression("SET st = :d, pl = if_not_exists(pl, :pl) ADD n :one")
-            .expression_attribute_values(":d", V::S("delivered".into()))
-            .expression_attribute_values(":pl", V::B(payload.clone()))
-            .expression_attribute_values(":one", V::N("1".into()))
-            .send()
-    }));
+    let history = keys
+        .iter()
+        .map(|k| {
+            let put = aws_sdk_dynamodb::types::PutRequest::builder()
+                .item("pk", V::S(format!("E{k}")))
+                .item("st", V::S("delivered".into()))
+                .item("pl", V::B(payload.clone()))
+                .item("n", V::N("1".into()))
+                .build()?;
+            Ok(aws_sdk_dynamodb::types::WriteRequest::builder()
+                .put_request(put)
+                .build())
+        })
+        .collect::<Result<Vec<_>, aws_sdk_dynamodb::error::BuildError>>()?;
     let (completed, history) = futures::join!(
         db.batch_write_item()
             .request_items(table, completions)
             .send(),
-        history
+        db.batch_write_item().request_items(table, history).send()
     );
     completed?;
-    for r in history {
-        r?;
-    }
+    history?;
     Ok(())
 }
 

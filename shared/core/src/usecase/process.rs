@@ -121,15 +121,20 @@ impl Processor {
             .handle_envelope(env, msg.receive_count)
             .instrument(span)
             .await;
-        self.record_history(&[(env, msg.receive_count, &disposition)])
-            .await;
+        self.record_history(&[Attempted {
+            env,
+            receive_count: msg.receive_count,
+            disposition: &disposition,
+            first: false,
+        }])
+        .await;
         disposition
     }
 
     /// Add these attempts to the event history (one call). A history that cannot be
     /// written is logged, never a reason to retry a message: the pipeline's guarantees do
     /// not depend on it.
-    async fn record_history(&self, handled: &[(&Envelope, u32, &Disposition)]) {
+    async fn record_history(&self, handled: &[Attempted<'_>]) {
         let Some(policy) = &self.history else { return };
         let now = self.clock.now();
         let expires_at = now + self.settings.retention;
@@ -137,17 +142,18 @@ impl Processor {
         let counted = self.ledger.counts_duplicates();
         let entries: Vec<HistoryEntry<'_>> = handled
             .iter()
-            .filter_map(|(env, receive_count, disposition)| {
-                let (state, detail) = attempt_of(env, disposition)?;
+            .filter_map(|a| {
+                let (state, detail) = attempt_of(a.env, a.disposition)?;
                 if counted && state == EventState::Duplicate {
                     return None;
                 }
                 Some(HistoryEntry {
-                    envelope: env,
-                    attempt: Attempt::new(now, state, *receive_count, detail),
+                    envelope: a.env,
+                    attempt: Attempt::new(now, state, a.receive_count, detail),
                     keep_payload: policy.keep_payloads
-                        && env.body.len() <= policy.max_payload_bytes,
+                        && a.env.body.len() <= policy.max_payload_bytes,
                     expires_at,
+                    first: a.first,
                 })
             })
             .collect();
@@ -190,6 +196,8 @@ impl Processor {
                 self.settings.lease,
             )
             .await;
+        // One message at a time: its history is merged, so whether the claim was the
+        // key's first does not matter here.
         self.claimed(env, receive_count, claim)?;
         if let Some(policy) = self.ruled(env) {
             return self.settle_conflict(policy, env, receive_count).await;
@@ -265,13 +273,14 @@ impl Processor {
         }
     }
 
-    /// What a claim's result means: `Ok(())` when the claim is held.
+    /// What a claim's result means: `Ok(first)` when the claim is held (`first`: the
+    /// key's first, see [`Claim::Acquired`]).
     fn claimed(
         &self,
         env: &Envelope,
         receive_count: u32,
         claim: Result<Claim, StoreError>,
-    ) -> Result<(), Disposition> {
+    ) -> Result<bool, Disposition> {
         let provider = env.provider.as_str();
         let claim = match claim {
             Ok(c) => c,
@@ -300,9 +309,9 @@ impl Processor {
                     reason: IN_FLIGHT.into(),
                 })
             }
-            Claim::Acquired => {
+            Claim::Acquired { first } => {
                 crate::failpoint::hit("after_claim");
-                Ok(())
+                Ok(first)
             }
         }
     }
@@ -432,10 +441,10 @@ impl Processor {
     /// Returns a disposition per message, in order.
     async fn deliver_prepared(
         &self,
-        prepared: &[(&Envelope, u32)],
-        early: &[(&Envelope, u32, &Disposition)],
+        prepared: &[(&Envelope, u32, bool)],
+        early: &[Attempted<'_>],
     ) -> Vec<Disposition> {
-        let envs: Vec<&Envelope> = prepared.iter().map(|(env, _)| *env).collect();
+        let envs: Vec<&Envelope> = prepared.iter().map(|(env, _, _)| *env).collect();
         let records: Vec<crate::envelope::SinkRecord> =
             envs.iter().map(|e| e.to_record()).collect();
         records.iter().for_each(|r| self.log_payload(r));
@@ -469,7 +478,7 @@ impl Processor {
         let mut out: Vec<Option<Disposition>> = Vec::with_capacity(envs.len());
         let mut to_complete = Vec::new();
         let failures = join_all(prepared.iter().zip(failed).enumerate().map(
-            |(i, ((env, receive_count), failure))| async move {
+            |(i, ((env, receive_count, _), failure))| async move {
                 match failure {
                     None => (i, None),
                     Some((sink, e)) => (
@@ -501,9 +510,14 @@ impl Processor {
         // The history of the whole batch is written beside the completions, not after
         // them: what reached the sinks is a fact whether or not the completion is recorded.
         let delivered = Disposition::Ack(Done::Delivered);
-        let mut handled: Vec<(&Envelope, u32, &Disposition)> = early.to_vec();
-        for (i, (env, receive_count)) in prepared.iter().enumerate() {
-            handled.push((env, *receive_count, out[i].as_ref().unwrap_or(&delivered)));
+        let mut handled: Vec<Attempted<'_>> = early.to_vec();
+        for (i, &(env, receive_count, first)) in prepared.iter().enumerate() {
+            handled.push(Attempted {
+                env,
+                receive_count,
+                disposition: out[i].as_ref().unwrap_or(&delivered),
+                first,
+            });
         }
         let (results, ()) = futures::join!(
             self.ledger
@@ -552,7 +566,11 @@ impl Processor {
     }
 
     async fn release(&self, env: &Envelope) {
-        if let Err(e) = self.ledger.release(&env.key).await {
+        let released = self
+            .ledger
+            .release(&env.key, self.clock.now(), self.settings.retention)
+            .await;
+        if let Err(e) = released {
             // The lease expires on its own; the retry just waits for it.
             warn!(error = %e, "could not release claim");
         }
@@ -620,23 +638,34 @@ impl Processor {
                 .collect();
         }
         let (firsts, later) = first_copies(batch);
-        let ready = self.prepare_all(batch, firsts, &mut out).await;
-        let prepared: Vec<(&Envelope, u32)> = ready
+        let mut first_claim = vec![false; batch.len()];
+        let ready = self
+            .prepare_all(batch, firsts, &mut out, &mut first_claim)
+            .await;
+        let prepared: Vec<(&Envelope, u32, bool)> = ready
             .iter()
-            .map(|&(i, env)| (env, batch[i].receive_count))
+            .map(|&(i, env)| (env, batch[i].receive_count, first_claim[i]))
             .collect();
         // Decided while preparing (duplicates, superseded, held, failed checks): recorded in
         // the history with the deliveries. Poison messages have no event to record.
-        let early: Vec<(&Envelope, u32, &Disposition)> = batch
+        let early: Vec<Attempted<'_>> = batch
             .iter()
             .zip(out.iter())
-            .filter_map(|(m, d)| Some((m.envelope.as_ref().ok()?, m.receive_count, d.as_ref()?)))
+            .zip(&first_claim)
+            .filter_map(|((m, d), &first)| {
+                Some(Attempted {
+                    env: m.envelope.as_ref().ok()?,
+                    receive_count: m.receive_count,
+                    disposition: d.as_ref()?,
+                    first,
+                })
+            })
             .collect();
         let delivered = if in_time() {
             self.deliver_prepared(&prepared, &early).await
         } else {
             self.record_history(&early).await;
-            join_all(prepared.iter().map(|(env, _)| async move {
+            join_all(prepared.iter().map(|(env, _, _)| async move {
                 self.abandon(env).await;
                 Disposition::out_of_time()
             }))
@@ -694,12 +723,14 @@ impl Processor {
 
     /// Claim every message of `firsts` in one call, then version-check the claimed ones in
     /// one call (arrival order, so an entity's versions apply in order). Returns the
-    /// messages to deliver with their index, in order; the others' dispositions go to `out`.
+    /// messages to deliver with their index, in order; the others' dispositions go to `out`,
+    /// and `first_claim` says whose claim was the key's first (for the history).
     async fn prepare_all<'a>(
         &self,
         batch: &[&'a Received],
         firsts: Vec<usize>,
         out: &mut [Option<Disposition>],
+        first_claim: &mut [bool],
     ) -> Vec<(usize, &'a Envelope)> {
         let mut to_claim = Vec::new();
         let mut ready = Vec::new();
@@ -723,10 +754,14 @@ impl Processor {
         let mut to_check = Vec::new();
         let mut to_settle = Vec::new();
         for ((i, env), claim) in to_claim.into_iter().zip(claims) {
-            match self.claimed(env, batch[i].receive_count, claim) {
+            let claimed = self.claimed(env, batch[i].receive_count, claim);
+            if let Ok(first) = claimed {
+                first_claim[i] = first;
+            }
+            match claimed {
                 Err(d) => out[i] = Some(d),
-                Ok(()) if self.ruled(env).is_some() => to_settle.push((i, env)),
-                Ok(()) => match (env.entity.as_deref(), env.version) {
+                Ok(_) if self.ruled(env).is_some() => to_settle.push((i, env)),
+                Ok(_) => match (env.entity.as_deref(), env.version) {
                     (Some(entity), Some(version)) => to_check.push((i, env, entity, version)),
                     _ => ready.push((i, env)),
                 },
@@ -782,6 +817,16 @@ impl Disposition {
             reason: "the invocation's deadline was near; given back undelivered".into(),
         }
     }
+}
+
+/// One message's attempt, for the event history.
+#[derive(Clone, Copy)]
+struct Attempted<'a> {
+    env: &'a Envelope,
+    receive_count: u32,
+    disposition: &'a Disposition,
+    /// Its claim was the key's first ([`Claim::Acquired`]).
+    first: bool,
 }
 
 /// The retry reason of a copy whose key another worker holds: not an attempt at the
