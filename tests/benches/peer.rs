@@ -370,10 +370,10 @@ async fn main() {
         sides[0].extra_write_units = units;
     }
 
-    // The SDK alone, making the worker's calls for as many records: the floor under it.
-    let mut floor = Vec::new();
+    // The SDK alone, making the functions' calls for as many records: the floor under them.
+    let mut floor = Floor::default();
     for _ in 0..REPS {
-        floor.push(sdk_floor(&proxy.endpoint, &inlet_table, &bus).await);
+        floor.add(sdk_floor(&proxy.endpoint, &inlet_table, &bus, &inlet_q).await);
     }
     report(&mut sides, &mut floor);
 }
@@ -416,13 +416,30 @@ impl Alternating {
     }
 }
 
-/// CPU per record of `sdk-floor` (functions/worker/src/bin/sdk_floor.rs).
-async fn sdk_floor(endpoint: &str, table: &str, bus: &str) -> f64 {
+/// `sdk-floor`'s CPU per new record, per duplicate and per webhook request, each run.
+#[derive(Default)]
+struct Floor {
+    new: Vec<f64>,
+    duplicate: Vec<f64>,
+    webhook: Vec<f64>,
+}
+
+impl Floor {
+    fn add(&mut self, run: serde_json::Value) {
+        let ms = |name: &str| run[name].as_f64().unwrap_or(f64::NAN);
+        self.new.push(ms("new_ms"));
+        self.duplicate.push(ms("duplicate_ms"));
+        self.webhook.push(ms("webhook_ms"));
+    }
+}
+
+/// One run of `sdk-floor` (functions/worker/src/bin/sdk_floor.rs).
+async fn sdk_floor(endpoint: &str, table: &str, bus: &str, queue: &str) -> serde_json::Value {
     let path = std::env::var("INLET_FUNCTION_DIR")
         .map(|d| PathBuf::from(d).join("sdk-floor"))
         .unwrap_or_else(|_| inlet_tests::runtime_api::binary("sdk-floor"));
     let out = tokio::process::Command::new(path)
-        .args([table, bus, &(EVENTS / 10).to_string()])
+        .args([table, bus, queue, &(EVENTS / 10).to_string()])
         .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -436,8 +453,7 @@ async fn sdk_floor(endpoint: &str, table: &str, bus: &str) -> f64 {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["cpu_ms_per_record"].as_f64().unwrap()
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// Calls of `op` (a suffix such as ".PutItem") per record.
@@ -466,7 +482,7 @@ fn fmt(values: &mut [f64], unit: &str) -> String {
     format!("{m:.3} {unit} [{lo:.3}–{hi:.3}]")
 }
 
-fn report(sides: &mut [Side], floor: &mut [f64]) {
+fn report(sides: &mut [Side], floor: &mut Floor) {
     println!(
         "# Inlet vs the Powertools peer (release build, {}; {REPS} repetitions × {EVENTS} Stripe events of ~2.2 KB; medians [range])",
         std::env::consts::ARCH
@@ -550,17 +566,37 @@ fn report(sides: &mut [Side], floor: &mut [f64]) {
         );
     }
     println!(
-        "\n## the AWS SDK's floor: the worker's AWS calls alone (claim, version, PutEvents/10, completions/10, history), same SDK and runtime"
+        "\n## the AWS SDK's floor: the functions' AWS calls alone, same SDK and runtime, nothing else"
     );
-    let (f, _, _) = median_range(floor);
-    let worker = medians[&("inlet", "worker CPU per new record")];
-    println!(
-        "{:<48} {}; the worker spends {:.3} ms per record above it ({:.0}% of its CPU is the SDK's)",
-        "SDK-only CPU per record",
-        fmt(floor, "ms"),
-        worker - f,
-        100.0 * f / worker.max(1e-9)
-    );
+    for (label, values, function, what) in [
+        (
+            "SDK-only CPU per new record",
+            &mut floor.new,
+            "worker CPU per new record",
+            "claim, version, PutEvents/10, completions/10, history/10",
+        ),
+        (
+            "SDK-only CPU per duplicate",
+            &mut floor.duplicate,
+            "worker CPU per duplicate",
+            "the claim",
+        ),
+        (
+            "SDK-only CPU per webhook request",
+            &mut floor.webhook,
+            "webhook CPU per request",
+            "one SendMessage",
+        ),
+    ] {
+        let (f, _, _) = median_range(values);
+        let measured = medians[&("inlet", function)];
+        println!(
+            "{label:<48} {} ({what}); the function spends {:.3} ms above it ({:.0}% of its CPU is the SDK's)",
+            fmt(values, "ms"),
+            measured - f,
+            100.0 * f / measured.max(1e-9)
+        );
+    }
     println!("\n## ratios (powertools ÷ inlet)");
     for label in [
         "worker CPU per new record",

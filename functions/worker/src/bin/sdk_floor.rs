@@ -1,12 +1,15 @@
-//! The AWS SDK's own CPU floor for the worker's call pattern, measured beside the worker by
-//! `scripts/bench` (not deployed): per batch of ten new records, ten claim `UpdateItem`s at
-//! once, ten `UpdateItem` (entity versions) at once, one PutEvents of ten ~2 KB entries,
-//! then one `BatchWriteItem` of ten completions beside one of the ten history records
-//! carrying the ~2 KB payload — the same SDK settings and runtime as the worker, and nothing else:
-//! no Lambda runtime, no envelopes, no logs, no metrics.
+//! The AWS SDK's own CPU floor for the functions' call patterns, measured beside them by
+//! `scripts/bench` (not deployed) — the same SDK settings and runtime as the functions, and
+//! nothing else: no Lambda runtime, no envelopes, no logs, no metrics.
+//! - new records, per batch of ten: ten claim `UpdateItem`s at once, ten `UpdateItem`s
+//!   (entity versions) at once, one PutEvents of ten ~2 KB entries, then one
+//!   `BatchWriteItem` of ten completions beside one of the ten history records carrying the
+//!   ~2 KB payload;
+//! - duplicates: the ten claims again, at once (what a duplicate costs the worker);
+//! - webhook requests: one `SendMessage` of a ~2.5 KB body each, one after another.
 //!
-//! Usage: sdk-floor TABLE BUS BATCHES (AWS settings from the environment). Prints
-//! `{"batches":…,"records":…,"cpu_ms_per_record":…}`.
+//! Usage: sdk-floor TABLE BUS QUEUE_URL BATCHES (AWS settings from the environment). Prints
+//! `{"batches":…,"new_ms":…,"duplicate_ms":…,"webhook_ms":…}`: CPU per record or request.
 
 use futures::future::join_all;
 
@@ -23,16 +26,18 @@ fn cpu_ns() -> u64 {
         .unwrap_or(0)
 }
 
-async fn batch(
+/// The keys of batch `prefix`.
+fn keys_of(prefix: &str) -> Vec<String> {
+    (0..10).map(|i| format!("F#{prefix}-{i}")).collect()
+}
+
+/// The worker's claim wave: one `UpdateItem` per key, at once, returning the old entry.
+async fn claims(
     db: &aws_sdk_dynamodb::Client,
-    events: &aws_sdk_eventbridge::Client,
     table: &str,
-    bus: &str,
-    prefix: &str,
+    keys: &[String],
 ) -> Result<(), Box<dyn std::error::Error>> {
     use aws_sdk_dynamodb::types::AttributeValue as V;
-    let keys: Vec<String> = (0..10).map(|i| format!("F#{prefix}-{i}")).collect();
-    let detail = format!("{{\"payload\":\"{}\"}}", "x".repeat(2000));
     for r in join_all(keys.iter().map(|k| {
         db.update_item()
             .table_name(table)
@@ -47,6 +52,20 @@ async fn batch(
     {
         r?;
     }
+    Ok(())
+}
+
+async fn batch(
+    db: &aws_sdk_dynamodb::Client,
+    events: &aws_sdk_eventbridge::Client,
+    table: &str,
+    bus: &str,
+    prefix: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use aws_sdk_dynamodb::types::AttributeValue as V;
+    let keys = keys_of(prefix);
+    let detail = format!("{{\"payload\":\"{}\"}}", "x".repeat(2000));
+    claims(db, table, &keys).await?;
     for r in join_all(keys.iter().map(|k| {
         db.update_item()
             .table_name(table)
@@ -116,25 +135,49 @@ async fn batch(
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, table, bus, batches] = args.as_slice() else {
-        return Err("usage: sdk-floor TABLE BUS BATCHES".into());
+    let [_, table, bus, queue, batches] = args.as_slice() else {
+        return Err("usage: sdk-floor TABLE BUS QUEUE_URL BATCHES".into());
     };
     let batches: usize = batches.parse()?;
     let sdk = inlet_aws::sdk_config().await;
     let db = aws_sdk_dynamodb::Client::new(&sdk);
     let events = aws_sdk_eventbridge::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
     let run = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_nanos();
-    batch(&db, &events, table, bus, &format!("{run}-warm")).await?; // warm the connections
+    // Warm the connections of every client first.
+    batch(&db, &events, table, bus, &format!("{run}-warm")).await?;
+    let body = format!("{{\"body\":\"{}\"}}", "x".repeat(2500));
+    sqs.send_message()
+        .queue_url(queue)
+        .message_body(&body)
+        .send()
+        .await?;
+    let records = (batches * 10) as f64;
+    let per_record = |since: u64| (cpu_ns() - since) as f64 / 1e6 / records;
+
     let before = cpu_ns();
     for n in 0..batches {
         batch(&db, &events, table, bus, &format!("{run}-{n}")).await?;
     }
-    let records = batches * 10;
+    let new_ms = per_record(before);
+    let before = cpu_ns();
+    for n in 0..batches {
+        claims(&db, table, &keys_of(&format!("{run}-{n}"))).await?;
+    }
+    let duplicate_ms = per_record(before);
+    let before = cpu_ns();
+    for _ in 0..batches * 10 {
+        sqs.send_message()
+            .queue_url(queue)
+            .message_body(&body)
+            .send()
+            .await?;
+    }
+    let webhook_ms = per_record(before);
     println!(
-        "{{\"batches\":{batches},\"records\":{records},\"cpu_ms_per_record\":{:.4}}}",
-        (cpu_ns() - before) as f64 / 1e6 / records as f64
+        "{{\"batches\":{batches},\"new_ms\":{new_ms:.4},\"duplicate_ms\":{duplicate_ms:.4},\"webhook_ms\":{webhook_ms:.4}}}"
     );
     Ok(())
 }
