@@ -109,6 +109,7 @@ secrets = ["{STRIPE_SECRET}"]
 kind = "http"
 url = "{sink_url}"
 attempts = 1
+timeout_ms = 1000
 """
 
 

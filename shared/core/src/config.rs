@@ -303,8 +303,46 @@ pub enum SinkConfig {
 fn default_http_timeout() -> u64 {
     10_000
 }
+/// Two attempts of 10 s and the pause between them fit in the default 25 s lease with room
+/// to spare (see [`SinkConfig::http_worst_case`]); the queue's backoff retries after that.
 fn default_http_attempts() -> u32 {
-    3
+    2
+}
+
+/// The pause after an HTTP sink's `attempt`th try failed (from 1) before the next: 200 ms
+/// doubling, at most 6.4 s, plus up to [`HTTP_RETRY_JITTER`].
+pub fn http_retry_delay(attempt: u32) -> Duration {
+    Duration::from_millis(100 * (1 << attempt.min(6)))
+}
+
+/// The most random jitter added to an HTTP sink's pause between tries.
+pub const HTTP_RETRY_JITTER: Duration = Duration::from_millis(50);
+
+/// Time kept between the slowest delivery a sink can take and the end of a claim's `lease`,
+/// for the claim and version waves before it and the completion after it: round trips,
+/// not seconds, so 2 s, or a quarter of a shorter lease.
+pub fn lease_headroom(lease: Duration) -> Duration {
+    Duration::from_secs(2).min(lease / 4)
+}
+
+impl SinkConfig {
+    /// The longest one record's delivery can take: every attempt timing out, with the
+    /// pauses between. `None` for sinks without their own retries or timeouts.
+    pub fn http_worst_case(&self) -> Option<Duration> {
+        let SinkConfig::Http {
+            timeout_ms,
+            attempts,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let tries = (*attempts).max(1);
+        let pauses: Duration = (1..tries)
+            .map(|a| http_retry_delay(a) + HTTP_RETRY_JITTER)
+            .sum();
+        Some(Duration::from_millis(*timeout_ms).saturating_mul(tries) + pauses)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -606,7 +644,12 @@ impl Config {
                 SinkConfig::File { path } if path.is_empty() => {
                     push(format!("sinks[{i}].path"), "must not be empty".into())
                 }
-                SinkConfig::Http { url, attempts, .. } => {
+                SinkConfig::Http {
+                    url,
+                    attempts,
+                    timeout_ms,
+                    ..
+                } => {
                     if !(url.starts_with("http://") || url.starts_with("https://")) {
                         push(
                             format!("sinks[{i}].url"),
@@ -615,6 +658,23 @@ impl Config {
                     }
                     if *attempts == 0 {
                         push(format!("sinks[{i}].attempts"), "must be at least 1".into());
+                    }
+                    // A delivery that outlives its claim's lease can be claimed and
+                    // delivered by another worker while this one is still trying.
+                    let lease = Duration::from_secs(w.lease_secs);
+                    let headroom = lease_headroom(lease);
+                    if let Some(worst) = s.http_worst_case() {
+                        if *attempts > 0 && worst + headroom > lease {
+                            push(
+                                format!("sinks[{i}]"),
+                                format!(
+                                    "{attempts} attempts of timeout_ms = {timeout_ms} can take {:.1} s with the pauses between, which with {:.2} s of headroom outlasts worker.lease_secs = {}: another worker could claim the event and deliver it while this one is still trying; lower attempts or timeout_ms, or raise worker.lease_secs (below worker.visibility_timeout_secs)",
+                                    worst.as_secs_f64(),
+                                    headroom.as_secs_f64(),
+                                    w.lease_secs
+                                ),
+                            );
+                        }
                     }
                 }
                 _ => {}
@@ -1239,6 +1299,35 @@ mod tests {
         ] {
             assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
         }
+    }
+
+    #[test]
+    fn an_http_sink_slower_than_the_lease_is_refused() {
+        let base = "[[providers]]\nname = \"stripe\"\nscheme = \"stripe\"\nsecrets = [\"s\"]\n[[sinks]]\nkind = \"http\"\nurl = \"https://erp.example/events\"\n";
+        // The defaults fit: two 10 s attempts and a 0.25 s pause, within 25 s less 2 s.
+        let ok = Config::from_toml(base, &env).unwrap();
+        assert_eq!(
+            ok.sinks[0].http_worst_case(),
+            Some(Duration::from_millis(20_250))
+        );
+        // Three 10 s attempts cannot finish inside a 25 s lease.
+        let err = Config::from_toml(&format!("{base}attempts = 3\n"), &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("sinks[0]: 3 attempts of timeout_ms = 10000 can take 30.7 s")
+                && err.contains("outlasts worker.lease_secs = 25"),
+            "{err}"
+        );
+        // A longer lease (still below the visibility timeout), or a shorter timeout, fits.
+        let longer = format!(
+            "[worker]\nlease_secs = 40\nvisibility_timeout_secs = 60\n{base}attempts = 3\n"
+        );
+        assert!(Config::from_toml(&longer, &env).is_ok());
+        let quicker = format!("{base}attempts = 3\ntimeout_ms = 5000\n");
+        assert!(Config::from_toml(&quicker, &env).is_ok());
+        // Other sinks have no retries of their own to bound.
+        assert_eq!(SinkConfig::Stdout {}.http_worst_case(), None);
     }
 
     #[test]

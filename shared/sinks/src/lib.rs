@@ -233,8 +233,10 @@ impl Sink for HttpSink {
         loop {
             match self.attempt(record, &body).await {
                 Err(SinkError::Transient { .. }) if attempt < self.attempts => {
-                    let delay = Duration::from_millis(100 * (1 << attempt.min(6)));
-                    tokio::time::sleep(delay + Duration::from_millis(fastrand::u64(0..50))).await;
+                    use inlet_core::config::{http_retry_delay, HTTP_RETRY_JITTER};
+                    let jitter = fastrand::u64(0..=HTTP_RETRY_JITTER.as_millis() as u64);
+                    tokio::time::sleep(http_retry_delay(attempt) + Duration::from_millis(jitter))
+                        .await;
                     attempt += 1;
                 }
                 other => return other,
