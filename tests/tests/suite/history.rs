@@ -618,10 +618,15 @@ async fn dynamodb_a_payload_larger_than_an_item_is_kept_and_replays_whole() {
     );
 }
 
-/// On DynamoDB a duplicate is the one write of its claim, no read, nothing more for the
-/// history; the history still counts it, on the event and in the list.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dynamodb_a_duplicate_is_one_write_and_the_history_counts_it() {
+/// A recording worker on DynamoDB whose AWS calls are counted (a forwarding proxy in front
+/// of moto), with its store and sink.
+async fn counted_dynamodb_worker() -> (
+    inlet_tests::moto::Moto,
+    inlet_tests::faults::FaultProxy,
+    Arc<inlet_aws::DynamoStore>,
+    Arc<Flaky>,
+    Processor,
+) {
     use inlet_tests::faults::{Action, FaultProxy};
     let moto = inlet_tests::moto::Moto::connect().await;
     let proxy = FaultProxy::start(&moto.endpoint, Arc::new(|_, _, _| Action::Forward)).await;
@@ -640,6 +645,14 @@ async fn dynamodb_a_duplicate_is_one_write_and_the_history_counts_it() {
         sink.clone(),
         Arc::new(SystemClock),
     );
+    (moto, proxy, store, sink, processor)
+}
+
+/// On DynamoDB a duplicate is the one write of its claim, no read, nothing more for the
+/// history; the history still counts it, on the event and in the list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_a_duplicate_is_one_write_and_the_history_counts_it() {
+    let (_moto, proxy, store, sink, processor) = counted_dynamodb_worker().await;
     let mut e = event("evt_dup_once", "invoice.paid", 0);
     e.received_at = OffsetDateTime::now_utc();
     let first = processor.handle_batch(&[message(&e, 1)]).await;
@@ -689,24 +702,7 @@ async fn dynamodb_a_duplicate_is_one_write_and_the_history_counts_it() {
 /// is exactly the record merging the same attempt into nothing makes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamodb_new_events_write_their_history_in_one_batch_write() {
-    use inlet_tests::faults::{Action, FaultProxy};
-    let moto = inlet_tests::moto::Moto::connect().await;
-    let proxy = FaultProxy::start(&moto.endpoint, Arc::new(|_, _, _| Action::Forward)).await;
-    let sdk = inlet_tests::moto::sdk_for(&proxy.endpoint).await;
-    let store = Arc::new(inlet_aws::DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        moto.table().await,
-    ));
-    let sink = Arc::new(Flaky {
-        fail: std::sync::Mutex::new(0),
-        got: Default::default(),
-    });
-    let processor = recording_processor(
-        store.clone(),
-        store.clone(),
-        sink.clone(),
-        Arc::new(SystemClock),
-    );
+    let (moto, proxy, store, _sink, processor) = counted_dynamodb_worker().await;
     let events: Vec<Envelope> = (0..5)
         .map(|i| {
             let mut e = event(&format!("evt_whole{i}"), "invoice.paid", 0);
