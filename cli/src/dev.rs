@@ -235,7 +235,7 @@ async fn worker_loop(
         match run_once(
             processor.as_ref(),
             queue.as_ref(),
-            w.batch_size,
+            w.batch_size(),
             w.visibility(),
         )
         .await

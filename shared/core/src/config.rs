@@ -144,7 +144,12 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WorkerConfig {
-    pub batch_size: usize,
+    /// Messages the local worker takes per receive (1–100; on AWS the event source
+    /// mapping's `BatchSize` decides). Unset, [`Config::from_toml`] makes it
+    /// [`LOCAL_SINKS_BATCH`] when every sink writes locally (file, stdout), whose cost is
+    /// per batch (one write, one fsync), and [`HTTP_SINK_BATCH`] when an HTTP sink sends a
+    /// batch's records to a receiver at once.
+    pub batch_size: Option<usize>,
     pub visibility_timeout_secs: u64,
     /// The in-progress lease; shorter than the visibility timeout so a crashed worker's
     /// claim expires before its message reappears.
@@ -162,7 +167,7 @@ pub struct WorkerConfig {
 impl Default for WorkerConfig {
     fn default() -> Self {
         Self {
-            batch_size: 10,
+            batch_size: None,
             visibility_timeout_secs: 30,
             lease_secs: 25,
             max_receive: 5,
@@ -174,7 +179,20 @@ impl Default for WorkerConfig {
     }
 }
 
+/// The default batch when every sink writes locally: a batch costs the store's
+/// transactions and the file sink's fsync once, whatever its size (README, "Benchmarks").
+pub const LOCAL_SINKS_BATCH: usize = 100;
+/// The default batch with an HTTP sink: its records go to the receiver at once, and four
+/// local workers × 100 requests would swamp a small one.
+pub const HTTP_SINK_BATCH: usize = 10;
+
 impl WorkerConfig {
+    /// Messages per receive: as configured, else as [`Config::from_toml`] resolved it, else
+    /// [`HTTP_SINK_BATCH`].
+    pub fn batch_size(&self) -> usize {
+        self.batch_size.unwrap_or(HTTP_SINK_BATCH)
+    }
+
     pub fn visibility(&self) -> Duration {
         Duration::from_secs(self.visibility_timeout_secs)
     }
@@ -434,7 +452,7 @@ impl Config {
         let mut push = |path: String, message: String| issues.push(ConfigIssue { path, message });
 
         let w = &raw.worker;
-        if w.batch_size == 0 || w.batch_size > 100 {
+        if w.batch_size.is_some_and(|b| b == 0 || b > 100) {
             push(
                 "worker.batch_size".into(),
                 "must be between 1 and 100".into(),
@@ -757,9 +775,19 @@ impl Config {
         if !issues.is_empty() {
             return Err(ConfigError { issues });
         }
+        let mut worker = raw.worker;
+        let all_local = raw
+            .sinks
+            .iter()
+            .all(|s| matches!(s, SinkConfig::File { .. } | SinkConfig::Stdout {}));
+        worker.batch_size.get_or_insert(if all_local {
+            LOCAL_SINKS_BATCH
+        } else {
+            HTTP_SINK_BATCH
+        });
         Ok(Config {
             server: raw.server,
-            worker: raw.worker,
+            worker,
             logging: raw.logging,
             history: raw.history,
             providers,
@@ -1298,6 +1326,34 @@ mod tests {
             "sinks[0].url",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn the_batch_size_defaults_by_the_sinks() {
+        let provider = "[[providers]]\nname = \"stripe\"\nscheme = \"stripe\"\nsecrets = [\"s\"]\n";
+        let file = "[[sinks]]\nkind = \"file\"\npath = \"e.jsonl\"\n[[sinks]]\nkind = \"stdout\"\n";
+        let http = "[[sinks]]\nkind = \"http\"\nurl = \"https://erp.example/events\"\n";
+        let batch = |text: &str| {
+            Config::from_toml(text, &env)
+                .map(|c| c.worker.batch_size())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(batch(&format!("{provider}{file}")), Ok(LOCAL_SINKS_BATCH));
+        assert_eq!(
+            batch(&format!("{provider}{file}{http}")),
+            Ok(HTTP_SINK_BATCH)
+        );
+        let set =
+            |n: &str, sinks: &str| batch(&format!("[worker]\nbatch_size = {n}\n{provider}{sinks}"));
+        assert_eq!(set("25", file), Ok(25));
+        assert_eq!(set("100", http), Ok(100));
+        for bad in ["0", "101"] {
+            let err = set(bad, file).unwrap_err();
+            assert!(
+                err.contains("worker.batch_size: must be between 1 and 100"),
+                "{err}"
+            );
         }
     }
 
