@@ -461,7 +461,7 @@ async fn dev_with(dir: &std::path::Path, setup: Setup) -> (Dev, std::path::PathB
 }
 
 async fn bench_end_to_end() {
-    println!("\n## end to end into the file sink (fsync'd), worker batch size 1 (baseline) / 10 (default) / 100");
+    println!("\n## end to end into the file sink (fsync'd), worker batch size 1 (baseline) / 10 (the default with an http sink) / 100 (the default with file and stdout sinks)");
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()
