@@ -426,7 +426,11 @@ struct Floor {
 
 impl Floor {
     fn add(&mut self, run: serde_json::Value) {
-        let ms = |name: &str| run[name].as_f64().unwrap_or(f64::NAN);
+        let ms = |name: &str| {
+            run[name]
+                .as_f64()
+                .unwrap_or_else(|| panic!("sdk-floor printed no {name}: {run}"))
+        };
         self.new.push(ms("new_ms"));
         self.duplicate.push(ms("duplicate_ms"));
         self.webhook.push(ms("webhook_ms"));

@@ -514,26 +514,20 @@ impl History for DynamoStore {
         // A batch write takes a key once.
         let (whole, merged): (Vec<usize>, Vec<usize>) =
             (0..entries.len()).partition(|&i| entries[i].first && seen[keys[i]] == 1);
-        let write_whole = async {
-            let mut items = Vec::with_capacity(whole.len());
-            for &i in &whole {
-                items.push(self.first_item(&entries[i]).await?);
-            }
-            let chunks: Vec<Vec<Item>> = items
-                .chunks(crate::dynamo::BATCH_WRITE_MAX)
-                .map(<[Item]>::to_vec)
-                .collect();
-            let failed = futures::future::join_all(
-                chunks
-                    .into_iter()
-                    .map(|chunk| self.put_items(chunk, "history")),
-            )
-            .await;
-            match failed.into_iter().flatten().next() {
-                Some((_, e)) => Err(e),
-                None => Ok(()),
-            }
-        };
+        // One batch write per 25 records, each built for its chunk (no copy of the items).
+        let write_whole =
+            futures::future::join_all(whole.chunks(crate::dynamo::BATCH_WRITE_MAX).map(
+                |chunk| async move {
+                    let mut items = Vec::with_capacity(chunk.len());
+                    for &i in chunk {
+                        items.push(self.first_item(&entries[i]).await?);
+                    }
+                    match self.put_items(items, "history").await.into_iter().next() {
+                        Some((_, e)) => Err(e),
+                        None => Ok(()),
+                    }
+                },
+            ));
         let merged_keys: Vec<&str> = merged.iter().map(|&i| keys[i]).collect();
         let merge = futures::future::join_all(
             inlet_core::ports::group_by_entity(&merged_keys)
@@ -549,8 +543,7 @@ impl History for DynamoStore {
                 }),
         );
         let (whole, merged) = futures::join!(write_whole, merge);
-        whole?;
-        merged.into_iter().collect()
+        whole.into_iter().chain(merged).collect()
     }
 
     async fn event(

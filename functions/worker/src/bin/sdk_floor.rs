@@ -11,6 +11,8 @@
 //! Usage: sdk-floor TABLE BUS QUEUE_URL BATCHES (AWS settings from the environment). Prints
 //! `{"batches":…,"new_ms":…,"duplicate_ms":…,"webhook_ms":…}`: CPU per record or request.
 
+use std::collections::HashMap;
+
 use futures::future::join_all;
 
 /// CPU time of this process, all threads, in nanoseconds.
@@ -55,6 +57,19 @@ async fn claims(
     Ok(())
 }
 
+/// Whole items as the write requests of one `BatchWriteItem`.
+fn put_requests(
+    items: impl Iterator<Item = HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>,
+) -> Result<Vec<aws_sdk_dynamodb::types::WriteRequest>, aws_sdk_dynamodb::error::BuildError> {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    items
+        .map(|item| {
+            let put = PutRequest::builder().set_item(Some(item)).build()?;
+            Ok(WriteRequest::builder().put_request(put).build())
+        })
+        .collect()
+}
+
 async fn batch(
     db: &aws_sdk_dynamodb::Client,
     events: &aws_sdk_eventbridge::Client,
@@ -94,33 +109,21 @@ async fn batch(
         .set_entries(Some(entries))
         .send()
         .await?;
-    let completions = keys
-        .iter()
-        .map(|k| {
-            let put = aws_sdk_dynamodb::types::PutRequest::builder()
-                .item("pk", V::S(k.clone()))
-                .item("st", V::S("COMPLETED".into()))
-                .build()?;
-            Ok(aws_sdk_dynamodb::types::WriteRequest::builder()
-                .put_request(put)
-                .build())
-        })
-        .collect::<Result<Vec<_>, aws_sdk_dynamodb::error::BuildError>>()?;
+    let completions = put_requests(keys.iter().map(|k| {
+        HashMap::from([
+            ("pk".to_string(), V::S(k.clone())),
+            ("st".to_string(), V::S("COMPLETED".into())),
+        ])
+    }))?;
     let payload = aws_sdk_dynamodb::primitives::Blob::new(detail.clone().into_bytes());
-    let history = keys
-        .iter()
-        .map(|k| {
-            let put = aws_sdk_dynamodb::types::PutRequest::builder()
-                .item("pk", V::S(format!("E{k}")))
-                .item("st", V::S("delivered".into()))
-                .item("pl", V::B(payload.clone()))
-                .item("n", V::N("1".into()))
-                .build()?;
-            Ok(aws_sdk_dynamodb::types::WriteRequest::builder()
-                .put_request(put)
-                .build())
-        })
-        .collect::<Result<Vec<_>, aws_sdk_dynamodb::error::BuildError>>()?;
+    let history = put_requests(keys.iter().map(|k| {
+        HashMap::from([
+            ("pk".to_string(), V::S(format!("E{k}"))),
+            ("st".to_string(), V::S("delivered".into())),
+            ("pl".to_string(), V::B(payload.clone())),
+            ("n".to_string(), V::N("1".into())),
+        ])
+    }))?;
     let (completed, history) = futures::join!(
         db.batch_write_item()
             .request_items(table, completions)
@@ -149,11 +152,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Warm the connections of every client first.
     batch(&db, &events, table, bus, &format!("{run}-warm")).await?;
     let body = format!("{{\"body\":\"{}\"}}", "x".repeat(2500));
-    sqs.send_message()
-        .queue_url(queue)
-        .message_body(&body)
-        .send()
-        .await?;
+    let send = || {
+        sqs.send_message()
+            .queue_url(queue)
+            .message_body(&body)
+            .send()
+    };
+    send().await?;
     let records = (batches * 10) as f64;
     let per_record = |since: u64| (cpu_ns() - since) as f64 / 1e6 / records;
 
@@ -169,11 +174,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let duplicate_ms = per_record(before);
     let before = cpu_ns();
     for _ in 0..batches * 10 {
-        sqs.send_message()
-            .queue_url(queue)
-            .message_body(&body)
-            .send()
-            .await?;
+        send().await?;
     }
     let webhook_ms = per_record(before);
     println!(

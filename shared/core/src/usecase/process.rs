@@ -754,17 +754,20 @@ impl Processor {
         let mut to_check = Vec::new();
         let mut to_settle = Vec::new();
         for ((i, env), claim) in to_claim.into_iter().zip(claims) {
-            let claimed = self.claimed(env, batch[i].receive_count, claim);
-            if let Ok(first) = claimed {
-                first_claim[i] = first;
-            }
-            match claimed {
+            match self.claimed(env, batch[i].receive_count, claim) {
                 Err(d) => out[i] = Some(d),
-                Ok(_) if self.ruled(env).is_some() => to_settle.push((i, env)),
-                Ok(_) => match (env.entity.as_deref(), env.version) {
-                    (Some(entity), Some(version)) => to_check.push((i, env, entity, version)),
-                    _ => ready.push((i, env)),
-                },
+                Ok(first) => {
+                    first_claim[i] = first;
+                    if self.ruled(env).is_some() {
+                        to_settle.push((i, env));
+                    } else if let (Some(entity), Some(version)) =
+                        (env.entity.as_deref(), env.version)
+                    {
+                        to_check.push((i, env, entity, version));
+                    } else {
+                        ready.push((i, env));
+                    }
+                }
             }
         }
         for (i, env, result) in self.settle_all(batch, &to_settle).await {
