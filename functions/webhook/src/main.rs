@@ -4,8 +4,9 @@ use std::sync::{Arc, RwLock};
 
 use inlet_aws::runtime::{config_text, stack_queue, ConfigSource, Resources};
 use inlet_aws::{sdk_config, EmfMetrics};
+use inlet_webhook_fn::edge::{answer, ApiEvent};
 use inlet_webhook_fn::{handle, Deps};
-use lambda_http::{run, service_fn, Error};
+use lambda_http::lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 // One thread: a Lambda sandbox runs one invocation at a time on about one vCPU at these
 // memory sizes, and a multi-thread scheduler would only add cross-thread wake-ups (CPU time).
@@ -23,9 +24,12 @@ async fn main() -> Result<(), Error> {
         metrics: EmfMetrics::new(),
         http: inlet_sources::provider_http::HttpProviderClient::new(),
     });
-    run(service_fn(move |req| {
+    // The edge reads each event in the one format it names (see `edge`).
+    run(service_fn(move |event: LambdaEvent<ApiEvent>| {
         let deps = Arc::clone(&deps);
-        async move { Ok::<_, Error>(handle(&deps, req).await) }
+        let format = event.payload.format();
+        let request = event.payload.into_request(event.context);
+        async move { Ok::<_, Error>(answer(format, handle(&deps, request).await)) }
     }))
     .await
 }
