@@ -2,8 +2,6 @@
 //! decoded to the exact bytes sent) → the core's ingest use case → SQS. Answers exactly
 //! like `inlet dev` (the replies come from `inlet_core::reply`).
 
-pub mod edge;
-
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 

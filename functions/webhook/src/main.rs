@@ -4,9 +4,8 @@ use std::sync::{Arc, RwLock};
 
 use inlet_aws::runtime::{config_text, stack_queue, ConfigSource, Resources};
 use inlet_aws::{sdk_config, EmfMetrics};
-use inlet_webhook_fn::edge::{answer, ApiEvent};
 use inlet_webhook_fn::{handle, Deps};
-use lambda_http::lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use lambda_http::{run, service_fn, Error};
 
 // One thread: a Lambda sandbox runs one invocation at a time on about one vCPU at these
 // memory sizes, and a multi-thread scheduler would only add cross-thread wake-ups (CPU time).
@@ -24,12 +23,9 @@ async fn main() -> Result<(), Error> {
         metrics: EmfMetrics::new(),
         http: inlet_sources::provider_http::HttpProviderClient::new(),
     });
-    // The edge reads each event in the one format it names (see `edge`).
-    run(service_fn(move |event: LambdaEvent<ApiEvent>| {
+    run(service_fn(move |req| {
         let deps = Arc::clone(&deps);
-        let format = event.payload.format();
-        let request = event.payload.into_request(event.context);
-        async move { Ok::<_, Error>(answer(format, handle(&deps, request).await)) }
+        async move { Ok::<_, Error>(handle(&deps, req).await) }
     }))
     .await
 }

@@ -239,7 +239,7 @@ async fn a_900_kib_github_push_reaches_a_consumer_through_an_s3_reference() {
     event["headers"]["x-github-event"] = "push".into();
     event["headers"]["x-github-delivery"] = "big-push-1".into();
     event["body"] = body.clone().into();
-    let req = inlet_webhook_fn::edge::request_from_json(&event.to_string()).unwrap();
+    let req = lambda_http::request::from_str(&event.to_string()).unwrap();
     let resp = inlet_webhook_fn::handle(&webhook, req).await;
     assert_eq!(resp.status(), 202, "{:?}", resp.body());
 
@@ -717,15 +717,14 @@ async fn the_pipeline_loses_nothing_under_documented_throttling_and_5xx() {
             &format!("in_{i}"),
             now_unix(),
         );
-        let req = inlet_webhook_fn::edge::request_from_json(
-            &stripe_http_event(&body, STRIPE_SECRET).to_string(),
-        )
-        .unwrap();
+        let req =
+            lambda_http::request::from_str(&stripe_http_event(&body, STRIPE_SECRET).to_string())
+                .unwrap();
         let resp = inlet_webhook_fn::handle(&webhook, req).await;
         // A 503 tells the provider to retry; it does.
         if resp.status() != 202 {
             assert_eq!(resp.status(), 503);
-            let req = inlet_webhook_fn::edge::request_from_json(
+            let req = lambda_http::request::from_str(
                 &stripe_http_event(&body, STRIPE_SECRET).to_string(),
             )
             .unwrap();
@@ -869,11 +868,9 @@ async fn a_webhook_out_of_time_answers_503_with_retry_after() {
         .unwrap()
         .as_millis() as u64;
     context.deadline = now_ms + 100;
-    let req = inlet_webhook_fn::edge::request_from_json(
-        &stripe_http_event(&body, STRIPE_SECRET).to_string(),
-    )
-    .unwrap()
-    .with_lambda_context(context);
+    let req = lambda_http::request::from_str(&stripe_http_event(&body, STRIPE_SECRET).to_string())
+        .unwrap()
+        .with_lambda_context(context);
     let resp = inlet_webhook_fn::handle(&deps, req).await;
     assert_eq!(resp.status(), 503);
     assert!(resp.headers().contains_key("retry-after"));
@@ -881,11 +878,9 @@ async fn a_webhook_out_of_time_answers_503_with_retry_after() {
     // With time to spare the same request is accepted.
     let mut context = lambda_http::Context::default();
     context.deadline = now_ms + 10_000;
-    let req = inlet_webhook_fn::edge::request_from_json(
-        &stripe_http_event(&body, STRIPE_SECRET).to_string(),
-    )
-    .unwrap()
-    .with_lambda_context(context);
+    let req = lambda_http::request::from_str(&stripe_http_event(&body, STRIPE_SECRET).to_string())
+        .unwrap()
+        .with_lambda_context(context);
     assert_eq!(inlet_webhook_fn::handle(&deps, req).await.status(), 202);
 }
 
@@ -933,10 +928,8 @@ async fn aws_calls_and_the_signature_check_become_xray_subsegments() {
     };
     receive(&daemon); // the set-up's own calls
     let body = stripe_event("evt_traced", "invoice.paid", "in_t", now_unix());
-    let req = inlet_webhook_fn::edge::request_from_json(
-        &stripe_http_event(&body, STRIPE_SECRET).to_string(),
-    )
-    .unwrap();
+    let req = lambda_http::request::from_str(&stripe_http_event(&body, STRIPE_SECRET).to_string())
+        .unwrap();
     assert_eq!(inlet_webhook_fn::handle(&deps, req).await.status(), 202);
     let docs = receive(&daemon);
     let verify = docs
@@ -959,10 +952,8 @@ async fn aws_calls_and_the_signature_check_become_xray_subsegments() {
     // An unsampled invocation sends nothing.
     *sampled.lock().unwrap() = false;
     let body = stripe_event("evt_untraced", "invoice.paid", "in_t", now_unix());
-    let req = inlet_webhook_fn::edge::request_from_json(
-        &stripe_http_event(&body, STRIPE_SECRET).to_string(),
-    )
-    .unwrap();
+    let req = lambda_http::request::from_str(&stripe_http_event(&body, STRIPE_SECRET).to_string())
+        .unwrap();
     assert_eq!(inlet_webhook_fn::handle(&deps, req).await.status(), 202);
     assert!(receive(&daemon).is_empty());
 }

@@ -51,7 +51,7 @@ async fn webhook_handles_http_api_v2_and_rest_v1_base64_bodies() {
     let body = stripe_event("evt_lambda_1", "invoice.paid", "in_l1", now_unix());
     let mut event = stripe_http_event(&body, STRIPE_SECRET);
     event["headers"]["content-length"] = body.len().to_string().into();
-    let req = inlet_webhook_fn::edge::request_from_json(&event.to_string()).unwrap();
+    let req = lambda_http::request::from_str(&event.to_string()).unwrap();
     let resp = inlet_webhook_fn::handle(&deps, req).await;
     assert_eq!(resp.status(), 202);
     assert_eq!(response_json(&resp)["key"], "stripe:evt_lambda_1");
@@ -76,7 +76,7 @@ async fn webhook_handles_http_api_v2_and_rest_v1_base64_bodies() {
     event["body"] = base64::engine::general_purpose::STANDARD
         .encode(raw.as_bytes())
         .into();
-    let req = inlet_webhook_fn::edge::request_from_json(&event.to_string()).unwrap();
+    let req = lambda_http::request::from_str(&event.to_string()).unwrap();
     let resp = inlet_webhook_fn::handle(&deps, req).await;
     assert_eq!(resp.status(), 202, "{:?}", resp.body());
     assert_eq!(
@@ -107,7 +107,7 @@ async fn webhook_handles_http_api_v2_and_rest_v1_base64_bodies() {
     event["body"] = body.clone().into();
     let resp = inlet_webhook_fn::handle(
         &deps,
-        inlet_webhook_fn::edge::request_from_json(&event.to_string()).unwrap(),
+        lambda_http::request::from_str(&event.to_string()).unwrap(),
     )
     .await;
     assert_eq!(
@@ -121,7 +121,7 @@ async fn webhook_handles_http_api_v2_and_rest_v1_base64_bodies() {
     event["requestContext"]["http"]["path"] = "/webhooks/nope".into();
     let resp = inlet_webhook_fn::handle(
         &deps,
-        inlet_webhook_fn::edge::request_from_json(&event.to_string()).unwrap(),
+        lambda_http::request::from_str(&event.to_string()).unwrap(),
     )
     .await;
     assert_eq!(resp.status(), 404);
@@ -472,7 +472,7 @@ async fn a_rotated_secret_is_picked_up_without_a_redeploy() {
     let request = |secret: &str, id: &str| {
         let body = stripe_event(id, "invoice.paid", "in_rot", now_unix());
         let event = stripe_http_event(&body, secret);
-        inlet_webhook_fn::edge::request_from_json(&event.to_string()).unwrap()
+        lambda_http::request::from_str(&event.to_string()).unwrap()
     };
     let resp = inlet_webhook_fn::handle(&deps, request("whsec_after_rotation", "evt_rot_1")).await;
     assert_eq!(resp.status(), 202, "the new secret verifies after a reload");
@@ -508,7 +508,7 @@ async fn webhook_answers_provider_handshakes_on_http_api_events() {
         event["requestContext"]["http"]["path"] = event["rawPath"].clone();
         event["pathParameters"]["provider"] = provider.into();
         event["rawQueryString"] = query.into();
-        inlet_webhook_fn::edge::request_from_json(&event.to_string()).unwrap()
+        lambda_http::request::from_str(&event.to_string()).unwrap()
     };
     let text_of = |resp: &lambda_http::Response<lambda_http::Body>| match resp.body() {
         lambda_http::Body::Text(t) => t.clone(),
