@@ -507,13 +507,13 @@ impl History for DynamoStore {
     /// order. Both at once.
     async fn record(&self, entries: &[HistoryEntry<'_>]) -> Result<(), StoreError> {
         let keys: Vec<&str> = entries.iter().map(|e| e.envelope.key.as_str()).collect();
-        let mut seen: HashMap<&str, usize> = HashMap::new();
-        for k in &keys {
-            *seen.entry(k).or_default() += 1;
-        }
-        // A batch write takes a key once.
-        let (whole, merged): (Vec<usize>, Vec<usize>) =
-            (0..entries.len()).partition(|&i| entries[i].first && seen[keys[i]] == 1);
+        // Each key's attempts, in order. A key's first attempt alone in the batch is
+        // written whole (a batch write takes a key once); any other group is merged.
+        let (whole, merged): (Vec<Vec<usize>>, Vec<Vec<usize>>) =
+            inlet_core::ports::group_by_entity(&keys)
+                .into_iter()
+                .partition(|members| members.len() == 1 && entries[members[0]].first);
+        let whole: Vec<usize> = whole.into_iter().flatten().collect();
         // One batch write per 25 records, each built for its chunk (no copy of the items).
         let write_whole =
             futures::future::join_all(whole.chunks(crate::dynamo::BATCH_WRITE_MAX).map(
@@ -528,20 +528,12 @@ impl History for DynamoStore {
                     }
                 },
             ));
-        let merged_keys: Vec<&str> = merged.iter().map(|&i| keys[i]).collect();
-        let merge = futures::future::join_all(
-            inlet_core::ports::group_by_entity(&merged_keys)
-                .into_iter()
-                .map(|members| {
-                    let merged = &merged;
-                    async move {
-                        for m in members {
-                            self.record_one(&entries[merged[m]]).await?;
-                        }
-                        Ok::<_, StoreError>(())
-                    }
-                }),
-        );
+        let merge = futures::future::join_all(merged.into_iter().map(|members| async move {
+            for i in members {
+                self.record_one(&entries[i]).await?;
+            }
+            Ok::<_, StoreError>(())
+        }));
         let (whole, merged) = futures::join!(write_whole, merge);
         whole.into_iter().chain(merged).collect()
     }

@@ -754,6 +754,21 @@ async fn dynamodb_new_events_write_their_history_in_one_batch_write() {
         written,
         moto.stored_item(&merged, "E#stripe:evt_same").await
     );
+
+    // A key twice in one call, its first attempt marked first: a batch write takes a key
+    // once, so both attempts are merged, in order, and neither is lost.
+    let twice = event("evt_twice", "invoice.paid", 0);
+    let mut first = entry(&twice, EventState::Retrying, 1, true);
+    first.first = true;
+    let then = entry(&twice, EventState::Delivered, 2, true);
+    let store = inlet_aws::DynamoStore::new(moto.dynamodb(), whole.clone());
+    store.record(&[first, then]).await.unwrap();
+    let r = store
+        .event("stripe:evt_twice", OffsetDateTime::now_utc())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((r.state, r.attempt_count), (EventState::Delivered, 2));
 }
 
 /// A claim given back leaves a mark on DynamoDB, so the key's next claim is not its first
