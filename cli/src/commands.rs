@@ -153,17 +153,17 @@ pub async fn run(command: Command) -> u8 {
 
 pub(crate) fn load_config(explicit: Option<&Path>) -> Result<(std::path::PathBuf, Config), u8> {
     let path = config_file::resolve(explicit).map_err(|e| {
-        eprintln!("inlet: {e}");
+        crate::errln!("inlet: {e}");
         exit::CONFIG
     })?;
     match config_file::load(&path) {
         Ok(c) => Ok((path, c)),
         Err(LoadError::Invalid { path, source }) => {
-            eprint!("inlet: {path}: {source}");
+            crate::errln!("inlet: {path}: {source}");
             Err(exit::CONFIG)
         }
         Err(e) => {
-            eprintln!("inlet: {e}");
+            crate::errln!("inlet: {e}");
             Err(exit::CONFIG)
         }
     }
@@ -172,7 +172,7 @@ pub(crate) fn load_config(explicit: Option<&Path>) -> Result<(std::path::PathBuf
 fn providers(markdown: bool, json: bool) -> u8 {
     use inlet_core::catalogue::{self, PRESETS};
     if markdown {
-        print!("{}", catalogue::markdown());
+        crate::out!("{}", catalogue::markdown());
         return exit::OK;
     }
     if json {
@@ -181,32 +181,50 @@ fn providers(markdown: bool, json: bool) -> u8 {
                 "scheme": p.name,
                 "provider": p.title,
                 "verification": p.family(),
+                "replay_protection": p.describe_replay(),
+                "tolerance_secs": p.tolerance.secs,
                 "needs": p.needs(),
                 "doc": p.doc,
                 "note": p.note,
             });
-            println!("{row}");
+            crate::out::json(&row);
         }
         return exit::OK;
     }
-    println!(
-        "{:<18} {:<38} {:<28} NEEDS",
-        "SCHEME", "PROVIDER", "VERIFICATION"
+    crate::outln!(
+        "{:<18} {:<38} {:<28} {:<22} NEEDS",
+        "SCHEME",
+        "PROVIDER",
+        "VERIFICATION",
+        "REPLAY"
     );
     for p in PRESETS {
-        println!(
-            "{:<18} {:<38} {:<28} {}",
+        crate::outln!(
+            "{:<18} {:<38} {:<28} {:<22} {}",
             p.name,
             p.title,
             p.family(),
+            replay_label(p),
             p.needs()
         );
     }
-    println!(
+    crate::outln!(
         "\n{} presets. Each provider's page and payload conventions: docs/providers.md (`inlet providers --markdown`).",
         PRESETS.len()
     );
     exit::OK
+}
+
+/// A preset's replay protection in a table cell (`--markdown` and `--json` say it whole).
+fn replay_label(p: &inlet_core::catalogue::Preset) -> String {
+    use inlet_core::catalogue::ReplayProtection as R;
+    match p.replay_protection() {
+        R::SignedTimestamp { .. } => format!("timestamp ±{}s + key", p.tolerance.secs),
+        R::SignedKey => "signed key".into(),
+        R::BodyHash { timestamp: true } => format!("timestamp ±{}s + body", p.tolerance.secs),
+        R::BodyHash { timestamp: false } => "body hash".into(),
+        R::None => "none (unsigned)".into(),
+    }
 }
 
 fn check(explicit: Option<&Path>) -> u8 {
@@ -214,9 +232,9 @@ fn check(explicit: Option<&Path>) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    println!("{}: ok", path.display());
+    crate::outln!("{}: ok", path.display());
     for p in &config.providers {
-        println!(
+        crate::outln!(
             "  provider {:<16} scheme {:<18} {} secret(s)  POST /webhooks/{}",
             p.name.as_str(),
             p.preset,
@@ -226,13 +244,13 @@ fn check(explicit: Option<&Path>) -> u8 {
     }
     for s in &config.sinks {
         match s {
-            SinkConfig::File { path } => println!("  sink file   {path}"),
-            SinkConfig::Stdout {} => println!("  sink stdout"),
-            SinkConfig::Http { url, .. } => println!("  sink http   {url}"),
+            SinkConfig::File { path } => crate::outln!("  sink file   {path}"),
+            SinkConfig::Stdout {} => crate::outln!("  sink stdout"),
+            SinkConfig::Http { url, .. } => crate::outln!("  sink http   {url}"),
             SinkConfig::Eventbridge {
                 bus,
                 payload_bucket,
-            } => println!(
+            } => crate::outln!(
                 "  sink eventbridge {} (large events: {})",
                 bus.as_deref().unwrap_or("(the stack's bus)"),
                 payload_bucket
@@ -242,7 +260,7 @@ fn check(explicit: Option<&Path>) -> u8 {
         }
     }
     for o in &config.outboxes {
-        println!(
+        crate::outln!(
             "  outbox {:<18} sqlite {}  (keys {}:<idempotency key>)",
             o.name.as_str(),
             o.sqlite,
@@ -263,14 +281,14 @@ fn check(explicit: Option<&Path>) -> u8 {
         } else {
             format!("  {}", c.priority.join(" > "))
         };
-        println!(
+        crate::outln!(
             "  conflict {:<16} {:<16} {scope}{priority}{window}",
             c.entity_type,
             c.kind.as_str()
         );
     }
     for src in &config.sources {
-        println!(
+        crate::outln!(
             "  source {:<18} kind {:<18} provider {:<10} every {}s  {}",
             src.name,
             src.kind.name(),
@@ -298,7 +316,7 @@ async fn run_dev(explicit: Option<&Path>, listen: std::net::SocketAddr, place: &
     let running = match dev::start(options).await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("inlet: {e:#}");
+            crate::errln!("inlet: {e:#}");
             return exit::FAILURE;
         }
     };
@@ -307,25 +325,25 @@ async fn run_dev(explicit: Option<&Path>, listen: std::net::SocketAddr, place: &
         BackendKind::Local => dev::db_path(data_dir).display().to_string(),
         BackendKind::Aws => "AWS (SQS + DynamoDB)".to_string(),
     };
-    println!("inlet dev: config {}, store {store}", path.display());
-    println!("listening on http://{addr}  (POST /webhooks/{{provider}}, GET /health)");
+    crate::outln!("inlet dev: config {}, store {store}", path.display());
+    crate::outln!("listening on http://{addr}  (POST /webhooks/{{provider}}, GET /health)");
     match &running.console_token {
-        None => println!("console:   http://{addr}/console"),
-        Some(token) => println!("console:   http://{addr}/console?token={token}  (bound beyond loopback: the token is required)"),
+        None => crate::outln!("console:   http://{addr}/console"),
+        Some(token) => crate::outln!("console:   http://{addr}/console?token={token}  (bound beyond loopback: the token is required)"),
     }
     if !providers.is_empty() {
-        println!("providers: {}", providers.join(", "));
+        crate::outln!("providers: {}", providers.join(", "));
     }
     if path
         .file_name()
         .is_some_and(|f| f == config_file::EXAMPLE_FILE)
         && providers.iter().any(|p| p == "stripe")
     {
-        println!("send a first event:  inlet send stripe --body examples/stripe-invoice-paid.json --url http://{addr}/webhooks/stripe");
-        println!("then look:           inlet status   (and .inlet/events.jsonl)");
+        crate::outln!("send a first event:  inlet send stripe --body examples/stripe-invoice-paid.json --url http://{addr}/webhooks/stripe");
+        crate::outln!("then look:           inlet status   (and .inlet/events.jsonl)");
     }
     dev::shutdown_signal().await;
-    println!("inlet dev: shutting down (accepted events are safe in the store)");
+    crate::outln!("inlet dev: shutting down (accepted events are safe in the store)");
     running.shutdown().await;
     exit::OK
 }
@@ -378,7 +396,7 @@ async fn send(explicit: Option<&Path>, provider: &str, body_path: &Path, opts: S
     };
     let Some(p) = config.provider(provider) else {
         let known: Vec<&str> = config.providers.iter().map(|p| p.name.as_str()).collect();
-        eprintln!(
+        crate::errln!(
             "inlet: no provider named {provider:?} in the config; configured: {}",
             known.join(", ")
         );
@@ -387,7 +405,7 @@ async fn send(explicit: Option<&Path>, provider: &str, body_path: &Path, opts: S
     let body = match read_body(body_path) {
         Ok(b) => with_type(&p.scheme, b, event_type.as_deref()),
         Err(e) => {
-            eprintln!("inlet: cannot read {}: {e}", body_path.display());
+            crate::errln!("inlet: cannot read {}: {e}", body_path.display());
             return exit::FAILURE;
         }
     };
@@ -396,7 +414,7 @@ async fn send(explicit: Option<&Path>, provider: &str, body_path: &Path, opts: S
         Some(s) => s,
         None if p.scheme == Scheme::Unsigned => &unsigned,
         None => {
-            eprintln!("inlet: provider {provider} has no secret to sign with");
+            crate::errln!("inlet: provider {provider} has no secret to sign with");
             return exit::CONFIG;
         }
     };
@@ -417,13 +435,13 @@ async fn send(explicit: Option<&Path>, provider: &str, body_path: &Path, opts: S
     ) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("inlet: cannot sign for {provider}: {e}");
+            crate::errln!("inlet: cannot sign for {provider}: {e}");
             return exit::CONFIG;
         }
     };
     if let Some(path) = &write_body {
         if let Err(e) = std::fs::write(path, &body) {
-            eprintln!("inlet: cannot write {}: {e}", path.display());
+            crate::errln!("inlet: cannot write {}: {e}", path.display());
             return exit::FAILURE;
         }
     }
@@ -443,7 +461,7 @@ async fn send(explicit: Option<&Path>, provider: &str, body_path: &Path, opts: S
             .into_iter()
             .map(|(k, v)| (k, serde_json::Value::String(v)))
             .collect();
-        println!("{}", serde_json::Value::Object(map));
+        crate::out::json(&serde_json::Value::Object(map));
         return exit::OK;
     }
     let mut req = reqwest::Client::new().post(&url);
@@ -454,7 +472,7 @@ async fn send(explicit: Option<&Path>, provider: &str, body_path: &Path, opts: S
         Ok(resp) => {
             let status = resp.status();
             let text = resp.text().await.unwrap_or_default();
-            println!("{} {}", status.as_u16(), text);
+            crate::outln!("{} {}", status.as_u16(), text);
             if status.is_success() {
                 exit::OK
             } else {
@@ -462,7 +480,7 @@ async fn send(explicit: Option<&Path>, provider: &str, body_path: &Path, opts: S
             }
         }
         Err(e) => {
-            eprintln!("inlet: POST {url} failed: {e} (is `inlet dev` running?)");
+            crate::errln!("inlet: POST {url} failed: {e} (is `inlet dev` running?)");
             exit::FAILURE
         }
     }
@@ -498,7 +516,7 @@ async fn console(explicit: Option<&Path>, place: &DataDirArg, listen: std::net::
     match crate::console::serve_alone(ports, config.as_ref(), listen).await {
         Ok(()) => exit::OK,
         Err(e) => {
-            eprintln!("inlet: {e:#}");
+            crate::errln!("inlet: {e:#}");
             exit::FAILURE
         }
     }
@@ -511,7 +529,7 @@ pub(crate) async fn operator_context(
     place: &DataDirArg,
 ) -> Result<(Option<Config>, Ports), u8> {
     let config = config_file::load_for_operator(explicit).map_err(|e| {
-        eprintln!("inlet: {}", e.to_string().trim_end());
+        crate::errln!("inlet: {}", e.to_string().trim_end());
         exit::CONFIG
     })?;
     Ok((config, open_ports(place, true).await?))
@@ -579,7 +597,7 @@ pub(crate) async fn open_ports(place: &DataDirArg, existing: bool) -> Result<Por
         BackendKind::Local => {
             let path = dev::db_path(&place.data_dir);
             if existing && !path.is_file() {
-                eprintln!(
+                crate::errln!(
                     "inlet: no store at {} (run `inlet dev` first, or pass --data-dir)",
                     path.display()
                 );
@@ -591,12 +609,12 @@ pub(crate) async fn open_ports(place: &DataDirArg, existing: bool) -> Result<Por
                 Arc::new(SystemClock),
             )
             .map_err(|e| {
-                eprintln!("inlet: {e:#}");
+                crate::errln!("inlet: {e:#}");
                 exit::FAILURE
             })
         }
         BackendKind::Aws => crate::backend::aws(0).await.map_err(|e| {
-            eprintln!("inlet: {e:#}");
+            crate::errln!("inlet: {e:#}");
             exit::CONFIG
         }),
     }
@@ -617,13 +635,13 @@ async fn dlq_list(place: &DataDirArg, limit: usize, json: bool) -> u8 {
                         "receive_count": d.receive_count,
                         "dead_at": d.dead_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
                     });
-                    println!("{line}");
+                    crate::out::json(&line);
                 }
             } else if items.is_empty() {
-                println!("the dead-letter queue is empty");
+                crate::outln!("the dead-letter queue is empty");
             } else {
                 for d in &items {
-                    println!(
+                    crate::outln!(
                         "{}  receives={}  {}",
                         d.key.as_deref().unwrap_or("<undecodable>"),
                         d.receive_count,
@@ -636,16 +654,16 @@ async fn dlq_list(place: &DataDirArg, limit: usize, json: bool) -> u8 {
             if let Some(h) = &ports.aws {
                 match crate::outbox::failed_batches(h).await {
                     Ok(0) => {}
-                    Ok(n) => eprintln!(
+                    Ok(n) => crate::errln!(
                         "note: the outbox publisher gave up on {n} stream batch(es); `inlet outbox --backend aws` shows the events, `inlet outbox redrive --backend aws` publishes them"
                     ),
-                    Err(e) => eprintln!("inlet: {e:#}"),
+                    Err(e) => crate::errln!("inlet: {e:#}"),
                 }
             }
             exit::OK
         }
         Err(e) => {
-            eprintln!("inlet: {e}");
+            crate::errln!("inlet: {e}");
             exit::FAILURE
         }
     }
@@ -660,7 +678,7 @@ async fn dlq_redrive(place: &DataDirArg, key: Option<String>, all: bool) -> u8 {
         (Some(k), _) => RedriveSelector::Key(k),
         (None, true) => RedriveSelector::All,
         (None, false) => {
-            eprintln!("inlet: say which: --key KEY or --all");
+            crate::errln!("inlet: say which: --key KEY or --all");
             return exit::USAGE;
         }
     };
@@ -671,15 +689,15 @@ async fn dlq_redrive(place: &DataDirArg, key: Option<String>, all: bool) -> u8 {
     }
     match moved {
         Ok(0) if matches!(which, RedriveSelector::Key(_)) => {
-            eprintln!("inlet: no dead letter with that key");
+            crate::errln!("inlet: no dead letter with that key");
             exit::NOT_FOUND
         }
         Ok(n) => {
-            println!("redriven {n} message(s) to the work queue");
+            crate::outln!("redriven {n} message(s) to the work queue");
             exit::OK
         }
         Err(e) => {
-            eprintln!("inlet: {e}");
+            crate::errln!("inlet: {e}");
             exit::FAILURE
         }
     }
@@ -694,22 +712,22 @@ async fn status(place: &DataDirArg, json: bool) -> u8 {
         return match crate::backend::aws_depths(aws).await {
             Ok((waiting, in_flight, dead)) => {
                 if json {
-                    println!(
+                    crate::outln!(
                         "{}",
                         serde_json::json!({"queue_depth": waiting, "in_flight": in_flight, "dlq_depth": dead})
                     );
                 } else {
-                    println!(
+                    crate::outln!(
                         "queue      waiting {waiting}  in flight {in_flight}  dead-lettered {dead}"
                     );
-                    println!(
+                    crate::outln!(
                         "counters   in CloudWatch (namespace Inlet) and the stack's dashboard"
                     );
                 }
                 exit::OK
             }
             Err(e) => {
-                eprintln!("inlet: {e:#}");
+                crate::errln!("inlet: {e:#}");
                 exit::FAILURE
             }
         };
@@ -720,27 +738,30 @@ async fn status(place: &DataDirArg, json: bool) -> u8 {
     let s = match store.status().await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("inlet: {e}");
+            crate::errln!("inlet: {e}");
             return exit::FAILURE;
         }
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+        crate::out::json_pretty(&s);
         return exit::OK;
     }
     use inlet_core::metrics::names as m;
-    println!(
+    crate::outln!(
         "queue      waiting {}  in flight {}  dead-lettered {}  oldest {} ms",
-        s.queue_depth, s.in_flight, s.dlq_depth, s.oldest_message_age_ms
+        s.queue_depth,
+        s.in_flight,
+        s.dlq_depth,
+        s.oldest_message_age_ms
     );
-    println!(
+    crate::outln!(
         "ingress    received {}  enqueued {}  signature failures {}  rejected {}",
         s.total(m::RECEIVED),
         s.total(m::ENQUEUED),
         s.total(m::SIGNATURE_FAILURES),
         s.total(m::REJECTED)
     );
-    println!(
+    crate::outln!(
         "processing processed {}  duplicates {}  superseded {}  retried {}  failed (dead-lettered) {}",
         s.total(m::PROCESSED),
         s.total(m::DUPLICATES),
@@ -757,10 +778,12 @@ async fn status(place: &DataDirArg, json: bool) -> u8 {
     if count > 0 {
         let mean = e2e.iter().map(|t| t.mean_ms * t.count as f64).sum::<f64>() / count as f64;
         let max = e2e.iter().map(|t| t.max_ms).fold(0.0, f64::max);
-        println!("latency    end-to-end mean {mean:.1} ms  max {max:.1} ms over {count} event(s)");
+        crate::outln!(
+            "latency    end-to-end mean {mean:.1} ms  max {max:.1} ms over {count} event(s)"
+        );
     }
     match &s.last_reconcile {
-        Some(r) => println!(
+        Some(r) => crate::outln!(
             "reconcile  last run {} source {}  scanned {}  recovered {}  recovery rate {}",
             r.at.format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
@@ -769,7 +792,7 @@ async fn status(place: &DataDirArg, json: bool) -> u8 {
             r.report["recovered"],
             r.report["recovery_rate"]
         ),
-        None => println!("reconcile  no run yet"),
+        None => crate::outln!("reconcile  no run yet"),
     }
     exit::OK
 }
@@ -788,7 +811,7 @@ async fn reconcile(
     };
     let Some(source_config) = config.source(source) else {
         let known: Vec<&str> = config.sources.iter().map(|s| s.name.as_str()).collect();
-        eprintln!(
+        crate::errln!(
             "inlet: no source named {source:?} in the config; configured: {}",
             known.join(", ")
         );
@@ -798,14 +821,14 @@ async fn reconcile(
         None => None,
         Some((_, Some(t))) => Some(t),
         Some((text, None)) => {
-            eprintln!("inlet: --since {text:?} is neither RFC 3339 (2026-11-01T00:00:00Z) nor Unix seconds");
+            crate::errln!("inlet: --since {text:?} is neither RFC 3339 (2026-11-01T00:00:00Z) nor Unix seconds");
             return exit::USAGE;
         }
     };
     let built = match inlet_sources::build(source_config) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("inlet: {e}");
+            crate::errln!("inlet: {e}");
             return exit::FAILURE;
         }
     };
@@ -826,9 +849,9 @@ async fn reconcile(
         {
             Ok(report) => {
                 if json {
-                    println!("{}", serde_json::to_string(&report).unwrap_or_default());
+                    crate::out::json(&report);
                 } else {
-                    println!(
+                    crate::outln!(
                         "{}: scanned {}  already handled {}  recovered {}{}  recovery rate {:.2}%  pages {}  {} ms  cursor {} -> {}",
                         report.source,
                         report.scanned,
@@ -842,16 +865,16 @@ async fn reconcile(
                         report.cursor_after.as_deref().unwrap_or("-"),
                     );
                     if let Some(why) = &report.stopped {
-                        println!("  stopped early: {why}");
+                        crate::outln!("  stopped early: {why}");
                     }
                 }
                 if let Some(e) = &report.error {
-                    eprintln!("inlet: {}: {e}", report.source);
+                    crate::errln!("inlet: {}: {e}", report.source);
                     code = exit::FAILURE;
                 }
             }
             Err(e) => {
-                eprintln!("inlet: {}: {e}", feed.name());
+                crate::errln!("inlet: {}: {e}", feed.name());
                 code = exit::FAILURE;
             }
         }
@@ -860,9 +883,9 @@ async fn reconcile(
         Some(store) => Some(metrics.flush(store).await),
         None => None,
     } {
-        eprintln!("inlet: could not record metrics: {e}");
+        crate::errln!("inlet: could not record metrics: {e}");
     }
-    eprintln!("{} request(s) to the provider", built.fetcher.requests());
+    crate::errln!("{} request(s) to the provider", built.fetcher.requests());
     code
 }
 
@@ -877,7 +900,7 @@ async fn replay(
     }
     match place.backend {
         BackendKind::Local => {
-            eprintln!(
+            crate::errln!(
                 "inlet: say which event: inlet replay KEY (or inlet events replay with a filter)"
             );
             exit::USAGE
@@ -891,11 +914,11 @@ async fn replay(
             let (from, to) = match (parse(&from), parse(&to)) {
                 (Ok(Some(f)), Ok(t)) => (f, t.unwrap_or_else(time::OffsetDateTime::now_utc)),
                 (Ok(None), _) => {
-                    eprintln!("inlet: on AWS, replay a window of the event archive: inlet replay --backend aws --from TIME [--to TIME]");
+                    crate::errln!("inlet: on AWS, replay a window of the event archive: inlet replay --backend aws --from TIME [--to TIME]");
                     return exit::USAGE;
                 }
                 (Err(bad), _) | (_, Err(bad)) => {
-                    eprintln!("inlet: {bad:?} is neither RFC 3339 nor Unix seconds");
+                    crate::errln!("inlet: {bad:?} is neither RFC 3339 nor Unix seconds");
                     return exit::USAGE;
                 }
             };
@@ -903,7 +926,7 @@ async fn replay(
                 std::env::var("INLET_EVENT_ARCHIVE"),
                 std::env::var("INLET_EVENT_BUS"),
             ) else {
-                eprintln!("inlet: set INLET_EVENT_ARCHIVE and INLET_EVENT_BUS (the stack's EventArchiveArn and EventBusName outputs)");
+                crate::errln!("inlet: set INLET_EVENT_ARCHIVE and INLET_EVENT_BUS (the stack's EventArchiveArn and EventBusName outputs)");
                 return exit::CONFIG;
             };
             let sdk = inlet_aws::sdk_config().await;
@@ -917,11 +940,11 @@ async fn replay(
             .await
             {
                 Ok(name) => {
-                    println!("replay {name} started: the archive's events from {from} to {to} go to {bus} again");
+                    crate::outln!("replay {name} started: the archive's events from {from} to {to} go to {bus} again");
                     exit::OK
                 }
                 Err(e) => {
-                    eprintln!("inlet: {e}");
+                    crate::errln!("inlet: {e}");
                     exit::FAILURE
                 }
             }

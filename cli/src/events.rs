@@ -94,7 +94,7 @@ pub async fn list(
     let filter = match filter_of(args) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("inlet: {e}");
+            crate::errln!("inlet: {e}");
             return exit::USAGE;
         }
     };
@@ -109,23 +109,23 @@ pub async fn list(
     {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("inlet: {e}");
+            crate::errln!("inlet: {e}");
             return exit::FAILURE;
         }
     };
     if json {
         for r in &page.events {
-            println!("{}", summary_json(r));
+            crate::out::json(&summary_json(r));
         }
         if let Some(next) = &page.next {
-            println!("{}", json!({ "next": next }));
+            crate::out::json(&json!({ "next": next }));
         }
     } else if page.events.is_empty() {
-        println!("no events match");
+        crate::outln!("no events match");
     } else {
         for r in &page.events {
             let e = &r.envelope;
-            println!(
+            crate::outln!(
                 "{}  {:<14} {:<24} {}  attempts={} duplicates={}",
                 rfc3339(e.received_at),
                 r.state.as_str(),
@@ -136,7 +136,7 @@ pub async fn list(
             );
         }
         if let Some(next) = &page.next {
-            println!("more: --after {next:?}");
+            crate::outln!("more: --after {next:?}");
         }
     }
     exit::OK
@@ -151,11 +151,11 @@ pub async fn show(config: Option<&Path>, place: &DataDirArg, key: &str, json: bo
     let record = match ports.history.event(key, OffsetDateTime::now_utc()).await {
         Ok(Some(r)) => r,
         Ok(None) => {
-            eprintln!("inlet: no such event: {key} (or its history has expired)");
+            crate::errln!("inlet: no such event: {key} (or its history has expired)");
             return exit::NOT_FOUND;
         }
         Err(e) => {
-            eprintln!("inlet: {e}");
+            crate::errln!("inlet: {e}");
             return exit::FAILURE;
         }
     };
@@ -179,12 +179,9 @@ pub async fn show(config: Option<&Path>, place: &DataDirArg, key: &str, json: bo
         serde_json::Value::Null
     };
     if json {
-        println!("{view}");
+        crate::out::json(&view);
     } else {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&view).unwrap_or_default()
-        );
+        crate::out::json_pretty(&view);
     }
     exit::OK
 }
@@ -198,12 +195,12 @@ pub async fn replay(place: &DataDirArg, keys: &[String], args: &EventFilterArgs)
     let filter = match filter_of(args) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("inlet: {e}");
+            crate::errln!("inlet: {e}");
             return exit::USAGE;
         }
     };
     if keys.is_empty() && filter == EventFilter::default() {
-        eprintln!("inlet: say which events: KEY…, or a filter (--provider, --type, --state, --entity, --since, --until, --key)");
+        crate::errln!("inlet: say which events: KEY…, or a filter (--provider, --type, --state, --entity, --since, --until, --key)");
         return exit::USAGE;
     }
     let ports = match open_ports(place, true).await {
@@ -219,12 +216,12 @@ pub async fn replay(place: &DataDirArg, keys: &[String], args: &EventFilterArgs)
             Ok(None) => match replay_kept_message(&ports, key).await {
                 Some(c) => code = code.max(c),
                 None => {
-                    eprintln!("inlet: no such event: {key} (or its history has expired)");
+                    crate::errln!("inlet: no such event: {key} (or its history has expired)");
                     code = code.max(exit::NOT_FOUND);
                 }
             },
             Err(e) => {
-                eprintln!("inlet: {e}");
+                crate::errln!("inlet: {e}");
                 return exit::FAILURE;
             }
         }
@@ -239,7 +236,7 @@ pub async fn replay(place: &DataDirArg, keys: &[String], args: &EventFilterArgs)
             {
                 Ok(p) => p,
                 Err(e) => {
-                    eprintln!("inlet: {e}");
+                    crate::errln!("inlet: {e}");
                     return exit::FAILURE;
                 }
             };
@@ -253,7 +250,7 @@ pub async fn replay(place: &DataDirArg, keys: &[String], args: &EventFilterArgs)
                     Ok(Some(r)) => records.push(r),
                     Ok(None) => {}
                     Err(e) => {
-                        eprintln!("inlet: {e}");
+                        crate::errln!("inlet: {e}");
                         return exit::FAILURE;
                     }
                 }
@@ -265,10 +262,10 @@ pub async fn replay(place: &DataDirArg, keys: &[String], args: &EventFilterArgs)
         }
         if records.len() > REPLAY_MAX {
             records.truncate(REPLAY_MAX);
-            eprintln!("inlet: replaying the newest {REPLAY_MAX}; narrow the filter or run it again for the rest");
+            crate::errln!("inlet: replaying the newest {REPLAY_MAX}; narrow the filter or run it again for the rest");
         }
         if records.is_empty() {
-            eprintln!("inlet: no events match");
+            crate::errln!("inlet: no events match");
             return exit::NOT_FOUND;
         }
     }
@@ -276,7 +273,7 @@ pub async fn replay(place: &DataDirArg, keys: &[String], args: &EventFilterArgs)
     for r in &records {
         let key = r.envelope.key.as_str();
         let Some(envelope) = r.replay_envelope() else {
-            eprintln!(
+            crate::errln!(
                 "inlet: {key}: its payload was not kept ([history] keep_payloads, max_payload_bytes), so there is nothing to send; nothing changed"
             );
             code = code.max(exit::FAILURE);
@@ -285,16 +282,16 @@ pub async fn replay(place: &DataDirArg, keys: &[String], args: &EventFilterArgs)
         match ports.queue.send(&envelope).await {
             Ok(()) => {
                 sent += 1;
-                println!("{key}: enqueued for replay (source = replay)");
+                crate::outln!("{key}: enqueued for replay (source = replay)");
             }
             Err(e) => {
-                eprintln!("inlet: {key}: {e}");
+                crate::errln!("inlet: {key}: {e}");
                 code = code.max(exit::FAILURE);
             }
         }
     }
     if records.len() > 1 {
-        println!("replayed {sent} of {} event(s)", records.len());
+        crate::outln!("replayed {sent} of {} event(s)", records.len());
     }
     code
 }
@@ -306,11 +303,11 @@ async fn replay_kept_message(ports: &Ports, key: &str) -> Option<u8> {
     match store.replay(key).await {
         Ok(0) => None,
         Ok(_) => {
-            println!("{key}: enqueued for replay (source = replay)");
+            crate::outln!("{key}: enqueued for replay (source = replay)");
             Some(exit::OK)
         }
         Err(e) => {
-            eprintln!("inlet: {e}");
+            crate::errln!("inlet: {e}");
             Some(exit::FAILURE)
         }
     }

@@ -8,6 +8,7 @@ pub mod config_file;
 pub mod console;
 pub mod dev;
 pub mod events;
+pub mod out;
 pub mod outbox;
 pub mod reconcile;
 pub mod review;
@@ -397,7 +398,7 @@ pub fn main_from_env() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("inlet: cannot start the async runtime: {e}");
+            crate::errln!("inlet: cannot start the async runtime: {e}");
             return ExitCode::from(exit::FAILURE);
         }
     };

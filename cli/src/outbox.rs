@@ -36,7 +36,7 @@ fn local_status(explicit: Option<&Path>, json: bool) -> u8 {
         Err(code) => return code,
     };
     if config.outboxes.is_empty() && !json {
-        println!("no [[outboxes]] in the configuration");
+        crate::outln!("no [[outboxes]] in the configuration");
     }
     let mut code = exit::OK;
     for o in &config.outboxes {
@@ -45,7 +45,7 @@ fn local_status(explicit: Option<&Path>, json: bool) -> u8 {
         let (counts, failed) = match read {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("inlet: outbox {} ({}): {e}", o.name, o.sqlite);
+                crate::errln!("inlet: outbox {} ({}): {e}", o.name, o.sqlite);
                 code = exit::FAILURE;
                 continue;
             }
@@ -63,7 +63,7 @@ fn local_status(explicit: Option<&Path>, json: bool) -> u8 {
                     })
                 })
                 .collect();
-            println!(
+            crate::outln!(
                 "{}",
                 serde_json::json!({
                     "outbox": o.name.as_str(),
@@ -75,12 +75,16 @@ fn local_status(explicit: Option<&Path>, json: bool) -> u8 {
                 })
             );
         } else {
-            println!(
+            crate::outln!(
                 "outbox {}  pending {}  published {}  failed {}  ({})",
-                o.name, counts.pending, counts.published, counts.failed, o.sqlite
+                o.name,
+                counts.pending,
+                counts.published,
+                counts.failed,
+                o.sqlite
             );
             for r in &failed {
-                println!(
+                crate::outln!(
                     "  failed {}  {}  attempts={}  {}",
                     r.event.idempotency_key,
                     r.event.event_type,
@@ -99,7 +103,7 @@ fn local_redrive(explicit: Option<&Path>) -> u8 {
         Err(code) => return code,
     };
     if config.outboxes.is_empty() {
-        eprintln!("inlet: no [[outboxes]] in the configuration");
+        crate::errln!("inlet: no [[outboxes]] in the configuration");
         return exit::NOT_FOUND;
     }
     let now_ms = unix_millis(OffsetDateTime::now_utc());
@@ -108,9 +112,9 @@ fn local_redrive(explicit: Option<&Path>) -> u8 {
         match inlet_outbox::sqlite::Drain::open(Path::new(&o.sqlite))
             .and_then(|d| d.retry_failed(now_ms))
         {
-            Ok(n) => println!("outbox {}: {n} failed event(s) pending again", o.name),
+            Ok(n) => crate::outln!("outbox {}: {n} failed event(s) pending again", o.name),
             Err(e) => {
-                eprintln!("inlet: outbox {} ({}): {e}", o.name, o.sqlite);
+                crate::errln!("inlet: outbox {} ({}): {e}", o.name, o.sqlite);
                 code = exit::FAILURE;
             }
         }
@@ -144,14 +148,14 @@ async fn aws_status(place: &DataDirArg, json: bool) -> u8 {
     let (pending, oldest, stuck) = match read.await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("inlet: {e}");
+            crate::errln!("inlet: {e}");
             return exit::FAILURE;
         }
     };
     let failed_batches = match failed_batches(&h).await {
         Ok(n) => n,
         Err(e) => {
-            eprintln!("inlet: {e:#}");
+            crate::errln!("inlet: {e:#}");
             return exit::FAILURE;
         }
     };
@@ -161,7 +165,7 @@ async fn aws_status(place: &DataDirArg, json: bool) -> u8 {
             .iter()
             .map(|i| json!({"outbox": i.outbox, "id": i.id, "idempotency_key": i.idempotency_key, "event_type": i.event_type, "created_at_ms": i.created_at}))
             .collect();
-        println!(
+        crate::outln!(
             "{}",
             json!({
                 "table": table,
@@ -172,18 +176,21 @@ async fn aws_status(place: &DataDirArg, json: bool) -> u8 {
             })
         );
     } else {
-        println!(
+        crate::outln!(
             "outbox items in {table}: pending {pending}{}  failed stream batches {failed_batches}",
             oldest_age_s.map_or(String::new(), |s| format!(" (oldest {s} s)"))
         );
         for i in &stuck {
-            println!(
+            crate::outln!(
                 "  stuck {}:{}  {}  staged {} ms",
-                i.outbox, i.idempotency_key, i.event_type, i.created_at
+                i.outbox,
+                i.idempotency_key,
+                i.event_type,
+                i.created_at
             );
         }
         if failed_batches > 0 || !stuck.is_empty() {
-            println!("  `inlet outbox redrive --backend aws` publishes them");
+            crate::outln!("  `inlet outbox redrive --backend aws` publishes them");
         }
     }
     exit::OK
@@ -208,7 +215,7 @@ async fn aws_redrive(place: &DataDirArg, older_than_secs: u64) -> u8 {
     let items = match inlet_outbox::dynamodb::pending(&db, table, cutoff_ms, REDRIVE_MAX).await {
         Ok(i) => i,
         Err(e) => {
-            eprintln!("inlet: {e}");
+            crate::errln!("inlet: {e}");
             return exit::FAILURE;
         }
     };
@@ -227,22 +234,24 @@ async fn aws_redrive(place: &DataDirArg, older_than_secs: u64) -> u8 {
             Ok(_) => published += 1,
             Err(e) => {
                 failed += 1;
-                eprintln!("inlet: outbox item {id}: {e}");
+                crate::errln!("inlet: outbox item {id}: {e}");
             }
         }
     }
-    println!("published {published} outbox event(s) staged before the cutoff; {failed} failed");
+    crate::outln!(
+        "published {published} outbox event(s) staged before the cutoff; {failed} failed"
+    );
     if failed > 0 {
         // The failure records stay until every item they may name is published.
         return exit::FAILURE;
     }
     match clear_failures(&h, cutoff_ms).await {
         Ok((cleared, kept)) => {
-            println!("cleared {cleared} failed stream batch record(s); kept {kept} newer than the cutoff");
+            crate::outln!("cleared {cleared} failed stream batch record(s); kept {kept} newer than the cutoff");
             exit::OK
         }
         Err(e) => {
-            eprintln!("inlet: {e:#}");
+            crate::errln!("inlet: {e:#}");
             exit::FAILURE
         }
     }

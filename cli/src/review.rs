@@ -76,20 +76,20 @@ pub async fn list(place: &DataDirArg, limit: usize, json: bool) -> u8 {
     let reviews = match ports.conflicts.pending_reviews(limit).await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("inlet: {e}");
+            crate::errln!("inlet: {e}");
             return exit::FAILURE;
         }
     };
     if json {
         for r in &reviews {
             // The list leaves values and payloads out; `show` prints them redacted.
-            println!("{}", review_json(r, None));
+            crate::out::json(&review_json(r, None));
         }
     } else if reviews.is_empty() {
-        println!("no changes are held for review");
+        crate::outln!("no changes are held for review");
     } else {
         for r in &reviews {
-            println!(
+            crate::outln!(
                 "{}  {}  held {}  {}",
                 r.key,
                 r.entity,
@@ -111,21 +111,18 @@ pub async fn show(config: Option<&Path>, place: &DataDirArg, key: &str, json: bo
         Ok(Some(r)) => {
             let view = review_json(&r, Some(&redact_fields));
             if json {
-                println!("{view}");
+                crate::out::json(&view);
             } else {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&view).unwrap_or_default()
-                );
+                crate::out::json_pretty(&view);
             }
             exit::OK
         }
         Ok(None) => {
-            eprintln!("inlet: no such review: {key}");
+            crate::errln!("inlet: no such review: {key}");
             exit::NOT_FOUND
         }
         Err(e) => {
-            eprintln!("inlet: {e}");
+            crate::errln!("inlet: {e}");
             exit::FAILURE
         }
     }
@@ -151,7 +148,9 @@ pub async fn resolve(
     // Releasing stamps the entity's ruled fields, so it needs the rules; discarding does not.
     let rules = match (how, config) {
         (Resolution::Release, None) => {
-            eprintln!("inlet: releasing applies the config's conflict rules: pass --config FILE");
+            crate::errln!(
+                "inlet: releasing applies the config's conflict rules: pass --config FILE"
+            );
             return exit::CONFIG;
         }
         (Resolution::Release, Some(c)) => c.conflicts,
@@ -175,15 +174,15 @@ pub async fn resolve(
         };
         match done {
             Ok(r) if how == Resolution::Release => {
-                println!("{}: released; {} is delivered as a replay", r.key, r.entity)
+                crate::outln!("{}: released; {} is delivered as a replay", r.key, r.entity)
             }
-            Ok(r) => println!("{}: discarded; {} keeps its state", r.key, r.entity),
+            Ok(r) => crate::outln!("{}: discarded; {} keeps its state", r.key, r.entity),
             Err(e @ ReviewError::NotFound(_)) => {
-                eprintln!("inlet: {e}");
+                crate::errln!("inlet: {e}");
                 code = code.max(exit::NOT_FOUND);
             }
             Err(e) => {
-                eprintln!("inlet: {e}");
+                crate::errln!("inlet: {e}");
                 code = if code == exit::NOT_FOUND {
                     code
                 } else {

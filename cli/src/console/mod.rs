@@ -887,8 +887,8 @@ pub async fn serve_alone(
     let addr = listener.local_addr()?;
     let token = (!addr.ip().is_loopback()).then(random_token);
     match &token {
-        None => println!("console: http://{addr}/console"),
-        Some(t) => println!("console: http://{addr}/console?token={t}  (bound beyond loopback: the token is required)"),
+        None => crate::outln!("console: http://{addr}/console"),
+        Some(t) => crate::outln!("console: http://{addr}/console?token={t}  (bound beyond loopback: the token is required)"),
     }
     let console = Arc::new(Console::new(ports, config, token));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

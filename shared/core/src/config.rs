@@ -639,7 +639,10 @@ impl Config {
                     preset,
                     scheme,
                     secrets,
-                    tolerance_secs: p.tolerance_secs.unwrap_or(DEFAULT_TOLERANCE_SECS),
+                    tolerance_secs: p
+                        .tolerance_secs
+                        .or(catalogue::preset(preset).map(|x| x.tolerance.secs))
+                        .unwrap_or(DEFAULT_TOLERANCE_SECS),
                     max_body_bytes,
                     rules: NormalizeRules {
                         id_pointer: p.id_pointer.clone(),
@@ -1045,6 +1048,7 @@ fn generic_hmac(p: &RawProvider, public_url: Option<String>) -> Result<Scheme, S
         pairs: None,
         template,
         url: public_url,
+        body_timestamp: None,
     }))
 }
 

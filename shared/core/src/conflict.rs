@@ -605,6 +605,7 @@ mod tests {
             entity: Some("customer/1".into()),
             version: Some(3),
             payload_sha256: String::new(),
+            body_guard: false,
             content_type: None,
             body: br#"{"phone":"+31","email":"a@b"}"#.to_vec(),
         };

@@ -51,6 +51,11 @@ pub struct Envelope {
     pub version: Option<i64>,
     /// SHA-256 (hex) of the raw body: the same key with another hash is flagged.
     pub payload_sha256: String,
+    /// The key's id came from a header the signature does not cover, while the body is
+    /// signed: the worker claims the body's hash beside the key, so the same signed body
+    /// under another id (a captured request replayed with a fresh delivery id) is refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub body_guard: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// The raw body, exactly as received.

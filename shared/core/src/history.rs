@@ -27,6 +27,9 @@ pub enum EventState {
     Superseded,
     /// Held for review by a conflict rule.
     Held,
+    /// The same signed body as an event handled under another key: a captured request
+    /// replayed with a fresh unsigned id. Not delivered.
+    ReplayRefused,
     Retrying,
     DeadLettered,
     /// Accepted and waiting in the queue; no worker has handled it yet (the embedded
@@ -38,12 +41,13 @@ pub enum EventState {
 }
 
 impl EventState {
-    pub const ALL: [EventState; 9] = [
+    pub const ALL: [EventState; 10] = [
         EventState::Delivered,
         EventState::Replayed,
         EventState::Duplicate,
         EventState::Superseded,
         EventState::Held,
+        EventState::ReplayRefused,
         EventState::Retrying,
         EventState::DeadLettered,
         EventState::Queued,
@@ -57,6 +61,7 @@ impl EventState {
             EventState::Duplicate => "duplicate",
             EventState::Superseded => "superseded",
             EventState::Held => "held",
+            EventState::ReplayRefused => "replay-refused",
             EventState::Retrying => "retrying",
             EventState::DeadLettered => "dead-lettered",
             EventState::Queued => "queued",

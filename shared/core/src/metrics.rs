@@ -10,6 +10,9 @@ pub mod names {
     pub const ENQUEUE_FAILURES: &str = "enqueue_failures";
     pub const DUPLICATES: &str = "duplicates";
     pub const PAYLOAD_MISMATCHES: &str = "payload_mismatches";
+    /// A signed body seen before under another key (an unsigned delivery id changed), by
+    /// `provider`: acknowledged, recorded, not delivered.
+    pub const REPLAYS_REFUSED: &str = "replays_refused";
     pub const PROCESSED: &str = "processed";
     pub const SUPERSEDED: &str = "superseded";
     /// Conflict-rule decisions, by `rule` and `decision` (applied / superseded / held).

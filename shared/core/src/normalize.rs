@@ -85,6 +85,12 @@ pub fn normalize(input: &Incoming<'_>, rules: &NormalizeRules) -> Result<Envelop
         None => scheme_facts(input.scheme, input.headers, json.as_ref())?,
     };
 
+    let body_guard = rules.id_pointer.is_none()
+        && facts.event_id.is_some()
+        && input.scheme.signs_body()
+        && facts
+            .id_header
+            .is_some_and(|h| !input.scheme.signs_header(h));
     let pointer = |p: &Option<String>| -> Option<String> {
         p.as_deref()
             .and_then(|p| json.as_ref()?.pointer(p))
@@ -126,6 +132,7 @@ pub fn normalize(input: &Incoming<'_>, rules: &NormalizeRules) -> Result<Envelop
         entity,
         version,
         payload_sha256: sha256_hex(input.body),
+        body_guard,
         content_type,
         body: input.body.to_vec(),
     })
@@ -135,6 +142,9 @@ pub fn normalize(input: &Incoming<'_>, rules: &NormalizeRules) -> Result<Envelop
 #[derive(Debug, Default)]
 struct Facts {
     event_id: Option<String>,
+    /// The header the event id was read from, where it was one (and the id is not
+    /// derived further, as an id per arrival is).
+    id_header: Option<&'static str>,
     event_type: Option<String>,
     entity: Option<String>,
     version: Option<i64>,
@@ -145,12 +155,20 @@ fn conventions_facts(c: &Conventions, input: &Incoming<'_>, json: Option<&Value>
     let read = |fields| Conventions::read(fields, input.headers, json, input.body);
     let text = |fields| read(fields).map(|f: Found| f.text());
     let entity_id = text(c.entity_id);
-    let mut event_id = text(c.id);
+    let id = Conventions::read_field(c.id, input.headers, json, input.body);
+    let mut id_header = match id {
+        Some((crate::catalogue::Field::Header(h), _)) => Some(h),
+        _ => None,
+    };
+    let mut event_id = id.map(|(_, found)| found.text());
     let state: Vec<String> = c
         .id_suffix
         .iter()
         .filter_map(|f| text(std::slice::from_ref(f)))
         .collect();
+    if !state.is_empty() || c.per_delivery {
+        id_header = None;
+    }
     if !state.is_empty() {
         let base = event_id.unwrap_or_else(|| format!("sha256-{}", sha256_hex(input.body)));
         event_id = Some(format!("{base}@{}", state.join(":")));
@@ -162,6 +180,7 @@ fn conventions_facts(c: &Conventions, input: &Incoming<'_>, json: Option<&Value>
     }
     Facts {
         event_id,
+        id_header,
         event_type: text(c.event_type),
         entity: entity_id.map(|id| match text(c.entity_type) {
             Some(t) => format!("{t}/{id}"),
@@ -195,6 +214,7 @@ fn scheme_facts(
             };
             Facts {
                 event_id: header(id_header),
+                id_header: Some(id_header),
                 event_type: field("/type"),
                 ..Facts::default()
             }
@@ -214,6 +234,7 @@ fn scheme_facts(
             });
             Facts {
                 event_id: Some(id),
+                id_header: None,
                 event_type: field("/type"),
                 entity,
                 version: json.and_then(|j| j.get("created")).and_then(parse_version),
@@ -221,6 +242,7 @@ fn scheme_facts(
         }
         Scheme::Github => Facts {
             event_id: header("x-github-delivery"),
+            id_header: Some("x-github-delivery"),
             event_type: with_action(header("x-github-event"), field("/action")),
             ..Facts::default()
         },
@@ -232,6 +254,7 @@ fn scheme_facts(
                 .map(str::to_string);
             let change = shopify_change_key(resource.as_deref(), json);
             Facts {
+                id_header: change.is_none().then_some("x-shopify-webhook-id"),
                 event_id: change
                     .as_ref()
                     .map(|c| c.key.clone())
@@ -250,6 +273,7 @@ fn scheme_facts(
         // before that the body (identical on a retry) is the key.
         Scheme::Gitlab => Facts {
             event_id: header("idempotency-key"),
+            id_header: Some("idempotency-key"),
             event_type: with_action(field("/object_kind"), field("/object_attributes/action"))
                 .or_else(|| header("x-gitlab-event")),
             ..Facts::default()
@@ -257,6 +281,7 @@ fn scheme_facts(
         // Twilio posts a form; it sends the same idempotency token on every retry.
         Scheme::Twilio { .. } => Facts {
             event_id: header("i-twilio-idempotency-token"),
+            id_header: Some("i-twilio-idempotency-token"),
             ..Facts::default()
         },
         Scheme::Square { .. } => Facts {

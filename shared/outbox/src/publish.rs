@@ -56,6 +56,7 @@ pub fn to_envelope(outbox: &ProviderName, record: &OutboxRecord) -> Result<Envel
         entity: Some(format!("{}/{}", e.aggregate_type, e.aggregate_id)),
         version: None,
         payload_sha256: sha256_hex(&body),
+        body_guard: false,
         content_type: Some("application/json".into()),
         body,
     })

@@ -17,5 +17,6 @@ mod model;
 mod outbox_aws;
 mod pipeline;
 mod reconcile;
+mod replay;
 mod sources;
 mod webhook_http;

@@ -54,20 +54,33 @@ impl Conventions {
         json: Option<&Value>,
         body: &[u8],
     ) -> Option<Found> {
-        fields.iter().find_map(|f| match f {
-            Field::Header(h) => headers
-                .text(h)
-                .filter(|v| !v.is_empty())
-                .map(|v| Found::Text(v.to_string())),
-            Field::Pointer(p) => json.and_then(|j| j.pointer(p)).and_then(|v| match v {
-                Value::String(s) if s.is_empty() => None,
-                Value::String(_) | Value::Number(_) | Value::Bool(_) => {
-                    Some(Found::Json(v.clone()))
-                }
-                _ => None,
-            }),
-            Field::Form(name) => form_value(body, name).map(Found::Text),
-            Field::Const(c) => Some(Found::Text((*c).to_string())),
+        Self::read_field(fields, headers, json, body).map(|(_, found)| found)
+    }
+
+    /// [`Conventions::read`], with the field that matched.
+    pub fn read_field(
+        fields: &[Field],
+        headers: &Headers,
+        json: Option<&Value>,
+        body: &[u8],
+    ) -> Option<(Field, Found)> {
+        fields.iter().find_map(|f| {
+            let found = match f {
+                Field::Header(h) => headers
+                    .text(h)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| Found::Text(v.to_string())),
+                Field::Pointer(p) => json.and_then(|j| j.pointer(p)).and_then(|v| match v {
+                    Value::String(s) if s.is_empty() => None,
+                    Value::String(_) | Value::Number(_) | Value::Bool(_) => {
+                        Some(Found::Json(v.clone()))
+                    }
+                    _ => None,
+                }),
+                Field::Form(name) => form_value(body, name).map(Found::Text),
+                Field::Const(c) => Some(Found::Text((*c).to_string())),
+            };
+            found.map(|found| (*f, found))
         })
     }
 
@@ -88,6 +101,13 @@ impl Conventions {
     }
 
     pub(crate) fn describe_id(&self) -> String {
+        if !self.id_suffix.is_empty() && !self.per_delivery {
+            return format!(
+                "{} @ {}",
+                Self::describe(self.id),
+                Self::describe(self.id_suffix)
+            );
+        }
         if !self.id_suffix.is_empty() {
             return format!(
                 "{} @ {} (fetched), else @ arrival",

@@ -15,8 +15,8 @@ pub use rows::PRESETS;
 
 use crate::handshake::Handshake;
 use crate::signature::{
-    BodyScheme, CertScheme, Encoding, HmacAlgorithm, HmacSpec, KeyAlgorithm, KeySpec, Pairs,
-    Scheme, TimestampFormat,
+    BodyScheme, BodyTimestamp, CertScheme, Encoding, HmacAlgorithm, HmacSpec, KeyAlgorithm,
+    KeySpec, Pairs, Scheme, TimestampFormat,
 };
 
 /// One provider preset.
@@ -36,6 +36,46 @@ pub struct Preset {
     pub note: &'static str,
     /// The endpoint check the provider sends before events, answered by the webhook.
     pub handshake: Option<Handshake>,
+    /// How far a signed timestamp may be from now, unless the provider's `tolerance_secs`
+    /// says otherwise (only read where the scheme signs one).
+    pub tolerance: Tolerance,
+}
+
+/// A preset's default timestamp tolerance, and where the number comes from.
+#[derive(Debug, Clone, Copy)]
+pub struct Tolerance {
+    pub secs: u64,
+    /// The provider's SDK or documentation that sets it; empty for Inlet's default (300 s,
+    /// what Stripe's, Svix's, Slack's and Standard Webhooks' libraries enforce).
+    pub source: &'static str,
+}
+
+impl Tolerance {
+    pub const DEFAULT: Tolerance = Tolerance {
+        secs: crate::config::DEFAULT_TOLERANCE_SECS,
+        source: "",
+    };
+
+    /// The tolerance the provider's own SDK or documentation enforces.
+    pub const fn sdk(secs: u64, source: &'static str) -> Tolerance {
+        Tolerance { secs, source }
+    }
+}
+
+/// What keeps a captured request from becoming a second event (`inlet providers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayProtection {
+    /// A signed timestamp, refused outside the tolerance; within it the key is signed too.
+    SignedTimestamp { signed_key: bool },
+    /// No timestamp, but the key comes from signed material: a replay is a duplicate for as
+    /// long as the ledger keeps the key.
+    SignedKey,
+    /// The key comes from an unsigned header: the signed body's hash is claimed beside it,
+    /// so the same body under another id is refused as a replay (for the ledger's retention).
+    BodyHash { timestamp: bool },
+    /// Nothing signs the request (a shared token, basic auth, an id to fetch): whoever holds
+    /// a captured request can send it again, changed. Use HTTPS end to end.
+    None,
 }
 
 /// How a preset's requests are verified.
@@ -68,6 +108,8 @@ pub struct HmacRow {
     pub pairs: Option<(&'static str, &'static str, char)>,
     /// `{body}`, `{timestamp}`, `{url}`, `{header:Name}` and literals.
     pub template: &'static str,
+    /// A signed timestamp inside the JSON body: `(top-level member, format)`.
+    pub body_timestamp: Option<(&'static str, TimestampFormat)>,
 }
 
 impl HmacRow {
@@ -82,6 +124,14 @@ impl HmacRow {
             timestamp_format: TimestampFormat::Seconds,
             pairs: None,
             template: "{body}",
+            body_timestamp: None,
+        }
+    }
+
+    pub const fn body_timestamp(self, member: &'static str, format: TimestampFormat) -> Self {
+        Self {
+            body_timestamp: Some((member, format)),
+            ..self
         }
     }
 
@@ -196,6 +246,70 @@ impl Preset {
         }
     }
 
+    /// What keeps a captured request from becoming a second event: read off the scheme
+    /// (what it signs) and where the key's id comes from — the same facts normalization
+    /// and the worker act on.
+    pub fn replay_protection(&self) -> ReplayProtection {
+        let settings = Settings {
+            public_url: self
+                .takes_url()
+                .then_some("https://inlet.invalid/webhooks/x"),
+            header: self.takes_header().then_some("x-inlet-token"),
+        };
+        let Ok(scheme) = self.scheme(settings) else {
+            return ReplayProtection::None;
+        };
+        if !scheme.signs_body() {
+            return ReplayProtection::None;
+        }
+        let id_header = if self.has_conventions() {
+            let c = &self.conventions;
+            let per_arrival = c.per_delivery || !c.id_suffix.is_empty();
+            c.id.iter().find_map(|f| match f {
+                Field::Header(h) if !per_arrival => Some(*h),
+                _ => None,
+            })
+        } else {
+            builtin_id_header(&scheme)
+        };
+        let unsigned_id = id_header.is_some_and(|h| !scheme.signs_header(h));
+        match (scheme.has_timestamp(), unsigned_id) {
+            (timestamp, true) => ReplayProtection::BodyHash { timestamp },
+            (true, false) => ReplayProtection::SignedTimestamp { signed_key: true },
+            (false, false) => ReplayProtection::SignedKey,
+        }
+    }
+
+    /// [`Preset::replay_protection`] in words, with the tolerance where one applies.
+    pub fn describe_replay(&self) -> String {
+        let tolerance = || {
+            let t = self.tolerance;
+            if t.source.is_empty() {
+                format!("±{} s", t.secs)
+            } else {
+                format!("±{} s, as {}", t.secs, t.source)
+            }
+        };
+        match self.replay_protection() {
+            ReplayProtection::SignedTimestamp { .. } => {
+                format!("signed timestamp ({}); signed key", tolerance())
+            }
+            ReplayProtection::SignedKey => {
+                "signed key: a replay is a duplicate for the ledger's retention".into()
+            }
+            ReplayProtection::BodyHash { timestamp: true } => format!(
+                "signed timestamp ({}); key from an unsigned header, so the signed body's hash is claimed beside it (replay refused for the ledger's retention)",
+                tolerance()
+            ),
+            ReplayProtection::BodyHash { timestamp: false } => {
+                "key from an unsigned header: the signed body's hash is claimed beside it (replay refused for the ledger's retention)".into()
+            }
+            ReplayProtection::None => {
+                "none: nothing signs the request, so a captured one can be resent, changed".into()
+            }
+        }
+    }
+
     /// Whether the preset signs the URL it calls (and so needs `public_url`).
     pub fn takes_url(&self) -> bool {
         match &self.verify {
@@ -263,6 +377,10 @@ impl Preset {
                     }),
                     template,
                     url: if row.needs_url() { Some(url()?) } else { None },
+                    body_timestamp: row.body_timestamp.map(|(member, format)| BodyTimestamp {
+                        member: member.to_string(),
+                        format,
+                    }),
                 })
             }
             Verify::Key(row) => Scheme::PublicKey(KeySpec {
@@ -301,6 +419,20 @@ impl Preset {
     }
 }
 
+/// Where a built-in scheme reads its event id from a header (its own normalization).
+fn builtin_id_header(scheme: &Scheme) -> Option<&'static str> {
+    match scheme {
+        Scheme::StandardWebhooks => Some("webhook-id"),
+        Scheme::Svix => Some("svix-id"),
+        Scheme::Github => Some("x-github-delivery"),
+        // The key is {resource}/{id}@{updated_at} from the body; the header only without it.
+        Scheme::Shopify => None,
+        Scheme::Gitlab => Some("idempotency-key"),
+        Scheme::Twilio { .. } => Some("i-twilio-idempotency-token"),
+        _ => None,
+    }
+}
+
 /// The preset named `name`.
 pub fn preset(name: &str) -> Option<&'static Preset> {
     PRESETS.iter().find(|p| p.name == name)
@@ -309,7 +441,7 @@ pub fn preset(name: &str) -> Option<&'static Preset> {
 /// The catalogue as a Markdown table (`docs/providers.md`, `inlet providers --markdown`).
 pub fn markdown() -> String {
     let mut out = String::from(
-        "| scheme | provider | verification | needs | event id | type | entity | version | notes |\n|---|---|---|---|---|---|---|---|---|\n",
+        "| scheme | provider | verification | replay protection | needs | event id | type | entity | version | notes |\n|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for p in PRESETS {
         let c = &p.conventions;
@@ -338,11 +470,12 @@ pub fn markdown() -> String {
             };
         }
         out.push_str(&format!(
-            "| `{}` | [{}]({}) | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| `{}` | [{}]({}) | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             p.name,
             p.title,
             p.doc,
             p.family(),
+            p.describe_replay(),
             p.needs(),
             facts[0],
             facts[1],

@@ -3,7 +3,7 @@
 //! and otherwise against the example its documentation publishes (`tests.rs`).
 
 use super::conventions::{Conventions, Field};
-use super::{HmacRow, KeyRow, Preset, Verify};
+use super::{HmacRow, KeyRow, Preset, Tolerance, Verify};
 use crate::handshake::Handshake;
 use crate::signature::{BodyScheme, CertScheme, Encoding, KeyAlgorithm, Scheme, TimestampFormat};
 
@@ -41,6 +41,7 @@ const fn svix_alias(name: &'static str, title: &'static str, doc: &'static str) 
         doc,
         note: "Signs with Svix (`svix-id`, `svix-timestamp`, `svix-signature`); the secret starts with whsec_.",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     }
 }
 
@@ -53,6 +54,7 @@ const fn standard_alias(name: &'static str, title: &'static str, doc: &'static s
         doc,
         note: "Signs with Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`); the secret starts with whsec_.",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     }
 }
 
@@ -66,6 +68,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://docs.stripe.com/webhooks#verify-events",
         note: "",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "github",
@@ -75,6 +78,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries",
         note: "",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "shopify",
@@ -84,6 +88,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://shopify.dev/docs/apps/build/webhooks/subscribe/https",
         note: "The key is {resource}/{id}@{updated_at}, the same one the Shopify reconciliation source builds.",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "slack",
@@ -93,6 +98,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://api.slack.com/authentication/verifying-requests-from-slack",
         note: "url_verification is answered with the challenge.",
         handshake: Some(Handshake::SlackUrlVerification),
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "gitlab",
@@ -102,6 +108,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://docs.gitlab.com/user/project/integrations/webhooks/",
         note: "GitLab does not sign: it sends the secret token (X-Gitlab-Token). Use HTTPS end to end.",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "twilio",
@@ -111,6 +118,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://www.twilio.com/docs/usage/webhooks/webhooks-security",
         note: "",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "square",
@@ -120,6 +128,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://developer.squareup.com/docs/webhooks/step3validate",
         note: "",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "standard-webhooks",
@@ -129,6 +138,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://www.standardwebhooks.com/",
         note: "v1 (HMAC, whsec_) and v1a (Ed25519, whpk_) signatures.",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "svix",
@@ -138,6 +148,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://docs.svix.com/receiving/verifying-payloads/how-manual",
         note: "",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     // ---- Commerce.
     Preset {
@@ -156,6 +167,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://woocommerce.github.io/woocommerce-rest-api-docs/#webhooks",
         note: "",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "bigcommerce",
@@ -173,6 +185,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://developer.bigcommerce.com/docs/integrations/webhooks",
         note: "BigCommerce does not sign: create the hook with a secret in `headers` and name that header here. The payload holds ids only; fetch the object.",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "adobe-commerce",
@@ -182,6 +195,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://developer.adobe.com/commerce/extensibility/webhooks/signature-verification/",
         note: "Adobe Commerce webhooks are synchronous: configure the hook as a soft failure, since Inlet answers 202 before any consumer runs.",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "magento",
@@ -191,13 +205,22 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://developer.adobe.com/commerce/extensibility/webhooks/signature-verification/",
         note: "Alias of adobe-commerce.",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     // ---- Payments.
     Preset {
         name: "adyen",
         title: "Adyen",
         verify: Verify::Body(BodyScheme::Adyen),
+        // Adyen's HMAC covers pspReference, originalReference, merchant account and
+        // reference, amount, eventCode and success — not the whole body: the key comes from
+        // those fields (a retry repeats them), so changing an unsigned field is a duplicate.
         conventions: Conventions {
+            id: &[P("/notificationItems/0/NotificationRequestItem/pspReference")],
+            id_suffix: &[
+                P("/notificationItems/0/NotificationRequestItem/eventCode"),
+                P("/notificationItems/0/NotificationRequestItem/success"),
+            ],
             event_type: &[P("/notificationItems/0/NotificationRequestItem/eventCode")],
             entity_type: &[Const("payment")],
             entity_id: &[
@@ -209,6 +232,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://docs.adyen.com/development-resources/webhooks/secure-webhooks/verify-hmac-signatures/",
         note: "Every notification item must carry a valid additionalData.hmacSignature; the HMAC key is the hex string the Customer Area shows.",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "mollie",
@@ -230,6 +254,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://docs.mollie.com/reference/webhooks",
         note: "Mollie does not sign: it posts only the object's id (id=tr_…). With fetch_url (https://api.mollie.com/v2/payments/{id}) and fetch_token (the API key) the webhook fetches the object and enqueues that — the pattern Mollie documents — keyed by id and state; without, the bare id is delivered and the consumer fetches.",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "paddle",
@@ -249,6 +274,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://developer.paddle.com/webhooks/signature-verification",
         note: "",
         handshake: None,
+        tolerance: Tolerance::sdk(5, "Paddle's SDKs (MAX_VALID_TIME_DIFFERENCE): 5 s"),
     },
     Preset {
         name: "lemon-squeezy",
@@ -264,6 +290,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://docs.lemonsqueezy.com/help/webhooks/signing-requests",
         note: "",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     // ---- CRM, support, ERP.
     Preset {
@@ -285,6 +312,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://developers.hubspot.com/docs/apps/legacy-apps/authentication/validating-requests",
         note: "public_url is the target URL exactly as configured in the app (HubSpot signs it).",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "pipedrive",
@@ -300,6 +328,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://pipedrive.readme.io/docs/guide-for-webhooks",
         note: "Pipedrive does not sign: set HTTP auth user and password on the webhook. Use HTTPS end to end.",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "salesforce",
@@ -309,6 +338,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://help.salesforce.com/s/articleView?id=sf.flow_build_extend_httpcallout.htm",
         note: "Salesforce does not sign outbound calls: send a secret header from a Named Credential and name it here.",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "zendesk",
@@ -328,6 +358,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://developer.zendesk.com/documentation/webhooks/verifying/",
         note: "",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "intercom",
@@ -344,6 +375,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://developers.intercom.com/docs/references/webhooks/webhook-models",
         note: "Signed with the app's client secret.",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "freshdesk",
@@ -353,6 +385,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://support.freshdesk.com/support/solutions/articles/132589-using-webhooks-in-automation-rules",
         note: "Freshdesk does not sign: add a custom header with a secret to the webhook action and name it here.",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "xero",
@@ -368,6 +401,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://developer.xero.com/documentation/guides/webhooks/configuring-your-server/",
         note: "Intent to receive: a correctly signed request gets 2xx, a wrong one 401 — as for every event.",
         handshake: Some(Handshake::Xero),
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "quickbooks",
@@ -383,6 +417,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://developer.intuit.com/app/developer/qbo/docs/develop/webhooks/managing-webhooks-notifications",
         note: "Signed with the app's verifier token.",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "exact-online",
@@ -398,6 +433,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://support.exactonline.com/community/s/knowledge-base#All-All-DNO-Content-webhooks",
         note: "The notification holds the Topic, Action and Key; fetch the record from ExactOnlineEndpoint.",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "dynamics-365",
@@ -412,6 +448,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://learn.microsoft.com/en-us/power-apps/developer/data-platform/register-web-hook",
         note: "Register the web hook with authentication HttpHeader and name that header here.",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     // ---- Messaging and email.
     Preset {
@@ -434,6 +471,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/getting-started-event-webhook-security-features",
         note: "",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "mailgun",
@@ -450,6 +488,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/securing-webhooks",
         note: "Mailgun signs timestamp + token, not the event data: use HTTPS end to end.",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "postmark",
@@ -464,6 +503,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://postmarkapp.com/developer/webhooks/webhooks-overview",
         note: "Postmark does not sign: put user:password in the webhook URL (basic auth). Use HTTPS end to end.",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "discord",
@@ -483,6 +523,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://discord.com/developers/docs/interactions/overview#setting-up-an-endpoint-validating-security-request-headers",
         note: "The application's public key, in hex.",
         handshake: Some(Handshake::Discord),
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "zoom",
@@ -502,6 +543,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://developers.zoom.us/docs/api/webhooks/#verify-webhook-events",
         note: "Signed with the app's secret token.",
         handshake: Some(Handshake::Zoom),
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "calendly",
@@ -520,6 +562,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://developer.calendly.com/api-docs/4c305798a61d3-webhook-signatures",
         note: "",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "typeform",
@@ -535,6 +578,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://www.typeform.com/developers/webhooks/secure-your-webhooks/",
         note: "",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "docusign",
@@ -550,6 +594,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://developers.docusign.com/platform/webhooks/connect/hmac/",
         note: "With several HMAC keys DocuSign adds X-DocuSign-Signature-2…; the first key is checked.",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     // ---- Developer tools.
     Preset {
@@ -564,6 +609,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://support.atlassian.com/bitbucket-cloud/docs/manage-webhooks/",
         note: "",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "jira",
@@ -580,11 +626,12 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://developer.atlassian.com/cloud/jira/platform/webhooks/",
         note: "",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "linear",
         title: "Linear",
-        verify: Verify::Hmac(HmacRow::sha256_hex("Linear-Signature")),
+        verify: Verify::Hmac(HmacRow::sha256_hex("Linear-Signature").body_timestamp("webhookTimestamp", Millis)),
         conventions: Conventions {
             id: &[H("linear-delivery")],
             event_type: &[H("linear-event")],
@@ -596,6 +643,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://linear.app/developers/webhooks#securing-webhooks",
         note: "",
         handshake: None,
+        tolerance: Tolerance::sdk(60, "@linear/sdk LinearWebhookClient.verify: 60 s"),
     },
     // ---- Platforms.
     Preset {
@@ -610,6 +658,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://developers.facebook.com/docs/graph-api/webhooks/getting-started#validate-payloads",
         note: "Signed with the app secret.",
         handshake: Some(Handshake::Meta),
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "whatsapp",
@@ -623,6 +672,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://developers.facebook.com/docs/graph-api/webhooks/getting-started#validate-payloads",
         note: "Alias of meta with WhatsApp's event type.",
         handshake: Some(Handshake::Meta),
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "twitch",
@@ -639,8 +689,9 @@ pub static PRESETS: &[Preset] = &[
             ..Conventions::NONE
         },
         doc: "https://dev.twitch.tv/docs/eventsub/handling-webhook-events/#verifying-the-event-message",
-        note: "Twitch allows 10 minutes: set tolerance_secs = 600.",
+        note: "",
         handshake: Some(Handshake::Twitch),
+        tolerance: Tolerance::sdk(600, "Twitch's docs: older than 10 minutes is a replay"),
     },
     Preset {
         name: "okta",
@@ -654,6 +705,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://developer.okta.com/docs/concepts/event-hooks/",
         note: "Okta sends the secret configured on the hook in Authorization (or a header you name with `header`).",
         handshake: Some(Handshake::Okta),
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "microsoft-graph",
@@ -667,6 +719,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks",
         note: "Graph does not sign plain notifications: every notification's clientState must equal the secret.",
         handshake: Some(Handshake::Graph),
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "aws-sns",
@@ -681,6 +734,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.html",
         note: "The signing certificate is fetched only from https://sns.<region>.amazonaws.com and cached. SubscriptionConfirmation is confirmed (SubscribeURL visited) only with confirm_subscription = true; it is never enqueued.",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "paypal",
@@ -697,6 +751,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://developer.paypal.com/api/rest/webhooks/rest/#link-selfverificationmethod",
         note: "The signing certificate is fetched only from https://api(-m)(.sandbox).paypal.com and cached.",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     // ---- Svix and Standard Webhooks senders, by name.
     svix_alias("clerk", "Clerk", "https://clerk.com/docs/webhooks/sync-data"),
@@ -714,6 +769,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://github.com/inlet-dev/inlet#providers",
         note: "Set header, algorithm, encoding, prefix, timestamp_header, timestamp_format and signed_content.",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "token",
@@ -723,6 +779,7 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://github.com/inlet-dev/inlet#providers",
         note: "A secret in a header you name; authenticates the sender, not the body.",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
     Preset {
         name: "basic-auth",
@@ -732,5 +789,6 @@ pub static PRESETS: &[Preset] = &[
         doc: "https://github.com/inlet-dev/inlet#providers",
         note: "Authenticates the sender, not the body.",
         handshake: None,
+        tolerance: Tolerance::DEFAULT,
     },
 ];

@@ -110,18 +110,6 @@ fn check(
     .map(|v| v.secret_index)
 }
 
-/// What a change to the body does not break: schemes that authenticate the sender only.
-fn signs_the_body(scheme: &Scheme) -> bool {
-    !matches!(
-        scheme,
-        Scheme::Gitlab
-            | Scheme::BasicAuth
-            | Scheme::Token { .. }
-            | Scheme::Unsigned
-            | Scheme::Body(BodyScheme::Mailgun | BodyScheme::GraphClientState)
-    )
-}
-
 #[test]
 fn every_preset_signs_verifies_rotates_and_rejects() {
     assert!(PRESETS.len() >= 45, "{} presets", PRESETS.len());
@@ -164,7 +152,7 @@ fn every_preset_signs_verifies_rotates_and_rejects() {
             "{}",
             p.name
         );
-        if signs_the_body(&scheme) {
+        if scheme.signs_body() {
             // One byte changed inside the body.
             let mut tampered = body.clone();
             let at = tampered.iter().rposition(|&b| b.is_ascii_digit()).unwrap();
@@ -516,4 +504,132 @@ fn githubs_published_example_verifies_under_every_preset_of_its_construction() {
             "{name}"
         );
     }
+}
+
+/// Linear signs `webhookTimestamp` (Unix ms) inside the body; its SDK
+/// (`LinearWebhookClient.verify`) refuses one more than 60 s from now, and none at all.
+#[test]
+fn linear_checks_its_signed_body_timestamp() {
+    use hmac::Mac as _;
+    let p = preset("linear").unwrap();
+    assert_eq!(p.tolerance.secs, 60);
+    let scheme = p.scheme(settings(p)).unwrap();
+    let secret = Secret::new("lin_wh_secret");
+    // Signed as Linear does: hex HMAC-SHA256 of the raw body in Linear-Signature.
+    let linear = |body: &str| {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"lin_wh_secret").unwrap();
+        mac.update(body.as_bytes());
+        let mut h = Headers::new();
+        h.insert("linear-signature", hex::encode(mac.finalize().into_bytes()));
+        h.insert("linear-delivery", "d7c1f3b2-0000-4000-8000-000000000001");
+        h
+    };
+    let at = |ms: i64| {
+        format!(
+            r#"{{"action":"create","type":"Issue","data":{{"id":"i1"}},"webhookTimestamp":{ms},"webhookId":"w1"}}"#
+        )
+    };
+    let run = |body: &str, tolerance_secs| {
+        verify(
+            &scheme,
+            &VerifyRequest {
+                body: body.as_bytes(),
+                headers: &linear(body),
+                secrets: std::slice::from_ref(&secret),
+                now: NOW,
+                tolerance_secs,
+            },
+        )
+    };
+    let ms = NOW * 1000;
+    assert_eq!(run(&at(ms + 250), 60).map(|v| v.timestamp), Ok(Some(NOW)));
+    assert_eq!(run(&at(ms - 59_000), 60).map(|v| v.secret_index), Ok(0));
+    // Five minutes old, a day old, ahead of now: refused with the reason.
+    for (stale, reason) in [
+        (ms - 300_000, "timestamp_too_old"),
+        (ms - 86_400_000, "timestamp_too_old"),
+        (ms + 61_000, "timestamp_in_future"),
+    ] {
+        let err = run(&at(stale), 60).unwrap_err();
+        assert_eq!(err.reason(), reason, "{err}");
+    }
+    // tolerance_secs overrides the preset's: a wider window accepts the five-minute one.
+    assert!(run(&at(ms - 300_000), 600).is_ok());
+    // Missing, or not a time: refused.
+    let missing = r#"{"action":"create","type":"Issue","data":{"id":"i1"}}"#;
+    assert_eq!(run(missing, 60).unwrap_err().reason(), "missing_timestamp");
+    let text = r#"{"webhookTimestamp":"yesterday"}"#;
+    assert!(run(text, 60).is_err());
+    // A wrong signature is a mismatch before the body is read at all.
+    let mut h = Headers::new();
+    h.insert("linear-signature", "00".repeat(32));
+    let err = verify(
+        &scheme,
+        &VerifyRequest {
+            body: at(ms).as_bytes(),
+            headers: &h,
+            secrets: std::slice::from_ref(&secret),
+            now: NOW,
+            tolerance_secs: 60,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err, VerifyError::Mismatch);
+    // `inlet send` stamps the timestamp into the body it signs.
+    let signed = sign_request(
+        &scheme,
+        &SignRequest {
+            body: missing.as_bytes(),
+            secret: &secret,
+            timestamp: NOW,
+            id: "d",
+        },
+    )
+    .unwrap();
+    let stamped: serde_json::Value = serde_json::from_slice(&signed.body).unwrap();
+    assert_eq!(stamped["webhookTimestamp"], serde_json::json!(ms));
+}
+
+/// Every preset says what protects it against replay, and the words match the scheme.
+#[test]
+fn every_preset_states_its_replay_protection() {
+    for p in PRESETS {
+        let scheme = p.scheme(settings(p)).unwrap();
+        let protection = p.replay_protection();
+        match protection {
+            ReplayProtection::None => assert!(!scheme.signs_body(), "{}", p.name),
+            ReplayProtection::SignedTimestamp { .. }
+            | ReplayProtection::BodyHash { timestamp: true } => {
+                assert!(scheme.has_timestamp(), "{}", p.name)
+            }
+            ReplayProtection::SignedKey | ReplayProtection::BodyHash { timestamp: false } => {
+                assert!(!scheme.has_timestamp(), "{}", p.name)
+            }
+        }
+        assert!(!p.describe_replay().is_empty());
+    }
+    let of = |name| preset(name).unwrap().replay_protection();
+    assert_eq!(
+        of("github"),
+        ReplayProtection::BodyHash { timestamp: false }
+    );
+    assert_eq!(of("linear"), ReplayProtection::BodyHash { timestamp: true });
+    assert_eq!(
+        of("stripe"),
+        ReplayProtection::SignedTimestamp { signed_key: true }
+    );
+    assert_eq!(
+        of("standard-webhooks"),
+        ReplayProtection::SignedTimestamp { signed_key: true }
+    );
+    // Twitch signs its message id header: the key is signed.
+    assert_eq!(
+        of("twitch"),
+        ReplayProtection::SignedTimestamp { signed_key: true }
+    );
+    assert_eq!(of("square"), ReplayProtection::SignedKey);
+    assert_eq!(of("gitlab"), ReplayProtection::None);
+    assert_eq!(of("pipedrive"), ReplayProtection::None);
+    assert_eq!(preset("paddle").unwrap().tolerance.secs, 5);
+    assert_eq!(preset("twitch").unwrap().tolerance.secs, 600);
 }

@@ -151,6 +151,51 @@ pub struct HmacSpec {
     pub template: Vec<Part>,
     /// What `{url}` renders: the provider's `public_url`.
     pub url: Option<String>,
+    /// A timestamp the provider signs inside the body (Linear's `webhookTimestamp`), checked
+    /// against the tolerance once the signature matches. Missing is refused.
+    pub body_timestamp: Option<BodyTimestamp>,
+}
+
+/// A signed timestamp carried in the JSON body: a top-level member and its format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyTimestamp {
+    /// The top-level member's name (`webhookTimestamp`).
+    pub member: String,
+    pub format: TimestampFormat,
+}
+
+impl BodyTimestamp {
+    /// Unix seconds from the body, once its signature is known to be good: the body is
+    /// parsed only then. Missing, or not a number or text in the format, is refused.
+    fn read(&self, body: &[u8]) -> Result<i64, VerifyError> {
+        let missing = || VerifyError::MissingTimestamp(format!("body member {:?}", self.member));
+        let json: serde_json::Value = serde_json::from_slice(body).map_err(|_| {
+            VerifyError::MalformedBody(
+                "the body is not JSON, so its signed timestamp cannot be read",
+            )
+        })?;
+        let text = match json.get(&self.member) {
+            Some(serde_json::Value::Number(n)) => n.to_string(),
+            Some(serde_json::Value::String(s)) => s.clone(),
+            _ => return Err(missing()),
+        };
+        self.format.read(&text, &self.member)
+    }
+
+    /// `body` with the member set to `unix` (for `inlet send` and tests): a JSON object's
+    /// member replaced or added; any other body is left alone.
+    pub(crate) fn stamp(&self, body: &[u8], unix: i64) -> Vec<u8> {
+        let Ok(serde_json::Value::Object(mut map)) = serde_json::from_slice(body) else {
+            return body.to_vec();
+        };
+        let value = match self.format {
+            TimestampFormat::Seconds => serde_json::Value::from(unix),
+            TimestampFormat::Millis => serde_json::Value::from(unix.saturating_mul(1000)),
+            TimestampFormat::Rfc3339 => serde_json::Value::from(self.format.write(unix)),
+        };
+        map.insert(self.member.clone(), value);
+        serde_json::to_vec(&map).unwrap_or_else(|_| body.to_vec())
+    }
 }
 
 impl Default for HmacSpec {
@@ -166,6 +211,7 @@ impl Default for HmacSpec {
             pairs: None,
             template: vec![Part::Body],
             url: None,
+            body_timestamp: None,
         }
     }
 }
@@ -212,7 +258,7 @@ impl HmacSpec {
 
     /// Whether the spec signs a timestamp (and so has a tolerance).
     pub fn has_timestamp(&self) -> bool {
-        self.timestamp_header.is_some() || self.pairs.is_some()
+        self.timestamp_header.is_some() || self.pairs.is_some() || self.body_timestamp.is_some()
     }
 
     /// Parse a template such as `{timestamp}.{body}`. Unknown placeholders are an error, so
@@ -348,16 +394,28 @@ pub(crate) fn verify(spec: &HmacSpec, req: &VerifyRequest<'_>) -> Result<Verifie
         return Err(malformed(&spec.header, reason));
     }
     let content = spec.render(req.body, timestamp_text, req.headers)?;
-    for (index, secret) in req.secrets.iter().enumerate() {
-        let expected = hmac(spec.algorithm, secret.expose().as_bytes(), &[&content]);
-        if signatures.iter().any(|s| ct_eq(s, &expected)) {
-            return Ok(Verified {
-                timestamp,
-                secret_index: index,
-            });
+    let secret_index = req
+        .secrets
+        .iter()
+        .position(|secret| {
+            let expected = hmac(spec.algorithm, secret.expose().as_bytes(), &[&content]);
+            signatures.iter().any(|s| ct_eq(s, &expected))
+        })
+        .ok_or(VerifyError::Mismatch)?;
+    // A timestamp inside the body is read only once the body is known to be the
+    // provider's: nothing unverified is parsed.
+    let timestamp = match &spec.body_timestamp {
+        Some(member) => {
+            let ts = member.read(req.body)?;
+            check_timestamp(ts, req.now, req.tolerance_secs)?;
+            Some(ts)
         }
-    }
-    Err(VerifyError::Mismatch)
+        None => timestamp,
+    };
+    Ok(Verified {
+        timestamp,
+        secret_index,
+    })
 }
 
 pub(crate) fn sign(

@@ -17,7 +17,7 @@ mod url_signed;
 
 pub use body_signed::BodyScheme;
 pub use certificate::{sns_control, CertScheme};
-pub use generic::{Encoding, HmacAlgorithm, HmacSpec, Pairs, Part, TimestampFormat};
+pub use generic::{BodyTimestamp, Encoding, HmacAlgorithm, HmacSpec, Pairs, Part, TimestampFormat};
 pub use public_key::{KeyAlgorithm, KeySpec};
 pub(crate) use url_signed::form_component;
 
@@ -122,6 +122,55 @@ impl Scheme {
         }
     }
 
+    /// Whether the signature covers the body, so that the body's hash identifies a signed
+    /// request (Adyen: the fields its key comes from; PayPal: the body's CRC32; SNS: the
+    /// message fields). `false` where nothing signs the body: a shared token, basic auth,
+    /// an id to fetch, Mailgun's timestamp + token, Graph's clientState.
+    pub fn signs_body(&self) -> bool {
+        match self {
+            Scheme::Gitlab
+            | Scheme::BasicAuth
+            | Scheme::Token { .. }
+            | Scheme::Unsigned
+            | Scheme::Body(BodyScheme::Mailgun | BodyScheme::GraphClientState) => false,
+            Scheme::StandardWebhooks
+            | Scheme::Svix
+            | Scheme::Stripe
+            | Scheme::Github
+            | Scheme::Shopify
+            | Scheme::Slack
+            | Scheme::Twilio { .. }
+            | Scheme::Square { .. }
+            | Scheme::Hmac(_)
+            | Scheme::PublicKey(_)
+            | Scheme::Body(BodyScheme::Adyen | BodyScheme::ExactOnline)
+            | Scheme::Certificate(_) => true,
+        }
+    }
+
+    /// Whether the signature covers header `name` (lowercase): an id read from a header it
+    /// does not cover can be changed by whoever replays a captured request.
+    pub fn signs_header(&self, name: &str) -> bool {
+        let in_template = |template: &[Part]| {
+            template
+                .iter()
+                .any(|p| matches!(p, Part::Header(h) if h.eq_ignore_ascii_case(name)))
+        };
+        match self {
+            Scheme::StandardWebhooks => matches!(name, "webhook-id" | "webhook-timestamp"),
+            Scheme::Svix => matches!(name, "svix-id" | "svix-timestamp"),
+            Scheme::Hmac(spec) => {
+                in_template(&spec.template)
+                    || spec
+                        .timestamp_header
+                        .as_deref()
+                        .is_some_and(|h| h.eq_ignore_ascii_case(name))
+            }
+            Scheme::PublicKey(spec) => in_template(&spec.template),
+            _ => false,
+        }
+    }
+
     /// Check that a configured secret has the shape this scheme needs (at config load, so
     /// a typo fails `inlet check` instead of every request).
     pub fn check_secret(&self, secret: &Secret) -> Result<(), String> {
@@ -171,6 +220,10 @@ pub enum VerifyError {
         header: String,
         reason: &'static str,
     },
+    /// The scheme signs a timestamp and the request carries none (Linear's SDK: "Missing
+    /// webhook timestamp").
+    #[error("missing signed timestamp ({0})")]
+    MissingTimestamp(String),
     #[error("timestamp is {age_secs}s old; the tolerance is {tolerance_secs}s")]
     TimestampTooOld { age_secs: i64, tolerance_secs: u64 },
     #[error("timestamp is {ahead_secs}s in the future; the tolerance is {tolerance_secs}s")]
@@ -197,6 +250,7 @@ impl VerifyError {
         match self {
             VerifyError::MissingHeader(_) => "missing_header",
             VerifyError::MalformedHeader { .. } => "malformed_header",
+            VerifyError::MissingTimestamp(_) => "missing_timestamp",
             VerifyError::TimestampTooOld { .. } => "timestamp_too_old",
             VerifyError::TimestampInFuture { .. } => "timestamp_in_future",
             VerifyError::MalformedBody(_) => "malformed_body",
@@ -291,6 +345,21 @@ pub fn sign_request(scheme: &Scheme, req: &SignRequest<'_>) -> Result<SignedRequ
             body: body_signed::sign(*b, req)?.0,
             headers: Vec::new(),
         }),
+        // The timestamp travels in the body: stamp it, then sign the stamped body.
+        Scheme::Hmac(HmacSpec {
+            body_timestamp: Some(member),
+            ..
+        }) => {
+            let body = member.stamp(req.body, req.timestamp);
+            let headers = sign(
+                scheme,
+                &SignRequest {
+                    body: &body,
+                    ..*req
+                },
+            )?;
+            Ok(SignedRequest { body, headers })
+        }
         _ => Ok(SignedRequest {
             body: req.body.to_vec(),
             headers: sign(scheme, req)?,

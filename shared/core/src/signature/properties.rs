@@ -44,10 +44,13 @@ fn schemes() -> Vec<Scheme> {
             url: "https://hooks.example.com/webhooks/square".into(),
         },
     ];
-    // Every catalogue preset built from the HMAC spec or sending a token.
+    // Every catalogue preset built from the HMAC spec or sending a token. A preset that
+    // signs a timestamp inside its (JSON) body is left to its own test: these properties
+    // sign arbitrary bytes.
     use crate::catalogue::{Settings, Verify, PRESETS};
     for p in PRESETS {
-        if matches!(p.verify, Verify::Hmac(_) | Verify::Token(_)) {
+        let body_stamped = matches!(p.verify, Verify::Hmac(row) if row.body_timestamp.is_some());
+        if matches!(p.verify, Verify::Hmac(_) | Verify::Token(_)) && !body_stamped {
             let settings = Settings {
                 public_url: p
                     .takes_url()

@@ -44,13 +44,17 @@ impl From<&WorkerConfig> for ProcessSettings {
 }
 
 /// A message that is done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Done {
     Delivered,
     Duplicate,
     Superseded,
     /// Held for an operator by a conflict rule.
     Held,
+    /// A replay: the same signed body was handled under another key (`reason` names it).
+    ReplayRefused {
+        reason: String,
+    },
 }
 
 /// What to do with a message.
@@ -187,6 +191,14 @@ impl Processor {
             // An operator asked for this event again: deliver it whatever the ledger says.
             return Ok(());
         }
+        if let Some(refused) = self
+            .guard_replays(&[(env, receive_count)])
+            .await
+            .pop()
+            .flatten()
+        {
+            return Err(refused);
+        }
         let claim = self
             .ledger
             .claim(
@@ -271,6 +283,94 @@ impl Processor {
                 Err(self.complete(env, Completion::Held, Done::Held).await)
             }
         }
+    }
+
+    /// Refuse replays: for each envelope whose key came from an unsigned header
+    /// ([`Envelope::body_guard`]), claim its signed body's hash for its key. The first key
+    /// to carry a body owns it for the ledger's retention; the same body under another key
+    /// is a captured request replayed with a fresh id, acknowledged as
+    /// [`Done::ReplayRefused`] and never delivered. A genuine retry (same key, same body)
+    /// passes. `None` for each envelope that goes on to its own claim, in order.
+    ///
+    /// Costs a claim and a completion per guarded event (GitHub, Linear, Bitbucket, …), in
+    /// one call each for the batch; envelopes with signed keys pay nothing.
+    async fn guard_replays(&self, envs: &[(&Envelope, u32)]) -> Vec<Option<Disposition>> {
+        let mut verdicts: Vec<Option<Disposition>> = envs.iter().map(|_| None).collect();
+        let guarded: Vec<(usize, &Envelope, crate::ids::EventKey)> = envs
+            .iter()
+            .enumerate()
+            .filter(|(_, (env, _))| env.body_guard && env.source != Source::Replay)
+            .filter_map(|(i, (env, _))| Some((i, *env, body_key(env)?)))
+            .collect();
+        if guarded.is_empty() {
+            return verdicts;
+        }
+        let claims: Vec<(&crate::ids::EventKey, &str)> = guarded
+            .iter()
+            .map(|(_, env, guard)| (guard, env.key.as_str()))
+            .collect();
+        let now = self.clock.now();
+        let results = self
+            .ledger
+            .claim_many(&claims, now, self.settings.lease)
+            .await;
+        let mut to_complete = Vec::new();
+        for ((i, env, guard), result) in guarded.iter().zip(results) {
+            let receive_count = envs[*i].1;
+            verdicts[*i] = match result {
+                Ok(Claim::Acquired { .. }) => {
+                    to_complete.push((guard, env.key.as_str(), Completion::Delivered));
+                    None
+                }
+                Ok(Claim::Duplicate { same_payload: true }) => None,
+                Ok(Claim::Duplicate {
+                    same_payload: false,
+                }) => Some(self.refuse_replay(env, guard, now).await),
+                Ok(Claim::InFlight { .. }) | Err(_) => {
+                    let reason = match result {
+                        Err(e) => format!("replay guard claim failed: {e}"),
+                        _ => IN_FLIGHT.to_string(),
+                    };
+                    Some(self.retry(env, receive_count, &reason))
+                }
+            };
+        }
+        let completed = self
+            .ledger
+            .complete_many(&to_complete, now, self.settings.retention)
+            .await;
+        for ((guard, key, _), result) in to_complete.iter().zip(completed) {
+            if let Err(e) = result {
+                // The guard stays claimed until its lease ends: a replay meanwhile waits
+                // (in flight), the event itself goes on.
+                warn!(guard = %guard, key = %key, error = %e, "replay guard not completed");
+            }
+        }
+        verdicts
+    }
+
+    /// A replay: counted, logged, acknowledged with the key the body first came under.
+    async fn refuse_replay(
+        &self,
+        env: &Envelope,
+        guard: &crate::ids::EventKey,
+        now: time::OffsetDateTime,
+    ) -> Disposition {
+        let original = match self.ledger.lookup(guard, now).await {
+            Ok(Some(entry)) => entry.payload_sha256,
+            _ => "another key".to_string(),
+        };
+        self.metrics.incr(
+            names::REPLAYS_REFUSED,
+            &[("provider", env.provider.as_str())],
+            1,
+        );
+        warn!(key = %env.key, original = %original, "replay refused: this signed body was handled under another key");
+        Disposition::Ack(Done::ReplayRefused {
+            reason: format!(
+                "replay refused: the same signed body was handled as {original}; this copy's unsigned id differs"
+            ),
+        })
     }
 
     /// What a claim's result means: `Ok(first)` when the claim is held (`first`: the
@@ -743,6 +843,23 @@ impl Processor {
                 Ok(env) => to_claim.push((i, env)),
             }
         }
+        let guarded: Vec<(&Envelope, u32)> = to_claim
+            .iter()
+            .map(|&(i, env)| (env, batch[i].receive_count))
+            .collect();
+        let verdicts = self.guard_replays(&guarded).await;
+        let mut to_claim: Vec<(usize, &Envelope)> = to_claim
+            .into_iter()
+            .zip(verdicts)
+            .filter_map(|((i, env), verdict)| match verdict {
+                Some(d) => {
+                    out[i] = Some(d);
+                    None
+                }
+                None => Some((i, env)),
+            })
+            .collect();
+        to_claim.shrink_to_fit();
         let keys: Vec<(&crate::ids::EventKey, &str)> = to_claim
             .iter()
             .map(|(_, env)| (&env.key, env.payload_sha256.as_str()))
@@ -847,10 +964,32 @@ fn attempt_of<'a>(env: &Envelope, d: &'a Disposition) -> Option<(EventState, Opt
         Disposition::Ack(Done::Duplicate) => (EventState::Duplicate, None),
         Disposition::Ack(Done::Superseded) => (EventState::Superseded, None),
         Disposition::Ack(Done::Held) => (EventState::Held, None),
+        Disposition::Ack(Done::ReplayRefused { .. }) => {
+            return Some((EventState::ReplayRefused, replay_detail(d)))
+        }
         Disposition::Retry { reason, .. } if reason == IN_FLIGHT => return None,
         Disposition::Retry { reason, .. } => (EventState::Retrying, Some(reason.as_str())),
         Disposition::DeadLetter { reason } => (EventState::DeadLettered, Some(reason.as_str())),
     })
+}
+
+/// The ledger key that holds a guarded envelope's signed body for the key it first came
+/// under: `{provider}:#body-sha256:{hash}` (no provider id starts with `#body-sha256:`
+/// that it could collide with but by design of the sender holding the secret).
+fn body_key(env: &Envelope) -> Option<crate::ids::EventKey> {
+    crate::ids::EventKey::new(
+        &env.provider,
+        &format!("#body-sha256:{}", env.payload_sha256),
+    )
+    .ok()
+}
+
+/// The history's words for a refused replay.
+fn replay_detail(d: &Disposition) -> Option<&str> {
+    match d {
+        Disposition::Ack(Done::ReplayRefused { reason }) => Some(reason.as_str()),
+        _ => None,
+    }
 }
 
 /// How soon a message given back for lack of time is visible again.

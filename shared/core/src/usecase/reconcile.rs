@@ -263,6 +263,7 @@ impl Reconcile<'_> {
                     let env = Envelope {
                         source: Source::Reconciliation,
                         payload_sha256: String::new(),
+                        body_guard: false,
                         ..env
                     };
                     self.queue.send(&env).await?;
