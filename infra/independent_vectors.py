@@ -84,7 +84,13 @@ def catalogue_cases(rng, now):
         msg_id = "%032x" % rng.getrandbits(128)
         secret = "sec-%x" % rng.getrandbits(64)
         for scheme, headers in hmac_rows(secret, now, body, msg_id).items():
-            cases.append({"library": "python-hmac", "scheme": scheme, "secret": secret, "body": body, "now": now, "headers": headers})
+            signed = body
+            if scheme == "linear":
+                # Linear signs its webhookTimestamp (Unix ms) inside the body; its SDK
+                # refuses a body without one, and so does the preset.
+                signed = json.dumps(dict(json.loads(body), webhookTimestamp=now * 1000), ensure_ascii=False)
+                headers = {"Linear-Signature": mac(secret, signed).hex()}
+            cases.append({"library": "python-hmac", "scheme": scheme, "secret": secret, "body": signed, "now": now, "headers": headers})
 
         # Discord: Ed25519 over timestamp + body; discord-interactions' verify_key confirms.
         key = nacl.signing.SigningKey.generate()

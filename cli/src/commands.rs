@@ -1,6 +1,7 @@
 //! The subcommands. Each returns an exit code (see [`crate::exit`]) and prints errors that
 //! say what to do.
 
+use crate::out::inert;
 use std::io::Read as _;
 use std::path::Path;
 use std::sync::Arc;
@@ -643,9 +644,9 @@ async fn dlq_list(place: &DataDirArg, limit: usize, json: bool) -> u8 {
                 for d in &items {
                     crate::outln!(
                         "{}  receives={}  {}",
-                        d.key.as_deref().unwrap_or("<undecodable>"),
+                        inert(d.key.as_deref().unwrap_or("<undecodable>")),
                         d.receive_count,
-                        d.reason.as_deref().unwrap_or("")
+                        inert(d.reason.as_deref().unwrap_or(""))
                     );
                 }
             }
@@ -712,9 +713,8 @@ async fn status(place: &DataDirArg, json: bool) -> u8 {
         return match crate::backend::aws_depths(aws).await {
             Ok((waiting, in_flight, dead)) => {
                 if json {
-                    crate::outln!(
-                        "{}",
-                        serde_json::json!({"queue_depth": waiting, "in_flight": in_flight, "dlq_depth": dead})
+                    crate::out::json(
+                        &serde_json::json!({"queue_depth": waiting, "in_flight": in_flight, "dlq_depth": dead}),
                     );
                 } else {
                     crate::outln!(
@@ -762,9 +762,10 @@ async fn status(place: &DataDirArg, json: bool) -> u8 {
         s.total(m::REJECTED)
     );
     crate::outln!(
-        "processing processed {}  duplicates {}  superseded {}  retried {}  failed (dead-lettered) {}",
+        "processing processed {}  duplicates {}  replays refused {}  superseded {}  retried {}  failed (dead-lettered) {}",
         s.total(m::PROCESSED),
         s.total(m::DUPLICATES),
+        s.total(m::REPLAYS_REFUSED),
         s.total(m::SUPERSEDED),
         s.total(m::RETRIED),
         s.total(m::DEAD_LETTERED)
@@ -861,15 +862,15 @@ async fn reconcile(
                         report.recovery_rate * 100.0,
                         report.pages,
                         report.duration_ms,
-                        report.cursor_before.as_deref().unwrap_or("-"),
-                        report.cursor_after.as_deref().unwrap_or("-"),
+                        inert(report.cursor_before.as_deref().unwrap_or("-")),
+                        inert(report.cursor_after.as_deref().unwrap_or("-")),
                     );
                     if let Some(why) = &report.stopped {
-                        crate::outln!("  stopped early: {why}");
+                        crate::outln!("  stopped early: {}", inert(why));
                     }
                 }
                 if let Some(e) = &report.error {
-                    crate::errln!("inlet: {}: {e}", report.source);
+                    crate::errln!("inlet: {}: {}", report.source, inert(&e.to_string()));
                     code = exit::FAILURE;
                 }
             }

@@ -2,6 +2,7 @@
 //! event's timeline and (redacted) payload, replay events by key or by filter. The same
 //! on the embedded store and on a deployed stack (`--backend aws`).
 
+use crate::out::inert;
 use std::path::Path;
 
 use serde_json::json;
@@ -129,14 +130,14 @@ pub async fn list(
                 "{}  {:<14} {:<24} {}  attempts={} duplicates={}",
                 rfc3339(e.received_at),
                 r.state.as_str(),
-                e.event_type.as_deref().unwrap_or("-"),
-                e.key,
+                inert(e.event_type.as_deref().unwrap_or("-")),
+                inert(e.key.as_str()),
                 r.attempt_count,
                 r.duplicates
             );
         }
         if let Some(next) = &page.next {
-            crate::outln!("more: --after {next:?}");
+            crate::outln!("more: --after {:?}", inert(next));
         }
     }
     exit::OK

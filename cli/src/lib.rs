@@ -381,11 +381,24 @@ pub fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(log_colours())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// Colour in the text log only where a person reads it: stderr is a terminal and
+/// `NO_COLOR` is unset (<https://no-color.org>), or `CLICOLOR_FORCE` asks for it. A log
+/// redirected to a file or a pipe (`inlet dev 2> log`) gets no escape codes.
+fn log_colours() -> bool {
+    use std::io::IsTerminal as _;
+    let set = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
+    if set("CLICOLOR_FORCE") {
+        return true;
+    }
+    std::io::stderr().is_terminal() && !set("NO_COLOR")
 }
 
 /// Parse the process arguments and run.

@@ -2,6 +2,7 @@
 //! configured SQLite outboxes, on AWS the stack's outbox items (`inlet_outbox::dynamodb`)
 //! and the `OutboxFailures` queue of stream batches the publisher gave up on.
 
+use crate::out::inert;
 use std::path::Path;
 
 use serde_json::json;
@@ -63,17 +64,14 @@ fn local_status(explicit: Option<&Path>, json: bool) -> u8 {
                     })
                 })
                 .collect();
-            crate::outln!(
-                "{}",
-                serde_json::json!({
-                    "outbox": o.name.as_str(),
-                    "sqlite": o.sqlite,
-                    "pending": counts.pending,
-                    "published": counts.published,
-                    "failed": counts.failed,
-                    "failed_events": failed,
-                })
-            );
+            crate::out::json(&serde_json::json!({
+                "outbox": o.name.as_str(),
+                "sqlite": o.sqlite,
+                "pending": counts.pending,
+                "published": counts.published,
+                "failed": counts.failed,
+                "failed_events": failed,
+            }));
         } else {
             crate::outln!(
                 "outbox {}  pending {}  published {}  failed {}  ({})",
@@ -86,10 +84,10 @@ fn local_status(explicit: Option<&Path>, json: bool) -> u8 {
             for r in &failed {
                 crate::outln!(
                     "  failed {}  {}  attempts={}  {}",
-                    r.event.idempotency_key,
-                    r.event.event_type,
+                    inert(&r.event.idempotency_key),
+                    inert(&r.event.event_type),
                     r.attempts,
-                    r.last_error.as_deref().unwrap_or("")
+                    inert(r.last_error.as_deref().unwrap_or(""))
                 );
             }
         }
@@ -165,16 +163,13 @@ async fn aws_status(place: &DataDirArg, json: bool) -> u8 {
             .iter()
             .map(|i| json!({"outbox": i.outbox, "id": i.id, "idempotency_key": i.idempotency_key, "event_type": i.event_type, "created_at_ms": i.created_at}))
             .collect();
-        crate::outln!(
-            "{}",
-            json!({
-                "table": table,
-                "pending": pending,
-                "oldest_pending_age_s": oldest_age_s,
-                "stuck_events": stuck,
-                "failed_stream_batches": failed_batches,
-            })
-        );
+        crate::out::json(&json!({
+            "table": table,
+            "pending": pending,
+            "oldest_pending_age_s": oldest_age_s,
+            "stuck_events": stuck,
+            "failed_stream_batches": failed_batches,
+        }));
     } else {
         crate::outln!(
             "outbox items in {table}: pending {pending}{}  failed stream batches {failed_batches}",
@@ -183,9 +178,9 @@ async fn aws_status(place: &DataDirArg, json: bool) -> u8 {
         for i in &stuck {
             crate::outln!(
                 "  stuck {}:{}  {}  staged {} ms",
-                i.outbox,
-                i.idempotency_key,
-                i.event_type,
+                inert(&i.outbox),
+                inert(&i.idempotency_key),
+                inert(&i.event_type),
                 i.created_at
             );
         }

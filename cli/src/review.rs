@@ -1,6 +1,7 @@
 //! `inlet review`: changes held by a `manual-review` conflict rule — list them, show one
 //! with both versions, release (apply and deliver) or discard them.
 
+use crate::out::inert;
 use std::path::Path;
 
 use serde_json::json;
@@ -91,10 +92,10 @@ pub async fn list(place: &DataDirArg, limit: usize, json: bool) -> u8 {
         for r in &reviews {
             crate::outln!(
                 "{}  {}  held {}  {}",
-                r.key,
-                r.entity,
+                inert(r.key.as_str()),
+                inert(&r.entity),
                 rfc3339(r.held_at),
-                r.reason
+                inert(&r.reason)
             );
         }
     }
@@ -174,9 +175,17 @@ pub async fn resolve(
         };
         match done {
             Ok(r) if how == Resolution::Release => {
-                crate::outln!("{}: released; {} is delivered as a replay", r.key, r.entity)
+                crate::outln!(
+                    "{}: released; {} is delivered as a replay",
+                    inert(r.key.as_str()),
+                    inert(&r.entity)
+                )
             }
-            Ok(r) => crate::outln!("{}: discarded; {} keeps its state", r.key, r.entity),
+            Ok(r) => crate::outln!(
+                "{}: discarded; {} keeps its state",
+                inert(r.key.as_str()),
+                inert(&r.entity)
+            ),
             Err(e @ ReviewError::NotFound(_)) => {
                 crate::errln!("inlet: {e}");
                 code = code.max(exit::NOT_FOUND);

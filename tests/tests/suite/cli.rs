@@ -1014,3 +1014,131 @@ fn providers_lists_the_catalogue_and_check_names_a_missing_setting() {
     let (code, _, _) = inlet(&["providers", "--markdown", "--json"], dir.path());
     assert_eq!(code, 2);
 }
+
+/// A provider's text never reaches an operator's terminal raw: an event whose id, type and
+/// entity carry ANSI CSI and OSC sequences, C0 and C1 controls, a bidirectional override and
+/// 100 KB is listed with every one of them made visible and the long one cut, while the
+/// JSON output keeps the exact values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_output_is_inert() {
+    use inlet_core::signature::{HmacSpec, Scheme};
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("out.jsonl");
+    let config = format!(
+        "{}{}\n[[providers]]\nname = \"evil\"\nscheme = \"hmac\"\nsecrets = [\"evil-secret\"]\nheader = \"x-evil-signature\"\nid_pointer = \"/id\"\ntype_pointer = \"/type\"\nentity_pointer = \"/entity\"\n",
+        fast_worker_toml(5),
+        file_sink_toml(&out_path)
+    );
+    let data = dir.path().join("data");
+    let dev = Dev::start(&config, &data).await;
+    let active = "\u{1b}[2J\u{1b}[31mRED\u{7}\u{1b}]0;pwned\u{7}\u{1b}]8;;https://evil.example/\u{1b}\\link\u{9b}1m\u{0}\r\n\u{202e}gnp.exe";
+    let long = "L".repeat(100_000);
+    let event_type = format!("order{active}{long}");
+    let entity = format!("cust{active}");
+    // Keys refuse control characters (they travel in SQS attributes): the id carries the
+    // bidirectional override and a long run instead.
+    let id = format!("evt\u{202e}{}", "k".repeat(400));
+    let body = serde_json::json!({ "id": id, "type": event_type, "entity": entity }).to_string();
+    let spec = HmacSpec {
+        header: "x-evil-signature".into(),
+        ..HmacSpec::default()
+    };
+    let headers = signed(
+        &Scheme::Hmac(spec),
+        "evil-secret",
+        body.as_bytes(),
+        now_unix(),
+        "",
+    );
+    let (status, reply) = post(
+        &reqwest::Client::new(),
+        &dev.url("/webhooks/evil"),
+        &headers,
+        body.into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 202, "{reply}");
+    assert!(wait_until(Duration::from_secs(10), || read_jsonl(&out_path).len() == 1).await);
+    let d = dir.path().to_path_buf();
+    let data_s = data.to_str().unwrap().to_string();
+    let run = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--data-dir", &data_s]);
+        inlet(&all, &d)
+    };
+    let raw = |text: &str| {
+        text.chars()
+            .filter(|c| *c != '\n' && inlet_cli::out::is_active(*c))
+            .collect::<Vec<char>>()
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            run(&["events", "list"]).1.contains("delivered")
+        })
+        .await
+    );
+    for args in [
+        &["events", "list"][..],
+        &["events", "list", "--state", "delivered"],
+        &["dlq", "list"],
+        &["status"],
+        &["review", "list"],
+    ] {
+        let (code, out, err) = run(args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert_eq!(
+            raw(&out),
+            Vec::<char>::new(),
+            "{args:?} printed raw: {out:?}"
+        );
+        assert_eq!(raw(&err), Vec::<char>::new(), "{args:?} stderr raw");
+        assert!(out.len() < 20_000, "{args:?}: {} bytes", out.len());
+    }
+    let (_, listed, _) = run(&["events", "list"]);
+    assert!(listed.contains("\\u{1b}[2J"), "{listed}");
+    assert!(listed.contains("\\u{202e}"), "{listed}");
+    assert!(
+        listed.contains("chars]"),
+        "the 100 KB type is cut: {listed}"
+    );
+    assert_eq!(
+        listed.lines().count(),
+        1,
+        "a value's line break cannot forge a row"
+    );
+
+    // Machine output keeps the exact values, decodable, with nothing raw for a terminal.
+    let (code, json_out, err) = run(&["events", "list", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(raw(&json_out), Vec::<char>::new());
+    let row: serde_json::Value = serde_json::from_str(json_out.lines().next().unwrap()).unwrap();
+    assert_eq!(row["type"].as_str().unwrap(), event_type);
+    assert_eq!(row["key"].as_str().unwrap(), format!("evil:{id}"));
+    dev.stop().await;
+}
+
+/// A reader that stops early (`inlet providers --json | head -1`) ends the command quietly:
+/// status 0, no panic. The pipe's read end is closed as soon as the child starts, so its
+/// first write meets a closed pipe whatever the pipe's buffer holds.
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["providers", "--json"][..],
+        &["providers"],
+        &["providers", "--markdown"],
+    ] {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
