@@ -126,8 +126,17 @@ pub async fn list(
     } else {
         for r in &page.events {
             let e = &r.envelope;
+            // Why it ended where it did, where a cause decided (a rule, a failure, a replay).
+            let why = r
+                .attempts
+                .iter()
+                .rev()
+                .find(|a| a.state == r.state)
+                .and_then(|a| a.detail.as_deref())
+                .map(|d| format!("  {}", inert(d)))
+                .unwrap_or_default();
             crate::outln!(
-                "{}  {:<14} {:<24} {}  attempts={} duplicates={}",
+                "{}  {:<14} {:<24} {}  attempts={} duplicates={}{why}",
                 rfc3339(e.received_at),
                 r.state.as_str(),
                 inert(e.event_type.as_deref().unwrap_or("-")),

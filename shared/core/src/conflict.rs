@@ -280,6 +280,9 @@ fn judge(rule: &ConflictRule, other: &Stamp, change: &Change) -> Verdict {
         .window
         .is_none_or(|w| u128::from(age_ms.unsigned_abs()) < w.as_millis());
     let ago = humanize_ms(age_ms);
+    let window = rule.window.map_or(String::new(), |w| {
+        format!(", within its {} window", as_configured(w))
+    });
     match rule.kind {
         RuleKind::LastWriteWins => match (change.version, other.version) {
             (Some(mine), Some(theirs)) if mine < theirs => Verdict::Lose(format!(
@@ -291,7 +294,7 @@ fn judge(rule: &ConflictRule, other: &Stamp, change: &Change) -> Verdict {
         RuleKind::SourcePriority => {
             if within && rule.rank(&change.provider) > rule.rank(&other.provider) {
                 Verdict::Lose(format!(
-                    "{} outranks {} and set it {ago} ago ({})",
+                    "{} outranks {} and set it {ago} ago ({}{window})",
                     other.provider, change.provider, other.key
                 ))
             } else {
@@ -301,13 +304,22 @@ fn judge(rule: &ConflictRule, other: &Stamp, change: &Change) -> Verdict {
         RuleKind::ManualReview => {
             if within {
                 Verdict::Review(format!(
-                    "{} changed it {ago} after {} did ({})",
+                    "{} changed it {ago} after {} did ({}{window})",
                     change.provider, other.provider, other.key
                 ))
             } else {
                 Verdict::Win
             }
         }
+    }
+}
+
+/// A configured window as people write it: `1 h`, `90 min`, `45 s`.
+fn as_configured(window: Duration) -> String {
+    match window.as_secs() {
+        s if s >= 3600 && s % 3600 == 0 => format!("{} h", s / 3600),
+        s if s >= 60 && s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
     }
 }
 
@@ -449,7 +461,7 @@ mod tests {
             Decision::Supersede { rule, reason } => {
                 assert_eq!(rule, RuleKind::SourcePriority);
                 assert!(
-                    reason.contains("crm outranks shop and set it 10 min ago (crm:evt_1)"),
+                    reason.contains("crm outranks shop and set it 10 min ago (crm:evt_1, within its 1 h window)"),
                     "{reason}"
                 );
             }

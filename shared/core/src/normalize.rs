@@ -347,6 +347,21 @@ fn scalar_text(v: &Value) -> Option<String> {
 }
 
 /// A version: an integer as-is, or an RFC 3339 timestamp as Unix nanoseconds.
+/// A version as an operator reads it: a timestamp [`parse_version`] turned into Unix
+/// nanoseconds is shown as RFC 3339 again; a counter or row version as the number.
+pub fn describe_version(version: i64) -> String {
+    // Nanoseconds since 1973 or later; no counter in practice reaches 10^17.
+    const NANOS_FLOOR: i64 = 100_000_000_000_000_000;
+    if version >= NANOS_FLOOR {
+        if let Ok(t) = OffsetDateTime::from_unix_timestamp_nanos(i128::from(version)) {
+            if let Ok(text) = t.format(&time::format_description::well_known::Rfc3339) {
+                return text;
+            }
+        }
+    }
+    version.to_string()
+}
+
 pub fn parse_version(v: &Value) -> Option<i64> {
     match v {
         Value::Number(n) => n.as_i64(),

@@ -15,13 +15,14 @@ use inlet_core::headers::Headers;
 use inlet_core::ids::{EventKey, ProviderName};
 use inlet_core::metrics::{names, Metrics, NoMetrics};
 use inlet_core::normalize::{normalize, Incoming, NormalizeRules};
+use inlet_core::ports::History;
 use inlet_core::ports::{
     ConflictStore, EntityVersions, Ledger, LedgerState, Queue, Receipt, Received, Review,
     ReviewStatus,
 };
 use inlet_core::signature::Scheme;
 use inlet_core::usecase::process::{
-    settle, ConflictPolicy, Disposition, Done, ProcessSettings, Processor,
+    settle, ConflictPolicy, Disposition, Done, HistoryPolicy, ProcessSettings, Processor,
 };
 use inlet_core::usecase::review::{self, ReviewError};
 
@@ -208,6 +209,7 @@ async fn concurrent_settles_lose_no_change(c: Arc<dyn ConflictStore>) {
 
 struct Backend {
     queue: Arc<dyn Queue>,
+    history: Arc<dyn History>,
     ledger: Arc<dyn Ledger>,
     versions: Arc<dyn EntityVersions>,
     conflicts: Arc<dyn ConflictStore>,
@@ -246,6 +248,31 @@ fn received(envs: &[&Envelope]) -> Vec<Received> {
         .collect()
 }
 
+/// A disposition's outcome, without the reason it carries.
+fn done(d: &Disposition) -> &'static str {
+    match d {
+        Disposition::Ack(Done::Delivered) => "delivered",
+        Disposition::Ack(Done::Duplicate) => "duplicate",
+        Disposition::Ack(Done::Superseded { .. }) => "superseded",
+        Disposition::Ack(Done::Held { .. }) => "held",
+        Disposition::Ack(Done::ReplayRefused { .. }) => "replay refused",
+        Disposition::Retry { .. } => "retry",
+        Disposition::DeadLetter { .. } => "dead letter",
+    }
+}
+
+/// The reason the history keeps on an event's latest attempt.
+async fn reason_of(history: &dyn History, key: &str, clock: &dyn Clock) -> String {
+    let record = history.event(key, clock.now()).await.unwrap().unwrap();
+    record
+        .attempts
+        .last()
+        .unwrap()
+        .detail
+        .clone()
+        .unwrap_or_default()
+}
+
 async fn outcome(ledger: &dyn Ledger, key: &EventKey, clock: &dyn Clock) -> String {
     match ledger.lookup(key, clock.now()).await.unwrap() {
         Some(entry) => match entry.state {
@@ -267,7 +294,11 @@ async fn crm_and_shop_change_one_customer(b: Backend) {
             rules: rules(),
             store: Arc::clone(&b.conflicts),
         }),
-        history: None,
+        history: Some(HistoryPolicy {
+            store: Arc::clone(&b.history),
+            keep_payloads: true,
+            max_payload_bytes: 10_000,
+        }),
         sinks: vec![sink.clone()],
         metrics: Arc::clone(&b.metrics),
         clock: Arc::clone(&b.clock),
@@ -296,15 +327,10 @@ async fn crm_and_shop_change_one_customer(b: Backend) {
         .into_iter()
         .map(|(_, d)| d)
         .collect();
+    let outcomes: Vec<&str> = dispositions.iter().map(done).collect();
     assert_eq!(
-        dispositions,
-        [
-            Disposition::Ack(Done::Delivered),
-            Disposition::Ack(Done::Superseded),
-            Disposition::Ack(Done::Held),
-            Disposition::Ack(Done::Delivered),
-            Disposition::Ack(Done::Duplicate),
-        ]
+        outcomes,
+        ["delivered", "superseded", "held", "delivered", "duplicate"]
     );
     let delivered = |s: &Delivered| -> Vec<String> {
         s.0.lock().unwrap().iter().map(|(k, _)| k.clone()).collect()
@@ -322,6 +348,19 @@ async fn crm_and_shop_change_one_customer(b: Backend) {
         "held for review (manual-review)"
     );
     assert_eq!(outcome(l, &shop_name.key, c).await, "delivered");
+    // ... and in the event's history, in the operator's words: the rule, the scope, who
+    // won with which event, and the window.
+    assert_eq!(
+        reason_of(b.history.as_ref(), "shop:s1", c).await,
+        "superseded by source-priority on customer/42: field /email: crm outranks shop and set it 0 s ago (crm:c1, within its 1 h window)"
+    );
+    let held = reason_of(b.history.as_ref(), "shop:s2", c).await;
+    assert!(
+        held.starts_with(
+            "held for review (manual-review) on customer/42: field /phone: shop changed it"
+        ) && held.ends_with("after crm did (crm:c1, within its 24 h window)"),
+        "{held}"
+    );
 
     // The review shows both versions.
     let pending = b.conflicts.pending_reviews(10).await.unwrap();
@@ -374,7 +413,7 @@ async fn crm_and_shop_change_one_customer(b: Backend) {
     // Now the CRM changes the phone back within the day: held too, and discarded.
     let crm2 = change("crm", "c2", json!({"id": 42, "phone": "+31"}));
     let d = processor.handle_batch(&received(&[&crm2])).await;
-    assert_eq!(d[0].1, Disposition::Ack(Done::Held));
+    assert_eq!(done(&d[0].1), "held");
     let discarded = review::discard(b.conflicts.as_ref(), "crm:c2", b.clock.now())
         .await
         .unwrap();
@@ -405,6 +444,47 @@ async fn crm_and_shop_change_one_customer(b: Backend) {
         Some(json!("+32")),
         "discarding changed nothing"
     );
+
+    // An older version from the same provider is superseded by the version rule, and
+    // the history says which version was newer.
+    let crm_v5 = change("crm", "c5", json!({"id": 42, "rev": 5, "name": "Bo"}));
+    let crm_v3 = change("crm", "c3", json!({"id": 42, "rev": 3, "name": "Al"}));
+    let d = processor.handle_batch(&received(&[&crm_v5, &crm_v3])).await;
+    let outcomes: Vec<&str> = d.iter().map(|(_, d)| done(d)).collect();
+    assert_eq!(outcomes, ["delivered", "superseded"]);
+    assert_eq!(
+        reason_of(b.history.as_ref(), "crm:c3", b.clock.as_ref()).await,
+        "superseded by version: 3 of customer/42 is older than 5, already applied from crm"
+    );
+}
+
+/// The reasons as an operator reads them: `inlet events show KEY --json`, each rule's.
+fn check_reasons_in_events_show(run: impl Fn(&[&str]) -> (i32, String, String)) {
+    for (key, starts) in [
+        (
+            "shop:s1",
+            "superseded by source-priority on customer/42: field /email",
+        ),
+        (
+            "shop:s2",
+            "held for review (manual-review) on customer/42: field /phone",
+        ),
+        (
+            "crm:c3",
+            "superseded by version: 3 of customer/42 is older than 5",
+        ),
+    ] {
+        let (code, out, err) = run(&["events", "show", key, "--json"]);
+        assert_eq!(code, 0, "{key}: {err}");
+        let shown: Value = serde_json::from_str(out.trim()).unwrap();
+        let timeline = shown["timeline"].as_array().unwrap();
+        assert!(
+            timeline
+                .iter()
+                .any(|a| a["detail"].as_str().is_some_and(|d| d.starts_with(starts))),
+            "{key}: {shown}"
+        );
+    }
 }
 
 // ---- SQLite ------------------------------------------------------------------------------
@@ -441,11 +521,12 @@ async fn sqlite_concurrent_settles_lose_no_change() {
 
 #[tokio::test]
 async fn sqlite_crm_and_shop_change_one_customer() {
-    let (_dir, store, clock) = sqlite();
+    let (dir, store, clock) = sqlite();
     let metrics = Arc::new(inlet_local::LocalMetrics::new());
     let s = Arc::new(store.clone());
     crm_and_shop_change_one_customer(Backend {
         queue: s.clone(),
+        history: s.clone(),
         ledger: s.clone(),
         versions: s.clone(),
         conflicts: s,
@@ -470,9 +551,25 @@ async fn sqlite_crm_and_shop_change_one_customer() {
             .map(|c| c.value)
             .sum::<u64>()
     };
+    let data = dir.path().to_str().unwrap().to_string();
+    check_reasons_in_events_show(|args| {
+        let mut all = args.to_vec();
+        all.extend(["--data-dir", &data]);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_inlet-under-test"))
+            .args(&all)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    });
     assert_eq!(count("source-priority", "superseded"), 1);
     assert_eq!(count("manual-review", "held"), 2);
-    assert_eq!(count("source-priority", "applied"), 2);
+    // crm:c1, shop:s3 and crm:c5 (the version the stale crm:c3 lost to).
+    assert_eq!(count("source-priority", "applied"), 3);
+    assert_eq!(count("version", "superseded"), 1);
 }
 
 // ---- DynamoDB and SQS on the emulator ----------------------------------------------------
@@ -522,12 +619,11 @@ async fn dynamodb_concurrent_settles_lose_no_change() {
 async fn aws_crm_and_shop_change_one_customer() {
     let moto = inlet_tests::moto::Moto::connect().await;
     let (q, dlq) = moto.queues(5, false).await;
-    let store = Arc::new(inlet_aws::DynamoStore::new(
-        moto.dynamodb(),
-        moto.table().await,
-    ));
+    let table = moto.table().await;
+    let store = Arc::new(inlet_aws::DynamoStore::new(moto.dynamodb(), table.clone()));
     crm_and_shop_change_one_customer(Backend {
         queue: Arc::new(moto.queue(&q, &dlq)),
+        history: store.clone(),
         ledger: store.clone(),
         versions: store.clone(),
         conflicts: store,
@@ -535,6 +631,16 @@ async fn aws_crm_and_shop_change_one_customer() {
         metrics: Arc::new(NoMetrics),
     })
     .await;
+    let env = [
+        ("INLET_QUEUE_URL", q.as_str()),
+        ("INLET_DLQ_URL", dlq.as_str()),
+        ("INLET_TABLE", table.as_str()),
+    ];
+    check_reasons_in_events_show(|args| {
+        let mut all = args.to_vec();
+        all.extend(["--backend", "aws"]);
+        crate::outbox_aws::inlet_aws(&all, &moto, &env)
+    });
 }
 
 /// `inlet review` against a deployed stack: the operator's view of the same table.

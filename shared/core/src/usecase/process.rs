@@ -48,9 +48,15 @@ impl From<&WorkerConfig> for ProcessSettings {
 pub enum Done {
     Delivered,
     Duplicate,
-    Superseded,
-    /// Held for an operator by a conflict rule.
-    Held,
+    /// A newer version was applied, or a conflict rule decided against it: `reason` says
+    /// which rule, on what scope, and what won (the history keeps it).
+    Superseded {
+        reason: String,
+    },
+    /// Held for an operator by a conflict rule; `reason` as for `Superseded`.
+    Held {
+        reason: String,
+    },
     /// A replay: the same signed body was handled under another key (`reason` names it).
     ReplayRefused {
         reason: String,
@@ -274,13 +280,21 @@ impl Processor {
                 info!(key = %env.key, entity, rule = rule.as_str(), reason = %reason, "superseded by a conflict rule");
                 self.metrics
                     .incr(names::SUPERSEDED, &[("provider", env.provider.as_str())], 1);
+                let reason = format!("superseded by {} on {entity}: {reason}", rule.as_str());
                 Err(self
-                    .complete(env, Completion::SupersededBy(rule), Done::Superseded)
+                    .complete(
+                        env,
+                        Completion::SupersededBy(rule),
+                        Done::Superseded { reason },
+                    )
                     .await)
             }
-            Decision::Hold { reason, .. } => {
+            Decision::Hold { rule, reason, .. } => {
                 warn!(key = %env.key, entity, reason = %reason, "held for review");
-                Err(self.complete(env, Completion::Held, Done::Held).await)
+                let reason = format!("held for review ({}) on {entity}: {reason}", rule.as_str());
+                Err(self
+                    .complete(env, Completion::Held, Done::Held { reason })
+                    .await)
             }
         }
     }
@@ -434,11 +448,13 @@ impl Processor {
         match check {
             Ok(VersionCheck::Current) => Ok(()),
             Ok(VersionCheck::Stale { current }) => {
-                info!(key = %env.key, entity = env.entity.as_deref().unwrap_or(""), version = env.version, current, "superseded by a newer version");
+                let entity = env.entity.as_deref().unwrap_or("");
+                info!(key = %env.key, entity, version = env.version, current, "superseded by a newer version");
                 self.metrics
                     .incr(names::SUPERSEDED, &[("provider", env.provider.as_str())], 1);
+                let reason = stale_reason(env, current);
                 Err(self
-                    .complete(env, Completion::Superseded, Done::Superseded)
+                    .complete(env, Completion::Superseded, Done::Superseded { reason })
                     .await)
             }
             Err(e) => {
@@ -962,8 +978,10 @@ fn attempt_of<'a>(env: &Envelope, d: &'a Disposition) -> Option<(EventState, Opt
         }
         Disposition::Ack(Done::Delivered) => (EventState::Delivered, None),
         Disposition::Ack(Done::Duplicate) => (EventState::Duplicate, None),
-        Disposition::Ack(Done::Superseded) => (EventState::Superseded, None),
-        Disposition::Ack(Done::Held) => (EventState::Held, None),
+        Disposition::Ack(Done::Superseded { reason }) => {
+            (EventState::Superseded, Some(reason.as_str()))
+        }
+        Disposition::Ack(Done::Held { reason }) => (EventState::Held, Some(reason.as_str())),
         Disposition::Ack(Done::ReplayRefused { .. }) => {
             return Some((EventState::ReplayRefused, replay_detail(d)))
         }
@@ -982,6 +1000,18 @@ fn body_key(env: &Envelope) -> Option<crate::ids::EventKey> {
         &format!("#body-sha256:{}", env.payload_sha256),
     )
     .ok()
+}
+
+/// Why a stale version was not delivered, in the history's words.
+fn stale_reason(env: &Envelope, current: i64) -> String {
+    use crate::normalize::describe_version;
+    format!(
+        "superseded by version: {} of {} is older than {}, already applied from {}",
+        env.version.map_or_else(|| "?".into(), describe_version),
+        env.entity.as_deref().unwrap_or("the entity"),
+        describe_version(current),
+        env.provider
+    )
 }
 
 /// The history's words for a refused replay.
