@@ -77,6 +77,7 @@ kind = "http-json"
 api_base = "https://erp.example"
 url = "{api_base}/changes?after={cursor}"
 cursor = "token"
+first_cursor = "0"
 items_pointer = "/items"
 id_pointer = "/id"
 next_cursor_pointer = "/next"
@@ -173,12 +174,12 @@ fuzz_target!(|input: Input<'_>| {
         3 => {
             let _ = feeds
                 .erp_time
-                .read_page(&body, input.cursor.unwrap_or(""), req);
+                .read_page(&body, input.cursor.unwrap_or(""), None, req);
         }
         _ => {
             let _ = feeds
                 .erp_token
-                .read_page(&body, input.cursor.unwrap_or(""), req);
+                .read_page(&body, input.cursor.unwrap_or(""), None, req);
         }
     }
 });

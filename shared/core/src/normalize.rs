@@ -27,6 +27,11 @@ pub struct NormalizeRules {
     /// conflict rules, declared per entity type, apply to it).
     pub entity_type: Option<String>,
     pub version_pointer: Option<String>,
+    /// Records, not events: the key is `{id}@{version}`, the version the text at this
+    /// pointer (an updated-at time, a row version) exactly as the body has it. A webhook
+    /// provider and an `items = "records"` source that name the same pointers key one
+    /// change alike, so whichever copy comes second is a duplicate.
+    pub key_version_pointer: Option<String>,
     /// The provider preset's conventions, where the preset has them (otherwise the
     /// scheme's own rules below apply).
     pub conventions: Option<Conventions>,
@@ -35,6 +40,7 @@ pub struct NormalizeRules {
 impl NormalizeRules {
     fn any(&self) -> bool {
         self.id_pointer.is_some()
+            || self.key_version_pointer.is_some()
             || self.type_pointer.is_some()
             || self.entity_pointer.is_some()
             || self.version_pointer.is_some()
@@ -103,6 +109,15 @@ pub fn normalize(input: &Incoming<'_>, rules: &NormalizeRules) -> Result<Envelop
         None => facts.event_id,
     }
     .unwrap_or_else(|| format!("sha256-{}", sha256_hex(input.body)));
+    let event_id = match &rules.key_version_pointer {
+        Some(p) => {
+            let version = pointer(&rules.key_version_pointer).ok_or_else(|| {
+                NormalizeError::MissingField(format!("no record version at JSON pointer {p}"))
+            })?;
+            format!("{event_id}@{version}")
+        }
+        None => event_id,
+    };
     let key = EventKey::new(input.provider, &event_id)
         .map_err(|e| NormalizeError::BadEventId(e.to_string()))?;
 
@@ -674,6 +689,7 @@ mod tests {
                     type_pointer: kind,
                     entity_pointer: entity,
                     version_pointer: version,
+                    key_version_pointer: None,
                     entity_type: None,
                     conventions: None,
                 };

@@ -46,6 +46,23 @@ pub struct RawSource {
     pub updated_at_pointer: Option<String>,
     pub entity_pointer: Option<String>,
     pub next_cursor_pointer: Option<String>,
+    /// `events` (the default: each item is an event, keyed by its id) or `records` (each
+    /// item is a record's current state, keyed `{id}@{version}`).
+    pub items: Option<String>,
+    /// The item's version (an updated-at time, a row version, an ETag field): the record
+    /// key's version, and the `row-version` cursor.
+    pub version_pointer: Option<String>,
+    /// The cursor a first run sends (`token` and `row-version` cursors).
+    pub first_cursor: Option<String>,
+    /// Paging by the next link the response gives (OData `@odata.nextLink`, `__next`).
+    pub next_link_pointer: Option<String>,
+    /// The page number `{page}` starts at (page-number paging).
+    pub first_page: Option<u32>,
+    /// Request headers every call sends (a tenant id); values may be `env:`/`file:` secrets.
+    pub headers: Option<std::collections::BTreeMap<String, String>>,
+    /// Send the timestamp cursor in this header (`If-Modified-Since`, as an HTTP date)
+    /// instead of the URL.
+    pub cursor_header: Option<String>,
     pub auth: Option<String>,
     pub username: Option<String>,
     pub api_key_header: Option<String>,
@@ -89,7 +106,8 @@ pub enum SourceKind {
         resources: Vec<String>,
         api_version: String,
     },
-    HttpJson(HttpJsonSpec),
+    /// Boxed: the spec is several times the size of the other kinds.
+    HttpJson(Box<HttpJsonSpec>),
 }
 
 impl SourceKind {
@@ -109,6 +127,32 @@ pub enum CursorKind {
     Timestamp,
     /// The cursor is an opaque token from the response (`next_cursor_pointer`).
     Token,
+    /// The cursor is the highest integer row version handled (`version_pointer`), as
+    /// Exact Online's sync API's `Timestamp`: the next run asks for what came after it.
+    RowVersion,
+}
+
+/// What an item of the feed is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemKind {
+    /// An event with an id of its own: keyed `{provider}:{id}`, so a second read is a
+    /// duplicate (event logs: Stripe-like `/events`, audit feeds).
+    Events,
+    /// A record's current state: keyed `{provider}:{id}@{version}`, so an update to a
+    /// record already delivered is a new change and the same version read twice is a
+    /// duplicate ("what changed since": invoices, contacts, orders).
+    Records,
+}
+
+/// How a run pages past the first response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Paging {
+    /// The cursor itself pages (a timestamp, a token, a row version).
+    Cursor,
+    /// Follow the link at this pointer, as given, to the same host only.
+    NextLink(String),
+    /// `{page}` in the URL, from this number up, until a page is not full.
+    PageNumber { first: u32 },
 }
 
 #[derive(Debug, Clone)]
@@ -122,6 +166,13 @@ pub struct HttpJsonSpec {
     pub updated_at_pointer: Option<String>,
     pub entity_pointer: Option<String>,
     pub next_cursor_pointer: Option<String>,
+    pub items: ItemKind,
+    pub version_pointer: Option<String>,
+    pub first_cursor: Option<String>,
+    pub paging: Paging,
+    /// Sent with every request (secrets resolved; `Debug` redacts them).
+    pub headers: Vec<(String, Secret)>,
+    pub cursor_header: Option<String>,
     pub auth: AuthConfig,
 }
 
@@ -251,7 +302,9 @@ impl SourceConfig {
                     api_version: raw.api_version.clone().unwrap_or_else(|| "2024-10".into()),
                 })
             }
-            "http-json" => build_http_json(raw, env, &mut bad).map(SourceKind::HttpJson),
+            "http-json" => {
+                build_http_json(raw, env, &mut bad).map(|spec| SourceKind::HttpJson(Box::new(spec)))
+            }
             other => {
                 bad("kind", format!("unknown kind {other:?}; expected one of stripe-events, github-deliveries, shopify, http-json"));
                 None
@@ -297,20 +350,41 @@ fn build_http_json(
         );
         None
     })?;
-    if !url.contains("{cursor}") {
-        bad("url", "must contain {cursor}".into());
-    }
     let cursor = match raw.cursor.as_deref().unwrap_or("timestamp") {
         "timestamp" => CursorKind::Timestamp,
         "token" => CursorKind::Token,
+        "row-version" => CursorKind::RowVersion,
         other => {
             bad(
                 "cursor",
-                format!("{other:?} is not one of timestamp, token"),
+                format!("{other:?} is not one of timestamp, token, row-version"),
             );
             CursorKind::Timestamp
         }
     };
+    match (&raw.cursor_header, url.contains("{cursor}")) {
+        (None, false) => bad(
+            "url",
+            "never sends the cursor: put {cursor} in it (or set cursor_header)".into(),
+        ),
+        (Some(_), true) => bad(
+            "cursor_header",
+            "the URL already carries {cursor}; send the cursor in one place".into(),
+        ),
+        (Some(h), false) => {
+            if cursor != CursorKind::Timestamp {
+                bad(
+                    "cursor_header",
+                    "carries a timestamp cursor as an HTTP date; it needs cursor = \"timestamp\""
+                        .into(),
+                );
+            }
+            if !is_header_name(h) {
+                bad("cursor_header", format!("{h:?} is not an HTTP header name"));
+            }
+        }
+        (None, true) => {}
+    }
     let pointer = |field: &str, v: &Option<String>, bad: &mut dyn FnMut(&str, String)| {
         if let Some(ptr) = v {
             if !ptr.is_empty() && !ptr.starts_with('/') {
@@ -325,6 +399,100 @@ fn build_http_json(
     let updated_at_pointer = pointer("updated_at_pointer", &raw.updated_at_pointer, bad);
     let entity_pointer = pointer("entity_pointer", &raw.entity_pointer, bad);
     let next_cursor_pointer = pointer("next_cursor_pointer", &raw.next_cursor_pointer, bad);
+    let version_pointer = pointer("version_pointer", &raw.version_pointer, bad);
+    let next_link_pointer = pointer("next_link_pointer", &raw.next_link_pointer, bad);
+    let items = match raw.items.as_deref().unwrap_or("events") {
+        "events" => ItemKind::Events,
+        "records" => ItemKind::Records,
+        other => {
+            bad("items", format!("{other:?} is not one of events, records"));
+            ItemKind::Events
+        }
+    };
+    // A record's version: its own pointer, else its updated-at time.
+    let version_pointer = version_pointer.or_else(|| {
+        (items == ItemKind::Records || cursor == CursorKind::RowVersion)
+            .then(|| updated_at_pointer.clone())
+            .flatten()
+    });
+    if items == ItemKind::Records && version_pointer.is_none() {
+        bad(
+            "version_pointer",
+            "is required with items = \"records\" (or updated_at_pointer): a record's key is its id and version".into(),
+        );
+    }
+    if cursor == CursorKind::RowVersion && raw.version_pointer.is_none() {
+        bad(
+            "version_pointer",
+            "is required with cursor = \"row-version\": it points at each item's integer row version".into(),
+        );
+    }
+    if cursor != CursorKind::Token && next_cursor_pointer.is_some() {
+        bad(
+            "next_cursor_pointer",
+            "only applies to cursor = \"token\"".into(),
+        );
+    }
+    match (cursor, &raw.first_cursor) {
+        (CursorKind::Token | CursorKind::RowVersion, None) => bad(
+            "first_cursor",
+            "is required with this cursor: the value a first run sends (a row version such as \"0\", or the API's first token)".into(),
+        ),
+        (CursorKind::RowVersion, Some(v)) if v.parse::<i64>().is_err() => bad(
+            "first_cursor",
+            format!("{v:?} is not an integer row version"),
+        ),
+        (CursorKind::Timestamp, Some(_)) => bad(
+            "first_cursor",
+            "a timestamp cursor starts lookback_secs back; first_cursor does not apply".into(),
+        ),
+        _ => {}
+    }
+    let paging = match (&next_link_pointer, url.contains("{page}")) {
+        (Some(_), true) => {
+            bad(
+                "next_link_pointer",
+                "page by next links or by {page} in the URL, not both".into(),
+            );
+            Paging::Cursor
+        }
+        (Some(p), false) => Paging::NextLink(p.clone()),
+        (None, true) => Paging::PageNumber {
+            first: raw.first_page.unwrap_or(1),
+        },
+        (None, false) => {
+            if raw.first_page.is_some() {
+                bad("first_page", "applies only with {page} in the URL".into());
+            }
+            Paging::Cursor
+        }
+    };
+    if cursor == CursorKind::Token && paging != Paging::Cursor {
+        bad(
+            "cursor",
+            "a token cursor pages by itself; next links and {page} apply to timestamp and row-version cursors".into(),
+        );
+    }
+    let mut headers = Vec::new();
+    for (name, value) in raw.headers.iter().flatten() {
+        let at = format!("headers.{name}");
+        if !is_header_name(name) {
+            bad(&at, format!("{name:?} is not an HTTP header name"));
+            continue;
+        }
+        let reserved = ["authorization", "host", "content-length"];
+        if reserved.contains(&name.to_ascii_lowercase().as_str()) {
+            bad(&at, "is set by Inlet (use auth for credentials)".into());
+            continue;
+        }
+        match secret::resolve(value, env) {
+            Ok(v) if v.expose().chars().any(char::is_control) => {
+                bad(&at, "contains a control character".into())
+            }
+            Ok(v) => headers.push((name.clone(), v)),
+            Err(e) => bad(&at, e.to_string()),
+        }
+    }
     if cursor == CursorKind::Timestamp && updated_at_pointer.is_none() {
         bad(
             "updated_at_pointer",
@@ -346,7 +514,26 @@ fn build_http_json(
             None
         }
     };
-    let auth = match raw.auth.as_deref().unwrap_or("none") {
+    let auth_kind = raw.auth.as_deref().unwrap_or("none");
+    // Settings the chosen auth would silently ignore are refused: a config that cannot
+    // work fails `inlet check`, not the first run at the provider.
+    for (field, set, applies) in [
+        (
+            "api_key_header",
+            raw.api_key_header.is_some(),
+            auth_kind == "api-key",
+        ),
+        ("username", raw.username.is_some(), auth_kind == "basic"),
+        ("token_url", raw.token_url.is_some(), auth_kind == "oauth2"),
+        ("client_id", raw.client_id.is_some(), auth_kind == "oauth2"),
+        ("scope", raw.scope.is_some(), auth_kind == "oauth2"),
+        ("api_key", raw.api_key.is_some(), auth_kind != "none"),
+    ] {
+        if set && !applies {
+            bad(field, format!("does not apply to auth = {auth_kind:?}"));
+        }
+    }
+    let auth = match auth_kind {
         "none" => AuthConfig::None,
         "bearer" => AuthConfig::Bearer(key(bad)?),
         "basic" => AuthConfig::Basic {
@@ -392,6 +579,21 @@ fn build_http_json(
         updated_at_pointer,
         entity_pointer,
         next_cursor_pointer,
+        items,
+        version_pointer,
+        first_cursor: raw.first_cursor.clone(),
+        paging,
+        headers,
+        cursor_header: raw.cursor_header.clone(),
         auth,
     })
+}
+
+/// An HTTP header name (RFC 9110 token characters, as configs use them).
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }

@@ -17,6 +17,7 @@ mod model;
 mod outbox_aws;
 mod pipeline;
 mod reconcile;
+mod records;
 mod replay;
 mod sources;
 mod webhook_http;

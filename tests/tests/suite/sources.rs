@@ -388,6 +388,7 @@ kind = "http-json"
 api_base = {base:?}
 url = "{{api_base}}/changes?cursor={{cursor}}&limit={{limit}}"
 cursor = "token"
+first_cursor = "0"
 items_pointer = "/result/items"
 id_pointer = "/uuid"
 type_pointer = "/event"
