@@ -16,6 +16,7 @@ use inlet_local::StoreOptions;
 use crate::backend::{BackendKind, Ports};
 use crate::config_file::{self, LoadError};
 use crate::dev::{self, DevOptions};
+use crate::outbox::ById;
 use crate::review::Resolution;
 use crate::{exit, Command, DataDirArg, DlqAction, EventsAction, OutboxAction, ReviewAction};
 
@@ -59,9 +60,31 @@ pub async fn run(command: Command) -> u8 {
                     config,
                     data_dir,
                     older_than,
+                    ids,
                 }),
             ..
-        } => crate::outbox::redrive(config.config.as_deref(), &data_dir, older_than).await,
+        } if ids.is_empty() => {
+            crate::outbox::redrive(config.config.as_deref(), &data_dir, older_than).await
+        }
+        Command::Outbox {
+            action:
+                Some(OutboxAction::Redrive {
+                    config,
+                    data_dir,
+                    ids,
+                    ..
+                }),
+            ..
+        } => crate::outbox::by_id(config.config.as_deref(), &data_dir, &ids, ById::Redrive).await,
+        Command::Outbox {
+            action:
+                Some(OutboxAction::Discard {
+                    config,
+                    data_dir,
+                    ids,
+                }),
+            ..
+        } => crate::outbox::by_id(config.config.as_deref(), &data_dir, &ids, ById::Discard).await,
         Command::Dlq { action } => match action {
             DlqAction::List {
                 data_dir,

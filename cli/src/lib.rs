@@ -328,6 +328,19 @@ pub enum OutboxAction {
         /// be on their way through the stream).
         #[arg(long, default_value_t = 300)]
         older_than: u64,
+        /// Only these failed events, by id (an item that could not become an event, once
+        /// the application has fixed it); items marked failed are otherwise passed by.
+        #[arg(long = "id")]
+        ids: Vec<String>,
+    },
+    /// Remove failed events for good, by id (they will never be published).
+    Discard {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+        #[arg(long = "id", required = true)]
+        ids: Vec<String>,
     },
 }
 

@@ -28,6 +28,98 @@ pub async fn redrive(explicit: Option<&Path>, place: &DataDirArg, older_than_sec
     }
 }
 
+/// What `redrive --id` and `discard --id` do with one failed event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ById {
+    Redrive,
+    Discard,
+}
+
+/// Redrive or discard failed events by id: every configured outbox locally, the stack's
+/// table on AWS. Exit 4 when an id matched no failed event.
+pub async fn by_id(explicit: Option<&Path>, place: &DataDirArg, ids: &[String], what: ById) -> u8 {
+    let now_ms = unix_millis(OffsetDateTime::now_utc());
+    let mut code = exit::OK;
+    let mut report = |id: &str, result: Result<Option<String>, String>| match result {
+        Ok(Some(done)) => crate::outln!("{}: {done}", inert(id)),
+        Ok(None) => {
+            crate::errln!("inlet: no failed outbox event {}", inert(id));
+            if code == exit::OK {
+                code = exit::NOT_FOUND;
+            }
+        }
+        Err(e) => {
+            crate::errln!("inlet: outbox event {}: {}", inert(id), inert(&e));
+            code = exit::FAILURE;
+        }
+    };
+    match place.backend {
+        BackendKind::Local => {
+            let (_, config) = match load_config(explicit) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            for id in ids {
+                let mut result = Ok(None);
+                for o in &config.outboxes {
+                    let done =
+                        inlet_outbox::sqlite::Drain::open(Path::new(&o.sqlite)).and_then(|d| {
+                            match what {
+                                ById::Redrive => d.retry_failed_id(id, now_ms),
+                                ById::Discard => d.discard_failed(id),
+                            }
+                        });
+                    match done {
+                        Ok(true) => {
+                            result = Ok(Some(match what {
+                                ById::Redrive => format!("outbox {}: pending again", o.name),
+                                ById::Discard => format!("outbox {}: discarded", o.name),
+                            }));
+                            break;
+                        }
+                        Ok(false) => {}
+                        Err(e) => result = Err(e.to_string()),
+                    }
+                }
+                report(id, result);
+            }
+        }
+        BackendKind::Aws => {
+            let ports = match open_ports(place, true).await {
+                Ok(p) => p,
+                Err(c) => return c,
+            };
+            let Some(h) = ports.aws.clone() else {
+                return exit::FAILURE;
+            };
+            let db = aws_sdk_dynamodb::Client::new(&h.sdk);
+            let table = &h.resources.table;
+            for id in ids {
+                let result = match what {
+                    ById::Redrive => inlet_outbox::dynamodb::redrive_failed(
+                        &db,
+                        table,
+                        ports.queue.as_ref(),
+                        id,
+                        now_ms,
+                    )
+                    .await
+                    .map(|key| Some(format!("published as {key}"))),
+                    ById::Discard => inlet_outbox::dynamodb::discard_failed(&db, table, id)
+                        .await
+                        .map(|()| Some("discarded".to_string())),
+                };
+                let result = match result {
+                    Err(inlet_outbox::OutboxError::Invalid(m)) if m.starts_with("no ") => Ok(None),
+                    other => other.map_err(|e| e.to_string()),
+                };
+                report(id, result);
+            }
+        }
+    }
+    code
+}
+
 /// The failed events listed per outbox.
 const FAILED_SHOWN: usize = 20;
 
@@ -141,34 +233,43 @@ async fn aws_status(place: &DataDirArg, json: bool) -> u8 {
         let stuck =
             inlet_outbox::dynamodb::pending(&db, table, now_ms - STUCK_AFTER_MS, FAILED_SHOWN)
                 .await?;
-        Ok::<_, inlet_outbox::OutboxError>((pending, oldest, stuck))
+        let failed = inlet_outbox::dynamodb::failed(&db, table, FAILED_SHOWN).await?;
+        Ok::<_, inlet_outbox::OutboxError>((pending, oldest, stuck, failed))
     };
-    let (pending, oldest, stuck) = match read.await {
+    let (pending, oldest, stuck, failed) = match read.await {
         Ok(r) => r,
         Err(e) => {
             crate::errln!("inlet: {e}");
             return exit::FAILURE;
         }
     };
-    let failed_batches = match failed_batches(&h).await {
-        Ok(n) => n,
+    let batches = match failure_batches(&h).await {
+        Ok(b) => b,
         Err(e) => {
             crate::errln!("inlet: {e:#}");
             return exit::FAILURE;
         }
     };
+    let failed_batches = batches.len();
     let oldest_age_s = oldest.map(|ms| (now_ms - ms).max(0) / 1000);
     if json {
         let stuck: Vec<_> = stuck
             .iter()
             .map(|i| json!({"outbox": i.outbox, "id": i.id, "idempotency_key": i.idempotency_key, "event_type": i.event_type, "created_at_ms": i.created_at}))
             .collect();
+        let failed: Vec<_> = failed
+            .iter()
+            .map(|f| json!({"pk": f.pk, "id": f.id(), "outbox": f.outbox, "idempotency_key": f.idempotency_key, "reason": f.reason, "failed_at_ms": f.failed_at_ms}))
+            .collect();
+        let batches: Vec<_> = batches.iter().map(FailedBatch::to_json).collect();
         crate::out::json(&json!({
             "table": table,
             "pending": pending,
             "oldest_pending_age_s": oldest_age_s,
             "stuck_events": stuck,
+            "failed_events": failed,
             "failed_stream_batches": failed_batches,
+            "failed_batches": batches,
         }));
     } else {
         crate::outln!(
@@ -186,6 +287,27 @@ async fn aws_status(place: &DataDirArg, json: bool) -> u8 {
         }
         if failed_batches > 0 || !stuck.is_empty() {
             crate::outln!("  `inlet outbox redrive --backend aws` publishes them");
+        }
+        for b in &batches {
+            crate::outln!(
+                "  failed batch  shard {}  sequence {}..{}  records {}  arrived {}..{}  (redrive publishes its items once they are {} s old)",
+                inert(b.shard.as_deref().unwrap_or("?")),
+                inert(b.first_sequence.as_deref().unwrap_or("?")),
+                inert(b.last_sequence.as_deref().unwrap_or("?")),
+                b.size.map_or("?".into(), |n| n.to_string()),
+                inert(b.first_arrival.as_deref().unwrap_or("?")),
+                inert(b.last_arrival.as_deref().unwrap_or("?")),
+                STUCK_AFTER_MS / 1000
+            );
+        }
+        for f in &failed {
+            crate::outln!(
+                "  failed {}:{}  {}  (fix it, then `inlet outbox redrive --id {} --backend aws`, or discard it)",
+                inert(f.outbox.as_deref().unwrap_or("?")),
+                inert(f.idempotency_key.as_deref().unwrap_or(f.id())),
+                inert(&f.reason),
+                inert(f.id())
+            );
         }
     }
     exit::OK
@@ -286,6 +408,109 @@ pub async fn failed_batches(h: &AwsHandles) -> anyhow::Result<u64> {
             .unwrap_or(0)
     };
     Ok(n(A::ApproximateNumberOfMessages) + n(A::ApproximateNumberOfMessagesNotVisible))
+}
+
+/// One stream batch the publisher gave up on, from its on-failure record
+/// (`DDBStreamBatchInfo`): which shard, which sequence range, when its records arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedBatch {
+    pub shard: Option<String>,
+    pub first_sequence: Option<String>,
+    pub last_sequence: Option<String>,
+    pub size: Option<u64>,
+    pub first_arrival: Option<String>,
+    pub last_arrival: Option<String>,
+}
+
+impl FailedBatch {
+    fn parse(body: &str) -> FailedBatch {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        let info = |k: &str| {
+            v.pointer(&format!("/DDBStreamBatchInfo/{k}"))
+                .and_then(|x| x.as_str())
+                .map(|x| x.chars().take(200).collect::<String>())
+        };
+        FailedBatch {
+            shard: info("shardId"),
+            first_sequence: info("startSequenceNumber"),
+            last_sequence: info("endSequenceNumber"),
+            size: v
+                .pointer("/DDBStreamBatchInfo/batchSize")
+                .and_then(|x| x.as_u64()),
+            first_arrival: info("approximateArrivalOfFirstRecord"),
+            last_arrival: info("approximateArrivalOfLastRecord"),
+        }
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        json!({
+            "shard": self.shard,
+            "start_sequence": self.first_sequence,
+            "end_sequence": self.last_sequence,
+            "batch_size": self.size,
+            "first_record_at": self.first_arrival,
+            "last_record_at": self.last_arrival,
+        })
+    }
+}
+
+/// The most failed batches one listing reads.
+const BATCHES_SHOWN: usize = 100;
+
+/// The failed stream batches, read without consuming them: every message is received once
+/// (by id, so a message seen again is not counted twice), then made visible again.
+pub async fn failure_batches(h: &AwsHandles) -> anyhow::Result<Vec<FailedBatch>> {
+    let Some(url) = &h.resources.outbox_failures_url else {
+        return Ok(Vec::new());
+    };
+    let sqs = aws_sdk_sqs::Client::new(&h.sdk);
+    let mut seen = std::collections::HashSet::new();
+    let mut batches = Vec::new();
+    let mut receipts = Vec::new();
+    let mut empty_polls = 0;
+    while batches.len() < BATCHES_SHOWN && empty_polls < 2 {
+        let got = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(30)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "SQS ReceiveMessage (OutboxFailures): {}",
+                    inlet_aws::error::describe(&e)
+                )
+            })?;
+        let messages = got.messages.unwrap_or_default();
+        // A short poll samples some of SQS's servers: one empty answer is not the end.
+        empty_polls = if messages.is_empty() {
+            empty_polls + 1
+        } else {
+            0
+        };
+        for m in messages {
+            if let Some(r) = m.receipt_handle.clone() {
+                receipts.push(r);
+            }
+            if seen.insert(m.message_id.clone().unwrap_or_default()) {
+                batches.push(FailedBatch::parse(m.body.as_deref().unwrap_or("")));
+            }
+        }
+    }
+    for r in receipts {
+        // Visible again at once: listing is not handling. A failure here only delays the
+        // message's next listing by the 30 s it is hidden.
+        let _ = sqs
+            .change_message_visibility()
+            .queue_url(url)
+            .receipt_handle(r)
+            .visibility_timeout(0)
+            .send()
+            .await;
+    }
+    Ok(batches)
 }
 
 /// The OutboxFailures queue's messages, each hidden for 30 s by the receive.

@@ -73,6 +73,40 @@ fn envelope_of(record: &EventRecord) -> Result<(inlet_core::envelope::Envelope, 
     item.into_envelope().map_err(|e| e.to_string())
 }
 
+/// A stream record's string attribute, read leniently (the item may be broken).
+fn text(item: &serde_dynamo::Item, name: &str) -> Option<String> {
+    item.get(name)
+        .and_then(|v| serde_dynamo::from_attribute_value::<_, String>(v.clone()).ok())
+}
+
+/// An item that can never become an event as staged: marked `failed` with the reason
+/// (out of the pending index, so `inlet outbox redrive` passes it by), and its image
+/// parked in the DLQ named `outbox:{outbox}:{idempotency key or id}`, the reason naming
+/// the outbox, the item and what is wrong.
+async fn park(deps: &Deps, record: &EventRecord, reason: &str, now_ms: i64) -> Outcome {
+    let pk = text(&record.change.keys, "pk").unwrap_or_default();
+    let image = &record.change.new_image;
+    let outbox = text(image, "outbox").unwrap_or_else(|| "?".into());
+    let id = pk.trim_start_matches(inlet_outbox::dynamodb::PK_PREFIX);
+    let name = text(image, "idempotency_key").unwrap_or_else(|| id.to_string());
+    let key = format!("outbox:{outbox}:{name}");
+    let reason = format!("outbox {outbox} item {pk}: {reason}");
+    warn!(key = %key, reason = %reason, "outbox item marked failed and parked in the DLQ");
+    deps.metrics.incr(names::UNPUBLISHABLE, &[], 1);
+    if let Err(e) =
+        inlet_outbox::dynamodb::mark_unpublishable(&deps.db, &deps.table, &pk, &reason, now_ms)
+            .await
+    {
+        warn!(key = %key, error = %e, "outbox item not marked failed; the stream retries it");
+        return Outcome::Retry;
+    }
+    let raw = serde_json::to_string(image).unwrap_or_default();
+    match deps.queue.send_to_dlq(&raw, Some(&key), &reason).await {
+        Ok(()) => Outcome::Parked,
+        Err(_) => Outcome::Retry,
+    }
+}
+
 async fn publish(deps: &Deps, record: &EventRecord, now_ms: i64) -> Outcome {
     // The event source mapping's filter sends only outbox inserts; anything else is not ours.
     let is_outbox = record
@@ -86,15 +120,7 @@ async fn publish(deps: &Deps, record: &EventRecord, now_ms: i64) -> Outcome {
     }
     let (envelope, id) = match envelope_of(record) {
         Ok(e) => e,
-        Err(reason) => {
-            let raw = serde_json::to_string(&record.change.new_image).unwrap_or_default();
-            warn!(reason = %reason, "outbox item parked in the DLQ");
-            deps.metrics.incr(names::UNPUBLISHABLE, &[], 1);
-            return match deps.queue.send_to_dlq(&raw, None, &reason).await {
-                Ok(()) => Outcome::Parked,
-                Err(_) => Outcome::Retry,
-            };
-        }
+        Err(reason) => return park(deps, record, &reason, now_ms).await,
     };
     if let Err(e) = deps.queue.send(&envelope).await {
         warn!(key = %envelope.key, error = %e, "outbox event not enqueued; the stream retries it");

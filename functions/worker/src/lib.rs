@@ -220,7 +220,7 @@ async fn resolve(deps: &Deps, m: &SqsMessage) -> Result<(String, Received), bool
     let received = Received {
         receipt: Receipt(m.receipt_handle.clone().unwrap_or_default()),
         receive_count,
-        envelope: Envelope::from_json(body.as_bytes()).map_err(|e| e.to_string()),
+        envelope: Envelope::decode(body.as_bytes()),
     };
     Ok((raw, received))
 }

@@ -198,7 +198,7 @@ impl Queue for SqsQueue {
                 .and_then(|a| a.get(KEY_ATTRIBUTE))
                 .and_then(|v| v.string_value.clone());
             let envelope = match self.resolve(&raw).await {
-                Ok(body) => Envelope::from_json(body.as_bytes()).map_err(|e| e.to_string()),
+                Ok(body) => Envelope::decode(body.as_bytes()),
                 // A pointer whose chunks are gone cannot get better: hand it over as
                 // undecodable so the worker dead-letters it with the reason.
                 Err(StoreError::Invalid(reason)) => Err(reason),

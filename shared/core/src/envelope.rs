@@ -99,6 +99,31 @@ impl Envelope {
     }
 }
 
+impl Envelope {
+    /// A queue message's body as an envelope, or why it is not one, in words an operator
+    /// can act on. The outbox publisher parks an item that can never become an event in the
+    /// DLQ as its raw DynamoDB image; redriven, it would only fail to decode again, so the
+    /// reason says so and names the fix.
+    pub fn decode(body: &[u8]) -> Result<Self, String> {
+        Self::from_json(body).map_err(|e| match parked_outbox_item(body) {
+            Some(pk) => {
+                let id = pk.trim_start_matches("O#");
+                format!(
+                    "outbox item {pk} cannot be published (redriving its dead letter cannot change that): fix the item in the table, then `inlet outbox redrive --id {id} --backend aws`, or `inlet outbox discard --id {id} --backend aws`"
+                )
+            }
+            None => e.to_string(),
+        })
+    }
+}
+
+/// The partition key of a raw outbox item image (`{"pk":{"S":"O#…"},…}`), if `body` is one.
+fn parked_outbox_item(body: &[u8]) -> Option<String> {
+    let image: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let pk = image.pointer("/pk/S")?.as_str()?;
+    pk.starts_with("O#").then(|| pk.chars().take(200).collect())
+}
+
 impl std::fmt::Debug for Envelope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Envelope")

@@ -766,7 +766,7 @@ impl Queue for Store {
                 receipt: Receipt(receipt),
                 receive_count,
                 envelope: match body {
-                    Some(body) => Envelope::from_json(&body).map_err(|e| e.to_string()),
+                    Some(body) => Envelope::decode(&body),
                     None => Err("the message's body is missing from the store".into()),
                 },
             })

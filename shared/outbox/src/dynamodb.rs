@@ -25,7 +25,8 @@
 //! ```
 //!
 //! Item layout (one item per event): `pk = O#{id}`, the event's fields, `outbox`,
-//! `status` (`pending` → `published`), `attempts`, `created_at` and `published_at` (Unix
+//! `status` (`pending` → `published`; `failed` with `last_error` and `failed_at` when it can
+//! never become an event as staged), `attempts`, `created_at` and `published_at` (Unix
 //! ms), and `ttl` (Unix seconds, [`RETENTION_SECS`] after staging). Until it is published
 //! an item also carries `pq = "outbox"` and `pa` (= `created_at`), the keys of the table's
 //! sparse [`PENDING_INDEX`]: what was staged and never published (the stream gave up on
@@ -45,6 +46,10 @@ pub const PK_PREFIX: &str = "O#";
 pub const PENDING_INDEX: &str = "pending";
 /// The index partition of unpublished outbox items.
 const PENDING_QUEUE: &str = "outbox";
+/// The index partition of items that can never become an event as they are (their
+/// payload is not JSON, a field is missing): out of the pending partition, so `pending`
+/// and `redrive` pass them by, and listed with their reason until fixed or discarded.
+const FAILED_QUEUE: &str = "outbox-failed";
 /// How long a staged event's item is kept (the table's TTL deletes it after).
 pub const RETENTION_SECS: i64 = 7 * 86_400;
 /// DynamoDB's item limit is 400 KB, names and values included
@@ -345,4 +350,181 @@ pub async fn republish(
         })?;
     mark_published(client, table, &id, now_ms).await?;
     Ok(envelope.key.to_string())
+}
+
+/// An item that could not become an event, as an operator sees it. Read leniently: the
+/// item is broken by definition, so only `pk` is certain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedItem {
+    pub pk: String,
+    pub outbox: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub reason: String,
+    pub failed_at_ms: i64,
+}
+
+impl FailedItem {
+    /// The event id `--id` takes (`pk` without its prefix).
+    pub fn id(&self) -> &str {
+        self.pk.trim_start_matches(PK_PREFIX)
+    }
+
+    fn from_item(item: &HashMap<String, AttributeValue>) -> Option<FailedItem> {
+        let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+        Some(FailedItem {
+            pk: text("pk")?,
+            outbox: text("outbox"),
+            idempotency_key: text("idempotency_key"),
+            reason: text("last_error").unwrap_or_default(),
+            failed_at_ms: item
+                .get("failed_at")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0),
+        })
+    }
+}
+
+/// Mark the pending item `pk` failed with `reason`: `status = failed`, moved from the
+/// pending partition of the index to the failed one. An item that is gone or no longer
+/// pending (published meanwhile) is left alone: returns whether it was marked.
+pub async fn mark_unpublishable(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pk: &str,
+    reason: &str,
+    now_ms: i64,
+) -> Result<bool, OutboxError> {
+    let reason: String = reason.chars().take(1_000).collect();
+    let out = client
+        .update_item()
+        .table_name(table)
+        .key("pk", s(pk))
+        .update_expression(
+            "SET #st = :failed, last_error = :reason, failed_at = :now, pq = :failedq, pa = :now",
+        )
+        .condition_expression("attribute_exists(pk) AND #st = :pending")
+        .expression_attribute_names("#st", "status")
+        .expression_attribute_values(":failed", s(Status::Failed.as_str()))
+        .expression_attribute_values(":pending", s(Status::Pending.as_str()))
+        .expression_attribute_values(":reason", s(&reason))
+        .expression_attribute_values(":now", n(now_ms))
+        .expression_attribute_values(":failedq", s(FAILED_QUEUE))
+        .send()
+        .await;
+    match out {
+        Ok(_) => Ok(true),
+        Err(e) if is_condition_failure(&e) => Ok(false),
+        Err(e) => Err(OutboxError::Store {
+            message: format!("DynamoDB UpdateItem (outbox {pk} failed) failed"),
+            source: Box::new(e),
+        }),
+    }
+}
+
+fn is_condition_failure<R>(
+    e: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+        R,
+    >,
+) -> bool {
+    e.as_service_error()
+        .is_some_and(|e| e.is_conditional_check_failed_exception())
+}
+
+/// Up to `limit` failed items, oldest failure first.
+pub async fn failed(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    limit: usize,
+) -> Result<Vec<FailedItem>, OutboxError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    while items.len() < limit {
+        let out = client
+            .query()
+            .table_name(table)
+            .index_name(PENDING_INDEX)
+            .key_condition_expression("pq = :failed")
+            .expression_attribute_values(":failed", s(FAILED_QUEUE))
+            .limit(
+                i32::try_from(limit - items.len())
+                    .unwrap_or(i32::MAX)
+                    .min(100),
+            )
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(|e| OutboxError::Store {
+                message: "DynamoDB Query (failed outbox items) failed".into(),
+                source: Box::new(e),
+            })?;
+        items.extend(
+            out.items
+                .unwrap_or_default()
+                .iter()
+                .filter_map(FailedItem::from_item),
+        );
+        match out.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => break,
+        }
+    }
+    items.truncate(limit);
+    Ok(items)
+}
+
+/// Publish the failed item of event `id` once the application has fixed it: it must
+/// parse now, or the answer says why it still cannot become an event (and it stays
+/// failed). Returns its key in the pipeline.
+pub async fn redrive_failed(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    queue: &dyn inlet_core::ports::Queue,
+    id: &str,
+    now_ms: i64,
+) -> Result<String, OutboxError> {
+    let item = get(client, table, id)
+        .await?
+        .ok_or_else(|| OutboxError::Invalid(format!("no outbox item {id}")))?;
+    let still = |e: &dyn std::fmt::Display| {
+        OutboxError::Invalid(format!(
+            "outbox item {id} still cannot become an event: {e}"
+        ))
+    };
+    let stored: StoredItem = serde_dynamo::from_item(item).map_err(|e| still(&e))?;
+    // Checked before anything is sent: a broken item stays failed, untouched.
+    stored.clone().into_envelope().map_err(|e| still(&e))?;
+    republish(client, table, queue, stored, now_ms).await
+}
+
+/// Remove the failed item of event `id` (it will never be published). Only a failed item:
+/// a pending or published one is refused.
+pub async fn discard_failed(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    id: &str,
+) -> Result<(), OutboxError> {
+    let out = client
+        .delete_item()
+        .table_name(table)
+        .key("pk", s(&format!("{PK_PREFIX}{id}")))
+        .condition_expression("#st = :failed")
+        .expression_attribute_names("#st", "status")
+        .expression_attribute_values(":failed", s(Status::Failed.as_str()))
+        .send()
+        .await;
+    match out {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Err(OutboxError::Invalid(format!("no failed outbox item {id}")))
+        }
+        Err(e) => Err(OutboxError::Store {
+            message: format!("DynamoDB DeleteItem (outbox {id}) failed"),
+            source: Box::new(e),
+        }),
+    }
 }

@@ -264,6 +264,29 @@ impl Drain {
             .execute(params![now_ms])?)
     }
 
+    /// Give one `failed` event another round (after the application fixed it): back to
+    /// `pending`, due at `now_ms`. Returns whether there was such an event.
+    pub fn retry_failed_id(&self, id: &str, now_ms: i64) -> Result<bool, OutboxError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "UPDATE inlet_outbox SET status = 'pending', attempts = 0, next_attempt_at = ?2
+                 WHERE id = ?1 AND status = 'failed'",
+            )?
+            .execute(params![id, now_ms])?
+            == 1)
+    }
+
+    /// Remove one `failed` event for good (it will never be published). Returns whether
+    /// there was such an event; a pending or published one is left alone.
+    pub fn discard_failed(&self, id: &str) -> Result<bool, OutboxError> {
+        Ok(self
+            .conn
+            .prepare_cached("DELETE FROM inlet_outbox WHERE id = ?1 AND status = 'failed'")?
+            .execute(params![id])?
+            == 1)
+    }
+
     /// Delete published events older than `before_ms` (their keys may then be staged again).
     pub fn purge_published(&self, before_ms: i64) -> Result<usize, OutboxError> {
         Ok(self

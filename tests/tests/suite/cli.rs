@@ -140,6 +140,38 @@ fn outbox_shows_counts_and_why_events_failed() {
         out.contains("outbox shop  pending 1  published 1  failed 0"),
         "{out}"
     );
+    // By id: a failed event pending again, or discarded for good; an id that names no
+    // failed event exits 4.
+    let c = cfg.to_str().unwrap();
+    drain
+        .mark_failed(&bad.id, "payload is not JSON", 3, 1)
+        .unwrap();
+    let (code, out, err) = inlet(
+        &["outbox", "redrive", "--config", c, "--id", &bad.id],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("outbox shop: pending again"), "{out}");
+    assert_eq!(
+        drain.get(&bad.id).unwrap().unwrap().status,
+        inlet_outbox::Status::Pending
+    );
+    drain
+        .mark_failed(&bad.id, "payload is not JSON", 4, 1)
+        .unwrap();
+    let (code, out, err) = inlet(
+        &["outbox", "discard", "--config", c, "--id", &bad.id],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("outbox shop: discarded"), "{out}");
+    assert!(drain.get(&bad.id).unwrap().is_none());
+    let (code, _, err) = inlet(
+        &["outbox", "discard", "--config", c, "--id", &ok.id],
+        dir.path(),
+    );
+    assert_eq!(code, 4, "a published event is not discarded: {err}");
+    assert!(drain.get(&ok.id).unwrap().is_some());
     // A database that cannot be opened: said, exit 1.
     std::fs::write(&cfg, config("/nonexistent/dir/app.db")).unwrap();
     let (code, _, err) = inlet(&["outbox", "--config", cfg.to_str().unwrap()], dir.path());

@@ -372,3 +372,226 @@ async fn events_the_stream_gave_up_on_are_seen_and_redriven() {
         (Some(0), Some(1))
     );
 }
+
+/// An item that can never be published as staged: marked failed with its reason and out of
+/// the pending index, named in the DLQ, listed by `inlet outbox` (with the failed stream
+/// batches by shard and sequence), passed by `redrive`, published by `redrive --id` once
+/// fixed, removed by `discard --id`; the good item beside it is published once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unpublishable_item_is_marked_failed_named_and_out_of_the_way() {
+    let moto = Moto::connect().await;
+    let table = moto.table().await;
+    let (q, dlq) = moto.queues(3, false).await;
+    let sqs = moto.sqs();
+    let failures = sqs
+        .create_queue()
+        .queue_name(inlet_tests::moto::unique("outbox-failures"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let db = moto.dynamodb();
+    let staged: Vec<OutboxEvent> = ["good", "broken", "hopeless"]
+        .iter()
+        .map(|n| {
+            OutboxEvent::new(
+                "order",
+                format!("ord_{n}"),
+                "order.paid",
+                serde_json::json!({"n": n}),
+            )
+            .with_idempotency_key(format!("order.paid:{n}"))
+        })
+        .collect();
+    for e in &staged {
+        db.transact_write_items()
+            .transact_items(dynamodb::stage(&table, "shop", e).unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    // The application wrote two items wrong (as a bug would): a payload that is not JSON.
+    for e in &staged[1..] {
+        db.update_item()
+            .table_name(&table)
+            .key("pk", AttributeValue::S(format!("O#{}", e.id)))
+            .update_expression("SET payload = :p")
+            .expression_attribute_values(":p", AttributeValue::S("{not json".into()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut records = Vec::new();
+    for (i, e) in staged.iter().enumerate() {
+        let image = dynamodb_json(&stored(&moto, &table, &e.id).await);
+        records.push(record("INSERT", &format!("{}00", i + 1), image));
+    }
+    let stream_event: aws_lambda_events::event::dynamodb::Event =
+        serde_json::from_value(serde_json::json!({ "Records": records })).unwrap();
+    let deps = inlet_publisher_fn::Deps {
+        queue: moto.queue(&q, &dlq),
+        db: db.clone(),
+        table: table.clone(),
+        metrics: EmfMetrics::new(),
+    };
+    let response = inlet_publisher_fn::handle(&deps, stream_event).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+
+    // Marked failed with the reason, out of the pending index.
+    for e in &staged[1..] {
+        let item = stored(&moto, &table, &e.id).await;
+        assert_eq!(item["status"].as_s().unwrap(), "failed");
+        assert!(item["last_error"]
+            .as_s()
+            .unwrap()
+            .contains("payload is not JSON"));
+        assert_eq!(item["pq"].as_s().unwrap(), "outbox-failed");
+    }
+    assert_eq!(dynamodb::pending_count(&db, &table).await.unwrap().0, 0);
+    let listed = dynamodb::failed(&db, &table, 10).await.unwrap();
+    assert_eq!(listed.len(), 2);
+
+    // The dead letters name the outbox and item.
+    let env = [
+        ("INLET_QUEUE_URL", q.as_str()),
+        ("INLET_DLQ_URL", dlq.as_str()),
+        ("INLET_TABLE", table.as_str()),
+        ("INLET_OUTBOX_FAILURES_URL", failures.as_str()),
+    ];
+    let (code, out, err) = inlet_aws(&["dlq", "list", "--backend", "aws", "--json"], &moto, &env);
+    assert_eq!(code, 0, "{err}");
+    let keys: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(keys.len(), 2, "{out}");
+    for d in &keys {
+        let key = d["key"].as_str().unwrap();
+        assert!(key.starts_with("outbox:shop:order.paid:"), "{d}");
+        let reason = d["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with("outbox shop item O#") && reason.contains("payload is not JSON"),
+            "{reason}"
+        );
+    }
+    // A redriven dead letter meets a worker that says what to do, not a parse error.
+    let image = dynamodb_json(&stored(&moto, &table, &staged[1].id).await).to_string();
+    let why = inlet_core::envelope::Envelope::decode(image.as_bytes()).unwrap_err();
+    assert!(
+        why.contains(&format!("inlet outbox redrive --id {}", staged[1].id)),
+        "{why}"
+    );
+
+    // `inlet outbox` lists them under failed with the reason, and a failed stream batch
+    // by shard and sequence range — twice alike (listing consumes nothing).
+    sqs.send_message()
+        .queue_url(&failures)
+        .message_body(stream_batch_failure("2026-11-28T00:13:40Z"))
+        .send()
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let (code, out, err) = inlet_aws(&["outbox", "--backend", "aws"], &moto, &env);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("pending 0"), "{out}");
+        assert!(
+            out.contains("failed shop:order.paid:broken") && out.contains("payload is not JSON"),
+            "{out}"
+        );
+        assert!(
+            out.contains("shard shardId-00000001573689847184-864758bb"),
+            "{out}"
+        );
+        assert!(
+            out.contains("sequence 800000000003126276362..800000000003126276362"),
+            "{out}"
+        );
+    }
+    let (_, out, _) = inlet_aws(&["outbox", "--backend", "aws", "--json"], &moto, &env);
+    let status: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        status["failed_events"].as_array().unwrap().len(),
+        2,
+        "{status}"
+    );
+    assert_eq!(status["failed_batches"][0]["batch_size"], 1, "{status}");
+
+    // `redrive` passes them by (a clean run); `--id` on a still-broken item says why.
+    let (code, out, err) = inlet_aws(
+        &["outbox", "redrive", "--backend", "aws", "--older-than", "0"],
+        &moto,
+        &env,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("published 0 outbox event(s)"), "{out}");
+    let broken = staged[1].id.as_str();
+    let (code, _, err) = inlet_aws(
+        &["outbox", "redrive", "--backend", "aws", "--id", broken],
+        &moto,
+        &env,
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("still cannot become an event"), "{err}");
+    // Fixed by the application: published once, by id.
+    db.update_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S(format!("O#{broken}")))
+        .update_expression("SET payload = :p")
+        .expression_attribute_values(":p", AttributeValue::S("{\"n\":\"broken\"}".into()))
+        .send()
+        .await
+        .unwrap();
+    let (code, out, err) = inlet_aws(
+        &["outbox", "redrive", "--backend", "aws", "--id", broken],
+        &moto,
+        &env,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("published as shop:order.paid:broken"), "{out}");
+    assert_eq!(
+        stored(&moto, &table, broken).await["status"]
+            .as_s()
+            .unwrap(),
+        "published"
+    );
+    // The hopeless one is discarded; a second discard finds nothing.
+    let hopeless = staged[2].id.as_str();
+    let (code, out, err) = inlet_aws(
+        &["outbox", "discard", "--backend", "aws", "--id", hopeless],
+        &moto,
+        &env,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("discarded"), "{out}");
+    assert!(dynamodb::get(&db, &table, hopeless)
+        .await
+        .unwrap()
+        .is_none());
+    let (code, _, err) = inlet_aws(
+        &["outbox", "discard", "--backend", "aws", "--id", hopeless],
+        &moto,
+        &env,
+    );
+    assert_eq!(code, 4, "{err}");
+    assert!(dynamodb::failed(&db, &table, 10).await.unwrap().is_empty());
+
+    // The work queue holds the good event and the fixed one, once each.
+    let mut keys = Vec::new();
+    for _ in 0..3 {
+        let got = sqs
+            .receive_message()
+            .queue_url(&q)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        for m in got.messages.unwrap_or_default() {
+            let env =
+                inlet_core::envelope::Envelope::from_json(m.body().unwrap().as_bytes()).unwrap();
+            keys.push(env.key.to_string());
+        }
+    }
+    keys.sort();
+    assert_eq!(keys, ["shop:order.paid:broken", "shop:order.paid:good"]);
+}
