@@ -464,48 +464,18 @@ pub async fn failure_batches(h: &AwsHandles) -> anyhow::Result<Vec<FailedBatch>>
         return Ok(Vec::new());
     };
     let sqs = aws_sdk_sqs::Client::new(&h.sdk);
-    let mut seen = std::collections::HashSet::new();
-    let mut batches = Vec::new();
-    let mut receipts = Vec::new();
-    let mut empty_polls = 0;
-    while batches.len() < BATCHES_SHOWN && empty_polls < 2 {
-        let got = sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .visibility_timeout(30)
-            .wait_time_seconds(0)
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "SQS ReceiveMessage (OutboxFailures): {}",
-                    inlet_aws::error::describe(&e)
-                )
-            })?;
-        let messages = got.messages.unwrap_or_default();
-        // A short poll samples some of SQS's servers: one empty answer is not the end.
-        empty_polls = if messages.is_empty() {
-            empty_polls + 1
-        } else {
-            0
-        };
-        for m in messages {
-            if let Some(r) = m.receipt_handle.clone() {
-                receipts.push(r);
-            }
-            if seen.insert(m.message_id.clone().unwrap_or_default()) {
-                batches.push(FailedBatch::parse(m.body.as_deref().unwrap_or("")));
-            }
-        }
-    }
-    for r in receipts {
+    let received = receive_failures(h).await?;
+    let batches = received
+        .iter()
+        .map(|m| FailedBatch::parse(&m.body))
+        .collect();
+    for m in received {
         // Visible again at once: listing is not handling. A failure here only delays the
         // message's next listing by the 30 s it is hidden.
         let _ = sqs
             .change_message_visibility()
             .queue_url(url)
-            .receipt_handle(r)
+            .receipt_handle(m.receipt)
             .visibility_timeout(0)
             .send()
             .await;
@@ -513,14 +483,24 @@ pub async fn failure_batches(h: &AwsHandles) -> anyhow::Result<Vec<FailedBatch>>
     Ok(batches)
 }
 
-/// The OutboxFailures queue's messages, each hidden for 30 s by the receive.
-async fn failure_messages(h: &AwsHandles) -> anyhow::Result<Vec<FailureMessage>> {
+/// One received OutboxFailures message.
+struct Received {
+    receipt: String,
+    body: String,
+}
+
+/// The OutboxFailures queue's messages (at most [`BATCHES_SHOWN`]), each once by message
+/// id and hidden for 30 s by the receive. A short poll samples some of SQS's servers, so
+/// one empty answer is not the end: reading stops after two in a row.
+async fn receive_failures(h: &AwsHandles) -> anyhow::Result<Vec<Received>> {
     let Some(url) = &h.resources.outbox_failures_url else {
         return Ok(Vec::new());
     };
     let sqs = aws_sdk_sqs::Client::new(&h.sdk);
+    let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
-    loop {
+    let mut empty_polls = 0;
+    while out.len() < BATCHES_SHOWN && empty_polls < 2 {
         let got = sqs
             .receive_message()
             .queue_url(url)
@@ -536,29 +516,41 @@ async fn failure_messages(h: &AwsHandles) -> anyhow::Result<Vec<FailureMessage>>
                 )
             })?;
         let messages = got.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return Ok(out);
-        }
+        empty_polls = if messages.is_empty() {
+            empty_polls + 1
+        } else {
+            0
+        };
         for m in messages {
-            let last_record_ms = m
-                .body
-                .as_deref()
-                .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
-                .and_then(|v| {
-                    v.pointer("/DDBStreamBatchInfo/approximateArrivalOfLastRecord")
-                        .and_then(|t| t.as_str())
-                        .map(str::to_string)
-                })
+            if seen.insert(m.message_id.clone().unwrap_or_default()) {
+                out.push(Received {
+                    receipt: m.receipt_handle.unwrap_or_default(),
+                    body: m.body.unwrap_or_default(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The OutboxFailures queue's messages, each hidden for 30 s by the receive.
+async fn failure_messages(h: &AwsHandles) -> anyhow::Result<Vec<FailureMessage>> {
+    Ok(receive_failures(h)
+        .await?
+        .into_iter()
+        .map(|m| {
+            let last_record_ms = FailedBatch::parse(&m.body)
+                .last_arrival
                 .and_then(|t| {
                     OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok()
                 })
                 .map(unix_millis);
-            out.push(FailureMessage {
-                receipt: m.receipt_handle.unwrap_or_default(),
+            FailureMessage {
+                receipt: m.receipt,
                 last_record_ms,
-            });
-        }
-    }
+            }
+        })
+        .collect())
 }
 
 /// Delete the failure records of batches whose last record arrived before `cutoff_ms`

@@ -153,16 +153,28 @@ impl ConfigSource {
         self
     }
 
-    /// Reload if secrets come from Secrets Manager and the last load is old enough.
+    /// Reload if secrets come from Secrets Manager and the last attempt is old enough.
+    ///
+    /// The attempt is stamped before it is made, whatever its outcome: while Secrets
+    /// Manager fails (throttled, down, a revoked permission), a burst of forged requests —
+    /// each of which asks for a reload — costs one `GetSecretValue` per interval, not one
+    /// each, and the failure is logged once per interval instead of dropped.
     pub async fn reload_if_due(&self) -> Option<Config> {
         self.secret_id.as_ref()?;
         {
-            let last = self.last_reload.lock().await;
+            let mut last = self.last_reload.lock().await;
             if last.is_some_and(|t| t.elapsed() < self.min_interval) {
                 return None;
             }
+            *last = Some(Instant::now());
         }
-        self.load().await.ok()
+        match self.load().await {
+            Ok(config) => Some(config),
+            Err(e) => {
+                tracing::warn!(error = %e, "secrets reload failed; the loaded configuration stays");
+                None
+            }
+        }
     }
 }
 

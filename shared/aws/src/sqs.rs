@@ -47,9 +47,26 @@ pub struct SqsQueue {
     config: SqsQueueConfig,
     fifo: bool,
     claim_check: Option<ClaimCheck>,
-    /// Bodies of messages received by this process, so a dead letter can be re-sent.
-    in_flight: Mutex<HashMap<String, (String, Option<String>)>>,
+    /// Bodies of messages received by this process, so a dead letter can be re-sent; each
+    /// with when it was received. Bounded: see [`IN_FLIGHT_MAX`].
+    in_flight: Mutex<HashMap<String, InFlight>>,
 }
+
+/// A received message's body and key, kept until it is settled.
+struct InFlight {
+    body: String,
+    key: Option<String>,
+    at: std::time::Instant,
+}
+
+/// Messages remembered at most. A message received and never settled here (its handler
+/// gave up, another process settled it after its visibility timeout) would otherwise stay
+/// for the life of a long-running receive loop; past this, the oldest are dropped first.
+/// A receipt handle is no use after its visibility timeout anyway, at most 12 hours
+/// (docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/
+/// sqs-visibility-timeout.html, read 2026-12-06), so older entries go whatever the count.
+pub const IN_FLIGHT_MAX: usize = 10_000;
+const IN_FLIGHT_MAX_AGE: Duration = Duration::from_secs(12 * 3600);
 
 fn attr(value: &str) -> Result<MessageAttributeValue, StoreError> {
     MessageAttributeValue::builder()
@@ -97,12 +114,40 @@ impl SqsQueue {
 
     fn remember(&self, receipt: &str, body: String, key: Option<String>) {
         if let Ok(mut m) = self.in_flight.lock() {
-            m.insert(receipt.to_string(), (body, key));
+            if m.len() >= IN_FLIGHT_MAX {
+                m.retain(|_, e| e.at.elapsed() < IN_FLIGHT_MAX_AGE);
+            }
+            if m.len() >= IN_FLIGHT_MAX {
+                // Still full of live entries: drop the oldest tenth in one pass.
+                let mut ages: Vec<(std::time::Instant, String)> =
+                    m.iter().map(|(r, e)| (e.at, r.clone())).collect();
+                ages.sort_unstable();
+                for (_, r) in ages.into_iter().take(IN_FLIGHT_MAX / 10) {
+                    m.remove(&r);
+                }
+            }
+            m.insert(
+                receipt.to_string(),
+                InFlight {
+                    body,
+                    key,
+                    at: std::time::Instant::now(),
+                },
+            );
         }
     }
 
     fn forget(&self, receipt: &str) -> Option<(String, Option<String>)> {
-        self.in_flight.lock().ok()?.remove(receipt)
+        self.in_flight
+            .lock()
+            .ok()?
+            .remove(receipt)
+            .map(|e| (e.body, e.key))
+    }
+
+    /// How many received messages this process remembers (for tests and diagnostics).
+    pub fn in_flight_len(&self) -> usize {
+        self.in_flight.lock().map(|m| m.len()).unwrap_or(0)
     }
 
     /// Send a raw body with attributes to `url`.
@@ -602,5 +647,42 @@ impl SqsQueue {
             .await
             .map_err(unavailable("SQS ChangeMessageVisibility failed"))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue() -> SqsQueue {
+        let conf = aws_sdk_sqs::Config::builder()
+            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+            .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+            .build();
+        SqsQueue::new(
+            Client::from_conf(conf),
+            SqsQueueConfig {
+                queue_url: "https://sqs.us-east-1.amazonaws.com/1/q".into(),
+                dlq_url: "https://sqs.us-east-1.amazonaws.com/1/dlq".into(),
+                wait_secs: 0,
+            },
+        )
+    }
+
+    /// A long-running receive loop whose messages are never settled here keeps at most
+    /// `IN_FLIGHT_MAX` of them, dropping the oldest; the newest can still be dead-lettered.
+    #[test]
+    fn remembered_messages_are_bounded_oldest_first() {
+        let q = queue();
+        for i in 0..(IN_FLIGHT_MAX * 3) {
+            q.remember(&format!("r{i}"), format!("body {i}"), None);
+        }
+        assert!(q.in_flight_len() <= IN_FLIGHT_MAX, "{}", q.in_flight_len());
+        let newest = IN_FLIGHT_MAX * 3 - 1;
+        assert_eq!(
+            q.forget(&format!("r{newest}")).map(|(b, _)| b),
+            Some(format!("body {newest}"))
+        );
+        assert_eq!(q.forget("r0"), None, "the oldest went first");
     }
 }

@@ -16,6 +16,8 @@ use tracing::{debug, warn};
 const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(120);
 /// A response body larger than this is refused (a provider page is far smaller).
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// A token response is a few hundred bytes; 64 KiB is generous.
+const MAX_TOKEN_BODY_BYTES: usize = 64 * 1024;
 
 pub enum Auth {
     None,
@@ -217,9 +219,12 @@ impl Fetcher {
                 ))
             });
         }
-        let body: serde_json::Value = resp
-            .json()
+        let bytes = crate::read_body_capped(resp, MAX_TOKEN_BODY_BYTES)
             .await
+            .map_err(|_| {
+                SourceError::Auth("token endpoint answered an unreadable or oversized body".into())
+            })?;
+        let body: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|_| SourceError::Auth("token endpoint answered non-JSON".into()))?;
         let token = body
             .get("access_token")
@@ -302,26 +307,25 @@ impl Fetcher {
             let h = resp.headers().clone();
             match status {
                 200..=299 => {
-                    let bytes = match resp.bytes().await {
+                    let bytes = match crate::read_body_capped(resp, MAX_BODY_BYTES).await {
                         Ok(b) => b,
-                        Err(e) if attempt < self.max_attempts => {
+                        Err(crate::BodyError::TooLarge { max }) => {
+                            return Err(SourceError::BadResponse(format!(
+                                "GET {url}: response is larger than {max} bytes"
+                            )));
+                        }
+                        Err(crate::BodyError::Read(e)) if attempt < self.max_attempts => {
                             warn!(url, attempt, error = %e, "body read failed; retrying");
                             pause(self.backoff.jittered(attempt), deadline).await?;
                             continue;
                         }
-                        Err(e) => {
+                        Err(crate::BodyError::Read(e)) => {
                             return Err(transient(
                                 format!("GET {url}: body could not be read"),
                                 Some(e),
                             ))
                         }
                     };
-                    if bytes.len() > MAX_BODY_BYTES {
-                        return Err(SourceError::BadResponse(format!(
-                            "GET {url}: response of {} bytes is too large",
-                            bytes.len()
-                        )));
-                    }
                     let body = serde_json::from_slice(&bytes).map_err(|e| {
                         SourceError::BadResponse(format!(
                             "GET {url}: response is not valid JSON ({e})"

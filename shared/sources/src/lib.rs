@@ -86,6 +86,38 @@ pub fn build(config: &SourceConfig) -> Result<BuiltSource, SourceError> {
     })
 }
 
+/// Why a response body was not read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// Longer than allowed: the body (declared or as it arrived) passed `max` bytes, and
+    /// reading stopped there.
+    TooLarge {
+        max: usize,
+    },
+    Read(reqwest::Error),
+}
+
+/// Read a response body of at most `max` bytes: a declared `Content-Length` over it is
+/// refused before anything is read, and an undeclared or lying one stops at the first
+/// chunk past it — a provider (or whatever answers in its place) cannot make the poller
+/// hold more than `max` bytes of one response.
+pub async fn read_body_capped(
+    mut resp: reqwest::Response,
+    max: usize,
+) -> Result<Vec<u8>, BodyError> {
+    if resp.content_length().is_some_and(|n| n > max as u64) {
+        return Err(BodyError::TooLarge { max });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Read)? {
+        if body.len() + chunk.len() > max {
+            return Err(BodyError::TooLarge { max });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// Build every configured source.
 pub fn build_all(config: &Config) -> Result<Vec<BuiltSource>, SourceError> {
     config.sources.iter().map(build).collect()

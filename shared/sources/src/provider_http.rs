@@ -84,15 +84,13 @@ impl HttpProviderClient {
         if !status.is_success() {
             return Err(format!("GET {url}: HTTP {}", status.as_u16()));
         }
-        let too_large = || format!("GET {url}: the body is larger than {max_bytes} bytes");
-        if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
-            return Err(too_large());
+        match crate::read_body_capped(resp, max_bytes).await {
+            Ok(body) => Ok(Some(body)),
+            Err(crate::BodyError::TooLarge { max }) => {
+                Err(format!("GET {url}: the body is larger than {max} bytes"))
+            }
+            Err(crate::BodyError::Read(e)) => Err(format!("GET {url}: {e}")),
         }
-        let body = resp.bytes().await.map_err(|e| format!("GET {url}: {e}"))?;
-        if body.len() > max_bytes {
-            return Err(too_large());
-        }
-        Ok(Some(body.to_vec()))
     }
 }
 

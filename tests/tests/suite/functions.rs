@@ -561,3 +561,35 @@ async fn webhook_answers_provider_handshakes_on_http_api_events() {
         .unwrap()
         .is_empty());
 }
+
+/// While Secrets Manager refuses (a revoked permission), a burst of forged requests — each
+/// asking for a reload — costs one `GetSecretValue` per reload interval, not one each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_secrets_manager_is_asked_once_per_interval() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let rule: inlet_tests::faults::Rule = Arc::new(move |target, _, _| {
+        if target == "secretsmanager.GetSecretValue" {
+            counter.fetch_add(1, Ordering::SeqCst);
+            return inlet_tests::aws_limits::json_error(
+                400,
+                "secretsmanager",
+                "AccessDeniedException",
+                "User is not authorized to perform: secretsmanager:GetSecretValue",
+            );
+        }
+        inlet_tests::faults::Action::Forward
+    });
+    let moto = Moto::connect_with(rule).await;
+    let config = format!(
+        "{}\n[[providers]]\nname = \"stripe\"\nscheme = \"stripe\"\nsecrets = [\"whsec_x\"]\n[[sinks]]\nkind = \"stdout\"\n",
+        fast_worker_toml(3)
+    );
+    let source = ConfigSource::with_secret(&moto.sdk, config, Some("inlet-secrets".into()))
+        .min_reload_interval(Duration::from_secs(60));
+    for _ in 0..20 {
+        assert!(source.reload_if_due().await.is_none());
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}

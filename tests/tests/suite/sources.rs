@@ -702,3 +702,66 @@ async fn a_crash_between_enqueue_and_cursor_save_loses_nothing_and_delivers_noth
     let keys = sink_keys(&sink);
     assert_eq!(keys.len(), 7, "{keys:?}");
 }
+
+/// A provider (or whatever answers in its place) that streams without end, or declares a
+/// body past the cap: the read stops at the cap instead of holding it all first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_or_oversized_body_is_cut_at_the_cap() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let n = socket.read(&mut request).await.unwrap_or(0);
+                let declared = String::from_utf8_lossy(&request[..n]).contains("GET /declared");
+                if declared {
+                    let _ = socket
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 999999999\r\n\r\n[")
+                        .await;
+                    return;
+                }
+                let _ = socket
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
+                    .await;
+                let chunk = format!("{:x}\r\n{}\r\n", 8192, " ".repeat(8192));
+                // Without end: only a reader that stops can finish.
+                while socket.write_all(chunk.as_bytes()).await.is_ok() {}
+            });
+        }
+    });
+    // Through a configured source: the poll's read stops at its cap (32 MiB) and the run
+    // reports the response as too large, instead of reading the stream for ever.
+    let toml = format!(
+        "\n[[sources]]\nname = \"feed\"\nprovider = \"erp\"\nkind = \"http-json\"\napi_base = \"http://{addr}\"\nurl = \"{{api_base}}/endless?since={{cursor}}\"\nitems_pointer = \"/data\"\nupdated_at_pointer = \"/updated_at\"\nsettle_secs = 0\nmax_attempts = 1\n"
+    );
+    let h = harness(&toml, "feed");
+    let report = tokio::time::timeout(Duration::from_secs(60), h.run())
+        .await
+        .expect("the poll stops at the cap");
+    let error = report.error.clone().unwrap_or_default();
+    assert!(error.contains("larger than 33554432 bytes"), "{report:?}");
+
+    let client = reqwest::Client::new();
+    for path in ["/endless", "/declared"] {
+        let resp = client
+            .get(format!("http://{addr}{path}"))
+            .send()
+            .await
+            .unwrap();
+        let read = tokio::time::timeout(
+            Duration::from_secs(20),
+            inlet_sources::read_body_capped(resp, 64 * 1024),
+        )
+        .await
+        .expect("the read stops at the cap");
+        assert!(
+            matches!(read, Err(inlet_sources::BodyError::TooLarge { max: 65536 })),
+            "{path}: {read:?}"
+        );
+    }
+}
