@@ -16,6 +16,7 @@ async fn sdk_via(proxy: &FaultProxy) -> aws_config::SdkConfig {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn dynamodb_throttling_is_retried_then_surfaces_as_a_retryable_error() {
     let moto = Moto::connect().await;
     let table = moto.table().await;
@@ -70,6 +71,7 @@ async fn dynamodb_throttling_is_retried_then_surfaces_as_a_retryable_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn eventbridge_partial_failures_retry_only_the_failed_entries() {
     let moto = Moto::connect().await;
     let (bus, observer) = moto.bus_with_observer().await;
@@ -205,6 +207,7 @@ async fn claimed<'a>(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn batched_completions_retry_unprocessed_items_and_fail_only_what_is_left() {
     use inlet_core::ports::{LedgerState, StoreError};
     let moto = Moto::connect().await;

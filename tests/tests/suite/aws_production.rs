@@ -88,6 +88,7 @@ async fn observed(moto: &Moto, observer: &str, n: usize) -> Vec<serde_json::Valu
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn put_events_requests_stay_within_ten_entries_and_256_kb() {
     let (rule, log) = put_events_log();
     let moto = Moto::connect_with(rule).await;
@@ -152,6 +153,7 @@ async fn put_events_requests_stay_within_ten_entries_and_256_kb() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn an_event_too_large_for_eventbridge_fails_alone_when_there_is_no_payload_bucket() {
     let moto = Moto::connect().await;
     let (bus, observer) = moto.bus_with_observer().await;
@@ -200,6 +202,7 @@ fn github_push(bytes: usize) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn a_900_kib_github_push_reaches_a_consumer_through_an_s3_reference() {
     let moto = Moto::connect().await;
     let (q, dlq) = moto.queues(3, false).await;
@@ -358,6 +361,7 @@ async fn arn_of(moto: &Moto, url: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn redrive_names_the_work_queue_because_worker_dead_letters_have_no_source_queue() {
     let moto = Moto::connect().await;
     let (q, dlq) = moto.queues(3, false).await;
@@ -402,6 +406,7 @@ async fn redrive_names_the_work_queue_because_worker_dead_letters_have_no_source
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn an_interrupted_redrive_waits_for_the_running_task_instead_of_moving_twice() {
     let moto = Moto::connect().await;
     let (q, dlq) = moto.queues(3, false).await;
@@ -471,6 +476,7 @@ impl Sink for CountingSink {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn the_one_by_one_fallback_loses_nothing_and_delivers_nothing_twice_when_interrupted() {
     // An SQS without message-move tasks (the fallback's home), whose DeleteMessage on the
     // DLQ fails for good (three attempts) once, mid-redrive.
@@ -638,6 +644,7 @@ fn eventbridge_config(max_receive: u32) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn aws_errors_carry_the_service_code_message_and_request_id() {
     let rule: Rule = Arc::new(|target, _, _| {
         match target {
@@ -694,6 +701,7 @@ async fn aws_errors_carry_the_service_code_message_and_request_id() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn the_pipeline_loses_nothing_under_documented_throttling_and_5xx() {
     // Every fourth call of each operation fails: throttles refused before they act,
     // 5xx answered after the request took effect.
@@ -800,6 +808,7 @@ async fn the_pipeline_loses_nothing_under_documented_throttling_and_5xx() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn a_worker_out_of_time_gives_its_records_back_undelivered() {
     let moto = Moto::connect().await;
     let (q, dlq) = moto.queues(3, false).await;
@@ -856,6 +865,7 @@ async fn a_worker_out_of_time_gives_its_records_back_undelivered() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn a_webhook_out_of_time_answers_503_with_retry_after() {
     use lambda_http::RequestExt;
     let moto = Moto::connect().await;
@@ -885,6 +895,7 @@ async fn a_webhook_out_of_time_answers_503_with_retry_after() {
 }
 
 #[tokio::test(flavor = "current_thread")]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn aws_calls_and_the_signature_check_become_xray_subsegments() {
     use inlet_aws::xray::{TracedSpans, XrayLayer};
     use tracing_subscriber::layer::SubscriberExt as _;

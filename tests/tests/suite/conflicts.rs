@@ -575,6 +575,7 @@ async fn sqlite_crm_and_shop_change_one_customer() {
 // ---- DynamoDB and SQS on the emulator ----------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn dynamodb_entity_state_is_compare_and_set() {
     let moto = inlet_tests::moto::Moto::connect().await;
     let store = inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await);
@@ -582,6 +583,7 @@ async fn dynamodb_entity_state_is_compare_and_set() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn dynamodb_reviews_are_held_listed_and_closed_once() {
     let moto = inlet_tests::moto::Moto::connect().await;
     let store = inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await);
@@ -589,6 +591,7 @@ async fn dynamodb_reviews_are_held_listed_and_closed_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn dynamodb_a_review_larger_than_an_item_is_kept_whole() {
     let moto = inlet_tests::moto::Moto::connect().await;
     let store = inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await);
@@ -609,6 +612,7 @@ async fn dynamodb_a_review_larger_than_an_item_is_kept_whole() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn dynamodb_concurrent_settles_lose_no_change() {
     let moto = inlet_tests::moto::Moto::connect().await;
     let store = inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await);
@@ -616,6 +620,7 @@ async fn dynamodb_concurrent_settles_lose_no_change() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn aws_crm_and_shop_change_one_customer() {
     let moto = inlet_tests::moto::Moto::connect().await;
     let (q, dlq) = moto.queues(5, false).await;
@@ -645,6 +650,7 @@ async fn aws_crm_and_shop_change_one_customer() {
 
 /// `inlet review` against a deployed stack: the operator's view of the same table.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn review_cli_on_aws_lists_and_discards() {
     let moto = inlet_tests::moto::Moto::connect().await;
     let table = moto.table().await;

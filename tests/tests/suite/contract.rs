@@ -582,6 +582,7 @@ fn sleep(d: Duration) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn sqs_queue_visibility_ack_and_receive_count() {
     let moto = inlet_tests::moto::Moto::connect().await;
     let (q, dlq) = moto.queues(5, false).await;
@@ -589,6 +590,7 @@ async fn sqs_queue_visibility_ack_and_receive_count() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn sqs_queue_retry_later_and_max_receive_to_dlq() {
     let moto = inlet_tests::moto::Moto::connect().await;
     let (q, dlq) = moto.queues(3, false).await;
@@ -597,6 +599,7 @@ async fn sqs_queue_retry_later_and_max_receive_to_dlq() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn sqs_queue_explicit_dead_letter_and_redrive_all() {
     let moto = inlet_tests::moto::Moto::connect().await;
     let (q, dlq) = moto.queues(5, false).await;
@@ -605,6 +608,7 @@ async fn sqs_queue_explicit_dead_letter_and_redrive_all() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn dynamodb_ledger_claim_lease_complete_duplicate() {
     let moto = inlet_tests::moto::Moto::connect().await;
     let store = inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await);
@@ -613,6 +617,7 @@ async fn dynamodb_ledger_claim_lease_complete_duplicate() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn dynamodb_ledger_concurrent_claims_have_one_winner() {
     let moto = inlet_tests::moto::Moto::connect().await;
     let store = inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await);
@@ -624,6 +629,7 @@ async fn dynamodb_ledger_concurrent_claims_have_one_winner() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn dynamodb_versions_only_advance() {
     let moto = inlet_tests::moto::Moto::connect().await;
     let store = inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await);
@@ -631,6 +637,7 @@ async fn dynamodb_versions_only_advance() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn dynamodb_batched_claims_and_versions() {
     let moto = inlet_tests::moto::Moto::connect().await;
     let store = inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await);
@@ -638,6 +645,7 @@ async fn dynamodb_batched_claims_and_versions() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn dynamodb_cursors_round_trip() {
     let moto = inlet_tests::moto::Moto::connect().await;
     let store = inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await);
@@ -645,6 +653,7 @@ async fn dynamodb_cursors_round_trip() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn sqs_bodies_larger_than_a_message_go_through_the_claim_check() {
     let moto = inlet_tests::moto::Moto::connect().await;
     let (q, dlq) = moto.queues(3, false).await;

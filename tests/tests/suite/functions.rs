@@ -42,6 +42,7 @@ fn response_json(resp: &lambda_http::Response<lambda_http::Body>) -> serde_json:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn webhook_handles_http_api_v2_and_rest_v1_base64_bodies() {
     let moto = Moto::connect().await;
     let (q, dlq) = moto.queues(3, false).await;
@@ -176,6 +177,7 @@ async fn send(moto: &Moto, q: &str, dlq: &str, id: &str, entity: Option<&str>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn worker_reports_partial_batch_failures_dead_letters_poison_and_acks_duplicates() {
     let moto = Moto::connect().await;
     let (q, dlq) = moto.queues(3, false).await;
@@ -233,6 +235,7 @@ async fn worker_reports_partial_batch_failures_dead_letters_poison_and_acks_dupl
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn worker_on_fifo_stops_a_group_at_its_first_failure() {
     let moto = Moto::connect().await;
     let (q, dlq) = moto.queues(3, true).await;
@@ -279,6 +282,7 @@ async fn worker_on_fifo_stops_a_group_at_its_first_failure() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn reconciler_runs_sources_with_dynamodb_cursors_on_a_scheduled_event() {
     let moto = Moto::connect().await;
     let (q, dlq) = moto.queues(3, false).await;
@@ -361,6 +365,7 @@ async fn reconciler_runs_sources_with_dynamodb_cursors_on_a_scheduled_event() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn dev_on_the_aws_backend_delivers_from_http_to_eventbridge_to_an_sqs_target() {
     let moto = Moto::connect().await;
     let (q, dlq) = moto.queues(3, false).await;
@@ -433,6 +438,7 @@ async fn dev_on_the_aws_backend_delivers_from_http_to_eventbridge_to_an_sqs_targ
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn a_rotated_secret_is_picked_up_without_a_redeploy() {
     let moto = Moto::connect().await;
     let (q, dlq) = moto.queues(3, false).await;
@@ -484,6 +490,7 @@ async fn a_rotated_secret_is_picked_up_without_a_redeploy() {
 /// Handshakes through the webhook function on API Gateway's HTTP API v2 events: Meta's GET
 /// (the query string as API Gateway passes it), Graph's validation POST, a GET elsewhere.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn webhook_answers_provider_handshakes_on_http_api_events() {
     let moto = Moto::connect().await;
     let (q, dlq) = moto.queues(3, false).await;
@@ -565,6 +572,7 @@ async fn webhook_answers_provider_handshakes_on_http_api_events() {
 /// While Secrets Manager refuses (a revoked permission), a burst of forged requests — each
 /// asking for a reload — costs one `GetSecretValue` per reload interval, not one each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn a_failing_secrets_manager_is_asked_once_per_interval() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let calls = Arc::new(AtomicUsize::new(0));

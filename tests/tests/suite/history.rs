@@ -417,6 +417,7 @@ async fn sqlite_history_expires_with_the_purge() {
 // ---- DynamoDB and SQS on the emulator ------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn dynamodb_history_records_lists_and_pages() {
     let moto = inlet_tests::moto::Moto::connect().await;
     let store = inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await);
@@ -424,6 +425,7 @@ async fn dynamodb_history_records_lists_and_pages() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn aws_the_worker_records_every_attempt() {
     let moto = inlet_tests::moto::Moto::connect().await;
     let (q, dlq) = moto.queues(5, false).await;
@@ -441,6 +443,7 @@ async fn aws_the_worker_records_every_attempt() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn dynamodb_a_full_timeline_still_moves_the_state() {
     let moto = inlet_tests::moto::Moto::connect().await;
     let store = inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await);
@@ -467,6 +470,7 @@ async fn dynamodb_a_full_timeline_still_moves_the_state() {
 /// `inlet events` against a deployed stack (the emulator): the operator's view of the
 /// table the worker writes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn events_cli_on_aws_lists_shows_and_replays() {
     let moto = inlet_tests::moto::Moto::connect().await;
     let table = moto.table().await;
@@ -547,6 +551,7 @@ async fn events_cli_on_aws_lists_shows_and_replays() {
 /// unit (a write bills one per KB of the whole item, again on every later attempt) and the
 /// payload reads back byte for byte.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn dynamodb_a_kept_json_payload_is_stored_compressed_in_one_write_unit() {
     let moto = inlet_tests::moto::Moto::connect().await;
     let table = moto.table().await;
@@ -579,6 +584,7 @@ async fn dynamodb_a_kept_json_payload_is_stored_compressed_in_one_write_unit() {
 
 /// A payload larger than a DynamoDB item is kept beside the record and replays whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn dynamodb_a_payload_larger_than_an_item_is_kept_and_replays_whole() {
     let moto = inlet_tests::moto::Moto::connect().await;
     let store = inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await);
@@ -651,6 +657,7 @@ async fn counted_dynamodb_worker() -> (
 /// On DynamoDB a duplicate is the one write of its claim, no read, nothing more for the
 /// history; the history still counts it, on the event and in the list.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn dynamodb_a_duplicate_is_one_write_and_the_history_counts_it() {
     let (_moto, proxy, store, sink, processor) = counted_dynamodb_worker().await;
     let mut e = event("evt_dup_once", "invoice.paid", 0);
@@ -701,6 +708,7 @@ async fn dynamodb_a_duplicate_is_one_write_and_the_history_counts_it() {
 /// `BatchWriteItem` beside the completions' one, not an `UpdateItem` each; what that writes
 /// is exactly the record merging the same attempt into nothing makes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn dynamodb_new_events_write_their_history_in_one_batch_write() {
     let (moto, proxy, store, _sink, processor) = counted_dynamodb_worker().await;
     let events: Vec<Envelope> = (0..5)
@@ -775,6 +783,7 @@ async fn dynamodb_new_events_write_their_history_in_one_batch_write() {
 /// (whose history would be written whole over the attempt that gave it back); the mark
 /// reads as no entry and lives as long as that attempt's history.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn dynamodb_a_released_key_is_not_claimed_as_its_first() {
     use inlet_core::ports::{Claim, Ledger};
     let moto = inlet_tests::moto::Moto::connect().await;

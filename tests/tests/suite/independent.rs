@@ -47,6 +47,7 @@ fn tamper(scheme: &Scheme, body: &[u8]) -> Vec<u8> {
 }
 
 #[test]
+#[ignore = "needs the providers' own signing libraries' vectors, which scripts/test generates"]
 fn signatures_from_independent_libraries_verify() {
     let cases = &inlet_tests::independent_vectors();
     assert!(cases.len() >= 120, "vectors for every library");

@@ -88,6 +88,7 @@ fn spawn(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn the_four_binaries_serve_real_events_through_the_runtime_api() {
     let moto = Moto::connect().await;
     let (q, dlq) = moto.queues(3, false).await;

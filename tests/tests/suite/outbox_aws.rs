@@ -36,6 +36,7 @@ async fn stored(moto: &Moto, table: &str, id: &str) -> HashMap<String, Attribute
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn staged_with_the_business_write_or_not_at_all() {
     let moto = Moto::connect().await;
     let table = moto.table().await;
@@ -90,6 +91,7 @@ async fn staged_with_the_business_write_or_not_at_all() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn the_publisher_enqueues_outbox_inserts_parks_poison_and_marks_published() {
     let moto = Moto::connect().await;
     let table = moto.table().await;
@@ -241,6 +243,7 @@ pub(crate) fn inlet_aws(args: &[&str], moto: &Moto, env: &[(&str, &str)]) -> (i3
 /// operator sees them and the failed batches, and `inlet outbox redrive` publishes them
 /// exactly as the publisher would, then clears the failure records it covered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn events_the_stream_gave_up_on_are_seen_and_redriven() {
     let moto = Moto::connect().await;
     let table = moto.table().await;
@@ -378,6 +381,7 @@ async fn events_the_stream_gave_up_on_are_seen_and_redriven() {
 /// batches by shard and sequence), passed by `redrive`, published by `redrive --id` once
 /// fixed, removed by `discard --id`; the good item beside it is published once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn an_unpublishable_item_is_marked_failed_named_and_out_of_the_way() {
     let moto = Moto::connect().await;
     let table = moto.table().await;

@@ -303,6 +303,7 @@ async fn sqlite_five_updates_to_delivered_records_are_delivered_once_each() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn dynamodb_five_updates_to_delivered_records_are_delivered_once_each() {
     let moto = inlet_tests::moto::Moto::connect().await;
     let (q, dlq) = moto.queues(5, false).await;
