@@ -34,6 +34,8 @@ pub struct Ports {
     /// The event history (`inlet events`).
     pub history: Arc<dyn History>,
     pub cursors: Arc<dyn Cursors>,
+    /// Connections' tokens and call budgets (`inlet connections`, sources with a connection).
+    pub connections: Arc<dyn inlet_core::connection::ConnectionStore>,
     /// The embedded store (status, metrics, reconciliation reports), when local.
     pub local: Option<Store>,
     /// The SQS side, when on AWS (status).
@@ -65,6 +67,7 @@ pub fn local(
         versions: s.clone(),
         conflicts: s.clone(),
         history: s.clone(),
+        connections: s.clone(),
         cursors: s,
         local: Some(store),
         aws: None,
@@ -110,6 +113,7 @@ pub fn aws_with(
         versions: table.clone(),
         conflicts: table.clone(),
         history: table.clone(),
+        connections: table.clone(),
         cursors: table,
         local: None,
         aws: Some(AwsHandles { sdk, resources }),

@@ -148,6 +148,7 @@ pub async fn run(command: Command) -> u8 {
             }
         },
         Command::Status { data_dir, json } => status(&data_dir, json).await,
+        Command::Connections { data_dir, json } => connections(&data_dir, json).await,
         Command::Replay {
             key,
             from,
@@ -727,11 +728,105 @@ async fn dlq_redrive(place: &DataDirArg, key: Option<String>, all: bool) -> u8 {
     }
 }
 
+/// `inlet connections`: what an operator needs to see before a sync silently stops.
+async fn connections(place: &DataDirArg, json: bool) -> u8 {
+    let ports = match open_ports(place, false).await {
+        Ok(p) => p,
+        Err(c) => return c,
+    };
+    let list = match ports.connections.list().await {
+        Ok(l) => l,
+        Err(e) => {
+            crate::errln!("inlet: {e}");
+            return exit::FAILURE;
+        }
+    };
+    let now = inlet_core::clock::unix_millis(time::OffsetDateTime::now_utc());
+    let age = |ms: Option<i64>| ms.filter(|t| *t > 0).map(|t| (now - t).max(0) / 1000);
+    if list.is_empty() && !json {
+        crate::outln!("no connection has tokens stored yet (a source with auth = \"connection\" stores them on its first run)");
+    }
+    let mut broken = 0;
+    for (name, c) in &list {
+        let obtained = c.pair.as_ref().map(|p| p.obtained_at_ms);
+        let expires_in = c
+            .pair
+            .as_ref()
+            .map(|p| (p.access_expires_at_ms - now) / 1000);
+        if c.broken.is_some() {
+            broken += 1;
+        }
+        if json {
+            crate::out::json(&serde_json::json!({
+                "connection": name,
+                "state": if c.broken.is_some() { "broken" } else { "healthy" },
+                "broken_reason": c.broken,
+                "token_age_secs": age(obtained),
+                "access_expires_in_secs": expires_in,
+                "last_refresh_age_secs": age(c.last_refresh_ms),
+                "last_failure": c.last_failure,
+                "refreshing": c.refresh_lease_until_ms.is_some_and(|t| t > now),
+                "generation": c.generation,
+            }));
+        } else {
+            let state = match &c.broken {
+                Some(reason) => format!(
+                    "BROKEN: {}  (re-authorize, then restore its refresh_token)",
+                    inert(reason)
+                ),
+                None => "healthy".into(),
+            };
+            crate::outln!(
+                "{}  {}  token age {}  access expires in {}  last refresh {}  generation {}",
+                inert(name),
+                state,
+                age(obtained).map_or("-".into(), |s| format!("{s} s")),
+                expires_in.map_or("-".into(), |s| format!("{s} s")),
+                age(c.last_refresh_ms).map_or("never".into(), |s| format!("{s} s ago")),
+                c.generation
+            );
+        }
+    }
+    if broken > 0 {
+        crate::errln!("inlet: {broken} connection(s) broken");
+        return exit::FAILURE;
+    }
+    exit::OK
+}
+
 async fn status(place: &DataDirArg, json: bool) -> u8 {
     let ports = match open_ports(place, true).await {
         Ok(p) => p,
         Err(c) => return c,
     };
+    // A broken connection is the one thing status must not print quietly: said on
+    // stderr, and the exit status is 1 whatever the rest shows.
+    let broken: Vec<(String, String)> = match ports.connections.list().await {
+        Ok(list) => list
+            .into_iter()
+            .filter_map(|(name, c)| Some((name, c.broken?)))
+            .collect(),
+        Err(e) => {
+            crate::errln!("inlet: connections: {e}");
+            Vec::new()
+        }
+    };
+    for (name, reason) in &broken {
+        crate::errln!(
+            "inlet: connection {} is BROKEN: {} — re-authorize it (`inlet connections`)",
+            inert(name),
+            inert(reason)
+        );
+    }
+    let code = status_of(&ports, json).await;
+    if broken.is_empty() {
+        code
+    } else {
+        exit::FAILURE
+    }
+}
+
+async fn status_of(ports: &crate::backend::Ports, json: bool) -> u8 {
     if let Some(aws) = &ports.aws {
         return match crate::backend::aws_depths(aws).await {
             Ok((waiting, in_flight, dead)) => {
@@ -755,7 +850,7 @@ async fn status(place: &DataDirArg, json: bool) -> u8 {
             }
         };
     }
-    let Some(store) = ports.local else {
+    let Some(store) = &ports.local else {
         return exit::FAILURE;
     };
     let s = match store.status().await {
@@ -849,16 +944,18 @@ async fn reconcile(
             return exit::USAGE;
         }
     };
-    let built = match inlet_sources::build(source_config) {
+    let ports = match open_ports(place, false).await {
+        Ok(p) => p,
+        Err(c) => return c,
+    };
+    let built = match inlet_sources::connection_for(&config, source_config, &ports.connections)
+        .and_then(|c| inlet_sources::build_with(source_config, c))
+    {
         Ok(b) => b,
         Err(e) => {
             crate::errln!("inlet: {e}");
             return exit::FAILURE;
         }
-    };
-    let ports = match open_ports(place, false).await {
-        Ok(p) => p,
-        Err(c) => return c,
     };
     let metrics = inlet_local::LocalMetrics::new();
     let mut code = exit::OK;

@@ -154,8 +154,8 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
             .then(|| config.logging.redact_fields.clone()),
     };
     let mut tasks = vec![server];
-    for built in
-        inlet_sources::build_all(&config).context("cannot set up the reconciliation sources")?
+    for built in inlet_sources::build_all_with(&config, &ports.connections)
+        .context("cannot set up the reconciliation sources")?
     {
         tasks.push(tokio::spawn(crate::reconcile::schedule(
             built,

@@ -222,6 +222,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Each connection's state: healthy or broken (with the provider's words), token
+    /// ages, last refresh and failure. Exits 1 when one is broken.
+    Connections {
+        #[command(flatten)]
+        data_dir: DataDirArg,
+        /// Print one JSON object per connection.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

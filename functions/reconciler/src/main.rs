@@ -15,8 +15,12 @@ async fn main() -> Result<(), Error> {
     let resources = Resources::from_env()?;
     let sdk = sdk_config().await;
     let config = ConfigSource::new(&sdk, config_text()?).load().await?;
+    let connections: Arc<dyn inlet_core::connection::ConnectionStore> = Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        resources.table.clone(),
+    ));
     let deps = Arc::new(Deps {
-        sources: inlet_sources::build_all(&config)?,
+        sources: inlet_sources::build_all_with(&config, &connections)?,
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), resources.table.clone()),
         queue: stack_queue(&sdk, &resources),
         metrics: EmfMetrics::new(),

@@ -5,6 +5,7 @@
 
 pub mod claim_check;
 pub mod conflicts;
+pub mod connections;
 pub mod dynamo;
 pub mod emf;
 pub mod error;

@@ -69,6 +69,8 @@ pub struct Config {
     pub providers: Vec<ProviderConfig>,
     pub sinks: Vec<SinkConfig>,
     pub sources: Vec<crate::source_config::SourceConfig>,
+    /// OAuth2 refresh-token connections and their call budgets (`crate::connection`).
+    pub connections: Vec<crate::connection::ConnectionConfig>,
     /// Transactional outboxes `inlet dev` drains into the pipeline (`inlet-outbox`).
     pub outboxes: Vec<OutboxConfig>,
     /// Conflict rules per entity type (`[[conflicts]]`); entities of other types keep
@@ -380,6 +382,8 @@ struct RawConfig {
     sinks: Vec<SinkConfig>,
     #[serde(default)]
     sources: Vec<crate::source_config::RawSource>,
+    #[serde(default)]
+    connections: Vec<crate::connection::RawConnection>,
     #[serde(default)]
     outboxes: Vec<RawOutbox>,
     #[serde(default)]
@@ -712,6 +716,26 @@ impl Config {
             );
         }
 
+        let mut connections = Vec::new();
+        let mut connection_names = std::collections::HashSet::new();
+        for (i, raw_connection) in raw.connections.iter().enumerate() {
+            let Some(env) = env else { break };
+            if !connection_names.insert(raw_connection.name.clone()) {
+                push(
+                    format!("connections[{i}].name"),
+                    format!("{:?} is configured twice", raw_connection.name),
+                );
+            }
+            match crate::connection::ConnectionConfig::build(raw_connection, env) {
+                Ok(c) => connections.push(c),
+                Err(errs) => {
+                    for (field, msg) in errs {
+                        push(format!("connections[{i}].{field}"), msg);
+                    }
+                }
+            }
+        }
+
         let mut sources = Vec::new();
         let mut source_names = std::collections::HashSet::new();
         // Sources need their credentials: without a resolver they are left out.
@@ -722,6 +746,14 @@ impl Config {
                     format!("sources[{i}].name"),
                     format!("{:?} is configured twice", raw_source.name),
                 );
+            }
+            if let Some(c) = &raw_source.connection {
+                if !connection_names.contains(c) {
+                    push(
+                        format!("sources[{i}].connection"),
+                        format!("{c:?} is not a configured [[connections]] name"),
+                    );
+                }
             }
             match crate::source_config::SourceConfig::build(raw_source, &providers, env) {
                 Ok(s) => sources.push(s),
@@ -800,6 +832,7 @@ impl Config {
             providers,
             sinks: raw.sinks,
             sources,
+            connections,
             outboxes,
             conflicts,
         })
@@ -807,6 +840,10 @@ impl Config {
 
     pub fn provider(&self, name: &str) -> Option<&ProviderConfig> {
         self.providers.iter().find(|p| p.name.as_str() == name)
+    }
+
+    pub fn connection(&self, name: &str) -> Option<&crate::connection::ConnectionConfig> {
+        self.connections.iter().find(|c| c.name == name)
     }
 
     pub fn source(&self, name: &str) -> Option<&crate::source_config::SourceConfig> {

@@ -10,6 +10,7 @@ pub mod claim_check;
 pub mod clock;
 pub mod config;
 pub mod conflict;
+pub mod connection;
 pub mod envelope;
 pub mod failpoint;
 pub mod handshake;

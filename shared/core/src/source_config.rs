@@ -64,6 +64,9 @@ pub struct RawSource {
     /// instead of the URL.
     pub cursor_header: Option<String>,
     pub auth: Option<String>,
+    /// With `auth = "connection"`: the `[[connections]]` entry whose tokens and budget the
+    /// source uses.
+    pub connection: Option<String>,
     pub username: Option<String>,
     pub api_key_header: Option<String>,
     pub token_url: Option<String>,
@@ -194,6 +197,8 @@ pub enum AuthConfig {
         client_secret: Secret,
         scope: Option<String>,
     },
+    /// A named connection: its stored, refreshed tokens and its call budget.
+    Connection(String),
 }
 
 type Problems = Vec<(String, String)>;
@@ -527,7 +532,16 @@ fn build_http_json(
         ("token_url", raw.token_url.is_some(), auth_kind == "oauth2"),
         ("client_id", raw.client_id.is_some(), auth_kind == "oauth2"),
         ("scope", raw.scope.is_some(), auth_kind == "oauth2"),
-        ("api_key", raw.api_key.is_some(), auth_kind != "none"),
+        (
+            "api_key",
+            raw.api_key.is_some(),
+            !matches!(auth_kind, "none" | "connection"),
+        ),
+        (
+            "connection",
+            raw.connection.is_some(),
+            auth_kind == "connection",
+        ),
     ] {
         if set && !applies {
             bad(field, format!("does not apply to auth = {auth_kind:?}"));
@@ -562,10 +576,17 @@ fn build_http_json(
             client_secret: key(bad)?,
             scope: raw.scope.clone(),
         },
+        "connection" => AuthConfig::Connection(raw.connection.clone().or_else(|| {
+            bad(
+                "connection",
+                "is required with auth = \"connection\"".into(),
+            );
+            None
+        })?),
         other => {
             bad(
                 "auth",
-                format!("{other:?} is not one of none, bearer, basic, api-key, oauth2"),
+                format!("{other:?} is not one of none, bearer, basic, api-key, oauth2, connection"),
             );
             return None;
         }

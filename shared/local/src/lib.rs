@@ -6,6 +6,7 @@
 //! contract tests run against both.
 
 pub mod conflicts;
+pub mod connections;
 pub mod history;
 pub mod metrics;
 mod schema;

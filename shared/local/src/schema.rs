@@ -108,6 +108,25 @@ CREATE TABLE IF NOT EXISTS timings (
     max_ms REAL    NOT NULL,
     PRIMARY KEY (name, dims)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS connections (
+    name          TEXT PRIMARY KEY,
+    generation    INTEGER NOT NULL,   -- the compare-and-set's version
+    access        TEXT    NOT NULL,
+    access_exp    INTEGER NOT NULL,
+    refresh       TEXT,
+    obtained      INTEGER NOT NULL,
+    lease_until   INTEGER,
+    broken        TEXT,
+    last_refresh  INTEGER,
+    last_failure  TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS budgets (
+    name   TEXT    NOT NULL,
+    window TEXT    NOT NULL,
+    start  INTEGER NOT NULL,
+    used   INTEGER NOT NULL,
+    PRIMARY KEY (name, window, start)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS reconcile_runs (
     id     INTEGER PRIMARY KEY AUTOINCREMENT,
     source TEXT    NOT NULL,

@@ -22,14 +22,32 @@ const MAX_TOKEN_BODY_BYTES: usize = 64 * 1024;
 pub enum Auth {
     None,
     Bearer(Secret),
-    Basic { username: String, password: Secret },
-    Header { name: String, value: Secret },
+    Basic {
+        username: String,
+        password: Secret,
+    },
+    Header {
+        name: String,
+        value: Secret,
+    },
     OAuth2(OAuth2),
+    /// A named connection: stored tokens refreshed one process at a time, and a budget.
+    Connection(std::sync::Arc<crate::connection::ConnectionAuth>),
 }
 
 impl Auth {
-    pub fn from_config(c: &AuthConfig) -> Auth {
-        match c {
+    /// The auth a source's config names. A connection needs its [`ConnectionAuth`]
+    /// (`connection`); without one it is an error the caller reports.
+    pub fn from_config(
+        c: &AuthConfig,
+        connection: Option<std::sync::Arc<crate::connection::ConnectionAuth>>,
+    ) -> Result<Auth, SourceError> {
+        Ok(match c {
+            AuthConfig::Connection(name) => Auth::Connection(connection.ok_or_else(|| {
+                SourceError::Auth(format!(
+                    "connection {name}: no connection store to keep its tokens in"
+                ))
+            })?),
             AuthConfig::None => Auth::None,
             AuthConfig::Bearer(t) => Auth::Bearer(t.clone()),
             AuthConfig::Basic { username, password } => Auth::Basic {
@@ -52,7 +70,7 @@ impl Auth {
                 scope: scope.clone(),
                 token: Mutex::new(None),
             }),
-        }
+        })
     }
 }
 
@@ -261,6 +279,10 @@ impl Fetcher {
             Auth::Basic { username, password } => req.basic_auth(username, Some(password.expose())),
             Auth::Header { name, value } => req.header(name.as_str(), value.expose()),
             Auth::OAuth2(o) => req.bearer_auth(self.bearer_token(o, deadline).await?.expose()),
+            Auth::Connection(c) => {
+                c.spend(deadline).await?;
+                req.bearer_auth(c.token(deadline).await?.expose())
+            }
         })
     }
 
@@ -335,6 +357,18 @@ impl Fetcher {
                         pause(d, deadline).await?;
                     }
                     return Ok(Fetched { body, headers: h });
+                }
+                401 if matches!(self.auth, Auth::Connection(_)) => {
+                    if let Auth::Connection(c) = &self.auth {
+                        if refreshed_token {
+                            return Err(c.refused(&format!("GET {url} answered 401")).await);
+                        }
+                        // The stored access token is no good: expire it, refresh, once more.
+                        refreshed_token = true;
+                        attempt -= 1;
+                        c.expire_access().await?;
+                    }
+                    continue;
                 }
                 401 if matches!(self.auth, Auth::OAuth2(_)) && !refreshed_token => {
                     // The token may have been revoked or expired early: one fresh token.

@@ -7,6 +7,7 @@
 //! Shopify rate-limit headers, auth (bearer, basic, API key header, OAuth2 client
 //! credentials), and the run's deadline.
 
+pub mod connection;
 mod fetch;
 pub mod github;
 pub mod http_json;
@@ -31,8 +32,17 @@ pub struct BuiltSource {
     pub fetcher: Arc<Fetcher>,
 }
 
-/// Build the feeds of one source.
+/// Build the feeds of one source (a source with a connection needs [`build_with`]).
 pub fn build(config: &SourceConfig) -> Result<BuiltSource, SourceError> {
+    build_with(config, None)
+}
+
+/// Build the feeds of one source; `connection` is its named connection's access, when it
+/// uses one (see [`connection_for`]).
+pub fn build_with(
+    config: &SourceConfig,
+    connection: Option<Arc<connection::ConnectionAuth>>,
+) -> Result<BuiltSource, SourceError> {
     let auth = match &config.kind {
         SourceKind::StripeEvents { api_key } => Auth::Bearer(api_key.clone()),
         SourceKind::GithubDeliveries { token, .. } => Auth::Bearer(token.clone()),
@@ -40,7 +50,7 @@ pub fn build(config: &SourceConfig) -> Result<BuiltSource, SourceError> {
             name: "x-shopify-access-token".into(),
             value: access_token.clone(),
         },
-        SourceKind::HttpJson(spec) => Auth::from_config(&spec.auth),
+        SourceKind::HttpJson(spec) => Auth::from_config(&spec.auth, connection)?,
     };
     let fetcher = Arc::new(Fetcher::new(
         config.request_timeout,
@@ -118,9 +128,43 @@ pub async fn read_body_capped(
     Ok(body)
 }
 
-/// Build every configured source.
+/// Build every configured source (sources with a connection need [`build_all_with`]).
 pub fn build_all(config: &Config) -> Result<Vec<BuiltSource>, SourceError> {
     config.sources.iter().map(build).collect()
+}
+
+/// The access a source's named connection gives it, with its tokens in `store`.
+pub fn connection_for(
+    config: &Config,
+    source: &SourceConfig,
+    store: &Arc<dyn inlet_core::connection::ConnectionStore>,
+) -> Result<Option<Arc<connection::ConnectionAuth>>, SourceError> {
+    let SourceKind::HttpJson(spec) = &source.kind else {
+        return Ok(None);
+    };
+    let inlet_core::source_config::AuthConfig::Connection(name) = &spec.auth else {
+        return Ok(None);
+    };
+    let cfg = config
+        .connection(name)
+        .ok_or_else(|| SourceError::Auth(format!("connection {name} is not configured")))?;
+    Ok(Some(Arc::new(connection::ConnectionAuth {
+        config: cfg.clone(),
+        store: Arc::clone(store),
+        endpoint: Arc::new(connection::HttpTokenEndpoint::new(source.request_timeout)?),
+    })))
+}
+
+/// Build every configured source, connections' tokens kept in `store`.
+pub fn build_all_with(
+    config: &Config,
+    store: &Arc<dyn inlet_core::connection::ConnectionStore>,
+) -> Result<Vec<BuiltSource>, SourceError> {
+    config
+        .sources
+        .iter()
+        .map(|s| build_with(s, connection_for(config, s, store)?))
+        .collect()
 }
 
 /// Normalize one change exactly as the webhook path would, with `source = reconciliation`.

@@ -6,6 +6,7 @@ mod aws_production;
 mod certificates;
 mod cli;
 mod conflicts;
+mod connections;
 mod contract;
 mod crash;
 mod fetch_by_id;

@@ -52,6 +52,10 @@ pub enum SourceError {
         #[source]
         source: Option<BoxError>,
     },
+    /// A call budget is spent (a connection's day, or a minute past the deadline): the
+    /// run stops until it resets — not a failure of the provider.
+    #[error("{0}")]
+    Budget(String),
 }
 
 impl SourceError {
@@ -62,6 +66,7 @@ impl SourceError {
             SourceError::Auth(_) => "auth",
             SourceError::BadResponse(_) => "bad_response",
             SourceError::Transient { .. } => "transient",
+            SourceError::Budget(_) => "budget",
         }
     }
 }

@@ -1,0 +1,475 @@
+//! Connections: the credentials a source (or a sink) uses to reach a SaaS API, when they
+//! are an OAuth2 refresh-token grant whose tokens change under us, and the API's call
+//! budget. Data, the store port, and the one use case that matters — getting a usable
+//! access token without ever losing a rotating refresh token — written against the port so
+//! SQLite and DynamoDB run the same logic.
+//!
+//! Why this is careful: Exact Online and Xero rotate the refresh token on every refresh;
+//! the old one is dead once the new one is issued. Two processes refreshing at once, or a
+//! new pair that is never written, and the connection is gone until a person re-authorizes.
+//! So: one refresh at a time per connection (a lease taken with a compare-and-set on the
+//! pair's generation), the new pair written with a compare-and-set before it is used, a
+//! write that fails retried with the *new* pair before anything else, and a refusal by the
+//! provider (`invalid_grant`) marking the connection broken at once instead of hammering.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+
+use crate::ports::StoreError;
+use crate::secret::{self, Secret};
+
+/// `[[connections]]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConnection {
+    pub name: String,
+    /// `oauth2-refresh` (authorization code with refresh; the only kind so far).
+    pub kind: String,
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// The refresh token the first run starts from (`env:`/`file:`); the store's wins
+    /// once there is one.
+    pub refresh_token: Option<String>,
+    pub scope: Option<String>,
+    /// The provider issues a new refresh token on every refresh (Exact Online, Xero): a
+    /// token response without one is refused.
+    pub rotating: Option<bool>,
+    /// The provider refuses a refresh before the access token is this old (Exact: 570 s).
+    pub min_refresh_age_secs: Option<u64>,
+    /// Call budgets per tenant: calls per minute and per day, shared by every process.
+    pub per_minute: Option<u32>,
+    pub per_day: Option<u32>,
+    /// How the client authenticates at the token endpoint: `basic` (HTTP Basic, RFC 6749
+    /// §2.3.1's recommendation; Xero) or `body` (client_id and client_secret as form
+    /// fields; Exact Online).
+    pub client_auth: Option<String>,
+}
+
+/// One connection, checked.
+#[derive(Debug, Clone)]
+pub struct ConnectionConfig {
+    pub name: String,
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub initial_refresh_token: Option<Secret>,
+    pub scope: Option<String>,
+    pub rotating: bool,
+    pub min_refresh_age: Duration,
+    pub per_minute: Option<u32>,
+    pub per_day: Option<u32>,
+    /// Client credentials in an HTTP Basic header (else as form fields).
+    pub client_auth_basic: bool,
+}
+
+impl ConnectionConfig {
+    /// Check one `[[connections]]` entry; every problem as `(field, message)`.
+    pub fn build(
+        raw: &RawConnection,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ConnectionConfig, Vec<(String, String)>> {
+        let mut p = Vec::new();
+        let mut bad = |f: &str, m: String| p.push((f.to_string(), m));
+        let name_ok = !raw.name.is_empty()
+            && raw
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !name_ok {
+            bad(
+                "name",
+                format!(
+                    "{:?} must be lowercase letters, digits, '-' or '_'",
+                    raw.name
+                ),
+            );
+        }
+        if raw.kind != "oauth2-refresh" {
+            bad(
+                "kind",
+                format!("{:?} is not one of oauth2-refresh", raw.kind),
+            );
+        }
+        if !(raw.token_url.starts_with("https://") || raw.token_url.starts_with("http://127.0.0.1"))
+        {
+            bad(
+                "token_url",
+                format!(
+                    "{:?} must be https (http only to 127.0.0.1, for tests)",
+                    raw.token_url
+                ),
+            );
+        }
+        let client_secret = secret::resolve(&raw.client_secret, env)
+            .map_err(|e| bad("client_secret", e.to_string()))
+            .ok();
+        let initial_refresh_token = match &raw.refresh_token {
+            Some(r) => secret::resolve(r, env)
+                .map_err(|e| bad("refresh_token", e.to_string()))
+                .ok(),
+            None => None,
+        };
+        let client_auth_basic = match raw.client_auth.as_deref().unwrap_or("basic") {
+            "basic" => true,
+            "body" => false,
+            other => {
+                bad(
+                    "client_auth",
+                    format!("{other:?} is not one of basic, body"),
+                );
+                true
+            }
+        };
+        if raw.per_minute == Some(0) || raw.per_day == Some(0) {
+            bad(
+                "per_minute",
+                "a budget of 0 calls allows nothing; leave it out for none".into(),
+            );
+        }
+        match (p.is_empty(), client_secret) {
+            (true, Some(client_secret)) => Ok(ConnectionConfig {
+                name: raw.name.clone(),
+                token_url: raw.token_url.clone(),
+                client_id: raw.client_id.clone(),
+                client_secret,
+                initial_refresh_token,
+                scope: raw.scope.clone(),
+                rotating: raw.rotating.unwrap_or(true),
+                min_refresh_age: Duration::from_secs(raw.min_refresh_age_secs.unwrap_or(0)),
+                per_minute: raw.per_minute,
+                per_day: raw.per_day,
+                client_auth_basic,
+            }),
+            _ => Err(p),
+        }
+    }
+}
+
+/// An access token and the refresh token that renews it, with their times (Unix ms).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenPair {
+    pub access_token: Secret,
+    pub access_expires_at_ms: i64,
+    pub refresh_token: Option<Secret>,
+    /// When this pair was issued.
+    pub obtained_at_ms: i64,
+}
+
+/// A connection as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoredConnection {
+    pub pair: Option<TokenPair>,
+    /// Bumped by every stored pair: the compare-and-set's version.
+    pub generation: u64,
+    /// Someone is refreshing until then (Unix ms).
+    pub refresh_lease_until_ms: Option<i64>,
+    /// Why the provider refused us; set until a new pair is stored.
+    pub broken: Option<String>,
+    pub last_refresh_ms: Option<i64>,
+    pub last_failure: Option<String>,
+}
+
+/// What a budget take says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spend {
+    Granted,
+    /// The window is spent; the next starts at (Unix ms).
+    Exhausted {
+        window: Window,
+        until_ms: i64,
+    },
+}
+
+/// A budget window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    Minute,
+    Day,
+}
+
+impl Window {
+    pub fn millis(self) -> i64 {
+        match self {
+            Window::Minute => 60_000,
+            Window::Day => 86_400_000,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Window::Minute => "minute",
+            Window::Day => "day",
+        }
+    }
+}
+
+/// Where connections and their budgets live: SQLite locally, the state table on AWS.
+#[async_trait]
+pub trait ConnectionStore: Send + Sync {
+    async fn load(&self, name: &str) -> Result<Option<StoredConnection>, StoreError>;
+
+    /// Store `pair` as generation 0 unless the connection exists (the first run's seed).
+    async fn seed(&self, name: &str, pair: &TokenPair) -> Result<(), StoreError>;
+
+    /// Take the refresh lease until `until_ms` when the stored generation is `generation`
+    /// and no live lease is held. Atomic; `false` when another holds it or the pair moved.
+    async fn try_lease(
+        &self,
+        name: &str,
+        generation: u64,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Store `pair` as generation `generation + 1` when the stored generation is still
+    /// `generation` (compare-and-set), clearing the lease and any broken mark.
+    async fn store_pair(
+        &self,
+        name: &str,
+        generation: u64,
+        pair: &TokenPair,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Mark the connection broken with the provider's words (and end any lease).
+    async fn mark_broken(&self, name: &str, reason: &str, now_ms: i64) -> Result<(), StoreError>;
+
+    /// Every stored connection, by name.
+    async fn list(&self) -> Result<Vec<(String, StoredConnection)>, StoreError>;
+
+    /// Take one call from `name`'s `window` budget of `limit` calls, the window being
+    /// the fixed one holding `now_ms`. Atomic across processes.
+    async fn spend(
+        &self,
+        name: &str,
+        window: Window,
+        limit: u32,
+        now_ms: i64,
+    ) -> Result<Spend, StoreError>;
+}
+
+/// A token endpoint's answer to a refresh.
+#[derive(Debug, Clone)]
+pub struct TokenResponse {
+    pub access_token: Secret,
+    pub expires_in: Duration,
+    pub refresh_token: Option<Secret>,
+}
+
+/// Why a refresh did not give a token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// The provider refused the grant (`invalid_grant`, `invalid_client`, …): a person
+    /// must re-authorize. The text is the provider's, without secrets.
+    #[error("the provider refused the refresh: {0}")]
+    Rejected(String),
+    /// Try again later (unreachable, 5xx, throttled).
+    #[error("the token endpoint failed: {0}")]
+    Transient(String),
+}
+
+/// The refresh call itself (HTTP in `inlet-sources`).
+#[async_trait]
+pub trait TokenEndpoint: Send + Sync {
+    async fn refresh(
+        &self,
+        connection: &ConnectionConfig,
+        refresh_token: &Secret,
+    ) -> Result<TokenResponse, TokenError>;
+}
+
+/// Why no access token could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    #[error("connection {name} is broken: {reason} — re-authorize it (`inlet connections`)")]
+    Broken { name: String, reason: String },
+    #[error("connection {name}: {message}")]
+    Unavailable { name: String, message: String },
+    #[error("connection {name} has no token pair: set refresh_token for its first run")]
+    NotConnected { name: String },
+}
+
+/// Lease for one refresh: long enough for a slow token endpoint, short enough that a
+/// crashed holder does not block the others for long.
+pub const REFRESH_LEASE: Duration = Duration::from_secs(30);
+/// Refresh this long before the access token expires (less for short-lived tokens).
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+/// When `pair` should be refreshed (Unix ms): a margin before expiry, but never before
+/// the provider allows a refresh.
+pub fn refresh_due_ms(pair: &TokenPair, min_refresh_age: Duration) -> i64 {
+    let life = (pair.access_expires_at_ms - pair.obtained_at_ms).max(0);
+    let margin = (REFRESH_MARGIN.as_millis() as i64).min(life / 2);
+    (pair.access_expires_at_ms - margin)
+        .max(pair.obtained_at_ms + min_refresh_age.as_millis() as i64)
+}
+
+/// The clock and the waiting a token lookup needs (core has no runtime of its own).
+pub struct Waiting<'a> {
+    /// Now, in Unix ms.
+    pub now_ms: &'a (dyn Fn() -> i64 + Sync),
+    /// Wait this long (the caller's runtime's sleep).
+    pub pause: &'a (dyn Fn(Duration) -> futures::future::BoxFuture<'static, ()> + Sync),
+    pub deadline: Option<std::time::Instant>,
+}
+
+/// A usable access token for `cfg`, refreshing it when due — one refresher at a time
+/// across every process sharing `store`; the others wait for its result.
+pub async fn access_token(
+    cfg: &ConnectionConfig,
+    store: &dyn ConnectionStore,
+    endpoint: &dyn TokenEndpoint,
+    waiting: &Waiting<'_>,
+) -> Result<Secret, AccessError> {
+    let now_ms = waiting.now_ms;
+    let deadline = waiting.deadline;
+    let unavailable = |message: String| AccessError::Unavailable {
+        name: cfg.name.clone(),
+        message,
+    };
+    let store_err = |e: StoreError| unavailable(e.to_string());
+    loop {
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            return Err(unavailable("out of time waiting for a token".into()));
+        }
+        let now = now_ms();
+        let stored = match store.load(&cfg.name).await.map_err(store_err)? {
+            Some(s) => s,
+            None => {
+                let Some(refresh) = &cfg.initial_refresh_token else {
+                    return Err(AccessError::NotConnected {
+                        name: cfg.name.clone(),
+                    });
+                };
+                // No access token yet: an expired one, so the first use refreshes.
+                let seed = TokenPair {
+                    access_token: Secret::new(""),
+                    access_expires_at_ms: 0,
+                    refresh_token: Some(refresh.clone()),
+                    obtained_at_ms: 0,
+                };
+                store.seed(&cfg.name, &seed).await.map_err(store_err)?;
+                continue;
+            }
+        };
+        if let Some(reason) = stored.broken {
+            return Err(AccessError::Broken {
+                name: cfg.name.clone(),
+                reason,
+            });
+        }
+        let Some(pair) = stored.pair else {
+            return Err(AccessError::NotConnected {
+                name: cfg.name.clone(),
+            });
+        };
+        if now < refresh_due_ms(&pair, cfg.min_refresh_age) && pair.access_expires_at_ms > now {
+            return Ok(pair.access_token);
+        }
+        let lease_live = stored.refresh_lease_until_ms.is_some_and(|t| t > now);
+        if lease_live
+            || !store
+                .try_lease(
+                    &cfg.name,
+                    stored.generation,
+                    now,
+                    now + REFRESH_LEASE.as_millis() as i64,
+                )
+                .await
+                .map_err(store_err)?
+        {
+            // Another process refreshes: wait for its pair.
+            (waiting.pause)(Duration::from_millis(100)).await;
+            continue;
+        }
+        let Some(refresh) = &pair.refresh_token else {
+            return Err(AccessError::NotConnected {
+                name: cfg.name.clone(),
+            });
+        };
+        crate::failpoint::hit("connection_before_refresh");
+        let answer = match endpoint.refresh(cfg, refresh).await {
+            Ok(a) => a,
+            Err(TokenError::Rejected(text)) => {
+                store
+                    .mark_broken(&cfg.name, &text, now_ms())
+                    .await
+                    .map_err(store_err)?;
+                return Err(AccessError::Broken {
+                    name: cfg.name.clone(),
+                    reason: text,
+                });
+            }
+            // The lease ends by itself; the next caller tries again.
+            Err(TokenError::Transient(text)) => return Err(unavailable(text)),
+        };
+        let obtained = now_ms();
+        let refresh_token = match (answer.refresh_token, cfg.rotating) {
+            (Some(r), _) => Some(r),
+            (None, false) => pair.refresh_token.clone(),
+            (None, true) => {
+                let reason = "the token response has no refresh_token, and this connection rotates it (the old one is spent)".to_string();
+                store
+                    .mark_broken(&cfg.name, &reason, obtained)
+                    .await
+                    .map_err(store_err)?;
+                return Err(AccessError::Broken {
+                    name: cfg.name.clone(),
+                    reason,
+                });
+            }
+        };
+        let new_pair = TokenPair {
+            access_token: answer.access_token,
+            access_expires_at_ms: obtained
+                + i64::try_from(answer.expires_in.as_millis()).unwrap_or(i64::MAX / 2),
+            refresh_token,
+            obtained_at_ms: obtained,
+        };
+        crate::failpoint::hit("connection_after_refresh");
+        // The old refresh token is spent: nothing else happens until the new pair is
+        // stored. A failed write is retried with the same new pair.
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            match store
+                .store_pair(&cfg.name, stored.generation, &new_pair, now_ms())
+                .await
+            {
+                Ok(true) => return Ok(new_pair.access_token),
+                Ok(false) => {
+                    // Our lease lapsed and another stored a pair: theirs is the one kept.
+                    tracing::warn!(connection = %cfg.name, "a refreshed pair lost its compare-and-set; using the stored one");
+                    break;
+                }
+                Err(e) if attempt < 20 => {
+                    tracing::warn!(connection = %cfg.name, attempt, error = %e, "the refreshed pair is not stored yet; retrying");
+                    (waiting.pause)(Duration::from_millis(50 * u64::from(attempt))).await;
+                }
+                Err(e) => return Err(store_err(e)),
+            }
+        }
+    }
+}
+
+/// Take one call from each configured budget window of `cfg`. `Err(Exhausted)` names the
+/// window that is spent and when the next starts.
+pub async fn spend_budget(
+    cfg: &ConnectionConfig,
+    store: &dyn ConnectionStore,
+    now_ms: i64,
+) -> Result<Spend, StoreError> {
+    for (window, limit) in [(Window::Minute, cfg.per_minute), (Window::Day, cfg.per_day)] {
+        if let Some(limit) = limit {
+            if let s @ Spend::Exhausted { .. } =
+                store.spend(&cfg.name, window, limit, now_ms).await?
+            {
+                return Ok(s);
+            }
+        }
+    }
+    Ok(Spend::Granted)
+}

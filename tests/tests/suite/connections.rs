@@ -1,0 +1,349 @@
+//! Connections: OAuth2 refresh tokens that rotate, refreshed once however many workers find
+//! them expiring, persisted with a compare-and-set; a refused grant marks the connection
+//! broken at once; call budgets shared by every caller — on SQLite and on DynamoDB (moto).
+//!
+//! The fake authorization server is written from the providers' pages: Xero's and Exact
+//! Online's refresh tokens are single-use (a refresh issues a new one and the old one is
+//! refused with `invalid_grant`; developer.xero.com "OAuth 2.0 — refreshing access tokens"
+//! and support.exactonline.com "OAuth — refresh token", read 2026-12-06), errors per
+//! RFC 6749 §5.2 (400 + `{"error": "invalid_grant"}`).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use inlet_core::connection::{
+    access_token, ConnectionConfig, ConnectionStore, Spend, TokenPair, Waiting, Window,
+};
+use inlet_core::secret::Secret;
+use inlet_sources::connection::HttpTokenEndpoint;
+use inlet_tests::*;
+use serde_json::json;
+
+/// The authorization server's state: the one live refresh token, and what it saw.
+#[derive(Default)]
+struct AuthServer {
+    generation: u32,
+    live_refresh: String,
+    token_calls: usize,
+    invalid_grants: usize,
+    revoked: bool,
+}
+
+fn oauth_server(state: Arc<Mutex<AuthServer>>) -> Responder {
+    Arc::new(move |r: &Recorded| {
+        let mut s = state.lock().unwrap();
+        if r.path != "/token" {
+            // The API: only the newest access token works.
+            let want = format!("Bearer acc-{}", s.generation);
+            return if r.headers.get("authorization") == Some(&want) {
+                json_answer(
+                    200,
+                    json!({"items": [{"id": "c1", "updated_at": "2026-01-01T00:00:00Z"}]}),
+                )
+            } else {
+                json_answer(401, json!({"error": "invalid_token"}))
+            };
+        }
+        s.token_calls += 1;
+        let form: std::collections::HashMap<String, String> =
+            url::form_urlencoded::parse(r.body.as_bytes())
+                .into_owned()
+                .collect();
+        // A slow token endpoint widens the window for a second refresher.
+        std::thread::sleep(Duration::from_millis(150));
+        if r.headers.get("authorization").map(String::as_str)
+            != Some("Basic Y2xpZW50LTE6Y2xpZW50LXNlY3JldA==")
+        {
+            return json_answer(401, json!({"error": "invalid_client"}));
+        }
+        if s.revoked || form.get("refresh_token") != Some(&s.live_refresh) {
+            s.invalid_grants += 1;
+            return json_answer(
+                400,
+                json!({"error": "invalid_grant", "error_description": "refresh token is invalid or expired"}),
+            );
+        }
+        s.generation += 1;
+        s.live_refresh = format!("ref-{}", s.generation);
+        json_answer(
+            200,
+            json!({"access_token": format!("acc-{}", s.generation), "token_type": "Bearer",
+                   "expires_in": 1800, "refresh_token": s.live_refresh}),
+        )
+    })
+}
+
+fn connection(base: &str) -> ConnectionConfig {
+    let text = format!(
+        "[[providers]]\nname = \"erp\"\nscheme = \"token\"\nheader = \"x-t\"\nsecrets = [\"s\"]\n[[sinks]]\nkind = \"stdout\"\n\
+         [[connections]]\nname = \"xero\"\nkind = \"oauth2-refresh\"\ntoken_url = \"{base}/token\"\nclient_id = \"client-1\"\n\
+         client_secret = \"client-secret\"\nrefresh_token = \"ref-0\"\nper_minute = 5\nper_day = 100\n"
+    );
+    parse_config(&text).connection("xero").unwrap().clone()
+}
+
+fn now_ms() -> i64 {
+    inlet_core::clock::unix_millis(time::OffsetDateTime::now_utc())
+}
+
+fn pause(d: Duration) -> futures::future::BoxFuture<'static, ()> {
+    Box::pin(tokio::time::sleep(d))
+}
+
+async fn token(cfg: &ConnectionConfig, store: &dyn ConnectionStore) -> Result<Secret, String> {
+    let endpoint = HttpTokenEndpoint::new(Duration::from_secs(5)).unwrap();
+    let waiting = Waiting {
+        now_ms: &now_ms,
+        pause: &pause,
+        deadline: Some(std::time::Instant::now() + Duration::from_secs(20)),
+    };
+    access_token(cfg, store, &endpoint, &waiting)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Eight workers find the token expiring at once: one token call, one rotation, every
+/// worker gets the new access token, the provider never sees a spent refresh token.
+async fn concurrent_refreshes_make_one_token_call(store: Arc<dyn ConnectionStore>) {
+    let state = Arc::new(Mutex::new(AuthServer {
+        live_refresh: "ref-0".into(),
+        ..AuthServer::default()
+    }));
+    let api = FakeApi::start(oauth_server(state.clone())).await;
+    let cfg = connection(&api.base);
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (cfg, store) = (cfg.clone(), Arc::clone(&store));
+        tasks.push(tokio::spawn(
+            async move { token(&cfg, store.as_ref()).await },
+        ));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap().expose(), "acc-1");
+    }
+    {
+        let s = state.lock().unwrap();
+        assert_eq!((s.token_calls, s.invalid_grants), (1, 0));
+    }
+    let stored = store.load("xero").await.unwrap().unwrap();
+    let pair = stored.pair.unwrap();
+    assert_eq!(
+        pair.refresh_token.unwrap().expose(),
+        "ref-1",
+        "the rotated token is kept"
+    );
+    assert_eq!(stored.generation, 1);
+    // Still valid: no call at all.
+    assert_eq!(token(&cfg, store.as_ref()).await.unwrap().expose(), "acc-1");
+    assert_eq!(state.lock().unwrap().token_calls, 1);
+
+    // Expiring again (another process set it so): the next refresh uses ref-1, not ref-0.
+    let expired = TokenPair {
+        access_token: Secret::new("acc-1"),
+        access_expires_at_ms: now_ms() - 1,
+        refresh_token: Some(Secret::new("ref-1")),
+        obtained_at_ms: 0,
+    };
+    assert!(store
+        .store_pair("xero", 1, &expired, now_ms())
+        .await
+        .unwrap());
+    assert_eq!(token(&cfg, store.as_ref()).await.unwrap().expose(), "acc-2");
+    assert_eq!(state.lock().unwrap().invalid_grants, 0);
+
+    // The grant is revoked at the provider: the first refusal marks the connection broken,
+    // and nobody asks the token endpoint again.
+    state.lock().unwrap().revoked = true;
+    let expired = TokenPair {
+        refresh_token: Some(Secret::new("ref-2")),
+        ..expired
+    };
+    assert!(store
+        .store_pair("xero", 3, &expired, now_ms())
+        .await
+        .unwrap());
+    let err = token(&cfg, store.as_ref()).await.unwrap_err();
+    assert!(
+        err.contains("broken") && err.contains("invalid_grant"),
+        "{err}"
+    );
+    let calls = state.lock().unwrap().token_calls;
+    for _ in 0..5 {
+        assert!(token(&cfg, store.as_ref()).await.is_err());
+    }
+    assert_eq!(
+        state.lock().unwrap().token_calls,
+        calls,
+        "a broken connection stops calling"
+    );
+    let listed = store.list().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0]
+        .1
+        .broken
+        .as_deref()
+        .unwrap()
+        .contains("invalid_grant"));
+}
+
+/// A budget of 5 a minute, spent by four workers at once: 5 calls granted, not one more;
+/// the day budget counts them too.
+async fn a_budget_is_never_exceeded_by_concurrent_callers(store: Arc<dyn ConnectionStore>) {
+    let at = 1_800_000_030_000; // mid-minute, fixed: the test never straddles a window
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let mut granted = 0;
+            for _ in 0..5 {
+                if store.spend("xero", Window::Minute, 5, at).await.unwrap() == Spend::Granted {
+                    granted += 1;
+                }
+            }
+            granted
+        }));
+    }
+    let mut granted = 0;
+    for t in tasks {
+        granted += t.await.unwrap();
+    }
+    assert_eq!(granted, 5);
+    assert_eq!(
+        store.spend("xero", Window::Minute, 5, at).await.unwrap(),
+        Spend::Exhausted {
+            window: Window::Minute,
+            until_ms: 1_800_000_060_000
+        }
+    );
+    // The next minute has its own 5.
+    assert_eq!(
+        store
+            .spend("xero", Window::Minute, 5, at + 30_000)
+            .await
+            .unwrap(),
+        Spend::Granted
+    );
+}
+
+fn sqlite() -> (tempfile::TempDir, Arc<dyn ConnectionStore>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = inlet_local::Store::open(
+        &dir.path().join("inlet.db"),
+        Default::default(),
+        Arc::new(inlet_core::clock::SystemClock),
+    )
+    .unwrap();
+    (dir, Arc::new(store))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_concurrent_refreshes_make_one_token_call() {
+    let (_dir, store) = sqlite();
+    concurrent_refreshes_make_one_token_call(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_a_budget_is_never_exceeded_by_concurrent_callers() {
+    let (_dir, store) = sqlite();
+    a_budget_is_never_exceeded_by_concurrent_callers(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
+async fn dynamodb_concurrent_refreshes_make_one_token_call() {
+    let moto = inlet_tests::moto::Moto::connect().await;
+    let store = inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await);
+    concurrent_refreshes_make_one_token_call(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
+async fn dynamodb_a_budget_is_never_exceeded_by_concurrent_callers() {
+    let moto = inlet_tests::moto::Moto::connect().await;
+    let store = inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await);
+    a_budget_is_never_exceeded_by_concurrent_callers(Arc::new(store)).await;
+}
+
+/// A reconciliation source through a connection, as an operator runs it: the first run
+/// refreshes from the configured refresh token and reads; `inlet connections` says healthy;
+/// the provider revokes the grant; the next run stops with the reason, and `inlet
+/// connections` and `inlet status` exit 1 naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_reads_through_its_connection_until_the_grant_is_revoked() {
+    let state = Arc::new(Mutex::new(AuthServer {
+        live_refresh: "ref-0".into(),
+        ..AuthServer::default()
+    }));
+    let api = FakeApi::start(oauth_server(state.clone())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let config = format!(
+        "{}{}\n[[connections]]\nname = \"xero\"\nkind = \"oauth2-refresh\"\ntoken_url = \"{base}/token\"\nclient_id = \"client-1\"\nclient_secret = \"client-secret\"\nrefresh_token = \"ref-0\"\nper_minute = 60\n\
+         [[sources]]\nname = \"contacts\"\nprovider = \"erp\"\nkind = \"http-json\"\napi_base = \"{base}\"\nurl = \"{{api_base}}/contacts?since={{cursor}}\"\nitems_pointer = \"/items\"\nupdated_at_pointer = \"/updated_at\"\nauth = \"connection\"\nconnection = \"xero\"\nsettle_secs = 0\nlookback_secs = 315360000\n",
+        providers_toml(),
+        file_sink_toml(&dir.path().join("out.jsonl")),
+        base = api.base
+    );
+    let cfg_path = dir.path().join("inlet.toml");
+    std::fs::write(&cfg_path, &config).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_inlet-under-test"))
+            .args(args)
+            .args(["--data-dir", data.to_str().unwrap()])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let c = cfg_path.to_str().unwrap();
+    let (code, out, err) = run(&["reconcile", "contacts", "--config", c, "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(report["recovered"], 1, "{report}");
+    let (code, out, err) = run(&["connections"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("xero  healthy"), "{out}");
+    // Rotated under us by another run: the stored pair follows.
+    let (code, _, err) = run(&["reconcile", "contacts", "--config", c]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        state.lock().unwrap().token_calls,
+        1,
+        "the access token was still valid"
+    );
+
+    // Revoked at the provider; the API refuses the access token too.
+    {
+        let mut s = state.lock().unwrap();
+        s.revoked = true;
+        s.generation += 100;
+    }
+    let (code, out, err) = run(&["reconcile", "contacts", "--config", c, "--json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let error = report["error"].as_str().unwrap();
+    assert!(error.contains("connection xero is broken"), "{error}");
+    let (code, out, err) = run(&["connections", "--json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let row: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(row["state"], "broken");
+    assert!(
+        row["broken_reason"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_grant"),
+        "{row}"
+    );
+    let (code, _, err) = run(&["status"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("connection xero is BROKEN"), "{err}");
+    // And it stays quiet at the provider: no more token calls on later runs.
+    let calls = state.lock().unwrap().token_calls;
+    let _ = run(&["reconcile", "contacts", "--config", c]);
+    assert_eq!(state.lock().unwrap().token_calls, calls);
+}
