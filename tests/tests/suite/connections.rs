@@ -2,11 +2,12 @@
 //! them expiring, persisted with a compare-and-set; a refused grant marks the connection
 //! broken at once; call budgets shared by every caller — on SQLite and on DynamoDB (moto).
 //!
-//! The fake authorization server is written from the providers' pages: Xero's and Exact
-//! Online's refresh tokens are single-use (a refresh issues a new one and the old one is
-//! refused with `invalid_grant`; developer.xero.com "OAuth 2.0 — refreshing access tokens"
-//! and support.exactonline.com "OAuth — refresh token", read 2026-12-06), errors per
-//! RFC 6749 §5.2 (400 + `{"error": "invalid_grant"}`).
+//! The fake authorization server behaves as single-use refresh tokens do (Exact Online and
+//! Xero, as the API-access issue summarizes their documentation; Box documents the same
+//! for its own, developer.box.com/guides/authentication/tokens/refresh, read 2026-12-06): a
+//! refresh issues a new refresh token and the old one is refused from then on with RFC
+//! 6749 §5.2's 400 `{"error": "invalid_grant"}` — the shape Xero's token endpoint answers
+//! (nango.dev/blog/xero-oauth-refresh-token-invalid-grant, read 2026-12-06).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
