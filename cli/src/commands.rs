@@ -149,6 +149,20 @@ pub async fn run(command: Command) -> u8 {
         },
         Command::Status { data_dir, json } => status(&data_dir, json).await,
         Command::Connections { data_dir, json } => connections(&data_dir, json).await,
+        Command::Connect {
+            name,
+            config,
+            data_dir,
+            timeout_secs,
+        } => {
+            crate::connect::connect(
+                config.config.as_deref(),
+                &data_dir,
+                &name,
+                std::time::Duration::from_secs(timeout_secs),
+            )
+            .await
+        }
         Command::Replay {
             key,
             from,

@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod commands;
 pub mod config_file;
+pub mod connect;
 pub mod console;
 pub mod dev;
 pub mod events;
@@ -221,6 +222,20 @@ pub enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Authorize a connection once (OAuth2 authorization code with PKCE): prints the
+    /// provider's URL, receives the redirect on the connection's loopback redirect_uri,
+    /// stores the token pair (locally, or in the stack with --backend aws).
+    Connect {
+        /// The `[[connections]]` name.
+        name: String,
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+        /// How long to wait for the redirect.
+        #[arg(long, default_value_t = 300)]
+        timeout_secs: u64,
     },
     /// Each connection's state: healthy or broken (with the provider's words), token
     /// ages, last refresh and failure. Exits 1 when one is broken.

@@ -46,7 +46,15 @@ pub struct RawConnection {
     /// §2.3.1's recommendation; Xero) or `body` (client_id and client_secret as form
     /// fields; Exact Online).
     pub client_auth: Option<String>,
+    /// Where `inlet connect` sends the person to authorize (the provider's authorize URL).
+    pub authorize_url: Option<String>,
+    /// The redirect URI registered with the provider app; `inlet connect` listens there
+    /// (loopback only). Default `http://127.0.0.1:8765/callback`.
+    pub redirect_uri: Option<String>,
 }
+
+/// `inlet connect`'s loopback redirect when the config names none.
+pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
 
 /// One connection, checked.
 #[derive(Debug, Clone)]
@@ -63,6 +71,8 @@ pub struct ConnectionConfig {
     pub per_day: Option<u32>,
     /// Client credentials in an HTTP Basic header (else as form fields).
     pub client_auth_basic: bool,
+    pub authorize_url: Option<String>,
+    pub redirect_uri: String,
 }
 
 impl ConnectionConfig {
@@ -123,6 +133,19 @@ impl ConnectionConfig {
                 true
             }
         };
+        if let Some(u) = &raw.authorize_url {
+            if !u.starts_with("https://") && !u.starts_with("http://127.0.0.1") {
+                bad("authorize_url", format!("{u:?} must be https"));
+            }
+        }
+        if let Some(u) = &raw.redirect_uri {
+            if loopback_redirect(u).is_none() {
+                bad(
+                    "redirect_uri",
+                    format!("{u:?} must be http://127.0.0.1:PORT/PATH or http://localhost:PORT/PATH (inlet connect listens there)"),
+                );
+            }
+        }
         if raw.per_minute == Some(0) || raw.per_day == Some(0) {
             bad(
                 "per_minute",
@@ -142,6 +165,11 @@ impl ConnectionConfig {
                 per_minute: raw.per_minute,
                 per_day: raw.per_day,
                 client_auth_basic,
+                authorize_url: raw.authorize_url.clone(),
+                redirect_uri: raw
+                    .redirect_uri
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_REDIRECT_URI.to_string()),
             }),
             _ => Err(p),
         }
@@ -472,4 +500,141 @@ pub async fn spend_budget(
         }
     }
     Ok(Spend::Granted)
+}
+
+/// A loopback redirect URI's port and path (`http://127.0.0.1:8765/callback` → (8765,
+/// "/callback")); `None` for anything `inlet connect` cannot listen on.
+pub fn loopback_redirect(uri: &str) -> Option<(u16, String)> {
+    let rest = uri
+        .strip_prefix("http://127.0.0.1:")
+        .or_else(|| uri.strip_prefix("http://localhost:"))?;
+    let (port, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let port: u16 = port.parse().ok().filter(|p| *p != 0)?;
+    Some((port, format!("/{path}")))
+}
+
+/// One authorization request of the code flow (RFC 6749 §4.1) with PKCE (RFC 7636, S256):
+/// the URL to open, and what the redirect and the code exchange must match.
+#[derive(Debug, Clone)]
+pub struct Authorization {
+    pub url: String,
+    /// Compared with the redirect's `state`: a redirect without the same is forged (CSRF).
+    pub state: String,
+    /// Sent with the code exchange; the provider checks it against the challenge.
+    pub verifier: Secret,
+}
+
+/// Build the authorization request for `cfg` from 64 random bytes (the caller's).
+pub fn authorization(cfg: &ConnectionConfig, random: &[u8; 64]) -> Option<Authorization> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let base = cfg.authorize_url.as_ref()?;
+    let state = b64(&random[..16]);
+    let verifier = b64(&random[16..64]); // 64 characters, within RFC 7636's 43..128
+    let challenge = b64(&sha2::Sha256::digest(verifier.as_bytes()));
+    let mut query = vec![
+        ("response_type", "code".to_string()),
+        ("client_id", cfg.client_id.clone()),
+        ("redirect_uri", cfg.redirect_uri.clone()),
+        ("state", state.clone()),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256".to_string()),
+    ];
+    if let Some(scope) = &cfg.scope {
+        query.push(("scope", scope.clone()));
+    }
+    let encoded: Vec<String> = query
+        .iter()
+        .map(|(k, v)| {
+            let v: String = form_encode(v);
+            format!("{k}={v}")
+        })
+        .collect();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    Some(Authorization {
+        url: format!("{base}{sep}{}", encoded.join("&")),
+        state,
+        verifier: Secret::new(verifier),
+    })
+}
+
+/// `application/x-www-form-urlencoded` for a query value.
+fn form_encode(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Whether the redirect's `state` is the one sent (constant time).
+pub fn state_matches(sent: &str, received: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    sent.len() == received.len() && bool::from(sent.as_bytes().ct_eq(received.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> ConnectionConfig {
+        let raw: RawConnection = toml::from_str(
+            "name = \"xero\"\nkind = \"oauth2-refresh\"\ntoken_url = \"https://id.example/token\"\nclient_id = \"c 1\"\nclient_secret = \"s\"\nscope = \"offline_access accounting.transactions\"\nauthorize_url = \"https://login.example/authorize\"\n",
+        )
+        .unwrap();
+        ConnectionConfig::build(&raw, &|_| None).unwrap()
+    }
+
+    #[test]
+    fn the_authorization_url_carries_pkce_and_state() {
+        let a = authorization(&cfg(), &[7; 64]).unwrap();
+        assert!(a.url.starts_with("https://login.example/authorize?response_type=code&client_id=c%201&redirect_uri=http%3A%2F%2F127.0.0.1%3A8765%2Fcallback&state="), "{}", a.url);
+        assert!(a.url.contains(
+            "&code_challenge_method=S256&scope=offline_access%20accounting.transactions"
+        ));
+        // RFC 7636 appendix B's construction: challenge = BASE64URL(SHA256(verifier)).
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sha2::Sha256::digest(a.verifier.expose().as_bytes()));
+        assert!(a.url.contains(&format!("code_challenge={challenge}&")));
+        assert_eq!(a.verifier.expose().len(), 64);
+        assert!(state_matches(&a.state, &a.state.clone()));
+        assert!(!state_matches(&a.state, "forged"));
+    }
+
+    #[test]
+    fn refresh_waits_for_the_providers_minimum_age() {
+        let pair = TokenPair {
+            access_token: Secret::new("a"),
+            access_expires_at_ms: 600_000,
+            refresh_token: None,
+            obtained_at_ms: 0,
+        };
+        // A 10-minute token: due a minute early...
+        assert_eq!(refresh_due_ms(&pair, Duration::ZERO), 540_000);
+        // ...unless the provider refuses refreshes before 570 s (Exact Online).
+        assert_eq!(refresh_due_ms(&pair, Duration::from_secs(570)), 570_000);
+    }
+
+    #[test]
+    fn only_loopback_redirects_are_listened_on() {
+        assert_eq!(
+            loopback_redirect("http://127.0.0.1:8765/callback"),
+            Some((8765, "/callback".into()))
+        );
+        assert_eq!(
+            loopback_redirect("http://localhost:9000/"),
+            Some((9000, "/".into()))
+        );
+        assert_eq!(loopback_redirect("https://example.com/callback"), None);
+        assert_eq!(loopback_redirect("http://127.0.0.1:0/x"), None);
+        assert_eq!(loopback_redirect("http://127.0.0.1.evil.com:80/x"), None);
+    }
 }

@@ -67,6 +67,33 @@ impl TokenEndpoint for HttpTokenEndpoint {
         if let Some(scope) = &c.scope {
             form.push(("scope", scope.clone()));
         }
+        self.post(c, form).await
+    }
+}
+
+impl HttpTokenEndpoint {
+    /// Exchange an authorization code (RFC 6749 §4.1.3) with its PKCE verifier.
+    pub async fn exchange_code(
+        &self,
+        c: &ConnectionConfig,
+        code: &str,
+        verifier: &Secret,
+    ) -> Result<TokenResponse, TokenError> {
+        let form = vec![
+            ("grant_type", "authorization_code".to_string()),
+            ("code", code.to_string()),
+            ("redirect_uri", c.redirect_uri.clone()),
+            ("code_verifier", verifier.expose().to_string()),
+        ];
+        self.post(c, form).await
+    }
+
+    /// POST a token request with the client's credentials, and read the answer.
+    async fn post(
+        &self,
+        c: &ConnectionConfig,
+        mut form: Vec<(&'static str, String)>,
+    ) -> Result<TokenResponse, TokenError> {
         let mut req = self.client.post(&c.token_url);
         if c.client_auth_basic {
             req = req.basic_auth(&c.client_id, Some(c.client_secret.expose()));

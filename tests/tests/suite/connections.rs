@@ -348,3 +348,132 @@ async fn a_source_reads_through_its_connection_until_the_grant_is_revoked() {
     let _ = run(&["reconcile", "contacts", "--config", c]);
     assert_eq!(state.lock().unwrap().token_calls, calls);
 }
+
+/// `inlet connect` end to end against a fake authorization server (RFC 6749 §4.1 with PKCE,
+/// RFC 7636): the URL it prints carries the challenge and a state; the "browser" follows the
+/// provider's redirect to the loopback; the code is exchanged with the verifier the server
+/// checks; the pair is stored and `inlet connections` shows it healthy. A forged redirect
+/// (another state) is refused and stores nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_runs_the_authorization_code_flow_with_pkce() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    use std::io::{BufRead as _, BufReader};
+    let challenges: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = challenges.clone();
+    let api = FakeApi::start(Arc::new(move |r: &Recorded| {
+        if r.path == "/authorize" {
+            seen.lock().unwrap().push(r.query["code_challenge"].clone());
+            assert_eq!(r.query["code_challenge_method"], "S256");
+            let location = format!(
+                "{}?code=code-1&state={}",
+                r.query["redirect_uri"], r.query["state"]
+            );
+            return (302, vec![("location".into(), location)], String::new());
+        }
+        let form: std::collections::HashMap<String, String> =
+            url::form_urlencoded::parse(r.body.as_bytes())
+                .into_owned()
+                .collect();
+        let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sha2::Sha256::digest(verifier.as_bytes()));
+        let known = seen.lock().unwrap().contains(&challenge);
+        if form.get("grant_type").map(String::as_str) != Some("authorization_code")
+            || form.get("code").map(String::as_str) != Some("code-1")
+            || !known
+        {
+            return json_answer(400, json!({"error": "invalid_grant"}));
+        }
+        json_answer(
+            200,
+            json!({"access_token": "acc-first", "expires_in": 1800, "refresh_token": "ref-first"}),
+        )
+    }))
+    .await;
+    let run_connect = |state_override: Option<&'static str>| {
+        let api = api.base.clone();
+        async move {
+            let dir = tempfile::tempdir().unwrap();
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let config = format!(
+                "{}{}\n[[connections]]\nname = \"xero\"\nkind = \"oauth2-refresh\"\ntoken_url = \"{api}/token\"\nauthorize_url = \"{api}/authorize\"\nredirect_uri = \"http://127.0.0.1:{port}/callback\"\nclient_id = \"client-1\"\nclient_secret = \"client-secret\"\nscope = \"offline_access\"\n",
+                providers_toml(),
+                file_sink_toml(&dir.path().join("out.jsonl")),
+            );
+            std::fs::write(dir.path().join("inlet.toml"), config).unwrap();
+            let data = dir.path().join("data");
+            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_inlet-under-test"))
+                .args([
+                    "connect",
+                    "xero",
+                    "--timeout-secs",
+                    "20",
+                    "--data-dir",
+                    data.to_str().unwrap(),
+                ])
+                .current_dir(dir.path())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+            let url = loop {
+                let line = lines.next().unwrap().unwrap();
+                if let Some(u) = line.trim().strip_prefix("http") {
+                    break format!("http{u}");
+                }
+            };
+            // The browser: the provider redirects, the browser follows to the loopback.
+            let browser = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap();
+            let resp = browser.get(&url).send().await.unwrap();
+            assert_eq!(resp.status(), 302);
+            let mut location = resp.headers()["location"].to_str().unwrap().to_string();
+            if let Some(forged) = state_override {
+                let (base, _) = location.split_once("&state=").unwrap();
+                location = format!("{base}&state={forged}");
+            }
+            let page = browser.get(&location).send().await.unwrap();
+            assert_eq!(page.status(), 200);
+            let out = child.wait_with_output().unwrap();
+            let rest: Vec<String> = lines.map_while(Result::ok).collect();
+            let listed = std::process::Command::new(env!("CARGO_BIN_EXE_inlet-under-test"))
+                .args([
+                    "connections",
+                    "--json",
+                    "--data-dir",
+                    data.to_str().unwrap(),
+                ])
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            (
+                out.status.code(),
+                rest.join("\n"),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+                String::from_utf8_lossy(&listed.stdout).into_owned(),
+            )
+        }
+    };
+    let (code, out, err, listed) = run_connect(None).await;
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("connection xero stored"), "{out}");
+    let row: serde_json::Value = serde_json::from_str(listed.trim()).unwrap();
+    assert_eq!(row["state"], "healthy", "{row}");
+    assert!(
+        !err.contains("ref-first") && !out.contains("ref-first"),
+        "no token is printed"
+    );
+
+    let (code, _, err, listed) = run_connect(Some("forged-state")).await;
+    assert_eq!(code, Some(1));
+    assert!(err.contains("state is not the one sent: refused"), "{err}");
+    assert!(listed.trim().is_empty(), "nothing stored: {listed}");
+}
