@@ -406,6 +406,9 @@ struct RawProvider {
     version_pointer: Option<String>,
     /// Records, not events: the key is `{id}@{text at this pointer}` (see `NormalizeRules`).
     key_version_pointer: Option<String>,
+    /// A webhook older than this (by its own time at `event_time_pointer`) is stale.
+    max_event_age_secs: Option<u64>,
+    event_time_pointer: Option<String>,
     /// URL-signing schemes (twilio, square, hubspot, `{url}` in signed_content): the URL
     /// the provider calls.
     public_url: Option<String>,
@@ -615,6 +618,7 @@ impl Config {
                 ("entity_pointer", &p.entity_pointer),
                 ("version_pointer", &p.version_pointer),
                 ("key_version_pointer", &p.key_version_pointer),
+                ("event_time_pointer", &p.event_time_pointer),
             ] {
                 if let Some(ptr) = ptr {
                     if !ptr.starts_with('/') {
@@ -624,6 +628,18 @@ impl Config {
                         );
                     }
                 }
+            }
+            match (p.max_event_age_secs, &p.event_time_pointer) {
+                (Some(0), _) => push(at("max_event_age_secs"), "must be at least 1".into()),
+                (Some(_), None) => push(
+                    at("event_time_pointer"),
+                    "is required with max_event_age_secs: the JSON pointer to the event's own creation time".into(),
+                ),
+                (None, Some(_)) => push(
+                    at("event_time_pointer"),
+                    "applies only with max_event_age_secs".into(),
+                ),
+                _ => {}
             }
             if let Some(t) = &p.entity_type {
                 if p.entity_pointer.is_none() {
@@ -658,6 +674,8 @@ impl Config {
                         entity_type: p.entity_type.clone(),
                         version_pointer: p.version_pointer.clone(),
                         key_version_pointer: p.key_version_pointer.clone(),
+                        max_event_age: p.max_event_age_secs.map(Duration::from_secs),
+                        event_time_pointer: p.event_time_pointer.clone(),
                         conventions,
                     },
                     handshake,

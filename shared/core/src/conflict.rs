@@ -618,6 +618,7 @@ mod tests {
             version: Some(3),
             payload_sha256: String::new(),
             body_guard: false,
+            stale: None,
             content_type: None,
             body: br#"{"phone":"+31","email":"a@b"}"#.to_vec(),
         };

@@ -56,6 +56,10 @@ pub struct Envelope {
     /// under another id (a captured request replayed with a fresh delivery id) is refused.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub body_guard: bool,
+    /// Set when a webhook arrived older than its provider's `max_event_age_secs`: why it
+    /// is acknowledged and recorded instead of delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// The raw body, exactly as received.

@@ -30,6 +30,8 @@ pub enum EventState {
     /// The same signed body as an event handled under another key: a captured request
     /// replayed with a fresh unsigned id. Not delivered.
     ReplayRefused,
+    /// A webhook older than its provider's `max_event_age_secs`. Not delivered.
+    Stale,
     Retrying,
     DeadLettered,
     /// Accepted and waiting in the queue; no worker has handled it yet (the embedded
@@ -41,13 +43,14 @@ pub enum EventState {
 }
 
 impl EventState {
-    pub const ALL: [EventState; 10] = [
+    pub const ALL: [EventState; 11] = [
         EventState::Delivered,
         EventState::Replayed,
         EventState::Duplicate,
         EventState::Superseded,
         EventState::Held,
         EventState::ReplayRefused,
+        EventState::Stale,
         EventState::Retrying,
         EventState::DeadLettered,
         EventState::Queued,
@@ -62,6 +65,7 @@ impl EventState {
             EventState::Superseded => "superseded",
             EventState::Held => "held",
             EventState::ReplayRefused => "replay-refused",
+            EventState::Stale => "stale",
             EventState::Retrying => "retrying",
             EventState::DeadLettered => "dead-lettered",
             EventState::Queued => "queued",

@@ -13,6 +13,9 @@ pub mod names {
     /// A signed body seen before under another key (an unsigned delivery id changed), by
     /// `provider`: acknowledged, recorded, not delivered.
     pub const REPLAYS_REFUSED: &str = "replays_refused";
+    /// Webhooks older than their provider's `max_event_age_secs`, by `provider`:
+    /// acknowledged, recorded, not delivered.
+    pub const STALE: &str = "stale_events";
     pub const PROCESSED: &str = "processed";
     pub const SUPERSEDED: &str = "superseded";
     /// Conflict-rule decisions, by `rule` and `decision` (applied / superseded / held).
@@ -25,6 +28,9 @@ pub mod names {
     pub const RECOVERED: &str = "recovered";
     pub const RECONCILE_SCANNED: &str = "reconcile_scanned";
     pub const RECONCILE_ERRORS: &str = "reconcile_errors";
+    /// A source whose feed read nothing for `alert_after_empty_runs` runs in a row, by
+    /// `source` (the template alarms on the first).
+    pub const RECONCILE_SILENT: &str = "reconcile_silent";
     pub const END_TO_END_MS: &str = "end_to_end_ms";
     pub const SINK_MS: &str = "sink_ms";
 }

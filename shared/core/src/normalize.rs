@@ -32,6 +32,11 @@ pub struct NormalizeRules {
     /// provider and an `items = "records"` source that name the same pointers key one
     /// change alike, so whichever copy comes second is a duplicate.
     pub key_version_pointer: Option<String>,
+    /// A webhook whose own creation time (at `event_time_pointer`) is older than this when
+    /// it arrives is stale: acknowledged and recorded, not delivered. Reconciliation and
+    /// replays are exempt — they are old on purpose.
+    pub max_event_age: Option<std::time::Duration>,
+    pub event_time_pointer: Option<String>,
     /// The provider preset's conventions, where the preset has them (otherwise the
     /// scheme's own rules below apply).
     pub conventions: Option<Conventions>,
@@ -148,8 +153,39 @@ pub fn normalize(input: &Incoming<'_>, rules: &NormalizeRules) -> Result<Envelop
         version,
         payload_sha256: sha256_hex(input.body),
         body_guard,
+        stale: stale_reason(input, rules, json.as_ref()),
         content_type,
         body: input.body.to_vec(),
+    })
+}
+
+/// Why a webhook is too old to act on, when it is (see [`NormalizeRules::max_event_age`]).
+fn stale_reason(
+    input: &Incoming<'_>,
+    rules: &NormalizeRules,
+    json: Option<&Value>,
+) -> Option<String> {
+    let max = rules.max_event_age?;
+    if input.source != Source::Webhook {
+        return None;
+    }
+    let pointer = rules.event_time_pointer.as_deref()?;
+    let at = json?.pointer(pointer).and_then(parse_version)?;
+    // `parse_version` reads RFC 3339 as Unix nanoseconds; plain numbers are Unix seconds
+    // or milliseconds, told apart by size.
+    let at_ns = match at {
+        n if n >= 100_000_000_000_000_000 => i128::from(n),
+        n if n >= 100_000_000_000 => i128::from(n) * 1_000_000,
+        n => i128::from(n) * 1_000_000_000,
+    };
+    let age_ns = input.received_at.unix_timestamp_nanos() - at_ns;
+    let age = std::time::Duration::from_nanos(u64::try_from(age_ns).ok()?);
+    (age > max).then(|| {
+        format!(
+            "stale: the event is {} s old (its {pointer} says so) and max_event_age_secs is {}; not delivered",
+            age.as_secs(),
+            max.as_secs()
+        )
     })
 }
 
@@ -690,6 +726,8 @@ mod tests {
                     entity_pointer: entity,
                     version_pointer: version,
                     key_version_pointer: None,
+                    max_event_age: None,
+                    event_time_pointer: None,
                     entity_type: None,
                     conventions: None,
                 };

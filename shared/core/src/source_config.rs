@@ -29,6 +29,8 @@ pub struct RawSource {
     pub run_timeout_secs: Option<u64>,
     pub request_timeout_secs: Option<u64>,
     pub max_attempts: Option<u32>,
+    /// Report the source silent after this many consecutive runs that read nothing.
+    pub alert_after_empty_runs: Option<u32>,
     // github-deliveries
     pub owner: Option<String>,
     pub repo: Option<String>,
@@ -93,6 +95,7 @@ pub struct SourceConfig {
     pub run_timeout: Duration,
     pub request_timeout: Duration,
     pub max_attempts: u32,
+    pub alert_after_empty_runs: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -315,6 +318,12 @@ impl SourceConfig {
                 None
             }
         };
+        if raw.alert_after_empty_runs == Some(0) {
+            bad(
+                "alert_after_empty_runs",
+                "must be at least 1 (leave it out for no alert)".into(),
+            );
+        }
         let page_size = raw.page_size.unwrap_or(100);
         if page_size == 0 || page_size > 250 {
             bad("page_size", "must be between 1 and 250".into());
@@ -338,6 +347,7 @@ impl SourceConfig {
             run_timeout: Duration::from_secs(raw.run_timeout_secs.unwrap_or(120).max(1)),
             request_timeout: Duration::from_secs(raw.request_timeout_secs.unwrap_or(30).max(1)),
             max_attempts: raw.max_attempts.unwrap_or(5).max(1),
+            alert_after_empty_runs: raw.alert_after_empty_runs,
         })
     }
 }

@@ -57,6 +57,7 @@ pub fn to_envelope(outbox: &ProviderName, record: &OutboxRecord) -> Result<Envel
         version: None,
         payload_sha256: sha256_hex(&body),
         body_guard: false,
+        stale: None,
         content_type: Some("application/json".into()),
         body,
     })

@@ -75,6 +75,8 @@ impl HttpJson {
                 ItemKind::Records => spec.version_pointer.clone(),
                 ItemKind::Events => None,
             },
+            max_event_age: None,
+            event_time_pointer: None,
             // Named like the provider's webhooks name it, so both copies are one entity.
             entity_type: config.rules.entity_type.clone(),
             conventions: None,

@@ -256,6 +256,7 @@ fn done(d: &Disposition) -> &'static str {
         Disposition::Ack(Done::Superseded { .. }) => "superseded",
         Disposition::Ack(Done::Held { .. }) => "held",
         Disposition::Ack(Done::ReplayRefused { .. }) => "replay refused",
+        Disposition::Ack(Done::Stale { .. }) => "stale",
         Disposition::Retry { .. } => "retry",
         Disposition::DeadLetter { .. } => "dead letter",
     }

@@ -576,3 +576,77 @@ async fn outbox_events_are_delivered_and_old_published_rows_purged() {
     assert!(kept.published_at.is_some());
     dev.stop().await;
 }
+
+/// A webhook older than its provider's `max_event_age_secs` (by the event's own creation
+/// time) is acknowledged and recorded as stale, not delivered; a fresh one is delivered;
+/// a reconciliation copy of the old change is exempt (it is old on purpose).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_webhook_is_recorded_not_delivered() {
+    use inlet_core::ports::{History as _, Queue as _};
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let cfg = format!(
+        "{}{}\n[[providers]]\nname = \"aged\"\nscheme = \"hmac\"\nsecrets = [\"aged-secret\"]\nheader = \"x-aged-signature\"\nid_pointer = \"/id\"\nmax_event_age_secs = 300\nevent_time_pointer = \"/created\"\n",
+        fast_worker_toml(5),
+        file_sink_toml(&events)
+    );
+    let dev = Dev::start(&cfg, dir.path()).await;
+    let client = reqwest::Client::new();
+    let spec = HmacSpec {
+        header: "x-aged-signature".into(),
+        ..HmacSpec::default()
+    };
+    let send = |id: &str, created: i64| {
+        let body = format!(r#"{{"id":"{id}","created":{created}}}"#).into_bytes();
+        let h = signed(
+            &Scheme::Hmac(spec.clone()),
+            "aged-secret",
+            &body,
+            now_unix(),
+            "",
+        );
+        (h, body)
+    };
+    let (h, b) = send("old-1", now_unix() - 3600);
+    assert_eq!(
+        post(&client, &dev.url("/webhooks/aged"), &h, b.clone())
+            .await
+            .0,
+        202
+    );
+    let (h2, b2) = send("new-1", now_unix() - 5);
+    assert_eq!(
+        post(&client, &dev.url("/webhooks/aged"), &h2, b2).await.0,
+        202
+    );
+    assert!(wait_until(Duration::from_secs(10), || read_jsonl(&events).len() == 1).await);
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let s = futures::executor::block_on(dev.store().status()).unwrap();
+            s.queue_depth == 0 && s.in_flight == 0
+        })
+        .await
+    );
+    let keys: Vec<String> = read_jsonl(&events)
+        .iter()
+        .map(|r| r["key"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(keys, ["aged:new-1"]);
+    let record = dev
+        .store()
+        .event("aged:old-1", time::OffsetDateTime::now_utc())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.state.as_str(), "stale");
+    let detail = record.attempts.last().unwrap().detail.clone().unwrap();
+    assert!(detail.contains("max_event_age_secs is 300"), "{detail}");
+
+    // The same old change found by reconciliation is delivered: exempt.
+    let mut recovered = record.envelope.clone();
+    recovered.source = inlet_core::envelope::Source::Reconciliation;
+    recovered.body = b;
+    dev.store().send(&recovered).await.unwrap();
+    assert!(wait_until(Duration::from_secs(10), || read_jsonl(&events).len() == 2).await);
+    dev.stop().await;
+}

@@ -10,7 +10,7 @@ use inlet_core::clock::{Clock, ManualClock};
 use inlet_core::envelope::{Envelope, Source};
 use inlet_core::headers::Headers;
 use inlet_core::ids::{EventKey, ProviderName};
-use inlet_core::metrics::NoMetrics;
+use inlet_core::metrics::{names, NoMetrics};
 use inlet_core::normalize::{normalize, Incoming, NormalizeRules};
 use inlet_core::ports::{Completion, Cursors, Ledger, Queue};
 use inlet_core::signature::Scheme;
@@ -113,6 +113,7 @@ fn settings(settle_secs: u64) -> ReconcileSettings {
         deadline: None,
         dry_run: false,
         backfill_since: None,
+        alert_after_empty_runs: Some(2),
     }
 }
 
@@ -301,4 +302,61 @@ async fn dry_run_reports_without_enqueueing_or_moving_the_cursor() {
     assert_eq!(report.recovered, 1);
     assert!(drain_keys(&w.store).await.is_empty());
     assert_eq!(w.store.load("feed").await.unwrap(), None);
+}
+
+/// A feed that reads nothing run after run is reported silent from the configured run on
+/// (and counted); one change resets the count. A sync that silently reads nothing is the
+/// other way integrations die.
+#[tokio::test]
+async fn a_feed_that_reads_nothing_is_reported_silent() {
+    let w = world();
+    let long_ago = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+    let empty = ScriptedFeed {
+        pages: vec![
+            (String::new(), vec![], Some("c1".into()), true),
+            ("c1".into(), vec![], Some("c1".into()), true),
+        ],
+        fail_at: Mutex::new(None),
+        fetched: Mutex::new(Vec::new()),
+    };
+    let metrics = inlet_local::LocalMetrics::new();
+    let run = |feed| Reconcile {
+        source: feed,
+        ledger: &w.store,
+        queue: &w.store,
+        cursors: &w.store,
+        metrics: &metrics,
+        clock: w.clock.as_ref(),
+    };
+    let first = run(&empty).run(&settings(60)).await.unwrap();
+    assert_eq!((first.empty_runs, first.silent), (1, false));
+    let second = run(&empty).run(&settings(60)).await.unwrap();
+    assert_eq!((second.empty_runs, second.silent), (2, true));
+    let third = run(&empty).run(&settings(60)).await.unwrap();
+    assert_eq!((third.empty_runs, third.silent), (3, true));
+    metrics.flush(&w.store).await.unwrap();
+    assert_eq!(
+        w.store
+            .status()
+            .await
+            .unwrap()
+            .total(names::RECONCILE_SILENT),
+        2
+    );
+    // One change read: not silent any more.
+    let busy = ScriptedFeed {
+        pages: vec![(
+            "c1".into(),
+            vec![("evt_s1".into(), long_ago)],
+            Some("c2".into()),
+            true,
+        )],
+        fail_at: Mutex::new(None),
+        fetched: Mutex::new(Vec::new()),
+    };
+    let report = run(&busy).run(&settings(60)).await.unwrap();
+    assert_eq!(
+        (report.scanned, report.empty_runs, report.silent),
+        (1, 0, false)
+    );
 }

@@ -61,6 +61,10 @@ pub enum Done {
     ReplayRefused {
         reason: String,
     },
+    /// A webhook older than its provider allows (`max_event_age_secs`).
+    Stale {
+        reason: String,
+    },
 }
 
 /// What to do with a message.
@@ -196,6 +200,9 @@ impl Processor {
         if env.source == Source::Replay {
             // An operator asked for this event again: deliver it whatever the ledger says.
             return Ok(());
+        }
+        if let Some(stale) = self.stale(env) {
+            return Err(stale);
         }
         if let Some(refused) = self
             .guard_replays(&[(env, receive_count)])
@@ -361,6 +368,21 @@ impl Processor {
             }
         }
         verdicts
+    }
+
+    /// A webhook its provider calls too old: acknowledged and recorded, never delivered,
+    /// and not claimed (a reconciliation copy of the change, exempt, may still deliver it).
+    fn stale(&self, env: &Envelope) -> Option<Disposition> {
+        let reason = env
+            .stale
+            .as_ref()
+            .filter(|_| env.source == Source::Webhook)?;
+        self.metrics
+            .incr(names::STALE, &[("provider", env.provider.as_str())], 1);
+        warn!(key = %env.key, reason = %reason, "stale webhook not delivered");
+        Some(Disposition::Ack(Done::Stale {
+            reason: reason.clone(),
+        }))
     }
 
     /// A replay: counted, logged, acknowledged with the key the body first came under.
@@ -856,7 +878,10 @@ impl Processor {
                 Err(_) => out[i] = Some(self.handle(batch[i]).await),
                 // An operator asked for this event again: delivered whatever the ledger says.
                 Ok(env) if env.source == Source::Replay => ready.push((i, env)),
-                Ok(env) => to_claim.push((i, env)),
+                Ok(env) => match self.stale(env) {
+                    Some(stale) => out[i] = Some(stale),
+                    None => to_claim.push((i, env)),
+                },
             }
         }
         let guarded: Vec<(&Envelope, u32)> = to_claim
@@ -985,6 +1010,7 @@ fn attempt_of<'a>(env: &Envelope, d: &'a Disposition) -> Option<(EventState, Opt
         Disposition::Ack(Done::ReplayRefused { .. }) => {
             return Some((EventState::ReplayRefused, replay_detail(d)))
         }
+        Disposition::Ack(Done::Stale { reason }) => (EventState::Stale, Some(reason.as_str())),
         Disposition::Retry { reason, .. } if reason == IN_FLIGHT => return None,
         Disposition::Retry { reason, .. } => (EventState::Retrying, Some(reason.as_str())),
         Disposition::DeadLetter { reason } => (EventState::DeadLettered, Some(reason.as_str())),

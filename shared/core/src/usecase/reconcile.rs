@@ -113,6 +113,10 @@ pub struct ReconcileSettings {
     pub dry_run: bool,
     /// A backfill from this time: the stored cursor is neither used nor moved.
     pub backfill_since: Option<OffsetDateTime>,
+    /// After this many consecutive runs that read nothing, each further one is reported
+    /// silent (`reconcile_silent{source}`): a sync that reads nothing is the other way
+    /// integrations die quietly.
+    pub alert_after_empty_runs: Option<u32>,
 }
 
 impl ReconcileSettings {
@@ -129,6 +133,7 @@ impl ReconcileSettings {
             deadline: Some(Instant::now() + source.run_timeout),
             dry_run,
             backfill_since,
+            alert_after_empty_runs: source.alert_after_empty_runs,
         }
     }
 }
@@ -147,6 +152,12 @@ pub struct ReconcileReport {
     /// Why the run ended before the feed did, if it did.
     pub stopped: Option<String>,
     pub error: Option<String>,
+    /// Consecutive runs, this one included, that read nothing (kept per feed).
+    #[serde(default)]
+    pub empty_runs: u32,
+    /// `empty_runs` reached the source's `alert_after_empty_runs`.
+    #[serde(default)]
+    pub silent: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -173,6 +184,40 @@ impl Reconcile<'_> {
         );
         warn!(source = %name, reason = e.reason(), error = %e, "reconciliation fetch failed");
         report.error = Some(e.to_string());
+    }
+
+    /// Keep the feed's count of consecutive runs that read nothing (beside its cursor),
+    /// and say when it reaches the source's threshold. A run stopped by the settle window
+    /// read changes, just not old enough ones: not empty.
+    async fn count_empty_runs(
+        &self,
+        name: &str,
+        settings: &ReconcileSettings,
+        report: &mut ReconcileReport,
+    ) -> Result<(), ReconcileError> {
+        let key = format!("{name}#empty-runs");
+        let before: u32 = self
+            .cursors
+            .load(&key)
+            .await?
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let empty = report.scanned == 0 && report.stopped.as_deref() != Some("settle window");
+        report.empty_runs = if empty { before.saturating_add(1) } else { 0 };
+        if report.empty_runs != before {
+            self.cursors
+                .save(&key, &report.empty_runs.to_string())
+                .await?;
+        }
+        if let Some(threshold) = settings.alert_after_empty_runs {
+            if report.empty_runs >= threshold {
+                report.silent = true;
+                self.metrics
+                    .incr(names::RECONCILE_SILENT, &[("source", name)], 1);
+                warn!(source = %name, empty_runs = report.empty_runs, "source is silent: it has read nothing for {} runs", report.empty_runs);
+            }
+        }
+        Ok(())
     }
 
     /// One run. A source error ends the run with the cursor where the last complete page
@@ -202,6 +247,8 @@ impl Reconcile<'_> {
             cursor_after: cursor_before.clone(),
             stopped: None,
             error: None,
+            empty_runs: 0,
+            silent: false,
         };
         let mut cursor = cursor_before;
         let mut resume = false;
@@ -269,6 +316,7 @@ impl Reconcile<'_> {
                         source: Source::Reconciliation,
                         payload_sha256: String::new(),
                         body_guard: false,
+                        stale: None,
                         ..env
                     };
                     self.queue.send(&env).await?;
@@ -298,6 +346,9 @@ impl Reconcile<'_> {
             report.recovered as f64 / report.scanned as f64
         };
         report.duration_ms = started.elapsed().as_millis() as u64;
+        if save_cursor && report.error.is_none() {
+            self.count_empty_runs(&name, settings, &mut report).await?;
+        }
         self.metrics.incr(
             names::RECONCILE_SCANNED,
             &[("source", &name)],
