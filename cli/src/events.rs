@@ -282,7 +282,7 @@ pub async fn replay(place: &DataDirArg, keys: &[String], args: &EventFilterArgs)
     let mut sent = 0;
     for r in &records {
         let key = r.envelope.key.as_str();
-        let Some(envelope) = r.replay_envelope() else {
+        let Some(envelope) = r.replay_envelope("`inlet events replay`") else {
             crate::errln!(
                 "inlet: {key}: its payload was not kept ([history] keep_payloads, max_payload_bytes), so there is nothing to send; nothing changed"
             );

@@ -69,6 +69,11 @@ fn cut(text: Cow<'_, str>, max: usize) -> Cow<'_, str> {
 /// One line of text output, made inert (line breaks the command wrote are kept as line
 /// breaks; everything else active is escaped), to stdout.
 pub fn line(text: &str) {
+    write_stdout(inert_lines(text).as_bytes());
+}
+
+/// `text`'s lines, each made inert and cut, with a final line break.
+fn inert_lines(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 1);
     for (i, part) in text.split('\n').enumerate() {
         if i > 0 {
@@ -77,7 +82,7 @@ pub fn line(text: &str) {
         out.push_str(&cut(escape(part, |_| true), MAX_LINE_CHARS));
     }
     out.push('\n');
-    write_stdout(out.as_bytes());
+    out
 }
 
 /// Text output without a line break (a prompt, a progress dot), made inert.
@@ -87,16 +92,10 @@ pub fn text(text: &str) {
 
 /// One line on stderr (errors and hints), made inert like [`line`].
 pub fn err_line(text: &str) {
-    let mut out = String::with_capacity(text.len() + 1);
-    for (i, part) in text.split('\n').enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        out.push_str(&cut(escape(part, |_| true), MAX_LINE_CHARS));
-    }
-    out.push('\n');
     // Nothing sensible is left to do when stderr itself is closed.
-    let _ = std::io::stderr().lock().write_all(out.as_bytes());
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(inert_lines(text).as_bytes());
 }
 
 /// One JSON document (compact or pretty), as serialized: exact values; the characters a

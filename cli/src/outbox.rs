@@ -85,14 +85,10 @@ pub async fn by_id(explicit: Option<&Path>, place: &DataDirArg, ids: &[String], 
             }
         }
         BackendKind::Aws => {
-            let ports = match open_ports(place, true).await {
-                Ok(p) => p,
+            let (ports, h, db) = match aws_table(place).await {
+                Ok(t) => t,
                 Err(c) => return c,
             };
-            let Some(h) = ports.aws.clone() else {
-                return exit::FAILURE;
-            };
-            let db = aws_sdk_dynamodb::Client::new(&h.sdk);
             let table = &h.resources.table;
             for id in ids {
                 let result = match what {
@@ -316,15 +312,21 @@ async fn aws_status(place: &DataDirArg, json: bool) -> u8 {
 /// The most items one redrive publishes (run it again for more).
 const REDRIVE_MAX: usize = 10_000;
 
+/// The AWS ports, the stack's handles and a client for its table.
+async fn aws_table(
+    place: &DataDirArg,
+) -> Result<(crate::backend::Ports, AwsHandles, aws_sdk_dynamodb::Client), u8> {
+    let ports = open_ports(place, true).await?;
+    let h = ports.aws.clone().ok_or(exit::FAILURE)?;
+    let db = aws_sdk_dynamodb::Client::new(&h.sdk);
+    Ok((ports, h, db))
+}
+
 async fn aws_redrive(place: &DataDirArg, older_than_secs: u64) -> u8 {
-    let ports = match open_ports(place, true).await {
-        Ok(p) => p,
+    let (ports, h, db) = match aws_table(place).await {
+        Ok(t) => t,
         Err(c) => return c,
     };
-    let Some(h) = ports.aws.clone() else {
-        return exit::FAILURE;
-    };
-    let db = aws_sdk_dynamodb::Client::new(&h.sdk);
     let table = &h.resources.table;
     let now = OffsetDateTime::now_utc();
     let cutoff_ms =

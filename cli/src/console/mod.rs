@@ -610,7 +610,7 @@ async fn replay(
         }
         Err(e) => return store_failed(e),
     };
-    let Some(envelope) = record.replay_envelope() else {
+    let Some(envelope) = record.replay_envelope("the console") else {
         return failed(
             StatusCode::CONFLICT,
             "Cannot replay",

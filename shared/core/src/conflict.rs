@@ -619,6 +619,7 @@ mod tests {
             payload_sha256: String::new(),
             body_guard: false,
             stale: None,
+            replayed_by: None,
             content_type: None,
             body: br#"{"phone":"+31","email":"a@b"}"#.to_vec(),
         };

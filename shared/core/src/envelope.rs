@@ -60,6 +60,9 @@ pub struct Envelope {
     /// is acknowledged and recorded instead of delivered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale: Option<String>,
+    /// Who asked for a replay (`source = replay`): the history says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replayed_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// The raw body, exactly as received.

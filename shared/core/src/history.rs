@@ -199,9 +199,10 @@ impl EventRecord {
 
     /// The envelope to enqueue for a replay: same key, `source = replay`. `None` when the
     /// payload was not kept (nothing to send).
-    pub fn replay_envelope(&self) -> Option<Envelope> {
+    pub fn replay_envelope(&self, by: &str) -> Option<Envelope> {
         self.payload_kept.then(|| Envelope {
             source: Source::Replay,
+            replayed_by: Some(by.to_string()),
             ..self.envelope.clone()
         })
     }
@@ -284,8 +285,8 @@ mod tests {
             (EventState::Delivered, 1, 2)
         );
         assert_eq!(r.expires_at.unix_timestamp(), 130);
-        assert_eq!(r.replay_envelope().unwrap().source, Source::Replay);
-        assert_eq!(r.replay_envelope().unwrap().body, br#"{"a":1}"#);
+        assert_eq!(r.replay_envelope("a test").unwrap().source, Source::Replay);
+        assert_eq!(r.replay_envelope("a test").unwrap().body, br#"{"a":1}"#);
     }
 
     #[test]
@@ -315,7 +316,7 @@ mod tests {
         let e = env(r#"{"a":1}"#);
         let r = EventRecord::merge(None, &entry(&e, EventState::Delivered, 10, false));
         assert!(r.envelope.body.is_empty());
-        assert!(r.replay_envelope().is_none());
+        assert!(r.replay_envelope("a test").is_none());
     }
 
     #[test]

@@ -154,6 +154,7 @@ pub fn normalize(input: &Incoming<'_>, rules: &NormalizeRules) -> Result<Envelop
         payload_sha256: sha256_hex(input.body),
         body_guard,
         stale: stale_reason(input, rules, json.as_ref()),
+        replayed_by: None,
         content_type,
         body: input.body.to_vec(),
     })

@@ -58,6 +58,7 @@ pub fn to_envelope(outbox: &ProviderName, record: &OutboxRecord) -> Result<Envel
         payload_sha256: sha256_hex(&body),
         body_guard: false,
         stale: None,
+        replayed_by: None,
         content_type: Some("application/json".into()),
         body,
     })

@@ -101,14 +101,14 @@ async fn records_lists_and_pages(h: &dyn History) {
         ]
     );
     assert_eq!(ra.envelope.received_at, at(0));
-    let replay = ra.replay_envelope().unwrap();
+    let replay = ra.replay_envelope("a test").unwrap();
     assert_eq!(
         (replay.source, replay.key.as_str()),
         (Source::Replay, "stripe:evt_a")
     );
     assert_eq!(replay.body, a.body, "the payload is kept byte for byte");
     let rb = h.event("stripe:evt_b", now).await.unwrap().unwrap();
-    assert!(!rb.payload_kept && rb.replay_envelope().is_none());
+    assert!(!rb.payload_kept && rb.replay_envelope("a test").is_none());
     assert!(h.event("stripe:evt_none", now).await.unwrap().is_none());
     // Expired history reads as absent.
     assert!(h
@@ -305,7 +305,10 @@ async fn the_worker_records_every_attempt(
     );
 
     // Replayed from the history: delivered again under its key, recorded as replayed.
-    queue.send(&r.replay_envelope().unwrap()).await.unwrap();
+    queue
+        .send(&r.replay_envelope("a test").unwrap())
+        .await
+        .unwrap();
     let mut got = Vec::new();
     for _ in 0..30 {
         got = queue.receive(10, Duration::from_secs(30)).await.unwrap();
@@ -324,6 +327,8 @@ async fn the_worker_records_every_attempt(
         .unwrap()
         .unwrap();
     assert_eq!((r.state, r.attempt_count), (EventState::Replayed, 3));
+    // The timeline says who asked for the replay.
+    assert_eq!(r.attempts.last().unwrap().detail.as_deref(), Some("a test"));
     assert_eq!(
         sink.got.lock().unwrap().clone(),
         [
@@ -579,7 +584,7 @@ async fn dynamodb_a_kept_json_payload_is_stored_compressed_in_one_write_unit() {
         .unwrap();
     assert!(r.payload_kept);
     assert_eq!(r.attempt_count, 2);
-    assert_eq!(r.replay_envelope().unwrap().body, body.as_bytes());
+    assert_eq!(r.replay_envelope("a test").unwrap().body, body.as_bytes());
 }
 
 /// A payload larger than a DynamoDB item is kept beside the record and replays whole.
@@ -605,7 +610,7 @@ async fn dynamodb_a_payload_larger_than_an_item_is_kept_and_replays_whole() {
         .unwrap()
         .unwrap();
     assert!(r.payload_kept);
-    assert_eq!(r.replay_envelope().unwrap().body, e.body);
+    assert_eq!(r.replay_envelope("a test").unwrap().body, e.body);
     let listed = store
         .events(
             &EventFilter {
@@ -744,7 +749,7 @@ async fn dynamodb_new_events_write_their_history_in_one_batch_write() {
             "{}",
             e.key
         );
-        assert_eq!(r.replay_envelope().unwrap().body, e.body);
+        assert_eq!(r.replay_envelope("a test").unwrap().body, e.body);
     }
 
     // Written whole or merged into nothing: the same item, attribute for attribute.

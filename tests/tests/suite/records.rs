@@ -134,6 +134,25 @@ async fn run(
     .unwrap()
 }
 
+/// The embedded store as the three ports a run needs, in a directory of its own.
+fn sqlite_ports() -> (tempfile::TempDir, Ports) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        inlet_local::Store::open(
+            &dir.path().join("inlet.db"),
+            Default::default(),
+            Arc::new(SystemClock),
+        )
+        .unwrap(),
+    );
+    let ports = Ports {
+        ledger: store.clone(),
+        queue: store.clone(),
+        cursors: store,
+    };
+    (dir, ports)
+}
+
 /// Take everything queued and record it as delivered (what the worker does).
 async fn deliver_all(p: &Ports) -> Vec<String> {
     let mut keys = Vec::new();
@@ -285,21 +304,8 @@ async fn five_updates_are_delivered_once_each(p: Ports) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_five_updates_to_delivered_records_are_delivered_once_each() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(
-        inlet_local::Store::open(
-            &dir.path().join("inlet.db"),
-            Default::default(),
-            Arc::new(SystemClock),
-        )
-        .unwrap(),
-    );
-    five_updates_are_delivered_once_each(Ports {
-        ledger: store.clone(),
-        queue: store.clone(),
-        cursors: store,
-    })
-    .await;
+    let (_dir, p) = sqlite_ports();
+    five_updates_are_delivered_once_each(p).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -334,20 +340,7 @@ async fn a_next_link_to_another_host_is_not_followed() {
     .await;
     let cfg = config(&api.base);
     let built = inlet_sources::build(cfg.source("invoices").unwrap()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(
-        inlet_local::Store::open(
-            &dir.path().join("inlet.db"),
-            Default::default(),
-            Arc::new(SystemClock),
-        )
-        .unwrap(),
-    );
-    let p = Ports {
-        ledger: store.clone(),
-        queue: store.clone(),
-        cursors: store,
-    };
+    let (_dir, p) = sqlite_ports();
     let report = run(built.feeds[0].as_ref(), &cfg, &p).await;
     let error = report.error.clone().unwrap_or_default();
     assert!(
@@ -417,20 +410,7 @@ lookback_secs = 2592000000
         api.base
     ));
     let built = inlet_sources::build(cfg.source("invoices").unwrap()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(
-        inlet_local::Store::open(
-            &dir.path().join("inlet.db"),
-            Default::default(),
-            Arc::new(SystemClock),
-        )
-        .unwrap(),
-    );
-    let p = Ports {
-        ledger: store.clone(),
-        queue: store.clone(),
-        cursors: store,
-    };
+    let (_dir, p) = sqlite_ports();
     let report = run(built.feeds[0].as_ref(), &cfg, &p).await;
     assert_eq!(
         (report.recovered, report.pages, report.error.as_deref()),

@@ -996,10 +996,10 @@ const IN_FLIGHT: &str = "in flight on another worker";
 
 /// What a disposition means for the event's history: its state and the detail (the full
 /// reason of a retry or dead letter). `None` for what is not an attempt at the event.
-fn attempt_of<'a>(env: &Envelope, d: &'a Disposition) -> Option<(EventState, Option<&'a str>)> {
+fn attempt_of<'a>(env: &'a Envelope, d: &'a Disposition) -> Option<(EventState, Option<&'a str>)> {
     Some(match d {
         Disposition::Ack(Done::Delivered) if env.source == Source::Replay => {
-            (EventState::Replayed, None)
+            (EventState::Replayed, env.replayed_by.as_deref())
         }
         Disposition::Ack(Done::Delivered) => (EventState::Delivered, None),
         Disposition::Ack(Done::Duplicate) => (EventState::Duplicate, None),

@@ -317,6 +317,7 @@ impl Reconcile<'_> {
                         payload_sha256: String::new(),
                         body_guard: false,
                         stale: None,
+                        replayed_by: None,
                         ..env
                     };
                     self.queue.send(&env).await?;

@@ -131,6 +131,7 @@ pub async fn release(
     .await?;
     let replay = Envelope {
         source: Source::Replay,
+        replayed_by: Some("a review's release (`inlet review release` or the console)".into()),
         ..review.envelope.clone()
     };
     queue.send(&replay).await?;
