@@ -39,6 +39,46 @@ for tag in ["Ref", "GetAtt", "Sub", "If", "Equals", "Not", "And", "Or", "FindInM
     Loader.add_constructor("!" + tag, _tag(tag))
 
 
+# AWS's limits on the carriers of configuration (read 2026-12-06):
+# - a Lambda function's environment variables together: 4 KB
+#   (docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html);
+# - a CloudFormation parameter value: 4,096 bytes
+#   (docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html).
+ENV_LIMIT = 4096
+# What a resolved reference can be at most, generously: an SQS URL or ARN with a long stack
+# name (queue names are at most 80 characters), an s3:// URI, a table name (255).
+RESOLVED_MAX = 300
+
+
+def environment_sizes(doc):
+    """Each function's environment, worst case, must fit Lambda's 4 KB with the inline
+    InletConfig parameter empty (its default: the configuration travels in the ConfigBucket;
+    a non-empty one must fit what is left, which this reports)."""
+    problems = []
+    globals_env = doc.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    for name, res in doc["Resources"].items():
+        if res["Type"] != "AWS::Serverless::Function":
+            continue
+        env = dict(globals_env)
+        env.update(res.get("Properties", {}).get("Environment", {}).get("Variables", {}) or {})
+        size = 0
+        for key, value in env.items():
+            if isinstance(value, dict) and value.get("Ref") == "InletConfig":
+                value_size = 0  # default empty; see the parameter's description
+            elif isinstance(value, str):
+                value_size = len(value.encode())
+            else:
+                value_size = RESOLVED_MAX
+            size += len(key.encode()) + value_size
+        print(f"environment of {name}: at most {size} of {ENV_LIMIT} bytes; an inline InletConfig may use the {ENV_LIMIT - size} left")
+        if size > ENV_LIMIT:
+            problems.append(f"{name}: its environment can reach {size} bytes, past Lambda's {ENV_LIMIT}")
+    default = doc.get("Parameters", {}).get("InletConfig", {}).get("Default", "")
+    if len(default.encode()) > ENV_LIMIT:
+        problems.append("InletConfig's default is past CloudFormation's 4,096-byte parameter limit")
+    return problems
+
+
 def main():
     doc = yaml.load(open(sys.argv[1]), Loader=Loader)
     params = set(doc.get("Parameters", {}))
@@ -89,6 +129,8 @@ def main():
                       for r in doc["Resources"].values() if r["Type"] == "AWS::Serverless::Function")
     if binaries != ["publisher", "reconciler", "webhook", "worker"]:
         problems.append(f"functions build {binaries}, expected publisher, reconciler, webhook, worker")
+
+    problems += environment_sizes(doc)
 
     for p in problems:
         print("FAIL", p)

@@ -77,9 +77,21 @@ pub fn local(
 /// The AWS backend, from the environment (the stack's resource names, the SDK's usual
 /// configuration). `wait_secs` is the receive long-poll.
 pub async fn aws(wait_secs: i32) -> anyhow::Result<Ports> {
-    let resources =
-        Resources::from_env().context("the aws backend needs the stack's resource names")?;
-    aws_with(inlet_aws::sdk_config().await, resources, wait_secs)
+    let sdk = inlet_aws::sdk_config().await;
+    // The resource variables win when set; else the stack named by INLET_STACK.
+    let resources = match (Resources::from_env(), std::env::var("INLET_STACK")) {
+        (Ok(r), _) => r,
+        (Err(_), Ok(stack)) if !stack.is_empty() => {
+            let cfn = aws_sdk_cloudformation::Client::new(&sdk);
+            inlet_aws::stack_config::from_stack(&cfn, &stack).await?.0
+        }
+        (Err(e), _) => {
+            return Err(anyhow::Error::new(e).context(
+                "the aws backend needs the stack: set INLET_STACK (or INLET_QUEUE_URL, INLET_DLQ_URL, INLET_TABLE, …)",
+            ))
+        }
+    };
+    aws_with(sdk, resources, wait_secs)
 }
 
 /// The AWS backend on a given SDK configuration and resources (tests, tools).

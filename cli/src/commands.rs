@@ -149,6 +149,12 @@ pub async fn run(command: Command) -> u8 {
         },
         Command::Status { data_dir, json } => status(&data_dir, json).await,
         Command::Connections { data_dir, json } => connections(&data_dir, json).await,
+        Command::Config { action } => match action {
+            crate::ConfigAction::Push { config, stack } => {
+                crate::deployed_config::push(config.config.as_deref(), &stack).await
+            }
+            crate::ConfigAction::Show { stack } => crate::deployed_config::show(&stack).await,
+        },
         Command::Connect {
             name,
             config,

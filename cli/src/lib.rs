@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config_file;
 pub mod connect;
 pub mod console;
+pub mod deployed_config;
 pub mod dev;
 pub mod events;
 pub mod out;
@@ -223,6 +224,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The configuration a deployed stack runs: `push` a file (checked first; nothing is
+    /// written when it is invalid), `show` what the functions read.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
     /// Authorize a connection once (OAuth2 authorization code with PKCE): prints the
     /// provider's URL, receives the redirect on the connection's loopback redirect_uri,
     /// stores the token pair (locally, or in the stack with --backend aws).
@@ -245,6 +252,24 @@ pub enum Command {
         /// Print one JSON object per connection.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Check the file as `inlet check` does (its secrets stay in the stack's bundle) and
+    /// write it to the stack's ConfigBucket.
+    Push {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The CloudFormation stack (its outputs name everything else).
+        #[arg(long, env = "INLET_STACK")]
+        stack: String,
+    },
+    /// Print the configuration the stack's functions read, with its version.
+    Show {
+        #[arg(long, env = "INLET_STACK")]
+        stack: String,
     },
 }
 

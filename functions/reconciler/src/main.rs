@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use inlet_aws::runtime::{config_text, stack_queue, ConfigSource, Resources};
+use inlet_aws::runtime::{load_config_text, stack_queue, ConfigSource, Resources};
 use inlet_aws::{sdk_config, DynamoStore, EmfMetrics};
 use inlet_reconciler_fn::{handle, Deps};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
@@ -14,7 +14,9 @@ async fn main() -> Result<(), Error> {
     inlet_aws::xray::init_function_telemetry();
     let resources = Resources::from_env()?;
     let sdk = sdk_config().await;
-    let config = ConfigSource::new(&sdk, config_text()?).load().await?;
+    let (text, version) = load_config_text(&sdk).await?;
+    tracing::info!(config_version = %version, "configuration loaded");
+    let config = ConfigSource::new(&sdk, text).load().await?;
     let connections: Arc<dyn inlet_core::connection::ConnectionStore> = Arc::new(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         resources.table.clone(),

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use inlet_aws::runtime::{config_text, stack_queue, ConfigSource, Resources};
+use inlet_aws::runtime::{load_config_text, stack_queue, ConfigSource, Resources};
 use inlet_aws::{sdk_config, EmfMetrics};
 use inlet_webhook_fn::{handle, Deps};
 use lambda_http::{run, service_fn, Error};
@@ -14,7 +14,9 @@ async fn main() -> Result<(), Error> {
     inlet_aws::xray::init_function_telemetry();
     let resources = Resources::from_env()?;
     let sdk = sdk_config().await;
-    let source = ConfigSource::new(&sdk, config_text()?);
+    let (text, version) = load_config_text(&sdk).await?;
+    tracing::info!(config_version = %version, "configuration loaded");
+    let source = ConfigSource::new(&sdk, text);
     let config = source.load().await?;
     let deps = Arc::new(Deps {
         config: RwLock::new(Arc::new(config)),

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::SqsEvent;
-use inlet_aws::runtime::{config_text, stack_queue, time_left, Resources};
+use inlet_aws::runtime::{load_config_text, stack_queue, time_left, Resources};
 use inlet_aws::{sdk_config, DynamoStore, EmfMetrics};
 use inlet_core::clock::SystemClock;
 use inlet_core::config::{Config, SinkConfig};
@@ -39,7 +39,9 @@ async fn main() -> Result<(), Error> {
     let sdk = sdk_config().await;
     // The worker verifies no signature and polls no API: it reads no secret (and so makes
     // no Secrets Manager call at cold start).
-    let config = Config::from_toml_without_secrets(&config_text()?)?;
+    let (text, version) = load_config_text(&sdk).await?;
+    tracing::info!(config_version = %version, "configuration loaded");
+    let config = Config::from_toml_without_secrets(&text)?;
     let sinks = build_sinks(&config.sinks, &sdk, &resources)?;
     let mut settings = ProcessSettings::from(&config.worker);
     // The queue's redrive policy decides when SQS gives up; the worker must agree with it.

@@ -16,6 +16,7 @@ pub mod large_events;
 pub mod runtime;
 pub mod secrets;
 pub mod sqs;
+pub mod stack_config;
 pub mod xray;
 
 pub use dynamo::DynamoStore;

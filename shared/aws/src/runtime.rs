@@ -26,6 +26,8 @@ pub enum RuntimeError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot read the configuration {uri}: {message}")]
+    ConfigObject { uri: String, message: String },
     #[error("{0}")]
     Config(#[from] inlet_core::config::ConfigError),
     #[error(transparent)]
@@ -94,6 +96,38 @@ pub fn config_text() -> Result<String, RuntimeError> {
     }
     let path = std::env::var("INLET_CONFIG_FILE").unwrap_or_else(|_| "inlet.toml".into());
     std::fs::read_to_string(&path).map_err(|source| RuntimeError::ConfigFile { path, source })
+}
+
+/// The config text and what version it is, as a function reads it at cold start:
+/// `INLET_CONFIG` (inline TOML; small configs, tests), else the object `INLET_CONFIG_S3`
+/// (`s3://bucket/key`, the stack's carrier: see [`crate::stack_config`]), else the file of
+/// [`config_text`]. The version (the object's version id) is what `inlet config push`
+/// printed; functions log it at init so an operator can tell which one runs.
+pub async fn load_config_text(
+    sdk: &aws_config::SdkConfig,
+) -> Result<(String, String), RuntimeError> {
+    if let Ok(inline) = std::env::var("INLET_CONFIG") {
+        if !inline.trim().is_empty() {
+            return Ok((inline, "inline (INLET_CONFIG)".into()));
+        }
+    }
+    if let Some(uri) = env_optional("INLET_CONFIG_S3") {
+        let object =
+            crate::stack_config::ConfigObject::parse(&uri).ok_or(RuntimeError::BadEnv {
+                name: "INLET_CONFIG_S3",
+                expected: "s3://bucket/key",
+                value: uri.clone(),
+            })?;
+        let s3 = aws_sdk_s3::Client::new(sdk);
+        let (text, version) = crate::stack_config::read(&s3, &object).await.map_err(|e| {
+            RuntimeError::ConfigObject {
+                uri: uri.clone(),
+                message: format!("{e} — push one with `inlet config push --stack NAME`"),
+            }
+        })?;
+        return Ok((text, version.unwrap_or_else(|| "unversioned".into())));
+    }
+    Ok((config_text()?, "file".into()))
 }
 
 /// Loads the config with secrets from Secrets Manager (`INLET_SECRETS_ID`, a JSON object),

@@ -450,6 +450,31 @@ impl Config {
         Self::parse(text, None)
     }
 
+    /// Every check `inlet check` makes with the secrets unread (they live in a deployed
+    /// stack's secret bundle, not on the workstation pushing the file): the whole file
+    /// without secrets, then the sources and connections with stand-in values for their
+    /// `env:` references — their shape is what can be checked here, not their value.
+    pub fn check_without_secrets(text: &str) -> Result<(), ConfigError> {
+        let mut issues = match Self::from_toml_without_secrets(text) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.issues,
+        };
+        let parsed = issues.iter().all(|i| !i.path.is_empty());
+        if parsed {
+            if let Err(e) = Self::from_toml(text, &|_| Some("inlet-check-stand-in".into())) {
+                issues.extend(e.issues.into_iter().filter(|i| {
+                    i.path.starts_with("sources[") || i.path.starts_with("connections[")
+                }));
+            }
+        }
+        issues.dedup_by(|a, b| a.path == b.path && a.message == b.message);
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError { issues })
+        }
+    }
+
     fn parse(text: &str, env: Option<&SecretLookup<'_>>) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError {
             issues: vec![ConfigIssue {

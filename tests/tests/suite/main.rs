@@ -9,6 +9,7 @@ mod conflicts;
 mod connections;
 mod contract;
 mod crash;
+mod deployed_config;
 mod fetch_by_id;
 mod functions;
 mod history;
