@@ -420,6 +420,8 @@ pub struct SinkHit {
     pub idempotency_key: Option<String>,
     pub body: serde_json::Value,
     pub status: u16,
+    /// When it arrived.
+    pub at: Instant,
 }
 
 /// A real HTTP server standing in for a downstream system: answers with the statuses in
@@ -433,6 +435,8 @@ pub struct SinkServer {
     pub default_status: Arc<Mutex<u16>>,
     /// How long each answer takes (a slow downstream backs the queue up).
     pub delay: Arc<Mutex<Duration>>,
+    /// `Retry-After` sent with a 429 or 503, when set.
+    pub retry_after: Arc<Mutex<Option<String>>>,
 }
 
 impl SinkServer {
@@ -443,23 +447,26 @@ impl SinkServer {
         let plan = Arc::new(Mutex::new(VecDeque::new()));
         let default_status = Arc::new(Mutex::new(200u16));
         let delay = Arc::new(Mutex::new(Duration::ZERO));
+        let retry_after: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
         let state = (
             hits.clone(),
             plan.clone(),
             default_status.clone(),
             delay.clone(),
+            retry_after.clone(),
         );
         type St = (
             Arc<Mutex<Vec<SinkHit>>>,
             Arc<Mutex<VecDeque<u16>>>,
             Arc<Mutex<u16>>,
             Arc<Mutex<Duration>>,
+            Arc<Mutex<Option<String>>>,
         );
         let app = axum::Router::new()
             .route(
                 "/sink",
                 axum::routing::post(
-                    |State((hits, plan, default, delay)): State<St>,
+                    |State((hits, plan, default, delay, retry_after)): State<St>,
                      headers: HeaderMap,
                      body: axum::body::Bytes| async move {
                         let pause = *delay.lock().unwrap();
@@ -476,8 +483,15 @@ impl SinkServer {
                                 .map(str::to_string),
                             body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
                             status,
+                            at: Instant::now(),
                         });
-                        StatusCode::from_u16(status).unwrap()
+                        let mut out = HeaderMap::new();
+                        if let (429 | 503, Some(after)) =
+                            (status, retry_after.lock().unwrap().clone())
+                        {
+                            out.insert("retry-after", after.parse().unwrap());
+                        }
+                        (StatusCode::from_u16(status).unwrap(), out)
                     },
                 ),
             )
@@ -493,6 +507,7 @@ impl SinkServer {
             plan,
             default_status,
             delay,
+            retry_after,
         }
     }
 

@@ -307,6 +307,10 @@ pub enum SinkConfig {
         /// Attempts within one delivery before the queue's backoff takes over.
         #[serde(default = "default_http_attempts")]
         attempts: u32,
+        /// Deliveries a minute this process sends the destination at most; events over
+        /// it wait in the queue (delayed, not failed).
+        #[serde(default)]
+        rate_per_minute: Option<u32>,
     },
     /// Publish to an EventBridge bus (AWS backend): `source = inlet.<provider>`,
     /// `detail-type` = the event type. `bus` defaults to the stack's bus (`INLET_EVENT_BUS`).
@@ -730,6 +734,16 @@ impl Config {
                     }
                     if *attempts == 0 {
                         push(format!("sinks[{i}].attempts"), "must be at least 1".into());
+                    }
+                    if let SinkConfig::Http {
+                        rate_per_minute: Some(0),
+                        ..
+                    } = s
+                    {
+                        push(
+                            format!("sinks[{i}].rate_per_minute"),
+                            "must be at least 1 (leave it out for no limit)".into(),
+                        );
                     }
                     // A delivery that outlives its claim's lease can be claimed and
                     // delivered by another worker while this one is still trying.

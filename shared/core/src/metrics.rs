@@ -16,6 +16,9 @@ pub mod names {
     /// Webhooks older than their provider's `max_event_age_secs`, by `provider`:
     /// acknowledged, recorded, not delivered.
     pub const STALE: &str = "stale_events";
+    /// Deliveries a destination asked to delay (429/503 with `Retry-After`, or the sink's
+    /// own rate), by `sink`.
+    pub const SINK_THROTTLED: &str = "sink_throttled";
     pub const PROCESSED: &str = "processed";
     pub const SUPERSEDED: &str = "superseded";
     /// Conflict-rule decisions, by `rule` and `decision` (applied / superseded / held).

@@ -432,6 +432,13 @@ pub enum SinkError {
         #[source]
         source: Option<BoxError>,
     },
+    /// The destination asked us to slow down (429/503 with `Retry-After`, or the sink's
+    /// own rate is spent): try again after `retry_after`, a delay, not a failure.
+    #[error("throttled: {message}")]
+    Throttled {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     /// A 4xx other than 408/429, a record the sink can never accept: dead-letter.
     #[error("permanent: {message}")]
     Permanent {

@@ -30,12 +30,16 @@ pub fn build(configs: &[SinkConfig]) -> Result<Vec<Arc<dyn Sink>>, SinkError> {
                     headers,
                     timeout_ms,
                     attempts,
-                } => Arc::new(HttpSink::new(
-                    url,
-                    headers.clone().into_iter().collect(),
-                    Duration::from_millis(*timeout_ms),
-                    *attempts,
-                )?),
+                    rate_per_minute,
+                } => Arc::new(
+                    HttpSink::new(
+                        url,
+                        headers.clone().into_iter().collect(),
+                        Duration::from_millis(*timeout_ms),
+                        *attempts,
+                    )?
+                    .with_rate(rate_per_minute.map(|n| f64::from(n) / 60.0)),
+                ),
             })
         })
         .collect()
@@ -118,9 +122,11 @@ impl Sink for FileSink {
         };
         let failure = match &written {
             Ok(()) => None,
-            Err(SinkError::Transient { message, .. } | SinkError::Permanent { message, .. }) => {
-                Some(message.clone())
-            }
+            Err(
+                SinkError::Transient { message, .. }
+                | SinkError::Permanent { message, .. }
+                | SinkError::Throttled { message, .. },
+            ) => Some(message.clone()),
         };
         lines
             .into_iter()
@@ -160,6 +166,51 @@ pub struct HttpSink {
     url: String,
     headers: Vec<(String, String)>,
     attempts: u32,
+    /// The sink's own pace: a token bucket of one second's deliveries, when set.
+    rate: Option<tokio::sync::Mutex<Bucket>>,
+}
+
+/// A token bucket: `per_sec` tokens a second, holding at most one second's worth.
+struct Bucket {
+    per_sec: f64,
+    tokens: f64,
+    at: std::time::Instant,
+}
+
+impl Bucket {
+    /// Take a token, or say how long until one is there.
+    fn take(&mut self) -> Result<(), Duration> {
+        let now = std::time::Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * self.per_sec)
+            .min(self.per_sec.max(1.0));
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.per_sec))
+        }
+    }
+}
+
+/// Waits this short are taken inside a delivery; longer ones give the event back to the
+/// queue (a delivery must end well inside its claim's lease).
+const MAX_WAIT_IN_DELIVERY: Duration = Duration::from_secs(1);
+
+/// `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP date.
+fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let v = h.get("retry-after")?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let at = time::PrimitiveDateTime::parse(v, &format)
+        .ok()?
+        .assume_utc();
+    let now = time::OffsetDateTime::now_utc();
+    Some(Duration::try_from(at - now).unwrap_or_default())
 }
 
 impl HttpSink {
@@ -180,7 +231,40 @@ impl HttpSink {
             url: url.to_string(),
             headers,
             attempts: attempts.max(1),
+            rate: None,
         })
+    }
+
+    /// Deliver at most `per_sec` a second (this process's share of the destination).
+    pub fn with_rate(mut self, per_sec: Option<f64>) -> Self {
+        self.rate = per_sec.filter(|r| *r > 0.0).map(|per_sec| {
+            tokio::sync::Mutex::new(Bucket {
+                per_sec,
+                tokens: per_sec.max(1.0),
+                at: std::time::Instant::now(),
+            })
+        });
+        self
+    }
+
+    /// Wait for the sink's pace: a short wait is taken here, a long one is a throttle.
+    async fn paced(&self) -> Result<(), SinkError> {
+        let Some(bucket) = &self.rate else {
+            return Ok(());
+        };
+        loop {
+            let wait = match bucket.lock().await.take() {
+                Ok(()) => return Ok(()),
+                Err(wait) => wait,
+            };
+            if wait > MAX_WAIT_IN_DELIVERY {
+                return Err(SinkError::Throttled {
+                    message: format!("POST {}: the sink's rate is spent", self.url),
+                    retry_after: wait,
+                });
+            }
+            tokio::time::sleep(wait).await;
+        }
     }
 
     async fn attempt(&self, record: &SinkRecord, body: &[u8]) -> Result<(), SinkError> {
@@ -212,6 +296,14 @@ impl HttpSink {
         }
         let code = status.as_u16();
         let message = format!("POST {} answered {code}", self.url);
+        if code == 429 || code == 503 {
+            if let Some(wait) = retry_after(resp.headers()) {
+                return Err(SinkError::Throttled {
+                    message: format!("{message} with Retry-After {} s", wait.as_secs()),
+                    retry_after: wait,
+                });
+            }
+        }
         if code == 408 || code == 429 || status.is_server_error() {
             Err(SinkError::transient(message))
         } else {
@@ -231,7 +323,14 @@ impl Sink for HttpSink {
             .map_err(|e| SinkError::permanent(format!("cannot serialize record: {e}")))?;
         let mut attempt = 1;
         loop {
+            self.paced().await?;
             match self.attempt(record, &body).await {
+                Err(SinkError::Throttled { retry_after, .. })
+                    if attempt < self.attempts && retry_after <= MAX_WAIT_IN_DELIVERY =>
+                {
+                    tokio::time::sleep(retry_after).await;
+                    attempt += 1;
+                }
                 Err(SinkError::Transient { .. }) if attempt < self.attempts => {
                     use inlet_core::config::{http_retry_delay, HTTP_RETRY_JITTER};
                     let jitter = fastrand::u64(0..=HTTP_RETRY_JITTER.as_millis() as u64);

@@ -650,3 +650,68 @@ async fn a_stale_webhook_is_recorded_not_delivered() {
     assert!(wait_until(Duration::from_secs(10), || read_jsonl(&events).len() == 2).await);
     dev.stop().await;
 }
+
+/// A destination that answers 429 with `Retry-After: 2` gets the event again after those
+/// two seconds — a delay, counted as a throttle, not a failure on the way to the DLQ; and a
+/// sink with `rate_per_minute` sends no faster than that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_sink_waits_for_retry_after_and_keeps_its_rate() {
+    let sink = SinkServer::start().await;
+    sink.plan.lock().unwrap().push_back(429);
+    *sink.retry_after.lock().unwrap() = Some("2".into());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "{}{}\n[[sinks]]\nkind = \"http\"\nurl = {:?}\nattempts = 1\ntimeout_ms = 700\nrate_per_minute = 120\n",
+        fast_worker_toml(2),
+        providers_toml(),
+        sink.url
+    );
+    let dev = Dev::start(&cfg, dir.path()).await;
+    let client = reqwest::Client::new();
+    let body = stripe_event("evt_paced_0", "invoice.paid", "in_p0", now_unix());
+    assert_eq!(post_stripe(&client, &dev.url(""), &body).await.0, 202);
+    assert!(wait_until(Duration::from_secs(15), || sink.delivered_keys().len() == 1).await);
+    {
+        let hits = sink.hits.lock().unwrap();
+        assert_eq!(hits[0].status, 429);
+        let waited = hits[1].at - hits[0].at;
+        assert!(
+            waited >= Duration::from_millis(1900),
+            "retried after {waited:?}"
+        );
+    }
+    // max_receive is 2: a throttle that counted as a failure twice would have dead-lettered.
+    assert!(dev.store().list(10).await.unwrap().is_empty());
+
+    // Five more at once, at 120 a minute (one token at a time, two a second).
+    for i in 1..=5 {
+        let body = stripe_event(
+            &format!("evt_paced_{i}"),
+            "invoice.paid",
+            &format!("in_p{i}"),
+            now_unix(),
+        );
+        assert_eq!(post_stripe(&client, &dev.url(""), &body).await.0, 202);
+    }
+    assert!(wait_until(Duration::from_secs(20), || sink.delivered_keys().len() == 6).await);
+    let hits = sink.hits.lock().unwrap();
+    let ok: Vec<_> = hits
+        .iter()
+        .filter(|h| h.status == 200)
+        .map(|h| h.at)
+        .collect();
+    let span = ok[5] - ok[1];
+    assert!(
+        span >= Duration::from_millis(1900),
+        "five deliveries in {span:?}: faster than 2/s"
+    );
+    drop(hits);
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let s = futures::executor::block_on(dev.store().status()).unwrap();
+            s.total(names::SINK_THROTTLED) >= 1
+        })
+        .await
+    );
+    dev.stop().await;
+}

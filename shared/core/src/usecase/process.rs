@@ -559,6 +559,23 @@ impl Processor {
             SinkError::Transient { message, .. } => {
                 self.retry(env, receive_count, &format!("sink {sink}: {message}"))
             }
+            SinkError::Throttled {
+                message,
+                retry_after,
+            } => {
+                // The destination's pace, not a failure of the event: waited out exactly
+                // (capped), without the backoff that grows with failed attempts.
+                self.metrics
+                    .incr(names::SINK_THROTTLED, &[("sink", sink)], 1);
+                let delay = retry_after.clamp(Duration::from_secs(1), MAX_THROTTLE_DELAY);
+                Disposition::Retry {
+                    delay,
+                    reason: format!(
+                        "sink {sink}: {message}; next attempt in {} s",
+                        delay.as_secs()
+                    ),
+                }
+            }
             SinkError::Permanent { message, .. } => {
                 let provider = env.provider.as_str();
                 self.metrics.incr(
@@ -1047,6 +1064,10 @@ fn replay_detail(d: &Disposition) -> Option<&str> {
         _ => None,
     }
 }
+
+/// The longest a destination's `Retry-After` delays an event: 15 minutes (SQS would allow
+/// 12 hours; an event is better late by minutes than parked out of sight for hours).
+pub const MAX_THROTTLE_DELAY: Duration = Duration::from_secs(900);
 
 /// How soon a message given back for lack of time is visible again.
 pub const GIVE_BACK_DELAY: Duration = Duration::from_secs(1);
