@@ -46,6 +46,8 @@ pub struct Ports {
 pub struct AwsHandles {
     pub sdk: aws_config::SdkConfig,
     pub resources: Resources,
+    /// The stack's configuration object, when known (from the stack, or INLET_CONFIG_S3).
+    pub config: Option<inlet_aws::stack_config::ConfigObject>,
 }
 
 pub fn db_path(data_dir: &Path) -> std::path::PathBuf {
@@ -79,11 +81,14 @@ pub fn local(
 pub async fn aws(wait_secs: i32) -> anyhow::Result<Ports> {
     let sdk = inlet_aws::sdk_config().await;
     // The resource variables win when set; else the stack named by INLET_STACK.
-    let resources = match (Resources::from_env(), std::env::var("INLET_STACK")) {
-        (Ok(r), _) => r,
+    let from_env_config = std::env::var("INLET_CONFIG_S3")
+        .ok()
+        .and_then(|u| inlet_aws::stack_config::ConfigObject::parse(&u));
+    let (resources, config) = match (Resources::from_env(), std::env::var("INLET_STACK")) {
+        (Ok(r), _) => (r, from_env_config),
         (Err(_), Ok(stack)) if !stack.is_empty() => {
             let cfn = aws_sdk_cloudformation::Client::new(&sdk);
-            inlet_aws::stack_config::from_stack(&cfn, &stack).await?.0
+            inlet_aws::stack_config::from_stack(&cfn, &stack).await?
         }
         (Err(e), _) => {
             return Err(anyhow::Error::new(e).context(
@@ -91,7 +96,11 @@ pub async fn aws(wait_secs: i32) -> anyhow::Result<Ports> {
             ))
         }
     };
-    aws_with(sdk, resources, wait_secs)
+    let mut ports = aws_with(sdk, resources, wait_secs)?;
+    if let Some(h) = ports.aws.as_mut() {
+        h.config = config;
+    }
+    Ok(ports)
 }
 
 /// The AWS backend on a given SDK configuration and resources (tests, tools).
@@ -128,7 +137,11 @@ pub fn aws_with(
         connections: table.clone(),
         cursors: table,
         local: None,
-        aws: Some(AwsHandles { sdk, resources }),
+        aws: Some(AwsHandles {
+            sdk,
+            resources,
+            config: None,
+        }),
     })
 }
 

@@ -861,6 +861,17 @@ async fn status_of(ports: &crate::backend::Ports, json: bool) -> u8 {
                     crate::outln!(
                         "counters   in CloudWatch (namespace Inlet) and the stack's dashboard"
                     );
+                    if let Some(object) = &aws.config {
+                        let s3 = aws_sdk_s3::Client::new(&aws.sdk);
+                        match inlet_aws::stack_config::current_version(&s3, object).await {
+                            Ok(v) => crate::outln!(
+                                "config     {} version {} (each function logs the config_version it started with)",
+                                object.uri(),
+                                v.as_deref().unwrap_or("(unversioned)")
+                            ),
+                            Err(e) => crate::outln!("config     {}: {}", object.uri(), inert(&e.to_string())),
+                        }
+                    }
                 }
                 exit::OK
             }

@@ -103,6 +103,21 @@ pub async fn read(
     Ok((text, version))
 }
 
+/// The version id of the object as it stands (HeadObject), `None` on an unversioned bucket.
+pub async fn current_version(
+    s3: &S3Client,
+    object: &ConfigObject,
+) -> Result<Option<String>, StackConfigError> {
+    let out = s3
+        .head_object()
+        .bucket(&object.bucket)
+        .key(&object.key)
+        .send()
+        .await
+        .map_err(aws("S3 HeadObject (configuration)"))?;
+    Ok(out.version_id)
+}
+
 /// Write the configuration; returns the new version id.
 pub async fn write(
     s3: &S3Client,

@@ -169,7 +169,7 @@ async fn a_large_configuration_is_pushed_to_the_stack_and_loaded_as_the_function
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("the most a stack takes is 262144"), "{err}");
     let (again, version_after) = inlet_aws::stack_config::read(&s3, &object).await.unwrap();
-    assert_eq!((again, version_after), (text.clone(), version));
+    assert_eq!((again, version_after), (text.clone(), version.clone()));
 
     // Every `--backend aws` command finds the stack by INLET_STACK alone.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_inlet-under-test"))
@@ -189,6 +189,28 @@ async fn a_large_configuration_is_pushed_to_the_stack_and_loaded_as_the_function
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("the dead-letter queue is empty"));
+
+    // `inlet status` names the version the functions read.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_inlet-under-test"))
+        .args(["status", "--backend", "aws"])
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("INLET_STACK", &name)
+        .env_remove("INLET_QUEUE_URL")
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains(&format!(
+            "{} version {}",
+            object.uri(),
+            version.as_deref().unwrap()
+        )),
+        "{shown}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // A stack without Inlet's outputs, and no stack at all: said.
     let bare = stack(&moto, false).await;
