@@ -400,6 +400,19 @@ pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The barrier before asserting that nothing more happened: the embedded store's queue is
+/// empty and nothing is in flight, so every accepted event has been handled and settled
+/// (within 15 s; whether it got there is returned). A sleep cannot tell "nothing more
+/// happened" from "not yet"; this can.
+pub async fn settled(store: &inlet_local::Store) -> bool {
+    wait_until(Duration::from_secs(15), || {
+        futures::executor::block_on(store.status())
+            .map(|s| s.queue_depth == 0 && s.in_flight == 0)
+            .unwrap_or(false)
+    })
+    .await
+}
+
 /// Poll `check` until it holds or `timeout` passes; returns whether it held.
 pub async fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;

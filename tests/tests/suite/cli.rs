@@ -805,7 +805,7 @@ async fn events_list_show_and_replay_against_a_running_dev() {
     let (code, _, err) = run(&["events", "replay"]);
     assert_eq!(code, 2);
     assert!(err.contains("say which events"), "{err}");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(settled(dev.store()).await);
     assert_eq!(read_jsonl(&out_path).len(), 4, "nothing more was delivered");
     dev.stop().await;
 }
@@ -889,7 +889,7 @@ async fn the_console_escapes_what_it_shows_and_refuses_forged_actions() {
         .unwrap();
     assert!(r.status().is_success(), "{}", r.status());
     assert!(wait_until(Duration::from_secs(10), || read_jsonl(&out_path).len() == 2).await);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(settled(dev.store()).await);
     assert_eq!(
         read_jsonl(&out_path).len(),
         2,

@@ -116,7 +116,7 @@ async fn transient_sink_failures_are_retried_with_backoff_then_delivered_once() 
         ["stripe:evt_flaky"],
         "Idempotency-Key is the event key"
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(settled(dev.store()).await, "the event was settled");
     assert_eq!(sink.hit_count(), 4, "nothing after the success");
     dev.stop().await;
 }
@@ -253,7 +253,7 @@ async fn a_stale_event_never_overwrites_newer_state() {
     let (h, b) = send("E-v3", 3);
     assert_eq!(post(&client, &dev.url("/webhooks/erp"), &h, b).await.0, 202);
     assert!(wait_until(Duration::from_secs(10), || read_jsonl(&events).len() == 2).await);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(settled(dev.store()).await, "all three were handled");
     let versions: Vec<i64> = read_jsonl(&events)
         .iter()
         .map(|r| r["version"].as_i64().unwrap())
@@ -372,7 +372,7 @@ async fn replay_delivers_a_handled_event_again_with_source_replay() {
             .0,
         202
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(settled(dev.store()).await, "the retry was handled");
     assert_eq!(read_jsonl(&events).len(), 2);
     dev.stop().await;
 }

@@ -309,8 +309,8 @@ async fn documented_errors_are_json_with_the_right_status() {
     let resp = client.get(dev.url("/health")).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
 
-    // Nothing of the above was enqueued.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Nothing of the above was enqueued (nor handled: the queue is settled and empty).
+    assert!(settled(dev.store()).await);
     assert!(read_jsonl(&events).is_empty());
     dev.stop().await;
 }
@@ -919,7 +919,7 @@ path = "{}"
     let (status, _) = post_stripe(&client, &dev.url(""), &body).await;
     assert_eq!(status, 202);
     assert!(wait_until(Duration::from_secs(10), || !read_jsonl(&events).is_empty()).await);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(settled(dev.store()).await);
     let lines = read_jsonl(&events);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["event_id"], "evt_after_handshakes");
