@@ -28,9 +28,11 @@
 //! `status` (`pending` → `published`; `failed` with `last_error` and `failed_at` when it can
 //! never become an event as staged), `attempts`, `created_at` and `published_at` (Unix
 //! ms), and `ttl` (Unix seconds, [`RETENTION_SECS`] after staging). Until it is published
-//! an item also carries `pq = "outbox"` and `pa` (= `created_at`), the keys of the table's
-//! sparse [`PENDING_INDEX`]: what was staged and never published (the stream gave up on
-//! it) is one `Query` away, for [`pending`] and [`republish`].
+//! an item also carries `pq = "outbox#{n}"` and `pa` (= `created_at`), the keys of the table's
+//! sparse [`PENDING_INDEX`], spread over [`PENDING_SHARDS`] partitions (`outbox#0` …, by
+//! the event id's hash, so staging is not one hot partition): what was staged and never
+//! published (the stream gave up on it) is a Query per partition away, merged oldest first,
+//! for [`pending`] and [`republish`].
 
 use std::collections::HashMap;
 
@@ -44,8 +46,29 @@ pub const PK_PREFIX: &str = "O#";
 /// The table's sparse index over items waiting on someone (`template.yaml`; the same
 /// index holds reviews held by conflict rules, `pq = "review"`).
 pub const PENDING_INDEX: &str = "pending";
-/// The index partition of unpublished outbox items.
+/// The index partition of unpublished outbox items staged before it was sharded; still
+/// read, never written.
 const PENDING_QUEUE: &str = "outbox";
+/// Index partitions of unpublished items, by the event id's hash: `outbox#0` …. One
+/// partition of an index absorbs about 1,000 writes a second, and a throttled index
+/// throttles the application's own `TransactWriteItems` (docs.aws.amazon.com/amazondynamodb/
+/// latest/developerguide/GSI.html#GSI.ThroughputConsiderations, read 2026-12-06): a single
+/// constant partition capped staging at ~1,000 events a second; sixteen hold 16,000.
+pub const PENDING_SHARDS: u8 = 16;
+
+/// The pending partition an event id's item is staged in.
+fn pending_partition(id: &str) -> String {
+    let hash = inlet_core::normalize::sha256_hex(id.as_bytes());
+    let byte = u8::from_str_radix(&hash[..2], 16).unwrap_or(0);
+    format!("{PENDING_QUEUE}#{}", byte % PENDING_SHARDS)
+}
+
+/// Every pending partition, the legacy one first.
+fn pending_partitions() -> Vec<String> {
+    std::iter::once(PENDING_QUEUE.to_string())
+        .chain((0..PENDING_SHARDS).map(|n| format!("{PENDING_QUEUE}#{n}")))
+        .collect()
+}
 /// The index partition of items that can never become an event as they are (their
 /// payload is not JSON, a field is missing): out of the pending partition, so `pending`
 /// and `redrive` pass them by, and listed with their reason until fixed or discarded.
@@ -95,7 +118,7 @@ pub fn stage(
         ("status".to_string(), s(Status::Pending.as_str())),
         ("attempts".to_string(), n(0)),
         ("created_at".to_string(), n(now_ms)),
-        ("pq".to_string(), s(PENDING_QUEUE)),
+        ("pq".to_string(), s(&pending_partition(&event.id))),
         ("pa".to_string(), n(now_ms)),
         ("ttl".to_string(), n(now.unix_timestamp() + RETENTION_SECS)),
     ]);
@@ -242,6 +265,24 @@ pub async fn pending(
     staged_before_ms: i64,
     limit: usize,
 ) -> Result<Vec<StoredItem>, OutboxError> {
+    // Each partition's oldest `limit`, merged oldest first across the partitions.
+    let mut items = Vec::new();
+    for partition in pending_partitions() {
+        items.extend(pending_in(client, table, &partition, staged_before_ms, limit).await?);
+    }
+    items.sort_by_key(|i: &StoredItem| i.created_at);
+    items.truncate(limit);
+    Ok(items)
+}
+
+/// Up to `limit` items of one pending partition, oldest first.
+async fn pending_in(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    partition: &str,
+    staged_before_ms: i64,
+    limit: usize,
+) -> Result<Vec<StoredItem>, OutboxError> {
     let mut items = Vec::new();
     let mut start = None;
     while items.len() < limit {
@@ -253,7 +294,7 @@ pub async fn pending(
             .table_name(table)
             .index_name(PENDING_INDEX)
             .key_condition_expression("pq = :outbox AND pa <= :before")
-            .expression_attribute_values(":outbox", s(PENDING_QUEUE))
+            .expression_attribute_values(":outbox", s(partition))
             .expression_attribute_values(":before", n(staged_before_ms))
             .limit(page)
             .set_exclusive_start_key(start.take())
@@ -284,6 +325,25 @@ pub async fn pending_count(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
 ) -> Result<(u64, Option<i64>), OutboxError> {
+    let mut count = 0u64;
+    let mut oldest: Option<i64> = None;
+    for partition in pending_partitions() {
+        let (n, first) = pending_count_in(client, table, &partition).await?;
+        count += n;
+        oldest = match (oldest, first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    Ok((count, oldest))
+}
+
+/// One pending partition's count and its oldest item's staging time.
+async fn pending_count_in(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    partition: &str,
+) -> Result<(u64, Option<i64>), OutboxError> {
     let store_err = |what: &'static str| {
         move |e: aws_sdk_dynamodb::error::SdkError<_, _>| OutboxError::Store {
             message: format!("DynamoDB Query ({what}) failed"),
@@ -295,7 +355,7 @@ pub async fn pending_count(
         .table_name(table)
         .index_name(PENDING_INDEX)
         .key_condition_expression("pq = :outbox")
-        .expression_attribute_values(":outbox", s(PENDING_QUEUE))
+        .expression_attribute_values(":outbox", s(partition))
         .limit(1)
         .send()
         .await
@@ -314,7 +374,7 @@ pub async fn pending_count(
             .table_name(table)
             .index_name(PENDING_INDEX)
             .key_condition_expression("pq = :outbox")
-            .expression_attribute_values(":outbox", s(PENDING_QUEUE))
+            .expression_attribute_values(":outbox", s(partition))
             .select(aws_sdk_dynamodb::types::Select::Count)
             .set_exclusive_start_key(start.take())
             .send()

@@ -599,3 +599,72 @@ async fn an_unpublishable_item_is_marked_failed_named_and_out_of_the_way() {
     keys.sort();
     assert_eq!(keys, ["shop:order.paid:broken", "shop:order.paid:good"]);
 }
+
+/// Staged items spread over the pending index's partitions (no one hot partition for the
+/// application's writes), and reading them back stays whole and oldest first — an item
+/// staged before the sharding (`pq = "outbox"`) included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
+async fn pending_items_spread_over_partitions_and_read_back_oldest_first() {
+    let moto = Moto::connect().await;
+    let table = moto.table().await;
+    let db = moto.dynamodb();
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let e = OutboxEvent::new(
+            "order",
+            format!("ord_{i}"),
+            "order.paid",
+            serde_json::json!({"n": i}),
+        );
+        db.transact_write_items()
+            .transact_items(dynamodb::stage(&table, "shop", &e).unwrap())
+            .send()
+            .await
+            .unwrap();
+        ids.push(e.id);
+    }
+    // One item as the unsharded layout staged it, older than all the others.
+    db.update_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S(format!("O#{}", ids[0])))
+        .update_expression("SET pq = :legacy, pa = :old, created_at = :old")
+        .expression_attribute_values(":legacy", AttributeValue::S("outbox".into()))
+        .expression_attribute_values(":old", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .unwrap();
+    let partitions: std::collections::BTreeSet<String> = {
+        let mut p = std::collections::BTreeSet::new();
+        for id in &ids[1..] {
+            p.insert(
+                stored(&moto, &table, id).await["pq"]
+                    .as_s()
+                    .unwrap()
+                    .clone(),
+            );
+        }
+        p
+    };
+    assert!(
+        partitions.len() >= 8,
+        "40 items in {} partitions: {partitions:?}",
+        partitions.len()
+    );
+    assert!(partitions.iter().all(|p| p.starts_with("outbox#")));
+
+    let (count, oldest) = dynamodb::pending_count(&db, &table).await.unwrap();
+    assert_eq!((count, oldest), (40, Some(1)));
+    let all = dynamodb::pending(&db, &table, i64::MAX, 100).await.unwrap();
+    assert_eq!(all.len(), 40);
+    assert!(
+        all.windows(2).all(|w| w[0].created_at <= w[1].created_at),
+        "oldest first"
+    );
+    assert_eq!(all[0].id, ids[0], "the legacy item is read too");
+    let first5 = dynamodb::pending(&db, &table, i64::MAX, 5).await.unwrap();
+    assert_eq!(
+        first5.iter().map(|i| i.id.clone()).collect::<Vec<_>>(),
+        all[..5].iter().map(|i| i.id.clone()).collect::<Vec<_>>()
+    );
+}
