@@ -220,6 +220,23 @@ impl ConnectionStore for DynamoStore {
         Ok(out)
     }
 
+    async fn exhaust(&self, name: &str, window: Window, now_ms: i64) -> Result<(), StoreError> {
+        let start = now_ms - now_ms.rem_euclid(window.millis());
+        let until_ms = start + window.millis();
+        self.client()
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(format!("Q#{name}#{}#{start}", window.as_str())))
+            .update_expression("SET cnt = :full, #ttl = if_not_exists(#ttl, :ttl)")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":full", n(i64::from(u32::MAX)))
+            .expression_attribute_values(":ttl", n((until_ms + window.millis()) / 1000))
+            .send()
+            .await
+            .map_err(unavailable("DynamoDB UpdateItem (budget exhaust) failed"))?;
+        Ok(())
+    }
+
     async fn spend(
         &self,
         name: &str,

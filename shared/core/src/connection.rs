@@ -268,6 +268,10 @@ pub trait ConnectionStore: Send + Sync {
     /// Every stored connection, by name.
     async fn list(&self) -> Result<Vec<(String, StoredConnection)>, StoreError>;
 
+    /// Mark `name`'s `window` holding `now_ms` as spent (the provider's own headers say
+    /// nothing is left), so every process waits for the next window.
+    async fn exhaust(&self, name: &str, window: Window, now_ms: i64) -> Result<(), StoreError>;
+
     /// Take one call from `name`'s `window` budget of `limit` calls, the window being
     /// the fixed one holding `now_ms`. Atomic across processes.
     async fn spend(
@@ -483,6 +487,28 @@ pub async fn access_token(
     }
 }
 
+/// What a provider's rate-limit headers say is left, by window: Xero's `X-MinLimit-Remaining`
+/// and `X-DayLimit-Remaining` (developer.xero.com/faq/limits), Exact Online's
+/// `X-RateLimit-Minutely-Remaining` and, beside it, the daily `X-RateLimit-Remaining` (as
+/// its rate-limit headers are documented; the daily one is read only with the minutely
+/// ones present, since other APIs use that name for other windows).
+pub fn remaining_by_window(header: &dyn Fn(&str) -> Option<String>) -> Vec<(Window, u64)> {
+    let number = |name: &str| header(name).and_then(|v| v.trim().parse::<u64>().ok());
+    let mut out = Vec::new();
+    if let Some(n) =
+        number("x-minlimit-remaining").or_else(|| number("x-ratelimit-minutely-remaining"))
+    {
+        out.push((Window::Minute, n));
+    }
+    let exact = header("x-ratelimit-minutely-limit").is_some();
+    if let Some(n) = number("x-daylimit-remaining")
+        .or_else(|| exact.then(|| number("x-ratelimit-remaining")).flatten())
+    {
+        out.push((Window::Day, n));
+    }
+    out
+}
+
 /// Take one call from each configured budget window of `cfg`. `Err(Exhausted)` names the
 /// window that is spent and when the next starts.
 pub async fn spend_budget(
@@ -621,6 +647,45 @@ mod tests {
         assert_eq!(refresh_due_ms(&pair, Duration::ZERO), 540_000);
         // ...unless the provider refuses refreshes before 570 s (Exact Online).
         assert_eq!(refresh_due_ms(&pair, Duration::from_secs(570)), 570_000);
+    }
+
+    #[test]
+    fn providers_rate_limit_headers_are_read_by_window() {
+        let from = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        // Xero.
+        let xero = from(&[
+            ("x-minlimit-remaining", "59"),
+            ("x-daylimit-remaining", "0"),
+        ]);
+        assert_eq!(
+            remaining_by_window(&xero),
+            [(Window::Minute, 59), (Window::Day, 0)]
+        );
+        // Exact Online: the daily `X-RateLimit-Remaining` beside its minutely headers.
+        let exact = from(&[
+            ("x-ratelimit-minutely-limit", "60"),
+            ("x-ratelimit-minutely-remaining", "0"),
+            ("x-ratelimit-remaining", "4990"),
+        ]);
+        assert_eq!(
+            remaining_by_window(&exact),
+            [(Window::Minute, 0), (Window::Day, 4990)]
+        );
+        // GitHub's hourly `X-RateLimit-Remaining` alone is not taken for a day.
+        let github = from(&[("x-ratelimit-remaining", "0")]);
+        assert!(remaining_by_window(&github).is_empty());
+        let junk = from(&[
+            ("x-minlimit-remaining", "-1"),
+            ("x-daylimit-remaining", "lots"),
+        ]);
+        assert!(remaining_by_window(&junk).is_empty());
     }
 
     #[test]

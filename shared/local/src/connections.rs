@@ -153,6 +153,22 @@ impl ConnectionStore for Store {
         .await
     }
 
+    async fn exhaust(&self, name: &str, window: Window, now_ms: i64) -> Result<(), StoreError> {
+        let start = now_ms - now_ms.rem_euclid(window.millis());
+        let name = name.to_string();
+        self.run(move |c| {
+            exec(
+                c,
+                "INSERT INTO budgets (name, window, start, used) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (name, window, start) DO UPDATE SET used = excluded.used",
+                params![name, window.as_str(), start, i64::from(u32::MAX)],
+            )
+            .map(|_| ())
+            .map_err(sql_err("budget exhaust"))
+        })
+        .await
+    }
+
     async fn spend(
         &self,
         name: &str,

@@ -217,6 +217,28 @@ impl ConnectionAuth {
         }
     }
 
+    /// The provider's rate-limit headers say a window is spent: every process waits for
+    /// the next one (the budget's own count may not know of calls made elsewhere).
+    pub async fn tighten(&self, headers: &reqwest::header::HeaderMap) {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        for (window, left) in inlet_core::connection::remaining_by_window(&header) {
+            if left == 0 {
+                if let Err(e) = self
+                    .store
+                    .exhaust(&self.config.name, window, now_ms())
+                    .await
+                {
+                    tracing::warn!(connection = %self.config.name, error = %e, "budget not tightened");
+                }
+            }
+        }
+    }
+
     /// The API refused a token it was just given (401 twice): the grant is gone or the
     /// app lost access. Marked broken, so every caller stops until a person re-authorizes.
     pub async fn refused(&self, what: &str) -> SourceError {

@@ -356,6 +356,9 @@ impl Fetcher {
                     if let Some(d) = shopify_slowdown(&h) {
                         pause(d, deadline).await?;
                     }
+                    if let Auth::Connection(c) = &self.auth {
+                        c.tighten(&h).await;
+                    }
                     return Ok(Fetched { body, headers: h });
                 }
                 401 if matches!(self.auth, Auth::Connection(_)) => {

@@ -477,3 +477,40 @@ async fn connect_runs_the_authorization_code_flow_with_pkce() {
     assert!(err.contains("state is not the one sent: refused"), "{err}");
     assert!(listed.trim().is_empty(), "nothing stored: {listed}");
 }
+
+/// The provider's own headers say the day is spent (Xero's `X-DayLimit-Remaining: 0`, after
+/// calls made elsewhere): every caller of the connection stops until the next day, said as a
+/// spent budget — not an error storm against a provider about to block the key.
+async fn provider_headers_tighten_the_budget(store: Arc<dyn ConnectionStore>) {
+    let cfg = connection("https://unused.example");
+    let auth = inlet_sources::connection::ConnectionAuth {
+        config: cfg.clone(),
+        store: Arc::clone(&store),
+        endpoint: Arc::new(HttpTokenEndpoint::new(Duration::from_secs(1)).unwrap()),
+    };
+    auth.spend(None).await.unwrap();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-minlimit-remaining", "41".parse().unwrap());
+    headers.insert("x-daylimit-remaining", "0".parse().unwrap());
+    auth.tighten(&headers).await;
+    let err = auth.spend(None).await.unwrap_err();
+    assert!(
+        err.to_string().contains("the day budget is spent until"),
+        "{err}"
+    );
+    assert_eq!(err.reason(), "budget");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_provider_headers_tighten_the_budget() {
+    let (_dir, store) = sqlite();
+    provider_headers_tighten_the_budget(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
+async fn dynamodb_provider_headers_tighten_the_budget() {
+    let moto = inlet_tests::moto::Moto::connect().await;
+    let store = inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await);
+    provider_headers_tighten_the_budget(Arc::new(store)).await;
+}
