@@ -862,7 +862,7 @@ async fn status_of(ports: &crate::backend::Ports, json: bool) -> u8 {
                         "counters   in CloudWatch (namespace Inlet) and the stack's dashboard"
                     );
                     if let Some(object) = &aws.config {
-                        let s3 = aws_sdk_s3::Client::new(&aws.sdk);
+                        let s3 = inlet_aws::large_events::s3_client(&aws.sdk);
                         match inlet_aws::stack_config::current_version(&s3, object).await {
                             Ok(v) => crate::outln!(
                                 "config     {} version {} (each function logs the config_version it started with)",

@@ -69,7 +69,7 @@ pub async fn push(explicit: Option<&Path>, stack: &str) -> u8 {
         Ok(o) => o,
         Err(code) => return code,
     };
-    match stack_config::write(&aws_sdk_s3::Client::new(&sdk), &object, &text).await {
+    match stack_config::write(&inlet_aws::large_events::s3_client(&sdk), &object, &text).await {
         Ok(version) => {
             crate::outln!(
                 "pushed {} ({} bytes) to {} as version {}; functions read it as they start (each logs config_version)",
@@ -93,7 +93,7 @@ pub async fn show(stack: &str) -> u8 {
         Ok(o) => o,
         Err(code) => return code,
     };
-    match stack_config::read(&aws_sdk_s3::Client::new(&sdk), &object).await {
+    match stack_config::read(&inlet_aws::large_events::s3_client(&sdk), &object).await {
         Ok((text, version)) => {
             crate::outln!(
                 "# {} version {}",

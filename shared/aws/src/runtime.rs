@@ -118,7 +118,7 @@ pub async fn load_config_text(
                 expected: "s3://bucket/key",
                 value: uri.clone(),
             })?;
-        let s3 = aws_sdk_s3::Client::new(sdk);
+        let s3 = crate::large_events::s3_client(sdk);
         let (text, version) = crate::stack_config::read(&s3, &object).await.map_err(|e| {
             RuntimeError::ConfigObject {
                 uri: uri.clone(),

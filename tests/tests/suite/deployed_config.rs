@@ -133,6 +133,18 @@ async fn a_large_configuration_is_pushed_to_the_stack_and_loaded_as_the_function
     assert_eq!(read, text);
     assert!(version.is_some(), "a versioned bucket names the version");
     assert!(header.ends_with(version.as_deref().unwrap()), "{header}");
+    // The functions' own loader at cold start: INLET_CONFIG empty, INLET_CONFIG_S3 set
+    // (nextest runs each test in a process of its own, so the environment is this test's).
+    std::env::remove_var("INLET_CONFIG");
+    std::env::set_var("INLET_CONFIG_S3", object.uri());
+    let (cold, cold_version) = inlet_aws::runtime::load_config_text(&moto.sdk)
+        .await
+        .unwrap();
+    std::env::remove_var("INLET_CONFIG_S3");
+    assert_eq!(
+        (cold.as_str(), Some(cold_version)),
+        (read.as_str(), version.clone())
+    );
     let loaded =
         inlet_core::config::Config::from_toml(&read, &|_| Some("whsec_placeholder".into()))
             .unwrap();
