@@ -10,6 +10,7 @@
 //! catalogue itself: a preset added later is covered, or this test says why it cannot be.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use inlet_core::catalogue::{Field, Preset, ReplayProtection, Settings, Verify, PRESETS};
@@ -351,4 +352,128 @@ async fn no_preset_delivers_a_replayed_request_twice() {
         });
     assert!(counts.values().all(|&n| n == 1), "{counts:?}");
     dev.stop().await;
+}
+
+/// The guard on each backend's ledger: a GitHub body under a fresh delivery id is refused
+/// and recorded, a genuine redelivery (same id, same body) is a duplicate, one delivery.
+async fn the_body_guard_refuses_a_fresh_id_on(
+    ledger: Arc<dyn inlet_core::ports::Ledger>,
+    history: Arc<dyn inlet_core::ports::History>,
+    versions: Arc<dyn inlet_core::ports::EntityVersions>,
+) {
+    use inlet_core::usecase::process::{
+        Disposition, Done, HistoryPolicy, ProcessSettings, Processor,
+    };
+    #[derive(Default)]
+    struct Count(std::sync::Mutex<Vec<String>>);
+    #[async_trait::async_trait]
+    impl inlet_core::ports::Sink for Count {
+        fn name(&self) -> &str {
+            "count"
+        }
+        async fn deliver(
+            &self,
+            r: &inlet_core::envelope::SinkRecord,
+        ) -> Result<(), inlet_core::ports::SinkError> {
+            self.0.lock().unwrap().push(r.key.clone());
+            Ok(())
+        }
+    }
+    let sink = Arc::new(Count::default());
+    let processor = Processor {
+        ledger,
+        versions,
+        conflicts: None,
+        history: Some(HistoryPolicy {
+            store: Arc::clone(&history),
+            keep_payloads: true,
+            max_payload_bytes: 10_000,
+        }),
+        sinks: vec![sink.clone()],
+        metrics: Arc::new(inlet_core::metrics::NoMetrics),
+        clock: Arc::new(inlet_core::clock::SystemClock),
+        settings: ProcessSettings::from(&inlet_core::config::WorkerConfig::default()),
+        payload_log: None,
+    };
+    let github = |delivery: &str| {
+        let body = format!(
+            r#"{{"action":"opened","issue":{{"id":7}},"nonce":"{}"}}"#,
+            "n-guard"
+        );
+        inlet_core::normalize::normalize(
+            &inlet_core::normalize::Incoming {
+                provider: &inlet_core::ids::ProviderName::parse("github").unwrap(),
+                scheme: &Scheme::Github,
+                headers: &inlet_core::headers::Headers::new()
+                    .with("x-github-delivery", delivery)
+                    .with("x-github-event", "issues"),
+                body: body.as_bytes(),
+                received_at: time::OffsetDateTime::now_utc(),
+                correlation_id: "c",
+                source: inlet_core::envelope::Source::Webhook,
+            },
+            &inlet_core::normalize::NormalizeRules::default(),
+        )
+        .unwrap()
+    };
+    let received = |envs: Vec<inlet_core::envelope::Envelope>| {
+        envs.into_iter()
+            .enumerate()
+            .map(|(i, e)| inlet_core::ports::Received {
+                receipt: inlet_core::ports::Receipt(format!("r{i}")),
+                receive_count: 1,
+                envelope: Ok(e),
+            })
+            .collect::<Vec<_>>()
+    };
+    let genuine = github(&inlet_tests::moto::unique("d"));
+    assert!(genuine.body_guard);
+    let out = processor
+        .handle_batch(&received(vec![genuine.clone()]))
+        .await;
+    assert_eq!(out[0].1, Disposition::Ack(Done::Delivered));
+    let forged = github(&inlet_tests::moto::unique("d"));
+    let out = processor
+        .handle_batch(&received(vec![forged.clone(), genuine.clone()]))
+        .await;
+    assert!(
+        matches!(out[0].1, Disposition::Ack(Done::ReplayRefused { .. })),
+        "{:?}",
+        out[0].1
+    );
+    assert_eq!(out[1].1, Disposition::Ack(Done::Duplicate));
+    assert_eq!(sink.0.lock().unwrap().clone(), [genuine.key.to_string()]);
+    let record = history
+        .event(forged.key.as_str(), time::OffsetDateTime::now_utc())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.state.as_str(), "replay-refused");
+    let detail = record.attempts.last().unwrap().detail.clone().unwrap();
+    assert!(detail.contains(genuine.key.as_str()), "{detail}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_the_body_guard_refuses_a_fresh_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        inlet_local::Store::open(
+            &dir.path().join("inlet.db"),
+            Default::default(),
+            Arc::new(inlet_core::clock::SystemClock),
+        )
+        .unwrap(),
+    );
+    the_body_guard_refuses_a_fresh_id_on(store.clone(), store.clone(), store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
+async fn dynamodb_the_body_guard_refuses_a_fresh_id() {
+    let moto = inlet_tests::moto::Moto::connect().await;
+    let store = Arc::new(inlet_aws::DynamoStore::new(
+        moto.dynamodb(),
+        moto.table().await,
+    ));
+    the_body_guard_refuses_a_fresh_id_on(store.clone(), store.clone(), store).await;
 }
