@@ -221,7 +221,7 @@ impl ConnectionStore for DynamoStore {
     }
 
     async fn exhaust(&self, name: &str, window: Window, now_ms: i64) -> Result<(), StoreError> {
-        let start = now_ms - now_ms.rem_euclid(window.millis());
+        let start = window.start_of(now_ms);
         let until_ms = start + window.millis();
         self.client()
             .update_item()
@@ -244,7 +244,7 @@ impl ConnectionStore for DynamoStore {
         limit: u32,
         now_ms: i64,
     ) -> Result<Spend, StoreError> {
-        let start = now_ms - now_ms.rem_euclid(window.millis());
+        let start = window.start_of(now_ms);
         let until_ms = start + window.millis();
         let out = self
             .client()

@@ -226,6 +226,11 @@ impl Window {
         }
     }
 
+    /// The start (Unix ms) of the fixed window holding `now_ms`.
+    pub fn start_of(self, now_ms: i64) -> i64 {
+        now_ms - now_ms.rem_euclid(self.millis())
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Window::Minute => "minute",

@@ -35,8 +35,14 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, StoredConnection)> {
     ))
 }
 
-fn refresh_text(pair: &TokenPair) -> Option<String> {
-    pair.refresh_token.as_ref().map(|r| r.expose().to_string())
+/// A pair as its columns: access token, its expiry, refresh token, when obtained.
+fn pair_columns(pair: &TokenPair) -> (String, i64, Option<String>, i64) {
+    (
+        pair.access_token.expose().to_string(),
+        pair.access_expires_at_ms,
+        pair.refresh_token.as_ref().map(|r| r.expose().to_string()),
+        pair.obtained_at_ms,
+    )
 }
 
 #[async_trait]
@@ -55,13 +61,8 @@ impl ConnectionStore for Store {
     }
 
     async fn seed(&self, name: &str, pair: &TokenPair) -> Result<(), StoreError> {
-        let (name, access, exp, refresh, obtained) = (
-            name.to_string(),
-            pair.access_token.expose().to_string(),
-            pair.access_expires_at_ms,
-            refresh_text(pair),
-            pair.obtained_at_ms,
-        );
+        let name = name.to_string();
+        let (access, exp, refresh, obtained) = pair_columns(pair);
         self.run(move |c| {
             exec(
                 c,
@@ -105,13 +106,8 @@ impl ConnectionStore for Store {
         pair: &TokenPair,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        let (name, access, exp, refresh, obtained) = (
-            name.to_string(),
-            pair.access_token.expose().to_string(),
-            pair.access_expires_at_ms,
-            refresh_text(pair),
-            pair.obtained_at_ms,
-        );
+        let name = name.to_string();
+        let (access, exp, refresh, obtained) = pair_columns(pair);
         let generation = i64::try_from(generation).unwrap_or(i64::MAX);
         self.run(move |c| {
             exec(
@@ -154,7 +150,7 @@ impl ConnectionStore for Store {
     }
 
     async fn exhaust(&self, name: &str, window: Window, now_ms: i64) -> Result<(), StoreError> {
-        let start = now_ms - now_ms.rem_euclid(window.millis());
+        let start = window.start_of(now_ms);
         let name = name.to_string();
         self.run(move |c| {
             exec(
@@ -176,7 +172,7 @@ impl ConnectionStore for Store {
         limit: u32,
         now_ms: i64,
     ) -> Result<Spend, StoreError> {
-        let start = now_ms - now_ms.rem_euclid(window.millis());
+        let start = window.start_of(now_ms);
         let until_ms = start + window.millis();
         let name = name.to_string();
         let granted = self

@@ -62,24 +62,19 @@ async fn stack(moto: &Moto, with_config: bool) -> String {
     name
 }
 
-fn inlet(moto: &Moto, dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_inlet-under-test"))
-        .args(args)
-        .current_dir(dir)
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("INLET_QUEUE_URL")
-        .env_remove("INLET_STACK")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// `inlet` against the emulator with `inlet.toml` in `dir`, and `env` beside the AWS settings.
+fn inlet(
+    moto: &Moto,
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, String, String) {
+    let config = dir.join("inlet.toml");
+    let mut all = args.to_vec();
+    if args.starts_with(&["config", "push"]) {
+        all.extend(["--config", config.to_str().unwrap()]);
+    }
+    crate::outbox_aws::inlet_aws(&all, moto, env)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,12 +112,22 @@ async fn a_large_configuration_is_pushed_to_the_stack_and_loaded_as_the_function
     );
     std::fs::write(dir.path().join("inlet.toml"), &text).unwrap();
 
-    let (code, out, err) = inlet(&moto, dir.path(), &["config", "push", "--stack", &name]);
+    let (code, out, err) = inlet(
+        &moto,
+        dir.path(),
+        &["config", "push", "--stack", &name],
+        &[],
+    );
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("/inlet.toml as version "), "{out}");
 
     // What a function does at cold start: INLET_CONFIG_S3, the object, the version.
-    let (_, uri_out, _) = inlet(&moto, dir.path(), &["config", "show", "--stack", &name]);
+    let (_, uri_out, _) = inlet(
+        &moto,
+        dir.path(),
+        &["config", "show", "--stack", &name],
+        &[],
+    );
     let header = uri_out.lines().next().unwrap().to_string();
     let uri = header.split_whitespace().nth(1).unwrap().to_string();
     assert_eq!(
@@ -165,7 +170,12 @@ async fn a_large_configuration_is_pushed_to_the_stack_and_loaded_as_the_function
         text.replace("kind = \"http-json\"", "kind = \"ftp\""),
     )
     .unwrap();
-    let (code, _, err) = inlet(&moto, dir.path(), &["config", "push", "--stack", &name]);
+    let (code, _, err) = inlet(
+        &moto,
+        dir.path(),
+        &["config", "push", "--stack", &name],
+        &[],
+    );
     assert_eq!(code, 3, "{err}");
     assert!(
         err.contains("sources[0].kind") && err.contains("nothing pushed"),
@@ -177,63 +187,60 @@ async fn a_large_configuration_is_pushed_to_the_stack_and_loaded_as_the_function
         format!("{text}\n# {}\n", "x".repeat(300 * 1024)),
     )
     .unwrap();
-    let (code, _, err) = inlet(&moto, dir.path(), &["config", "push", "--stack", &name]);
+    let (code, _, err) = inlet(
+        &moto,
+        dir.path(),
+        &["config", "push", "--stack", &name],
+        &[],
+    );
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("the most a stack takes is 262144"), "{err}");
     let (again, version_after) = inlet_aws::stack_config::read(&s3, &object).await.unwrap();
     assert_eq!((again, version_after), (text.clone(), version.clone()));
 
     // Every `--backend aws` command finds the stack by INLET_STACK alone.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_inlet-under-test"))
-        .args(["dlq", "list", "--backend", "aws"])
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("INLET_STACK", &name)
-        .env_remove("INLET_QUEUE_URL")
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stack_env = [("INLET_STACK", name.as_str())];
+    let (code, out, err) = inlet(
+        &moto,
+        dir.path(),
+        &["dlq", "list", "--backend", "aws"],
+        &stack_env,
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("the dead-letter queue is empty"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("the dead-letter queue is empty"), "{out}");
 
     // `inlet status` names the version the functions read.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_inlet-under-test"))
-        .args(["status", "--backend", "aws"])
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("INLET_STACK", &name)
-        .env_remove("INLET_QUEUE_URL")
-        .output()
-        .unwrap();
-    let shown = String::from_utf8_lossy(&out.stdout);
+    let (_, shown, err) = inlet(
+        &moto,
+        dir.path(),
+        &["status", "--backend", "aws"],
+        &stack_env,
+    );
     assert!(
         shown.contains(&format!(
             "{} version {}",
             object.uri(),
             version.as_deref().unwrap()
         )),
-        "{shown}{}",
-        String::from_utf8_lossy(&out.stderr)
+        "{shown}{err}"
     );
 
     // A stack without Inlet's outputs, and no stack at all: said.
     let bare = stack(&moto, false).await;
     std::fs::write(dir.path().join("inlet.toml"), &text).unwrap();
-    let (code, _, err) = inlet(&moto, dir.path(), &["config", "push", "--stack", &bare]);
+    let (code, _, err) = inlet(
+        &moto,
+        dir.path(),
+        &["config", "push", "--stack", &bare],
+        &[],
+    );
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("no ConfigObjectUri output"), "{err}");
     let (code, _, err) = inlet(
         &moto,
         dir.path(),
         &["config", "show", "--stack", "no-such-stack"],
+        &[],
     );
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("stack no-such-stack"), "{err}");

@@ -220,6 +220,52 @@ fn stream_batch_failure(last_record_at: &str) -> String {
     .to_string()
 }
 
+/// The stack's pieces an operator's outbox commands use: the table, the work queue and its
+/// DLQ, and the OutboxFailures queue.
+struct OutboxStack {
+    table: String,
+    q: String,
+    dlq: String,
+    failures: String,
+}
+
+impl OutboxStack {
+    async fn new(moto: &Moto) -> OutboxStack {
+        let table = moto.table().await;
+        let (q, dlq) = moto.queues(3, false).await;
+        let failures = moto
+            .sqs()
+            .create_queue()
+            .queue_name(inlet_tests::moto::unique("outbox-failures"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        OutboxStack {
+            table,
+            q,
+            dlq,
+            failures,
+        }
+    }
+
+    /// The environment `inlet … --backend aws` reads them from.
+    fn env<'a>(
+        table: &'a str,
+        q: &'a str,
+        dlq: &'a str,
+        failures: &'a str,
+    ) -> [(&'static str, &'a str); 4] {
+        [
+            ("INLET_QUEUE_URL", q),
+            ("INLET_DLQ_URL", dlq),
+            ("INLET_TABLE", table),
+            ("INLET_OUTBOX_FAILURES_URL", failures),
+        ]
+    }
+}
+
 /// `inlet` as an operator runs it against a deployed stack (here the emulator).
 pub(crate) fn inlet_aws(args: &[&str], moto: &Moto, env: &[(&str, &str)]) -> (i32, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_inlet-under-test"))
@@ -246,17 +292,13 @@ pub(crate) fn inlet_aws(args: &[&str], moto: &Moto, env: &[(&str, &str)]) -> (i3
 #[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn events_the_stream_gave_up_on_are_seen_and_redriven() {
     let moto = Moto::connect().await;
-    let table = moto.table().await;
-    let (q, dlq) = moto.queues(3, false).await;
+    let OutboxStack {
+        table,
+        q,
+        dlq,
+        failures,
+    } = OutboxStack::new(&moto).await;
     let sqs = moto.sqs();
-    let failures = sqs
-        .create_queue()
-        .queue_name(inlet_tests::moto::unique("outbox-failures"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
     let db = moto.dynamodb();
     let events: Vec<OutboxEvent> = (0..3)
         .map(|i| {
@@ -292,12 +334,7 @@ async fn events_the_stream_gave_up_on_are_seen_and_redriven() {
             .await
             .unwrap();
     }
-    let env = [
-        ("INLET_QUEUE_URL", q.as_str()),
-        ("INLET_DLQ_URL", dlq.as_str()),
-        ("INLET_TABLE", table.as_str()),
-        ("INLET_OUTBOX_FAILURES_URL", failures.as_str()),
-    ];
+    let env = OutboxStack::env(&table, &q, &dlq, &failures);
 
     let (code, out, err) = inlet_aws(&["outbox", "--backend", "aws", "--json"], &moto, &env);
     assert_eq!(code, 0, "{err}");
@@ -384,17 +421,13 @@ async fn events_the_stream_gave_up_on_are_seen_and_redriven() {
 #[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn an_unpublishable_item_is_marked_failed_named_and_out_of_the_way() {
     let moto = Moto::connect().await;
-    let table = moto.table().await;
-    let (q, dlq) = moto.queues(3, false).await;
+    let OutboxStack {
+        table,
+        q,
+        dlq,
+        failures,
+    } = OutboxStack::new(&moto).await;
     let sqs = moto.sqs();
-    let failures = sqs
-        .create_queue()
-        .queue_name(inlet_tests::moto::unique("outbox-failures"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
     let db = moto.dynamodb();
     let staged: Vec<OutboxEvent> = ["good", "broken", "hopeless"]
         .iter()
@@ -457,12 +490,7 @@ async fn an_unpublishable_item_is_marked_failed_named_and_out_of_the_way() {
     assert_eq!(listed.len(), 2);
 
     // The dead letters name the outbox and item.
-    let env = [
-        ("INLET_QUEUE_URL", q.as_str()),
-        ("INLET_DLQ_URL", dlq.as_str()),
-        ("INLET_TABLE", table.as_str()),
-        ("INLET_OUTBOX_FAILURES_URL", failures.as_str()),
-    ];
+    let env = OutboxStack::env(&table, &q, &dlq, &failures);
     let (code, out, err) = inlet_aws(&["dlq", "list", "--backend", "aws", "--json"], &moto, &env);
     assert_eq!(code, 0, "{err}");
     let keys: Vec<serde_json::Value> = out

@@ -347,13 +347,12 @@ impl Processor {
                 Ok(Claim::Duplicate {
                     same_payload: false,
                 }) => Some(self.refuse_replay(env, guard, now).await),
-                Ok(Claim::InFlight { .. }) | Err(_) => {
-                    let reason = match result {
-                        Err(e) => format!("replay guard claim failed: {e}"),
-                        _ => IN_FLIGHT.to_string(),
-                    };
-                    Some(self.retry(env, receive_count, &reason))
-                }
+                Ok(Claim::InFlight { .. }) => Some(self.retry(env, receive_count, IN_FLIGHT)),
+                Err(e) => Some(self.retry(
+                    env,
+                    receive_count,
+                    &format!("replay guard claim failed: {e}"),
+                )),
             };
         }
         let completed = self
@@ -906,7 +905,7 @@ impl Processor {
             .map(|&(i, env)| (env, batch[i].receive_count))
             .collect();
         let verdicts = self.guard_replays(&guarded).await;
-        let mut to_claim: Vec<(usize, &Envelope)> = to_claim
+        let to_claim: Vec<(usize, &Envelope)> = to_claim
             .into_iter()
             .zip(verdicts)
             .filter_map(|((i, env), verdict)| match verdict {
@@ -917,7 +916,6 @@ impl Processor {
                 None => Some((i, env)),
             })
             .collect();
-        to_claim.shrink_to_fit();
         let keys: Vec<(&crate::ids::EventKey, &str)> = to_claim
             .iter()
             .map(|(_, env)| (&env.key, env.payload_sha256.as_str()))
@@ -1024,8 +1022,8 @@ fn attempt_of<'a>(env: &'a Envelope, d: &'a Disposition) -> Option<(EventState, 
             (EventState::Superseded, Some(reason.as_str()))
         }
         Disposition::Ack(Done::Held { reason }) => (EventState::Held, Some(reason.as_str())),
-        Disposition::Ack(Done::ReplayRefused { .. }) => {
-            return Some((EventState::ReplayRefused, replay_detail(d)))
+        Disposition::Ack(Done::ReplayRefused { reason }) => {
+            (EventState::ReplayRefused, Some(reason.as_str()))
         }
         Disposition::Ack(Done::Stale { reason }) => (EventState::Stale, Some(reason.as_str())),
         Disposition::Retry { reason, .. } if reason == IN_FLIGHT => return None,
@@ -1055,14 +1053,6 @@ fn stale_reason(env: &Envelope, current: i64) -> String {
         describe_version(current),
         env.provider
     )
-}
-
-/// The history's words for a refused replay.
-fn replay_detail(d: &Disposition) -> Option<&str> {
-    match d {
-        Disposition::Ack(Done::ReplayRefused { reason }) => Some(reason.as_str()),
-        _ => None,
-    }
 }
 
 /// The longest a destination's `Retry-After` delays an event: 15 minutes (SQS would allow
