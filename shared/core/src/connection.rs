@@ -113,6 +113,11 @@ impl ConnectionConfig {
                 ),
             );
         }
+        // The client id is no secret, but a config names it as `env:`/`file:` like the rest.
+        let client_id = secret::resolve(&raw.client_id, env)
+            .map(|id| id.expose().to_string())
+            .map_err(|e| bad("client_id", e.to_string()))
+            .ok();
         let client_secret = secret::resolve(&raw.client_secret, env)
             .map_err(|e| bad("client_secret", e.to_string()))
             .ok();
@@ -152,11 +157,11 @@ impl ConnectionConfig {
                 "a budget of 0 calls allows nothing; leave it out for none".into(),
             );
         }
-        match (p.is_empty(), client_secret) {
-            (true, Some(client_secret)) => Ok(ConnectionConfig {
+        match (p.is_empty(), client_id, client_secret) {
+            (true, Some(client_id), Some(client_secret)) => Ok(ConnectionConfig {
                 name: raw.name.clone(),
                 token_url: raw.token_url.clone(),
-                client_id: raw.client_id.clone(),
+                client_id,
                 client_secret,
                 initial_refresh_token,
                 scope: raw.scope.clone(),
@@ -638,6 +643,20 @@ mod tests {
         assert_eq!(a.verifier.expose().len(), 64);
         assert!(state_matches(&a.state, &a.state.clone()));
         assert!(!state_matches(&a.state, "forged"));
+    }
+
+    #[test]
+    fn env_references_resolve_the_client_id_too() {
+        let raw: RawConnection = toml::from_str(
+            "name = \"xero\"\nkind = \"oauth2-refresh\"\ntoken_url = \"https://id.example/token\"\nclient_id = \"env:XERO_CLIENT_ID\"\nclient_secret = \"env:XERO_CLIENT_SECRET\"\n",
+        )
+        .unwrap();
+        let env = |name: &str| Some(format!("value-of-{name}"));
+        let c = ConnectionConfig::build(&raw, &env).unwrap();
+        assert_eq!(c.client_id, "value-of-XERO_CLIENT_ID");
+        assert_eq!(c.client_secret.expose(), "value-of-XERO_CLIENT_SECRET");
+        let missing = ConnectionConfig::build(&raw, &|_| None).unwrap_err();
+        assert!(missing.iter().any(|(f, _)| f == "client_id"), "{missing:?}");
     }
 
     #[test]
