@@ -123,10 +123,7 @@ pub fn aws_with(
             resources.table.clone(),
         )),
     );
-    let table = Arc::new(inlet_aws::DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        resources.table.clone(),
-    ));
+    let table = Arc::new(inlet_aws::runtime::stack_store(&sdk, &resources));
     Ok(Ports {
         queue: queue.clone(),
         dead_letters: queue,

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use inlet_aws::runtime::{load_config_text, stack_queue, ConfigSource, Resources};
-use inlet_aws::{sdk_config, DynamoStore, EmfMetrics};
+use inlet_aws::runtime::{load_config_text, stack_queue, stack_store, ConfigSource, Resources};
+use inlet_aws::{sdk_config, EmfMetrics};
 use inlet_reconciler_fn::{handle, Deps};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
@@ -17,13 +17,11 @@ async fn main() -> Result<(), Error> {
     let (text, version) = load_config_text(&sdk).await?;
     tracing::info!(config_version = %version, "configuration loaded");
     let config = ConfigSource::new(&sdk, text).load().await?;
-    let connections: Arc<dyn inlet_core::connection::ConnectionStore> = Arc::new(DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        resources.table.clone(),
-    ));
+    let connections: Arc<dyn inlet_core::connection::ConnectionStore> =
+        Arc::new(stack_store(&sdk, &resources));
     let deps = Arc::new(Deps {
         sources: inlet_sources::build_all_with(&config, &connections)?,
-        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), resources.table.clone()),
+        store: stack_store(&sdk, &resources),
         queue: stack_queue(&sdk, &resources),
         metrics: EmfMetrics::new(),
     });

@@ -202,7 +202,7 @@ async fn resolve(deps: &Deps, m: &SqsMessage) -> Result<(String, Received), bool
     let body = match deps.queue.resolve(&raw).await {
         Ok(b) => b,
         // The claim-check store is unreachable: retry the record later.
-        Err(StoreError::Unavailable { .. }) => return Err(false),
+        Err(StoreError::Unavailable { .. } | StoreError::Throttled { .. }) => return Err(false),
         // Its chunks are gone: dead-letter the pointer with the reason.
         Err(e) => {
             return Err(deps
@@ -232,6 +232,24 @@ async fn apply(deps: &Deps, disposition: Disposition, raw: &str, received: &Rece
         Disposition::Retry { delay, reason } => {
             retry_after(deps, &received.receipt.0, delay, &reason).await;
             false
+        }
+        Disposition::Defer { delay, reason } => {
+            // A fresh copy, delayed, and this one reported done: the throttled receive
+            // does not count towards the redrive policy. If the copy cannot be sent (or
+            // the queue is FIFO), an ordinary retry, which counts.
+            let key = received.envelope.as_ref().ok().map(|e| e.key.to_string());
+            match deps.queue.requeue(raw, key.as_deref(), delay).await {
+                Ok(true) => true,
+                Ok(false) => {
+                    retry_after(deps, &received.receipt.0, delay, &reason).await;
+                    false
+                }
+                Err(e) => {
+                    warn!(error = %e, "could not re-send a deferred record; retrying it instead");
+                    retry_after(deps, &received.receipt.0, delay, &reason).await;
+                    false
+                }
+            }
         }
         Disposition::DeadLetter { reason } => {
             let key = received.envelope.as_ref().ok().map(|e| e.key.to_string());

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::SqsEvent;
-use inlet_aws::runtime::{load_config_text, stack_queue, time_left, Resources};
-use inlet_aws::{sdk_config, DynamoStore, EmfMetrics};
+use inlet_aws::runtime::{load_config_text, stack_queue, stack_store, time_left, Resources};
+use inlet_aws::{sdk_config, EmfMetrics};
 use inlet_core::clock::SystemClock;
 use inlet_core::config::{Config, SinkConfig};
 use inlet_core::ports::Sink;
@@ -46,10 +46,7 @@ async fn main() -> Result<(), Error> {
     let mut settings = ProcessSettings::from(&config.worker);
     // The queue's redrive policy decides when SQS gives up; the worker must agree with it.
     settings.max_receive = resources.max_receive.unwrap_or(settings.max_receive);
-    let store = Arc::new(DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        resources.table.clone(),
-    ));
+    let store = Arc::new(stack_store(&sdk, &resources));
     let metrics = Arc::new(EmfMetrics::new());
     let deps = Arc::new(Deps {
         processor: Processor {

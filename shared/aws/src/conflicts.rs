@@ -4,9 +4,11 @@
 //!   revision: a save is one `UpdateItem` conditioned on the revision it read.
 //! - `R#{key}` is a held change: `st` (status), the review as JSON in `rv` — or, past
 //!   [`INLINE_MAX`], in claim-check chunks kept until the review is closed (`rp`). While
-//!   pending it carries `pq = "review"` and `pa` (held at, ms), the keys of the table's
-//!   sparse [`PENDING_INDEX`], so listing pending reviews is one `Query` over them alone,
-//!   not a `Scan` of the table. Closing removes `pq` and sets a TTL.
+//!   pending it carries `pq = "review#{n}"` (one of [`REVIEWS`]' partitions, by key: a rule
+//!   holding every event of a burst must not meet one partition's write ceiling) and `pa`
+//!   (held at, ms), the keys of the table's sparse [`PENDING_INDEX`], so listing pending
+//!   reviews is a `Query` per partition over them alone, merged oldest first, not a `Scan`
+//!   of the table. Closing removes `pq` and sets a TTL.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
@@ -17,6 +19,7 @@ use time::OffsetDateTime;
 use inlet_core::clock::{from_unix_millis, unix_millis};
 use inlet_core::conflict::EntityState;
 use inlet_core::ports::{ConflictStore, Review, ReviewStatus, StoreError};
+use inlet_core::spread::Spread;
 
 use crate::claim_check::{pointer_of, ClaimCheck};
 use crate::item::{n, number, s, text, Item};
@@ -26,7 +29,9 @@ use crate::{unavailable, DynamoStore};
 /// `pq` (`review`, or `outbox` for staged outbox events not yet published), sort key `pa`
 /// (since when, Unix ms). Items leave it when `pq` is removed.
 pub const PENDING_INDEX: &str = "pending";
-const REVIEW_QUEUE: &str = "review";
+/// Pending reviews' index partitions: `review#0` … by key, and `review` (held before the
+/// spread; read, never written). Sixteen hold 16,000 holds a second.
+pub const REVIEWS: Spread = Spread::new("review", 16).with_legacy();
 /// Reviews larger than this (as JSON) go to claim-check chunks: a DynamoDB item is at
 /// most 400 KB, attribute names and the other attributes included.
 pub const INLINE_MAX: usize = 350 * 1024;
@@ -39,6 +44,43 @@ fn conditional_failed<E, R>(e: &SdkError<E, R>, is_ccf: impl Fn(&E) -> bool) -> 
 }
 
 impl DynamoStore {
+    /// Up to `limit` pending reviews of one index partition, oldest first.
+    async fn pending_reviews_in(
+        &self,
+        partition: String,
+        limit: usize,
+    ) -> Result<Vec<Review>, StoreError> {
+        let mut reviews = Vec::new();
+        let mut start: Option<Item> = None;
+        while reviews.len() < limit {
+            let page = i32::try_from(limit - reviews.len())
+                .unwrap_or(i32::MAX)
+                .min(100);
+            let out = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .index_name(PENDING_INDEX)
+                .key_condition_expression("pq = :review")
+                .expression_attribute_values(":review", s(&partition))
+                .scan_index_forward(true)
+                .limit(page)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable("DynamoDB Query (pending reviews) failed"))?;
+            for item in out.items.unwrap_or_default() {
+                reviews.push(self.review_of(&item).await?);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        reviews.truncate(limit);
+        Ok(reviews)
+    }
+
     fn claim_check(&self) -> ClaimCheck {
         ClaimCheck::new(self.client().clone(), self.table())
     }
@@ -140,7 +182,7 @@ impl ConflictStore for DynamoStore {
             .table_name(self.table())
             .item("pk", s(format!("R#{}", review.key)))
             .item("st", s(PENDING))
-            .item("pq", s(REVIEW_QUEUE))
+            .item("pq", s(REVIEWS.partition_of(&review.key)))
             .item("pa", n(unix_millis(review.held_at)))
             // A redelivered copy replaces a pending review, never a closed one.
             .condition_expression("attribute_not_exists(pk) OR st = :pending")
@@ -164,33 +206,18 @@ impl ConflictStore for DynamoStore {
     }
 
     async fn pending_reviews(&self, limit: usize) -> Result<Vec<Review>, StoreError> {
+        let partitions = futures::future::join_all(
+            REVIEWS
+                .partitions()
+                .into_iter()
+                .map(|partition| self.pending_reviews_in(partition, limit)),
+        )
+        .await;
         let mut reviews = Vec::new();
-        let mut start: Option<Item> = None;
-        while reviews.len() < limit {
-            let page = i32::try_from(limit - reviews.len())
-                .unwrap_or(i32::MAX)
-                .min(100);
-            let out = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .index_name(PENDING_INDEX)
-                .key_condition_expression("pq = :review")
-                .expression_attribute_values(":review", s(REVIEW_QUEUE))
-                .scan_index_forward(true)
-                .limit(page)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(unavailable("DynamoDB Query (pending reviews) failed"))?;
-            for item in out.items.unwrap_or_default() {
-                reviews.push(self.review_of(&item).await?);
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
-            }
+        for found in partitions {
+            reviews.extend(found?);
         }
+        reviews.sort_by_key(|r: &Review| r.held_at);
         reviews.truncate(limit);
         Ok(reviews)
     }

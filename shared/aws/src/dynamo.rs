@@ -53,6 +53,8 @@ const CLAIM_TTL: Duration = Duration::from_secs(86_400);
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// Partitions per day of the history index (see [`crate::history::SHARDS`]).
+    history_shards: u16,
 }
 
 fn ms(d: Duration) -> i64 {
@@ -64,7 +66,19 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
+            history_shards: crate::history::SHARDS,
         }
+    }
+
+    /// Spread each day's history index over `shards` partitions (the stack's
+    /// `HistoryShards`; clamped to 1..=[`crate::history::MAX_SHARDS`]).
+    pub fn with_history_shards(mut self, shards: u16) -> Self {
+        self.history_shards = shards.clamp(1, crate::history::MAX_SHARDS);
+        self
+    }
+
+    pub fn history_shards(&self) -> u16 {
+        self.history_shards
     }
 
     pub fn client(&self) -> &Client {
@@ -187,7 +201,14 @@ impl DynamoStore {
                 let message = format!(
                     "DynamoDB BatchWriteItem ({what}) left the item unprocessed after {UNPROCESSED_RETRIES} retries (throughput exceeded)"
                 );
-                (pk_of(w), StoreError::unavailable(message, "unprocessed item"))
+                // DynamoDB leaves items unprocessed for want of throughput only.
+                (
+                    pk_of(w),
+                    StoreError::Throttled {
+                        message,
+                        source: None,
+                    },
+                )
             })
             .collect()
     }

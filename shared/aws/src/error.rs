@@ -56,6 +56,10 @@ fn request_id_suffix(id: Option<&str>) -> String {
 /// Errors that can describe themselves in the service's words.
 pub trait Describe {
     fn describe(&self) -> String;
+    /// The service refused for want of capacity (see [`is_throttling_code`]).
+    fn throttled(&self) -> bool {
+        false
+    }
 }
 
 impl<E> Describe for SdkError<E, HttpResponse>
@@ -65,6 +69,37 @@ where
     fn describe(&self) -> String {
         describe(self)
     }
+
+    fn throttled(&self) -> bool {
+        match self {
+            SdkError::ServiceError(service) => is_throttling_code(service.err().code()),
+            _ => false,
+        }
+    }
+}
+
+/// The error codes with which AWS services refuse a request for want of capacity, before
+/// carrying it out: DynamoDB (`ProvisionedThroughputExceededException`, also for an
+/// on-demand table's partition or index, and `ThrottlingException`), SQS
+/// (`RequestThrottled`, `ThrottlingException`), EventBridge (`ThrottlingException`), S3
+/// (`SlowDown`), and the general `Throttling`/`TooManyRequestsException`
+/// (docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html,
+/// …/eventbridge/latest/APIReference/CommonErrors.html, read 2026-12-06).
+pub fn is_throttling_code(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "ProvisionedThroughputExceededException"
+                | "ThrottlingException"
+                | "Throttling"
+                | "ThrottledException"
+                | "RequestThrottled"
+                | "RequestThrottledException"
+                | "RequestLimitExceeded"
+                | "TooManyRequestsException"
+                | "SlowDown"
+        )
+    )
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@
 //! one call for it, not one per event.
 //!
 //! Listing newest first goes through the sparse index [`EVENTS_INDEX`]: partition
-//! `ed = "{day}#{shard}"` (the UTC day received, and one of [`SHARDS`] shards by key, so one
+//! `ed = "{day}#{shard}"` (the UTC day received, and one of the store's history shards —
+//! [`SHARDS`] unless the stack's `HistoryShards` parameter says more — by key, so one
 //! busy day is spread over several partitions — a partition takes at most 1,000 write
 //! units per second,
 //! <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html>),
@@ -29,7 +30,6 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use inlet_core::clock::{from_unix_millis, unix_millis};
@@ -47,15 +47,17 @@ pub const EVENTS_INDEX: &str = "events";
 /// Payloads kept inline in the item up to this; larger ones go to claim-check chunks (a
 /// DynamoDB item is at most 400 KB, names and the other attributes included).
 pub const INLINE_PAYLOAD_MAX: usize = 200 * 1024;
-/// Index partitions per day. A partition of a global secondary index absorbs about 1,000
-/// write units a second, and a throttled index throttles the base table's writes
+/// Index partitions per day, by default. A partition of a global secondary index absorbs
+/// about 1,000 write units a second, and a throttled index throttles the base table's writes
 /// (docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html
 /// and …/GSI.html#GSI.ThroughputConsiderations, read 2026-12-06). One new event writes one
-/// small index item, so 16 shards hold 16,000 new events a second with the writes spread by
-/// key hash — past the 10,000 a second the capacity model plans for; four held ~4,000.
-/// Readers query every shard of a day at once; a day written with fewer shards (4, before)
-/// is read whole, its items sit in shards 0–3.
-pub const SHARDS: u8 = 16;
+/// small index item (under 1 KB projected: one write unit), so 16 shards hold 16,000 new
+/// events a second with the writes spread by key hash — past the 10,000 a second the
+/// capacity model (docs/capacity.md) plans for. The stack's `HistoryShards` parameter
+/// (`INLET_HISTORY_SHARDS`) raises it. Readers query every shard of a day at once; a day
+/// written with fewer shards is read whole (its items sit in the lower shards), so the
+/// count may be raised at any time; lowered, the days written before list partly.
+pub const SHARDS: u16 = 16;
 /// Attempts appended to one item at most; past this an attempt updates the state and the
 /// count only (the item stays well under DynamoDB's 400 KB).
 const MAX_ATTEMPTS_STORED: i64 = 100;
@@ -69,9 +71,9 @@ fn day_of(ms: i64) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
-fn shard_of(key: &str) -> u8 {
-    Sha256::digest(key.as_bytes())[0] % SHARDS
-}
+use inlet_core::spread::shard_of;
+/// The most history shards a stack may have.
+pub use inlet_core::spread::MAX_SHARDS;
 
 fn sort_key(received_ms: i64, key: &str) -> String {
     format!("{received_ms:013}#{key}")
@@ -311,7 +313,11 @@ impl DynamoStore {
             ("env", s(meta.to_json()), Once),
             (
                 "ed",
-                s(format!("{}#{}", day_of(received), shard_of(key))),
+                s(format!(
+                    "{}#{}",
+                    day_of(received),
+                    shard_of(key, self.history_shards())
+                )),
                 Once,
             ),
             ("rk", s(sort_key(received, key)), Once),
@@ -458,7 +464,8 @@ impl DynamoStore {
         want: usize,
     ) -> Result<Vec<Item>, StoreError> {
         let shards = futures::future::join_all(
-            (0..SHARDS).map(|shard| self.shard_page(day, shard, lo, hi, filter, want)),
+            (0..self.history_shards())
+                .map(|shard| self.shard_page(day, shard, lo, hi, filter, want)),
         )
         .await;
         let mut found: Vec<Item> = Vec::new();
@@ -474,7 +481,7 @@ impl DynamoStore {
     async fn shard_page(
         &self,
         day: &str,
-        shard: u8,
+        shard: u16,
         lo: &str,
         hi: &str,
         filter: &EventFilter,

@@ -60,6 +60,13 @@ where
 {
     move |e| {
         let message = format!("{context}: {}", e.describe());
-        inlet_core::ports::StoreError::unavailable(message, e)
+        if e.throttled() {
+            inlet_core::ports::StoreError::Throttled {
+                message,
+                source: Some(Box::new(e)),
+            }
+        } else {
+            inlet_core::ports::StoreError::unavailable(message, e)
+        }
     }
 }

@@ -17,7 +17,7 @@ pub enum RuntimeError {
     #[error("environment variable {name} must be {expected}, not {value:?}")]
     BadEnv {
         name: &'static str,
-        expected: &'static str,
+        expected: String,
         value: String,
     },
     #[error("cannot read the config file {path}: {source}")]
@@ -50,6 +50,9 @@ pub struct Resources {
     /// `INLET_OUTBOX_FAILURES_URL`: the queue naming the outbox stream batches the
     /// publisher gave up on (operators' tools only).
     pub outbox_failures_url: Option<String>,
+    /// `INLET_HISTORY_SHARDS`: partitions per day of the history index (the stack's
+    /// `HistoryShards`; see [`crate::history::SHARDS`]).
+    pub history_shards: Option<u16>,
 }
 
 fn env_optional(name: &str) -> Option<String> {
@@ -72,17 +75,28 @@ impl Resources {
             event_bus: env_optional("INLET_EVENT_BUS"),
             payload_bucket: env_optional("INLET_PAYLOAD_BUCKET"),
             outbox_failures_url: env_optional("INLET_OUTBOX_FAILURES_URL"),
-            max_receive: match env_optional("INLET_MAX_RECEIVE") {
-                None => None,
-                Some(v) => Some(v.trim().parse::<u32>().ok().filter(|n| *n >= 1).ok_or(
-                    RuntimeError::BadEnv {
-                        name: "INLET_MAX_RECEIVE",
-                        expected: "a whole number of at least 1",
-                        value: v,
-                    },
-                )?),
-            },
+            max_receive: env_number("INLET_MAX_RECEIVE", 1, 1000)?,
+            history_shards: env_number("INLET_HISTORY_SHARDS", 1, crate::history::MAX_SHARDS)?,
         })
+    }
+}
+
+/// An optional whole-number variable within `min..=max`; present but out of range or not a
+/// number is an error naming it (a typo must not silently fall back to a default).
+fn env_number<N>(name: &'static str, min: N, max: N) -> Result<Option<N>, RuntimeError>
+where
+    N: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let Some(v) = env_optional(name) else {
+        return Ok(None);
+    };
+    match v.trim().parse::<N>() {
+        Ok(n) if n >= min && n <= max => Ok(Some(n)),
+        _ => Err(RuntimeError::BadEnv {
+            name,
+            expected: format!("a whole number from {min} to {max}"),
+            value: v,
+        }),
     }
 }
 
@@ -115,7 +129,7 @@ pub async fn load_config_text(
         let object =
             crate::stack_config::ConfigObject::parse(&uri).ok_or(RuntimeError::BadEnv {
                 name: "INLET_CONFIG_S3",
-                expected: "s3://bucket/key",
+                expected: "s3://bucket/key".into(),
                 value: uri.clone(),
             })?;
         let s3 = crate::large_events::s3_client(sdk);
@@ -223,6 +237,17 @@ pub fn time_left(deadline_ms: u64) -> Duration {
 
 /// The stack's work queue (with its DLQ and the claim check in the table), as every
 /// function uses it.
+/// The stack's table as the functions use it (ledger, versions, history, connections),
+/// with the stack's history shard count.
+pub fn stack_store(sdk: &aws_config::SdkConfig, resources: &Resources) -> crate::DynamoStore {
+    let store =
+        crate::DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), resources.table.clone());
+    match resources.history_shards {
+        Some(n) => store.with_history_shards(n),
+        None => store,
+    }
+}
+
 pub fn stack_queue(sdk: &aws_config::SdkConfig, resources: &Resources) -> crate::SqsQueue {
     crate::SqsQueue::new(
         aws_sdk_sqs::Client::new(sdk),

@@ -292,6 +292,28 @@ impl Queue for SqsQueue {
         Ok(())
     }
 
+    async fn defer(
+        &self,
+        receipt: &Receipt,
+        delay: Duration,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let remembered = self
+            .in_flight
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&receipt.0).map(|e| (e.body.clone(), e.key.clone())));
+        let Some((body, key)) = remembered else {
+            return self.retry_later(receipt, delay, reason).await;
+        };
+        if !self.requeue(&body, key.as_deref(), delay).await? {
+            return self.retry_later(receipt, delay, reason).await;
+        }
+        // The copy is queued; a failed delete leaves both, and the ledger makes the
+        // second a duplicate.
+        self.ack(receipt).await
+    }
+
     async fn dead_letter(&self, receipt: &Receipt, reason: &str) -> Result<(), StoreError> {
         let (body, key) = self.forget(&receipt.0).ok_or_else(|| {
             StoreError::Invalid("dead_letter for a message this process did not receive".into())
@@ -630,6 +652,38 @@ impl SqsQueue {
             &[(REASON_ATTRIBUTE, &reason)],
         )
         .await
+    }
+
+    /// Put a received message back as a fresh copy, visible after `delay` (at most 15
+    /// minutes, SQS's `DelaySeconds` ceiling), so a receive that was throttled does not
+    /// count towards the redrive policy's `maxReceiveCount` (a copy starts at zero). The
+    /// caller then deletes the original (a Lambda reports it a success). `Ok(false)` on a
+    /// FIFO queue, which takes no per-message delay and would put the copy behind its
+    /// group's later messages: there the caller changes the visibility instead (counted).
+    /// (docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/
+    /// sqs-message-timers.html, read 2026-12-06.)
+    pub async fn requeue(
+        &self,
+        body: &str,
+        key: Option<&str>,
+        delay: Duration,
+    ) -> Result<bool, StoreError> {
+        if self.fifo {
+            return Ok(false);
+        }
+        let mut req = self
+            .client
+            .send_message()
+            .queue_url(&self.config.queue_url)
+            .message_body(body)
+            .delay_seconds(delay.as_secs().clamp(0, 900) as i32);
+        if let Some(k) = key {
+            req = req.message_attributes(KEY_ATTRIBUTE, attr(k)?);
+        }
+        req.send()
+            .await
+            .map_err(unavailable("SQS SendMessage (deferred copy) failed"))?;
+        Ok(true)
     }
 
     /// Hide a message for `delay` (the worker's backoff before the next attempt).

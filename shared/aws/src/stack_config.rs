@@ -186,6 +186,7 @@ pub async fn from_stack(
         payload_bucket: outputs.get("LargeEventBucketName").cloned(),
         outbox_failures_url: outputs.get("OutboxFailuresUrl").cloned(),
         max_receive: None,
+        history_shards: outputs.get("HistoryShards").and_then(|n| n.parse().ok()),
     };
     let config = outputs
         .get("ConfigObjectUri")

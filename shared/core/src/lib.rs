@@ -26,6 +26,7 @@ pub mod retry;
 pub mod secret;
 pub mod signature;
 pub mod source_config;
+pub mod spread;
 pub mod usecase;
 
 /// A boxed error that keeps its source chain; used where an adapter's own error type

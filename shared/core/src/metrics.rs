@@ -19,6 +19,9 @@ pub mod names {
     /// Deliveries a destination asked to delay (429/503 with `Retry-After`, or the sink's
     /// own rate), by `sink`.
     pub const SINK_THROTTLED: &str = "sink_throttled";
+    /// Events put back without counting an attempt because the state store refused for
+    /// want of capacity, by `provider` and `cause` (`store`).
+    pub const DEFERRED: &str = "deferred";
     pub const PROCESSED: &str = "processed";
     pub const SUPERSEDED: &str = "superseded";
     /// Conflict-rule decisions, by `rule` and `decision` (applied / superseded / held).

@@ -23,12 +23,26 @@ pub enum StoreError {
         #[source]
         source: Option<BoxError>,
     },
+    /// The store refused for want of capacity (a throttle, a partition's or the
+    /// account's throughput): the request was not carried out and is fine as it is. Not a
+    /// failure of the event — the worker waits it out without counting an attempt.
+    #[error("store throttled: {message}")]
+    Throttled {
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
     /// The request itself is wrong (unknown receipt, invalid data); retrying will not help.
     #[error("store rejected the request: {0}")]
     Invalid(String),
 }
 
 impl StoreError {
+    /// A throttle: wait and try again; see [`StoreError::Throttled`].
+    pub fn is_throttle(&self) -> bool {
+        matches!(self, StoreError::Throttled { .. })
+    }
+
     pub fn unavailable(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
         StoreError::Unavailable {
             message: message.into(),
@@ -82,6 +96,19 @@ pub trait Queue: Send + Sync {
 
     /// Move the message to the dead-letter queue now, with `reason`.
     async fn dead_letter(&self, receipt: &Receipt, reason: &str) -> Result<(), StoreError>;
+
+    /// Make the message visible again after `delay` *without* counting this receive
+    /// towards the queue's maximum: the event did not fail, a store or a destination asked
+    /// to slow down. The default is [`Queue::retry_later`] (the receive counts), for a
+    /// queue that cannot do better.
+    async fn defer(
+        &self,
+        receipt: &Receipt,
+        delay: Duration,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        self.retry_later(receipt, delay, reason).await
+    }
 }
 
 /// A dead-lettered message, as operators see it.

@@ -826,6 +826,30 @@ impl Queue for Store {
         .await
     }
 
+    /// As `retry_later`, and the receive is given back: the count goes down by one.
+    async fn defer(
+        &self,
+        receipt: &Receipt,
+        delay: Duration,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let (id, receipt) = (receipt_id(&receipt.0), receipt.0.clone());
+        let reason = truncate(reason);
+        let at = self.now_ms().saturating_add(delay.as_millis() as i64);
+        self.run(move |c| {
+            exec(
+                c,
+                "UPDATE messages SET visible_at = ?3, last_error = ?4,
+                        receive_count = max(receive_count - 1, 0)
+                 WHERE id = ?1 AND receipt = ?2 AND queue = 'work'",
+                params![id, receipt, at, reason],
+            )
+            .map_err(sql_err("defer"))?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn dead_letter(&self, receipt: &Receipt, reason: &str) -> Result<(), StoreError> {
         let (id, receipt) = (receipt_id(&receipt.0), receipt.0.clone());
         let reason = truncate(reason);

@@ -29,7 +29,7 @@
 //! never become an event as staged), `attempts`, `created_at` and `published_at` (Unix
 //! ms), and `ttl` (Unix seconds, [`RETENTION_SECS`] after staging). Until it is published
 //! an item also carries `pq = "outbox#{n}"` and `pa` (= `created_at`), the keys of the table's
-//! sparse [`PENDING_INDEX`], spread over [`PENDING_SHARDS`] partitions (`outbox#0` …, by
+//! sparse [`PENDING_INDEX`], spread over [`pending_shards`] partitions (`outbox#0` …, by
 //! the event id's hash, so staging is not one hot partition): what was staged and never
 //! published (the stream gave up on it) is a Query per partition away, merged oldest first,
 //! for [`pending`] and [`republish`].
@@ -39,6 +39,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde::Deserialize;
 
+use inlet_core::spread::Spread;
+
 use crate::{OutboxError, OutboxEvent, OutboxRecord, Status};
 
 /// Outbox items' partition keys start with this (the stream filter selects on it).
@@ -46,33 +48,62 @@ pub const PK_PREFIX: &str = "O#";
 /// The table's sparse index over items waiting on someone (`template.yaml`; the same
 /// index holds reviews held by conflict rules, `pq = "review"`).
 pub const PENDING_INDEX: &str = "pending";
-/// The index partition of unpublished outbox items staged before it was sharded; still
-/// read, never written.
-const PENDING_QUEUE: &str = "outbox";
-/// Index partitions of unpublished items, by the event id's hash: `outbox#0` …. One
-/// partition of an index absorbs about 1,000 writes a second, and a throttled index
+/// Unpublished items, spread over index partitions `outbox#0` … by the event id's hash (and
+/// `outbox`, where items staged before the spread sit: still read, never written). One
+/// partition of an index absorbs about 1,000 write units a second, and a throttled index
 /// throttles the application's own `TransactWriteItems` (docs.aws.amazon.com/amazondynamodb/
-/// latest/developerguide/GSI.html#GSI.ThroughputConsiderations, read 2026-12-06): a single
-/// constant partition capped staging at ~1,000 events a second; sixteen hold 16,000.
-pub const PENDING_SHARDS: u8 = 16;
+/// latest/developerguide/GSI.html#GSI.ThroughputConsiderations, read 2026-12-06). An event
+/// costs the index two writes (staged, then `pq` removed when published), each a write unit
+/// per KB of the item (the index projects it whole): a constant partition capped staging at
+/// ~500 events a second.
+const PENDING: Spread = Spread::new("outbox", MAX_PENDING_SHARDS).with_legacy();
+/// Partitions written by default: 32 hold 16,000 events of up to 1 KB a second, past the
+/// 10,000 the capacity model (docs/capacity.md) plans for. `INLET_OUTBOX_SHARDS` (the
+/// stack's `OutboxShards` output) sets it, 1 to [`MAX_PENDING_SHARDS`].
+pub const PENDING_SHARDS: u16 = 32;
+/// Readers query this many partitions whatever the writers' count, so the count can change
+/// at any time without hiding an item: the operator's listings, not the publisher's stream
+/// path, pay for it (65 queries of 0.5 read units each when empty).
+pub const MAX_PENDING_SHARDS: u16 = 64;
+
+/// The writers' partition count: `INLET_OUTBOX_SHARDS` if it is a number from 1 to
+/// [`MAX_PENDING_SHARDS`], else [`PENDING_SHARDS`]. Read once.
+pub fn pending_shards() -> u16 {
+    static SHARDS: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
+    *SHARDS.get_or_init(|| {
+        std::env::var("INLET_OUTBOX_SHARDS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u16>().ok())
+            .filter(|n| (1..=MAX_PENDING_SHARDS).contains(n))
+            .unwrap_or(PENDING_SHARDS)
+    })
+}
 
 /// The pending partition an event id's item is staged in.
 fn pending_partition(id: &str) -> String {
-    let hash = inlet_core::normalize::sha256_hex(id.as_bytes());
-    let byte = u8::from_str_radix(&hash[..2], 16).unwrap_or(0);
-    format!("{PENDING_QUEUE}#{}", byte % PENDING_SHARDS)
+    PENDING.with_shards(pending_shards()).partition_of(id)
 }
 
-/// Every pending partition, the legacy one first.
-fn pending_partitions() -> Vec<String> {
-    std::iter::once(PENDING_QUEUE.to_string())
-        .chain((0..PENDING_SHARDS).map(|n| format!("{PENDING_QUEUE}#{n}")))
-        .collect()
+/// Items that can never become an event as they are (their payload is not JSON, a field is
+/// missing): out of the pending partitions, so `pending` and `redrive` pass them by, and
+/// listed with their reason until fixed or discarded. Spread like the pending items (a
+/// storm of malformed stagings must not throttle the publisher), `outbox-failed` read too.
+const FAILED: Spread = Spread::new("outbox-failed", 16).with_legacy();
+
+/// Query every partition of `spread` at once (a bounded number in flight) and concatenate
+/// what each returns, in partition order.
+async fn each_partition<T, F, Fut>(spread: Spread, query: F) -> Result<Vec<T>, OutboxError>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, OutboxError>>,
+{
+    use futures::stream::{self, StreamExt, TryStreamExt};
+    let pages: Vec<Vec<T>> = stream::iter(spread.partitions().into_iter().map(query))
+        .buffered(16)
+        .try_collect()
+        .await?;
+    Ok(pages.into_iter().flatten().collect())
 }
-/// The index partition of items that can never become an event as they are (their
-/// payload is not JSON, a field is missing): out of the pending partition, so `pending`
-/// and `redrive` pass them by, and listed with their reason until fixed or discarded.
-const FAILED_QUEUE: &str = "outbox-failed";
 /// How long a staged event's item is kept (the table's TTL deletes it after).
 pub const RETENTION_SECS: i64 = 7 * 86_400;
 /// DynamoDB's item limit is 400 KB, names and values included
@@ -266,10 +297,10 @@ pub async fn pending(
     limit: usize,
 ) -> Result<Vec<StoredItem>, OutboxError> {
     // Each partition's oldest `limit`, merged oldest first across the partitions.
-    let mut items = Vec::new();
-    for partition in pending_partitions() {
-        items.extend(pending_in(client, table, &partition, staged_before_ms, limit).await?);
-    }
+    let mut items = each_partition(PENDING, |partition| async move {
+        pending_in(client, table, &partition, staged_before_ms, limit).await
+    })
+    .await?;
     items.sort_by_key(|i: &StoredItem| i.created_at);
     items.truncate(limit);
     Ok(items)
@@ -325,10 +356,13 @@ pub async fn pending_count(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
 ) -> Result<(u64, Option<i64>), OutboxError> {
+    let partitions = each_partition(PENDING, |partition| async move {
+        Ok(vec![pending_count_in(client, table, &partition).await?])
+    })
+    .await?;
     let mut count = 0u64;
     let mut oldest: Option<i64> = None;
-    for partition in pending_partitions() {
-        let (n, first) = pending_count_in(client, table, &partition).await?;
+    for (n, first) in partitions {
         count += n;
         oldest = match (oldest, first) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -469,7 +503,7 @@ pub async fn mark_unpublishable(
         .expression_attribute_values(":pending", s(Status::Pending.as_str()))
         .expression_attribute_values(":reason", s(&reason))
         .expression_attribute_values(":now", n(now_ms))
-        .expression_attribute_values(":failedq", s(FAILED_QUEUE))
+        .expression_attribute_values(":failedq", s(&FAILED.partition_of(pk)))
         .send()
         .await;
     match out {
@@ -498,6 +532,22 @@ pub async fn failed(
     table: &str,
     limit: usize,
 ) -> Result<Vec<FailedItem>, OutboxError> {
+    let mut items = each_partition(FAILED, |partition| async move {
+        failed_in(client, table, &partition, limit).await
+    })
+    .await?;
+    items.sort_by_key(|i: &FailedItem| i.failed_at_ms);
+    items.truncate(limit);
+    Ok(items)
+}
+
+/// Up to `limit` failed items of one partition, oldest failure first.
+async fn failed_in(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    partition: &str,
+    limit: usize,
+) -> Result<Vec<FailedItem>, OutboxError> {
     let mut items = Vec::new();
     let mut start = None;
     while items.len() < limit {
@@ -506,7 +556,7 @@ pub async fn failed(
             .table_name(table)
             .index_name(PENDING_INDEX)
             .key_condition_expression("pq = :failed")
-            .expression_attribute_values(":failed", s(FAILED_QUEUE))
+            .expression_attribute_values(":failed", s(partition))
             .limit(
                 i32::try_from(limit - items.len())
                     .unwrap_or(i32::MAX)

@@ -270,7 +270,7 @@ async fn batched_completions_retry_unprocessed_items_and_fail_only_what_is_left(
     let results = store.complete_many(&done, now, retention).await;
     assert!(results[0].is_ok() && results[1].is_ok(), "{results:?}");
     assert!(
-        matches!(&results[2], Err(StoreError::Unavailable { message, .. }) if message.contains("unprocessed")),
+        matches!(&results[2], Err(StoreError::Throttled { message, .. }) if message.contains("unprocessed")),
         "{results:?}"
     );
     assert_eq!(calls.lock().unwrap().len(), 4, "one call and three retries");

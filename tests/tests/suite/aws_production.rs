@@ -253,8 +253,7 @@ async fn a_900_kib_github_push_reaches_a_consumer_through_an_s3_reference() {
         table: table.clone(),
         event_bus: Some(bus),
         payload_bucket: Some(bucket.clone()),
-        max_receive: None,
-        outbox_failures_url: None,
+        ..Default::default()
     };
     let (worker, _) = worker_with(&moto, &config_text, &resources);
     let batch: SqsEvent = serde_json::from_value(moto.sqs_event(&q, arn, 30).await).unwrap();

@@ -258,6 +258,7 @@ fn done(d: &Disposition) -> &'static str {
         Disposition::Ack(Done::ReplayRefused { .. }) => "replay refused",
         Disposition::Ack(Done::Stale { .. }) => "stale",
         Disposition::Retry { .. } => "retry",
+        Disposition::Defer { .. } => "deferred",
         Disposition::DeadLetter { .. } => "dead letter",
     }
 }

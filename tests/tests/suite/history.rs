@@ -429,6 +429,52 @@ async fn dynamodb_history_records_lists_and_pages() {
     records_lists_and_pages(&store).await;
 }
 
+/// The contract holds at any shard count, and a stack that raised `HistoryShards` lists
+/// the days written at the lower count whole, newest first, without a gap or a repeat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
+async fn dynamodb_history_shard_count_can_be_raised_without_losing_a_day() {
+    let moto = inlet_tests::moto::Moto::connect().await;
+    let table = moto.table().await;
+    records_lists_and_pages(
+        &inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await).with_history_shards(64),
+    )
+    .await;
+    let written = inlet_aws::DynamoStore::new(moto.dynamodb(), &table).with_history_shards(4);
+    let events: Vec<Envelope> = (0..40)
+        .map(|i| event(&format!("evt_s{i:02}"), "invoice.paid", i * 3_600))
+        .collect();
+    let entries: Vec<HistoryEntry<'_>> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| entry(e, EventState::Delivered, i as i64 * 3_600 + 1, false))
+        .collect();
+    written.record(&entries).await.unwrap();
+    let newest_first: Vec<String> = events.iter().rev().map(|e| e.key.to_string()).collect();
+    let all = EventFilter {
+        since: Some(at(-86_400)),
+        ..EventFilter::default()
+    };
+    for shards in [4, 16, 256] {
+        let reader =
+            inlet_aws::DynamoStore::new(moto.dynamodb(), &table).with_history_shards(shards);
+        let mut listed = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = reader
+                .events(&all, 7, cursor.as_deref(), at(3 * 86_400))
+                .await
+                .unwrap();
+            listed.extend(page.events.iter().map(|r| r.envelope.key.to_string()));
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(listed, newest_first, "read at {shards} shards");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn aws_the_worker_records_every_attempt() {

@@ -651,6 +651,41 @@ async fn a_stale_webhook_is_recorded_not_delivered() {
     dev.stop().await;
 }
 
+/// A destination that keeps throttling never walks an event to the DLQ: each 429 puts it
+/// back without counting the receive, so with `max_receive = 2` four throttles in a row
+/// still end in one delivery (counted, they would have dead-lettered it at the second).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttling_storm_does_not_use_up_the_receive_count() {
+    let sink = SinkServer::start().await;
+    for _ in 0..4 {
+        sink.plan.lock().unwrap().push_back(429);
+    }
+    *sink.retry_after.lock().unwrap() = Some("1".into());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "{}{}\n[[sinks]]\nkind = \"http\"\nurl = {:?}\nattempts = 1\ntimeout_ms = 700\n",
+        fast_worker_toml(2),
+        providers_toml(),
+        sink.url
+    );
+    let dev = Dev::start(&cfg, dir.path()).await;
+    let body = stripe_event("evt_storm_0", "invoice.paid", "in_s0", now_unix());
+    assert_eq!(
+        post_stripe(&reqwest::Client::new(), &dev.url(""), &body)
+            .await
+            .0,
+        202
+    );
+    assert!(wait_until(Duration::from_secs(30), || sink.delivered_keys().len() == 1).await);
+    let statuses: Vec<u16> = sink.hits.lock().unwrap().iter().map(|h| h.status).collect();
+    assert_eq!(statuses, [429, 429, 429, 429, 200]);
+    assert!(
+        dev.store().list(10).await.unwrap().is_empty(),
+        "nothing dead-lettered"
+    );
+    dev.stop().await;
+}
+
 /// A destination that answers 429 with `Retry-After: 2` gets the event again after those
 /// two seconds — a delay, counted as a throttle, not a failure on the way to the DLQ; and a
 /// sink with `rate_per_minute` sends no faster than that.

@@ -76,6 +76,10 @@ pub enum Disposition {
     Retry { delay: Duration, reason: String },
     /// Move it to the DLQ now.
     DeadLetter { reason: String },
+    /// Make it visible again after `delay` without counting this receive as an attempt: a
+    /// store or a destination refused for want of capacity (a throttle). The event did not
+    /// fail, so a throttling storm must not walk it to the DLQ.
+    Defer { delay: Duration, reason: String },
 }
 
 /// Conflict rules and the store that keeps their per-entity state and review queue.
@@ -259,7 +263,7 @@ impl Processor {
             Ok(d) => d,
             Err(e) => {
                 self.release(env).await;
-                return Err(self.retry(env, receive_count, &format!("conflict check failed: {e}")));
+                return Err(self.store_failed(env, receive_count, "conflict check", &e));
             }
         };
         let entity = env.entity.as_deref().unwrap_or("");
@@ -348,11 +352,7 @@ impl Processor {
                     same_payload: false,
                 }) => Some(self.refuse_replay(env, guard, now).await),
                 Ok(Claim::InFlight { .. }) => Some(self.retry(env, receive_count, IN_FLIGHT)),
-                Err(e) => Some(self.retry(
-                    env,
-                    receive_count,
-                    &format!("replay guard claim failed: {e}"),
-                )),
+                Err(e) => Some(self.store_failed(env, receive_count, "replay guard claim", &e)),
             };
         }
         let completed = self
@@ -419,9 +419,7 @@ impl Processor {
         let provider = env.provider.as_str();
         let claim = match claim {
             Ok(c) => c,
-            Err(e) => {
-                return Err(self.retry(env, receive_count, &format!("ledger claim failed: {e}")))
-            }
+            Err(e) => return Err(self.store_failed(env, receive_count, "ledger claim", &e)),
         };
         match claim {
             Claim::Duplicate { same_payload } => {
@@ -480,7 +478,7 @@ impl Processor {
             }
             Err(e) => {
                 self.release(env).await;
-                Err(self.retry(env, receive_count, &format!("version check failed: {e}")))
+                Err(self.store_failed(env, receive_count, "version check", &e))
             }
         }
     }
@@ -567,7 +565,7 @@ impl Processor {
                 self.metrics
                     .incr(names::SINK_THROTTLED, &[("sink", sink)], 1);
                 let delay = retry_after.clamp(Duration::from_secs(1), MAX_THROTTLE_DELAY);
-                Disposition::Retry {
+                Disposition::Defer {
                     delay,
                     reason: format!(
                         "sink {sink}: {message}; next attempt in {} s",
@@ -673,11 +671,30 @@ impl Processor {
                 first,
             });
         }
-        let (results, ()) = futures::join!(
+        let (mut results, ()) = futures::join!(
             self.ledger
                 .complete_many(&keys, self.clock.now(), self.settings.retention),
             self.record_history(&handled)
         );
+        // Delivered and not recorded: a throttled completion is written again here, after
+        // a pause, rather than by redelivering the event.
+        for pause in COMPLETION_PAUSES {
+            let throttled: Vec<usize> = (0..results.len())
+                .filter(|&i| matches!(&results[i], Err(e) if e.is_throttle()))
+                .collect();
+            if throttled.is_empty() {
+                break;
+            }
+            tokio::time::sleep(pause).await;
+            let again: Vec<_> = throttled.iter().map(|&i| keys[i]).collect();
+            let retried = self
+                .ledger
+                .complete_many(&again, self.clock.now(), self.settings.retention)
+                .await;
+            for (i, result) in throttled.into_iter().zip(retried) {
+                results[i] = result;
+            }
+        }
         for (i, result) in to_complete.into_iter().zip(results) {
             out[i] = Some(self.completed(result, Done::Delivered));
         }
@@ -695,10 +712,21 @@ impl Processor {
     }
 
     async fn complete(&self, env: &Envelope, how: Completion, done: Done) -> Disposition {
-        let result = self
+        let mut result = self
             .ledger
             .complete(&env.key, how, self.clock.now(), self.settings.retention)
             .await;
+        // As in `deliver_prepared`: a throttled completion is written again after a pause.
+        for pause in COMPLETION_PAUSES {
+            if !matches!(&result, Err(e) if e.is_throttle()) {
+                break;
+            }
+            tokio::time::sleep(pause).await;
+            result = self
+                .ledger
+                .complete(&env.key, how, self.clock.now(), self.settings.retention)
+                .await;
+        }
         self.completed(result, done)
     }
 
@@ -727,6 +755,32 @@ impl Processor {
         if let Err(e) = released {
             // The lease expires on its own; the retry just waits for it.
             warn!(error = %e, "could not release claim");
+        }
+    }
+
+    /// A store call for `what` failed: a throttle is waited out without counting an
+    /// attempt ([`Disposition::Defer`]); anything else is a retry like any other.
+    fn store_failed(
+        &self,
+        env: &Envelope,
+        receive_count: u32,
+        what: &str,
+        error: &StoreError,
+    ) -> Disposition {
+        if !error.is_throttle() {
+            return self.retry(env, receive_count, &format!("{what} failed: {error}"));
+        }
+        self.metrics.incr(
+            names::DEFERRED,
+            &[("provider", env.provider.as_str()), ("cause", "store")],
+            1,
+        );
+        // Jittered like a first retry: a throttled partition needs the callers spread out.
+        let delay = self.settings.backoff.jittered(1);
+        warn!(what, error = %error, delay_ms = delay.as_millis() as u64, "store throttled; deferring");
+        Disposition::Defer {
+            delay,
+            reason: format!("{what} throttled: {error}"),
         }
     }
 
@@ -1027,7 +1081,9 @@ fn attempt_of<'a>(env: &'a Envelope, d: &'a Disposition) -> Option<(EventState, 
         }
         Disposition::Ack(Done::Stale { reason }) => (EventState::Stale, Some(reason.as_str())),
         Disposition::Retry { reason, .. } if reason == IN_FLIGHT => return None,
-        Disposition::Retry { reason, .. } => (EventState::Retrying, Some(reason.as_str())),
+        Disposition::Retry { reason, .. } | Disposition::Defer { reason, .. } => {
+            (EventState::Retrying, Some(reason.as_str()))
+        }
         Disposition::DeadLetter { reason } => (EventState::DeadLettered, Some(reason.as_str())),
     })
 }
@@ -1059,6 +1115,15 @@ fn stale_reason(env: &Envelope, current: i64) -> String {
 /// 12 hours; an event is better late by minutes than parked out of sight for hours).
 pub const MAX_THROTTLE_DELAY: Duration = Duration::from_secs(900);
 
+/// Pauses before writing a throttled completion again (the SDK has retried it already):
+/// about 3 s in all, well inside a worker's margin, after which the event is retried.
+const COMPLETION_PAUSES: [Duration; 4] = [
+    Duration::from_millis(200),
+    Duration::from_millis(400),
+    Duration::from_millis(800),
+    Duration::from_millis(1_600),
+];
+
 /// How soon a message given back for lack of time is visible again.
 pub const GIVE_BACK_DELAY: Duration = Duration::from_secs(1);
 
@@ -1072,6 +1137,7 @@ pub async fn settle(
         Disposition::Ack(_) => queue.ack(receipt).await,
         Disposition::Retry { delay, reason } => queue.retry_later(receipt, *delay, reason).await,
         Disposition::DeadLetter { reason } => queue.dead_letter(receipt, reason).await,
+        Disposition::Defer { delay, reason } => queue.defer(receipt, *delay, reason).await,
     }
 }
 
