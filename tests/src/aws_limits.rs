@@ -374,25 +374,45 @@ pub fn chaos_action(target: &str, nth: usize, every: usize) -> Option<Action> {
         return None;
     }
     let throttle = ((nth + 1) / every) % 2 == 1;
+    if throttle {
+        return throttle_action(target);
+    }
     let service = target.split_once('.').map_or(target, |(s, _)| s);
-    let fault = match (service, throttle) {
-        ("AWSEvents", true) => json_error(400, "events", "ThrottlingException", "Rate exceeded"),
-        ("AWSEvents", false) => json_error(500, "events", "InternalException", "Internal service error"),
-        ("AmazonSQS", true) => json_error(400, "sqs", "RequestThrottled", "Request is throttled."),
-        ("AmazonSQS", false) => json_error(500, "sqs", "InternalError", "We encountered an internal error. Please try again."),
-        (s, true) if s.starts_with("DynamoDB_") => json_error(
+    let fault = match service {
+        "AWSEvents" => json_error(500, "events", "InternalException", "Internal service error"),
+        "AmazonSQS" => json_error(
+            500,
+            "sqs",
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+        ),
+        s if s.starts_with("DynamoDB_") => json_error(
+            500,
+            "dynamodb",
+            "InternalServerError",
+            "Internal server error",
+        ),
+        _ => return None,
+    };
+    Some(Action::ForwardThen(Box::new(fault)))
+}
+
+/// The service's answer when it refuses a call for want of capacity, before carrying it
+/// out: EventBridge and DynamoDB `ThrottlingException` (DynamoDB's text is the one an
+/// on-demand table's index answers with), SQS `RequestThrottled`. `None` for a target of
+/// another service.
+pub fn throttle_action(target: &str) -> Option<Action> {
+    let service = target.split_once('.').map_or(target, |(s, _)| s);
+    Some(match service {
+        "AWSEvents" => json_error(400, "events", "ThrottlingException", "Rate exceeded"),
+        "AmazonSQS" => json_error(400, "sqs", "RequestThrottled", "Request is throttled."),
+        s if s.starts_with("DynamoDB_") => json_error(
             400,
             "dynamodb",
             "ThrottlingException",
             "Throughput exceeds the current capacity for one or more global secondary indexes. DynamoDB is automatically scaling your index so please try again shortly.",
         ),
-        (s, false) if s.starts_with("DynamoDB_") => json_error(500, "dynamodb", "InternalServerError", "Internal server error"),
         _ => return None,
-    };
-    Some(if throttle {
-        fault
-    } else {
-        Action::ForwardThen(Box::new(fault))
     })
 }
 

@@ -1063,6 +1063,17 @@ pub mod moto {
             serde_json::json!({ "Records": records })
         }
 
+        /// The same emulator without the proxy: for what stands in for AWS's own side of
+        /// a test (an event source mapping polling the queue, a stream's records, a
+        /// consumer), which a fault injected into the system under test must not hit.
+        pub async fn direct(&self) -> Moto {
+            Moto {
+                endpoint: self.upstream.clone(),
+                upstream: self.upstream.clone(),
+                sdk: sdk_for(&self.upstream).await,
+            }
+        }
+
         /// A queue whose large bodies go through a claim check in `table`.
         pub fn queue_with_claim_check(
             &self,
@@ -1149,6 +1160,68 @@ pub mod faults {
             crate::aws_limits::chaos_action(target, nth, every)
                 .unwrap_or_else(|| inner(target, nth, body))
         })
+    }
+
+    /// A throttling storm to switch on: while it lasts, about `percent` % of all calls
+    /// (picked at random, every service alike) are refused with the service's throttle
+    /// ([`crate::aws_limits::throttle_action`]); the rest, and everything outside it, go
+    /// to `inner`.
+    pub struct Storm {
+        until: Arc<Mutex<Option<std::time::Instant>>>,
+        throttled: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Storm {
+        pub fn new(percent: u64, inner: Rule) -> (Storm, Rule) {
+            use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+            let until: Arc<Mutex<Option<std::time::Instant>>> = Arc::new(Mutex::new(None));
+            let state = Arc::new(AtomicU64::new(0x9e37_79b9_7f4a_7c15));
+            let throttled = Arc::new(AtomicUsize::new(0));
+            let (window, count) = (until.clone(), throttled.clone());
+            let rule: Rule = Arc::new(move |target, nth, body| {
+                let raging = window
+                    .lock()
+                    .ok()
+                    .and_then(|u| *u)
+                    .is_some_and(|u| std::time::Instant::now() < u);
+                if raging {
+                    // xorshift: uniform enough to throttle ~percent of calls.
+                    let mut x = state.load(Ordering::Relaxed);
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    state.store(x, Ordering::Relaxed);
+                    if x % 100 < percent {
+                        if let Some(action) = crate::aws_limits::throttle_action(target) {
+                            count.fetch_add(1, Ordering::Relaxed);
+                            return action;
+                        }
+                    }
+                }
+                inner(target, nth, body)
+            });
+            (Storm { until, throttled }, rule)
+        }
+
+        /// Rage for `window` from now.
+        pub fn start(&self, window: std::time::Duration) {
+            if let Ok(mut u) = self.until.lock() {
+                *u = Some(std::time::Instant::now() + window);
+            }
+        }
+
+        pub fn raging(&self) -> bool {
+            self.until
+                .lock()
+                .ok()
+                .and_then(|u| *u)
+                .is_some_and(|u| std::time::Instant::now() < u)
+        }
+
+        /// Calls refused so far.
+        pub fn throttled(&self) -> usize {
+            self.throttled.load(std::sync::atomic::Ordering::Relaxed)
+        }
     }
 
     /// A response for a `Respond*` action (anything else: 500).

@@ -75,12 +75,24 @@ pub fn pack(sizes: &[usize]) -> Vec<Vec<usize>> {
 struct Failure {
     message: String,
     permanent: bool,
+    /// EventBridge refused for want of capacity (the account's PutEvents quota): the
+    /// event is delayed, not failed.
+    throttled: bool,
 }
+
+/// How long an event waits when EventBridge is still throttling after the retries here:
+/// PutEvents quotas are per second, so a few seconds is plenty.
+const THROTTLE_WAIT: Duration = Duration::from_secs(5);
 
 impl From<Failure> for SinkError {
     fn from(f: Failure) -> Self {
         if f.permanent {
             SinkError::permanent(f.message)
+        } else if f.throttled {
+            SinkError::Throttled {
+                message: f.message,
+                retry_after: THROTTLE_WAIT,
+            }
         } else {
             SinkError::transient(f.message)
         }
@@ -198,6 +210,7 @@ impl Inner {
                 Err(Failure {
                     message: "not sent".into(),
                     permanent: false,
+                    throttled: false,
                 })
             })
             .collect();
@@ -216,10 +229,12 @@ impl Inner {
                 Err(e) => {
                     let message = format!("EventBridge PutEvents failed: {}", e.describe());
                     tracing::warn!(attempt, error = %message, "PutEvents failed");
+                    let throttled = e.throttled();
                     for &i in &pending {
                         results[i] = Err(Failure {
                             message: message.clone(),
                             permanent: false,
+                            throttled,
                         });
                     }
                     if attempt < ATTEMPTS {
@@ -235,6 +250,7 @@ impl Inner {
                     results[i] = Err(Failure {
                         message: "EventBridge returned no result for the entry".into(),
                         permanent: false,
+                        throttled: false,
                     });
                     still.push(i);
                     continue;
@@ -249,6 +265,7 @@ impl Inner {
                                 answer.error_message().unwrap_or("(no message)")
                             ),
                             permanent,
+                            throttled: crate::error::is_throttling_code(Some(code)),
                         });
                         if !permanent {
                             still.push(i);
@@ -293,6 +310,7 @@ impl Inner {
                 Err(Failure {
                     message: "no result for the entry".into(),
                     permanent: false,
+                    throttled: false,
                 })
             })
             .collect();

@@ -644,12 +644,21 @@ impl History for DynamoStore {
         while day_start + DAY_MS > since && found.len() < want {
             let day = day_of(day_start);
             let lo = sort_key(since.max(day_start), "");
+            let cursor_day = cursor.is_some() && day_start <= top && top < day_start + DAY_MS;
             let hi = match &cursor {
-                Some(c) if day_start <= top && top < day_start + DAY_MS => c.clone(),
+                Some(c) if cursor_day => c.clone(),
                 _ => sort_key(until.min(day_start + DAY_MS) - 1, "\u{10FFFF}"),
             };
+            // The range is inclusive: on the cursor's day the last event shown comes back
+            // too and is dropped below, so ask for one more.
             let page = self
-                .day_page(&day, &lo, &hi, filter, want - found.len())
+                .day_page(
+                    &day,
+                    &lo,
+                    &hi,
+                    filter,
+                    want - found.len() + usize::from(cursor_day),
+                )
                 .await?;
             found.extend(page.into_iter().filter(|i| {
                 cursor

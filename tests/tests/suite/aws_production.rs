@@ -19,6 +19,7 @@ use inlet_core::metrics::NoMetrics;
 use inlet_core::ports::{Claim, DeadLetters, Ledger, Queue, RedriveSelector, Sink, SinkError};
 use inlet_core::signature::Scheme;
 use inlet_core::usecase::process::{Disposition, Done, ProcessSettings, Processor};
+use inlet_outbox::OutboxEvent;
 use inlet_tests::aws_limits::{json_error, PUT_EVENTS_MAX_BYTES, PUT_EVENTS_MAX_ENTRIES};
 use inlet_tests::faults::{chaos, forward_all, Action, Rule};
 use inlet_tests::moto::Moto;
@@ -804,6 +805,242 @@ async fn the_pipeline_loses_nothing_under_documented_throttling_and_5xx() {
             .unwrap(),
         Claim::Duplicate { .. }
     ));
+}
+
+/// A minute in which 30 % of every AWS call the webhook function, the worker and the
+/// outbox publisher make is throttled (refused before it acts, as AWS does): providers
+/// see 503s and retry, the worker waits throttles out without using up receive counts
+/// (the queue dead-letters after 3), the stream retries the publisher. Every event reaches
+/// the bus exactly once and nothing is dead-lettered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
+async fn a_minute_of_throttling_loses_nothing_and_delivers_nothing_twice() {
+    let _ = tracing_subscriber::fmt().with_env_filter("warn").with_test_writer().try_init();
+    let (storm, rule) = inlet_tests::faults::Storm::new(30, forward_all());
+    let moto = Moto::connect_with(rule).await;
+    let aws_side = moto.direct().await;
+    let (q, dlq) = moto.queues(3, false).await;
+    let table = moto.table().await;
+    let (bus, observer) = moto.bus_with_observer().await;
+    let config_text = eventbridge_config(3);
+    let webhook = webhook_with(
+        &moto,
+        &config_text,
+        moto.queue_with_claim_check(&q, &dlq, &table),
+    )
+    .await;
+    let resources = Resources {
+        queue_url: q.clone(),
+        dlq_url: dlq.clone(),
+        table: table.clone(),
+        event_bus: Some(bus),
+        ..Default::default()
+    };
+    let (worker, _) = worker_with(&moto, &config_text, &resources);
+    let publisher = inlet_publisher_fn::Deps {
+        queue: moto.queue(&q, &dlq),
+        db: moto.dynamodb(),
+        table: table.clone(),
+        metrics: EmfMetrics::new(),
+    };
+    let mut expected = std::collections::BTreeSet::new();
+    let mut rejected_503 = 0;
+    let mut stream_retries = 0;
+    storm.start(Duration::from_secs(60));
+    let mut i = 0;
+    while storm.raging() {
+        // A provider's webhook, retried on 503 as providers do.
+        let body = stripe_event(
+            &format!("evt_storm_{i}"),
+            "invoice.paid",
+            &format!("in_{i}"),
+            now_unix(),
+        );
+        let mut answered = 0;
+        for _ in 0..30 {
+            let req = lambda_http::request::from_str(
+                &stripe_http_event(&body, STRIPE_SECRET).to_string(),
+            )
+            .unwrap();
+            answered = inlet_webhook_fn::handle(&webhook, req)
+                .await
+                .status()
+                .as_u16();
+            if answered == 202 {
+                break;
+            }
+            assert_eq!(answered, 503, "a throttle is a 503 the provider retries");
+            rejected_503 += 1;
+        }
+        assert_eq!(answered, 202);
+        expected.insert(format!("stripe:evt_storm_{i}"));
+
+        // An application's outbox write (retried by the application), then the stream's
+        // record to the publisher (retried by the stream while it reports a failure).
+        let event = OutboxEvent::new(
+            "order",
+            format!("ord_{i}"),
+            "order.paid",
+            serde_json::json!({"n": i}),
+        );
+        while moto
+            .dynamodb()
+            .transact_write_items()
+            .transact_items(inlet_outbox::dynamodb::stage(&table, "shop", &event).unwrap())
+            .send()
+            .await
+            .is_err()
+        {}
+        let image = aws_side
+            .dynamodb()
+            .get_item()
+            .table_name(&table)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("O#{}", event.id)),
+            )
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap();
+        let stream_event: aws_lambda_events::event::dynamodb::Event = serde_json::from_value(
+            serde_json::json!({ "Records": [stream_record("INSERT", &format!("{i}00"), dynamodb_json(&image))] }),
+        )
+        .unwrap();
+        for attempt in 0.. {
+            let response = inlet_publisher_fn::handle(&publisher, stream_event.clone()).await;
+            if response.batch_item_failures.is_empty() {
+                break;
+            }
+            assert!(attempt < 30, "the publisher kept failing");
+            stream_retries += 1;
+        }
+        expected.insert(format!("shop:{}", event.idempotency_key));
+
+        worker_tick(&aws_side, &q, &worker).await;
+        i += 1;
+    }
+    let throttled = storm.throttled();
+
+    // After the storm: the queue drains (deferred copies come back within seconds).
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    while Instant::now() < deadline {
+        worker_tick(&aws_side, &q, &worker).await;
+        take_observed(&aws_side, &observer, &mut seen).await;
+        if seen.len() >= expected.len() && queue_is_empty(&aws_side, &q).await {
+            break;
+        }
+    }
+    // Anything published late (a second copy) would arrive within the poll below.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    take_observed(&aws_side, &observer, &mut seen).await;
+    println!(
+        "{} events ({} webhooks, {} outbox) through a 60 s storm: {throttled} AWS calls throttled, {rejected_503} webhook 503s, {stream_retries} stream retries",
+        expected.len(),
+        i,
+        i
+    );
+    assert!(
+        throttled > 40,
+        "the storm throttled only {throttled} calls"
+    );
+    let keys: std::collections::BTreeSet<String> = seen.keys().cloned().collect();
+    assert_eq!(keys, expected, "every event reached the bus");
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "delivered more than once: {twice:?}");
+    assert!(
+        aws_side
+            .queue(&dlq, &dlq)
+            .list(10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing dead-lettered"
+    );
+}
+
+/// One poll of the event source mapping: a batch from `q` to the worker, and what it did
+/// not report failed deleted, as the mapping does.
+async fn worker_tick(aws_side: &Moto, q: &str, worker: &inlet_worker_fn::Deps) {
+    let arn = "arn:aws:sqs:us-east-1:123456789012:inlet";
+    let batch: SqsEvent = serde_json::from_value(aws_side.sqs_event(q, arn, 30).await).unwrap();
+    if batch.records.is_empty() {
+        return;
+    }
+    let records = batch.records.clone();
+    let response = inlet_worker_fn::handle(worker, batch, Some(Duration::from_secs(30))).await;
+    let failed: std::collections::HashSet<String> = response
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect();
+    for r in records {
+        if !failed.contains(r.message_id.as_deref().unwrap_or_default()) {
+            aws_side
+                .sqs()
+                .delete_message()
+                .queue_url(q)
+                .receipt_handle(r.receipt_handle.unwrap_or_default())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// Count by key every event the observer queue holds now, deleting what it read.
+async fn take_observed(moto: &Moto, observer: &str, seen: &mut HashMap<String, usize>) {
+    loop {
+        let got = moto
+            .sqs()
+            .receive_message()
+            .queue_url(observer)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        let messages = got.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return;
+        }
+        for m in messages {
+            let v: serde_json::Value = serde_json::from_str(m.body.as_deref().unwrap()).unwrap();
+            *seen
+                .entry(v["detail"]["key"].as_str().unwrap().to_string())
+                .or_default() += 1;
+            moto.sqs()
+                .delete_message()
+                .queue_url(observer)
+                .receipt_handle(m.receipt_handle.unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// The queue has nothing visible or in flight (deferred copies count as delayed).
+async fn queue_is_empty(moto: &Moto, q: &str) -> bool {
+    let attrs = moto
+        .sqs()
+        .get_queue_attributes()
+        .queue_url(q)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap_or_default();
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    [
+        A::ApproximateNumberOfMessages,
+        A::ApproximateNumberOfMessagesNotVisible,
+        A::ApproximateNumberOfMessagesDelayed,
+    ]
+    .iter()
+    .all(|a| attrs.get(a).is_none_or(|v| v == "0"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

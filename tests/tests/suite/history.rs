@@ -430,7 +430,9 @@ async fn dynamodb_history_records_lists_and_pages() {
 }
 
 /// The contract holds at any shard count, and a stack that raised `HistoryShards` lists
-/// the days written at the lower count whole, newest first, without a gap or a repeat.
+/// the days written at the lower count whole, newest first, without a gap or a repeat —
+/// also when a page ends inside a day (found here: the inclusive range's copy of the last
+/// event shown took a place of the next page, which then ended early).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn dynamodb_history_shard_count_can_be_raised_without_losing_a_day() {

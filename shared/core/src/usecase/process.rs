@@ -351,7 +351,10 @@ impl Processor {
                 Ok(Claim::Duplicate {
                     same_payload: false,
                 }) => Some(self.refuse_replay(env, guard, now).await),
-                Ok(Claim::InFlight { .. }) => Some(self.retry(env, receive_count, IN_FLIGHT)),
+                Ok(Claim::InFlight { .. }) => Some(Disposition::Defer {
+                    delay: self.settings.backoff.jittered(receive_count),
+                    reason: IN_FLIGHT.into(),
+                }),
                 Err(e) => Some(self.store_failed(env, receive_count, "replay guard claim", &e)),
             };
         }
@@ -437,7 +440,8 @@ impl Processor {
                 let wait = (lease_until - self.clock.now())
                     .try_into()
                     .unwrap_or(Duration::from_secs(1));
-                Err(Disposition::Retry {
+                // Another worker's attempt, not this copy's: waited out without counting.
+                Err(Disposition::Defer {
                     delay: wait.max(Duration::from_secs(1)),
                     reason: IN_FLIGHT.into(),
                 })
@@ -1080,7 +1084,11 @@ fn attempt_of<'a>(env: &'a Envelope, d: &'a Disposition) -> Option<(EventState, 
             (EventState::ReplayRefused, Some(reason.as_str()))
         }
         Disposition::Ack(Done::Stale { reason }) => (EventState::Stale, Some(reason.as_str())),
-        Disposition::Retry { reason, .. } if reason == IN_FLIGHT => return None,
+        Disposition::Retry { reason, .. } | Disposition::Defer { reason, .. }
+            if reason == IN_FLIGHT =>
+        {
+            return None
+        }
         Disposition::Retry { reason, .. } | Disposition::Defer { reason, .. } => {
             (EventState::Retrying, Some(reason.as_str()))
         }
