@@ -815,7 +815,10 @@ async fn the_pipeline_loses_nothing_under_documented_throttling_and_5xx() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn a_minute_of_throttling_loses_nothing_and_delivers_nothing_twice() {
-    let _ = tracing_subscriber::fmt().with_env_filter("warn").with_test_writer().try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("warn")
+        .with_test_writer()
+        .try_init();
     let (storm, rule) = inlet_tests::faults::Storm::new(30, forward_all());
     let moto = Moto::connect_with(rule).await;
     let aws_side = moto.direct().await;
@@ -942,10 +945,7 @@ async fn a_minute_of_throttling_loses_nothing_and_delivers_nothing_twice() {
         i,
         i
     );
-    assert!(
-        throttled > 40,
-        "the storm throttled only {throttled} calls"
-    );
+    assert!(throttled > 40, "the storm throttled only {throttled} calls");
     let keys: std::collections::BTreeSet<String> = seen.keys().cloned().collect();
     assert_eq!(keys, expected, "every event reached the bus");
     let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
