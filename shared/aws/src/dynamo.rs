@@ -180,16 +180,25 @@ impl DynamoStore {
                     }
                 }
                 Err(e) => {
-                    // One failure for every key still pending, each with the service's words.
+                    // One failure for every key still pending, each with the service's words
+                    // (a throttle stays a throttle: the worker waits it out uncounted).
                     let message = format!(
                         "DynamoDB BatchWriteItem ({what}) failed: {}",
                         crate::error::describe(&e)
                     );
+                    let throttled = crate::error::Describe::throttled(&e);
                     return pending
                         .iter()
                         .map(|w| {
-                            let source = message.clone();
-                            (pk_of(w), StoreError::unavailable(message.clone(), source))
+                            let error = if throttled {
+                                StoreError::Throttled {
+                                    message: message.clone(),
+                                    source: None,
+                                }
+                            } else {
+                                StoreError::unavailable(message.clone(), message.clone())
+                            };
+                            (pk_of(w), error)
                         })
                         .collect();
                 }

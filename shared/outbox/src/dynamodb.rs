@@ -79,11 +79,6 @@ pub fn pending_shards() -> u16 {
     })
 }
 
-/// The pending partition an event id's item is staged in.
-fn pending_partition(id: &str) -> String {
-    PENDING.with_shards(pending_shards()).partition_of(id)
-}
-
 /// Items that can never become an event as they are (their payload is not JSON, a field is
 /// missing): out of the pending partitions, so `pending` and `redrive` pass them by, and
 /// listed with their reason until fixed or discarded. Spread like the pending items (a
@@ -119,11 +114,23 @@ fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-/// The `TransactWriteItem` staging `event` for the outbox named `outbox` in `table`.
+/// The `TransactWriteItem` staging `event` for the outbox named `outbox` in `table`, in
+/// one of [`pending_shards`] index partitions.
 pub fn stage(
     table: &str,
     outbox: &str,
     event: &OutboxEvent,
+) -> Result<TransactWriteItem, OutboxError> {
+    stage_in(table, outbox, event, pending_shards())
+}
+
+/// [`stage`] over `shards` index partitions (1 to [`MAX_PENDING_SHARDS`]; the stack's
+/// `OutboxShards` output), for an application that passes the count itself.
+pub fn stage_in(
+    table: &str,
+    outbox: &str,
+    event: &OutboxEvent,
+    shards: u16,
 ) -> Result<TransactWriteItem, OutboxError> {
     event.check()?;
     inlet_core::ids::ProviderName::parse(outbox)
@@ -149,7 +156,12 @@ pub fn stage(
         ("status".to_string(), s(Status::Pending.as_str())),
         ("attempts".to_string(), n(0)),
         ("created_at".to_string(), n(now_ms)),
-        ("pq".to_string(), s(&pending_partition(&event.id))),
+        (
+            "pq".to_string(),
+            s(&PENDING
+                .with_shards(shards.min(MAX_PENDING_SHARDS))
+                .partition_of(&event.id)),
+        ),
         ("pa".to_string(), n(now_ms)),
         ("ttl".to_string(), n(now.unix_timestamp() + RETENTION_SECS)),
     ]);

@@ -44,7 +44,8 @@ async fn dynamodb_throttling_is_retried_then_surfaces_as_a_retryable_error() {
     );
     assert_eq!(proxy.count("DynamoDB_20120810.UpdateItem"), 3);
 
-    // Throttled for good: a retryable StoreError (the worker retries the message later).
+    // Throttled for good: a throttle, which the worker waits out without counting an
+    // attempt (see process::Disposition::Defer).
     let proxy = FaultProxy::start(
         &moto.endpoint,
         Arc::new(|target, _, _| match target {
@@ -61,7 +62,7 @@ async fn dynamodb_throttling_is_retried_then_surfaces_as_a_retryable_error() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, inlet_core::ports::StoreError::Unavailable { .. }),
+        matches!(err, inlet_core::ports::StoreError::Throttled { .. }) && err.is_throttle(),
         "{err:?}"
     );
     assert!(

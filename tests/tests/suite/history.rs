@@ -429,6 +429,44 @@ async fn dynamodb_history_records_lists_and_pages() {
     records_lists_and_pages(&store).await;
 }
 
+/// The reason for the shards, under DynamoDB's per-partition ceiling as the strict layer
+/// accounts it (`inlet_tests::partitions`, scaled to 10 units/s): a burst of 200 new
+/// events is refused on one index partition a day and taken whole on sixteen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
+async fn dynamodb_history_shards_take_a_burst_one_partition_refuses() {
+    let partitions = inlet_tests::partitions::Partitions::new(10.0);
+    let moto =
+        inlet_tests::moto::Moto::connect_with(partitions.rule(inlet_tests::faults::forward_all()))
+            .await;
+    let events: Vec<Envelope> = (0..200)
+        .map(|i| event(&format!("evt_burst_{i:03}"), "invoice.paid", 60))
+        .collect();
+    let entries: Vec<HistoryEntry<'_>> = events
+        .iter()
+        .map(|e| HistoryEntry {
+            first: true,
+            ..entry(e, EventState::Delivered, 61, false)
+        })
+        .collect();
+    let one =
+        inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await).with_history_shards(1);
+    let refused = one.record(&entries).await.unwrap_err();
+    assert!(refused.is_throttle(), "{refused}");
+    assert!(partitions.ledger().throttled.contains_key("index events"));
+    partitions.reset();
+    let sixteen =
+        inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await).with_history_shards(16);
+    sixteen.record(&entries).await.unwrap();
+    let ledger = partitions.ledger();
+    assert!(ledger.throttled.is_empty(), "{:?}", ledger.throttled);
+    assert_eq!(
+        ledger.units.get("index events"),
+        Some(&200.0),
+        "one unit per event"
+    );
+}
+
 /// The contract holds at any shard count, and a stack that raised `HistoryShards` lists
 /// the days written at the lower count whole, newest first, without a gap or a repeat —
 /// also when a page ends inside a day (found here: the inclusive range's copy of the last
