@@ -148,7 +148,11 @@ pub async fn run(command: Command) -> u8 {
             }
         },
         Command::Status { data_dir, json } => status(&data_dir, json).await,
-        Command::Connections { data_dir, json } => connections(&data_dir, json).await,
+        Command::Connections {
+            config,
+            data_dir,
+            json,
+        } => connections(config.config.as_deref(), &data_dir, json).await,
         Command::Config { action } => match action {
             crate::ConfigAction::Push { config, stack } => {
                 crate::deployed_config::push(config.config.as_deref(), &stack).await
@@ -749,10 +753,16 @@ async fn dlq_redrive(place: &DataDirArg, key: Option<String>, all: bool) -> u8 {
 }
 
 /// `inlet connections`: what an operator needs to see before a sync silently stops.
-async fn connections(place: &DataDirArg, json: bool) -> u8 {
+async fn connections(config: Option<&Path>, place: &DataDirArg, json: bool) -> u8 {
     let ports = match open_ports(place, false).await {
         Ok(p) => p,
         Err(c) => return c,
+    };
+    // The config only adds the idle limits; without one (or with one that does not load
+    // here) the states are listed all the same.
+    let configs = match config_file::resolve(config).map(|p| config_file::load(&p)) {
+        Ok(Ok(c)) => c.connections,
+        _ => Vec::new(),
     };
     let list = match ports.connections.list().await {
         Ok(l) => l,
@@ -776,6 +786,11 @@ async fn connections(place: &DataDirArg, json: bool) -> u8 {
         if c.broken.is_some() {
             broken += 1;
         }
+        let idle = configs
+            .iter()
+            .find(|k| &k.name == name)
+            .and_then(|k| k.refresh_idle);
+        let refresh_days_left = inlet_core::connection::refresh_days_left(c, idle, now);
         if json {
             crate::out::json(&serde_json::json!({
                 "connection": name,
@@ -786,6 +801,7 @@ async fn connections(place: &DataDirArg, json: bool) -> u8 {
                 "last_refresh_age_secs": age(c.last_refresh_ms),
                 "last_failure": c.last_failure,
                 "refreshing": c.refresh_lease_until_ms.is_some_and(|t| t > now),
+                "refresh_token_days_left": refresh_days_left,
                 "generation": c.generation,
             }));
         } else {
@@ -797,13 +813,16 @@ async fn connections(place: &DataDirArg, json: bool) -> u8 {
                 None => "healthy".into(),
             };
             crate::outln!(
-                "{}  {}  token age {}  access expires in {}  last refresh {}  generation {}",
+                "{}  {}  token age {}  access expires in {}  last refresh {}  generation {}{}",
                 inert(name),
                 state,
                 age(obtained).map_or("-".into(), |s| format!("{s} s")),
                 expires_in.map_or("-".into(), |s| format!("{s} s")),
                 age(c.last_refresh_ms).map_or("never".into(), |s| format!("{s} s ago")),
-                c.generation
+                c.generation,
+                refresh_days_left.map_or(String::new(), |d| format!(
+                    "  refresh token dies unused in {d} day(s)"
+                ))
             );
         }
     }

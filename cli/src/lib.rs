@@ -245,8 +245,11 @@ pub enum Command {
         timeout_secs: u64,
     },
     /// Each connection's state: healthy or broken (with the provider's words), token
-    /// ages, last refresh and failure. Exits 1 when one is broken.
+    /// ages, last refresh and failure, and — with the config's `refresh_token_idle_days` —
+    /// days until an unused refresh token would die. Exits 1 when one is broken.
     Connections {
+        #[command(flatten)]
+        config: ConfigArg,
         #[command(flatten)]
         data_dir: DataDirArg,
         /// Print one JSON object per connection.

@@ -44,6 +44,8 @@ pub struct Console {
     pub redact_fields: Vec<String>,
     pub sources: Vec<SourceConfig>,
     pub conflicts: Vec<inlet_core::conflict::ConflictRule>,
+    /// The configured connections (their refresh tokens' idle limits).
+    pub connections: Vec<inlet_core::connection::ConnectionConfig>,
     /// Required on every request when set (the console is bound beyond loopback).
     pub access_token: Option<String>,
     /// Every form carries it; every POST must.
@@ -62,6 +64,7 @@ impl Console {
             redact_fields: crate::commands::redact_fields(config),
             sources: config.map(|c| c.sources.clone()).unwrap_or_default(),
             conflicts: config.map(|c| c.conflicts.clone()).unwrap_or_default(),
+            connections: config.map(|c| c.connections.clone()).unwrap_or_default(),
             access_token,
             csrf: random_token(),
         }
@@ -230,7 +233,7 @@ struct Flash {
 // ---- overview ----------------------------------------------------------------------------
 
 async fn overview(State(c): State<Arc<Console>>, Query(flash): Query<Flash>) -> Response {
-    let mut body = String::new();
+    let mut body = connection_banners(&c).await;
     let card = |label: &str, value: String| {
         format!(
             "<div class=\"card\"><b>{}</b>{}</div>",
@@ -305,6 +308,47 @@ async fn overview(State(c): State<Arc<Console>>, Query(flash): Query<Flash>) -> 
     body.push_str("<h2>Reconciliation</h2>");
     body.push_str(&runs(&c, true).await);
     html(frame("Overview", "/console", flash.done.as_deref(), &body))
+}
+
+/// What an operator must see first: a red banner per broken connection (its sources have
+/// stopped; what to do) and a notice per refresh token in its last idle week.
+async fn connection_banners(c: &Console) -> String {
+    use inlet_core::connection::{alert, Alert};
+    let now = inlet_core::clock::unix_millis(OffsetDateTime::now_utc());
+    let list = match c.ports.connections.list().await {
+        Ok(l) => l,
+        Err(e) => {
+            return format!(
+                "<p class=\"flash error\">connections: {}</p>",
+                esc(&e.to_string())
+            )
+        }
+    };
+    let mut out = String::new();
+    for (name, stored) in list {
+        let idle = c
+            .connections
+            .iter()
+            .find(|k| k.name == name)
+            .and_then(|k| k.refresh_idle);
+        match alert(&stored, idle, now) {
+            Some(Alert::Broken { reason }) => out.push_str(&format!(
+                "<p class=\"flash error banner\" id=\"connection-broken\"><b>Connection {} is broken</b>: {}. \
+                 Its sources have stopped reading. Re-authorize it with <code>inlet connect {}</code> \
+                 (add <code>--backend aws</code> for the stack), then check <code>inlet connections</code>.</p>",
+                esc(&name),
+                esc(&reason),
+                esc(&name)
+            )),
+            Some(Alert::RefreshExpiring { days_left }) => out.push_str(&format!(
+                "<p class=\"flash notice\" id=\"connection-expiring\">Connection {}: its refresh token dies unused in {days_left} day(s). \
+                 Run one of its sources (<code>inlet reconcile SOURCE</code>) or re-authorize it.</p>",
+                esc(&name)
+            )),
+            None => {}
+        }
+    }
+    out
 }
 
 /// Reconciliation runs from the embedded store, newest first: the last of each source, or

@@ -20,6 +20,8 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 
 pub struct Deps {
     pub sources: Vec<BuiltSource>,
+    /// The configured connections (their idle limits for the refresh-token warning).
+    pub connections: Vec<inlet_core::connection::ConnectionConfig>,
     pub store: DynamoStore,
     pub queue: SqsQueue,
     pub metrics: EmfMetrics,
@@ -69,6 +71,35 @@ pub async fn handle(deps: &Deps, time_left: Duration) -> serde_json::Value {
             }
         }
     }
+    // A broken connection is said on every run (its alarm fires on the first), a refresh
+    // token in its last week too.
+    let now = inlet_core::clock::unix_millis(inlet_core::clock::Clock::now(&SystemClock));
+    let alerts = match inlet_core::connection::report_alerts(
+        &deps.store,
+        &deps.connections,
+        &deps.metrics,
+        now,
+    )
+    .await
+    {
+        Ok(alerts) => alerts,
+        Err(e) => {
+            error!(error = %e, "could not read the connections' state");
+            Vec::new()
+        }
+    };
+    let connections: Vec<serde_json::Value> = alerts
+        .iter()
+        .map(|(name, alert)| match alert {
+            inlet_core::connection::Alert::Broken { reason } => {
+                error!(connection = %name, reason = %reason, "connection broken: re-authorize it");
+                serde_json::json!({"connection": name, "state": "broken", "reason": reason})
+            }
+            inlet_core::connection::Alert::RefreshExpiring { days_left } => {
+                serde_json::json!({"connection": name, "state": "refresh_expiring", "days_left": days_left})
+            }
+        })
+        .collect();
     deps.metrics.flush();
-    serde_json::json!({ "reports": reports, "failures": failures })
+    serde_json::json!({ "reports": reports, "failures": failures, "connections": connections })
 }

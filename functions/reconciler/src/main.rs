@@ -21,6 +21,7 @@ async fn main() -> Result<(), Error> {
         Arc::new(stack_store(&sdk, &resources));
     let deps = Arc::new(Deps {
         sources: inlet_sources::build_all_with(&config, &connections)?,
+        connections: config.connections.clone(),
         store: stack_store(&sdk, &resources),
         queue: stack_queue(&sdk, &resources),
         metrics: EmfMetrics::new(),

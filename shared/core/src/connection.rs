@@ -51,6 +51,10 @@ pub struct RawConnection {
     /// The redirect URI registered with the provider app; `inlet connect` listens there
     /// (loopback only). Default `http://127.0.0.1:8765/callback`.
     pub redirect_uri: Option<String>,
+    /// The provider lets a refresh token die after this many days unused (Xero: 60):
+    /// `inlet connections` counts down to it and, inside a week, the reconciler raises
+    /// `connection_refresh_expiring` and the console a notice.
+    pub refresh_token_idle_days: Option<u32>,
 }
 
 /// `inlet connect`'s loopback redirect when the config names none.
@@ -73,6 +77,8 @@ pub struct ConnectionConfig {
     pub client_auth_basic: bool,
     pub authorize_url: Option<String>,
     pub redirect_uri: String,
+    /// A refresh token unused this long is dead (see `refresh_token_idle_days`).
+    pub refresh_idle: Option<Duration>,
 }
 
 impl ConnectionConfig {
@@ -157,6 +163,14 @@ impl ConnectionConfig {
                 "a budget of 0 calls allows nothing; leave it out for none".into(),
             );
         }
+        if let Some(days) = raw.refresh_token_idle_days {
+            if !(1..=3650).contains(&days) {
+                bad(
+                    "refresh_token_idle_days",
+                    format!("{days} is not a number of days from 1 to 3650"),
+                );
+            }
+        }
         match (p.is_empty(), client_id, client_secret) {
             (true, Some(client_id), Some(client_secret)) => Ok(ConnectionConfig {
                 name: raw.name.clone(),
@@ -175,6 +189,9 @@ impl ConnectionConfig {
                     .redirect_uri
                     .clone()
                     .unwrap_or_else(|| DEFAULT_REDIRECT_URI.to_string()),
+                refresh_idle: raw
+                    .refresh_token_idle_days
+                    .map(|d| Duration::from_secs(u64::from(d) * 86_400)),
             }),
             _ => Err(p),
         }
@@ -214,6 +231,76 @@ pub enum Spend {
         window: Window,
         until_ms: i64,
     },
+}
+
+/// Warn this many days before a refresh token would die unused.
+pub const REFRESH_EXPIRY_WARNING_DAYS: i64 = 7;
+
+/// What an operator must hear about a connection now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Alert {
+    /// The provider refused us: nothing reads through it until a person re-authorizes.
+    Broken { reason: String },
+    /// Its refresh token dies unused in `days_left` days (at most
+    /// [`REFRESH_EXPIRY_WARNING_DAYS`]; 0: today, or already).
+    RefreshExpiring { days_left: i64 },
+}
+
+/// Days until the stored refresh token would die unused (`idle`: the provider's limit),
+/// counted from when it was issued; `None` without a limit or a token.
+pub fn refresh_days_left(
+    stored: &StoredConnection,
+    idle: Option<Duration>,
+    now_ms: i64,
+) -> Option<i64> {
+    let idle_ms = i64::try_from(idle?.as_millis()).ok()?;
+    let pair = stored.pair.as_ref()?;
+    pair.refresh_token.as_ref()?;
+    let issued = pair.obtained_at_ms.max(stored.last_refresh_ms.unwrap_or(0));
+    Some(((issued + idle_ms - now_ms) / 86_400_000).max(0))
+}
+
+/// The alert a connection calls for, if any: broken first, then a refresh token inside
+/// its last week.
+pub fn alert(stored: &StoredConnection, idle: Option<Duration>, now_ms: i64) -> Option<Alert> {
+    if let Some(reason) = &stored.broken {
+        return Some(Alert::Broken {
+            reason: reason.clone(),
+        });
+    }
+    refresh_days_left(stored, idle, now_ms)
+        .filter(|d| *d <= REFRESH_EXPIRY_WARNING_DAYS)
+        .map(|days_left| Alert::RefreshExpiring { days_left })
+}
+
+/// Every connection's alert, with its metric: `connection_failures{connection}` for a broken
+/// one — each run while it stays broken, so the template's alarm fires on the first and
+/// stays on until someone re-authorizes — and `connection_refresh_expiring{connection}`.
+/// `configs` supplies each connection's idle limit (a stored connection the config no
+/// longer names is still reported when broken).
+pub async fn report_alerts(
+    store: &dyn ConnectionStore,
+    configs: &[ConnectionConfig],
+    metrics: &dyn crate::metrics::Metrics,
+    now_ms: i64,
+) -> Result<Vec<(String, Alert)>, StoreError> {
+    let mut alerts = Vec::new();
+    for (name, stored) in store.list().await? {
+        let idle = configs
+            .iter()
+            .find(|c| c.name == name)
+            .and_then(|c| c.refresh_idle);
+        let Some(a) = alert(&stored, idle, now_ms) else {
+            continue;
+        };
+        let metric = match a {
+            Alert::Broken { .. } => crate::metrics::names::CONNECTION_FAILURES,
+            Alert::RefreshExpiring { .. } => crate::metrics::names::CONNECTION_REFRESH_EXPIRING,
+        };
+        metrics.incr(metric, &[("connection", name.as_str())], 1);
+        alerts.push((name, a));
+    }
+    Ok(alerts)
 }
 
 /// A budget window.

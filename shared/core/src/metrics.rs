@@ -22,6 +22,11 @@ pub mod names {
     /// Events put back without counting an attempt because the state store refused for
     /// want of capacity, by `provider` and `cause` (`store`).
     pub const DEFERRED: &str = "deferred";
+    /// A connection the provider refused (broken until re-authorized), by `connection`;
+    /// emitted by every reconciler run while it stays broken (an alarm on the first).
+    pub const CONNECTION_FAILURES: &str = "connection_failures";
+    /// A connection whose refresh token dies unused within a week, by `connection`.
+    pub const CONNECTION_REFRESH_EXPIRING: &str = "connection_refresh_expiring";
     pub const PROCESSED: &str = "processed";
     pub const SUPERSEDED: &str = "superseded";
     /// Conflict-rule decisions, by `rule` and `decision` (applied / superseded / held).

@@ -1174,3 +1174,64 @@ fn a_closed_pipe_ends_output_quietly() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
     }
 }
+
+/// The overview puts what stops a sync first: a red banner for a broken connection (its
+/// provider's words escaped, what to do), a notice for a refresh token in its last idle
+/// week, nothing for a healthy one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_overview_flags_broken_and_expiring_connections() {
+    use inlet_core::connection::{ConnectionStore, TokenPair};
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "{}{}{}[[connections]]\nname = \"xero\"\nkind = \"oauth2-refresh\"\ntoken_url = \"https://identity.xero.com/connect/token\"\nclient_id = \"c\"\nclient_secret = \"s\"\nrefresh_token_idle_days = 60\n",
+        fast_worker_toml(5),
+        providers_toml(),
+        file_sink_toml(&dir.path().join("out.jsonl"))
+    );
+    let dev = Dev::start(&config, &dir.path().join("data")).await;
+    let now = inlet_core::clock::unix_millis(time::OffsetDateTime::now_utc());
+    let pair = |obtained: i64| TokenPair {
+        access_token: inlet_core::secret::Secret::new("acc"),
+        access_expires_at_ms: obtained + 1_800_000,
+        refresh_token: Some(inlet_core::secret::Secret::new("ref")),
+        obtained_at_ms: obtained,
+    };
+    let store: &dyn ConnectionStore = dev.store();
+    let overview = || async {
+        reqwest::get(dev.url("/console"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    store.seed("healthy", &pair(now)).await.unwrap();
+    let html = overview().await;
+    assert!(!html.contains("connection-broken") && !html.contains("connection-expiring"));
+
+    store.seed("exact", &pair(now)).await.unwrap();
+    store
+        .mark_broken("exact", "invalid_grant: <script>alert(1)</script>", now)
+        .await
+        .unwrap();
+    // 55 days old less an hour: 5 days and an hour left, said as 5.
+    store
+        .seed("xero", &pair(now - 55 * 86_400_000 + 3_600_000))
+        .await
+        .unwrap();
+    let html = overview().await;
+    assert!(html.contains("id=\"connection-broken\""), "{html}");
+    assert!(html.contains("Connection exact is broken"), "{html}");
+    assert!(
+        html.contains("invalid_grant: &lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>alert(1)"), "{html}");
+    assert!(html.contains("inlet connect exact"), "{html}");
+    assert!(
+        html.contains("Connection xero: its refresh token dies unused in 5 day(s)"),
+        "{html}"
+    );
+    assert!(!html.contains("Connection healthy"), "{html}");
+    dev.stop().await;
+}

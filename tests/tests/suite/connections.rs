@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use inlet_core::connection::{
-    access_token, ConnectionConfig, ConnectionStore, Spend, TokenPair, Waiting, Window,
+    access_token, report_alerts, Alert, ConnectionConfig, ConnectionStore, Spend, TokenPair,
+    Waiting, Window,
 };
 use inlet_core::secret::Secret;
 use inlet_sources::connection::HttpTokenEndpoint;
@@ -280,7 +281,7 @@ async fn a_source_reads_through_its_connection_until_the_grant_is_revoked() {
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     let config = format!(
-        "{}{}\n[[connections]]\nname = \"xero\"\nkind = \"oauth2-refresh\"\ntoken_url = \"{base}/token\"\nclient_id = \"client-1\"\nclient_secret = \"client-secret\"\nrefresh_token = \"ref-0\"\nper_minute = 60\n\
+        "{}{}\n[[connections]]\nname = \"xero\"\nkind = \"oauth2-refresh\"\ntoken_url = \"{base}/token\"\nclient_id = \"client-1\"\nclient_secret = \"client-secret\"\nrefresh_token = \"ref-0\"\nper_minute = 60\nrefresh_token_idle_days = 60\n\
          [[sources]]\nname = \"contacts\"\nprovider = \"erp\"\nkind = \"http-json\"\napi_base = \"{base}\"\nurl = \"{{api_base}}/contacts?since={{cursor}}\"\nitems_pointer = \"/items\"\nupdated_at_pointer = \"/updated_at\"\nauth = \"connection\"\nconnection = \"xero\"\nsettle_secs = 0\nlookback_secs = 315360000\n",
         providers_toml(),
         file_sink_toml(&dir.path().join("out.jsonl")),
@@ -309,6 +310,11 @@ async fn a_source_reads_through_its_connection_until_the_grant_is_revoked() {
     let (code, out, err) = run(&["connections"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("xero  healthy"), "{out}");
+    // Refreshed moments ago: the whole idle limit is ahead (the config says 60 days).
+    assert!(
+        out.contains("refresh token dies unused in 59 day(s)"),
+        "{out}"
+    );
     // Rotated under us by another run: the stored pair follows.
     let (code, _, err) = run(&["reconcile", "contacts", "--config", c]);
     assert_eq!(code, 0, "{err}");
@@ -513,4 +519,104 @@ async fn dynamodb_provider_headers_tighten_the_budget() {
     let moto = inlet_tests::moto::Moto::connect().await;
     let store = inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await);
     provider_headers_tighten_the_budget(Arc::new(store)).await;
+}
+
+/// Metrics a test can read back.
+#[derive(Default)]
+struct MetricsSeen(Mutex<Vec<(String, String)>>);
+
+impl inlet_core::metrics::Metrics for MetricsSeen {
+    fn incr(&self, name: &'static str, dims: &[inlet_core::metrics::Dim<'_>], _: u64) {
+        let connection = dims
+            .iter()
+            .find(|(k, _)| *k == "connection")
+            .map(|(_, v)| v.to_string());
+        self.0
+            .lock()
+            .unwrap()
+            .push((name.to_string(), connection.unwrap_or_default()));
+    }
+    fn observe_ms(&self, _: &'static str, _: &[inlet_core::metrics::Dim<'_>], _: f64) {}
+}
+
+/// Authentication failures page someone at once: a broken connection raises
+/// `connection_failures` on the first run that sees it (the template's alarm fires on one)
+/// and on every run while it stays broken; a refresh token in the last week of its
+/// provider's idle limit raises `connection_refresh_expiring`; a healthy one raises nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_and_expiring_connections_raise_their_metrics_at_once() {
+    let (_dir, store) = sqlite();
+    let now = now_ms();
+    let day = 86_400_000;
+    let pair = |obtained: i64, refresh: &str| TokenPair {
+        access_token: Secret::new("acc"),
+        access_expires_at_ms: obtained + 1_800_000,
+        refresh_token: Some(Secret::new(refresh)),
+        obtained_at_ms: obtained,
+    };
+    store.seed("exact", &pair(now, "r-exact")).await.unwrap();
+    store
+        .seed("xero", &pair(now - 55 * day, "r-xero"))
+        .await
+        .unwrap();
+    store
+        .seed("hubspot", &pair(now - 55 * day, "r-hub"))
+        .await
+        .unwrap();
+    store
+        .mark_broken("exact", "invalid_grant: the refresh token was revoked", now)
+        .await
+        .unwrap();
+    let text = format!(
+        "[[providers]]\nname = \"erp\"\nscheme = \"token\"\nheader = \"x-t\"\nsecrets = [\"s\"]\n[[sinks]]\nkind = \"stdout\"\n{}{}",
+        "[[connections]]\nname = \"xero\"\nkind = \"oauth2-refresh\"\ntoken_url = \"https://identity.xero.com/connect/token\"\nclient_id = \"c\"\nclient_secret = \"s\"\nrefresh_token_idle_days = 60\n",
+        "[[connections]]\nname = \"hubspot\"\nkind = \"oauth2-refresh\"\ntoken_url = \"https://api.hubapi.com/oauth/v1/token\"\nclient_id = \"c\"\nclient_secret = \"s\"\n"
+    );
+    let configs = parse_config(&text).connections.clone();
+    for run in 1..=2 {
+        let metrics = MetricsSeen::default();
+        let mut alerts = report_alerts(store.as_ref(), &configs, &metrics, now)
+            .await
+            .unwrap();
+        alerts.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            alerts,
+            [
+                (
+                    "exact".to_string(),
+                    Alert::Broken {
+                        reason: "invalid_grant: the refresh token was revoked".into()
+                    }
+                ),
+                ("xero".to_string(), Alert::RefreshExpiring { days_left: 5 }),
+            ],
+            "run {run}: hubspot has no idle limit, so its 55-day-old token is fine"
+        );
+        let mut got = metrics.0.lock().unwrap().clone();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                ("connection_failures".to_string(), "exact".to_string()),
+                (
+                    "connection_refresh_expiring".to_string(),
+                    "xero".to_string()
+                ),
+            ],
+            "run {run}"
+        );
+    }
+}
+
+/// `refresh_token_idle_days` is checked like every field.
+#[test]
+fn an_absurd_idle_limit_is_refused_naming_the_field() {
+    let text = "[[providers]]\nname = \"erp\"\nscheme = \"token\"\nheader = \"x-t\"\nsecrets = [\"s\"]\n[[sinks]]\nkind = \"stdout\"\n[[connections]]\nname = \"xero\"\nkind = \"oauth2-refresh\"\ntoken_url = \"https://identity.xero.com/connect/token\"\nclient_id = \"c\"\nclient_secret = \"s\"\nrefresh_token_idle_days = 0\n";
+    let err = inlet_core::config::Config::from_toml(text, &|_| None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("connections[0].refresh_token_idle_days"),
+        "{err}"
+    );
 }

@@ -322,6 +322,7 @@ async fn reconciler_runs_sources_with_dynamodb_cursors_on_a_scheduled_event() {
     }
     let deps = inlet_reconciler_fn::Deps {
         sources: inlet_sources::build_all(&config).unwrap(),
+        connections: config.connections.clone(),
         store,
         queue: moto.queue(&q, &dlq),
         metrics: EmfMetrics::new(),
@@ -349,6 +350,36 @@ async fn reconciler_runs_sources_with_dynamodb_cursors_on_a_scheduled_event() {
         n += got.len();
     }
     assert_eq!(n, 9);
+    assert_eq!(
+        out["connections"],
+        serde_json::json!([]),
+        "no connection, no alert"
+    );
+    // A connection the provider refused is reported on the run (with its metric, which the
+    // template's alarm fires on at once) and stays reported while it is broken.
+    {
+        use inlet_core::connection::{ConnectionStore, TokenPair};
+        let now = inlet_core::clock::unix_millis(time::OffsetDateTime::now_utc());
+        let pair = TokenPair {
+            access_token: inlet_core::secret::Secret::new("acc"),
+            access_expires_at_ms: now + 1_800_000,
+            refresh_token: Some(inlet_core::secret::Secret::new("ref")),
+            obtained_at_ms: now,
+        };
+        deps.store.seed("exact", &pair).await.unwrap();
+        deps.store
+            .mark_broken("exact", "invalid_grant", now)
+            .await
+            .unwrap();
+    }
+    for _ in 0..2 {
+        let out = inlet_reconciler_fn::handle(&deps, Duration::from_secs(60)).await;
+        assert_eq!(
+            out["connections"],
+            serde_json::json!([{"connection": "exact", "state": "broken", "reason": "invalid_grant"}]),
+            "{out}"
+        );
+    }
     // A function with almost no time left stops before fetching.
     let out = inlet_reconciler_fn::handle(&deps, Duration::from_secs(1)).await;
     assert_eq!(out["reports"][0]["stopped"], "deadline");
