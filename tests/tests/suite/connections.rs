@@ -29,6 +29,10 @@ struct AuthServer {
     token_calls: usize,
     invalid_grants: usize,
     revoked: bool,
+    /// Xero's grace: the refresh token before the live one is still taken (its answer may
+    /// have been lost), issuing a new pair.
+    grace: bool,
+    previous_refresh: Option<String>,
 }
 
 fn oauth_server(state: Arc<Mutex<AuthServer>>) -> Responder {
@@ -58,7 +62,8 @@ fn oauth_server(state: Arc<Mutex<AuthServer>>) -> Responder {
         {
             return json_answer(401, json!({"error": "invalid_client"}));
         }
-        if s.revoked || form.get("refresh_token") != Some(&s.live_refresh) {
+        let within_grace = s.grace && form.get("refresh_token") == s.previous_refresh.as_ref();
+        if s.revoked || (form.get("refresh_token") != Some(&s.live_refresh) && !within_grace) {
             s.invalid_grants += 1;
             return json_answer(
                 400,
@@ -66,6 +71,9 @@ fn oauth_server(state: Arc<Mutex<AuthServer>>) -> Responder {
             );
         }
         s.generation += 1;
+        if !within_grace {
+            s.previous_refresh = Some(s.live_refresh.clone());
+        }
         s.live_refresh = format!("ref-{}", s.generation);
         json_answer(
             200,
@@ -619,4 +627,93 @@ fn an_absurd_idle_limit_is_refused_naming_the_field() {
         err.contains("connections[0].refresh_token_idle_days"),
         "{err}"
     );
+}
+
+/// kill -9 between the provider's answer and the write (a failpoint aborts the process
+/// there, no destructors): the provider has spent the old refresh token, and the new one
+/// died with the process. Where the provider keeps the previous refresh token usable for a
+/// while — Xero, for 30 minutes, "in case the initial response containing your new Refresh
+/// and Access tokens is lost" (Xero staff, community.xero.com/developer/discussion/
+/// 127920775, read 2026-12-06) — the next run is still connected. Where it does not
+/// (strict single use, as Exact Online's rotation is described) the connection cannot
+/// survive that crash, and it says so at once: broken with the provider's `invalid_grant`,
+/// `inlet connections` exits 1 naming it. A crash before the call leaves the refresh token
+/// unspent: the next run waits out the crashed holder's lease (30 s) and goes on.
+async fn crash_mid_refresh(grace: bool, failpoint: &str, survives: bool) {
+    {
+        let state = Arc::new(Mutex::new(AuthServer {
+            live_refresh: "ref-0".into(),
+            grace,
+            ..AuthServer::default()
+        }));
+        let api = FakeApi::start(oauth_server(state.clone())).await;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let config = format!(
+            "{}{}\n[[connections]]\nname = \"xero\"\nkind = \"oauth2-refresh\"\ntoken_url = \"{base}/token\"\nclient_id = \"client-1\"\nclient_secret = \"client-secret\"\nrefresh_token = \"ref-0\"\n\
+             [[sources]]\nname = \"contacts\"\nprovider = \"erp\"\nkind = \"http-json\"\napi_base = \"{base}\"\nurl = \"{{api_base}}/contacts?since={{cursor}}\"\nitems_pointer = \"/items\"\nupdated_at_pointer = \"/updated_at\"\nauth = \"connection\"\nconnection = \"xero\"\nsettle_secs = 0\nlookback_secs = 315360000\n",
+            providers_toml(),
+            file_sink_toml(&dir.path().join("out.jsonl")),
+            base = api.base
+        );
+        let cfg_path = dir.path().join("inlet.toml");
+        std::fs::write(&cfg_path, &config).unwrap();
+        let run = |args: &[&str], failpoint: Option<&str>| {
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_inlet-under-test"));
+            cmd.args(args)
+                .args(["--data-dir", data.to_str().unwrap()])
+                .current_dir(dir.path())
+                .env_remove("INLET_FAILPOINT");
+            if let Some(f) = failpoint {
+                cmd.env("INLET_FAILPOINT", f);
+            }
+            let out = cmd.output().unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        };
+        let c = cfg_path.to_str().unwrap();
+        let (code, _, err) = run(&["reconcile", "contacts", "--config", c], Some(failpoint));
+        assert_eq!(code, None, "{failpoint}: killed by the failpoint: {err}");
+        assert!(
+            err.contains(&format!("failpoint {failpoint} reached")),
+            "{err}"
+        );
+
+        let (code, out, err) = run(&["reconcile", "contacts", "--config", c, "--json"], None);
+        let (list_code, list, _) = run(&["connections"], None);
+        if survives {
+            assert_eq!(code, Some(0), "{failpoint}, grace {grace}: {out}{err}");
+            let report: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+            assert_eq!(report["recovered"], 1, "{report}");
+            assert_eq!(list_code, Some(0), "{list}");
+            assert!(list.starts_with("xero  healthy"), "{list}");
+        } else {
+            assert_ne!(code, Some(0), "{out}{err}");
+            assert!(err.contains("invalid_grant"), "the provider's words: {err}");
+            assert_eq!(list_code, Some(1), "{list}");
+            assert!(
+                list.contains("BROKEN") && list.contains("invalid_grant"),
+                "{list}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_after_the_answer_with_a_grace_period_stays_connected() {
+    crash_mid_refresh(true, "connection_after_refresh", true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_after_the_answer_under_strict_rotation_is_broken_at_once() {
+    crash_mid_refresh(false, "connection_after_refresh", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_before_the_call_costs_only_the_lease() {
+    crash_mid_refresh(false, "connection_before_refresh", true).await;
 }
