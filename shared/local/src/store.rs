@@ -71,6 +71,32 @@ pub(crate) fn sql_err(context: &'static str) -> impl Fn(rusqlite::Error) -> Stor
 }
 
 impl Store {
+    /// Make a received message visible again after `delay` with `reason` as its last error,
+    /// giving back `give_back` receives (1: a deferral, which is not an attempt).
+    async fn reschedule(
+        &self,
+        receipt: &Receipt,
+        delay: Duration,
+        reason: &str,
+        give_back: u32,
+    ) -> Result<(), StoreError> {
+        let (id, receipt) = (receipt_id(&receipt.0), receipt.0.clone());
+        let reason = truncate(reason);
+        let at = self.now_ms().saturating_add(delay.as_millis() as i64);
+        self.run(move |c| {
+            exec(
+                c,
+                "UPDATE messages SET visible_at = ?3, last_error = ?4,
+                        receive_count = max(receive_count - ?5, 0)
+                 WHERE id = ?1 AND receipt = ?2 AND queue = 'work'",
+                params![id, receipt, at, reason, give_back],
+            )
+            .map_err(sql_err("retry"))?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Open (or create) the database at `path`.
     pub fn open(
         path: &Path,
@@ -810,20 +836,7 @@ impl Queue for Store {
         delay: Duration,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let (id, receipt) = (receipt_id(&receipt.0), receipt.0.clone());
-        let reason = truncate(reason);
-        let at = self.now_ms().saturating_add(delay.as_millis() as i64);
-        self.run(move |c| {
-            exec(
-                c,
-                "UPDATE messages SET visible_at = ?3, last_error = ?4
-                 WHERE id = ?1 AND receipt = ?2 AND queue = 'work'",
-                params![id, receipt, at, reason],
-            )
-            .map_err(sql_err("retry"))?;
-            Ok(())
-        })
-        .await
+        self.reschedule(receipt, delay, reason, 0).await
     }
 
     /// As `retry_later`, and the receive is given back: the count goes down by one.
@@ -833,21 +846,7 @@ impl Queue for Store {
         delay: Duration,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let (id, receipt) = (receipt_id(&receipt.0), receipt.0.clone());
-        let reason = truncate(reason);
-        let at = self.now_ms().saturating_add(delay.as_millis() as i64);
-        self.run(move |c| {
-            exec(
-                c,
-                "UPDATE messages SET visible_at = ?3, last_error = ?4,
-                        receive_count = max(receive_count - 1, 0)
-                 WHERE id = ?1 AND receipt = ?2 AND queue = 'work'",
-                params![id, receipt, at, reason],
-            )
-            .map_err(sql_err("defer"))?;
-            Ok(())
-        })
-        .await
+        self.reschedule(receipt, delay, reason, 1).await
     }
 
     async fn dead_letter(&self, receipt: &Receipt, reason: &str) -> Result<(), StoreError> {
