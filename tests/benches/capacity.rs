@@ -126,6 +126,9 @@ async fn main() {
         ));
         println!();
     }
+    // At AWS's own ceiling: a budget item is one hot key by design (an API's budget is far
+    // below 1,000 calls a second), so it is not scaled down.
+    budgets(&Partitions::new(1_000.0)).await;
     println!("### First refusal\n\n| layout | here (events/s offered) | on AWS (× scale) | key space |\n|---|---|---|---|");
     for (label, scale, rates, first) in summary {
         let top = rates[rates.len() - 1];
@@ -142,6 +145,77 @@ async fn main() {
             ),
         }
     }
+}
+
+/// What a connection's call budget costs per call: one conditional `ADD` per window on
+/// AWS (here: write units per call as the accounting counts them, and the time per call
+/// against moto), one SQLite transaction locally.
+async fn budgets(partitions: &Partitions) {
+    use inlet_core::connection::{spend_budget, ConnectionStore};
+    let text = "[[providers]]\nname = \"erp\"\nscheme = \"token\"\nheader = \"x-t\"\nsecrets = [\"s\"]\n[[sinks]]\nkind = \"stdout\"\n\
+        [[connections]]\nname = \"xero\"\nkind = \"oauth2-refresh\"\ntoken_url = \"https://identity.xero.com/connect/token\"\nclient_id = \"c\"\nclient_secret = \"s\"\nper_minute = 1000000\nper_day = 1000000\n";
+    let Ok(config) = inlet_core::config::Config::from_toml(text, &|_| None) else {
+        eprintln!("capacity: the budget config does not parse");
+        return;
+    };
+    let Some(cfg) = config.connections.first().cloned() else {
+        return;
+    };
+    const CALLS: u32 = 300;
+    println!("### A connection's call budget (per minute and per day), per call\n");
+    println!("| store | time per call | write units per call |\n|---|---|---|");
+    let dir = tempfile::tempdir().ok();
+    let local = dir.as_ref().and_then(|d| {
+        inlet_local::Store::open(
+            &d.path().join("inlet.db"),
+            Default::default(),
+            Arc::new(SystemClock),
+        )
+        .ok()
+    });
+    let moto_store = {
+        let moto = Moto::connect_with(partitions.rule(forward_all())).await;
+        DynamoStore::new(moto.dynamodb(), moto.table().await)
+    };
+    let stores: Vec<(&str, Option<&dyn ConnectionStore>)> = vec![
+        (
+            "SQLite (inlet dev)",
+            local.as_ref().map(|s| s as &dyn ConnectionStore),
+        ),
+        ("DynamoDB (moto)", Some(&moto_store as &dyn ConnectionStore)),
+    ];
+    for (label, store) in stores {
+        let Some(store) = store else { continue };
+        partitions.reset();
+        let started = Instant::now();
+        for _ in 0..CALLS {
+            let now = inlet_core::clock::unix_millis(time::OffsetDateTime::now_utc());
+            if spend_budget(&cfg, store, now).await.is_err() {
+                eprintln!("capacity: a budget call failed");
+                return;
+            }
+        }
+        let per_call = started.elapsed() / CALLS;
+        let units = partitions
+            .ledger()
+            .units
+            .get("table Q#")
+            .copied()
+            .unwrap_or(0.0);
+        println!(
+            "| {label} | {:.2} ms | {} |",
+            per_call.as_secs_f64() * 1000.0,
+            if label.starts_with("DynamoDB") {
+                format!(
+                    "{:.2} (`Q#` items: one per window)",
+                    units / f64::from(CALLS)
+                )
+            } else {
+                "— (one transaction)".to_string()
+            }
+        );
+    }
+    println!();
 }
 
 fn worker(store: Arc<DynamoStore>) -> Processor {
