@@ -274,43 +274,79 @@ async fn dynamodb_a_budget_is_never_exceeded_by_concurrent_callers() {
     a_budget_is_never_exceeded_by_concurrent_callers(Arc::new(store)).await;
 }
 
+/// A `contacts` source reading through the connection `xero` of a fake authorization server,
+/// with `extra` lines in the connection, in a fresh directory; `run` starts the real `inlet`.
+struct ContactsThroughXero {
+    state: Arc<Mutex<AuthServer>>,
+    _api: FakeApi,
+    dir: tempfile::TempDir,
+    cfg_path: std::path::PathBuf,
+}
+
+impl ContactsThroughXero {
+    async fn start(server: AuthServer, extra: &str) -> Self {
+        let state = Arc::new(Mutex::new(server));
+        let api = FakeApi::start(oauth_server(state.clone())).await;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        let config = format!(
+            "{}{}\n[[connections]]\nname = \"xero\"\nkind = \"oauth2-refresh\"\ntoken_url = \"{base}/token\"\nclient_id = \"client-1\"\nclient_secret = \"client-secret\"\nrefresh_token = \"ref-0\"\n{extra}\
+             [[sources]]\nname = \"contacts\"\nprovider = \"erp\"\nkind = \"http-json\"\napi_base = \"{base}\"\nurl = \"{{api_base}}/contacts?since={{cursor}}\"\nitems_pointer = \"/items\"\nupdated_at_pointer = \"/updated_at\"\nauth = \"connection\"\nconnection = \"xero\"\nsettle_secs = 0\nlookback_secs = 315360000\n",
+            providers_toml(),
+            file_sink_toml(&dir.path().join("out.jsonl")),
+            base = api.base
+        );
+        let cfg_path = dir.path().join("inlet.toml");
+        std::fs::write(&cfg_path, &config).unwrap();
+        Self {
+            state,
+            _api: api,
+            dir,
+            cfg_path,
+        }
+    }
+
+    /// `inlet ARGS --data-dir …` in the directory (so it finds inlet.toml), aborted at
+    /// `failpoint` if one is named: (exit code, -1 when killed; stdout; stderr).
+    fn run(&self, args: &[&str], failpoint: Option<&str>) -> (i32, String, String) {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_inlet-under-test"));
+        cmd.args(args)
+            .args(["--data-dir", self.dir.path().join("data").to_str().unwrap()])
+            .current_dir(self.dir.path())
+            .env_remove("INLET_FAILPOINT");
+        if let Some(f) = failpoint {
+            cmd.env("INLET_FAILPOINT", f);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn config(&self) -> &str {
+        self.cfg_path.to_str().unwrap()
+    }
+}
+
 /// A reconciliation source through a connection, as an operator runs it: the first run
 /// refreshes from the configured refresh token and reads; `inlet connections` says healthy;
 /// the provider revokes the grant; the next run stops with the reason, and `inlet
 /// connections` and `inlet status` exit 1 naming it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_source_reads_through_its_connection_until_the_grant_is_revoked() {
-    let state = Arc::new(Mutex::new(AuthServer {
-        live_refresh: "ref-0".into(),
-        ..AuthServer::default()
-    }));
-    let api = FakeApi::start(oauth_server(state.clone())).await;
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let config = format!(
-        "{}{}\n[[connections]]\nname = \"xero\"\nkind = \"oauth2-refresh\"\ntoken_url = \"{base}/token\"\nclient_id = \"client-1\"\nclient_secret = \"client-secret\"\nrefresh_token = \"ref-0\"\nper_minute = 60\nrefresh_token_idle_days = 60\n\
-         [[sources]]\nname = \"contacts\"\nprovider = \"erp\"\nkind = \"http-json\"\napi_base = \"{base}\"\nurl = \"{{api_base}}/contacts?since={{cursor}}\"\nitems_pointer = \"/items\"\nupdated_at_pointer = \"/updated_at\"\nauth = \"connection\"\nconnection = \"xero\"\nsettle_secs = 0\nlookback_secs = 315360000\n",
-        providers_toml(),
-        file_sink_toml(&dir.path().join("out.jsonl")),
-        base = api.base
-    );
-    let cfg_path = dir.path().join("inlet.toml");
-    std::fs::write(&cfg_path, &config).unwrap();
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_inlet-under-test"))
-            .args(args)
-            .args(["--data-dir", data.to_str().unwrap()])
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
-    let c = cfg_path.to_str().unwrap();
+    let setup = ContactsThroughXero::start(
+        AuthServer {
+            live_refresh: "ref-0".into(),
+            ..AuthServer::default()
+        },
+        "per_minute = 60\nrefresh_token_idle_days = 60\n",
+    )
+    .await;
+    let state = setup.state.clone();
+    let run = |args: &[&str]| setup.run(args, None);
+    let c = setup.config();
     let (code, out, err) = run(&["reconcile", "contacts", "--config", c, "--json"]);
     assert_eq!(code, 0, "{out}{err}");
     let report: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
@@ -641,43 +677,19 @@ fn an_absurd_idle_limit_is_refused_naming_the_field() {
 /// unspent: the next run waits out the crashed holder's lease (30 s) and goes on.
 async fn crash_mid_refresh(grace: bool, failpoint: &str, survives: bool) {
     {
-        let state = Arc::new(Mutex::new(AuthServer {
-            live_refresh: "ref-0".into(),
-            grace,
-            ..AuthServer::default()
-        }));
-        let api = FakeApi::start(oauth_server(state.clone())).await;
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        std::fs::create_dir_all(&data).unwrap();
-        let config = format!(
-            "{}{}\n[[connections]]\nname = \"xero\"\nkind = \"oauth2-refresh\"\ntoken_url = \"{base}/token\"\nclient_id = \"client-1\"\nclient_secret = \"client-secret\"\nrefresh_token = \"ref-0\"\n\
-             [[sources]]\nname = \"contacts\"\nprovider = \"erp\"\nkind = \"http-json\"\napi_base = \"{base}\"\nurl = \"{{api_base}}/contacts?since={{cursor}}\"\nitems_pointer = \"/items\"\nupdated_at_pointer = \"/updated_at\"\nauth = \"connection\"\nconnection = \"xero\"\nsettle_secs = 0\nlookback_secs = 315360000\n",
-            providers_toml(),
-            file_sink_toml(&dir.path().join("out.jsonl")),
-            base = api.base
-        );
-        let cfg_path = dir.path().join("inlet.toml");
-        std::fs::write(&cfg_path, &config).unwrap();
-        let run = |args: &[&str], failpoint: Option<&str>| {
-            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_inlet-under-test"));
-            cmd.args(args)
-                .args(["--data-dir", data.to_str().unwrap()])
-                .current_dir(dir.path())
-                .env_remove("INLET_FAILPOINT");
-            if let Some(f) = failpoint {
-                cmd.env("INLET_FAILPOINT", f);
-            }
-            let out = cmd.output().unwrap();
-            (
-                out.status.code(),
-                String::from_utf8_lossy(&out.stdout).into_owned(),
-                String::from_utf8_lossy(&out.stderr).into_owned(),
-            )
-        };
-        let c = cfg_path.to_str().unwrap();
+        let setup = ContactsThroughXero::start(
+            AuthServer {
+                live_refresh: "ref-0".into(),
+                grace,
+                ..AuthServer::default()
+            },
+            "",
+        )
+        .await;
+        let run = |args: &[&str], failpoint: Option<&str>| setup.run(args, failpoint);
+        let c = setup.config();
         let (code, _, err) = run(&["reconcile", "contacts", "--config", c], Some(failpoint));
-        assert_eq!(code, None, "{failpoint}: killed by the failpoint: {err}");
+        assert_eq!(code, -1, "{failpoint}: killed by the failpoint: {err}");
         assert!(
             err.contains(&format!("failpoint {failpoint} reached")),
             "{err}"
@@ -686,15 +698,15 @@ async fn crash_mid_refresh(grace: bool, failpoint: &str, survives: bool) {
         let (code, out, err) = run(&["reconcile", "contacts", "--config", c, "--json"], None);
         let (list_code, list, _) = run(&["connections"], None);
         if survives {
-            assert_eq!(code, Some(0), "{failpoint}, grace {grace}: {out}{err}");
+            assert_eq!(code, 0, "{failpoint}, grace {grace}: {out}{err}");
             let report: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
             assert_eq!(report["recovered"], 1, "{report}");
-            assert_eq!(list_code, Some(0), "{list}");
+            assert_eq!(list_code, 0, "{list}");
             assert!(list.starts_with("xero  healthy"), "{list}");
         } else {
-            assert_ne!(code, Some(0), "{out}{err}");
+            assert_ne!(code, 0, "{out}{err}");
             assert!(err.contains("invalid_grant"), "the provider's words: {err}");
-            assert_eq!(list_code, Some(1), "{list}");
+            assert_eq!(list_code, 1, "{list}");
             assert!(
                 list.contains("BROKEN") && list.contains("invalid_grant"),
                 "{list}"
