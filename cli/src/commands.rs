@@ -786,10 +786,7 @@ async fn connections(config: Option<&Path>, place: &DataDirArg, json: bool) -> u
         if c.broken.is_some() {
             broken += 1;
         }
-        let idle = configs
-            .iter()
-            .find(|k| &k.name == name)
-            .and_then(|k| k.refresh_idle);
+        let idle = inlet_core::connection::refresh_idle_of(&configs, name);
         let refresh_days_left = inlet_core::connection::refresh_days_left(c, idle, now);
         if json {
             crate::out::json(&serde_json::json!({

@@ -326,11 +326,7 @@ async fn connection_banners(c: &Console) -> String {
     };
     let mut out = String::new();
     for (name, stored) in list {
-        let idle = c
-            .connections
-            .iter()
-            .find(|k| k.name == name)
-            .and_then(|k| k.refresh_idle);
+        let idle = inlet_core::connection::refresh_idle_of(&c.connections, &name);
         match alert(&stored, idle, now) {
             Some(Alert::Broken { reason }) => out.push_str(&format!(
                 "<p class=\"flash error banner\" id=\"connection-broken\"><b>Connection {} is broken</b>: {}. \

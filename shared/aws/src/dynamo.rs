@@ -190,14 +190,8 @@ impl DynamoStore {
                     return pending
                         .iter()
                         .map(|w| {
-                            let error = if throttled {
-                                StoreError::Throttled {
-                                    message: message.clone(),
-                                    source: None,
-                                }
-                            } else {
-                                StoreError::unavailable(message.clone(), message.clone())
-                            };
+                            let error =
+                                StoreError::retryable(message.clone(), throttled, message.clone());
                             (pk_of(w), error)
                         })
                         .collect();

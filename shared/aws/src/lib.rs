@@ -50,7 +50,7 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
-/// Map an SDK error into a retryable store error that keeps its source and says what the
+/// Map an SDK error into a retryable store error (a throttle kept apart) that keeps its source and says what the
 /// service said: `SQS SendMessage failed: AccessDenied: … (HTTP 403, request id …)`.
 pub(crate) fn unavailable<E>(
     context: &'static str,
@@ -60,13 +60,7 @@ where
 {
     move |e| {
         let message = format!("{context}: {}", e.describe());
-        if e.throttled() {
-            inlet_core::ports::StoreError::Throttled {
-                message,
-                source: Some(Box::new(e)),
-            }
-        } else {
-            inlet_core::ports::StoreError::unavailable(message, e)
-        }
+        let throttled = e.throttled();
+        inlet_core::ports::StoreError::retryable(message, throttled, e)
     }
 }

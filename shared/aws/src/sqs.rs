@@ -158,6 +158,7 @@ impl SqsQueue {
         key: Option<&str>,
         group: Option<&str>,
         extra: &[(&str, &str)],
+        delay: Duration,
     ) -> Result<(), StoreError> {
         if body.len() > MAX_MESSAGE_BYTES {
             return Err(StoreError::Invalid(format!(
@@ -166,6 +167,10 @@ impl SqsQueue {
             )));
         }
         let mut req = self.client.send_message().queue_url(url).message_body(body);
+        if delay.as_secs() > 0 {
+            // Whole seconds; SQS's ceiling for a message timer is 15 minutes.
+            req = req.delay_seconds(delay.as_secs().min(900) as i32);
+        }
         if let Some(k) = key {
             req = req.message_attributes(KEY_ATTRIBUTE, attr(k)?);
         }
@@ -208,6 +213,7 @@ impl Queue for SqsQueue {
                 ("inlet_provider", envelope.provider.as_str()),
                 ("inlet_correlation_id", envelope.correlation_id.as_str()),
             ],
+            Duration::ZERO,
         )
         .await
     }
@@ -325,6 +331,7 @@ impl Queue for SqsQueue {
             key.as_deref(),
             key.as_deref(),
             &[(REASON_ATTRIBUTE, &reason)],
+            Duration::ZERO,
         )
         .await?;
         self.client
@@ -589,6 +596,7 @@ impl SqsQueue {
                         key.as_deref(),
                         group.as_deref(),
                         &[],
+                        Duration::ZERO,
                     )
                     .await?;
                     self.client
@@ -650,6 +658,7 @@ impl SqsQueue {
             key,
             key,
             &[(REASON_ATTRIBUTE, &reason)],
+            Duration::ZERO,
         )
         .await
     }
@@ -671,18 +680,8 @@ impl SqsQueue {
         if self.fifo {
             return Ok(false);
         }
-        let mut req = self
-            .client
-            .send_message()
-            .queue_url(&self.config.queue_url)
-            .message_body(body)
-            .delay_seconds(delay.as_secs().clamp(0, 900) as i32);
-        if let Some(k) = key {
-            req = req.message_attributes(KEY_ATTRIBUTE, attr(k)?);
-        }
-        req.send()
-            .await
-            .map_err(unavailable("SQS SendMessage (deferred copy) failed"))?;
+        self.send_body(&self.config.queue_url, body, key, None, &[], delay)
+            .await?;
         Ok(true)
     }
 

@@ -246,6 +246,14 @@ pub enum Alert {
     RefreshExpiring { days_left: i64 },
 }
 
+/// The idle limit `configs` give the connection `name` (`None`: none, or not configured).
+pub fn refresh_idle_of(configs: &[ConnectionConfig], name: &str) -> Option<Duration> {
+    configs
+        .iter()
+        .find(|c| c.name == name)
+        .and_then(|c| c.refresh_idle)
+}
+
 /// Days until the stored refresh token would die unused (`idle`: the provider's limit),
 /// counted from when it was issued; `None` without a limit or a token.
 pub fn refresh_days_left(
@@ -286,10 +294,7 @@ pub async fn report_alerts(
 ) -> Result<Vec<(String, Alert)>, StoreError> {
     let mut alerts = Vec::new();
     for (name, stored) in store.list().await? {
-        let idle = configs
-            .iter()
-            .find(|c| c.name == name)
-            .and_then(|c| c.refresh_idle);
+        let idle = refresh_idle_of(configs, &name);
         let Some(a) = alert(&stored, idle, now_ms) else {
             continue;
         };

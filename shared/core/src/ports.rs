@@ -49,6 +49,21 @@ impl StoreError {
             source: Some(source.into()),
         }
     }
+
+    /// A failure worth retrying: [`StoreError::Throttled`] when the store refused for want
+    /// of capacity, else [`StoreError::Unavailable`].
+    pub fn retryable(
+        message: impl Into<String>,
+        throttled: bool,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        let (message, source) = (message.into(), Some(source.into()));
+        if throttled {
+            StoreError::Throttled { message, source }
+        } else {
+            StoreError::Unavailable { message, source }
+        }
+    }
 }
 
 /// An opaque handle for one receive of one message.
