@@ -804,8 +804,9 @@ async fn connections(config: Option<&Path>, place: &DataDirArg, json: bool) -> u
         } else {
             let state = match &c.broken {
                 Some(reason) => format!(
-                    "BROKEN: {}  (re-authorize, then restore its refresh_token)",
-                    inert(reason)
+                    "BROKEN: {}  (repair the grant or credentials, then `inlet connect {}`)",
+                    inert(reason),
+                    inert(name)
                 ),
                 None => "healthy".into(),
             };

@@ -9,7 +9,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use inlet_core::connection::{
-    authorization, loopback_redirect, state_matches, ConnectionConfig, TokenPair,
+    authorization, loopback_redirect, state_matches, ConnectionConfig, ConnectionKind,
+    SessionLogin, TokenPair,
 };
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -40,6 +41,26 @@ pub async fn connect(
         crate::errln!("inlet: no [[connections]] named {}", inert(name));
         return exit::NOT_FOUND;
     };
+    match &cfg.kind {
+        ConnectionKind::OAuth2Refresh => {}
+        ConnectionKind::Session(login) => return connect_session(cfg, login, place).await,
+        ConnectionKind::OAuth1(_) => {
+            // Nothing to obtain: the four credentials are the config's. Storing an empty
+            // pair clears a broken mark after the credentials were replaced.
+            let now = inlet_core::clock::unix_millis(time::OffsetDateTime::now_utc());
+            let pair = TokenPair {
+                access_token: inlet_core::secret::Secret::new(""),
+                access_expires_at_ms: 0,
+                refresh_token: None,
+                obtained_at_ms: now,
+            };
+            return stored(
+                name,
+                store(cfg, place, &pair, now).await,
+                "the next call checks the credentials",
+            );
+        }
+    }
     let Some((port, path)) = loopback_redirect(&cfg.redirect_uri) else {
         crate::errln!("inlet: connection {name}: redirect_uri must be a loopback URL");
         return exit::CONFIG;
@@ -126,11 +147,18 @@ pub async fn connect(
         refresh_token: Some(refresh_token),
         obtained_at_ms: now,
     };
-    match store(cfg, place, &pair, now).await {
+    stored(
+        name,
+        store(cfg, place, &pair, now).await,
+        "`inlet connections` shows it",
+    )
+}
+
+/// Say how storing the connection went.
+fn stored(name: &str, result: anyhow::Result<u64>, next: &str) -> u8 {
+    match result {
         Ok(generation) => {
-            crate::outln!(
-                "connection {name} stored (generation {generation}); `inlet connections` shows it"
-            );
+            crate::outln!("connection {name} stored (generation {generation}); {next}");
             exit::OK
         }
         Err(e) => {
@@ -138,6 +166,42 @@ pub async fn connect(
             exit::FAILURE
         }
     }
+}
+
+/// A session connection: log in once now (a wrong password is said here, not at the first
+/// run) and store the session where the sources and sinks share it.
+async fn connect_session(cfg: &ConnectionConfig, login: &SessionLogin, place: &DataDirArg) -> u8 {
+    use inlet_core::connection::TokenEndpoint as _;
+    let name = &cfg.name;
+    let answer = match inlet_sources::connection::HttpTokenEndpoint::new(Duration::from_secs(30)) {
+        Ok(endpoint) => endpoint.login(cfg, login).await,
+        Err(e) => {
+            crate::errln!("inlet: {e}");
+            return exit::FAILURE;
+        }
+    };
+    let answer = match answer {
+        Ok(a) => a,
+        Err(e) => {
+            crate::errln!(
+                "inlet: connection {name}: the login failed: {}; nothing stored",
+                inert(&e.to_string())
+            );
+            return exit::FAILURE;
+        }
+    };
+    let now = inlet_core::clock::unix_millis(time::OffsetDateTime::now_utc());
+    let pair = TokenPair {
+        access_token: answer.access_token,
+        access_expires_at_ms: now + i64::try_from(answer.expires_in.as_millis()).unwrap_or(0),
+        refresh_token: None,
+        obtained_at_ms: now,
+    };
+    stored(
+        name,
+        store(cfg, place, &pair, now).await,
+        "`inlet connections` shows it",
+    )
 }
 
 /// Store a fresh pair: the first for the connection, or in place of a broken or old one.

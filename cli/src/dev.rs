@@ -81,8 +81,16 @@ pub use crate::backend::db_path;
 /// Sinks for this backend: EventBridge ones need AWS.
 fn build_sinks(config: &Config, ports: &Ports) -> anyhow::Result<Vec<Arc<dyn Sink>>> {
     let sinks = match &ports.aws {
-        Some(aws) => inlet_aws::eventbridge::build_sinks(&config.sinks, &aws.sdk, &aws.resources),
-        None => inlet_sinks::build(&config.sinks),
+        Some(aws) => inlet_aws::eventbridge::build_sinks(
+            &config.sinks,
+            &aws.sdk,
+            &aws.resources,
+            &config.connections,
+            Some(&ports.connections),
+        ),
+        None => {
+            inlet_sinks::build_with(&config.sinks, &config.connections, Some(&ports.connections))
+        }
     };
     sinks.context("cannot set up the sinks")
 }

@@ -575,6 +575,7 @@ pub fn stripe_http_event(body: &str, secret: &str) -> serde_json::Value {
 /// One request a [`FakeApi`] received.
 #[derive(Debug, Clone)]
 pub struct Recorded {
+    pub method: String,
     pub path: String,
     pub query: std::collections::HashMap<String, String>,
     pub headers: std::collections::HashMap<String, String>,
@@ -605,6 +606,7 @@ impl FakeApi {
                     .await
                     .unwrap_or_default();
                 let r = Recorded {
+                    method: parts.method.to_string(),
                     path: parts.uri.path().to_string(),
                     query: url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
                         .into_owned()
@@ -622,8 +624,9 @@ impl FakeApi {
                 recorded.lock().unwrap().push(r);
                 let mut resp = axum::response::Response::new(axum::body::Body::from(body));
                 *resp.status_mut() = axum::http::StatusCode::from_u16(status).unwrap();
+                // Appended: a login answers two `Set-Cookie` headers.
                 for (k, v) in headers {
-                    resp.headers_mut().insert(
+                    resp.headers_mut().append(
                         axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
                         axum::http::HeaderValue::from_str(&v).unwrap(),
                     );

@@ -3,10 +3,13 @@
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::SqsEvent;
-use inlet_aws::runtime::{load_config_text, stack_queue, stack_store, time_left, Resources};
+use inlet_aws::runtime::{
+    load_config_text, stack_queue, stack_store, time_left, ConfigSource, Resources,
+};
 use inlet_aws::{sdk_config, EmfMetrics};
 use inlet_core::clock::SystemClock;
 use inlet_core::config::{Config, SinkConfig};
+use inlet_core::connection::ConnectionStore;
 use inlet_core::ports::Sink;
 use inlet_core::usecase::process::{ConflictPolicy, HistoryPolicy, ProcessSettings, Processor};
 use inlet_worker_fn::{handle, Deps};
@@ -14,10 +17,11 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 /// The configured sinks; a file sink cannot live in a Lambda.
 fn build_sinks(
-    configs: &[SinkConfig],
+    config: &Config,
     sdk: &aws_config::SdkConfig,
     stack: &Resources,
 ) -> Result<Vec<Arc<dyn Sink>>, Error> {
+    let configs = &config.sinks;
     if let Some(SinkConfig::File { path }) = configs
         .iter()
         .find(|c| matches!(c, SinkConfig::File { .. }))
@@ -27,7 +31,24 @@ fn build_sinks(
         )
         .into());
     }
-    Ok(inlet_aws::eventbridge::build_sinks(configs, sdk, stack)?)
+    let connections: Arc<dyn ConnectionStore> = Arc::new(stack_store(sdk, stack));
+    Ok(inlet_aws::eventbridge::build_sinks(
+        configs,
+        sdk,
+        stack,
+        &config.connections,
+        Some(&connections),
+    )?)
+}
+
+fn uses_connection(sink: &SinkConfig) -> bool {
+    matches!(
+        sink,
+        SinkConfig::Http {
+            connection: Some(_),
+            ..
+        }
+    )
 }
 
 // One thread: a Lambda sandbox runs one invocation at a time on about one vCPU at these
@@ -38,11 +59,15 @@ async fn main() -> Result<(), Error> {
     let resources = Resources::from_env()?;
     let sdk = sdk_config().await;
     // The worker verifies no signature and polls no API: it reads no secret (and so makes
-    // no Secrets Manager call at cold start).
+    // no Secrets Manager call at cold start) unless an HTTP sink delivers through a
+    // connection, whose credentials are in the secret bundle.
     let (text, version) = load_config_text(&sdk).await?;
     tracing::info!(config_version = %version, "configuration loaded");
-    let config = Config::from_toml_without_secrets(&text)?;
-    let sinks = build_sinks(&config.sinks, &sdk, &resources)?;
+    let config = match Config::from_toml_without_secrets(&text)? {
+        c if c.sinks.iter().any(uses_connection) => ConfigSource::new(&sdk, text).load().await?,
+        c => c,
+    };
+    let sinks = build_sinks(&config, &sdk, &resources)?;
     let mut settings = ProcessSettings::from(&config.worker);
     // The queue's redrive policy decides when SQS gives up; the worker must agree with it.
     settings.max_receive = resources.max_receive.unwrap_or(settings.max_receive);

@@ -441,6 +441,8 @@ pub fn build_sinks(
     configs: &[inlet_core::config::SinkConfig],
     sdk: &aws_config::SdkConfig,
     stack: &crate::runtime::Resources,
+    connections: &[inlet_core::connection::ConnectionConfig],
+    connection_store: Option<&Arc<dyn inlet_core::connection::ConnectionStore>>,
 ) -> Result<Vec<Arc<dyn Sink>>, SinkError> {
     let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
     for c in configs {
@@ -467,7 +469,11 @@ pub fn build_sinks(
                 }
                 sinks.push(Arc::new(sink));
             }
-            other => sinks.extend(inlet_sinks::build(std::slice::from_ref(other))?),
+            other => sinks.extend(inlet_sinks::build_with(
+                std::slice::from_ref(other),
+                connections,
+                connection_store,
+            )?),
         }
     }
     Ok(sinks)

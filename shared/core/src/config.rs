@@ -311,6 +311,10 @@ pub enum SinkConfig {
         /// it wait in the queue (delayed, not failed).
         #[serde(default)]
         rate_per_minute: Option<u32>,
+        /// A `[[connections]]` name: each delivery takes a call from its budgets and
+        /// carries its credentials (bearer token, session cookies or OAuth 1.0a signature).
+        #[serde(default)]
+        connection: Option<String>,
     },
     /// Publish to an EventBridge bus (AWS backend): `source = inlet.<provider>`,
     /// `detail-type` = the event type. `bus` defaults to the stack's bus (`INLET_EVENT_BUS`).
@@ -789,6 +793,22 @@ impl Config {
                     for (field, msg) in errs {
                         push(format!("connections[{i}].{field}"), msg);
                     }
+                }
+            }
+        }
+
+        // Connections are read with credentials only (see the loop above), so are sinks'.
+        for (i, sink) in raw.sinks.iter().enumerate().filter(|_| env.is_some()) {
+            if let SinkConfig::Http {
+                connection: Some(c),
+                ..
+            } = sink
+            {
+                if !connection_names.contains(c) {
+                    push(
+                        format!("sinks[{i}].connection"),
+                        format!("{c:?} is not a configured [[connections]] name"),
+                    );
                 }
             }
         }

@@ -25,11 +25,12 @@ use crate::secret::{self, Secret};
 #[serde(deny_unknown_fields)]
 pub struct RawConnection {
     pub name: String,
-    /// `oauth2-refresh` (authorization code with refresh; the only kind so far).
+    /// `oauth2-refresh` (authorization code with refresh), `oauth1` (every request signed:
+    /// Adobe Commerce) or `session` (a login whose cookies are sent: SAP Business One).
     pub kind: String,
-    pub token_url: String,
-    pub client_id: String,
-    pub client_secret: String,
+    pub token_url: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
     /// The refresh token the first run starts from (`env:`/`file:`); the store's wins
     /// once there is one.
     pub refresh_token: Option<String>,
@@ -55,6 +56,47 @@ pub struct RawConnection {
     /// `inlet connections` counts down to it and, inside a week, the reconciler raises
     /// `connection_refresh_expiring` and the console a notice.
     pub refresh_token_idle_days: Option<u32>,
+    /// The provider blocks an endpoint after this many errors in an hour (Exact Online:
+    /// 10 per endpoint): Inlet stops calling an endpoint at half of it until the hour ends.
+    pub errors_per_hour: Option<u32>,
+    /// `oauth1`: the integration's four credentials and the signature method
+    /// (`HMAC-SHA256`, Adobe Commerce's; or `HMAC-SHA1`).
+    pub consumer_key: Option<String>,
+    pub consumer_secret: Option<String>,
+    pub access_token: Option<String>,
+    pub access_token_secret: Option<String>,
+    pub signature_method: Option<String>,
+    /// `session`: where to log in, and the JSON fields of the login (values may be
+    /// `env:`/`file:` references), e.g. SAP B1's `CompanyDB`, `UserName`, `Password`.
+    pub login_url: Option<String>,
+    pub login_body: Option<std::collections::BTreeMap<String, String>>,
+    /// `session`: minutes a session lives when the login answer does not say
+    /// (`SessionTimeout`; SAP B1's default is 30).
+    pub session_minutes: Option<u32>,
+}
+
+/// How a connection authenticates, beyond what every kind shares.
+#[derive(Debug, Clone)]
+pub enum ConnectionKind {
+    /// OAuth2 authorization code with refresh: the token fields of [`ConnectionConfig`].
+    OAuth2Refresh,
+    /// Every request signed with OAuth 1.0a; nothing is refreshed or stored but a broken
+    /// mark.
+    OAuth1(crate::oauth1::Credentials),
+    /// A login whose cookies are the access "token", stored and shared like one, logged in
+    /// again when it expires or the API answers 401.
+    Session(SessionLogin),
+}
+
+/// A session login (SAP Business One Service Layer: `POST /Login` with `CompanyDB`,
+/// `UserName` and `Password`; the answer sets the `B1SESSION` and `ROUTEID` cookies and
+/// says `SessionTimeout` in minutes).
+#[derive(Debug, Clone)]
+pub struct SessionLogin {
+    pub login_url: String,
+    /// The login's JSON object, secrets resolved.
+    pub body: Secret,
+    pub default_lifetime: Duration,
 }
 
 /// `inlet connect`'s loopback redirect when the config names none.
@@ -64,6 +106,9 @@ pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
 #[derive(Debug, Clone)]
 pub struct ConnectionConfig {
     pub name: String,
+    pub kind: ConnectionKind,
+    /// The fields from here to `refresh_idle` are the OAuth2 grant's (empty for the other
+    /// kinds, which never read them).
     pub token_url: String,
     pub client_id: String,
     pub client_secret: Secret,
@@ -79,6 +124,8 @@ pub struct ConnectionConfig {
     pub redirect_uri: String,
     /// A refresh token unused this long is dead (see `refresh_token_idle_days`).
     pub refresh_idle: Option<Duration>,
+    /// The provider's error limit per endpoint and hour (see `errors_per_hour`).
+    pub errors_per_hour: Option<u32>,
 }
 
 impl ConnectionConfig {
@@ -88,102 +135,75 @@ impl ConnectionConfig {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<ConnectionConfig, Vec<(String, String)>> {
         let mut p = Vec::new();
-        let mut bad = |f: &str, m: String| p.push((f.to_string(), m));
         let name_ok = !raw.name.is_empty()
             && raw
                 .name
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
         if !name_ok {
-            bad(
-                "name",
+            p.push((
+                "name".to_string(),
                 format!(
                     "{:?} must be lowercase letters, digits, '-' or '_'",
                     raw.name
                 ),
-            );
-        }
-        if raw.kind != "oauth2-refresh" {
-            bad(
-                "kind",
-                format!("{:?} is not one of oauth2-refresh", raw.kind),
-            );
-        }
-        if !(raw.token_url.starts_with("https://") || raw.token_url.starts_with("http://127.0.0.1"))
-        {
-            bad(
-                "token_url",
-                format!(
-                    "{:?} must be https (http only to 127.0.0.1, for tests)",
-                    raw.token_url
-                ),
-            );
-        }
-        // The client id is no secret, but a config names it as `env:`/`file:` like the rest.
-        let client_id = secret::resolve(&raw.client_id, env)
-            .map(|id| id.expose().to_string())
-            .map_err(|e| bad("client_id", e.to_string()))
-            .ok();
-        let client_secret = secret::resolve(&raw.client_secret, env)
-            .map_err(|e| bad("client_secret", e.to_string()))
-            .ok();
-        let initial_refresh_token = match &raw.refresh_token {
-            Some(r) => secret::resolve(r, env)
-                .map_err(|e| bad("refresh_token", e.to_string()))
-                .ok(),
-            None => None,
-        };
-        let client_auth_basic = match raw.client_auth.as_deref().unwrap_or("basic") {
-            "basic" => true,
-            "body" => false,
-            other => {
-                bad(
-                    "client_auth",
-                    format!("{other:?} is not one of basic, body"),
-                );
-                true
-            }
-        };
-        if let Some(u) = &raw.authorize_url {
-            if !u.starts_with("https://") && !u.starts_with("http://127.0.0.1") {
-                bad("authorize_url", format!("{u:?} must be https"));
-            }
-        }
-        if let Some(u) = &raw.redirect_uri {
-            if loopback_redirect(u).is_none() {
-                bad(
-                    "redirect_uri",
-                    format!("{u:?} must be http://127.0.0.1:PORT/PATH or http://localhost:PORT/PATH (inlet connect listens there)"),
-                );
-            }
+            ));
         }
         if raw.per_minute == Some(0) || raw.per_day == Some(0) {
-            bad(
-                "per_minute",
+            p.push((
+                "per_minute".to_string(),
                 "a budget of 0 calls allows nothing; leave it out for none".into(),
-            );
+            ));
         }
-        if let Some(days) = raw.refresh_token_idle_days {
-            if !(1..=3650).contains(&days) {
-                bad(
-                    "refresh_token_idle_days",
-                    format!("{days} is not a number of days from 1 to 3650"),
-                );
+        if raw
+            .errors_per_hour
+            .is_some_and(|n| !(4..=10_000).contains(&n))
+        {
+            p.push((
+                "errors_per_hour".to_string(),
+                "must be the provider's limit, from 4 to 10000".into(),
+            ));
+        }
+        let kind = match raw.kind.as_str() {
+            "oauth2-refresh" => Some(ConnectionKind::OAuth2Refresh),
+            "oauth1" => oauth1_kind(raw, env, &mut p),
+            "session" => session_kind(raw, env, &mut p),
+            other => {
+                p.push((
+                    "kind".to_string(),
+                    format!("{other:?} is not one of oauth2-refresh, oauth1, session"),
+                ));
+                None
             }
-        }
-        match (p.is_empty(), client_id, client_secret) {
-            (true, Some(client_id), Some(client_secret)) => Ok(ConnectionConfig {
+        };
+        let oauth2 = match kind {
+            Some(ConnectionKind::OAuth2Refresh) => oauth2_fields(raw, env, &mut p),
+            Some(_) => {
+                only_for(raw, "oauth2-refresh", OAUTH2_FIELDS, &mut p);
+                Some(OAuth2Fields {
+                    client_id: String::new(),
+                    client_secret: Secret::new(""),
+                    initial_refresh_token: None,
+                    client_auth_basic: false,
+                })
+            }
+            None => None,
+        };
+        match (p.is_empty(), kind, oauth2) {
+            (true, Some(kind), Some(o)) => Ok(ConnectionConfig {
                 name: raw.name.clone(),
-                token_url: raw.token_url.clone(),
-                client_id,
-                client_secret,
-                initial_refresh_token,
+                rotating: matches!(kind, ConnectionKind::OAuth2Refresh)
+                    && raw.rotating.unwrap_or(true),
+                kind,
+                token_url: raw.token_url.clone().unwrap_or_default(),
+                client_id: o.client_id,
+                client_secret: o.client_secret,
+                initial_refresh_token: o.initial_refresh_token,
                 scope: raw.scope.clone(),
-                rotating: raw.rotating.unwrap_or(true),
                 min_refresh_age: Duration::from_secs(raw.min_refresh_age_secs.unwrap_or(0)),
                 per_minute: raw.per_minute,
                 per_day: raw.per_day,
-                client_auth_basic,
+                client_auth_basic: o.client_auth_basic,
                 authorize_url: raw.authorize_url.clone(),
                 redirect_uri: raw
                     .redirect_uri
@@ -192,10 +212,251 @@ impl ConnectionConfig {
                 refresh_idle: raw
                     .refresh_token_idle_days
                     .map(|d| Duration::from_secs(u64::from(d) * 86_400)),
+                errors_per_hour: raw.errors_per_hour,
             }),
             _ => Err(p),
         }
     }
+}
+
+/// The fields only the OAuth2 grant reads, by name, and whether `raw` sets each.
+const OAUTH2_FIELDS: &[&str] = &[
+    "token_url",
+    "client_id",
+    "client_secret",
+    "refresh_token",
+    "scope",
+    "rotating",
+    "min_refresh_age_secs",
+    "client_auth",
+    "authorize_url",
+    "redirect_uri",
+    "refresh_token_idle_days",
+];
+
+fn is_set(raw: &RawConnection, field: &str) -> bool {
+    match field {
+        "token_url" => raw.token_url.is_some(),
+        "client_id" => raw.client_id.is_some(),
+        "client_secret" => raw.client_secret.is_some(),
+        "refresh_token" => raw.refresh_token.is_some(),
+        "scope" => raw.scope.is_some(),
+        "rotating" => raw.rotating.is_some(),
+        "min_refresh_age_secs" => raw.min_refresh_age_secs.is_some(),
+        "client_auth" => raw.client_auth.is_some(),
+        "authorize_url" => raw.authorize_url.is_some(),
+        "redirect_uri" => raw.redirect_uri.is_some(),
+        "refresh_token_idle_days" => raw.refresh_token_idle_days.is_some(),
+        "consumer_key" => raw.consumer_key.is_some(),
+        "consumer_secret" => raw.consumer_secret.is_some(),
+        "access_token" => raw.access_token.is_some(),
+        "access_token_secret" => raw.access_token_secret.is_some(),
+        "signature_method" => raw.signature_method.is_some(),
+        "login_url" => raw.login_url.is_some(),
+        "login_body" => raw.login_body.is_some(),
+        "session_minutes" => raw.session_minutes.is_some(),
+        _ => false,
+    }
+}
+
+/// A field of another kind is a mistake worth saying (a typo'd kind, a copied block).
+fn only_for(raw: &RawConnection, kind: &str, fields: &[&str], p: &mut Vec<(String, String)>) {
+    for f in fields.iter().filter(|f| is_set(raw, f)) {
+        p.push((
+            f.to_string(),
+            format!("applies to kind = \"{kind}\" only, not {:?}", raw.kind),
+        ));
+    }
+}
+
+/// A required field of `kind`, resolved when it may be `env:`/`file:`.
+fn required(
+    value: &Option<String>,
+    field: &str,
+    kind: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    p: &mut Vec<(String, String)>,
+) -> Option<Secret> {
+    let Some(v) = value else {
+        p.push((
+            field.to_string(),
+            format!("is required with kind = \"{kind}\""),
+        ));
+        return None;
+    };
+    secret::resolve(v, env)
+        .map_err(|e| p.push((field.to_string(), e.to_string())))
+        .ok()
+}
+
+/// An https URL (http only to 127.0.0.1, for tests).
+fn check_https(field: &str, url: &str, p: &mut Vec<(String, String)>) {
+    if !(url.starts_with("https://") || url.starts_with("http://127.0.0.1")) {
+        p.push((
+            field.to_string(),
+            format!("{url:?} must be https (http only to 127.0.0.1, for tests)"),
+        ));
+    }
+}
+
+struct OAuth2Fields {
+    client_id: String,
+    client_secret: Secret,
+    initial_refresh_token: Option<Secret>,
+    client_auth_basic: bool,
+}
+
+fn oauth2_fields(
+    raw: &RawConnection,
+    env: &dyn Fn(&str) -> Option<String>,
+    p: &mut Vec<(String, String)>,
+) -> Option<OAuth2Fields> {
+    const KIND: &str = "oauth2-refresh";
+    only_for(raw, "oauth1", OAUTH1_FIELDS, p);
+    only_for(raw, "session", SESSION_FIELDS, p);
+    match &raw.token_url {
+        Some(u) => check_https("token_url", u, p),
+        None => p.push((
+            "token_url".into(),
+            format!("is required with kind = \"{KIND}\""),
+        )),
+    }
+    // The client id is no secret, but a config names it as `env:`/`file:` like the rest.
+    let client_id = required(&raw.client_id, "client_id", KIND, env, p);
+    let client_secret = required(&raw.client_secret, "client_secret", KIND, env, p);
+    let initial_refresh_token = match &raw.refresh_token {
+        Some(r) => secret::resolve(r, env)
+            .map_err(|e| p.push(("refresh_token".into(), e.to_string())))
+            .ok(),
+        None => None,
+    };
+    let client_auth_basic = match raw.client_auth.as_deref().unwrap_or("basic") {
+        "basic" => true,
+        "body" => false,
+        other => {
+            p.push((
+                "client_auth".into(),
+                format!("{other:?} is not one of basic, body"),
+            ));
+            true
+        }
+    };
+    if let Some(u) = &raw.authorize_url {
+        if !u.starts_with("https://") && !u.starts_with("http://127.0.0.1") {
+            p.push(("authorize_url".into(), format!("{u:?} must be https")));
+        }
+    }
+    if let Some(u) = &raw.redirect_uri {
+        if loopback_redirect(u).is_none() {
+            p.push((
+                "redirect_uri".into(),
+                format!("{u:?} must be http://127.0.0.1:PORT/PATH or http://localhost:PORT/PATH (inlet connect listens there)"),
+            ));
+        }
+    }
+    if let Some(days) = raw.refresh_token_idle_days {
+        if !(1..=3650).contains(&days) {
+            p.push((
+                "refresh_token_idle_days".into(),
+                format!("{days} is not a number of days from 1 to 3650"),
+            ));
+        }
+    }
+    Some(OAuth2Fields {
+        client_id: client_id?.expose().to_string(),
+        client_secret: client_secret?,
+        initial_refresh_token,
+        client_auth_basic,
+    })
+}
+
+const OAUTH1_FIELDS: &[&str] = &[
+    "consumer_key",
+    "consumer_secret",
+    "access_token",
+    "access_token_secret",
+    "signature_method",
+];
+
+fn oauth1_kind(
+    raw: &RawConnection,
+    env: &dyn Fn(&str) -> Option<String>,
+    p: &mut Vec<(String, String)>,
+) -> Option<ConnectionKind> {
+    const KIND: &str = "oauth1";
+    only_for(raw, "session", SESSION_FIELDS, p);
+    let consumer_key = required(&raw.consumer_key, "consumer_key", KIND, env, p);
+    let consumer_secret = required(&raw.consumer_secret, "consumer_secret", KIND, env, p);
+    let token = required(&raw.access_token, "access_token", KIND, env, p);
+    let token_secret = required(
+        &raw.access_token_secret,
+        "access_token_secret",
+        KIND,
+        env,
+        p,
+    );
+    let method = raw.signature_method.as_deref().unwrap_or("HMAC-SHA256");
+    let method = crate::oauth1::SignatureMethod::parse(method).or_else(|| {
+        p.push((
+            "signature_method".into(),
+            format!("{method:?} is not one of HMAC-SHA256, HMAC-SHA1"),
+        ));
+        None
+    });
+    Some(ConnectionKind::OAuth1(crate::oauth1::Credentials {
+        consumer_key: consumer_key?.expose().to_string(),
+        consumer_secret: consumer_secret?,
+        token: token?,
+        token_secret: token_secret?,
+        method: method?,
+    }))
+}
+
+const SESSION_FIELDS: &[&str] = &["login_url", "login_body", "session_minutes"];
+
+fn session_kind(
+    raw: &RawConnection,
+    env: &dyn Fn(&str) -> Option<String>,
+    p: &mut Vec<(String, String)>,
+) -> Option<ConnectionKind> {
+    const KIND: &str = "session";
+    only_for(raw, "oauth1", OAUTH1_FIELDS, p);
+    match &raw.login_url {
+        Some(u) => check_https("login_url", u, p),
+        None => p.push((
+            "login_url".into(),
+            format!("is required with kind = \"{KIND}\""),
+        )),
+    }
+    let mut body = serde_json::Map::new();
+    match &raw.login_body {
+        Some(fields) if !fields.is_empty() => {
+            for (k, v) in fields {
+                match secret::resolve(v, env) {
+                    Ok(v) => {
+                        body.insert(k.clone(), serde_json::Value::from(v.expose()));
+                    }
+                    Err(e) => p.push((format!("login_body.{k}"), e.to_string())),
+                }
+            }
+        }
+        _ => p.push((
+            "login_body".into(),
+            "is required with kind = \"session\": the login's fields (SAP B1: CompanyDB, UserName, Password)".into(),
+        )),
+    }
+    let minutes = raw.session_minutes.unwrap_or(30);
+    if !(2..=1440).contains(&minutes) {
+        p.push((
+            "session_minutes".into(),
+            format!("{minutes} is not a number of minutes from 2 to 1440"),
+        ));
+    }
+    Some(ConnectionKind::Session(SessionLogin {
+        login_url: raw.login_url.clone()?,
+        body: Secret::new(serde_json::Value::Object(body).to_string()),
+        default_lifetime: Duration::from_secs(u64::from(minutes) * 60),
+    }))
 }
 
 /// An access token and the refresh token that renews it, with their times (Unix ms).
@@ -312,6 +573,8 @@ pub async fn report_alerts(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Window {
     Minute,
+    /// An endpoint's errors and its pause (see `errors_per_hour`).
+    Hour,
     Day,
 }
 
@@ -319,6 +582,7 @@ impl Window {
     pub fn millis(self) -> i64 {
         match self {
             Window::Minute => 60_000,
+            Window::Hour => 3_600_000,
             Window::Day => 86_400_000,
         }
     }
@@ -331,6 +595,7 @@ impl Window {
     pub fn as_str(self) -> &'static str {
         match self {
             Window::Minute => "minute",
+            Window::Hour => "hour",
             Window::Day => "day",
         }
     }
@@ -413,6 +678,18 @@ pub trait TokenEndpoint: Send + Sync {
         connection: &ConnectionConfig,
         refresh_token: &Secret,
     ) -> Result<TokenResponse, TokenError>;
+
+    /// Open a session (a `session` connection): its cookies are the access token.
+    async fn login(
+        &self,
+        connection: &ConnectionConfig,
+        _login: &SessionLogin,
+    ) -> Result<TokenResponse, TokenError> {
+        Err(TokenError::Transient(format!(
+            "connection {}: this token endpoint cannot log in",
+            connection.name
+        )))
+    }
 }
 
 /// Why no access token could be had.
@@ -473,16 +750,21 @@ pub async fn access_token(
         let stored = match store.load(&cfg.name).await.map_err(store_err)? {
             Some(s) => s,
             None => {
-                let Some(refresh) = &cfg.initial_refresh_token else {
-                    return Err(AccessError::NotConnected {
-                        name: cfg.name.clone(),
-                    });
+                // A session needs no refresh token: its login is the refresh.
+                let refresh = match (&cfg.kind, &cfg.initial_refresh_token) {
+                    (ConnectionKind::Session(_), _) => None,
+                    (_, Some(r)) => Some(r.clone()),
+                    (_, None) => {
+                        return Err(AccessError::NotConnected {
+                            name: cfg.name.clone(),
+                        })
+                    }
                 };
                 // No access token yet: an expired one, so the first use refreshes.
                 let seed = TokenPair {
                     access_token: Secret::new(""),
                     access_expires_at_ms: 0,
-                    refresh_token: Some(refresh.clone()),
+                    refresh_token: refresh,
                     obtained_at_ms: 0,
                 };
                 store.seed(&cfg.name, &seed).await.map_err(store_err)?;
@@ -519,13 +801,17 @@ pub async fn access_token(
             (waiting.pause)(Duration::from_millis(100)).await;
             continue;
         }
-        let Some(refresh) = &pair.refresh_token else {
-            return Err(AccessError::NotConnected {
-                name: cfg.name.clone(),
-            });
+        let call = match (&cfg.kind, &pair.refresh_token) {
+            (ConnectionKind::Session(login), _) => endpoint.login(cfg, login),
+            (_, Some(refresh)) => endpoint.refresh(cfg, refresh),
+            (_, None) => {
+                return Err(AccessError::NotConnected {
+                    name: cfg.name.clone(),
+                })
+            }
         };
         crate::failpoint::hit("connection_before_refresh");
-        let answer = match endpoint.refresh(cfg, refresh).await {
+        let answer = match call.await {
             Ok(a) => a,
             Err(TokenError::Rejected(text)) => {
                 store
@@ -628,6 +914,76 @@ pub async fn spend_budget(
         }
     }
     Ok(Spend::Granted)
+}
+
+/// The budget names of an endpoint's error count and pause: the connection's name and a
+/// hash of the method and the URL's path (the query is not part of an endpoint).
+fn endpoint_names(cfg: &ConnectionConfig, method: &str, url: &str) -> (String, String) {
+    let path = url::Url::parse(url)
+        .map(|u| u.path().to_string())
+        .unwrap_or_else(|_| url.split('?').next().unwrap_or_default().to_string());
+    let h = crc32fast::hash(format!("{} {path}", method.to_ascii_uppercase()).as_bytes());
+    (
+        format!("{}|errors|{h:08x}", cfg.name),
+        format!("{}|paused|{h:08x}", cfg.name),
+    )
+}
+
+/// Whether `method url` may be called now: `Some(until_ms)` while the endpoint is paused
+/// for the errors it gave this hour. Free without `errors_per_hour`; with it, one budget
+/// write (the pause is a window marked spent, read by spending from it).
+pub async fn endpoint_paused(
+    cfg: &ConnectionConfig,
+    store: &dyn ConnectionStore,
+    method: &str,
+    url: &str,
+    now_ms: i64,
+) -> Result<Option<i64>, StoreError> {
+    if cfg.errors_per_hour.is_none() {
+        return Ok(None);
+    }
+    let (_, paused) = endpoint_names(cfg, method, url);
+    Ok(
+        match store
+            .spend(&paused, Window::Hour, u32::MAX - 1, now_ms)
+            .await?
+        {
+            Spend::Granted => None,
+            Spend::Exhausted { until_ms, .. } => Some(until_ms),
+        },
+    )
+}
+
+/// Count an error answer of `method url` (Exact Online counts 400, 401, 403 and 404); at
+/// half the provider's hourly limit the endpoint is paused, for every process, until the
+/// hour ends — so the provider's own block (an hour, longer when repeated) never comes.
+/// Returns whether this error paused it.
+pub async fn endpoint_failed(
+    cfg: &ConnectionConfig,
+    store: &dyn ConnectionStore,
+    method: &str,
+    url: &str,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let Some(limit) = cfg.errors_per_hour else {
+        return Ok(false);
+    };
+    let (errors, paused) = endpoint_names(cfg, method, url);
+    // Errors 1 .. limit/2 - 1 are granted; the next one pauses (the first spend of a
+    // window is always granted, so `errors_per_hour` is at least 4).
+    let allowed = (limit / 2).saturating_sub(1).max(1);
+    match store.spend(&errors, Window::Hour, allowed, now_ms).await? {
+        Spend::Granted => Ok(false),
+        Spend::Exhausted { .. } => {
+            store.exhaust(&paused, Window::Hour, now_ms).await?;
+            Ok(true)
+        }
+    }
+}
+
+/// Whether the provider counts `status` towards its error limit.
+pub fn counts_as_error(status: u16) -> bool {
+    matches!(status, 400 | 401 | 403 | 404)
 }
 
 /// A loopback redirect URI's port and path (`http://127.0.0.1:8765/callback` → (8765,

@@ -19,6 +19,7 @@ pub mod history;
 pub mod ids;
 pub mod metrics;
 pub mod normalize;
+pub mod oauth1;
 pub mod ports;
 pub mod redact;
 pub mod reply;

@@ -131,7 +131,11 @@ impl ConnectionStore for Store {
         self.run(move |c| {
             exec(
                 c,
-                "UPDATE connections SET broken = ?2, last_failure = ?2, lease_until = NULL WHERE name = ?1",
+                // An upsert: an OAuth1 connection has no stored pair before its first
+                // refusal (DynamoDB's UpdateItem creates the item the same way).
+                "INSERT INTO connections (name, generation, access, access_exp, obtained, broken, last_failure)
+                 VALUES (?1, 0, '', 0, 0, ?2, ?2)
+                 ON CONFLICT (name) DO UPDATE SET broken = ?2, last_failure = ?2, lease_until = NULL",
                 params![name, reason],
             )
             .map(|_| ())

@@ -9,11 +9,24 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use inlet_core::config::SinkConfig;
+use inlet_core::connection::{ConnectionConfig, ConnectionStore};
 use inlet_core::envelope::SinkRecord;
 use inlet_core::ports::{Sink, SinkError};
+use inlet_core::usecase::reconcile::SourceError;
+use inlet_sources::connection::{ConnectionAuth, HttpTokenEndpoint};
 
-/// Build the configured sinks.
+/// Build the configured sinks (an HTTP sink with a connection needs [`build_with`]).
 pub fn build(configs: &[SinkConfig]) -> Result<Vec<Arc<dyn Sink>>, SinkError> {
+    build_with(configs, &[], None)
+}
+
+/// Build the configured sinks; an HTTP sink's named connection is one of `connections`,
+/// its tokens and budgets kept in `store`.
+pub fn build_with(
+    configs: &[SinkConfig],
+    connections: &[ConnectionConfig],
+    store: Option<&Arc<dyn ConnectionStore>>,
+) -> Result<Vec<Arc<dyn Sink>>, SinkError> {
     configs
         .iter()
         .map(|c| -> Result<Arc<dyn Sink>, SinkError> {
@@ -31,6 +44,7 @@ pub fn build(configs: &[SinkConfig]) -> Result<Vec<Arc<dyn Sink>>, SinkError> {
                     timeout_ms,
                     attempts,
                     rate_per_minute,
+                    connection,
                 } => Arc::new(
                     HttpSink::new(
                         url,
@@ -38,11 +52,55 @@ pub fn build(configs: &[SinkConfig]) -> Result<Vec<Arc<dyn Sink>>, SinkError> {
                         Duration::from_millis(*timeout_ms),
                         *attempts,
                     )?
-                    .with_rate(rate_per_minute.map(|n| f64::from(n) / 60.0)),
+                    .with_rate(rate_per_minute.map(|n| f64::from(n) / 60.0))
+                    .with_connection(match connection {
+                        None => None,
+                        Some(name) => Some(connection_auth(
+                            name,
+                            connections,
+                            store,
+                            Duration::from_millis(*timeout_ms),
+                        )?),
+                    }),
                 ),
             })
         })
         .collect()
+}
+
+/// The access an HTTP sink's connection `name` gives it.
+fn connection_auth(
+    name: &str,
+    connections: &[ConnectionConfig],
+    store: Option<&Arc<dyn ConnectionStore>>,
+    timeout: Duration,
+) -> Result<Arc<ConnectionAuth>, SinkError> {
+    let config = connections
+        .iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| SinkError::permanent(format!("connection {name} is not configured")))?;
+    let store = store.ok_or_else(|| {
+        SinkError::permanent(format!(
+            "connection {name}: no connection store to keep its tokens in"
+        ))
+    })?;
+    let endpoint = HttpTokenEndpoint::new(timeout)
+        .map_err(|e| SinkError::permanent(format!("connection {name}: {e}")))?;
+    Ok(Arc::new(ConnectionAuth {
+        config: config.clone(),
+        store: Arc::clone(store),
+        endpoint: Arc::new(endpoint),
+    }))
+}
+
+/// A connection's failure as a delivery's: a broken connection or a store that failed is
+/// transient (the event waits and, past its receives, is parked in the DLQ for a redrive
+/// once the connection is repaired); a URL that cannot be signed is permanent.
+fn from_connection(e: SourceError) -> SinkError {
+    match e {
+        SourceError::BadResponse(m) => SinkError::permanent(m),
+        other => SinkError::transient(other.to_string()),
+    }
 }
 
 fn line(record: &SinkRecord) -> Result<Vec<u8>, SinkError> {
@@ -168,6 +226,16 @@ pub struct HttpSink {
     attempts: u32,
     /// The sink's own pace: a token bucket of one second's deliveries, when set.
     rate: Option<tokio::sync::Mutex<Bucket>>,
+    /// Credentials and budgets from a named connection, when set.
+    connection: Option<Arc<ConnectionAuth>>,
+}
+
+/// How one POST ended.
+enum Posted {
+    Delivered,
+    /// 401 through a connection: its token may be stale (refresh once, then broken).
+    Unauthorized(SinkError),
+    Failed(SinkError),
 }
 
 /// A token bucket: `per_sec` tokens a second, holding at most one second's worth.
@@ -232,7 +300,16 @@ impl HttpSink {
             headers,
             attempts: attempts.max(1),
             rate: None,
+            connection: None,
         })
+    }
+
+    /// Deliver through a named connection: every POST takes a call from its budgets (a
+    /// spent window or a paused endpoint is a throttle: the event waits in the queue) and
+    /// carries its credentials.
+    pub fn with_connection(mut self, connection: Option<Arc<ConnectionAuth>>) -> Self {
+        self.connection = connection;
+        self
     }
 
     /// Deliver at most `per_sec` a second (this process's share of the destination).
@@ -267,7 +344,14 @@ impl HttpSink {
         }
     }
 
-    async fn attempt(&self, record: &SinkRecord, body: &[u8]) -> Result<(), SinkError> {
+    async fn attempt(&self, record: &SinkRecord, body: &[u8]) -> Posted {
+        match self.post(record, body).await {
+            Ok(p) => p,
+            Err(e) => Posted::Failed(e),
+        }
+    }
+
+    async fn post(&self, record: &SinkRecord, body: &[u8]) -> Result<Posted, SinkError> {
         let mut req = self
             .client
             .post(&self.url)
@@ -277,6 +361,18 @@ impl HttpSink {
             .body(body.to_vec());
         for (k, v) in &self.headers {
             req = req.header(k, v);
+        }
+        if let Some(c) = &self.connection {
+            if let Some(held) = c.admit("POST", &self.url).await.map_err(from_connection)? {
+                return Err(SinkError::Throttled {
+                    message: held.describe(&c.config, "POST", &self.url),
+                    retry_after: held.wait(),
+                });
+            }
+            req = c
+                .credentials(req, "POST", &self.url, None)
+                .await
+                .map_err(from_connection)?;
         }
         let resp = req.send().await.map_err(|e| SinkError::Transient {
             message: format!(
@@ -291,11 +387,17 @@ impl HttpSink {
             source: Some(Box::new(e)),
         })?;
         let status = resp.status();
-        if status.is_success() {
-            return Ok(());
-        }
         let code = status.as_u16();
+        if let Some(c) = &self.connection {
+            c.observe("POST", &self.url, code, resp.headers()).await;
+        }
+        if status.is_success() {
+            return Ok(Posted::Delivered);
+        }
         let message = format!("POST {} answered {code}", self.url);
+        if code == 401 && self.connection.is_some() {
+            return Ok(Posted::Unauthorized(SinkError::transient(message)));
+        }
         if code == 429 || code == 503 {
             if let Some(wait) = retry_after(resp.headers()) {
                 return Err(SinkError::Throttled {
@@ -304,11 +406,11 @@ impl HttpSink {
                 });
             }
         }
-        if code == 408 || code == 429 || status.is_server_error() {
-            Err(SinkError::transient(message))
+        Err(if code == 408 || code == 429 || status.is_server_error() {
+            SinkError::transient(message)
         } else {
-            Err(SinkError::permanent(message))
-        }
+            SinkError::permanent(message)
+        })
     }
 }
 
@@ -322,9 +424,24 @@ impl Sink for HttpSink {
         let body = serde_json::to_vec(record)
             .map_err(|e| SinkError::permanent(format!("cannot serialize record: {e}")))?;
         let mut attempt = 1;
+        let mut refreshed = false;
         loop {
             self.paced().await?;
-            match self.attempt(record, &body).await {
+            let outcome = match self.attempt(record, &body).await {
+                Posted::Delivered => Ok(()),
+                Posted::Failed(e) => Err(e),
+                Posted::Unauthorized(e) => match &self.connection {
+                    // The stored token is no good: expire it and try once more at once.
+                    Some(c) if !refreshed => {
+                        refreshed = true;
+                        c.expire_access().await.map_err(from_connection)?;
+                        continue;
+                    }
+                    Some(c) => Err(from_connection(c.refused(&e.to_string()).await)),
+                    None => Err(e),
+                },
+            };
+            match outcome {
                 Err(SinkError::Throttled { retry_after, .. })
                     if attempt < self.attempts && retry_after <= MAX_WAIT_IN_DELIVERY =>
                 {

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use inlet_core::connection::{
-    access_token, spend_budget, AccessError, ConnectionConfig, ConnectionStore, Spend,
-    TokenEndpoint, TokenError, TokenResponse, Waiting,
+    access_token, spend_budget, AccessError, ConnectionConfig, ConnectionKind, ConnectionStore,
+    SessionLogin, Spend, TokenEndpoint, TokenError, TokenResponse, Waiting, Window,
 };
 use inlet_core::secret::Secret;
 use inlet_core::usecase::reconcile::SourceError;
@@ -37,6 +37,23 @@ impl HttpTokenEndpoint {
     }
 }
 
+/// A refused login's text: SAP B1 answers `{"error": {"code": …, "message": {"value": …}}}`
+/// (an OData error); anything else is said as "no error text".
+fn login_error(body: &[u8]) -> String {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let text = v
+        .pointer("/error/message/value")
+        .or_else(|| v.pointer("/error/message"))
+        .and_then(|m| m.as_str())
+        .unwrap_or("the login was refused (no error text)");
+    inert(text)
+}
+
+/// Provider text, short and without control characters (it reaches logs and terminals).
+fn inert(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(300).collect()
+}
+
 /// The provider's error text (`error` and `error_description`), short and inert.
 fn provider_error(body: &[u8]) -> String {
     let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
@@ -46,11 +63,7 @@ fn provider_error(body: &[u8]) -> String {
         (e, "") => e.to_string(),
         (e, d) => format!("{e}: {d}"),
     };
-    joined
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(300)
-        .collect()
+    inert(&joined)
 }
 
 #[async_trait]
@@ -69,9 +82,80 @@ impl TokenEndpoint for HttpTokenEndpoint {
         }
         self.post(c, form).await
     }
+
+    async fn login(
+        &self,
+        c: &ConnectionConfig,
+        login: &SessionLogin,
+    ) -> Result<TokenResponse, TokenError> {
+        self.open_session(c, login).await
+    }
 }
 
 impl HttpTokenEndpoint {
+    /// Log in (SAP B1's `POST /Login`): the cookies the answer sets are the session, sent
+    /// back as one `Cookie` header; its life is the answer's `SessionTimeout` (minutes),
+    /// else the configured one. A 401 is a refused login (wrong password, locked user).
+    async fn open_session(
+        &self,
+        c: &ConnectionConfig,
+        login: &SessionLogin,
+    ) -> Result<TokenResponse, TokenError> {
+        let resp = self
+            .client
+            .post(&login.login_url)
+            .header("content-type", "application/json")
+            .body(login.body.expose().to_string())
+            .send()
+            .await
+            .map_err(|e| {
+                TokenError::Transient(format!("login endpoint unreachable ({})", e.without_url()))
+            })?;
+        let status = resp.status().as_u16();
+        let cookies: Vec<String> = resp
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next())
+            .map(str::trim)
+            .filter(|pair| pair.contains('=') && !pair.starts_with('='))
+            .map(str::to_string)
+            .collect();
+        let body = crate::read_body_capped(resp, MAX_TOKEN_BODY_BYTES)
+            .await
+            .map_err(|_| TokenError::Transient("login response unreadable or too large".into()))?;
+        match status {
+            200..=299 => {}
+            400 | 401 | 403 => return Err(TokenError::Rejected(login_error(&body))),
+            _ => {
+                return Err(TokenError::Transient(format!(
+                    "login endpoint answered {status}"
+                )))
+            }
+        }
+        if cookies.is_empty() {
+            return Err(TokenError::Transient(format!(
+                "connection {}: the login answered {status} without a session cookie",
+                c.name
+            )));
+        }
+        let minutes = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("SessionTimeout").and_then(serde_json::Value::as_f64))
+            .filter(|m| m.is_finite() && *m > 0.0);
+        let lifetime = minutes
+            .map_or(login.default_lifetime, |m| {
+                Duration::from_secs_f64(m.min(MAX_LIFETIME.as_secs_f64() / 60.0) * 60.0)
+            })
+            .clamp(MIN_LIFETIME * 2, MAX_LIFETIME);
+        Ok(TokenResponse {
+            access_token: Secret::new(cookies.join("; ")),
+            expires_in: lifetime,
+            refresh_token: None,
+        })
+    }
+
     /// Exchange an authorization code (RFC 6749 §4.1.3) with its PKCE verifier.
     pub async fn exchange_code(
         &self,
@@ -187,39 +271,158 @@ impl ConnectionAuth {
         })
     }
 
-    /// Take one call from the connection's budgets, waiting out a spent minute (within the
-    /// deadline); a spent day stops the run until it resets, said as such.
-    pub async fn spend(&self, deadline: Option<Instant>) -> Result<(), SourceError> {
+    /// Authorize one request through the connection (a source's: a spent minute is waited
+    /// out within the deadline; a spent day or a paused endpoint stops the run, said as
+    /// such), then give it the kind's credentials.
+    pub async fn authorize(
+        &self,
+        req: reqwest::RequestBuilder,
+        method: &str,
+        url: &str,
+        deadline: Option<Instant>,
+    ) -> Result<reqwest::RequestBuilder, SourceError> {
         loop {
-            let now = now_ms();
-            let spent = spend_budget(&self.config, self.store.as_ref(), now)
-                .await
-                .map_err(|e| SourceError::Transient {
-                    message: format!("connection {}: budget: {e}", self.config.name),
-                    source: None,
-                })?;
-            match spent {
-                Spend::Granted => return Ok(()),
-                Spend::Exhausted { window, until_ms } => {
-                    let wait = Duration::from_millis(u64::try_from(until_ms - now).unwrap_or(0));
-                    let late = deadline.is_some_and(|d| Instant::now() + wait >= d);
-                    if window == inlet_core::connection::Window::Day || late {
-                        return Err(SourceError::Budget(format!(
-                            "connection {}: the {} budget is spent until {}",
-                            self.config.name,
-                            window.as_str(),
-                            crate::rfc3339(inlet_core::clock::from_unix_millis(until_ms))
-                        )));
-                    }
-                    tokio::time::sleep(wait).await;
+            let Some(held) = self.admit(method, url).await? else {
+                return self.credentials(req, method, url, deadline).await;
+            };
+            let wait = held.wait();
+            let late = deadline.is_some_and(|d| Instant::now() + wait >= d);
+            if !matches!(
+                held,
+                Held::Spent {
+                    window: Window::Minute,
+                    ..
                 }
+            ) || late
+            {
+                return Err(SourceError::Budget(held.describe(
+                    &self.config,
+                    method,
+                    url,
+                )));
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// May a call to `method url` go now? `None`: yes, and a call was taken from the
+    /// budgets; `Some`: what holds it (nothing is waited for here).
+    pub async fn admit(&self, method: &str, url: &str) -> Result<Option<Held>, SourceError> {
+        let transient = |what: &str, e: inlet_core::ports::StoreError| SourceError::Transient {
+            message: format!("connection {}: {what}: {e}", self.config.name),
+            source: None,
+        };
+        let now = now_ms();
+        let paused = inlet_core::connection::endpoint_paused(
+            &self.config,
+            self.store.as_ref(),
+            method,
+            url,
+            now,
+        )
+        .await
+        .map_err(|e| transient("error count", e))?;
+        if let Some(until_ms) = paused {
+            return Ok(Some(Held::Paused { until_ms }));
+        }
+        match spend_budget(&self.config, self.store.as_ref(), now)
+            .await
+            .map_err(|e| transient("budget", e))?
+        {
+            Spend::Granted => Ok(None),
+            Spend::Exhausted { window, until_ms } => Ok(Some(Held::Spent { window, until_ms })),
+        }
+    }
+
+    /// Give an admitted request the kind's credentials: a bearer token, the session's
+    /// cookies, or an OAuth 1.0a signature of `method url`.
+    pub async fn credentials(
+        &self,
+        req: reqwest::RequestBuilder,
+        method: &str,
+        url: &str,
+        deadline: Option<Instant>,
+    ) -> Result<reqwest::RequestBuilder, SourceError> {
+        Ok(match &self.config.kind {
+            ConnectionKind::OAuth2Refresh => req.bearer_auth(self.token(deadline).await?.expose()),
+            ConnectionKind::Session(_) => req.header(
+                reqwest::header::COOKIE,
+                self.token(deadline).await?.expose(),
+            ),
+            ConnectionKind::OAuth1(credentials) => {
+                if let Some(reason) = self.broken().await? {
+                    return Err(SourceError::Auth(
+                        AccessError::Broken {
+                            name: self.config.name.clone(),
+                            reason,
+                        }
+                        .to_string(),
+                    ));
+                }
+                let nonce = format!("{:032x}", fastrand::u128(..));
+                let header = inlet_core::oauth1::authorization(
+                    credentials,
+                    method,
+                    url,
+                    now_ms() / 1000,
+                    &nonce,
+                )
+                .map_err(|e| SourceError::BadResponse(e.to_string()))?;
+                req.header(reqwest::header::AUTHORIZATION, header)
+            }
+        })
+    }
+
+    /// Why the connection is broken, if it is (OAuth1 has no token lookup to say it).
+    async fn broken(&self) -> Result<Option<String>, SourceError> {
+        Ok(self
+            .store
+            .load(&self.config.name)
+            .await
+            .map_err(|e| SourceError::Transient {
+                message: format!("connection {}: {e}", self.config.name),
+                source: None,
+            })?
+            .and_then(|s| s.broken))
+    }
+
+    /// What an answer says about the connection: rate-limit headers tighten the budget, and
+    /// an error the provider counts is counted here too (and may pause the endpoint).
+    pub async fn observe(
+        &self,
+        method: &str,
+        url: &str,
+        status: u16,
+        headers: &reqwest::header::HeaderMap,
+    ) {
+        self.tighten(headers).await;
+        if !inlet_core::connection::counts_as_error(status) {
+            return;
+        }
+        match inlet_core::connection::endpoint_failed(
+            &self.config,
+            self.store.as_ref(),
+            method,
+            url,
+            now_ms(),
+        )
+        .await
+        {
+            Ok(true) => tracing::warn!(
+                connection = %self.config.name,
+                endpoint = %endpoint_path(url),
+                "an endpoint that keeps failing is paused until the hour ends"
+            ),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(connection = %self.config.name, error = %e, "an error answer was not counted")
             }
         }
     }
 
     /// The provider's rate-limit headers say a window is spent: every process waits for
     /// the next one (the budget's own count may not know of calls made elsewhere).
-    pub async fn tighten(&self, headers: &reqwest::header::HeaderMap) {
+    async fn tighten(&self, headers: &reqwest::header::HeaderMap) {
         let header = |name: &str| {
             headers
                 .get(name)
@@ -242,7 +445,12 @@ impl ConnectionAuth {
     /// The API refused a token it was just given (401 twice): the grant is gone or the
     /// app lost access. Marked broken, so every caller stops until a person re-authorizes.
     pub async fn refused(&self, what: &str) -> SourceError {
-        let reason = format!("the API refused a freshly refreshed token ({what})");
+        let fresh = match self.config.kind {
+            ConnectionKind::OAuth2Refresh => "a freshly refreshed token",
+            ConnectionKind::Session(_) => "a fresh session",
+            ConnectionKind::OAuth1(_) => "the signed request twice",
+        };
+        let reason = format!("the API refused {fresh} ({what})");
         if let Err(e) = self
             .store
             .mark_broken(&self.config.name, &reason, now_ms())
@@ -279,5 +487,55 @@ impl ConnectionAuth {
             }
         }
         Ok(())
+    }
+}
+
+/// A URL's path, for messages (the query may hold a cursor or a filter, not secrets, but it
+/// is long and says nothing about which endpoint).
+fn endpoint_path(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| u.path().to_string())
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect()
+}
+
+/// What holds a call back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    /// A budget window is spent until then (Unix ms).
+    Spent { window: Window, until_ms: i64 },
+    /// The endpoint gave too many errors this hour; paused until then.
+    Paused { until_ms: i64 },
+}
+
+impl Held {
+    /// How long until the call may go.
+    pub fn wait(&self) -> Duration {
+        let (Held::Spent { until_ms, .. } | Held::Paused { until_ms }) = *self;
+        Duration::from_millis(u64::try_from(until_ms - now_ms()).unwrap_or(0))
+    }
+
+    /// For the run report and the log.
+    pub fn describe(&self, c: &ConnectionConfig, method: &str, url: &str) -> String {
+        let at = |ms: i64| crate::rfc3339(inlet_core::clock::from_unix_millis(ms));
+        match *self {
+            Held::Spent { window, until_ms } => format!(
+                "connection {}: the {} budget is spent until {}",
+                c.name,
+                window.as_str(),
+                at(until_ms)
+            ),
+            Held::Paused { until_ms } => format!(
+                "connection {}: {method} {} is paused until {} after {} errors this hour (the provider blocks at {})",
+                c.name,
+                endpoint_path(url),
+                at(until_ms),
+                c.errors_per_hour.unwrap_or(0) / 2,
+                c.errors_per_hour.unwrap_or(0),
+            ),
+        }
     }
 }

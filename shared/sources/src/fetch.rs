@@ -271,6 +271,7 @@ impl Fetcher {
     async fn authorize(
         &self,
         req: reqwest::RequestBuilder,
+        url: &str,
         deadline: Option<Instant>,
     ) -> Result<reqwest::RequestBuilder, SourceError> {
         Ok(match &self.auth {
@@ -279,10 +280,7 @@ impl Fetcher {
             Auth::Basic { username, password } => req.basic_auth(username, Some(password.expose())),
             Auth::Header { name, value } => req.header(name.as_str(), value.expose()),
             Auth::OAuth2(o) => req.bearer_auth(self.bearer_token(o, deadline).await?.expose()),
-            Auth::Connection(c) => {
-                c.spend(deadline).await?;
-                req.bearer_auth(c.token(deadline).await?.expose())
-            }
+            Auth::Connection(c) => c.authorize(req, "GET", url, deadline).await?,
         })
     }
 
@@ -304,7 +302,7 @@ impl Fetcher {
             for (k, v) in headers {
                 req = req.header(*k, *v);
             }
-            let req = self.authorize(req, deadline).await?;
+            let req = self.authorize(req, url, deadline).await?;
             self.requests.fetch_add(1, Ordering::Relaxed);
             let resp = match req.send().await {
                 Ok(r) => r,
@@ -327,6 +325,9 @@ impl Fetcher {
             };
             let status = resp.status().as_u16();
             let h = resp.headers().clone();
+            if let Auth::Connection(c) = &self.auth {
+                c.observe("GET", url, status, &h).await;
+            }
             match status {
                 200..=299 => {
                     let bytes = match crate::read_body_capped(resp, MAX_BODY_BYTES).await {
@@ -355,9 +356,6 @@ impl Fetcher {
                     })?;
                     if let Some(d) = shopify_slowdown(&h) {
                         pause(d, deadline).await?;
-                    }
-                    if let Auth::Connection(c) = &self.auth {
-                        c.tighten(&h).await;
                     }
                     return Ok(Fetched { body, headers: h });
                 }

@@ -595,7 +595,8 @@ fn worker_with(
     resources: &Resources,
 ) -> (inlet_worker_fn::Deps, Arc<DynamoStore>) {
     let config = inlet_core::config::Config::from_toml_without_secrets(config_text).unwrap();
-    let sinks = inlet_aws::eventbridge::build_sinks(&config.sinks, &moto.sdk, resources).unwrap();
+    let sinks = inlet_aws::eventbridge::build_sinks(&config.sinks, &moto.sdk, resources, &[], None)
+        .unwrap();
     worker_sinks(
         moto,
         resources,
