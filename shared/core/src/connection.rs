@@ -176,9 +176,9 @@ impl ConnectionConfig {
                 None
             }
         };
-        let oauth2 = match kind {
-            Some(ConnectionKind::OAuth2Refresh) => oauth2_fields(raw, env, &mut p),
-            Some(_) => {
+        let oauth2 = match raw.kind.as_str() {
+            "oauth2-refresh" => oauth2_fields(raw, env, &mut p),
+            "oauth1" | "session" => {
                 only_for(raw, "oauth2-refresh", OAUTH2_FIELDS, &mut p);
                 Some(OAuth2Fields {
                     client_id: String::new(),
@@ -187,7 +187,7 @@ impl ConnectionConfig {
                     client_auth_basic: false,
                 })
             }
-            None => None,
+            _ => None,
         };
         match (p.is_empty(), kind, oauth2) {
             (true, Some(kind), Some(o)) => Ok(ConnectionConfig {
@@ -1105,6 +1105,74 @@ mod tests {
         assert_eq!(c.client_secret.expose(), "value-of-XERO_CLIENT_SECRET");
         let missing = ConnectionConfig::build(&raw, &|_| None).unwrap_err();
         assert!(missing.iter().any(|(f, _)| f == "client_id"), "{missing:?}");
+    }
+
+    fn problems(toml_text: &str) -> Vec<(String, String)> {
+        let raw: RawConnection = toml::from_str(toml_text).unwrap();
+        ConnectionConfig::build(&raw, &|_| None).unwrap_err()
+    }
+
+    #[test]
+    fn each_kind_says_what_it_misses_and_what_is_not_its_own() {
+        let p = problems(
+            "name = \"adobe\"\nkind = \"oauth1\"\nconsumer_key = \"ck\"\nconsumer_secret = \"cs\"\naccess_token = \"at\"\nsignature_method = \"PLAINTEXT\"\ntoken_url = \"https://x/token\"\nlogin_url = \"https://x/Login\"\n",
+        );
+        let fields: Vec<&str> = p.iter().map(|(f, _)| f.as_str()).collect();
+        for f in [
+            "access_token_secret",
+            "signature_method",
+            "token_url",
+            "login_url",
+        ] {
+            assert!(fields.contains(&f), "{f} in {p:?}");
+        }
+        let p = problems(
+            "name = \"sap\"\nkind = \"session\"\nlogin_url = \"http://b1.example/b1s/v2/Login\"\nsession_minutes = 0\nconsumer_key = \"ck\"\n",
+        );
+        let fields: Vec<&str> = p.iter().map(|(f, _)| f.as_str()).collect();
+        for f in ["login_url", "login_body", "session_minutes", "consumer_key"] {
+            assert!(fields.contains(&f), "{f} in {p:?}");
+        }
+        let p = problems(
+            "name = \"exact\"\nkind = \"oauth2-refresh\"\nclient_id = \"c\"\nclient_secret = \"s\"\nerrors_per_hour = 2\naccess_token_secret = \"x\"\n",
+        );
+        let fields: Vec<&str> = p.iter().map(|(f, _)| f.as_str()).collect();
+        for f in ["token_url", "errors_per_hour", "access_token_secret"] {
+            assert!(fields.contains(&f), "{f} in {p:?}");
+        }
+        let p = problems("name = \"x\"\nkind = \"saml\"\n");
+        assert!(
+            p.iter().any(|(f, m)| f == "kind" && m.contains("oauth1")),
+            "{p:?}"
+        );
+        // An unresolvable secret in a login field names the field.
+        let p = problems(
+            "name = \"sap\"\nkind = \"session\"\nlogin_url = \"https://b1.example/b1s/v2/Login\"\nlogin_body = { Password = \"env:B1_PASSWORD\" }\n",
+        );
+        assert!(p.iter().any(|(f, _)| f == "login_body.Password"), "{p:?}");
+    }
+
+    #[test]
+    fn a_session_login_body_is_json_with_its_secrets_resolved() {
+        let raw: RawConnection = toml::from_str(
+            "name = \"sap\"\nkind = \"session\"\nlogin_url = \"https://b1.example/b1s/v2/Login\"\nlogin_body = { CompanyDB = \"SBODEMOUS\", Password = \"env:B1_PASSWORD\" }\n",
+        )
+        .unwrap();
+        let c = ConnectionConfig::build(&raw, &|_| Some("p\"w".into())).unwrap();
+        let ConnectionKind::Session(login) = &c.kind else {
+            panic!("{c:?}")
+        };
+        let body: serde_json::Value = serde_json::from_str(login.body.expose()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"CompanyDB": "SBODEMOUS", "Password": "p\"w"})
+        );
+        assert_eq!(login.default_lifetime, Duration::from_secs(1800));
+        assert!(!c.rotating, "a session has no refresh token to rotate");
+        assert!(
+            !format!("{c:?}").contains("p\\\"w"),
+            "the password is not in Debug"
+        );
     }
 
     #[test]

@@ -1077,3 +1077,157 @@ async fn dynamodb_a_failing_endpoint_is_paused_before_the_providers_block() {
     let store = inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await);
     a_failing_endpoint_is_paused_before_the_providers_block(Arc::new(store)).await;
 }
+
+/// An HTTP sink delivering through a connection: every POST carries the connection's bearer
+/// token (one refresh serves them all), and the connection's per-minute budget holds the
+/// deliveries over it in the queue — delayed, not failed: with `max_receive = 2` nothing is
+/// dead-lettered, and no fixed minute sees more than the budget at the destination.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_sink_delivers_through_a_connection_within_its_budget() {
+    use inlet_core::ports::DeadLetters;
+    let state = Arc::new(Mutex::new(AuthServer {
+        live_refresh: "ref-0".into(),
+        ..AuthServer::default()
+    }));
+    let delivered = Arc::new(Mutex::new(Vec::<(i64, String)>::new()));
+    let (inner, seen) = (oauth_server(state.clone()), delivered.clone());
+    let api = FakeApi::start(Arc::new(move |r: &Recorded| {
+        let answer = inner(r);
+        if r.path == "/hooks" && answer.0 == 200 {
+            let key = r
+                .headers
+                .get("idempotency-key")
+                .cloned()
+                .unwrap_or_default();
+            seen.lock().unwrap().push((now_ms(), key));
+        }
+        answer
+    }))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "{}{}\n[[sinks]]\nkind = \"http\"\nurl = \"{base}/hooks\"\nattempts = 1\ntimeout_ms = 700\nconnection = \"xero\"\n\
+         [[connections]]\nname = \"xero\"\nkind = \"oauth2-refresh\"\ntoken_url = \"{base}/token\"\nclient_id = \"client-1\"\n\
+         client_secret = \"client-secret\"\nrefresh_token = \"ref-0\"\nper_minute = 2\n",
+        fast_worker_toml(2),
+        providers_toml(),
+        base = api.base
+    );
+    let dev = Dev::start(&cfg, dir.path()).await;
+    let client = reqwest::Client::new();
+    for i in 0..3 {
+        let body = stripe_event(
+            &format!("evt_conn_{i}"),
+            "invoice.paid",
+            &format!("in_c{i}"),
+            now_unix(),
+        );
+        assert_eq!(post_stripe(&client, &dev.url(""), &body).await.0, 202);
+    }
+    // The third waits for the next minute at most.
+    assert!(
+        wait_until(Duration::from_secs(75), || delivered.lock().unwrap().len()
+            == 3)
+        .await,
+        "{:?}",
+        delivered.lock().unwrap()
+    );
+    let delivered = delivered.lock().unwrap().clone();
+    let keys: std::collections::HashSet<_> = delivered.iter().map(|(_, k)| k.clone()).collect();
+    assert_eq!(keys.len(), 3, "each event once: {delivered:?}");
+    let mut per_minute = std::collections::HashMap::new();
+    for (at, _) in &delivered {
+        *per_minute.entry(at / 60_000).or_insert(0) += 1;
+    }
+    assert!(per_minute.values().all(|n| *n <= 2), "{per_minute:?}");
+    assert_eq!(
+        state.lock().unwrap().token_calls,
+        1,
+        "one refresh for every delivery"
+    );
+    assert!(
+        DeadLetters::list(dev.store(), 10).await.unwrap().is_empty(),
+        "nothing dead-lettered"
+    );
+    dev.stop().await;
+}
+
+/// Hostile and broken login answers: HTML without a session cookie, a 500, a refusal
+/// without JSON, an absurd `SessionTimeout` — each a clear error or a bounded session, and
+/// nothing of the password in any message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_login_answers_are_clear_errors_or_bounded_sessions() {
+    use inlet_core::connection::{ConnectionKind, TokenEndpoint as _, TokenError};
+    let plan = Arc::new(Mutex::new(std::collections::VecDeque::<Answer>::from([
+        (
+            200,
+            vec![("content-type".into(), "text/html".into())],
+            "<html>login</html>".into(),
+        ),
+        (500, vec![], "upstream down".into()),
+        (401, vec![], "<html>no</html>".into()),
+        (
+            200,
+            vec![("set-cookie".into(), "B1SESSION=s1; HttpOnly".into())],
+            json!({"SessionTimeout": 1e300}).to_string(),
+        ),
+        (
+            200,
+            vec![
+                ("set-cookie".into(), "=junk".into()),
+                ("set-cookie".into(), "B1SESSION=s2".into()),
+            ],
+            json!({"SessionTimeout": -5}).to_string(),
+        ),
+    ])));
+    let next = plan.clone();
+    let api = FakeApi::start(Arc::new(move |_: &Recorded| {
+        next.lock().unwrap().pop_front().unwrap()
+    }))
+    .await;
+    let text = format!(
+        "[[providers]]\nname = \"erp\"\nscheme = \"token\"\nheader = \"x-t\"\nsecrets = [\"s\"]\n[[sinks]]\nkind = \"stdout\"\n\
+         [[connections]]\nname = \"sap\"\nkind = \"session\"\nlogin_url = \"{}/b1s/v2/Login\"\nlogin_body = {{ Password = \"hunter2\" }}\n",
+        api.base
+    );
+    let cfg = parse_config(&text).connection("sap").unwrap().clone();
+    let ConnectionKind::Session(login) = &cfg.kind else {
+        panic!("{cfg:?}")
+    };
+    let endpoint = HttpTokenEndpoint::new(Duration::from_secs(5)).unwrap();
+    let mut errors = Vec::new();
+    for _ in 0..3 {
+        errors.push(endpoint.login(&cfg, login).await.unwrap_err());
+    }
+    assert!(
+        matches!(&errors[0], TokenError::Transient(m) if m.contains("without a session cookie")),
+        "{errors:?}"
+    );
+    assert!(
+        matches!(&errors[1], TokenError::Transient(m) if m.contains("answered 500")),
+        "{errors:?}"
+    );
+    assert!(
+        matches!(&errors[2], TokenError::Rejected(m) if m.contains("no error text")),
+        "{errors:?}"
+    );
+    assert!(!format!("{errors:?}").contains("hunter2"));
+    let huge = endpoint.login(&cfg, login).await.unwrap();
+    assert_eq!(huge.access_token.expose(), "B1SESSION=s1");
+    assert!(
+        huge.expires_in <= Duration::from_secs(24 * 3600),
+        "{:?}",
+        huge.expires_in
+    );
+    let negative = endpoint.login(&cfg, login).await.unwrap();
+    assert_eq!(
+        negative.access_token.expose(),
+        "B1SESSION=s2",
+        "the nameless cookie is dropped"
+    );
+    assert_eq!(
+        negative.expires_in,
+        Duration::from_secs(1800),
+        "the configured life"
+    );
+}
