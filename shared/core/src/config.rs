@@ -315,6 +315,10 @@ pub enum SinkConfig {
         /// carries its credentials (bearer token, session cookies or OAuth 1.0a signature).
         #[serde(default)]
         connection: Option<String>,
+        /// Deliveries this process has in flight to the destination at most; one over it
+        /// waits (a second at most, then back to the queue: delayed, not failed).
+        #[serde(default)]
+        max_in_flight: Option<u32>,
     },
     /// Publish to an EventBridge bus (AWS backend): `source = inlet.<provider>`,
     /// `detail-type` = the event type. `bus` defaults to the stack's bus (`INLET_EVENT_BUS`).
@@ -740,14 +744,22 @@ impl Config {
                         push(format!("sinks[{i}].attempts"), "must be at least 1".into());
                     }
                     if let SinkConfig::Http {
-                        rate_per_minute: Some(0),
+                        rate_per_minute,
+                        max_in_flight,
                         ..
                     } = s
                     {
-                        push(
-                            format!("sinks[{i}].rate_per_minute"),
-                            "must be at least 1 (leave it out for no limit)".into(),
-                        );
+                        for (field, value) in [
+                            ("rate_per_minute", rate_per_minute),
+                            ("max_in_flight", max_in_flight),
+                        ] {
+                            if *value == Some(0) {
+                                push(
+                                    format!("sinks[{i}].{field}"),
+                                    "must be at least 1 (leave it out for no limit)".into(),
+                                );
+                            }
+                        }
                     }
                     // A delivery that outlives its claim's lease can be claimed and
                     // delivered by another worker while this one is still trying.

@@ -40,9 +40,13 @@ pub struct RawConnection {
     pub rotating: Option<bool>,
     /// The provider refuses a refresh before the access token is this old (Exact: 570 s).
     pub min_refresh_age_secs: Option<u64>,
-    /// Call budgets per tenant: calls per minute and per day, shared by every process.
+    /// Call budgets per tenant: calls per second, minute and day, shared by every process.
+    pub per_second: Option<u32>,
     pub per_minute: Option<u32>,
     pub per_day: Option<u32>,
+    /// The provider allows this many token calls a day (Exact Online: 200 per user and
+    /// key): refreshes past it wait for the next day instead of earning a block.
+    pub token_calls_per_day: Option<u32>,
     /// How the client authenticates at the token endpoint: `basic` (HTTP Basic, RFC 6749
     /// §2.3.1's recommendation; Xero) or `body` (client_id and client_secret as form
     /// fields; Exact Online).
@@ -116,8 +120,10 @@ pub struct ConnectionConfig {
     pub scope: Option<String>,
     pub rotating: bool,
     pub min_refresh_age: Duration,
+    pub per_second: Option<u32>,
     pub per_minute: Option<u32>,
     pub per_day: Option<u32>,
+    pub token_calls_per_day: Option<u32>,
     /// Client credentials in an HTTP Basic header (else as form fields).
     pub client_auth_basic: bool,
     pub authorize_url: Option<String>,
@@ -149,11 +155,18 @@ impl ConnectionConfig {
                 ),
             ));
         }
-        if raw.per_minute == Some(0) || raw.per_day == Some(0) {
-            p.push((
-                "per_minute".to_string(),
-                "a budget of 0 calls allows nothing; leave it out for none".into(),
-            ));
+        for (field, budget) in [
+            ("per_second", raw.per_second),
+            ("per_minute", raw.per_minute),
+            ("per_day", raw.per_day),
+            ("token_calls_per_day", raw.token_calls_per_day),
+        ] {
+            if budget == Some(0) {
+                p.push((
+                    field.to_string(),
+                    "a budget of 0 calls allows nothing; leave it out for none".into(),
+                ));
+            }
         }
         if raw
             .errors_per_hour
@@ -201,8 +214,10 @@ impl ConnectionConfig {
                 initial_refresh_token: o.initial_refresh_token,
                 scope: raw.scope.clone(),
                 min_refresh_age: Duration::from_secs(raw.min_refresh_age_secs.unwrap_or(0)),
+                per_second: raw.per_second,
                 per_minute: raw.per_minute,
                 per_day: raw.per_day,
+                token_calls_per_day: raw.token_calls_per_day,
                 client_auth_basic: o.client_auth_basic,
                 authorize_url: raw.authorize_url.clone(),
                 redirect_uri: raw
@@ -572,6 +587,7 @@ pub async fn report_alerts(
 /// A budget window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Window {
+    Second,
     Minute,
     /// An endpoint's errors and its pause (see `errors_per_hour`).
     Hour,
@@ -581,6 +597,7 @@ pub enum Window {
 impl Window {
     pub fn millis(self) -> i64 {
         match self {
+            Window::Second => 1_000,
             Window::Minute => 60_000,
             Window::Hour => 3_600_000,
             Window::Day => 86_400_000,
@@ -594,6 +611,7 @@ impl Window {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Window::Second => "second",
             Window::Minute => "minute",
             Window::Hour => "hour",
             Window::Day => "day",
@@ -810,6 +828,22 @@ pub async fn access_token(
                 })
             }
         };
+        if let Some(limit) = cfg.token_calls_per_day {
+            let token_budget = format!("{}|token", cfg.name);
+            if let Spend::Exhausted { until_ms, .. } = store
+                .spend(&token_budget, Window::Day, limit, now)
+                .await
+                .map_err(store_err)?
+            {
+                // The lease ends by itself; nobody refreshes before the day turns.
+                return Err(unavailable(format!(
+                    "the provider's {limit} token calls a day are spent; the next refresh waits until {}",
+                    crate::clock::from_unix_millis(until_ms)
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default()
+                )));
+            }
+        }
         crate::failpoint::hit("connection_before_refresh");
         let answer = match call.await {
             Ok(a) => a,
@@ -904,7 +938,11 @@ pub async fn spend_budget(
     store: &dyn ConnectionStore,
     now_ms: i64,
 ) -> Result<Spend, StoreError> {
-    for (window, limit) in [(Window::Minute, cfg.per_minute), (Window::Day, cfg.per_day)] {
+    for (window, limit) in [
+        (Window::Second, cfg.per_second),
+        (Window::Minute, cfg.per_minute),
+        (Window::Day, cfg.per_day),
+    ] {
         if let Some(limit) = limit {
             if let s @ Spend::Exhausted { .. } =
                 store.spend(&cfg.name, window, limit, now_ms).await?

@@ -45,6 +45,7 @@ pub fn build_with(
                     attempts,
                     rate_per_minute,
                     connection,
+                    max_in_flight,
                 } => Arc::new(
                     HttpSink::new(
                         url,
@@ -53,6 +54,7 @@ pub fn build_with(
                         *attempts,
                     )?
                     .with_rate(rate_per_minute.map(|n| f64::from(n) / 60.0))
+                    .with_max_in_flight(*max_in_flight)
                     .with_connection(match connection {
                         None => None,
                         Some(name) => Some(connection_auth(
@@ -228,6 +230,8 @@ pub struct HttpSink {
     rate: Option<tokio::sync::Mutex<Bucket>>,
     /// Credentials and budgets from a named connection, when set.
     connection: Option<Arc<ConnectionAuth>>,
+    /// At most this many deliveries in flight from this process, when set.
+    in_flight: Option<(tokio::sync::Semaphore, u32)>,
 }
 
 /// How one POST ended.
@@ -301,7 +305,17 @@ impl HttpSink {
             attempts: attempts.max(1),
             rate: None,
             connection: None,
+            in_flight: None,
         })
+    }
+
+    /// Keep at most `n` deliveries in flight from this process (a destination that allows
+    /// N concurrent requests, like Xero's 5 per tenant: N ÷ the worker's concurrency).
+    pub fn with_max_in_flight(mut self, n: Option<u32>) -> Self {
+        self.in_flight = n
+            .filter(|n| *n > 0)
+            .map(|n| (tokio::sync::Semaphore::new(n as usize), n));
+        self
     }
 
     /// Deliver through a named connection: every POST takes a call from its budgets (a
@@ -423,6 +437,21 @@ impl Sink for HttpSink {
     async fn deliver(&self, record: &SinkRecord) -> Result<(), SinkError> {
         let body = serde_json::to_vec(record)
             .map_err(|e| SinkError::permanent(format!("cannot serialize record: {e}")))?;
+        // Held for the whole delivery, retries included; a long wait gives the event back.
+        let _slot = match &self.in_flight {
+            None => None,
+            Some((slots, n)) => {
+                match tokio::time::timeout(MAX_WAIT_IN_DELIVERY, slots.acquire()).await {
+                    Ok(Ok(permit)) => Some(permit),
+                    _ => {
+                        return Err(SinkError::Throttled {
+                            message: format!("POST {}: {n} deliveries already in flight", self.url),
+                            retry_after: MAX_WAIT_IN_DELIVERY,
+                        })
+                    }
+                }
+            }
+        };
         let mut attempt = 1;
         let mut refreshed = false;
         loop {

@@ -271,8 +271,8 @@ impl ConnectionAuth {
         })
     }
 
-    /// Authorize one request through the connection (a source's: a spent minute is waited
-    /// out within the deadline; a spent day or a paused endpoint stops the run, said as
+    /// Authorize one request through the connection (a source's: a spent second or minute
+    /// is waited out within the deadline; a spent day or a paused endpoint stops the run, said as
     /// such), then give it the kind's credentials.
     pub async fn authorize(
         &self,
@@ -287,14 +287,14 @@ impl ConnectionAuth {
             };
             let wait = held.wait();
             let late = deadline.is_some_and(|d| Instant::now() + wait >= d);
-            if !matches!(
+            let short = matches!(
                 held,
                 Held::Spent {
-                    window: Window::Minute,
+                    window: Window::Second | Window::Minute,
                     ..
                 }
-            ) || late
-            {
+            );
+            if !short || late {
                 return Err(SourceError::Budget(held.describe(
                     &self.config,
                     method,

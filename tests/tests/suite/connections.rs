@@ -1231,3 +1231,34 @@ async fn broken_login_answers_are_clear_errors_or_bounded_sessions() {
         "the configured life"
     );
 }
+
+/// Exact Online allows 200 token calls a day per user and key (its 2021 announcement, quoted
+/// at forums.invantive.com/t/new-exact-online-api-limitations/1040, read 2026-12-06): with
+/// `token_calls_per_day`, a refresh past the day's allowance is not attempted — the caller
+/// hears when the next one may be — and the provider sees no extra token call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_calls_past_the_days_allowance_wait_for_the_next_day() {
+    let state = Arc::new(Mutex::new(AuthServer {
+        live_refresh: "ref-0".into(),
+        ..AuthServer::default()
+    }));
+    let api = FakeApi::start(oauth_server(state.clone())).await;
+    let text = format!(
+        "[[providers]]\nname = \"erp\"\nscheme = \"token\"\nheader = \"x-t\"\nsecrets = [\"s\"]\n[[sinks]]\nkind = \"stdout\"\n\
+         [[connections]]\nname = \"xero\"\nkind = \"oauth2-refresh\"\ntoken_url = \"{}/token\"\nclient_id = \"client-1\"\n\
+         client_secret = \"client-secret\"\nrefresh_token = \"ref-0\"\ntoken_calls_per_day = 1\n",
+        api.base
+    );
+    let cfg = parse_config(&text).connection("xero").unwrap().clone();
+    let (_dir, store) = sqlite();
+    let auth = inlet_sources::connection::ConnectionAuth {
+        config: cfg.clone(),
+        store: Arc::clone(&store),
+        endpoint: Arc::new(HttpTokenEndpoint::new(Duration::from_secs(5)).unwrap()),
+    };
+    assert_eq!(auth.token(None).await.unwrap().expose(), "acc-1");
+    auth.expire_access().await.unwrap();
+    let err = auth.token(None).await.unwrap_err().to_string();
+    assert!(err.contains("1 token calls a day are spent"), "{err}");
+    assert_eq!(state.lock().unwrap().token_calls, 1);
+}

@@ -751,3 +751,54 @@ async fn an_http_sink_waits_for_retry_after_and_keeps_its_rate() {
     );
     dev.stop().await;
 }
+
+/// `max_in_flight` keeps the destination's concurrency: with each answer taking 300 ms and
+/// one slot, no request arrives while another is being answered; the events over it wait
+/// (delayed, not failed: nothing is dead-lettered with `max_receive = 2`) and each is
+/// delivered once. Without the setting the same batch arrives concurrently (checked first,
+/// so the test cannot pass on a worker that happens to deliver one at a time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_sink_keeps_its_max_in_flight() {
+    let delay = Duration::from_millis(300);
+    let mut overlaps = Vec::new();
+    for limit in ["", "max_in_flight = 1\n"] {
+        let sink = SinkServer::start().await;
+        *sink.delay.lock().unwrap() = delay;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = format!(
+            "{}{}\n[[sinks]]\nkind = \"http\"\nurl = {:?}\nattempts = 1\ntimeout_ms = 700\n{limit}",
+            fast_worker_toml(2),
+            providers_toml(),
+            sink.url
+        );
+        let dev = Dev::start(&cfg, dir.path()).await;
+        let client = reqwest::Client::new();
+        for i in 0..4 {
+            let body = stripe_event(
+                &format!("evt_slot_{i}"),
+                "invoice.paid",
+                &format!("in_sl{i}"),
+                now_unix(),
+            );
+            assert_eq!(post_stripe(&client, &dev.url(""), &body).await.0, 202);
+        }
+        assert!(wait_until(Duration::from_secs(30), || sink.delivered_keys().len() == 4).await);
+        let mut arrivals: Vec<_> = sink.hits.lock().unwrap().iter().map(|h| h.at).collect();
+        arrivals.sort();
+        overlaps.push(arrivals.windows(2).filter(|w| w[1] - w[0] < delay).count());
+        assert!(
+            inlet_core::ports::DeadLetters::list(dev.store(), 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "nothing dead-lettered"
+        );
+        assert_eq!(sink.delivered_keys().len(), 4, "each once");
+        dev.stop().await;
+    }
+    assert!(
+        overlaps[0] > 0,
+        "without a limit the batch arrives concurrently: {overlaps:?}"
+    );
+    assert_eq!(overlaps[1], 0, "one in flight at a time: {overlaps:?}");
+}
