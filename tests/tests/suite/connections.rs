@@ -1262,3 +1262,65 @@ async fn token_calls_past_the_days_allowance_wait_for_the_next_day() {
     assert!(err.contains("1 token calls a day are spent"), "{err}");
     assert_eq!(state.lock().unwrap().token_calls, 1);
 }
+
+/// Exact Online's error block, end to end: its API counts 400/401/403/404 answers per
+/// endpoint and blocks the key on that endpoint after 10 in an hour (the 2021 announcement
+/// quoted at forums.invantive.com/t/new-exact-online-api-limitations/1040, read
+/// 2026-12-06) — this fake does, answering 429 once blocked. A source whose endpoint keeps
+/// answering 404 is run twelve times by the real `inlet`: Inlet pauses the endpoint at the
+/// fifth error, the later runs say so and call nothing, and the provider never blocks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_stops_calling_a_failing_endpoint_before_exact_blocks_it() {
+    #[derive(Default)]
+    struct Exact {
+        errors: usize,
+        blocked: bool,
+    }
+    let state = Arc::new(Mutex::new(Exact::default()));
+    let auth = Arc::new(Mutex::new(AuthServer {
+        live_refresh: "ref-0".into(),
+        ..AuthServer::default()
+    }));
+    let (tokens, exact) = (oauth_server(auth), state.clone());
+    let api = FakeApi::start(Arc::new(move |r: &Recorded| {
+        if r.path == "/token" {
+            return tokens(r);
+        }
+        let mut s = exact.lock().unwrap();
+        if s.blocked {
+            return json_answer(
+                429,
+                json!({"error": {"message": {"value": "API key blocked"}}}),
+            );
+        }
+        s.errors += 1;
+        s.blocked = s.errors >= 10;
+        json_answer(404, json!({"error": {"message": {"value": "Not found"}}}))
+    }))
+    .await;
+    let block = format!(
+        "[[connections]]\nname = \"exact\"\nkind = \"oauth2-refresh\"\ntoken_url = \"{}/token\"\nclient_id = \"client-1\"\nclient_secret = \"client-secret\"\nrefresh_token = \"ref-0\"\nerrors_per_hour = 10\n",
+        api.base
+    );
+    let site = ContactsSite::new(api, &block, "exact");
+    let c = site.config();
+    let mut reports = Vec::new();
+    for _ in 0..12 {
+        let (_, out, _) = site.run(&["reconcile", "contacts", "--config", c, "--json"], None);
+        reports.push(out);
+    }
+    let s = state.lock().unwrap();
+    assert!(!s.blocked, "the provider never blocked the key");
+    // The pause starts in the same fixed hour as the errors; at an hour's turn mid-test the
+    // count starts again, which still stays under the provider's 10.
+    assert!(
+        (5..=9).contains(&s.errors),
+        "{} errors reached Exact",
+        s.errors
+    );
+    let last = reports.last().unwrap();
+    assert!(
+        last.contains("is paused until") && last.contains("after 5 errors this hour"),
+        "{last}"
+    );
+}
