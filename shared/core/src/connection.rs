@@ -1069,7 +1069,7 @@ pub fn authorization(cfg: &ConnectionConfig, random: &[u8; 64]) -> Option<Author
     let encoded: Vec<String> = query
         .iter()
         .map(|(k, v)| {
-            let v: String = form_encode(v);
+            let v: String = crate::oauth1::encode(v);
             format!("{k}={v}")
         })
         .collect();
@@ -1079,20 +1079,6 @@ pub fn authorization(cfg: &ConnectionConfig, random: &[u8; 64]) -> Option<Author
         state,
         verifier: Secret::new(verifier),
     })
-}
-
-/// `application/x-www-form-urlencoded` for a query value.
-fn form_encode(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for b in v.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// Whether the redirect's `state` is the one sent (constant time).

@@ -49,8 +49,9 @@ impl SignatureMethod {
     }
 }
 
-/// RFC 5849 §3.6: every byte but the unreserved characters, as `%XX` (upper case).
-fn encode(v: &str) -> String {
+/// RFC 5849 §3.6 (and RFC 3986's unreserved set): every byte but `A-Z a-z 0-9 - . _ ~`,
+/// as `%XX` in upper case — also right for a query value of an authorization URL.
+pub(crate) fn encode(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for b in v.bytes() {
         match b {

@@ -272,8 +272,8 @@ impl ConnectionAuth {
     }
 
     /// Authorize one request through the connection (a source's: a spent second or minute
-    /// is waited out within the deadline; a spent day or a paused endpoint stops the run, said as
-    /// such), then give it the kind's credentials.
+    /// is waited out within the deadline; a spent day or a paused endpoint stops the run,
+    /// said as such), then give it the kind's credentials.
     pub async fn authorize(
         &self,
         req: reqwest::RequestBuilder,
