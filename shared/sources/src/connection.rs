@@ -442,13 +442,13 @@ impl ConnectionAuth {
         }
     }
 
-    /// The API refused a token it was just given (401 twice): the grant is gone or the
+    /// The API refused a token it was just given (401 twice, or 403): the grant is gone or the
     /// app lost access. Marked broken, so every caller stops until a person re-authorizes.
     pub async fn refused(&self, what: &str) -> SourceError {
         let fresh = match self.config.kind {
-            ConnectionKind::OAuth2Refresh => "a freshly refreshed token",
+            ConnectionKind::OAuth2Refresh => "a fresh token",
             ConnectionKind::Session(_) => "a fresh session",
-            ConnectionKind::OAuth1(_) => "the signed request twice",
+            ConnectionKind::OAuth1(_) => "the signed request",
         };
         let reason = format!("the API refused {fresh} ({what})");
         if let Err(e) = self

@@ -407,10 +407,17 @@ impl Fetcher {
                         );
                         pause(wait, deadline).await?;
                     }
+                    // Through a connection a 403 needs a person (a scope or a permission
+                    // taken away): broken, alarmed, and no more calls until repaired.
                     None => {
-                        return Err(SourceError::Auth(format!(
-                            "GET {url} answered 403: the credential lacks access"
-                        )))
+                        return Err(match &self.auth {
+                            Auth::Connection(c) => {
+                                c.refused(&format!("GET {url} answered 403")).await
+                            }
+                            _ => SourceError::Auth(format!(
+                                "GET {url} answered 403: the credential lacks access"
+                            )),
+                        })
                     }
                 },
                 408 | 500..=599 => {

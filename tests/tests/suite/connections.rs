@@ -1324,3 +1324,43 @@ async fn a_source_stops_calling_a_failing_endpoint_before_exact_blocks_it() {
         "{last}"
     );
 }
+
+/// A 403 through a connection (a scope or permission taken away at the provider) needs a
+/// person: the connection is broken at once, said with the status, and later runs call
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forbidden_answer_breaks_the_connection_at_once() {
+    let auth = Arc::new(Mutex::new(AuthServer {
+        live_refresh: "ref-0".into(),
+        ..AuthServer::default()
+    }));
+    let tokens = oauth_server(auth);
+    let api = FakeApi::start(Arc::new(move |r: &Recorded| {
+        if r.path == "/token" {
+            return tokens(r);
+        }
+        json_answer(403, json!({"Type": "Forbidden", "Title": "Forbidden"}))
+    }))
+    .await;
+    let block = format!(
+        "[[connections]]\nname = \"xero\"\nkind = \"oauth2-refresh\"\ntoken_url = \"{}/token\"\nclient_id = \"client-1\"\nclient_secret = \"client-secret\"\nrefresh_token = \"ref-0\"\n",
+        api.base
+    );
+    let probe = api.clone();
+    let site = ContactsSite::new(api, &block, "xero");
+    let c = site.config();
+    let (code, out, err) = site.run(&["reconcile", "contacts", "--config", c, "--json"], None);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("connection xero is broken") && out.contains("answered 403"),
+        "{out}"
+    );
+    let calls = probe.count("/contacts");
+    assert_eq!(calls, 1);
+    let _ = site.run(&["reconcile", "contacts", "--config", c], None);
+    assert_eq!(
+        probe.count("/contacts"),
+        calls,
+        "a broken connection calls nothing"
+    );
+}
