@@ -178,7 +178,9 @@ impl ConnectionStore for DynamoStore {
             .update_item()
             .table_name(self.table())
             .key("pk", s(pk(name)))
-            .update_expression("SET broken_reason = :r, last_fail = :r, last_fail_at = :now, pq = :pq, pa = :zero REMOVE lease_ms")
+            // An upsert, as on SQLite: a connection with nothing stored yet (OAuth1) gets
+            // generation 0, so `inlet connect`'s compare-and-set can clear the mark.
+            .update_expression("SET broken_reason = :r, last_fail = :r, last_fail_at = :now, pq = :pq, pa = :zero, gen_n = if_not_exists(gen_n, :zero) REMOVE lease_ms")
             .expression_attribute_values(":r", s(reason))
             .expression_attribute_values(":now", n(now_ms))
             .expression_attribute_values(":pq", s(LIST_PARTITION))

@@ -554,6 +554,43 @@ async fn connect_runs_the_authorization_code_flow_with_pkce() {
     assert!(listed.trim().is_empty(), "nothing stored: {listed}");
 }
 
+/// A connection with nothing stored (OAuth1) can be marked broken, and the repair
+/// (`inlet connect`: a compare-and-set from generation 0) clears the mark — the same on
+/// both stores.
+async fn a_broken_mark_on_a_new_connection_can_be_repaired(store: Arc<dyn ConnectionStore>) {
+    store
+        .mark_broken("adobe", "401 twice", now_ms())
+        .await
+        .unwrap();
+    let broken = store.load("adobe").await.unwrap().unwrap();
+    assert_eq!(broken.broken.as_deref(), Some("401 twice"));
+    assert_eq!(broken.generation, 0);
+    let pair = TokenPair {
+        access_token: Secret::new(""),
+        access_expires_at_ms: 0,
+        refresh_token: None,
+        obtained_at_ms: now_ms(),
+    };
+    assert!(store.store_pair("adobe", 0, &pair, now_ms()).await.unwrap());
+    let repaired = store.load("adobe").await.unwrap().unwrap();
+    assert_eq!(repaired.broken, None);
+    assert_eq!(repaired.generation, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_broken_mark_on_a_new_connection_can_be_repaired() {
+    let (_dir, store) = sqlite();
+    a_broken_mark_on_a_new_connection_can_be_repaired(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
+async fn dynamodb_a_broken_mark_on_a_new_connection_can_be_repaired() {
+    let moto = inlet_tests::moto::Moto::connect().await;
+    let store = inlet_aws::DynamoStore::new(moto.dynamodb(), moto.table().await);
+    a_broken_mark_on_a_new_connection_can_be_repaired(Arc::new(store)).await;
+}
+
 /// The provider's own headers say the day is spent (Xero's `X-DayLimit-Remaining: 0`, after
 /// calls made elsewhere): every caller of the connection stops until the next day, said as a
 /// spent budget — not an error storm against a provider about to block the key.
