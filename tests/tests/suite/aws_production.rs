@@ -63,27 +63,36 @@ fn put_events_log() -> (Rule, PutEventsLog) {
     (rule, log)
 }
 
+/// One receive from the observer queue: each event's `detail` with its receipt handle.
+async fn receive_details(moto: &Moto, observer: &str) -> Vec<(serde_json::Value, String)> {
+    let got = moto
+        .sqs()
+        .receive_message()
+        .queue_url(observer)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    got.messages
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| {
+            let v: serde_json::Value = serde_json::from_str(m.body.as_deref().unwrap()).unwrap();
+            (v["detail"].clone(), m.receipt_handle.unwrap_or_default())
+        })
+        .collect()
+}
+
 /// The `detail` of every event the observer queue received, until `n` or a timeout.
 async fn observed(moto: &Moto, observer: &str, n: usize) -> Vec<serde_json::Value> {
     let mut details = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(15);
     while details.len() < n && Instant::now() < deadline {
-        let got = moto
-            .sqs()
-            .receive_message()
-            .queue_url(observer)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap();
-        let messages = got.messages.unwrap_or_default();
-        if messages.is_empty() {
+        let got = receive_details(moto, observer).await;
+        if got.is_empty() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        for m in messages {
-            let v: serde_json::Value = serde_json::from_str(m.body.as_deref().unwrap()).unwrap();
-            details.push(v["detail"].clone());
-        }
+        details.extend(got.into_iter().map(|(detail, _)| detail));
     }
     details
 }
@@ -994,27 +1003,18 @@ async fn worker_tick(aws_side: &Moto, q: &str, worker: &inlet_worker_fn::Deps) {
 /// Count by key every event the observer queue holds now, deleting what it read.
 async fn take_observed(moto: &Moto, observer: &str, seen: &mut HashMap<String, usize>) {
     loop {
-        let got = moto
-            .sqs()
-            .receive_message()
-            .queue_url(observer)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap();
-        let messages = got.messages.unwrap_or_default();
-        if messages.is_empty() {
+        let got = receive_details(moto, observer).await;
+        if got.is_empty() {
             return;
         }
-        for m in messages {
-            let v: serde_json::Value = serde_json::from_str(m.body.as_deref().unwrap()).unwrap();
+        for (detail, receipt) in got {
             *seen
-                .entry(v["detail"]["key"].as_str().unwrap().to_string())
+                .entry(detail["key"].as_str().unwrap().to_string())
                 .or_default() += 1;
             moto.sqs()
                 .delete_message()
                 .queue_url(observer)
-                .receipt_handle(m.receipt_handle.unwrap())
+                .receipt_handle(receipt)
                 .send()
                 .await
                 .unwrap();
