@@ -682,23 +682,15 @@ impl Processor {
         );
         // Delivered and not recorded: a throttled completion is written again here, after
         // a pause, rather than by redelivering the event.
-        for pause in COMPLETION_PAUSES {
-            let throttled: Vec<usize> = (0..results.len())
-                .filter(|&i| matches!(&results[i], Err(e) if e.is_throttle()))
-                .collect();
-            if throttled.is_empty() {
-                break;
-            }
-            tokio::time::sleep(pause).await;
+        rewrite_throttled(&mut results, |throttled| {
             let again: Vec<_> = throttled.iter().map(|&i| keys[i]).collect();
-            let retried = self
-                .ledger
-                .complete_many(&again, self.clock.now(), self.settings.retention)
-                .await;
-            for (i, result) in throttled.into_iter().zip(retried) {
-                results[i] = result;
+            async move {
+                self.ledger
+                    .complete_many(&again, self.clock.now(), self.settings.retention)
+                    .await
             }
-        }
+        })
+        .await;
         for (i, result) in to_complete.into_iter().zip(results) {
             out[i] = Some(self.completed(result, Done::Delivered));
         }
@@ -716,21 +708,14 @@ impl Processor {
     }
 
     async fn complete(&self, env: &Envelope, how: Completion, done: Done) -> Disposition {
-        let mut result = self
-            .ledger
-            .complete(&env.key, how, self.clock.now(), self.settings.retention)
-            .await;
-        // As in `deliver_prepared`: a throttled completion is written again after a pause.
-        for pause in COMPLETION_PAUSES {
-            if !matches!(&result, Err(e) if e.is_throttle()) {
-                break;
-            }
-            tokio::time::sleep(pause).await;
-            result = self
-                .ledger
+        let write = || {
+            self.ledger
                 .complete(&env.key, how, self.clock.now(), self.settings.retention)
-                .await;
-        }
+        };
+        let mut result = [write().await];
+        // As in `deliver_prepared`: a throttled completion is written again after a pause.
+        rewrite_throttled(&mut result, |_| async { vec![write().await] }).await;
+        let [result] = result;
         self.completed(result, done)
     }
 
@@ -1131,6 +1116,28 @@ const COMPLETION_PAUSES: [Duration; 4] = [
     Duration::from_millis(800),
     Duration::from_millis(1_600),
 ];
+
+/// Write the throttled completions among `results` again after each of
+/// [`COMPLETION_PAUSES`]: `again` gets their indices and answers their new results, in order.
+async fn rewrite_throttled<F, Fut>(results: &mut [Result<(), StoreError>], mut again: F)
+where
+    F: FnMut(&[usize]) -> Fut,
+    Fut: std::future::Future<Output = Vec<Result<(), StoreError>>>,
+{
+    for pause in COMPLETION_PAUSES {
+        let throttled: Vec<usize> = (0..results.len())
+            .filter(|&i| matches!(&results[i], Err(e) if e.is_throttle()))
+            .collect();
+        if throttled.is_empty() {
+            break;
+        }
+        tokio::time::sleep(pause).await;
+        let retried = again(&throttled).await;
+        for (&i, result) in throttled.iter().zip(retried) {
+            results[i] = result;
+        }
+    }
+}
 
 /// How soon a message given back for lack of time is visible again.
 pub const GIVE_BACK_DELAY: Duration = Duration::from_secs(1);
