@@ -779,9 +779,12 @@ async fn connections(config: Option<&Path>, place: &DataDirArg, json: bool) -> u
     let mut broken = 0;
     for (name, c) in &list {
         let obtained = c.pair.as_ref().map(|p| p.obtained_at_ms);
+        // No access token yet (a seeded pair before its first refresh, an OAuth1 or a
+        // cleared mark): nothing expires.
         let expires_in = c
             .pair
             .as_ref()
+            .filter(|p| !p.access_token.expose().is_empty())
             .map(|p| (p.access_expires_at_ms - now) / 1000);
         if c.broken.is_some() {
             broken += 1;

@@ -923,6 +923,12 @@ async fn an_oauth1_connection_signs_every_call_and_breaks_when_revoked() {
     state.lock().unwrap().revoked = false;
     let (code, out, err) = run(&["connect", "adobe", "--config", c]);
     assert_eq!(code, 0, "{out}{err}");
+    // Nothing expires for signed requests (not a negative age since 1970).
+    let (_, out, _) = run(&["connections"]);
+    assert!(
+        out.starts_with("adobe  healthy") && out.contains("access expires in -  "),
+        "{out}"
+    );
     let (code, out, err) = run(&["reconcile", "contacts", "--config", c]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(state.lock().unwrap().accepted, 3);
