@@ -27,6 +27,7 @@ pub mod retry;
 pub mod secret;
 pub mod signature;
 pub mod source_config;
+pub mod source_presets;
 pub mod spread;
 pub mod usecase;
 

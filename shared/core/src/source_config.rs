@@ -74,6 +74,25 @@ pub struct RawSource {
     pub token_url: Option<String>,
     pub client_id: Option<String>,
     pub scope: Option<String>,
+    /// POST this JSON body instead of a GET (placeholders as in `url`, JSON-escaped):
+    /// search and GraphQL APIs.
+    pub body: Option<String>,
+    /// How `{cursor}` is written for a timestamp cursor: `rfc3339` (the default),
+    /// `epoch-ms`, `sql` (`2024-01-15 14:30:00`, UTC) or `naive` (`2024-01-15T14:30:00`, UTC).
+    pub cursor_format: Option<String>,
+    /// The entity each item is (`invoice`): keys become `{entity}/{id}@{version}` and
+    /// event types `{entity}.updated` / `{entity}.deleted`.
+    pub entity: Option<String>,
+    /// An item whose value at this pointer is `deleted_value` is a deletion: delivered as
+    /// `{entity}.deleted` with a key of its own.
+    pub deleted_pointer: Option<String>,
+    pub deleted_value: Option<String>,
+    /// A 200 whose body has a non-empty value here is an error (GraphQL's `/errors`).
+    pub error_pointer: Option<String>,
+    /// Source presets: the feeds to read (each preset has defaults).
+    pub feeds: Option<Vec<String>>,
+    /// Source presets: the values their URLs name (`division`, `tenant_id`, `realm_id`).
+    pub params: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -114,6 +133,19 @@ pub enum SourceKind {
     },
     /// Boxed: the spec is several times the size of the other kinds.
     HttpJson(Box<HttpJsonSpec>),
+    /// A source preset (`exact-online`, `xero`, …): its chosen feeds, each a generic
+    /// spec filled in from the preset's table row.
+    Preset {
+        preset: &'static crate::source_presets::SourcePreset,
+        feeds: Vec<PresetFeed>,
+    },
+}
+
+/// One feed of a preset source, named `{source}:{feed}`.
+#[derive(Debug, Clone)]
+pub struct PresetFeed {
+    pub name: String,
+    pub spec: HttpJsonSpec,
 }
 
 impl SourceKind {
@@ -123,6 +155,7 @@ impl SourceKind {
             SourceKind::GithubDeliveries { .. } => "github-deliveries",
             SourceKind::Shopify { .. } => "shopify",
             SourceKind::HttpJson(_) => "http-json",
+            SourceKind::Preset { preset, .. } => preset.name,
         }
     }
 }
@@ -136,8 +169,63 @@ pub enum CursorKind {
     /// The cursor is the highest integer row version handled (`version_pointer`), as
     /// Exact Online's sync API's `Timestamp`: the next run asks for what came after it.
     RowVersion,
+    /// The cursor is a link the API gives on a run's last page (OData change tracking's
+    /// `@odata.deltaLink`): the next run starts there. Followed to the API's host only.
+    DeltaLink,
 }
 
+impl CursorKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            CursorKind::Timestamp => "timestamp",
+            CursorKind::Token => "token",
+            CursorKind::RowVersion => "row-version",
+            CursorKind::DeltaLink => "delta-link",
+        }
+    }
+}
+
+/// How a timestamp cursor is written into a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeFormat {
+    /// `2024-01-15T14:30:00Z`
+    Rfc3339,
+    /// Unix milliseconds: `1705329000000` (HubSpot's search filters).
+    EpochMillis,
+    /// `2024-01-15 14:30:00`, UTC (Adobe Commerce `searchCriteria`).
+    Sql,
+    /// `2024-01-15T14:30:00`, UTC without an offset (WooCommerce with `dates_are_gmt`).
+    Naive,
+}
+
+impl TimeFormat {
+    pub fn parse(text: &str) -> Option<TimeFormat> {
+        Some(match text {
+            "rfc3339" => TimeFormat::Rfc3339,
+            "epoch-ms" => TimeFormat::EpochMillis,
+            "sql" => TimeFormat::Sql,
+            "naive" => TimeFormat::Naive,
+            _ => return None,
+        })
+    }
+}
+
+/// How a feed tells a deleted record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deletes {
+    /// It does not (or not in this feed).
+    None,
+    /// An item whose value at `pointer` reads `value` (a status `DELETED`, a reason
+    /// `deleted`) is a deletion; its id is at `id_pointer` when that differs (Dataverse's
+    /// `$deletedEntity` rows carry only `id`).
+    Marker {
+        pointer: String,
+        value: String,
+        id_pointer: Option<String>,
+    },
+    /// Every item is a deletion: a deleted-records feed (Exact Online's `sync/Deleted`).
+    Feed,
+}
 /// What an item of the feed is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ItemKind {
@@ -180,6 +268,27 @@ pub struct HttpJsonSpec {
     pub headers: Vec<(String, Secret)>,
     pub cursor_header: Option<String>,
     pub auth: AuthConfig,
+    /// POST this JSON body template instead of a GET.
+    pub body: Option<String>,
+    pub cursor_format: TimeFormat,
+    /// The cursor is sent this many seconds early, so that records at the boundary second
+    /// are read again rather than lost (APIs whose filter is exclusive or whole seconds).
+    pub resend_secs: u32,
+    pub deletes: Deletes,
+    /// The entity each item is: keys `{entity}/{id}@{version}`, types `{entity}.updated`
+    /// and `{entity}.deleted`. Without it, keys are `{id}` or `{id}@{version}`.
+    pub entity: Option<String>,
+    pub error_pointer: Option<String>,
+    /// The time of day, where the API keeps it apart from the date at
+    /// `updated_at_pointer` (SAP Business One's `UpdateDate` + `UpdateTime`).
+    pub updated_time_pointer: Option<String>,
+    /// The page size the API uses whatever is asked (QuickBooks' CDC: up to 1,000; Xero:
+    /// 100): a page this full means more may follow.
+    pub fixed_page: Option<u32>,
+    /// Shopify GraphQL's cost-based throttle: wait for the bucket before the next query.
+    pub graphql_cost: bool,
+    /// A response without the items array is an empty page, not an error.
+    pub items_optional: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -246,10 +355,11 @@ impl SourceConfig {
                     .ok(),
             }
         };
+        let preset = crate::source_presets::find(&raw.kind);
         let default_base = match raw.kind.as_str() {
             "stripe-events" => Some("https://api.stripe.com"),
             "github-deliveries" => Some("https://api.github.com"),
-            _ => None,
+            _ => preset.and_then(|p| p.api_base),
         };
         let api_base = raw
             .api_base
@@ -313,8 +423,21 @@ impl SourceConfig {
             "http-json" => {
                 build_http_json(raw, env, &mut bad).map(|spec| SourceKind::HttpJson(Box::new(spec)))
             }
+            _ if preset.is_some() => preset.and_then(|preset| {
+                crate::source_presets::build(preset, raw, &api_base, env, &mut bad)
+            }),
             other => {
-                bad("kind", format!("unknown kind {other:?}; expected one of stripe-events, github-deliveries, shopify, http-json"));
+                let presets: Vec<&str> = crate::source_presets::PRESETS
+                    .iter()
+                    .map(|p| p.name)
+                    .collect();
+                bad(
+                    "kind",
+                    format!(
+                        "unknown kind {other:?}; expected one of stripe-events, github-deliveries, shopify, http-json, {} (`inlet sources` lists the presets)",
+                        presets.join(", ")
+                    ),
+                );
                 None
             }
         };
@@ -520,6 +643,98 @@ fn build_http_json(
             "is required with cursor = \"token\"".into(),
         );
     }
+    let auth = build_auth(raw, env, bad)?;
+    let cursor_format = match raw.cursor_format.as_deref() {
+        None => TimeFormat::Rfc3339,
+        Some(f) => TimeFormat::parse(f).unwrap_or_else(|| {
+            bad(
+                "cursor_format",
+                format!("{f:?} is not one of rfc3339, epoch-ms, sql, naive"),
+            );
+            TimeFormat::Rfc3339
+        }),
+    };
+    if raw.cursor_format.is_some() && cursor != CursorKind::Timestamp {
+        bad(
+            "cursor_format",
+            "applies to cursor = \"timestamp\" only".into(),
+        );
+    }
+    let deleted_pointer = pointer("deleted_pointer", &raw.deleted_pointer, bad);
+    let deletes = match (deleted_pointer, &raw.deleted_value) {
+        (Some(pointer), Some(value)) => Deletes::Marker {
+            pointer,
+            value: value.clone(),
+            id_pointer: None,
+        },
+        (None, None) => Deletes::None,
+        _ => {
+            bad(
+                "deleted_pointer",
+                "deleted_pointer and deleted_value go together".into(),
+            );
+            Deletes::None
+        }
+    };
+    if let Some(e) = &raw.entity {
+        if !is_entity_name(e) {
+            bad(
+                "entity",
+                format!("{e:?} must be lowercase letters, digits, '-' or '_'"),
+            );
+        }
+    }
+    if deletes != Deletes::None && raw.entity.is_none() {
+        bad(
+            "entity",
+            "is required with deleted_pointer: a deletion is delivered as {entity}.deleted".into(),
+        );
+    }
+    let error_pointer = pointer("error_pointer", &raw.error_pointer, bad);
+    Some(HttpJsonSpec {
+        url,
+        cursor,
+        items_pointer,
+        id_pointer,
+        type_pointer,
+        updated_at_pointer,
+        entity_pointer,
+        next_cursor_pointer,
+        items,
+        version_pointer,
+        first_cursor: raw.first_cursor.clone(),
+        paging,
+        headers,
+        cursor_header: raw.cursor_header.clone(),
+        auth,
+        body: raw.body.clone(),
+        cursor_format,
+        resend_secs: 0,
+        deletes,
+        entity: raw.entity.clone(),
+        error_pointer,
+        updated_time_pointer: None,
+        fixed_page: None,
+        graphql_cost: false,
+        items_optional: false,
+    })
+}
+
+/// A name an entity may have in keys and event types.
+pub(crate) fn is_entity_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// The credentials of a generic or preset source (`auth` and its fields).
+pub(crate) fn build_auth(
+    raw: &RawSource,
+    env: &dyn Fn(&str) -> Option<String>,
+    bad: &mut dyn FnMut(&str, String),
+) -> Option<AuthConfig> {
     let key = |bad: &mut dyn FnMut(&str, String)| match &raw.api_key {
         Some(s) => secret::resolve(s, env)
             .map_err(|e| bad("api_key", e.to_string()))
@@ -601,23 +816,7 @@ fn build_http_json(
             return None;
         }
     };
-    Some(HttpJsonSpec {
-        url,
-        cursor,
-        items_pointer,
-        id_pointer,
-        type_pointer,
-        updated_at_pointer,
-        entity_pointer,
-        next_cursor_pointer,
-        items,
-        version_pointer,
-        first_cursor: raw.first_cursor.clone(),
-        paging,
-        headers,
-        cursor_header: raw.cursor_header.clone(),
-        auth,
-    })
+    Some(auth)
 }
 
 /// An HTTP header name (RFC 9110 token characters, as configs use them).

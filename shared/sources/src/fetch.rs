@@ -271,6 +271,7 @@ impl Fetcher {
     async fn authorize(
         &self,
         req: reqwest::RequestBuilder,
+        method: &str,
         url: &str,
         deadline: Option<Instant>,
     ) -> Result<reqwest::RequestBuilder, SourceError> {
@@ -280,7 +281,7 @@ impl Fetcher {
             Auth::Basic { username, password } => req.basic_auth(username, Some(password.expose())),
             Auth::Header { name, value } => req.header(name.as_str(), value.expose()),
             Auth::OAuth2(o) => req.bearer_auth(self.bearer_token(o, deadline).await?.expose()),
-            Auth::Connection(c) => c.authorize(req, "GET", url, deadline).await?,
+            Auth::Connection(c) => c.authorize(req, method, url, deadline).await?,
         })
     }
 
@@ -291,6 +292,19 @@ impl Fetcher {
         headers: &[(&str, &str)],
         deadline: Option<Instant>,
     ) -> Result<Fetched, SourceError> {
+        self.send_json(url, headers, None, deadline).await
+    }
+
+    /// GET `url` — or POST `body` (JSON) to it: a search or GraphQL query — and parse the
+    /// JSON answer, retrying transient failures and waiting out rate limits.
+    pub async fn send_json(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+        deadline: Option<Instant>,
+    ) -> Result<Fetched, SourceError> {
+        let method = if body.is_some() { "POST" } else { "GET" };
         let mut attempt: u32 = 0;
         let mut refreshed_token = false;
         loop {
@@ -298,11 +312,19 @@ impl Fetcher {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(SourceError::Deadline);
             }
-            let mut req = self.client.get(url).header("accept", "application/json");
+            let mut req = match body {
+                Some(b) => self
+                    .client
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body(b.to_string()),
+                None => self.client.get(url),
+            }
+            .header("accept", "application/json");
             for (k, v) in headers {
                 req = req.header(*k, *v);
             }
-            let req = self.authorize(req, url, deadline).await?;
+            let req = self.authorize(req, method, url, deadline).await?;
             self.requests.fetch_add(1, Ordering::Relaxed);
             let resp = match req.send().await {
                 Ok(r) => r,
@@ -314,7 +336,7 @@ impl Fetcher {
                     };
                     if attempt >= self.max_attempts {
                         return Err(transient(
-                            format!("GET {url} {what} after {attempt} attempts"),
+                            format!("{method} {url} {what} after {attempt} attempts"),
                             Some(e),
                         ));
                     }
@@ -326,7 +348,7 @@ impl Fetcher {
             let status = resp.status().as_u16();
             let h = resp.headers().clone();
             if let Auth::Connection(c) = &self.auth {
-                c.observe("GET", url, status, &h).await;
+                c.observe(method, url, status, &h).await;
             }
             match status {
                 200..=299 => {
@@ -334,7 +356,7 @@ impl Fetcher {
                         Ok(b) => b,
                         Err(crate::BodyError::TooLarge { max }) => {
                             return Err(SourceError::BadResponse(format!(
-                                "GET {url}: response is larger than {max} bytes"
+                                "{method} {url}: response is larger than {max} bytes"
                             )));
                         }
                         Err(crate::BodyError::Read(e)) if attempt < self.max_attempts => {
@@ -344,14 +366,14 @@ impl Fetcher {
                         }
                         Err(crate::BodyError::Read(e)) => {
                             return Err(transient(
-                                format!("GET {url}: body could not be read"),
+                                format!("{method} {url}: body could not be read"),
                                 Some(e),
                             ))
                         }
                     };
                     let body = serde_json::from_slice(&bytes).map_err(|e| {
                         SourceError::BadResponse(format!(
-                            "GET {url}: response is not valid JSON ({e})"
+                            "{method} {url}: response is not valid JSON ({e})"
                         ))
                     })?;
                     if let Some(d) = shopify_slowdown(&h) {
@@ -362,7 +384,7 @@ impl Fetcher {
                 401 if matches!(self.auth, Auth::Connection(_)) => {
                     if let Auth::Connection(c) = &self.auth {
                         if refreshed_token {
-                            return Err(c.refused(&format!("GET {url} answered 401")).await);
+                            return Err(c.refused(&format!("{method} {url} answered 401")).await);
                         }
                         // The stored access token is no good: expire it, refresh, once more.
                         refreshed_token = true;
@@ -380,7 +402,7 @@ impl Fetcher {
                 }
                 401 => {
                     return Err(SourceError::Auth(format!(
-                        "GET {url} answered 401: check the credential"
+                        "{method} {url} answered 401: check the credential"
                     )))
                 }
                 403 | 429 => match rate_limit_wait(status, &h) {
@@ -393,7 +415,7 @@ impl Fetcher {
                         if attempt >= self.max_attempts || wait > MAX_RATE_LIMIT_WAIT {
                             return Err(transient(
                                 format!(
-                                    "GET {url} rate limited ({status}); retry in {}s",
+                                    "{method} {url} rate limited ({status}); retry in {}s",
                                     wait.as_secs()
                                 ),
                                 None,
@@ -412,10 +434,10 @@ impl Fetcher {
                     None => {
                         return Err(match &self.auth {
                             Auth::Connection(c) => {
-                                c.refused(&format!("GET {url} answered 403")).await
+                                c.refused(&format!("{method} {url} answered 403")).await
                             }
                             _ => SourceError::Auth(format!(
-                                "GET {url} answered 403: the credential lacks access"
+                                "{method} {url} answered 403: the credential lacks access"
                             )),
                         })
                     }
@@ -423,7 +445,7 @@ impl Fetcher {
                 408 | 500..=599 => {
                     if attempt >= self.max_attempts {
                         return Err(transient(
-                            format!("GET {url} answered {status} after {attempt} attempts"),
+                            format!("{method} {url} answered {status} after {attempt} attempts"),
                             None,
                         ));
                     }
@@ -432,7 +454,7 @@ impl Fetcher {
                 }
                 _ => {
                     return Err(SourceError::BadResponse(format!(
-                        "GET {url} answered {status}"
+                        "{method} {url} answered {status}"
                     )))
                 }
             }

@@ -15,6 +15,7 @@ pub mod link;
 pub mod provider_http;
 pub mod shopify;
 pub mod stripe;
+pub mod times;
 
 use std::sync::Arc;
 
@@ -51,6 +52,10 @@ pub fn build_with(
             value: access_token.clone(),
         },
         SourceKind::HttpJson(spec) => Auth::from_config(&spec.auth, connection)?,
+        SourceKind::Preset { feeds, .. } => match feeds.first() {
+            Some(feed) => Auth::from_config(&feed.spec.auth, connection)?,
+            None => Auth::None,
+        },
     };
     let fetcher = Arc::new(Fetcher::new(
         config.request_timeout,
@@ -88,6 +93,13 @@ pub fn build_with(
             spec,
             fetcher.clone(),
         ))],
+        SourceKind::Preset { feeds, .. } => feeds
+            .iter()
+            .map(|feed| {
+                Arc::new(http_json::HttpJson::feed(config, feed, fetcher.clone()))
+                    as Arc<dyn ChangeSource>
+            })
+            .collect(),
     };
     Ok(BuiltSource {
         config: config.clone(),
@@ -139,10 +151,15 @@ pub fn connection_for(
     source: &SourceConfig,
     store: &Arc<dyn inlet_core::connection::ConnectionStore>,
 ) -> Result<Option<Arc<connection::ConnectionAuth>>, SourceError> {
-    let SourceKind::HttpJson(spec) = &source.kind else {
-        return Ok(None);
+    let auth = match &source.kind {
+        SourceKind::HttpJson(spec) => &spec.auth,
+        SourceKind::Preset { feeds, .. } => match feeds.first() {
+            Some(feed) => &feed.spec.auth,
+            None => return Ok(None),
+        },
+        _ => return Ok(None),
     };
-    let inlet_core::source_config::AuthConfig::Connection(name) = &spec.auth else {
+    let inlet_core::source_config::AuthConfig::Connection(name) = auth else {
         return Ok(None);
     };
     let cfg = config
