@@ -48,6 +48,8 @@ use crate::{rfc3339, to_envelope, Fetcher};
 
 /// The longest a GraphQL cost bucket is waited for between two queries.
 const MAX_COST_WAIT: Duration = Duration::from_secs(30);
+/// How many times a query refused for cost is asked again (each after the bucket's wait).
+const MAX_THROTTLED_RETRIES: u32 = 5;
 
 pub struct HttpJson {
     config: SourceConfig,
@@ -358,7 +360,7 @@ impl ChangeSource for HttpJson {
                 break fetched;
             }
             let wait = graphql_cost_wait(&fetched.body).unwrap_or(Duration::from_secs(1));
-            if attempt >= self.config.max_attempts
+            if attempt > MAX_THROTTLED_RETRIES
                 || req
                     .deadline
                     .is_some_and(|d| std::time::Instant::now() + wait >= d)

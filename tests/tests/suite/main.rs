@@ -18,6 +18,7 @@ mod lambda_smoke;
 mod model;
 mod outbox_aws;
 mod pipeline;
+mod presets;
 mod reconcile;
 mod records;
 mod replay;

@@ -252,6 +252,10 @@ impl Reconcile<'_> {
         };
         let mut cursor = cursor_before;
         let mut resume = false;
+        // Keys enqueued by this run: a feed that re-anchors on the newest time reads the
+        // items at that time again on its next page, before any worker has recorded them.
+        let mut enqueued: std::collections::HashSet<crate::ids::EventKey> =
+            std::collections::HashSet::new();
         'pages: loop {
             if report.pages as usize >= settings.max_pages {
                 report.stopped = Some("page limit".into());
@@ -283,11 +287,12 @@ impl Reconcile<'_> {
                     break;
                 }
                 report.scanned += 1;
-                if self
-                    .ledger
-                    .lookup(&change.envelope.key, now)
-                    .await?
-                    .is_some()
+                if enqueued.contains(&change.envelope.key)
+                    || self
+                        .ledger
+                        .lookup(&change.envelope.key, now)
+                        .await?
+                        .is_some()
                 {
                     report.already_handled += 1;
                     continue;
@@ -308,6 +313,7 @@ impl Reconcile<'_> {
                     dry_run = settings.dry_run,
                     "missed webhook recovered"
                 );
+                let key = env.key.clone();
                 if !settings.dry_run {
                     // A copy fetched from an API is not byte-identical to the webhook body
                     // (and fields like pending_webhooks change), so it carries no payload
@@ -322,6 +328,7 @@ impl Reconcile<'_> {
                     };
                     self.queue.send(&env).await?;
                 }
+                enqueued.insert(key);
                 report.recovered += 1;
             }
             if !settled_all {
