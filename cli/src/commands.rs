@@ -48,6 +48,7 @@ pub async fn run(command: Command) -> u8 {
         }
         Command::Check { config } => check(config.config.as_deref()),
         Command::Providers { markdown, json } => providers(markdown, json),
+        Command::Sources { json } => sources(json),
         Command::Outbox {
             config,
             data_dir,
@@ -264,6 +265,79 @@ fn providers(markdown: bool, json: bool) -> u8 {
     exit::OK
 }
 
+fn sources(json: bool) -> u8 {
+    use inlet_core::source_presets::PRESETS;
+    for p in PRESETS {
+        let feeds: Vec<serde_json::Value> = p
+            .feeds
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "feed": f.name,
+                    "entity": f.entity,
+                    "cursor": f.cursor.name(),
+                    "deletes": f.deletes_text(),
+                    "default": f.default,
+                    "read_with": f.with,
+                })
+            })
+            .collect();
+        if json {
+            let params: Vec<&str> = p.params.iter().map(|(n, _)| *n).collect();
+            crate::out::json(&serde_json::json!({
+                "kind": p.name,
+                "title": p.title,
+                "api_base": p.api_base.unwrap_or(p.api_base_hint),
+                "params": params,
+                "auth": p.auth,
+                "budget": p.budget,
+                "webhooks": p.webhooks,
+                "doc": p.doc,
+                "feeds": feeds,
+            }));
+            continue;
+        }
+        crate::outln!("{} — {}", p.name, p.title);
+        for f in p.feeds {
+            let mark = if f.default { "*" } else { " " };
+            let with = f
+                .with
+                .map(|w| format!(" (read with {w})"))
+                .unwrap_or_default();
+            let line = format!(
+                "  {mark} {:<22} {:<20} cursor {:<12} {}{with}",
+                f.name,
+                f.entity,
+                f.cursor.name(),
+                f.deletes_text()
+            );
+            crate::outln!("{}", line.trim_end());
+        }
+        if !p.params.is_empty() {
+            let params: Vec<String> = p
+                .params
+                .iter()
+                .map(|(n, d)| match d {
+                    Some(d) => format!("{n} (default {d})"),
+                    None => n.to_string(),
+                })
+                .collect();
+            crate::outln!("    params:  {}", params.join(", "));
+        }
+        crate::outln!("    auth:    {}", p.auth);
+        crate::outln!("    budget:  {}", p.budget);
+        crate::outln!("    keys:    {}", p.webhooks);
+        crate::outln!("    doc:     {}", p.doc);
+    }
+    if !json {
+        crate::outln!(
+            "\n{} source presets (* read by default). Besides them: stripe-events, github-deliveries, shopify (REST) and http-json for any JSON API.",
+            PRESETS.len()
+        );
+    }
+    exit::OK
+}
+
 /// A preset's replay protection in a table cell (`--markdown` and `--json` say it whole).
 fn replay_label(p: &inlet_core::catalogue::Preset) -> String {
     use inlet_core::catalogue::ReplayProtection as R;
@@ -345,6 +419,10 @@ fn check(explicit: Option<&Path>) -> u8 {
             src.interval.as_secs(),
             src.api_base
         );
+        if let inlet_core::source_config::SourceKind::Preset { feeds, .. } = &src.kind {
+            let names: Vec<&str> = feeds.iter().map(|f| f.name.as_str()).collect();
+            crate::outln!("         feeds {}", names.join(", "));
+        }
     }
     exit::OK
 }

@@ -135,6 +135,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The source presets `[[sources]] kind` can name (Exact Online, Xero, HubSpot, …):
+    /// each one's feeds, cursor, deletions, credentials, budget and the page it follows.
+    Sources {
+        /// Print one JSON object per preset.
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate a configuration and say precisely what is wrong.
     Check {
         #[command(flatten)]

@@ -1047,6 +1047,73 @@ fn providers_lists_the_catalogue_and_check_names_a_missing_setting() {
     assert_eq!(code, 2);
 }
 
+#[test]
+fn sources_lists_the_presets_and_check_names_what_a_preset_source_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, _) = inlet(&["sources"], dir.path());
+    assert_eq!(code, 0);
+    for kind in [
+        "exact-online",
+        "xero",
+        "pipedrive",
+        "hubspot",
+        "adobe-commerce",
+        "dynamics-365",
+        "sap-business-one",
+        "quickbooks",
+        "woocommerce",
+        "shopify-graphql",
+    ] {
+        assert!(out.lines().any(|l| l.starts_with(kind)), "{kind} in {out}");
+    }
+    assert!(
+        out.contains("deleted-records feed (read with accounts)"),
+        "{out}"
+    );
+    let (code, out, _) = inlet(&["sources", "--json"], dir.path());
+    assert_eq!(code, 0);
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), inlet_core::source_presets::PRESETS.len());
+    let dataverse = rows.iter().find(|r| r["kind"] == "dynamics-365").unwrap();
+    assert_eq!(dataverse["feeds"][0]["cursor"], "delta-link");
+
+    // A preset source that names an unknown feed, lacks its param, sets what the preset
+    // sets and has no credentials: each said, by field.
+    let cfg = dir.path().join("inlet.toml");
+    let base = "[[providers]]\nname = \"exact\"\nscheme = \"token\"\nheader = \"x-t\"\nsecrets = [\"s\"]\n[[sinks]]\nkind = \"stdout\"\n[[sources]]\nname = \"books\"\nprovider = \"exact\"\nkind = \"exact-online\"\n";
+    std::fs::write(
+        &cfg,
+        format!("{base}feeds = [\"accounts\", \"ledgers\"]\nurl = \"https://x\"\nparams = {{ divison = \"1\" }}\n"),
+    )
+    .unwrap();
+    let (code, _, err) = inlet(&["check", "--config", cfg.to_str().unwrap()], dir.path());
+    assert_eq!(code, 3);
+    for said in [
+        "sources[0].feeds: exact-online has no feed \"ledgers\"",
+        "sources[0].url: does not apply to kind = \"exact-online\"",
+        "sources[0].params.divison: exact-online takes no param \"divison\" (it takes: division)",
+        "sources[0].params.division: is required for exact-online",
+        "sources[0].auth: exact-online needs credentials",
+    ] {
+        assert!(err.contains(said), "{said} in {err}");
+    }
+    // Right, it checks and lists the feeds with their deleted-records companions.
+    std::fs::write(
+        &cfg,
+        format!("{base}feeds = [\"accounts\", \"items\"]\nparams = {{ division = \"4242\" }}\nauth = \"bearer\"\napi_key = \"t\"\n"),
+    )
+    .unwrap();
+    let (code, out, err) = inlet(&["check", "--config", cfg.to_str().unwrap()], dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("feeds accounts, accounts-deleted, items, items-deleted"),
+        "{out}"
+    );
+}
+
 /// A provider's text never reaches an operator's terminal raw: an event whose id, type and
 /// entity carry ANSI CSI and OSC sequences, C0 and C1 controls, a bidirectional override and
 /// 100 KB is listed with every one of them made visible and the long one cut, while the

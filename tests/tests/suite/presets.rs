@@ -1212,3 +1212,149 @@ async fn shopify_graphql_orders_converge_with_the_webhook_and_wait_out_throttlin
         format!("shopify:orders/{}@{}", rec.id, rec.secs())
     );
 }
+
+// ---- Bad input --------------------------------------------------------------------------
+
+/// A page the API should not have sent: a clear report on the run, the cursor left where
+/// it stood, nothing enqueued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_pages_are_reported_and_move_nothing() {
+    let host_row = |t: i64| json!({"ID": "a-1", "Timestamp": t});
+    let cases: Vec<(&str, &str, Answer, &str)> = vec![
+        (
+            "exact-online",
+            "params = { division = \"1\" }",
+            (
+                200,
+                vec![],
+                r#"{"d": {"results": [{"ID": "a", "Timesta"#.into(),
+            ),
+            "not valid JSON",
+        ),
+        (
+            "exact-online",
+            "params = { division = \"1\" }",
+            (200, vec![], "<html>Service Unavailable</html>".into()),
+            "not valid JSON",
+        ),
+        (
+            "exact-online",
+            "params = { division = \"1\" }",
+            json_answer(200, json!({"d": {"next": []}})),
+            "no array at \"/d/results\"",
+        ),
+        (
+            "exact-online",
+            "params = { division = \"1\" }",
+            json_answer(200, json!({"d": {"results": [{"ID": "a-1"}]}})),
+            "no integer row version at /Timestamp",
+        ),
+        (
+            "exact-online",
+            "params = { division = \"1\" }",
+            json_answer(200, json!({"d": {"results": [host_row(10)]}})),
+            "went backwards",
+        ),
+        (
+            "exact-online",
+            "params = { division = \"1\" }",
+            json_answer(
+                200,
+                json!({"d": {"results": [host_row(60)], "__next": "https://attacker.example/api/v1/1/sync/CRM/Accounts?$skiptoken=2"}}),
+            ),
+            "leaves",
+        ),
+        (
+            "shopify-graphql",
+            "",
+            json_answer(
+                200,
+                json!({"errors": [{"message": "Field 'orderz' doesn't exist on type 'QueryRoot'"}]}),
+            ),
+            "answered 200 with an error at /errors",
+        ),
+        (
+            "dynamics-365",
+            "",
+            json_answer(200, json!({"value": []})),
+            "no delta link at /@odata.deltaLink",
+        ),
+        (
+            "dynamics-365",
+            "",
+            json_answer(
+                200,
+                json!({"value": [], "@odata.deltaLink": "https://elsewhere.example/api/data/v9.2/accounts?$deltatoken=9"}),
+            ),
+            "leaves",
+        ),
+        (
+            "xero",
+            "params = { tenant_id = \"t\" }",
+            json_answer(
+                200,
+                json!({"Invoices": [{"InvoiceID": "i-1", "UpdatedDateUTC": "/Date(soon)/"}]}),
+            ),
+            "unparseable /UpdatedDateUTC",
+        ),
+        (
+            "hubspot",
+            "",
+            (
+                200,
+                vec![],
+                format!("{{\"results\": [\"{}\"]}}", "x".repeat(33 << 20)),
+            ),
+            "larger than",
+        ),
+    ];
+    for (kind, params, answer, said) in cases {
+        let api = FakeApi::start(Arc::new(move |_: &Recorded| answer.clone())).await;
+        let case = Case {
+            kind,
+            provider: "p",
+            extra: format!("{params}\nauth = \"bearer\"\napi_key = \"test-token\""),
+            page_size: 5,
+            key: |_| String::new(),
+            deleted_key: None,
+            crash_changes: 0,
+            records: 0,
+        };
+        let cfg = case_config(&case, &api.base);
+        let p = sqlite_ports();
+        let feeds: Vec<String> = inlet_sources::build(cfg.source("src").unwrap())
+            .unwrap()
+            .feeds
+            .iter()
+            .map(|f| f.name().to_string())
+            .collect();
+        for f in &feeds {
+            // Where a row-version feed stood: 50.
+            if kind == "exact-online" {
+                p.cursors.save(f, "50").await.unwrap();
+            }
+        }
+        let before: Vec<Option<String>> = {
+            let mut v = Vec::new();
+            for f in &feeds {
+                v.push(p.cursors.load(f).await.unwrap());
+            }
+            v
+        };
+        let (recovered, _, errors) = run_all(&cfg, &p).await;
+        let joined = errors.join(" | ");
+        assert!(joined.contains(said), "{kind}: {said:?} in {joined}");
+        assert_eq!(recovered, 0, "{kind}: {said}");
+        for (f, was) in feeds.iter().zip(before) {
+            assert_eq!(p.cursors.load(f).await.unwrap(), was, "{kind}: {said}");
+        }
+        assert!(
+            p.queue
+                .receive(10, Duration::from_secs(1))
+                .await
+                .unwrap()
+                .is_empty(),
+            "{kind}: {said}"
+        );
+    }
+}
