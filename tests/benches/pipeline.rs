@@ -761,6 +761,101 @@ async fn bench_sources() {
     bench_source("http-json (token)", &toml, "feed", &api, n).await;
 }
 
+/// Every source preset against its documentation-written fake (`preset_fakes`): a busy
+/// run (a first sync of 1,000 records) and a quiet one (nothing changed), with the calls
+/// and the time each feed takes.
+async fn bench_presets() {
+    use inlet_core::ports::{Completion, Ledger};
+    use inlet_tests::preset_fakes::*;
+    use std::sync::atomic::AtomicI64;
+    println!("\n## source presets against their fakes: a busy run (1,000 records, page size 100 or the API's) then a quiet one");
+    println!(
+        "{:<34} {:>6} {:>9} {:>10}   {:>6} {:>9}",
+        "preset:feed", "calls", "busy ms", "records/s", "calls", "quiet ms"
+    );
+    type Fake = fn(Shared, Allow) -> Responder;
+    let presets: [(&str, &str, Fake); 10] = [
+        ("exact-online", "params = { division = \"4242\" }\nauth = \"bearer\"\napi_key = \"test-token\"", |db, allow| exact_api_paged(db, allow, 1000)),
+        ("xero", "params = { tenant_id = \"7c1c-tenant\" }\nauth = \"bearer\"\napi_key = \"test-token\"", xero_api),
+        ("pipedrive", "auth = \"bearer\"\napi_key = \"test-token\"", pipedrive_api),
+        ("hubspot", "auth = \"bearer\"\napi_key = \"test-token\"", hubspot_api),
+        ("adobe-commerce", "auth = \"bearer\"\napi_key = \"test-token\"", adobe_api),
+        ("dynamics-365", "auth = \"bearer\"\napi_key = \"test-token\"", dataverse_api),
+        ("sap-business-one", "auth = \"bearer\"\napi_key = \"test-token\"", sap_api),
+        ("quickbooks", "params = { realm_id = \"9130-realm\" }\nauth = \"bearer\"\napi_key = \"test-token\"", quickbooks_api),
+        ("woocommerce", "auth = \"basic\"\nusername = \"ck_key\"\napi_key = \"cs_secret\"", woo_api),
+        ("shopify-graphql", "auth = \"api-key\"\napi_key_header = \"X-Shopify-Access-Token\"\napi_key = \"shpat_test\"", |db, allow| shopify_graphql_api(db, allow, Arc::new(AtomicI64::new(0)))),
+    ];
+    for (kind, extra, fake) in presets {
+        // Ten seconds apart: the quiet run's overlap (300 s) re-reads 30 of them.
+        let db = Db::spaced(1000, 1, 10);
+        let api = FakeApi::start(fake(db, Arc::new(AtomicI64::new(-1)))).await;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = parse_config(&format!(
+            "[[providers]]\nname = \"p\"\nscheme = \"token\"\nheader = \"x-t\"\nsecrets = [\"s\"]\n[[sinks]]\nkind = \"stdout\"\n[[sources]]\nname = \"src\"\nprovider = \"p\"\nkind = \"{kind}\"\napi_base = {:?}\npage_size = 100\nsettle_secs = 0\nlookback_secs = 14400\nmax_pages = 1000\n{extra}\n",
+            api.base
+        ));
+        let built = inlet_sources::build(cfg.source("src").unwrap()).unwrap();
+        let ports =
+            inlet_cli::backend::local(dir.path(), StoreOptions::default(), Arc::new(SystemClock))
+                .unwrap();
+        let store = ports.local.clone().unwrap();
+        for feed in &built.feeds {
+            let mut line = format!("{:<34}", feed.name().replacen("src", kind, 1));
+            for busy in [true, false] {
+                let settings = inlet_core::usecase::reconcile::ReconcileSettings::for_source(
+                    &built.config,
+                    false,
+                    None,
+                );
+                let calls_before = built.fetcher.requests();
+                let started = Instant::now();
+                let report = inlet_cli::reconcile::run_feed(
+                    feed.as_ref(),
+                    &ports,
+                    &inlet_core::metrics::NoMetrics,
+                    &SystemClock,
+                    &settings,
+                )
+                .await
+                .unwrap();
+                let elapsed = started.elapsed();
+                assert!(report.error.is_none(), "{kind}: {report:?}");
+                let calls = built.fetcher.requests() - calls_before;
+                if busy {
+                    line += &format!(
+                        " {calls:>6} {:>9.1} {:>10.0}",
+                        elapsed.as_secs_f64() * 1e3,
+                        report.recovered as f64 / elapsed.as_secs_f64()
+                    );
+                    // The worker would have delivered them: record every key handled.
+                    for m in store.receive(5000, Duration::from_secs(60)).await.unwrap() {
+                        let key = m.envelope.unwrap().key;
+                        let now = time::OffsetDateTime::now_utc();
+                        store
+                            .claim(&key, "", now, Duration::from_secs(5))
+                            .await
+                            .unwrap();
+                        store
+                            .complete(
+                                &key,
+                                Completion::Delivered,
+                                now,
+                                Duration::from_secs(86_400),
+                            )
+                            .await
+                            .unwrap();
+                    }
+                } else {
+                    assert_eq!(report.recovered, 0, "{kind}: a quiet run recovers nothing");
+                    line += &format!("   {calls:>6} {:>9.1}", elapsed.as_secs_f64() * 1e3);
+                }
+            }
+            println!("{line}");
+        }
+    }
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -789,5 +884,8 @@ fn main() {
     }
     if run("sources") {
         rt.block_on(bench_sources());
+    }
+    if run("presets") {
+        rt.block_on(bench_presets());
     }
 }

@@ -18,6 +18,7 @@ pub mod bench;
 pub mod item_locks;
 pub mod move_tasks;
 pub mod partitions;
+pub mod preset_fakes;
 
 pub const STRIPE_SECRET: &str = "whsec_test_stripe_secret";
 pub const GITHUB_SECRET: &str = "test-github-secret";
