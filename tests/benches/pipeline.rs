@@ -617,9 +617,30 @@ async fn paced_latency(client: &reqwest::Client, setup: Setup, rate: usize, secs
     dev.stop().await;
 }
 
+/// What the worker would do with up to `n` queued changes: record every key delivered.
+async fn mark_delivered(store: &Store, n: usize) {
+    use inlet_core::ports::{Completion, Ledger};
+    for m in store.receive(n, Duration::from_secs(60)).await.unwrap() {
+        let key = m.envelope.unwrap().key;
+        let now = time::OffsetDateTime::now_utc();
+        store
+            .claim(&key, "", now, Duration::from_secs(5))
+            .await
+            .unwrap();
+        store
+            .complete(
+                &key,
+                Completion::Delivered,
+                now,
+                Duration::from_secs(86_400),
+            )
+            .await
+            .unwrap();
+    }
+}
+
 /// Reconcile `n` changes from a loopback API, then run again with nothing new.
 async fn bench_source(label: &str, sources_toml: &str, source: &str, api: &FakeApi, n: usize) {
-    use inlet_core::ports::{Completion, Ledger};
     let dir = tempfile::tempdir().unwrap();
     let cfg = parse_config(&format!(
         "{}{}{}",
@@ -647,24 +668,7 @@ async fn bench_source(label: &str, sources_toml: &str, source: &str, api: &FakeA
     let elapsed = started.elapsed();
     assert_eq!(report.scanned as usize, n, "{report:?}");
     let first_requests = built.fetcher.requests();
-    // The worker would have processed them: mark every key handled.
-    for m in store.receive(n, Duration::from_secs(60)).await.unwrap() {
-        let key = m.envelope.unwrap().key;
-        let now = time::OffsetDateTime::now_utc();
-        store
-            .claim(&key, "", now, Duration::from_secs(5))
-            .await
-            .unwrap();
-        store
-            .complete(
-                &key,
-                Completion::Delivered,
-                now,
-                Duration::from_secs(86_400),
-            )
-            .await
-            .unwrap();
-    }
+    mark_delivered(&store, n).await;
     let before = built.fetcher.requests();
     let settings =
         inlet_core::usecase::reconcile::ReconcileSettings::for_source(&built.config, false, None);
@@ -765,7 +769,6 @@ async fn bench_sources() {
 /// run (a first sync of 1,000 records) and a quiet one (nothing changed), with the calls
 /// and the time each feed takes.
 async fn bench_presets() {
-    use inlet_core::ports::{Completion, Ledger};
     use inlet_tests::preset_fakes::*;
     use std::sync::atomic::AtomicI64;
     println!("\n## source presets against their fakes: a busy run (1,000 records, page size 100 or the API's) then a quiet one");
@@ -828,24 +831,7 @@ async fn bench_presets() {
                         elapsed.as_secs_f64() * 1e3,
                         report.recovered as f64 / elapsed.as_secs_f64()
                     );
-                    // The worker would have delivered them: record every key handled.
-                    for m in store.receive(5000, Duration::from_secs(60)).await.unwrap() {
-                        let key = m.envelope.unwrap().key;
-                        let now = time::OffsetDateTime::now_utc();
-                        store
-                            .claim(&key, "", now, Duration::from_secs(5))
-                            .await
-                            .unwrap();
-                        store
-                            .complete(
-                                &key,
-                                Completion::Delivered,
-                                now,
-                                Duration::from_secs(86_400),
-                            )
-                            .await
-                            .unwrap();
-                    }
+                    mark_delivered(&store, 5000).await;
                 } else {
                     assert_eq!(report.recovered, 0, "{kind}: a quiet run recovers nothing");
                     line += &format!("   {calls:>6} {:>9.1}", elapsed.as_secs_f64() * 1e3);

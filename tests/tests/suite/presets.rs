@@ -36,7 +36,11 @@ struct Case {
     /// Changes in the crash step: enough for more than one page.
     crash_changes: u32,
     records: u32,
+    /// Records sharing each update time (so equal times straddle page boundaries).
+    group: u32,
 }
+
+type Fake = fn(Shared, Allow) -> Responder;
 
 struct Ports {
     ledger: Arc<dyn Ledger>,
@@ -166,8 +170,15 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-/// The checks every preset passes.
-async fn exercise(case: Case, db: Shared, allow: Allow, base: &str) {
+/// The checks every preset passes, against `fake` over `case.records` records.
+async fn exercise(case: Case, fake: Fake) {
+    let db = Db::new(case.records, case.group);
+    let allow: Allow = Arc::new(AtomicI64::new(-1));
+    let api = FakeApi::start(fake(db.clone(), allow.clone())).await;
+    exercise_with(case, db, allow, &api.base).await;
+}
+
+async fn exercise_with(case: Case, db: Shared, allow: Allow, base: &str) {
     let cfg = case_config(&case, base);
     let p = sqlite_ports();
 
@@ -251,9 +262,6 @@ async fn exercise(case: Case, db: Shared, allow: Allow, base: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exact_online_sync_and_deleted_feeds() {
-    let db = Db::new(8, 1);
-    let allow: Allow = Arc::new(AtomicI64::new(-1));
-    let api = FakeApi::start(exact_api(db.clone(), allow.clone())).await;
     exercise(
         Case {
             kind: "exact-online",
@@ -265,10 +273,9 @@ async fn exact_online_sync_and_deleted_feeds() {
             deleted_key: Some(|r| format!("exact:account/acc-{}@deleted", r.id)),
             crash_changes: 5,
             records: 8,
+            group: 1,
         },
-        db,
-        allow,
-        &api.base,
+        exact_api,
     )
     .await;
 }
@@ -277,11 +284,7 @@ async fn exact_online_sync_and_deleted_feeds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn xero_invoices_re_anchor_past_pages_of_a_hundred() {
-    let db = Db::new(130, 3);
-    let allow: Allow = Arc::new(AtomicI64::new(-1));
-    let api = FakeApi::start(xero_api(db.clone(), allow.clone())).await;
-    exercise(
-        Case {
+    exercise(Case {
             kind: "xero",
             provider: "xero",
             extra: "params = { tenant_id = \"7c1c-tenant\" }\nauth = \"bearer\"\napi_key = \"test-token\"".into(),
@@ -290,11 +293,8 @@ async fn xero_invoices_re_anchor_past_pages_of_a_hundred() {
             deleted_key: Some(|r| format!("xero:invoice/inv-{}@deleted", r.id)),
             crash_changes: 120,
             records: 130,
-        },
-        db,
-        allow,
-        &api.base,
-    )
+        group: 3,
+    }, xero_api)
     .await;
 }
 
@@ -302,9 +302,6 @@ async fn xero_invoices_re_anchor_past_pages_of_a_hundred() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipedrive_deals_and_deleted_deals() {
-    let db = Db::new(12, 2);
-    let allow: Allow = Arc::new(AtomicI64::new(-1));
-    let api = FakeApi::start(pipedrive_api(db.clone(), allow.clone())).await;
     exercise(
         Case {
             kind: "pipedrive",
@@ -315,10 +312,9 @@ async fn pipedrive_deals_and_deleted_deals() {
             deleted_key: Some(|r| format!("pipedrive:deal/{}@deleted", r.id)),
             crash_changes: 8,
             records: 12,
+            group: 2,
         },
-        db,
-        allow,
-        &api.base,
+        pipedrive_api,
     )
     .await;
 }
@@ -327,9 +323,6 @@ async fn pipedrive_deals_and_deleted_deals() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hubspot_search_re_anchors_and_loses_nothing_at_equal_times() {
-    let db = Db::new(14, 2);
-    let allow: Allow = Arc::new(AtomicI64::new(-1));
-    let api = FakeApi::start(hubspot_api(db.clone(), allow.clone())).await;
     exercise(
         Case {
             kind: "hubspot",
@@ -340,10 +333,9 @@ async fn hubspot_search_re_anchors_and_loses_nothing_at_equal_times() {
             deleted_key: None,
             crash_changes: 8,
             records: 14,
+            group: 2,
         },
-        db,
-        allow,
-        &api.base,
+        hubspot_api,
     )
     .await;
 }
@@ -352,9 +344,6 @@ async fn hubspot_search_re_anchors_and_loses_nothing_at_equal_times() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adobe_commerce_orders_by_search_criteria() {
-    let db = Db::new(11, 2);
-    let allow: Allow = Arc::new(AtomicI64::new(-1));
-    let api = FakeApi::start(adobe_api(db.clone(), allow.clone())).await;
     exercise(
         Case {
             kind: "adobe-commerce",
@@ -365,10 +354,9 @@ async fn adobe_commerce_orders_by_search_criteria() {
             deleted_key: None,
             crash_changes: 7,
             records: 11,
+            group: 2,
         },
-        db,
-        allow,
-        &api.base,
+        adobe_api,
     )
     .await;
 }
@@ -377,9 +365,6 @@ async fn adobe_commerce_orders_by_search_criteria() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamics_365_delta_links_with_deletions() {
-    let db = Db::new(9, 1);
-    let allow: Allow = Arc::new(AtomicI64::new(-1));
-    let api = FakeApi::start(dataverse_api(db.clone(), allow.clone())).await;
     exercise(
         Case {
             kind: "dynamics-365",
@@ -390,10 +375,9 @@ async fn dynamics_365_delta_links_with_deletions() {
             deleted_key: Some(|r| format!("dynamics:account/a-{}@deleted", r.id)),
             crash_changes: 6,
             records: 9,
+            group: 1,
         },
-        db,
-        allow,
-        &api.base,
+        dataverse_api,
     )
     .await;
 }
@@ -402,9 +386,6 @@ async fn dynamics_365_delta_links_with_deletions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sap_business_one_orders_by_update_date_and_time() {
-    let db = Db::new(10, 2);
-    let allow: Allow = Arc::new(AtomicI64::new(-1));
-    let api = FakeApi::start(sap_api(db.clone(), allow.clone())).await;
     exercise(
         Case {
             kind: "sap-business-one",
@@ -415,10 +396,9 @@ async fn sap_business_one_orders_by_update_date_and_time() {
             deleted_key: None,
             crash_changes: 7,
             records: 10,
+            group: 2,
         },
-        db,
-        allow,
-        &api.base,
+        sap_api,
     )
     .await;
 }
@@ -427,11 +407,7 @@ async fn sap_business_one_orders_by_update_date_and_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quickbooks_change_data_capture_past_a_thousand() {
-    let db = Db::new(1010, 4);
-    let allow: Allow = Arc::new(AtomicI64::new(-1));
-    let api = FakeApi::start(quickbooks_api(db.clone(), allow.clone())).await;
-    exercise(
-        Case {
+    exercise(Case {
             kind: "quickbooks",
             provider: "quickbooks",
             extra: "params = { realm_id = \"9130-realm\" }\nauth = \"bearer\"\napi_key = \"test-token\"".into(),
@@ -440,11 +416,8 @@ async fn quickbooks_change_data_capture_past_a_thousand() {
             deleted_key: Some(|r| format!("quickbooks:invoice/{}@deleted", r.id)),
             crash_changes: 1003,
             records: 1010,
-        },
-        db,
-        allow,
-        &api.base,
-    )
+        group: 4,
+    }, quickbooks_api)
     .await;
 }
 
@@ -452,9 +425,6 @@ async fn quickbooks_change_data_capture_past_a_thousand() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn woocommerce_orders_and_trashed_orders() {
-    let db = Db::new(12, 2);
-    let allow: Allow = Arc::new(AtomicI64::new(-1));
-    let api = FakeApi::start(woo_api(db.clone(), allow.clone())).await;
     exercise(
         Case {
             kind: "woocommerce",
@@ -465,10 +435,9 @@ async fn woocommerce_orders_and_trashed_orders() {
             deleted_key: Some(|r| format!("woocommerce:order/{}@deleted", r.id)),
             crash_changes: 8,
             records: 12,
+            group: 2,
         },
-        db,
-        allow,
-        &api.base,
+        woo_api,
     )
     .await;
 }
@@ -486,7 +455,7 @@ async fn shopify_graphql_orders_converge_with_the_webhook_and_wait_out_throttlin
         throttled.clone(),
     ))
     .await;
-    exercise(
+    exercise_with(
         Case {
             kind: "shopify-graphql",
             provider: "shopify",
@@ -496,6 +465,7 @@ async fn shopify_graphql_orders_converge_with_the_webhook_and_wait_out_throttlin
             deleted_key: None,
             crash_changes: 7,
             records: 11,
+            group: 2,
         },
         db.clone(),
         allow,
@@ -640,6 +610,7 @@ async fn bad_pages_are_reported_and_move_nothing() {
             deleted_key: None,
             crash_changes: 0,
             records: 0,
+            group: 1,
         };
         let cfg = case_config(&case, &api.base);
         let p = sqlite_ports();
