@@ -146,6 +146,15 @@ pub fn ms(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
+/// The answer before any other: 401 with the provider's own body (`unauthorized`) without
+/// the test's bearer token, 500 once the failure switch is thrown.
+pub fn gate(r: &Recorded, allow: &Allow, unauthorized: Value) -> Option<Answer> {
+    if !bearer_ok(r) {
+        return Some(json_answer(401, unauthorized));
+    }
+    failing(allow).then(server_error)
+}
+
 pub fn bearer_ok(r: &Recorded) -> bool {
     r.headers.get("authorization").map(String::as_str) == Some("Bearer test-token")
 }
@@ -162,14 +171,12 @@ pub fn exact_api(db: Shared, allow: Allow) -> Responder {
 /// [`exact_api`] with `rows_a_page` rows a page (the API's own: 1,000).
 pub fn exact_api_paged(db: Shared, allow: Allow, rows_a_page: usize) -> Responder {
     Arc::new(move |r: &Recorded| {
-        if !bearer_ok(r) {
-            return json_answer(
-                401,
-                json!({"error": {"message": {"value": "unauthorized"}}}),
-            );
-        }
-        if failing(&allow) {
-            return server_error();
+        if let Some(refused) = gate(
+            r,
+            &allow,
+            json!({"error": {"message": {"value": "unauthorized"}}}),
+        ) {
+            return refused;
         }
         assert!(r.query.contains_key("$select"), "sync APIs need $select");
         let filter = r.query.get("$filter").cloned().unwrap_or_default();
@@ -231,17 +238,14 @@ pub fn exact_api_paged(db: Shared, allow: Allow, rows_a_page: usize) -> Responde
 /// deleted invoices with `Status` `DELETED`.
 pub fn xero_api(db: Shared, allow: Allow) -> Responder {
     Arc::new(move |r: &Recorded| {
-        if !bearer_ok(r) {
-            return json_answer(401, json!({"Type": null, "Title": "Unauthorized"}));
-        }
         if r.headers.get("xero-tenant-id").map(String::as_str) != Some("7c1c-tenant") {
             return json_answer(
                 403,
                 json!({"Title": "Forbidden", "Detail": "AuthenticationUnsuccessful"}),
             );
         }
-        if failing(&allow) {
-            return server_error();
+        if let Some(refused) = gate(r, &allow, json!({"Type": null, "Title": "Unauthorized"})) {
+            return refused;
         }
         assert_eq!(r.path, "/api.xro/2.0/Invoices");
         assert_eq!(
@@ -282,14 +286,12 @@ pub fn xero_api(db: Shared, allow: Allow) -> Responder {
 /// `status=deleted` lists deleted deals; `{success, data, additional_data.next_cursor}`).
 pub fn pipedrive_api(db: Shared, allow: Allow) -> Responder {
     Arc::new(move |r: &Recorded| {
-        if !bearer_ok(r) {
-            return json_answer(
-                401,
-                json!({"success": false, "error": "unauthorized access"}),
-            );
-        }
-        if failing(&allow) {
-            return server_error();
+        if let Some(refused) = gate(
+            r,
+            &allow,
+            json!({"success": false, "error": "unauthorized access"}),
+        ) {
+            return refused;
         }
         assert_eq!(r.path, "/api/v2/deals");
         assert_eq!(
@@ -322,14 +324,12 @@ pub fn pipedrive_api(db: Shared, allow: Allow) -> Responder {
 /// than 10,000 results a query (`after` past that answers 400).
 pub fn hubspot_api(db: Shared, allow: Allow) -> Responder {
     Arc::new(move |r: &Recorded| {
-        if !bearer_ok(r) {
-            return json_answer(
-                401,
-                json!({"status": "error", "category": "INVALID_AUTHENTICATION"}),
-            );
-        }
-        if failing(&allow) {
-            return server_error();
+        if let Some(refused) = gate(
+            r,
+            &allow,
+            json!({"status": "error", "category": "INVALID_AUTHENTICATION"}),
+        ) {
+            return refused;
         }
         assert_eq!(
             (r.method.as_str(), r.path.as_str()),
@@ -377,14 +377,12 @@ pub fn hubspot_api(db: Shared, allow: Allow) -> Responder {
 /// time, `sortOrders` ascending, `pageSize`, `currentPage`; `{items, total_count}`.
 pub fn adobe_api(db: Shared, allow: Allow) -> Responder {
     Arc::new(move |r: &Recorded| {
-        if !bearer_ok(r) {
-            return json_answer(
-                401,
-                json!({"message": "The consumer isn't authorized to access %resources."}),
-            );
-        }
-        if failing(&allow) {
-            return server_error();
+        if let Some(refused) = gate(
+            r,
+            &allow,
+            json!({"message": "The consumer isn't authorized to access %resources."}),
+        ) {
+            return refused;
         }
         assert_eq!(r.path, "/rest/V1/orders");
         let f = "searchCriteria[filter_groups][0][filters][0]";
@@ -434,14 +432,12 @@ pub fn adobe_api(db: Shared, allow: Allow) -> Responder {
 /// and `reason: deleted`.
 pub fn dataverse_api(db: Shared, allow: Allow) -> Responder {
     Arc::new(move |r: &Recorded| {
-        if !bearer_ok(r) {
-            return json_answer(
-                401,
-                json!({"error": {"code": "0x80072560", "message": "unauthorized"}}),
-            );
-        }
-        if failing(&allow) {
-            return server_error();
+        if let Some(refused) = gate(
+            r,
+            &allow,
+            json!({"error": {"code": "0x80072560", "message": "unauthorized"}}),
+        ) {
+            return refused;
         }
         assert_eq!(r.path, "/api/data/v9.2/accounts");
         let prefer = r.headers.get("prefer").cloned().unwrap_or_default();
@@ -502,14 +498,12 @@ pub fn dataverse_api(db: Shared, allow: Allow) -> Responder {
 /// odata.maxpagesize=N`, a relative `odata.nextLink` (`Orders?$skip=N…`) while more remain.
 pub fn sap_api(db: Shared, allow: Allow) -> Responder {
     Arc::new(move |r: &Recorded| {
-        if !bearer_ok(r) {
-            return json_answer(
-                401,
-                json!({"error": {"code": 301, "message": {"lang": "en-us", "value": "Invalid session."}}}),
-            );
-        }
-        if failing(&allow) {
-            return server_error();
+        if let Some(refused) = gate(
+            r,
+            &allow,
+            json!({"error": {"code": 301, "message": {"lang": "en-us", "value": "Invalid session."}}}),
+        ) {
+            return refused;
         }
         assert_eq!(r.path, "/b1s/v1/Orders");
         let filter = &r.query["$filter"];
@@ -560,14 +554,12 @@ pub fn sap_api(db: Shared, allow: Allow) -> Responder {
 /// deleted ones with `status: Deleted`; an entity without changes is left out.
 pub fn quickbooks_api(db: Shared, allow: Allow) -> Responder {
     Arc::new(move |r: &Recorded| {
-        if !bearer_ok(r) {
-            return json_answer(
-                401,
-                json!({"fault": {"error": [{"message": "AuthenticationFailed"}], "type": "AUTHENTICATION"}}),
-            );
-        }
-        if failing(&allow) {
-            return server_error();
+        if let Some(refused) = gate(
+            r,
+            &allow,
+            json!({"fault": {"error": [{"message": "AuthenticationFailed"}], "type": "AUTHENTICATION"}}),
+        ) {
+            return refused;
         }
         assert_eq!(r.path, "/v3/company/9130-realm/cdc");
         assert_eq!(r.query.get("entities").map(String::as_str), Some("Invoice"));
