@@ -1596,6 +1596,14 @@ mod tests {
             ("url = \"{api_base}/c?s={cursor}\"\nupdated_at_pointer = \"/u\"\nheaders = { Authorization = \"x\" }\n", "sources[0].headers.Authorization: is set by Inlet"),
             ("url = \"{api_base}/c?s={cursor}\"\nupdated_at_pointer = \"/u\"\nheaders = { xero-tenant-id = \"env:NOPE_NOT_SET\" }\n", "sources[0].headers.xero-tenant-id:"),
             ("url = \"{api_base}/c?s={cursor}\"\nupdated_at_pointer = \"/u\"\nitems = \"rows\"\n", "sources[0].items: \"rows\" is not one of events, records"),
+            // The abilities the presets brought, misused.
+            ("url = \"{api_base}/c?s={cursor}\"\nupdated_at_pointer = \"/u\"\ncursor_format = \"unix\"\n", "sources[0].cursor_format: \"unix\" is not one of rfc3339, epoch-ms, sql, naive"),
+            ("url = \"{api_base}/c?s={cursor}\"\ncursor = \"token\"\nfirst_cursor = \"0\"\nnext_cursor_pointer = \"/n\"\ncursor_format = \"sql\"\n", "sources[0].cursor_format: applies to cursor = \"timestamp\" only"),
+            ("url = \"{api_base}/c?s={cursor}\"\nupdated_at_pointer = \"/u\"\nentity = \"invoice\"\ndeleted_pointer = \"/status\"\n", "sources[0].deleted_pointer: deleted_pointer and deleted_value go together"),
+            ("url = \"{api_base}/c?s={cursor}\"\nupdated_at_pointer = \"/u\"\ndeleted_pointer = \"/status\"\ndeleted_value = \"gone\"\n", "sources[0].entity: is required with deleted_pointer"),
+            ("url = \"{api_base}/c?s={cursor}\"\nupdated_at_pointer = \"/u\"\nentity = \"Invoice Lines\"\n", "sources[0].entity: \"Invoice Lines\" must be lowercase"),
+            ("url = \"{api_base}/c?s={cursor}\"\nupdated_at_pointer = \"/u\"\nerror_pointer = \"errors\"\n", "sources[0].error_pointer: \"errors\" is not a JSON pointer"),
+            ("url = \"{api_base}/search\"\nupdated_at_pointer = \"/u\"\nbody = \"{\\\"q\\\": 1}\"\n", "sources[0].url: never sends the cursor"),
         ];
         for (body, needle) in cases {
             let err = Config::from_toml(&format!("{base}{}", source(body)), &env)
@@ -1609,6 +1617,8 @@ mod tests {
             "url = \"{api_base}/sync?after={cursor}\"\nitems = \"records\"\ncursor = \"row-version\"\nversion_pointer = \"/Timestamp\"\nfirst_cursor = \"1\"\nnext_link_pointer = \"/d/__next\"\n",
             "url = \"{api_base}/Invoices\"\nupdated_at_pointer = \"/UpdatedDateUTC\"\ncursor_header = \"If-Modified-Since\"\nurl_page = 1\n",
             "url = \"{api_base}/Invoices?page={page}\"\nitems = \"records\"\nupdated_at_pointer = \"/UpdatedDateUTC\"\ncursor_header = \"If-Modified-Since\"\nheaders = { xero-tenant-id = \"tenant-secret-1\" }\n",
+            // A search API: the cursor travels in the POST body, in the API's time format.
+            "url = \"{api_base}/search\"\nbody = \"{\\\"since\\\": {cursor}}\"\ncursor_format = \"epoch-ms\"\nupdated_at_pointer = \"/u\"\nentity = \"ticket\"\ndeleted_pointer = \"/state\"\ndeleted_value = \"deleted\"\nerror_pointer = \"/errors\"\n",
         ] {
             let text = format!("{base}{}", source(body));
             match Config::from_toml(&text, &env) {

@@ -226,6 +226,7 @@ pub enum Deletes {
     /// Every item is a deletion: a deleted-records feed (Exact Online's `sync/Deleted`).
     Feed,
 }
+
 /// What an item of the feed is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ItemKind {
@@ -500,10 +501,13 @@ fn build_http_json(
             CursorKind::Timestamp
         }
     };
-    match (&raw.cursor_header, url.contains("{cursor}")) {
+    let sends_cursor =
+        url.contains("{cursor}") || raw.body.as_deref().is_some_and(|b| b.contains("{cursor}"));
+    match (&raw.cursor_header, sends_cursor) {
         (None, false) => bad(
             "url",
-            "never sends the cursor: put {cursor} in it (or set cursor_header)".into(),
+            "never sends the cursor: put {cursor} in it or in the body (or set cursor_header)"
+                .into(),
         ),
         (Some(_), true) => bad(
             "cursor_header",
