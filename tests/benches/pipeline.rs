@@ -639,6 +639,37 @@ async fn mark_delivered(store: &Store, n: usize) {
     }
 }
 
+/// One run of `feed` (of `built`) as its source is configured: the report, how long it
+/// took and the HTTP calls it made.
+async fn timed_run(
+    built: &inlet_sources::BuiltSource,
+    feed: &dyn inlet_core::usecase::reconcile::ChangeSource,
+    ports: &inlet_cli::backend::Ports,
+) -> (
+    inlet_core::usecase::reconcile::ReconcileReport,
+    Duration,
+    u64,
+) {
+    let settings =
+        inlet_core::usecase::reconcile::ReconcileSettings::for_source(&built.config, false, None);
+    let calls_before = built.fetcher.requests();
+    let started = Instant::now();
+    let report = inlet_cli::reconcile::run_feed(
+        feed,
+        ports,
+        &inlet_core::metrics::NoMetrics,
+        &SystemClock,
+        &settings,
+    )
+    .await
+    .unwrap();
+    (
+        report,
+        started.elapsed(),
+        built.fetcher.requests() - calls_before,
+    )
+}
+
 /// Reconcile `n` changes from a loopback API, then run again with nothing new.
 async fn bench_source(label: &str, sources_toml: &str, source: &str, api: &FakeApi, n: usize) {
     let dir = tempfile::tempdir().unwrap();
@@ -653,40 +684,17 @@ async fn bench_source(label: &str, sources_toml: &str, source: &str, api: &FakeA
         inlet_cli::backend::local(dir.path(), StoreOptions::default(), Arc::new(SystemClock))
             .unwrap();
     let store = ports.local.clone().unwrap();
-    let settings =
-        inlet_core::usecase::reconcile::ReconcileSettings::for_source(&built.config, false, None);
-    let started = Instant::now();
-    let report = inlet_cli::reconcile::run_feed(
-        built.feeds[0].as_ref(),
-        &ports,
-        &inlet_core::metrics::NoMetrics,
-        &SystemClock,
-        &settings,
-    )
-    .await
-    .unwrap();
-    let elapsed = started.elapsed();
+    let (report, elapsed, first_requests) =
+        timed_run(&built, built.feeds[0].as_ref(), &ports).await;
     assert_eq!(report.scanned as usize, n, "{report:?}");
-    let first_requests = built.fetcher.requests();
     mark_delivered(&store, n).await;
-    let before = built.fetcher.requests();
-    let settings =
-        inlet_core::usecase::reconcile::ReconcileSettings::for_source(&built.config, false, None);
-    let quiet = inlet_cli::reconcile::run_feed(
-        built.feeds[0].as_ref(),
-        &ports,
-        &inlet_core::metrics::NoMetrics,
-        &SystemClock,
-        &settings,
-    )
-    .await
-    .unwrap();
+    let (quiet, _, quiet_requests) = timed_run(&built, built.feeds[0].as_ref(), &ports).await;
     println!(
         "{label:<18} {n:>5} changes: {:>7.0} scanned/s ({} requests, {} recovered)   quiet run: {} request(s), {} recovered",
         n as f64 / elapsed.as_secs_f64(),
         first_requests,
         report.recovered,
-        built.fetcher.requests() - before,
+        quiet_requests,
         quiet.recovered
     );
     let _ = api;
@@ -806,25 +814,8 @@ async fn bench_presets() {
         for feed in &built.feeds {
             let mut line = format!("{:<34}", feed.name().replacen("src", kind, 1));
             for busy in [true, false] {
-                let settings = inlet_core::usecase::reconcile::ReconcileSettings::for_source(
-                    &built.config,
-                    false,
-                    None,
-                );
-                let calls_before = built.fetcher.requests();
-                let started = Instant::now();
-                let report = inlet_cli::reconcile::run_feed(
-                    feed.as_ref(),
-                    &ports,
-                    &inlet_core::metrics::NoMetrics,
-                    &SystemClock,
-                    &settings,
-                )
-                .await
-                .unwrap();
-                let elapsed = started.elapsed();
+                let (report, elapsed, calls) = timed_run(&built, feed.as_ref(), &ports).await;
                 assert!(report.error.is_none(), "{kind}: {report:?}");
-                let calls = built.fetcher.requests() - calls_before;
                 if busy {
                     line += &format!(
                         " {calls:>6} {:>9.1} {:>10.0}",

@@ -99,6 +99,14 @@ impl Db {
         out
     }
 
+    /// [`Db::since`], the deleted records only (`deleted`) or the live ones only: what a
+    /// list answers when deletions have a list of their own, or none.
+    pub fn since_listed(&self, from_ms: i64, exclusive: bool, deleted: bool) -> Vec<Rec> {
+        let mut out = self.since(from_ms, exclusive);
+        out.retain(|r| r.deleted == deleted);
+        out
+    }
+
     /// Records with a version above `after`, by version: a row-version sync.
     pub fn after_version(&self, after: i64) -> Vec<Rec> {
         let mut out: Vec<Rec> = self
@@ -305,9 +313,8 @@ pub fn pipedrive_api(db: Shared, allow: Allow) -> Responder {
         let rows: Vec<Value> = db
             .lock()
             .unwrap()
-            .since(since, false)
+            .since_listed(since, false, deleted)
             .into_iter()
-            .filter(|x| x.deleted == deleted)
             .take(limit)
             .map(|x| json!({"id": x.id, "title": format!("Deal {}", x.id), "is_deleted": x.deleted, "update_time": rfc3339(x.at())}))
             .collect();
@@ -355,13 +362,7 @@ pub fn hubspot_api(db: Shared, allow: Allow) -> Responder {
                 json!({"status": "error", "message": "paging past 10,000 results"}),
             );
         }
-        let rows: Vec<Rec> = db
-            .lock()
-            .unwrap()
-            .since(since, false)
-            .into_iter()
-            .filter(|x| !x.deleted)
-            .collect();
+        let rows: Vec<Rec> = db.lock().unwrap().since_listed(since, false, false);
         let page: Vec<Value> = rows
             .iter()
             .skip(after)
@@ -405,13 +406,7 @@ pub fn adobe_api(db: Shared, allow: Allow) -> Responder {
         );
         let size: usize = r.query["searchCriteria[pageSize]"].parse().unwrap();
         let page: usize = r.query["searchCriteria[currentPage]"].parse().unwrap();
-        let rows: Vec<Rec> = db
-            .lock()
-            .unwrap()
-            .since(since, false)
-            .into_iter()
-            .filter(|x| !x.deleted)
-            .collect();
+        let rows: Vec<Rec> = db.lock().unwrap().since_listed(since, false, false);
         let items: Vec<Value> = rows
             .iter()
             .skip((page - 1) * size)
@@ -524,10 +519,7 @@ pub fn sap_api(db: Shared, allow: Allow) -> Responder {
         let rows: Vec<Rec> = db
             .lock()
             .unwrap()
-            .since(since - since % 1000, false)
-            .into_iter()
-            .filter(|x| !x.deleted)
-            .collect();
+            .since_listed(since - since % 1000, false, false);
         let dfmt = time::macros::format_description!("[year]-[month]-[day]");
         let tfmt = time::macros::format_description!("[hour]:[minute]:[second]");
         let page: Vec<Value> = rows
@@ -628,9 +620,8 @@ pub fn woo_api(db: Shared, allow: Allow) -> Responder {
         let rows: Vec<Value> = db
             .lock()
             .unwrap()
-            .since(after + 999, true)
+            .since_listed(after + 999, true, trash)
             .into_iter()
-            .filter(|x| x.deleted == trash)
             .take(per_page)
             .map(|x| json!({"id": x.id, "status": if x.deleted {"trash"} else {"processing"}, "date_modified_gmt": x.at().format(&fmt).unwrap()}))
             .collect();
@@ -682,9 +673,8 @@ pub fn shopify_graphql_api(db: Shared, allow: Allow, throttled_once: Arc<AtomicI
         let nodes: Vec<Value> = db
             .lock()
             .unwrap()
-            .since(since, false)
+            .since_listed(since, false, false)
             .into_iter()
-            .filter(|x| !x.deleted)
             .take(first)
             .map(|x| json!({"legacyResourceId": x.id.to_string(), "updatedAt": rfc3339(x.at()), "name": format!("#{}", 1000 + x.id)}))
             .collect();

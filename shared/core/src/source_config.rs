@@ -158,6 +158,16 @@ impl SourceKind {
             SourceKind::Preset { preset, .. } => preset.name,
         }
     }
+
+    /// The configured credentials of a generic or preset source (a preset's feeds share
+    /// one); the other kinds carry their own key.
+    pub fn configured_auth(&self) -> Option<&AuthConfig> {
+        match self {
+            SourceKind::HttpJson(spec) => Some(&spec.auth),
+            SourceKind::Preset { feeds, .. } => feeds.first().map(|f| &f.spec.auth),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

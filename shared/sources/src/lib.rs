@@ -51,11 +51,12 @@ pub fn build_with(
             name: "x-shopify-access-token".into(),
             value: access_token.clone(),
         },
-        SourceKind::HttpJson(spec) => Auth::from_config(&spec.auth, connection)?,
-        SourceKind::Preset { feeds, .. } => match feeds.first() {
-            Some(feed) => Auth::from_config(&feed.spec.auth, connection)?,
-            None => Auth::None,
-        },
+        SourceKind::HttpJson(_) | SourceKind::Preset { .. } => {
+            match config.kind.configured_auth() {
+                Some(auth) => Auth::from_config(auth, connection)?,
+                None => Auth::None,
+            }
+        }
     };
     let fetcher = Arc::new(Fetcher::new(
         config.request_timeout,
@@ -151,15 +152,9 @@ pub fn connection_for(
     source: &SourceConfig,
     store: &Arc<dyn inlet_core::connection::ConnectionStore>,
 ) -> Result<Option<Arc<connection::ConnectionAuth>>, SourceError> {
-    let auth = match &source.kind {
-        SourceKind::HttpJson(spec) => &spec.auth,
-        SourceKind::Preset { feeds, .. } => match feeds.first() {
-            Some(feed) => &feed.spec.auth,
-            None => return Ok(None),
-        },
-        _ => return Ok(None),
-    };
-    let inlet_core::source_config::AuthConfig::Connection(name) = auth else {
+    let Some(inlet_core::source_config::AuthConfig::Connection(name)) =
+        source.kind.configured_auth()
+    else {
         return Ok(None);
     };
     let cfg = config
