@@ -769,7 +769,7 @@ async fn bench_sources() {
         json_answer(200, json!({"items": page, "next": next}))
     }))
     .await;
-    let toml = format!("\n[[sources]]\nname = \"feed\"\nprovider = \"erp\"\nkind = \"http-json\"\napi_base = {:?}\nurl = \"{{api_base}}/c?cursor={{cursor}}\"\ncursor = \"token\"\nitems_pointer = \"/items\"\nnext_cursor_pointer = \"/next\"\npage_size = 100\nsettle_secs = 0\n", api.base);
+    let toml = format!("\n[[sources]]\nname = \"feed\"\nprovider = \"erp\"\nkind = \"http-json\"\napi_base = {:?}\nurl = \"{{api_base}}/c?cursor={{cursor}}\"\ncursor = \"token\"\nfirst_cursor = \"0\"\nitems_pointer = \"/items\"\nnext_cursor_pointer = \"/next\"\npage_size = 100\nsettle_secs = 0\n", api.base);
     bench_source("http-json (token)", &toml, "feed", &api, n).await;
 }
 
