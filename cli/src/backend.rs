@@ -9,7 +9,7 @@ use clap::ValueEnum;
 use inlet_aws::runtime::Resources;
 use inlet_core::clock::Clock;
 use inlet_core::ports::{
-    ConflictStore, Cursors, DeadLetters, EntityVersions, History, Ledger, Queue,
+    ConflictStore, Cursors, DeadLetters, EntityVersions, History, Ledger, Queue, Shapes,
 };
 use inlet_local::{Store, StoreOptions};
 
@@ -34,6 +34,8 @@ pub struct Ports {
     /// The event history (`inlet events`).
     pub history: Arc<dyn History>,
     pub cursors: Arc<dyn Cursors>,
+    /// Learned payload shapes and schema-drift findings (`inlet schema`).
+    pub shapes: Arc<dyn Shapes>,
     /// Connections' tokens and call budgets (`inlet connections`, sources with a connection).
     pub connections: Arc<dyn inlet_core::connection::ConnectionStore>,
     /// The embedded store (status, metrics, reconciliation reports), when local.
@@ -70,6 +72,7 @@ pub fn local(
         conflicts: s.clone(),
         history: s.clone(),
         connections: s.clone(),
+        shapes: s.clone(),
         cursors: s,
         local: Some(store),
         aws: None,
@@ -132,6 +135,7 @@ pub fn aws_with(
         conflicts: table.clone(),
         history: table.clone(),
         connections: table.clone(),
+        shapes: table.clone(),
         cursors: table,
         local: None,
         aws: Some(AwsHandles {

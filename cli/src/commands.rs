@@ -18,7 +18,9 @@ use crate::config_file::{self, LoadError};
 use crate::dev::{self, DevOptions};
 use crate::outbox::ById;
 use crate::review::Resolution;
-use crate::{exit, Command, DataDirArg, DlqAction, EventsAction, OutboxAction, ReviewAction};
+use crate::{
+    exit, Command, DataDirArg, DlqAction, EventsAction, OutboxAction, ReviewAction, SchemaAction,
+};
 
 pub async fn run(command: Command) -> u8 {
     match command {
@@ -118,6 +120,21 @@ pub async fn run(command: Command) -> u8 {
                 filter,
                 data_dir,
             } => crate::events::replay(&data_dir, &keys, &filter).await,
+        },
+        Command::Schema { action } => match action {
+            SchemaAction::List {
+                data_dir,
+                all,
+                limit,
+                json,
+            } => crate::schema::list(&data_dir, all, limit, json).await,
+            SchemaAction::Show {
+                provider,
+                event_type,
+                json,
+                data_dir,
+            } => crate::schema::show(&data_dir, &provider, event_type.as_deref(), json).await,
+            SchemaAction::Accept { ids, data_dir } => crate::schema::accept(&data_dir, &ids).await,
         },
         Command::Review { action } => match action {
             ReviewAction::List {

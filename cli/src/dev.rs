@@ -17,6 +17,7 @@ use inlet_core::clock::{Clock, SystemClock};
 use inlet_core::config::Config;
 use inlet_core::metrics::Metrics;
 use inlet_core::ports::{Queue, Sink};
+use inlet_core::usecase::drift::SchemaWatch;
 use inlet_core::usecase::process::{
     run_once, ConflictPolicy, HistoryPolicy, ProcessSettings, Processor,
 };
@@ -160,6 +161,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
             .logging
             .log_payloads
             .then(|| config.logging.redact_fields.clone()),
+        schema: schema_watch(&config, &ports, Arc::clone(&metrics)),
     };
     let mut tasks = vec![server];
     for built in inlet_sources::build_all_with(&config, &ports.connections)
@@ -388,6 +390,22 @@ pub fn history_policy(config: &Config, ports: &Ports) -> Option<HistoryPolicy> {
 }
 
 /// The conflict rules and where their state lives; `None` when no rule is declared.
+/// The schema-drift watch, unless `[schema] enabled = false`.
+pub fn schema_watch(
+    config: &Config,
+    ports: &Ports,
+    metrics: Arc<dyn Metrics>,
+) -> Option<Arc<SchemaWatch>> {
+    config.schema.enabled.then(|| {
+        Arc::new(SchemaWatch::new(
+            config.schema.clone(),
+            Arc::clone(&ports.shapes),
+            Arc::clone(&ports.conflicts),
+            metrics,
+        ))
+    })
+}
+
 pub fn conflict_policy(config: &Config, ports: &Ports) -> Option<ConflictPolicy> {
     (!config.conflicts.is_empty()).then(|| ConflictPolicy {
         rules: config.conflicts.clone(),

@@ -14,6 +14,7 @@ pub mod out;
 pub mod outbox;
 pub mod reconcile;
 pub mod review;
+pub mod schema;
 pub mod server;
 
 use std::path::PathBuf;
@@ -223,6 +224,12 @@ pub enum Command {
         #[command(subcommand)]
         action: ReviewAction,
     },
+    /// Schema drift: findings (a new path, a missing one, a changed type), what each
+    /// provider's events look like, accepting a change.
+    Schema {
+        #[command(subcommand)]
+        action: SchemaAction,
+    },
     /// Queue depth, in-flight, DLQ depth, counters and the last reconciliation.
     Status {
         #[command(flatten)]
@@ -400,6 +407,44 @@ pub enum OutboxAction {
         data_dir: DataDirArg,
         #[arg(long = "id", required = true)]
         ids: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchemaAction {
+    /// Drift findings, newest first (open ones; --all adds the accepted).
+    List {
+        #[command(flatten)]
+        data_dir: DataDirArg,
+        #[arg(long)]
+        all: bool,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What was learned of a provider's events: each path, its types and how many
+    /// events had it, with the findings. Exit code 4 when nothing was learned.
+    Show {
+        provider: String,
+        /// One event type only.
+        #[arg(long = "type")]
+        event_type: Option<String>,
+        /// Print one JSON object per event type.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        data_dir: DataDirArg,
+    },
+    /// Accept findings: the change becomes part of the shape (no longer drift; a pinned
+    /// provider's events carrying it are delivered again). Exit code 4 for an unknown id.
+    Accept {
+        /// Finding ids (`inlet schema list`).
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[command(flatten)]
+        data_dir: DataDirArg,
     },
 }
 

@@ -232,6 +232,7 @@ fn worker(store: Arc<DynamoStore>) -> Processor {
         metrics: Arc::new(NoMetrics),
         clock: Arc::new(SystemClock),
         settings: ProcessSettings::from(&WorkerConfig::default()),
+        schema: None,
         payload_log: None,
     }
 }

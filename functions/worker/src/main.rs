@@ -11,6 +11,7 @@ use inlet_core::clock::SystemClock;
 use inlet_core::config::{Config, SinkConfig};
 use inlet_core::connection::ConnectionStore;
 use inlet_core::ports::Sink;
+use inlet_core::usecase::drift::SchemaWatch;
 use inlet_core::usecase::process::{ConflictPolicy, HistoryPolicy, ProcessSettings, Processor};
 use inlet_worker_fn::{handle, Deps};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
@@ -73,6 +74,16 @@ async fn main() -> Result<(), Error> {
     settings.max_receive = resources.max_receive.unwrap_or(settings.max_receive);
     let store = Arc::new(stack_store(&sdk, &resources));
     let metrics = Arc::new(EmfMetrics::new());
+    // Shapes are checked in memory and written once per `[schema] flush_secs` (see
+    // inlet_core::usecase::drift): no write and no round trip per event.
+    let schema = config.schema.enabled.then(|| {
+        Arc::new(SchemaWatch::new(
+            config.schema.clone(),
+            store.clone(),
+            store.clone(),
+            metrics.clone(),
+        ))
+    });
     let deps = Arc::new(Deps {
         processor: Processor {
             ledger: store.clone(),
@@ -94,6 +105,7 @@ async fn main() -> Result<(), Error> {
                 .logging
                 .log_payloads
                 .then(|| config.logging.redact_fields.clone()),
+            schema,
         },
         queue: stack_queue(&sdk, &resources),
         metrics,

@@ -39,7 +39,7 @@ pub const INLINE_MAX: usize = 350 * 1024;
 const CLOSED_KEEP_SECS: i64 = 30 * 86_400;
 const PENDING: &str = "pending";
 
-fn conditional_failed<E, R>(e: &SdkError<E, R>, is_ccf: impl Fn(&E) -> bool) -> bool {
+pub(crate) fn conditional_failed<E, R>(e: &SdkError<E, R>, is_ccf: impl Fn(&E) -> bool) -> bool {
     matches!(e, SdkError::ServiceError(se) if is_ccf(se.err()))
 }
 
@@ -85,7 +85,7 @@ impl DynamoStore {
         ClaimCheck::new(self.client().clone(), self.table())
     }
 
-    async fn get_item(&self, pk: String) -> Result<Option<Item>, StoreError> {
+    pub(crate) async fn get_item(&self, pk: String) -> Result<Option<Item>, StoreError> {
         let out = self
             .client()
             .get_item()

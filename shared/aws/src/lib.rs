@@ -15,6 +15,7 @@ mod item;
 pub mod large_events;
 pub mod runtime;
 pub mod secrets;
+pub mod shapes;
 pub mod sqs;
 pub mod stack_config;
 pub mod xray;

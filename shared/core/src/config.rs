@@ -66,6 +66,8 @@ pub struct Config {
     pub worker: WorkerConfig,
     pub logging: LoggingConfig,
     pub history: HistoryConfig,
+    /// Schema-drift detection (`[schema]`, see [`crate::shape`]).
+    pub schema: crate::shape::SchemaConfig,
     pub providers: Vec<ProviderConfig>,
     pub sinks: Vec<SinkConfig>,
     pub sources: Vec<crate::source_config::SourceConfig>,
@@ -388,6 +390,8 @@ struct RawConfig {
     logging: LoggingConfig,
     #[serde(default)]
     history: HistoryConfig,
+    #[serde(default)]
+    schema: crate::shape::SchemaConfig,
     #[serde(default)]
     providers: Vec<RawProvider>,
     #[serde(default)]
@@ -899,6 +903,19 @@ impl Config {
         }
 
         let conflicts = conflict_rules(&raw.conflicts, &seen, &mut push);
+        for (field, problem) in raw.schema.problems() {
+            push(format!("schema.{field}"), problem);
+        }
+        for (i, pinned) in raw.schema.pin.iter().enumerate() {
+            let known = seen.iter().any(|n| n.as_str() == pinned)
+                || sources.iter().any(|s| s.provider.as_str() == pinned);
+            if !known {
+                push(
+                    format!("schema.pin[{i}]"),
+                    format!("{pinned:?} is not a provider's, a source's or an outbox's name"),
+                );
+            }
+        }
 
         if !issues.is_empty() {
             return Err(ConfigError { issues });
@@ -918,6 +935,7 @@ impl Config {
             worker,
             logging: raw.logging,
             history: raw.history,
+            schema: raw.schema,
             providers,
             sinks: raw.sinks,
             sources,
@@ -1562,6 +1580,42 @@ mod tests {
             "sources[2].token_url",
             "sources[3].kind: unknown kind",
         ] {
+            assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+        }
+    }
+
+    /// `[schema]` settings that cannot work are refused by key path; the default tracks.
+    #[test]
+    fn schema_settings_are_checked() {
+        let base = "[[providers]]\nname = \"shop\"\nscheme = \"standard-webhooks\"\nsecrets = [\"whsec_c2VjcmV0\"]\n[[sinks]]\nkind = \"stdout\"\n";
+        let cfg = Config::from_toml(base, &env).unwrap();
+        assert!(cfg.schema.enabled && cfg.schema.pin.is_empty());
+        assert_eq!((cfg.schema.learn_events, cfg.schema.flush_secs), (20, 60));
+        let cfg = Config::from_toml(&format!("{base}[schema]\npin = [\"shop\"]\n"), &env).unwrap();
+        assert!(cfg.schema.pinned("shop"));
+        for (body, needle) in [
+            (
+                "learn_events = 0",
+                "schema.learn_events: must be at least 1",
+            ),
+            (
+                "flush_secs = 0",
+                "schema.flush_secs: must be between 1 and 3600",
+            ),
+            (
+                "flush_secs = 86400",
+                "schema.flush_secs: must be between 1 and 3600",
+            ),
+            (
+                "pin = [\"shopp\"]",
+                "schema.pin[0]: \"shopp\" is not a provider's",
+            ),
+            ("pinned = [\"shop\"]", "pinned"),
+            ("learn_events = -1", "learn_events"),
+        ] {
+            let err = Config::from_toml(&format!("{base}[schema]\n{body}\n"), &env)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
         }
     }

@@ -25,6 +25,7 @@ pub mod redact;
 pub mod reply;
 pub mod retry;
 pub mod secret;
+pub mod shape;
 pub mod signature;
 pub mod source_config;
 pub mod source_presets;

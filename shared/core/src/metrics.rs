@@ -42,6 +42,9 @@ pub mod names {
     /// A source whose feed read nothing for `alert_after_empty_runs` runs in a row, by
     /// `source` (the template alarms on the first).
     pub const RECONCILE_SILENT: &str = "reconcile_silent";
+    /// A schema-drift finding recorded for the first time (once, whichever worker met it),
+    /// by `provider` and `kind` (added / missing / retyped).
+    pub const SCHEMA_DRIFT: &str = "schema_drift";
     pub const END_TO_END_MS: &str = "end_to_end_ms";
     pub const SINK_MS: &str = "sink_ms";
 }

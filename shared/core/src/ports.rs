@@ -11,6 +11,7 @@ use crate::conflict::{EntityState, RuleKind, Stamp};
 use crate::envelope::{Envelope, SinkRecord};
 use crate::history::{EventFilter, EventPage, EventRecord, HistoryEntry};
 use crate::ids::EventKey;
+use crate::shape::{Finding, Shape};
 use crate::BoxError;
 
 /// A store or queue could not do what was asked. Both variants keep their source.
@@ -462,6 +463,49 @@ pub trait Cursors: Send + Sync {
     async fn load(&self, source: &str) -> Result<Option<String>, StoreError>;
     /// Persist durably; called only after the page the cursor ends is handled.
     async fn save(&self, source: &str, cursor: &str) -> Result<(), StoreError>;
+}
+
+/// Learned payload shapes and their drift findings (see [`crate::shape`]).
+#[async_trait]
+pub trait Shapes: Send + Sync {
+    /// Every provider's event types and what was learned of each.
+    async fn load_shapes(&self) -> Result<Vec<StoredShape>, StoreError>;
+
+    /// Add `learned` to the stored shape of `provider`'s `event_type` (creating it) and
+    /// return the sum: what every worker has learned so far.
+    async fn merge_shape(
+        &self,
+        provider: &str,
+        event_type: &str,
+        learned: &Shape,
+    ) -> Result<Shape, StoreError>;
+
+    /// Record findings not recorded before (by id); `true` for each that is new.
+    async fn add_findings(&self, findings: &[Finding]) -> Result<Vec<bool>, StoreError>;
+
+    /// Findings, newest first: the open ones, or all of them.
+    async fn findings(
+        &self,
+        include_accepted: bool,
+        limit: usize,
+    ) -> Result<Vec<Finding>, StoreError>;
+
+    /// Accept an open finding and take it into its shape (see [`Shape::accept`]): `None`
+    /// when there is no such finding, else the finding as it now stands (already accepted
+    /// ones are returned unchanged).
+    async fn accept_finding(
+        &self,
+        id: &str,
+        at: OffsetDateTime,
+    ) -> Result<Option<Finding>, StoreError>;
+}
+
+/// One provider event type's learned shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredShape {
+    pub provider: String,
+    pub event_type: String,
+    pub shape: Shape,
 }
 
 /// Why a sink did not take a record.

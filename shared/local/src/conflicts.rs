@@ -12,12 +12,15 @@ use inlet_core::ports::{ConflictStore, Review, ReviewStatus, StoreError};
 
 use crate::store::{exec, one, sql_err, Store};
 
-fn decode<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, StoreError> {
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    what: &str,
+    text: &str,
+) -> Result<T, StoreError> {
     serde_json::from_str(text)
         .map_err(|e| StoreError::Invalid(format!("stored {what} does not decode: {e}")))
 }
 
-fn encode<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Invalid(e.to_string()))
 }
 

@@ -1,7 +1,7 @@
 //! inlet-local: the embedded backend `inlet dev` runs on.
 //!
 //! One SQLite database (WAL, `synchronous = FULL`) holds the work queue and its DLQ, the
-//! idempotency ledger, entity versions, conflict-rule state and reviews, reconciliation cursors and the metrics `inlet
+//! idempotency ledger, entity versions, conflict-rule state and reviews, reconciliation cursors, learned payload shapes and drift findings, and the metrics `inlet
 //! status` reads. It is a first-class sibling of the AWS adapters, not a mock: the same
 //! contract tests run against both.
 
@@ -10,6 +10,7 @@ pub mod connections;
 pub mod history;
 pub mod metrics;
 mod schema;
+pub mod shapes;
 pub mod store;
 
 /// The local sinks live in `inlet-sinks` (shared with the Lambda worker).

@@ -4,7 +4,8 @@
 //! `PRAGMA user_version` says which layout a database has. Version 0 is the first layout
 //! (a database without tables is created at the current version directly); version 1
 //! keeps message bodies apart from the queue's state and the event history in arrival
-//! order, so an event writes fewer pages to the WAL (see `scripts/bench`).
+//! order, so an event writes fewer pages to the WAL (see `scripts/bench`); version 2 adds
+//! the learned payload shapes and schema-drift findings (new tables only).
 
 use rusqlite::{Connection, OptionalExtension};
 
@@ -13,7 +14,7 @@ use inlet_core::ports::StoreError;
 use crate::store::sql_err;
 
 /// The layout this build writes.
-const VERSION: i64 = 1;
+const VERSION: i64 = 2;
 
 pub(crate) const SCHEMA: &str = r#"
 -- The queue: one small row per message, so receiving, acknowledging or retrying one
@@ -126,6 +127,20 @@ CREATE TABLE IF NOT EXISTS budgets (
     start  INTEGER NOT NULL,
     used   INTEGER NOT NULL,
     PRIMARY KEY (name, window, start)
+) WITHOUT ROWID;
+-- Schema drift: what was learned of each provider's event type (JSON), and the findings.
+CREATE TABLE IF NOT EXISTS shapes (
+    provider   TEXT    NOT NULL,
+    event_type TEXT    NOT NULL,
+    shape      TEXT    NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (provider, event_type)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS drift_findings (
+    id         TEXT PRIMARY KEY,
+    status     TEXT    NOT NULL,              -- 'open' or 'accepted'
+    first_seen INTEGER NOT NULL,
+    finding    TEXT    NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS reconcile_runs (
     id     INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -543,6 +543,7 @@ async fn the_one_by_one_fallback_loses_nothing_and_delivers_nothing_twice_when_i
         metrics: Arc::new(NoMetrics),
         clock: Arc::new(SystemClock),
         settings: ProcessSettings::from(&parse_config(&lambda_like_config()).worker),
+        schema: None,
         payload_log: None,
     };
     let mut copies = 0;
@@ -633,6 +634,7 @@ fn worker_sinks(
             metrics: metrics.clone(),
             clock: Arc::new(SystemClock),
             settings,
+            schema: None,
             payload_log: None,
         },
         queue: moto.queue_with_claim_check(

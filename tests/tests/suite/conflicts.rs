@@ -305,6 +305,7 @@ async fn crm_and_shop_change_one_customer(b: Backend) {
         metrics: Arc::clone(&b.metrics),
         clock: Arc::clone(&b.clock),
         settings: ProcessSettings::from(&inlet_core::config::WorkerConfig::default()),
+        schema: None,
         payload_log: None,
     };
     let crm1 = change(

@@ -154,6 +154,7 @@ async fn worker_deps(
                 metrics: metrics.clone(),
                 clock: Arc::new(SystemClock),
                 settings: ProcessSettings::from(&config.worker),
+                schema: None,
                 payload_log: None,
             },
             queue: moto.queue(q, dlq),

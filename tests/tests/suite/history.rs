@@ -258,6 +258,7 @@ fn recording_processor(
         metrics: Arc::new(NoMetrics),
         clock,
         settings: ProcessSettings::from(&inlet_core::config::WorkerConfig::default()),
+        schema: None,
         payload_log: None,
     }
 }

@@ -22,5 +22,6 @@ mod presets;
 mod reconcile;
 mod records;
 mod replay;
+mod schema_drift;
 mod sources;
 mod webhook_http;

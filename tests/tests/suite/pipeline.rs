@@ -450,6 +450,7 @@ async fn the_local_worker_delivers_a_batch_in_one_sink_call_keeping_entity_order
         metrics: metrics.clone(),
         clock,
         settings: ProcessSettings::from(&inlet_core::config::WorkerConfig::default()),
+        schema: None,
         payload_log: None,
     };
 

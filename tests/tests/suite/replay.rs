@@ -393,6 +393,7 @@ async fn the_body_guard_refuses_a_fresh_id_on(
         metrics: Arc::new(inlet_core::metrics::NoMetrics),
         clock: Arc::new(inlet_core::clock::SystemClock),
         settings: ProcessSettings::from(&inlet_core::config::WorkerConfig::default()),
+        schema: None,
         payload_log: None,
     };
     let github = |delivery: &str| {

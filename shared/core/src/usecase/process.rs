@@ -23,6 +23,7 @@ use crate::ports::{
     Receipt, Received, Sink, SinkError, StoreError, VersionCheck,
 };
 use crate::retry::Backoff;
+use crate::usecase::drift::SchemaWatch;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ProcessSettings {
@@ -111,6 +112,8 @@ pub struct Processor {
     /// When set, payloads are logged at debug level with these fields redacted. `None`
     /// (the default) never logs a payload: they carry personal data.
     pub payload_log: Option<Vec<String>>,
+    /// Check each claimed event's payload for schema drift. `None`: not checked.
+    pub schema: Option<Arc<SchemaWatch>>,
 }
 
 impl Processor {
@@ -146,7 +149,48 @@ impl Processor {
             first: false,
         }])
         .await;
+        self.flush_schema().await;
         disposition
+    }
+
+    /// Write what the schema watch found and learned, when it is due (see
+    /// [`SchemaWatch::flush_if_due`]).
+    async fn flush_schema(&self) {
+        if let Some(watch) = &self.schema {
+            watch.flush_if_due(self.clock.now()).await;
+        }
+    }
+
+    /// Check claimed events for schema drift: `Some` disposition for each one held for
+    /// review (its provider's shape is pinned), in order; drift on a tracked shape is
+    /// recorded and the event goes on.
+    async fn check_drift(&self, claimed: &[(&Envelope, u32)]) -> Vec<Option<Disposition>> {
+        let Some(watch) = &self.schema else {
+            return claimed.iter().map(|_| None).collect();
+        };
+        let now = self.clock.now();
+        let envs: Vec<&Envelope> = claimed.iter().map(|(env, _)| *env).collect();
+        let drifts = watch.observe(&envs, now).await;
+        join_all(claimed.iter().zip(drifts).map(|(&(env, receive_count), drift)| async move {
+            let drift = drift.filter(|d| d.hold)?;
+            self.metrics.incr(
+                names::CONFLICT_DECISIONS,
+                &[("rule", "schema-pin"), ("decision", "held")],
+                1,
+            );
+            Some(match watch.hold(env, &drift, now).await {
+                Ok(reason) => {
+                    warn!(key = %env.key, reason = %reason, "held for review: its pinned schema changed");
+                    self.complete(env, Completion::Held, Done::Held { reason })
+                        .await
+                }
+                Err(e) => {
+                    self.release(env).await;
+                    self.store_failed(env, receive_count, "schema hold", &e)
+                }
+            })
+        }))
+        .await
     }
 
     /// Add these attempts to the event history (one call). A history that cannot be
@@ -165,9 +209,13 @@ impl Processor {
                 if counted && state == EventState::Duplicate {
                     return None;
                 }
+                // A delivered event that showed schema drift says so.
+                let drift = (state == EventState::Delivered)
+                    .then(|| self.schema.as_ref()?.take_note(a.env.key.as_str()))
+                    .flatten();
                 Some(HistoryEntry {
                     envelope: a.env,
-                    attempt: Attempt::new(now, state, a.receive_count, detail),
+                    attempt: Attempt::new(now, state, a.receive_count, detail.or(drift.as_deref())),
                     keep_payload: policy.keep_payloads
                         && a.env.body.len() <= policy.max_payload_bytes,
                     expires_at,
@@ -228,6 +276,14 @@ impl Processor {
         // One message at a time: its history is merged, so whether the claim was the
         // key's first does not matter here.
         self.claimed(env, receive_count, claim)?;
+        if let Some(held) = self
+            .check_drift(&[(env, receive_count)])
+            .await
+            .pop()
+            .flatten()
+        {
+            return Err(held);
+        }
         if let Some(policy) = self.ruled(env) {
             return self.settle_conflict(policy, env, receive_count).await;
         }
@@ -878,6 +934,7 @@ impl Processor {
                 Disposition::out_of_time()
             });
         }
+        self.flush_schema().await;
         out.into_iter()
             .map(|d| d.unwrap_or_else(Disposition::out_of_time))
             .collect()
@@ -967,23 +1024,32 @@ impl Processor {
             .ledger
             .claim_many(&keys, self.clock.now(), self.settings.lease)
             .await;
-        let mut to_check = Vec::new();
-        let mut to_settle = Vec::new();
+        let mut claimed_now = Vec::new();
         for ((i, env), claim) in to_claim.into_iter().zip(claims) {
             match self.claimed(env, batch[i].receive_count, claim) {
                 Err(d) => out[i] = Some(d),
                 Ok(first) => {
                     first_claim[i] = first;
-                    if self.ruled(env).is_some() {
-                        to_settle.push((i, env));
-                    } else if let (Some(entity), Some(version)) =
-                        (env.entity.as_deref(), env.version)
-                    {
-                        to_check.push((i, env, entity, version));
-                    } else {
-                        ready.push((i, env));
-                    }
+                    claimed_now.push((i, env));
                 }
+            }
+        }
+        let drift_checked: Vec<(&Envelope, u32)> = claimed_now
+            .iter()
+            .map(|&(i, env)| (env, batch[i].receive_count))
+            .collect();
+        let verdicts = self.check_drift(&drift_checked).await;
+        let mut to_check = Vec::new();
+        let mut to_settle = Vec::new();
+        for ((i, env), verdict) in claimed_now.into_iter().zip(verdicts) {
+            if let Some(d) = verdict {
+                out[i] = Some(d);
+            } else if self.ruled(env).is_some() {
+                to_settle.push((i, env));
+            } else if let (Some(entity), Some(version)) = (env.entity.as_deref(), env.version) {
+                to_check.push((i, env, entity, version));
+            } else {
+                ready.push((i, env));
             }
         }
         for (i, env, result) in self.settle_all(batch, &to_settle).await {

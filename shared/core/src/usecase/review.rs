@@ -123,12 +123,16 @@ pub async fn release(
 ) -> Result<Review, ReviewError> {
     let review = pending(store, key).await?;
     let rules = rules_for(rules, &review.entity);
-    let change = Change::of(&review.envelope, &rules, review.held_at);
-    compare_and_set(store, &review.entity, |state| {
-        apply(state, &rules, &change);
-        ((), true)
-    })
-    .await?;
+    // A hold by a conflict rule settles the entity's state; one by a pinned schema (its
+    // entity has no rules, or it has none) leaves the state alone.
+    if !rules.is_empty() {
+        let change = Change::of(&review.envelope, &rules, review.held_at);
+        compare_and_set(store, &review.entity, |state| {
+            apply(state, &rules, &change);
+            ((), true)
+        })
+        .await?;
+    }
     let replay = Envelope {
         source: Source::Replay,
         replayed_by: Some("a review's release (`inlet review release` or the console)".into()),
