@@ -1,7 +1,8 @@
 //! The operator console: server-rendered pages over the same ports as the CLI — overview,
 //! events (search, live list, one event with its timeline, payload and a replay button),
 //! dead letters (grouped by reason, redrive one, selected or all after a confirmation),
-//! reviews (release or discard held changes) and sources. `inlet dev` serves it at
+//! reviews (release or discard held changes), schema drift (findings, learned shapes,
+//! accept) and sources. `inlet dev` serves it at
 //! `/console`; `inlet console` serves it alone, e.g. against a deployed stack.
 //!
 //! Safe by default: bound to loopback it needs nothing; bound elsewhere every request needs
@@ -94,6 +95,8 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/console/reviews", get(reviews))
         .route("/console/reviews/{key}/{action}", post(resolve_review))
         .route("/console/sources", get(sources))
+        .route("/console/schema", get(schema))
+        .route("/console/schema/{id}/accept", post(accept_finding))
         .route(
             "/console/static/console.js",
             get(|| async { asset("text/javascript", page::JS) }),
@@ -883,6 +886,121 @@ async fn resolve_review(
             failed(StatusCode::NOT_FOUND, "No such review", &e.to_string())
         }
         Err(e) => failed(StatusCode::CONFLICT, "Review", &e.to_string()),
+    }
+}
+
+// ---- schema drift ----------------------------------------------------------------------------
+
+async fn schema(State(c): State<Arc<Console>>, Query(flash): Query<Flash>) -> Response {
+    let (findings, shapes) = match futures::join!(
+        c.ports.shapes.findings(true, 500),
+        c.ports.shapes.load_shapes()
+    ) {
+        (Ok(f), Ok(s)) => (f, s),
+        (Err(e), _) | (_, Err(e)) => return store_failed(e),
+    };
+    let type_name = |t: &str| {
+        if t.is_empty() {
+            "-".to_string()
+        } else {
+            esc(t)
+        }
+    };
+    let rows: Vec<Vec<String>> = findings
+        .iter()
+        .map(|f| {
+            let action = if f.status == inlet_core::shape::FindingStatus::Open {
+                format!(
+                    "<form class=\"inline\" method=\"post\" action=\"/console/schema/{}/accept\">{}<button type=\"submit\">accept</button></form>",
+                    enc(&f.id),
+                    csrf_field(&c.csrf)
+                )
+            } else {
+                f.accepted_at.map(|t| format!("accepted {}", esc(&time(t)))).unwrap_or_default()
+            };
+            vec![
+                esc(&f.id),
+                esc(f.status.as_str()),
+                esc(&f.provider),
+                type_name(&f.event_type),
+                esc(&f.change().describe()),
+                esc(&time(f.first_seen)),
+                format!(
+                    "<a href=\"{}\">{}</a>",
+                    esc(&event_href(&f.example_key)),
+                    esc(&f.example_key)
+                ),
+                action,
+            ]
+        })
+        .collect();
+    let mut body = table(
+        "findings",
+        &[
+            "finding",
+            "status",
+            "provider",
+            "type",
+            "change",
+            "first seen",
+            "first event",
+            "",
+        ],
+        &rows,
+        "No schema drift found.",
+    );
+    let shape_rows: Vec<Vec<String>> = shapes
+        .iter()
+        .map(|s| {
+            vec![
+                esc(&s.provider),
+                type_name(&s.event_type),
+                format!("<span class=\"num\">{}</span>", s.shape.events),
+                format!("<span class=\"num\">{}</span>", s.shape.paths.len()),
+            ]
+        })
+        .collect();
+    body.push_str("<h2>Learned shapes</h2>");
+    body.push_str(&table(
+        "shapes",
+        &["provider", "type", "events", "paths"],
+        &shape_rows,
+        "Nothing learned yet: shapes are written a minute after events arrive ([schema] flush_secs).",
+    ));
+    html(frame(
+        "Schema drift",
+        "/console/schema",
+        flash.done.as_deref(),
+        &body,
+    ))
+}
+
+async fn accept_finding(
+    State(c): State<Arc<Console>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if form(&c, &headers, &body).is_none() {
+        return forged();
+    }
+    match c
+        .ports
+        .shapes
+        .accept_finding(&id, OffsetDateTime::now_utc())
+        .await
+    {
+        Ok(Some(f)) => Redirect::to(&format!(
+            "/console/schema?done={}",
+            enc(&format!("{}: accepted; {}.", f.id, f.change().describe()))
+        ))
+        .into_response(),
+        Ok(None) => failed(
+            StatusCode::NOT_FOUND,
+            "No such finding",
+            &format!("no such finding: {id}"),
+        ),
+        Err(e) => store_failed(e),
     }
 }
 

@@ -37,11 +37,12 @@ pub fn event_href(key: &str) -> String {
     format!("/console/events/{}", enc(key))
 }
 
-const NAV: [(&str, &str); 5] = [
+const NAV: [(&str, &str); 6] = [
     ("/console", "Overview"),
     ("/console/events", "Events"),
     ("/console/dlq", "Dead letters"),
     ("/console/reviews", "Reviews"),
+    ("/console/schema", "Schema"),
     ("/console/sources", "Sources"),
 ];
 

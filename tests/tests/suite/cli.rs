@@ -916,6 +916,106 @@ async fn the_console_escapes_what_it_shows_and_refuses_forged_actions() {
     dev.stop().await;
 }
 
+/// Schema drift through `inlet dev`: Stripe adds a field (its name is markup); the
+/// finding is listed by `inlet schema`, shown escaped on the console's schema page and
+/// accepted there with the page's CSRF token (a forged accept changes nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_drift_is_listed_shown_escaped_and_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("out.jsonl");
+    let data = dir.path().join("data");
+    let config = format!(
+        "{}{}{}\n[schema]\nlearn_events = 2\nflush_secs = 1\n",
+        fast_worker_toml(5),
+        providers_toml(),
+        file_sink_toml(&out_path)
+    );
+    let dev = Dev::start(&config, &data).await;
+    let client = reqwest::Client::new();
+    let base = dev.url("");
+    let base = base.trim_end_matches('/').to_string();
+    for i in 0..2 {
+        let body = stripe_event(&format!("evt_s{i}"), "invoice.paid", "in_1", now_unix());
+        assert_eq!(post_stripe(&client, &base, &body).await.0, 202);
+        assert!(
+            wait_until(Duration::from_secs(10), || read_jsonl(&out_path).len()
+                == i + 1)
+            .await
+        );
+    }
+    let mut drifted: serde_json::Value =
+        serde_json::from_str(&stripe_event("evt_s2", "invoice.paid", "in_1", now_unix())).unwrap();
+    drifted["data"]["object"]["<b onmouseover=x>"] = serde_json::json!(1);
+    assert_eq!(
+        post_stripe(&client, &base, &drifted.to_string()).await.0,
+        202
+    );
+    assert!(wait_until(Duration::from_secs(10), || read_jsonl(&out_path).len() == 3).await);
+    let d = data.to_str().unwrap().to_string();
+    let list = |args: &[&str]| {
+        let mut all = vec!["schema", "list", "--json", "--data-dir", &d];
+        all.extend(args);
+        inlet(&all, dir.path()).1
+    };
+    assert!(wait_until(Duration::from_secs(10), || !list(&[]).is_empty()).await);
+    let finding: serde_json::Value = serde_json::from_str(list(&[]).trim()).unwrap();
+    assert_eq!(finding["path"], "data.object.<b onmouseover=x>");
+    assert_eq!(
+        (finding["kind"].as_str(), finding["example_key"].as_str()),
+        (Some("added"), Some("stripe:evt_s2"))
+    );
+    let page = client
+        .get(format!("{base}/console/schema"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("new path data.object.&lt;b onmouseover=x&gt; (number)"),
+        "{page}"
+    );
+    assert!(!page.contains("<b onmouseover"), "{page}");
+    let id = finding["id"].as_str().unwrap();
+    let accept = format!("{base}/console/schema/{id}/accept");
+    let forged = client
+        .post(&accept)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("csrf=guess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert!(!list(&[]).is_empty(), "a forged accept changes nothing");
+    let token = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    let r = client
+        .post(&accept)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    assert!(r.text().await.unwrap().contains("accepted; new path"));
+    assert!(list(&[]).is_empty());
+    assert_eq!(list(&["--all"]).lines().count(), 1);
+    let r = client
+        .post(format!("{base}/console/schema/nope/accept"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    dev.stop().await;
+}
+
 /// A URL-signing provider end to end: `inlet send twilio` signs a form for the configured
 /// public URL, `inlet dev` verifies it against that URL (not the Host it was sent to) and
 /// delivers it under Twilio's idempotency token; a tampered parameter is refused.
