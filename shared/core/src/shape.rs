@@ -139,59 +139,64 @@ pub fn shape_of_body(body: &[u8]) -> Option<EventShape> {
 /// array's elements `a[]`.
 pub fn shape_of(value: &Value) -> EventShape {
     let mut out = EventShape::new();
-    walk(value, "", 0, &mut out);
+    let mut path = String::new();
+    walk(value, &mut path, 0, &mut out);
     out
 }
 
-fn walk(value: &Value, path: &str, depth: usize, out: &mut EventShape) {
+/// Adds `value`'s children under `path` (a buffer grown and cut back as the walk goes, so
+/// a path is allocated only when it is new to this event).
+fn walk(value: &Value, path: &mut String, depth: usize, out: &mut EventShape) {
     if depth >= MAX_DEPTH || out.len() >= MAX_PATHS {
         return;
     }
+    let len = path.len();
     match value {
         Value::Object(fields) => {
             for (key, child) in fields {
-                let name = field_name(key);
-                let child_path = if path.is_empty() {
-                    name
-                } else {
-                    format!("{path}.{name}")
-                };
-                note(out, &child_path, child);
-                walk(child, &child_path, depth + 1, out);
+                if len > 0 {
+                    path.push('.');
+                }
+                push_field_name(path, key);
+                note(out, path, child);
+                walk(child, path, depth + 1, out);
+                path.truncate(len);
             }
         }
         Value::Array(items) => {
-            let child_path = format!("{path}[]");
+            path.push_str("[]");
             for item in items {
-                note(out, &child_path, item);
-                walk(item, &child_path, depth + 1, out);
+                note(out, path, item);
+                walk(item, path, depth + 1, out);
             }
+            path.truncate(len);
         }
         _ => {}
     }
 }
 
 fn note(out: &mut EventShape, path: &str, value: &Value) {
-    if out.len() < MAX_PATHS || out.contains_key(path) {
-        *out.entry(path.to_string()).or_insert(0) |= kind::of(value);
+    if let Some(bits) = out.get_mut(path) {
+        *bits |= kind::of(value);
+    } else if out.len() < MAX_PATHS {
+        out.insert(path.to_string(), kind::of(value));
     }
 }
 
 /// A key as a path segment: ids become `*`; `.`, `[`, `]` and `\` are escaped.
-fn field_name(key: &str) -> String {
+fn push_field_name(path: &mut String, key: &str) {
     let looks_like_id = (!key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()))
         || key.chars().count() >= ID_KEY_CHARS;
     if looks_like_id {
-        return "*".to_string();
+        path.push('*');
+        return;
     }
-    let mut name = String::with_capacity(key.len());
     for c in key.chars() {
         if matches!(c, '.' | '[' | ']' | '\\') {
-            name.push('\\');
+            path.push('\\');
         }
-        name.push(c);
+        path.push(c);
     }
-    name
 }
 
 /// The path `path` sits in (`""` at the top).
