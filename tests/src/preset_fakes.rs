@@ -386,6 +386,9 @@ pub fn adobe_api(db: Shared, allow: Allow) -> Responder {
             return refused;
         }
         assert_eq!(r.path, "/rest/V1/orders");
+        if r.query.get("fields").map(String::as_str) == Some("items[entity_id],total_count") {
+            return adobe_id_list(&db.lock().unwrap(), r);
+        }
         let f = "searchCriteria[filter_groups][0][filters][0]";
         assert_eq!(
             r.query.get(&format!("{f}[field]")).map(String::as_str),
@@ -418,6 +421,36 @@ pub fn adobe_api(db: Shared, allow: Allow) -> Responder {
             json!({"items": items, "search_criteria": {}, "total_count": rows.len()}),
         )
     })
+}
+
+/// The id list of every live order, after the same search page with no filter, sorted on
+/// `entity_id`, and developer.adobe.com "Retrieve filtered responses for REST endpoints"
+/// (`fields=items[entity_id],total_count` trims each item to its id). A `currentPage` past
+/// the end answers the last page again, as Adobe Commerce's search does.
+fn adobe_id_list(db: &Db, r: &Recorded) -> Answer {
+    assert_eq!(
+        r.query
+            .get("searchCriteria[sortOrders][0][field]")
+            .map(String::as_str),
+        Some("entity_id")
+    );
+    let size: usize = r.query["searchCriteria[pageSize]"].parse().unwrap();
+    let page: usize = r.query["searchCriteria[currentPage]"].parse().unwrap();
+    let mut live: Vec<u32> = db
+        .recs
+        .iter()
+        .filter(|x| !x.deleted)
+        .map(|x| x.id)
+        .collect();
+    live.sort_unstable();
+    let last = live.len().div_ceil(size).max(1);
+    let items: Vec<Value> = live
+        .iter()
+        .skip((page.min(last) - 1) * size)
+        .take(size)
+        .map(|id| json!({"entity_id": id}))
+        .collect();
+    json_answer(200, json!({"items": items, "total_count": live.len()}))
 }
 
 /// Dataverse change tracking, after learn.microsoft.com "Use change tracking to
@@ -501,6 +534,9 @@ pub fn sap_api(db: Shared, allow: Allow) -> Responder {
             return refused;
         }
         assert_eq!(r.path, "/b1s/v1/Orders");
+        if !r.query.contains_key("$filter") {
+            return sap_id_list(&db.lock().unwrap(), r);
+        }
         let filter = &r.query["$filter"];
         // UpdateDate gt 'D' or (UpdateDate eq 'D' and UpdateTime ge 'T')
         let quoted: Vec<&str> = filter.split('\'').skip(1).step_by(2).collect();
@@ -538,6 +574,42 @@ pub fn sap_api(db: Shared, allow: Allow) -> Responder {
         }
         json_answer(200, body)
     })
+}
+
+/// The key of every live order, after the Service Layer reference's `$select` and
+/// `$orderby` on `Orders`, paged by `odata.maxpagesize` and a relative `odata.nextLink`.
+fn sap_id_list(db: &Db, r: &Recorded) -> Answer {
+    assert_eq!(r.query.get("$select").map(String::as_str), Some("DocEntry"));
+    let size: usize = r.headers["prefer"]
+        .trim_start_matches("odata.maxpagesize=")
+        .parse()
+        .unwrap();
+    let skip: usize = r
+        .query
+        .get("$skip")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut live: Vec<u32> = db
+        .recs
+        .iter()
+        .filter(|x| !x.deleted)
+        .map(|x| x.id)
+        .collect();
+    live.sort_unstable();
+    let page: Vec<Value> = live
+        .iter()
+        .skip(skip)
+        .take(size)
+        .map(|id| json!({"DocEntry": id}))
+        .collect();
+    let mut body = json!({"odata.metadata": "$metadata#Orders", "value": page});
+    if skip + size < live.len() {
+        body["odata.nextLink"] = json!(format!(
+            "Orders?$select=DocEntry&$orderby=DocEntry&$skip={}",
+            skip + size
+        ));
+    }
+    json_answer(200, body)
 }
 
 /// QuickBooks Online change data capture, after developer.intuit.com "Change data capture

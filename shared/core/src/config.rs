@@ -1658,6 +1658,7 @@ mod tests {
             ("url = \"{api_base}/c?s={cursor}\"\nupdated_at_pointer = \"/u\"\nentity = \"Invoice Lines\"\n", "sources[0].entity: \"Invoice Lines\" must be lowercase"),
             ("url = \"{api_base}/c?s={cursor}\"\nupdated_at_pointer = \"/u\"\nerror_pointer = \"errors\"\n", "sources[0].error_pointer: \"errors\" is not a JSON pointer"),
             ("url = \"{api_base}/search\"\nupdated_at_pointer = \"/u\"\nbody = \"{\\\"q\\\": 1}\"\n", "sources[0].url: never sends the cursor"),
+            ("url = \"{api_base}/c?s={cursor}\"\nupdated_at_pointer = \"/u\"\nkey_set_every_secs = 60\n", "sources[0].key_set_every_secs: applies to source presets with a key-set feed"),
         ];
         for (body, needle) in cases {
             let err = Config::from_toml(&format!("{base}{}", source(body)), &env)

@@ -93,6 +93,9 @@ pub struct RawSource {
     pub feeds: Option<Vec<String>>,
     /// Source presets: the values their URLs name (`division`, `tenant_id`, `realm_id`).
     pub params: Option<std::collections::BTreeMap<String, String>>,
+    /// Source presets with a key-set feed (`orders-vanished`): how often the whole list of
+    /// ids is read and compared with the last one (default a day; 0: every run).
+    pub key_set_every_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -235,6 +238,9 @@ pub enum Deletes {
     },
     /// Every item is a deletion: a deleted-records feed (Exact Online's `sync/Deleted`).
     Feed,
+    /// The API announces no deletions: every `every_secs` the feed lists every record's id
+    /// and a record whose id was in the last list and is not in this one is a deletion.
+    KeySet { every_secs: u64 },
 }
 
 /// What an item of the feed is.
@@ -432,6 +438,12 @@ impl SourceConfig {
                 })
             }
             "http-json" => {
+                if raw.key_set_every_secs.is_some() {
+                    bad(
+                        "key_set_every_secs",
+                        "applies to source presets with a key-set feed (adobe-commerce, sap-business-one)".into(),
+                    );
+                }
                 build_http_json(raw, env, &mut bad).map(|spec| SourceKind::HttpJson(Box::new(spec)))
             }
             _ if preset.is_some() => preset.and_then(|preset| {

@@ -83,6 +83,9 @@ pub enum DeleteRow {
         id: Option<&'static str>,
     },
     Feed,
+    /// Deletions found by comparing the list of every id with the last one (opt-in: the
+    /// row is read only when named, every `key_set_every_secs`).
+    KeySet,
 }
 
 impl FeedRow {
@@ -92,6 +95,7 @@ impl FeedRow {
             DeleteRow::None => "",
             DeleteRow::Marker { .. } => "deletions marked in the feed",
             DeleteRow::Feed => "deleted-records feed",
+            DeleteRow::KeySet => "deletions by comparing id lists (opt-in)",
         }
     }
 }
@@ -179,6 +183,15 @@ const ADOBE: FeedRow = FeedRow {
     ..ROW
 };
 
+/// Adobe Commerce's id list: every record's id, `fields` trimming the answer to them, page
+/// by page (`currentPage`; past the last page Adobe answers the last one again, so a page
+/// that adds no id ends the list).
+const ADOBE_KEYS: FeedRow = FeedRow {
+    updated: None,
+    deletes: DeleteRow::KeySet,
+    ..ADOBE
+};
+
 // ---- Dataverse change tracking: a delta link per run, deletions in the same feed.
 const DATAVERSE: FeedRow = FeedRow {
     cursor: CursorKind::DeltaLink,
@@ -206,6 +219,14 @@ const SAP_B1: FeedRow = FeedRow {
     next_link: Some("/odata.nextLink"),
     headers: &[("Prefer", "odata.maxpagesize={limit}")],
     ..ROW
+};
+
+/// SAP Business One's id list: `$select` of the key alone, `odata.nextLink` paging.
+const SAP_B1_KEYS: FeedRow = FeedRow {
+    updated: None,
+    updated_time: None,
+    deletes: DeleteRow::KeySet,
+    ..SAP_B1
 };
 
 // ---- QuickBooks Online change data capture: up to 1,000 objects, deletions by status.
@@ -469,6 +490,25 @@ pub static PRESETS: &[SourcePreset] = &[
                 url: "{api_base}/rest/V1/customers/search?searchCriteria[filter_groups][0][filters][0][field]=updated_at&searchCriteria[filter_groups][0][filters][0][value]={cursor}&searchCriteria[filter_groups][0][filters][0][condition_type]=gteq&searchCriteria[sortOrders][0][field]=updated_at&searchCriteria[sortOrders][0][direction]=ASC&searchCriteria[pageSize]={limit}&searchCriteria[currentPage]=1",
                 ..ADOBE
             },
+            FeedRow {
+                name: "orders-vanished",
+                entity: "order",
+                url: "{api_base}/rest/V1/orders?searchCriteria[sortOrders][0][field]=entity_id&searchCriteria[sortOrders][0][direction]=ASC&searchCriteria[pageSize]={limit}&searchCriteria[currentPage]={page}&fields=items[entity_id],total_count",
+                id: "/entity_id",
+                ..ADOBE_KEYS
+            },
+            FeedRow {
+                name: "products-vanished",
+                entity: "product",
+                url: "{api_base}/rest/V1/products?searchCriteria[sortOrders][0][field]=entity_id&searchCriteria[sortOrders][0][direction]=ASC&searchCriteria[pageSize]={limit}&searchCriteria[currentPage]={page}&fields=items[id],total_count",
+                ..ADOBE_KEYS
+            },
+            FeedRow {
+                name: "customers-vanished",
+                entity: "customer",
+                url: "{api_base}/rest/V1/customers/search?searchCriteria[sortOrders][0][field]=entity_id&searchCriteria[sortOrders][0][direction]=ASC&searchCriteria[pageSize]={limit}&searchCriteria[currentPage]={page}&fields=items[id],total_count",
+                ..ADOBE_KEYS
+            },
         ],
     },
     SourcePreset {
@@ -529,6 +569,25 @@ pub static PRESETS: &[SourcePreset] = &[
                 url: "{api_base}/b1s/v1/BusinessPartners?$select=CardCode,CardName,UpdateDate,UpdateTime&$filter=UpdateDate%20gt%20'{cursor_date}'%20or%20(UpdateDate%20eq%20'{cursor_date}'%20and%20UpdateTime%20ge%20'{cursor_time}')&$orderby=UpdateDate,UpdateTime,CardCode",
                 id: "/CardCode",
                 ..SAP_B1
+            },
+            FeedRow {
+                name: "orders-vanished",
+                entity: "order",
+                url: "{api_base}/b1s/v1/Orders?$select=DocEntry&$orderby=DocEntry",
+                ..SAP_B1_KEYS
+            },
+            FeedRow {
+                name: "invoices-vanished",
+                entity: "invoice",
+                url: "{api_base}/b1s/v1/Invoices?$select=DocEntry&$orderby=DocEntry",
+                ..SAP_B1_KEYS
+            },
+            FeedRow {
+                name: "business-partners-vanished",
+                entity: "business-partner",
+                url: "{api_base}/b1s/v1/BusinessPartners?$select=CardCode&$orderby=CardCode",
+                id: "/CardCode",
+                ..SAP_B1_KEYS
             },
         ],
     },
@@ -778,6 +837,14 @@ pub(crate) fn build(
         .iter()
         .filter(|f| chosen.contains(&f.name) || f.with.is_some_and(|w| chosen.contains(&w)))
         .collect();
+    if raw.key_set_every_secs.is_some()
+        && !rows.iter().any(|r| matches!(r.deletes, DeleteRow::KeySet))
+    {
+        bad(
+            "key_set_every_secs",
+            "applies only with a key-set feed in feeds (e.g. \"orders-vanished\")".into(),
+        );
+    }
     for row in &rows {
         if !row.fixed_page && page_size > row.max_page {
             bad(
@@ -849,6 +916,9 @@ pub(crate) fn build(
                         id_pointer: id.map(str::to_string),
                     },
                     DeleteRow::Feed => Deletes::Feed,
+                    DeleteRow::KeySet => Deletes::KeySet {
+                        every_secs: raw.key_set_every_secs.unwrap_or(86_400),
+                    },
                 },
                 entity: Some(row.entity.to_string()),
                 error_pointer: row.error_pointer.map(str::to_string),
@@ -884,8 +954,10 @@ mod tests {
                     p.name,
                     f.name
                 );
-                // The cursor reaches the API: in the URL, the body, a header or the link.
-                let sends = f.url.contains("{cursor")
+                // The cursor reaches the API: in the URL, the body, a header or the link
+                // (an id list has none: it reads everything each time).
+                let sends = matches!(f.deletes, DeleteRow::KeySet)
+                    || f.url.contains("{cursor")
                     || f.body.is_some_and(|b| b.contains("{cursor}"))
                     || f.cursor_header.is_some()
                     || f.cursor == CursorKind::DeltaLink;
@@ -904,6 +976,7 @@ mod tests {
                     "{cursor_date}",
                     "{cursor_time}",
                     "{limit}",
+                    "{page}",
                 ] {
                     text = text.replace(known, "");
                 }

@@ -51,6 +51,8 @@ const MAX_COST_WAIT: Duration = Duration::from_secs(30);
 /// How many times a query refused for cost is asked again (each after the bucket's wait).
 const MAX_THROTTLED_RETRIES: u32 = 5;
 
+mod key_set;
+
 pub struct HttpJson {
     config: SourceConfig,
     spec: HttpJsonSpec,
@@ -321,6 +323,9 @@ impl ChangeSource for HttpJson {
     }
 
     async fn fetch(&self, req: FetchRequest<'_>) -> Result<Page, SourceError> {
+        if let Deletes::KeySet { every_secs } = self.spec.deletes {
+            return self.compare_key_sets(req, every_secs).await;
+        }
         let continuation = req.cursor.and_then(Continuation::parse);
         let (url, base) = match &continuation {
             Some(c) => match (&c.next, c.page) {
@@ -417,7 +422,7 @@ impl HttpJson {
     /// Whether `item` is a deletion.
     fn is_deletion(&self, item: &Value) -> bool {
         match &self.spec.deletes {
-            Deletes::None => false,
+            Deletes::None | Deletes::KeySet { .. } => false,
             Deletes::Feed => true,
             Deletes::Marker { pointer, value, .. } => {
                 item.pointer(pointer).and_then(scalar).as_deref() == Some(value.as_str())

@@ -1186,7 +1186,7 @@ fn sources_lists_the_presets_and_check_names_what_a_preset_source_lacks() {
     let base = "[[providers]]\nname = \"exact\"\nscheme = \"token\"\nheader = \"x-t\"\nsecrets = [\"s\"]\n[[sinks]]\nkind = \"stdout\"\n[[sources]]\nname = \"books\"\nprovider = \"exact\"\nkind = \"exact-online\"\n";
     std::fs::write(
         &cfg,
-        format!("{base}feeds = [\"accounts\", \"ledgers\"]\nurl = \"https://x\"\nparams = {{ divison = \"1\" }}\n"),
+        format!("{base}feeds = [\"accounts\", \"ledgers\"]\nurl = \"https://x\"\nparams = {{ divison = \"1\" }}\nkey_set_every_secs = 60\n"),
     )
     .unwrap();
     let (code, _, err) = inlet(&["check", "--config", cfg.to_str().unwrap()], dir.path());
@@ -1197,6 +1197,7 @@ fn sources_lists_the_presets_and_check_names_what_a_preset_source_lacks() {
         "sources[0].params.divison: exact-online takes no param \"divison\" (it takes: division)",
         "sources[0].params.division: is required for exact-online",
         "sources[0].auth: exact-online needs credentials",
+        "sources[0].key_set_every_secs: applies only with a key-set feed",
     ] {
         assert!(err.contains(said), "{said} in {err}");
     }

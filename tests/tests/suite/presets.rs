@@ -361,6 +361,83 @@ async fn adobe_commerce_orders_by_search_criteria() {
     .await;
 }
 
+/// Adobe Commerce announces no deletions: opted in, the id list is compared each run
+/// (`key_set_every_secs = 0`) and an order gone from it is `order.deleted`, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adobe_commerce_deletions_by_comparing_id_lists() {
+    exercise(
+        Case {
+            kind: "adobe-commerce",
+            provider: "magento",
+            extra: "auth = \"bearer\"\napi_key = \"test-token\"\nfeeds = [\"orders\", \"orders-vanished\"]\nkey_set_every_secs = 0".into(),
+            page_size: 5,
+            key: |r| format!("magento:order/{}@{}", r.id, r.secs()),
+            deleted_key: Some(|r| format!("magento:order/{}@deleted", r.id)),
+            crash_changes: 7,
+            // A multiple of the page: the page past the end repeats the last one.
+            records: 10,
+            group: 2,
+        },
+        adobe_api,
+    )
+    .await;
+}
+
+/// An id list longer than `max_pages` calls is not compared (a half list would read as
+/// mass deletion): the run says so, keeps the old list, enqueues nothing; with room, the
+/// next run compares. Until `key_set_every_secs` has passed, a run makes no call at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_list_is_compared_whole_or_not_at_all() {
+    let db = Db::new(12, 1);
+    let allow: Allow = Arc::new(AtomicI64::new(-1));
+    let api = FakeApi::start(adobe_api(db.clone(), allow)).await;
+    let config = |max_pages: u32, every: u32| {
+        parse_config(&format!(
+            "[[providers]]\nname = \"magento\"\nscheme = \"token\"\nheader = \"x-token\"\nsecrets = [\"s\"]\n[[sinks]]\nkind = \"stdout\"\n[[sources]]\nname = \"src\"\nprovider = \"magento\"\nkind = \"adobe-commerce\"\napi_base = \"{}\"\nauth = \"bearer\"\napi_key = \"test-token\"\npage_size = 5\nmax_pages = {max_pages}\nfeeds = [\"orders-vanished\"]\nkey_set_every_secs = {every}\n",
+            api.base
+        ))
+    };
+    let p = sqlite_ports();
+    let (recovered, _, errors) = run_all(&config(3, 0), &p).await;
+    assert_eq!(
+        (recovered, errors.len()),
+        (0, 0),
+        "the first list is kept: {errors:?}"
+    );
+    db.lock().unwrap().change(4, true);
+    for id in 13..=20 {
+        let mut d = db.lock().unwrap();
+        d.seq += 1;
+        let (at_ms, version) = (d.clock_ms, d.seq);
+        d.recs.push(Rec {
+            id,
+            at_ms,
+            version,
+            deleted: false,
+        });
+    }
+    // 19 live orders need 4 pages of 5.
+    let (recovered, _, errors) = run_all(&config(3, 0), &p).await;
+    assert_eq!(recovered, 0);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("did not end within max_pages = 3 calls; nothing compared")),
+        "{errors:?}"
+    );
+    assert!(deliver_all(&p).await.is_empty());
+    let (recovered, _, errors) = run_all(&config(10, 0), &p).await;
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(recovered, 1);
+    assert_eq!(keys(&deliver_all(&p).await), ["magento:order/4@deleted"]);
+    // Compared a moment ago: a day's interval makes no call.
+    db.lock().unwrap().change(5, true);
+    let calls = api.requests.lock().unwrap().len();
+    let (recovered, _, errors) = run_all(&config(10, 86_400), &p).await;
+    assert_eq!((recovered, errors.len()), (0, 0));
+    assert_eq!(api.requests.lock().unwrap().len(), calls);
+}
+
 // ---- Dynamics 365 / Dataverse -------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -383,6 +460,26 @@ async fn dynamics_365_delta_links_with_deletions() {
 }
 
 // ---- SAP Business One -------------------------------------------------------------------
+
+/// SAP Business One announces no deletions either: its id list pages by `nextLink`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sap_business_one_deletions_by_comparing_id_lists() {
+    exercise(
+        Case {
+            kind: "sap-business-one",
+            provider: "sap",
+            extra: "auth = \"bearer\"\napi_key = \"test-token\"\nfeeds = [\"orders\", \"orders-vanished\"]\nkey_set_every_secs = 0".into(),
+            page_size: 3,
+            key: |r| format!("sap:order/{}@{}", r.id, r.secs()),
+            deleted_key: Some(|r| format!("sap:order/{}@deleted", r.id)),
+            crash_changes: 7,
+            records: 10,
+            group: 2,
+        },
+        sap_api,
+    )
+    .await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sap_business_one_orders_by_update_date_and_time() {
