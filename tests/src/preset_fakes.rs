@@ -107,6 +107,18 @@ impl Db {
         out
     }
 
+    /// The ids of the records not deleted, in order: what an id list answers.
+    pub fn live_ids(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = self
+            .recs
+            .iter()
+            .filter(|r| !r.deleted)
+            .map(|r| r.id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
     /// Records with a version above `after`, by version: a row-version sync.
     pub fn after_version(&self, after: i64) -> Vec<Rec> {
         let mut out: Vec<Rec> = self
@@ -436,13 +448,7 @@ fn adobe_id_list(db: &Db, r: &Recorded) -> Answer {
     );
     let size: usize = r.query["searchCriteria[pageSize]"].parse().unwrap();
     let page: usize = r.query["searchCriteria[currentPage]"].parse().unwrap();
-    let mut live: Vec<u32> = db
-        .recs
-        .iter()
-        .filter(|x| !x.deleted)
-        .map(|x| x.id)
-        .collect();
-    live.sort_unstable();
+    let live = db.live_ids();
     let last = live.len().div_ceil(size).max(1);
     let items: Vec<Value> = live
         .iter()
@@ -542,15 +548,7 @@ pub fn sap_api(db: Shared, allow: Allow) -> Responder {
         let quoted: Vec<&str> = filter.split('\'').skip(1).step_by(2).collect();
         let (date, time_of_day) = (quoted[0], quoted[2]);
         let since = ms(parse_rfc3339(&format!("{date}T{time_of_day}Z")));
-        let size: usize = r.headers["prefer"]
-            .trim_start_matches("odata.maxpagesize=")
-            .parse()
-            .unwrap();
-        let skip: usize = r
-            .query
-            .get("$skip")
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
+        let (size, skip) = sap_page(r);
         // Whole seconds: the filter cannot ask for less.
         let rows: Vec<Rec> = db
             .lock()
@@ -576,26 +574,27 @@ pub fn sap_api(db: Shared, allow: Allow) -> Responder {
     })
 }
 
-/// The key of every live order, after the Service Layer reference's `$select` and
-/// `$orderby` on `Orders`, paged by `odata.maxpagesize` and a relative `odata.nextLink`.
-fn sap_id_list(db: &Db, r: &Recorded) -> Answer {
-    assert_eq!(r.query.get("$select").map(String::as_str), Some("DocEntry"));
-    let size: usize = r.headers["prefer"]
+/// The page a Service Layer request asks for: `odata.maxpagesize` (the `Prefer` header) and
+/// `$skip` (from the `nextLink`).
+fn sap_page(r: &Recorded) -> (usize, usize) {
+    let size = r.headers["prefer"]
         .trim_start_matches("odata.maxpagesize=")
         .parse()
         .unwrap();
-    let skip: usize = r
+    let skip = r
         .query
         .get("$skip")
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let mut live: Vec<u32> = db
-        .recs
-        .iter()
-        .filter(|x| !x.deleted)
-        .map(|x| x.id)
-        .collect();
-    live.sort_unstable();
+    (size, skip)
+}
+
+/// The key of every live order, after the Service Layer reference's `$select` and
+/// `$orderby` on `Orders`, paged by `odata.maxpagesize` and a relative `odata.nextLink`.
+fn sap_id_list(db: &Db, r: &Recorded) -> Answer {
+    assert_eq!(r.query.get("$select").map(String::as_str), Some("DocEntry"));
+    let (size, skip) = sap_page(r);
+    let live = db.live_ids();
     let page: Vec<Value> = live
         .iter()
         .skip(skip)

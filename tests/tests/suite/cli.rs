@@ -810,6 +810,15 @@ async fn events_list_show_and_replay_against_a_running_dev() {
     dev.stop().await;
 }
 
+/// The CSRF token a console page's forms carry.
+fn csrf_token(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string()
+}
+
 /// The console's safety rails over plain HTTP: actions need the page's CSRF token, what
 /// a provider sent is escaped, framing is forbidden, bad input gets a clear answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -874,12 +883,7 @@ async fn the_console_escapes_what_it_shows_and_refuses_forged_actions() {
         .text()
         .await
         .unwrap();
-    let token = event_page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap()
-        .to_string();
+    let token = csrf_token(&event_page);
     let r = client
         .post(&replay)
         .header("content-type", "application/x-www-form-urlencoded")
@@ -988,12 +992,7 @@ async fn schema_drift_is_listed_shown_escaped_and_accepted() {
         .unwrap();
     assert_eq!(forged.status(), 403);
     assert!(!list(&[]).is_empty(), "a forged accept changes nothing");
-    let token = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap()
-        .to_string();
+    let token = csrf_token(&page);
     let r = client
         .post(&accept)
         .header("content-type", "application/x-www-form-urlencoded")
