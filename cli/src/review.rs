@@ -192,11 +192,8 @@ pub async fn resolve(
             }
             Err(e) => {
                 crate::errln!("inlet: {e}");
-                code = if code == exit::NOT_FOUND {
-                    code
-                } else {
-                    exit::FAILURE
-                };
+                // "Nothing matched" (4) outranks a failure (1) for the whole run.
+                code = code.max(exit::FAILURE);
             }
         }
     }

@@ -17,6 +17,15 @@ fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
+/// An event type as a list shows it: `-` for events without one.
+pub fn type_label(event_type: &str) -> &str {
+    if event_type.is_empty() {
+        "-"
+    } else {
+        event_type
+    }
+}
+
 /// A finding as operators see it (the console shows the same fields).
 pub fn finding_json(f: &Finding) -> serde_json::Value {
     json!({
@@ -60,11 +69,7 @@ pub async fn list(place: &DataDirArg, all: bool, limit: usize, json: bool) -> u8
                 f.id,
                 f.status.as_str(),
                 inert(&f.provider),
-                inert(if f.event_type.is_empty() {
-                    "-"
-                } else {
-                    &f.event_type
-                }),
+                inert(type_label(&f.event_type)),
                 rfc3339(f.first_seen),
                 inert(&f.change().describe()),
                 inert(&f.example_key)
@@ -144,11 +149,7 @@ pub async fn show(place: &DataDirArg, provider: &str, event_type: Option<&str>, 
         crate::outln!(
             "{} {}: learned from {} events",
             inert(&shape.provider),
-            inert(if shape.event_type.is_empty() {
-                "-"
-            } else {
-                &shape.event_type
-            }),
+            inert(type_label(&shape.event_type)),
             shape.shape.events
         );
         for (path, seen) in &shape.shape.paths {
@@ -190,11 +191,7 @@ pub async fn accept(place: &DataDirArg, ids: &[String]) -> u8 {
                 "{}: accepted; {} {} now expects: {}",
                 inert(&f.id),
                 inert(&f.provider),
-                inert(if f.event_type.is_empty() {
-                    "-"
-                } else {
-                    &f.event_type
-                }),
+                inert(type_label(&f.event_type)),
                 inert(&f.change().describe())
             ),
             Ok(None) => {
@@ -203,11 +200,8 @@ pub async fn accept(place: &DataDirArg, ids: &[String]) -> u8 {
             }
             Err(e) => {
                 crate::errln!("inlet: {e}");
-                code = if code == exit::NOT_FOUND {
-                    code
-                } else {
-                    exit::FAILURE
-                };
+                // "Nothing matched" (4) outranks a failure (1) for the whole run.
+                code = code.max(exit::FAILURE);
             }
         }
     }

@@ -899,13 +899,6 @@ async fn schema(State(c): State<Arc<Console>>, Query(flash): Query<Flash>) -> Re
         (Ok(f), Ok(s)) => (f, s),
         (Err(e), _) | (_, Err(e)) => return store_failed(e),
     };
-    let type_name = |t: &str| {
-        if t.is_empty() {
-            "-".to_string()
-        } else {
-            esc(t)
-        }
-    };
     let rows: Vec<Vec<String>> = findings
         .iter()
         .map(|f| {
@@ -922,7 +915,7 @@ async fn schema(State(c): State<Arc<Console>>, Query(flash): Query<Flash>) -> Re
                 esc(&f.id),
                 esc(f.status.as_str()),
                 esc(&f.provider),
-                type_name(&f.event_type),
+                esc(crate::schema::type_label(&f.event_type)),
                 esc(&f.change().describe()),
                 esc(&time(f.first_seen)),
                 format!(
@@ -954,7 +947,7 @@ async fn schema(State(c): State<Arc<Console>>, Query(flash): Query<Flash>) -> Re
         .map(|s| {
             vec![
                 esc(&s.provider),
-                type_name(&s.event_type),
+                esc(crate::schema::type_label(&s.event_type)),
                 format!("<span class=\"num\">{}</span>", s.shape.events),
                 format!("<span class=\"num\">{}</span>", s.shape.paths.len()),
             ]

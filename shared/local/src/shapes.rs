@@ -13,6 +13,39 @@ use inlet_core::shape::{Finding, FindingStatus, Shape};
 use crate::conflicts::{decode, encode};
 use crate::store::{exec, one, sql_err, Store};
 
+/// Read a shape (empty when none is stored), let `step` change it, and write it back when
+/// `step` says it changed; inside the writer's transaction, so no other merge interleaves.
+fn change_shape(
+    c: &rusqlite::Connection,
+    provider: &str,
+    event_type: &str,
+    now_ms: i64,
+    step: impl FnOnce(&mut Shape) -> bool,
+) -> Result<Shape, StoreError> {
+    let stored: Option<String> = one(
+        c,
+        "SELECT shape FROM shapes WHERE provider = ?1 AND event_type = ?2",
+        params![provider, event_type],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(sql_err("shape"))?;
+    let mut shape: Shape = match stored {
+        Some(text) => decode("shape", &text)?,
+        None => Shape::default(),
+    };
+    if step(&mut shape) {
+        exec(
+            c,
+            "INSERT INTO shapes (provider, event_type, shape, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (provider, event_type) DO UPDATE SET shape = excluded.shape, updated_at = excluded.updated_at",
+            params![provider, event_type, encode(&shape)?, now_ms],
+        )
+        .map_err(sql_err("shape"))?;
+    }
+    Ok(shape)
+}
+
 #[async_trait]
 impl Shapes for Store {
     async fn load_shapes(&self) -> Result<Vec<StoredShape>, StoreError> {
@@ -53,30 +86,13 @@ impl Shapes for Store {
         );
         let now = self.now_ms();
         self.run(move |c| {
-            let stored: Option<String> = one(
-                c,
-                "SELECT shape FROM shapes WHERE provider = ?1 AND event_type = ?2",
-                params![provider, event_type],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(sql_err("shape"))?;
-            let mut shape: Shape = match stored {
-                Some(text) => decode("shape", &text)?,
-                None => Shape::default(),
-            };
-            if learned == Shape::default() {
-                return Ok(shape);
-            }
-            shape.merge(&learned);
-            exec(
-                c,
-                "INSERT INTO shapes (provider, event_type, shape, updated_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (provider, event_type) DO UPDATE SET shape = excluded.shape, updated_at = excluded.updated_at",
-                params![provider, event_type, encode(&shape)?, now],
-            )
-            .map_err(sql_err("shape"))?;
-            Ok(shape)
+            change_shape(c, &provider, &event_type, now, |shape| {
+                if learned == Shape::default() {
+                    return false;
+                }
+                shape.merge(&learned);
+                true
+            })
         })
         .await
     }
@@ -158,26 +174,10 @@ impl Shapes for Store {
             )
             .map_err(sql_err("finding"))?;
             // The shape takes the change in, so the next such event is not drift.
-            let shape: Option<String> = one(
-                c,
-                "SELECT shape FROM shapes WHERE provider = ?1 AND event_type = ?2",
-                params![finding.provider, finding.event_type],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(sql_err("shape"))?;
-            let mut shape: Shape = match shape {
-                Some(text) => decode("shape", &text)?,
-                None => Shape::default(),
-            };
-            shape.accept(&finding);
-            exec(
-                c,
-                "INSERT INTO shapes (provider, event_type, shape, updated_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (provider, event_type) DO UPDATE SET shape = excluded.shape, updated_at = excluded.updated_at",
-                params![finding.provider, finding.event_type, encode(&shape)?, now],
-            )
-            .map_err(sql_err("shape"))?;
+            change_shape(c, &finding.provider, &finding.event_type, now, |shape| {
+                shape.accept(&finding);
+                true
+            })?;
             Ok(Some(finding))
         })
         .await

@@ -810,6 +810,21 @@ async fn events_list_show_and_replay_against_a_running_dev() {
     dev.stop().await;
 }
 
+/// POST a form, as a console page's button does.
+async fn post_form(
+    client: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    client
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The CSRF token a console page's forms carry.
 fn csrf_token(page: &str) -> String {
     page.split("name=\"csrf\" value=\"")
@@ -884,13 +899,7 @@ async fn the_console_escapes_what_it_shows_and_refuses_forged_actions() {
         .await
         .unwrap();
     let token = csrf_token(&event_page);
-    let r = client
-        .post(&replay)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("csrf={token}"))
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(&client, &replay, format!("csrf={token}")).await;
     assert!(r.status().is_success(), "{}", r.status());
     assert!(wait_until(Duration::from_secs(10), || read_jsonl(&out_path).len() == 2).await);
     assert!(settled(dev.store()).await);
@@ -983,34 +992,21 @@ async fn schema_drift_is_listed_shown_escaped_and_accepted() {
     assert!(!page.contains("<b onmouseover"), "{page}");
     let id = finding["id"].as_str().unwrap();
     let accept = format!("{base}/console/schema/{id}/accept");
-    let forged = client
-        .post(&accept)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("csrf=guess")
-        .send()
-        .await
-        .unwrap();
+    let forged = post_form(&client, &accept, "csrf=guess").await;
     assert_eq!(forged.status(), 403);
     assert!(!list(&[]).is_empty(), "a forged accept changes nothing");
     let token = csrf_token(&page);
-    let r = client
-        .post(&accept)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("csrf={token}"))
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(&client, &accept, format!("csrf={token}")).await;
     assert!(r.status().is_success(), "{}", r.status());
     assert!(r.text().await.unwrap().contains("accepted; new path"));
     assert!(list(&[]).is_empty());
     assert_eq!(list(&["--all"]).lines().count(), 1);
-    let r = client
-        .post(format!("{base}/console/schema/nope/accept"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("csrf={token}"))
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(
+        &client,
+        format!("{base}/console/schema/nope/accept"),
+        format!("csrf={token}"),
+    )
+    .await;
     assert_eq!(r.status(), 404);
     dev.stop().await;
 }
