@@ -292,7 +292,7 @@ fn sources(json: bool) -> u8 {
                 serde_json::json!({
                     "feed": f.name,
                     "entity": f.entity,
-                    "cursor": f.cursor.name(),
+                    "cursor": f.cursor_text(),
                     "deletes": f.deletes_text(),
                     "default": f.default,
                     "read_with": f.with,
@@ -325,7 +325,7 @@ fn sources(json: bool) -> u8 {
                 "  {mark} {:<22} {:<20} cursor {:<12} {}{with}",
                 f.name,
                 f.entity,
-                f.cursor.name(),
+                f.cursor_text(),
                 f.deletes_text()
             );
             crate::outln!("{}", line.trim_end());

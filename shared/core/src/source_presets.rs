@@ -89,6 +89,15 @@ pub enum DeleteRow {
 }
 
 impl FeedRow {
+    /// What `inlet sources` says the feed keeps between runs: its cursor's kind, or the
+    /// id list a key-set feed compares against.
+    pub fn cursor_text(&self) -> &'static str {
+        match self.deletes {
+            DeleteRow::KeySet => "id list",
+            _ => self.cursor.name(),
+        }
+    }
+
     /// What `inlet sources` says about the feed's deletions.
     pub fn deletes_text(&self) -> &'static str {
         match self.deletes {

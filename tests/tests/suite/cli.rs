@@ -977,6 +977,24 @@ async fn schema_drift_is_listed_shown_escaped_and_accepted() {
         (finding["kind"].as_str(), finding["example_key"].as_str()),
         (Some("added"), Some("stripe:evt_s2"))
     );
+    // The first event that showed it says so in its history.
+    let (code, shown, err) = inlet(
+        &[
+            "events",
+            "show",
+            "stripe:evt_s2",
+            "--json",
+            "--data-dir",
+            &d,
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(
+        shown["timeline"][0]["detail"],
+        "schema drift: new path data.object.<b onmouseover=x> (number)"
+    );
     let page = client
         .get(format!("{base}/console/schema"))
         .send()
@@ -1174,6 +1192,14 @@ fn sources_lists_the_presets_and_check_names_what_a_preset_source_lacks() {
     assert_eq!(rows.len(), inlet_core::source_presets::PRESETS.len());
     let dataverse = rows.iter().find(|r| r["kind"] == "dynamics-365").unwrap();
     assert_eq!(dataverse["feeds"][0]["cursor"], "delta-link");
+    let adobe = rows.iter().find(|r| r["kind"] == "adobe-commerce").unwrap();
+    let vanished = adobe["feeds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["feed"] == "orders-vanished")
+        .unwrap();
+    assert_eq!(vanished["cursor"], "id list");
 
     // A preset source that names an unknown feed, lacks its param, sets what the preset
     // sets and has no credentials: each said, by field.

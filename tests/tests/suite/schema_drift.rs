@@ -468,3 +468,32 @@ async fn dynamodb_concurrent_merges_add_up() {
     assert_eq!(all[0].shape.events, 8);
     assert_eq!(all[0].shape.paths["a"].count, 8);
 }
+
+/// `inlet dev` runs four workers on one watch: another worker's flush between this batch's
+/// check and its history write must not lose the drift note; a note never taken (its event
+/// was not delivered) goes after a quarter of an hour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drift_note_survives_another_workers_flush() {
+    let (_dir, b, _store) = sqlite();
+    let watch = watch(&b, &[]);
+    let usual: Vec<Envelope> = (1..=3)
+        .map(|i| charge("shop", &format!("n{i}"), json!({"amount": 1})))
+        .collect();
+    watch
+        .observe(&usual.iter().collect::<Vec<_>>(), b.clock.now())
+        .await;
+    let taken = charge("shop", "n4", json!({"amount": 1, "tax": 2}));
+    let lost = charge("shop", "n5", json!({"amount": 1, "fee": 2}));
+    let drifts = watch.observe(&[&taken, &lost], b.clock.now()).await;
+    assert!(drifts.iter().all(Option::is_some));
+    b.clock.advance(Duration::from_secs(61));
+    watch.flush_if_due(b.clock.now()).await;
+    assert_eq!(
+        watch.take_note("shop:n4").as_deref(),
+        Some("schema drift: new path tax (number)")
+    );
+    assert_eq!(watch.take_note("shop:n4"), None, "said once");
+    b.clock.advance(Duration::from_secs(15 * 60));
+    watch.flush_if_due(b.clock.now()).await;
+    assert_eq!(watch.take_note("shop:n5"), None);
+}

@@ -44,6 +44,9 @@ type TypeKey = (String, String);
 /// invents types (signed, but careless or hostile) cannot grow the watch without limit.
 const MAX_TYPES: usize = 500;
 const MAX_TYPE_CHARS: usize = 200;
+/// How long a drift note waits for its event's history write: longer than any batch (a
+/// Lambda invocation lasts at most 15 minutes).
+const NOTE_KEEP: time::Duration = time::Duration::minutes(15);
 
 /// One event type as this worker knows it.
 #[derive(Default)]
@@ -61,8 +64,8 @@ struct State {
     pending: Vec<Finding>,
     /// Finding ids this worker has met, so one is queued once.
     met: std::collections::HashSet<String>,
-    /// Drift to mention in a delivered event's history, by key.
-    notes: HashMap<String, String>,
+    /// Drift to mention in a delivered event's history, by key, with when it was noted.
+    notes: HashMap<String, (OffsetDateTime, String)>,
     last_flush: Option<OffsetDateTime>,
 }
 
@@ -145,7 +148,9 @@ impl SchemaWatch {
         }
         let drift = Drift { changes, hold };
         if !hold {
-            state.notes.insert(env.key.to_string(), drift.describe());
+            state
+                .notes
+                .insert(env.key.to_string(), (now, drift.describe()));
         }
         Some(drift)
     }
@@ -174,7 +179,7 @@ impl SchemaWatch {
 
     /// The drift to mention in a delivered event's history (taken: said once).
     pub fn take_note(&self, key: &str) -> Option<String> {
-        self.state().notes.remove(key)
+        self.state().notes.remove(key).map(|(_, note)| note)
     }
 
     /// Write new findings, and — once per `flush_secs` — what was learned, reading back
@@ -199,8 +204,10 @@ impl SchemaWatch {
             } else {
                 Vec::new()
             };
-            // Notes not taken by now belong to events that were not delivered.
-            state.notes.clear();
+            // A note not taken within NOTE_KEEP belongs to an event that was not delivered.
+            // Younger ones stay: batches of other workers sharing this watch (`inlet dev`
+            // runs four) may be between their check and their history write.
+            state.notes.retain(|_, (at, _)| now - *at < NOTE_KEEP);
             (findings, learned)
         };
         self.write_findings(findings).await;
