@@ -30,6 +30,7 @@ pub mod signature;
 pub mod source_config;
 pub mod source_presets;
 pub mod spread;
+pub mod times;
 pub mod usecase;
 
 /// A boxed error that keeps its source chain; used where an adapter's own error type

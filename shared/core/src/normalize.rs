@@ -10,7 +10,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::catalogue::{Conventions, Found};
+use crate::catalogue::{Conventions, Found, RecordKey};
 use crate::envelope::{Envelope, Source};
 use crate::headers::Headers;
 use crate::ids::{EventKey, ProviderName};
@@ -230,19 +230,71 @@ fn conventions_facts(c: &Conventions, input: &Incoming<'_>, json: Option<&Value>
         let base = event_id.unwrap_or_else(|| format!("sha256-{}", sha256_hex(input.body)));
         event_id = Some(format!("{base}@{at}"));
     }
+    let entity = entity_id.map(|id| match text(c.entity_type) {
+        Some(t) => format!("{t}/{id}"),
+        None => id,
+    });
+    let mut version = read(c.version).and_then(|f| match f {
+        Found::Json(v) => parse_version(&v),
+        Found::Text(s) => parse_version(&Value::String(s)),
+    });
+    if let (Some(record), Some(entity)) = (&c.record, &entity) {
+        if let Some(change) = record_change(record, entity, input, json) {
+            event_id = Some(change.key);
+            // The entity's type or the deletion may be read from a header the signature
+            // leaves out (WooCommerce's resource and event): the signed body's hash is then
+            // claimed beside the key, as for a key from such a header.
+            id_header = c
+                .entity_type
+                .iter()
+                .chain(record.deleted.iter().map(|(field, _)| field))
+                .find_map(|f| match f {
+                    crate::catalogue::Field::Header(h) => Some(*h),
+                    _ => None,
+                });
+            version = change.version.or(version);
+        }
+    }
     Facts {
         event_id,
         id_header,
         event_type: text(c.event_type),
-        entity: entity_id.map(|id| match text(c.entity_type) {
-            Some(t) => format!("{t}/{id}"),
-            None => id,
-        }),
-        version: read(c.version).and_then(|f| match f {
-            Found::Json(v) => parse_version(&v),
-            Found::Text(s) => parse_version(&Value::String(s)),
-        }),
+        entity,
+        version,
     }
+}
+
+/// A record-carrying webhook's key (`RecordKey`): `{entity}@{Unix seconds}` with the
+/// update time as its version, or `{entity}@deleted`; `None` when the body has neither.
+fn record_change(
+    record: &RecordKey,
+    entity: &str,
+    input: &Incoming<'_>,
+    json: Option<&Value>,
+) -> Option<RecordChange> {
+    let deleted = record.deleted.iter().any(|(field, value)| {
+        Conventions::read(std::slice::from_ref(field), input.headers, json, input.body)
+            .is_some_and(|found| found.text() == *value)
+    });
+    if deleted {
+        return Some(RecordChange {
+            key: format!("{entity}@deleted"),
+            version: None,
+        });
+    }
+    let at = match Conventions::read(record.updated, input.headers, json, input.body)? {
+        Found::Json(v) => crate::times::parse_time(&v)?,
+        Found::Text(s) => crate::times::parse_time(&Value::String(s))?,
+    };
+    Some(RecordChange {
+        key: format!("{entity}@{}", at.unix_timestamp()),
+        version: i64::try_from(at.unix_timestamp_nanos()).ok(),
+    })
+}
+
+struct RecordChange {
+    key: String,
+    version: Option<i64>,
 }
 
 fn scheme_facts(

@@ -389,7 +389,7 @@ pub static PRESETS: &[SourcePreset] = &[
         params: &[],
         auth: "connection (oauth2-refresh) or api-key (x-api-token)",
         budget: "a daily token budget per company and 2-second burst limits per user (rate limiting page); up to 500 records a page",
-        webhooks: "Pipedrive's webhooks carry the object and its update_time: poll keys are {entity}/{id}@{update_time as Unix seconds}",
+        webhooks: "Pipedrive's webhooks (v1 and v2) carry the record and its update_time: the pipedrive webhook preset keys them as this source does, {entity}/{id}@{update_time as Unix seconds} and {entity}/{id}@deleted, so a late webhook is a duplicate",
         feeds: &[
             FeedRow {
                 name: "deals",
@@ -477,7 +477,7 @@ pub static PRESETS: &[SourcePreset] = &[
         params: &[],
         auth: "connection (oauth1: an integration's consumer and access tokens) or bearer",
         budget: "none by default; rate limiting is the store's own configuration (rate limiting page)",
-        webhooks: "Adobe Commerce webhooks carry the object: poll keys are {entity}/{id}@{updated_at as Unix seconds}",
+        webhooks: "Adobe Commerce webhooks are synchronous hooks whose fields each hook chooses, so they share no key with the poll: poll keys are {entity}/{id}@{updated_at as Unix seconds}",
         feeds: &[
             FeedRow {
                 name: "orders",
@@ -644,7 +644,7 @@ pub static PRESETS: &[SourcePreset] = &[
         params: &[],
         auth: "basic (consumer key as username, consumer secret as api_key) over HTTPS",
         budget: "none by default (the store's own hosting limits); 100 records a page",
-        webhooks: "WooCommerce webhooks carry the object: poll keys are {entity}/{id}@{date_modified_gmt as Unix seconds}",
+        webhooks: "WooCommerce webhooks carry the record: the woocommerce webhook preset keys them as this source does, {entity}/{id}@{date_modified_gmt as Unix seconds} and {entity}/{id}@deleted, so a late webhook is a duplicate",
         feeds: &[
             FeedRow {
                 name: "orders",

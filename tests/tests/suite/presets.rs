@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use inlet_core::clock::{Clock, SystemClock};
 use inlet_core::config::Config;
+use inlet_core::envelope::Envelope;
 use inlet_core::metrics::NoMetrics;
 use inlet_core::ports::{Completion, Cursors, Ledger, Queue};
 use inlet_core::usecase::reconcile::{Reconcile, ReconcileReport, ReconcileSettings};
@@ -537,6 +538,197 @@ async fn woocommerce_orders_and_trashed_orders() {
         woo_api,
     )
     .await;
+}
+
+// ---- Webhooks that carry the record ----------------------------------------------------
+
+/// A webhook through the preset's normalization (signature checks are `webhook_http`'s).
+fn webhook(cfg: &Config, headers: &[(&str, &str)], body: &serde_json::Value) -> Envelope {
+    let provider = cfg.provider("hooks").unwrap();
+    let mut h = inlet_core::headers::Headers::new().with("content-type", "application/json");
+    for (k, v) in headers {
+        h = h.with(k, *v);
+    }
+    let body = body.to_string();
+    inlet_core::normalize::normalize(
+        &inlet_core::normalize::Incoming {
+            provider: &provider.name,
+            scheme: &provider.scheme,
+            headers: &h,
+            body: body.as_bytes(),
+            received_at: OffsetDateTime::now_utc(),
+            correlation_id: "c",
+            source: inlet_core::envelope::Source::Webhook,
+        },
+        &provider.rules,
+    )
+    .unwrap()
+}
+
+/// A record's webhook: its headers and body.
+type HookFor = fn(&Rec) -> (Vec<(&'static str, &'static str)>, serde_json::Value);
+
+/// The preset's webhook and its source, one provider name: a change delivered by one is a
+/// duplicate when the other brings it — either order — and so is a deletion.
+async fn webhook_and_poll_converge(
+    kind: &str,
+    scheme_lines: &str,
+    source_lines: &str,
+    fake: Fake,
+    update: HookFor,
+    delete: HookFor,
+) {
+    let db = Db::new(4, 1);
+    let allow: Allow = Arc::new(AtomicI64::new(-1));
+    let api = FakeApi::start(fake(db.clone(), allow)).await;
+    let cfg = parse_config(&format!(
+        r#"
+[[providers]]
+name = "hooks"
+{scheme_lines}
+
+[[sinks]]
+kind = "stdout"
+
+[[sources]]
+name = "src"
+provider = "hooks"
+kind = "{kind}"
+api_base = "{base}"
+page_size = 2
+settle_secs = 0
+lookback_secs = 14400
+max_attempts = 1
+{source_lines}
+"#,
+        base = api.base
+    ));
+    let p = sqlite_ports();
+
+    // The poll first; the late webhook of the same change is a duplicate.
+    run_all(&cfg, &p).await;
+    assert_eq!(deliver_all(&p).await.len(), 4, "{kind}");
+    let rec = db.lock().unwrap().recs[0].clone();
+    let (headers, body) = update(&rec);
+    let late = webhook(&cfg, &headers, &body);
+    // WooCommerce names the resource in a header its signature leaves out: the signed
+    // body's hash is claimed beside the key, so the body under another resource is refused.
+    assert_eq!(late.body_guard, kind == "woocommerce", "{kind}");
+    p.queue.send(&late).await.unwrap();
+    assert_eq!(
+        deliver_all(&p).await,
+        vec![],
+        "{kind}: {} was polled",
+        late.key
+    );
+
+    // The webhook first (an update, then a deletion); the poll that follows brings nothing new.
+    db.lock().unwrap().change(2, false);
+    db.lock().unwrap().change(3, true);
+    let recs = db.lock().unwrap().recs.clone();
+    for (headers, body) in [update(&recs[1]), delete(&recs[2])] {
+        p.queue.send(&webhook(&cfg, &headers, &body)).await.unwrap();
+    }
+    let got = deliver_all(&p).await;
+    assert_eq!(got.len(), 2, "{kind}: {got:?}");
+    assert!(
+        got[0].0.ends_with(&format!("/2@{}", recs[1].secs())),
+        "{got:?}"
+    );
+    assert!(got[1].0.ends_with("/3@deleted"), "{got:?}");
+    let (recovered, scanned, errors) = run_all(&cfg, &p).await;
+    assert!(errors.is_empty(), "{kind}: {errors:?}");
+    assert!(
+        scanned >= 2,
+        "{kind}: the poll read both changes ({scanned})"
+    );
+    assert_eq!(recovered, 0, "{kind}: and knew both from the webhooks");
+    assert_eq!(deliver_all(&p).await, vec![], "{kind}: nothing to deliver");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn woocommerce_webhooks_and_the_poll_key_a_change_alike() {
+    // Webhook payloads from https://woocommerce.github.io/woocommerce-rest-api-docs/#webhooks
+    // (read 2026-12-06): the resource as the REST API returns it; a deletion `{"id": …}`.
+    webhook_and_poll_converge(
+        "woocommerce",
+        "scheme = \"woocommerce\"\nsecrets = [\"wc-secret\"]",
+        "auth = \"basic\"\nusername = \"ck_key\"\napi_key = \"cs_secret\"",
+        woo_api,
+        |r| {
+            let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+            (
+                vec![("x-wc-webhook-topic", "order.updated"), ("x-wc-webhook-resource", "order"), ("x-wc-webhook-event", "updated"), ("x-wc-webhook-delivery-id", "d-1")],
+                json!({"id": r.id, "status": "processing", "date_modified_gmt": r.at().format(&fmt).unwrap()}),
+            )
+        },
+        |r| {
+            (
+                vec![("x-wc-webhook-topic", "order.deleted"), ("x-wc-webhook-resource", "order"), ("x-wc-webhook-event", "deleted"), ("x-wc-webhook-delivery-id", "d-2")],
+                json!({"id": r.id}),
+            )
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipedrive_webhooks_and_the_poll_key_a_change_alike() {
+    // Webhooks v2 (https://pipedrive.readme.io/docs/guide-for-webhooks-v2, read 2026-12-06):
+    // `meta.entity`, `meta.entity_id`, `meta.action`; the record in `data`, `null` on delete.
+    webhook_and_poll_converge(
+        "pipedrive",
+        "scheme = \"pipedrive\"\nsecrets = [\"inlet:pass\"]",
+        "auth = \"bearer\"\napi_key = \"test-token\"",
+        pipedrive_api,
+        |r| {
+            (
+                vec![],
+                json!({"meta": {"action": "change", "entity": "deal", "entity_id": r.id.to_string(), "version": "2.0"},
+                       "data": {"id": r.id, "update_time": rfc3339(r.at())}, "previous": {}}),
+            )
+        },
+        |r| {
+            (
+                vec![],
+                json!({"meta": {"action": "delete", "entity": "deal", "entity_id": r.id.to_string(), "version": "2.0"},
+                       "data": null, "previous": {"id": r.id}}),
+            )
+        },
+    )
+    .await;
+}
+
+#[test]
+fn pipedrive_v1_webhooks_key_by_the_current_update_time() {
+    // Webhooks v1 (https://pipedrive.readme.io/docs/guide-for-webhooks): `meta.object`,
+    // `meta.id`, the record in `current` with an SQL-style UTC time; deletions `deleted`.
+    let cfg = parse_config(
+        "[[providers]]\nname = \"hooks\"\nscheme = \"pipedrive\"\nsecrets = [\"inlet:pass\"]\n[[sinks]]\nkind = \"stdout\"\n",
+    );
+    let updated = json!({"v": 1, "meta": {"v": 1, "action": "updated", "object": "deal", "id": 7, "timestamp": 1705329100},
+                         "current": {"id": 7, "update_time": "2024-01-15 14:30:00"}, "previous": {}});
+    let env = webhook(&cfg, &[], &updated);
+    assert_eq!(env.key.to_string(), "hooks:deal/7@1705329000");
+    assert_eq!(env.entity.as_deref(), Some("deal/7"));
+    assert_eq!(env.version, Some(1_705_329_000_000_000_000));
+    let deleted = json!({"v": 1, "meta": {"v": 1, "action": "deleted", "object": "deal", "id": 7}, "current": null, "previous": {"id": 7}});
+    assert_eq!(
+        webhook(&cfg, &[], &deleted).key.to_string(),
+        "hooks:deal/7@deleted"
+    );
+    // No record time (a body that is not a change): the key falls back to the body's hash.
+    let other =
+        json!({"meta": {"action": "updated", "object": "deal", "id": 7}, "current": {"id": 7}});
+    assert!(webhook(&cfg, &[], &other)
+        .key
+        .to_string()
+        .starts_with("hooks:sha256-"));
+    let garbled = json!({"meta": {"action": "updated", "object": "deal", "id": 7}, "current": {"id": 7, "update_time": "not a time"}});
+    assert!(webhook(&cfg, &[], &garbled)
+        .key
+        .to_string()
+        .starts_with("hooks:sha256-"));
 }
 
 // ---- Shopify GraphQL --------------------------------------------------------------------

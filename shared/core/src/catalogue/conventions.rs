@@ -34,6 +34,21 @@ pub struct Conventions {
     /// Without those facts every delivery is news (the provider sends only an id to fetch,
     /// the same for every change): the key is the id and the time it arrived.
     pub per_delivery: bool,
+    /// The webhook carries the changed record: key it as the reconciliation source does.
+    pub record: Option<RecordKey>,
+}
+
+/// Records, not events: a webhook that carries the changed object keys it
+/// `{entity}/{id}@{update time as Unix seconds}`, and a deletion `{entity}/{id}@deleted` —
+/// the keys the provider's source preset gives the same change, so whichever of the
+/// webhook and the poll comes second is a duplicate. Without the entity or a readable time
+/// the preset's `id` keys the event as before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordKey {
+    /// The record's update time (any form `inlet_core::times` reads).
+    pub updated: &'static [Field],
+    /// A field and the value that says the record was deleted.
+    pub deleted: &'static [(Field, &'static str)],
 }
 
 impl Conventions {
@@ -45,6 +60,7 @@ impl Conventions {
         version: &[],
         id_suffix: &[],
         per_delivery: false,
+        record: None,
     };
 
     /// The first present field among `fields`, as text (and as the JSON value, for versions).
@@ -101,6 +117,18 @@ impl Conventions {
     }
 
     pub(crate) fn describe_id(&self) -> String {
+        if let Some(r) = &self.record {
+            return format!(
+                "entity @ {} as Unix seconds (@deleted when {}), else {}",
+                Self::describe(r.updated),
+                r.deleted
+                    .iter()
+                    .map(|(f, v)| format!("{} is \"{v}\"", Self::describe(std::slice::from_ref(f))))
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                Self::describe(self.id)
+            );
+        }
         if !self.id_suffix.is_empty() && !self.per_delivery {
             return format!(
                 "{} @ {}",

@@ -10,7 +10,7 @@
 mod conventions;
 mod rows;
 
-pub use conventions::{Conventions, Field, Found};
+pub use conventions::{Conventions, Field, Found, RecordKey};
 pub use rows::PRESETS;
 
 use crate::handshake::Handshake;

@@ -2,7 +2,7 @@
 //! (`doc`), checked against its SDK where a registry has one (`infra/independent_vectors.py`)
 //! and otherwise against the example its documentation publishes (`tests.rs`).
 
-use super::conventions::{Conventions, Field};
+use super::conventions::{Conventions, Field, RecordKey};
 use super::{HmacRow, KeyRow, Preset, Tolerance, Verify};
 use crate::handshake::Handshake;
 use crate::signature::{BodyScheme, CertScheme, Encoding, KeyAlgorithm, Scheme, TimestampFormat};
@@ -163,6 +163,12 @@ pub static PRESETS: &[Preset] = &[
             version: &[P("/date_modified_gmt")],
             id_suffix: &[],
             per_delivery: false,
+            // The body is the REST API's object (a deletion: `{"id": …}` alone), so the
+            // key is the woocommerce source's.
+            record: Some(RecordKey {
+                updated: &[P("/date_modified_gmt")],
+                deleted: &[(H("x-wc-webhook-event"), "deleted")],
+            }),
         },
         doc: "https://woocommerce.github.io/woocommerce-rest-api-docs/#webhooks",
         note: "",
@@ -181,6 +187,7 @@ pub static PRESETS: &[Preset] = &[
             version: &[P("/created_at")],
             id_suffix: &[],
             per_delivery: false,
+            record: None,
         },
         doc: "https://developer.bigcommerce.com/docs/integrations/webhooks",
         note: "BigCommerce does not sign: create the hook with a secret in `headers` and name that header here. The payload holds ids only; fetch the object.",
@@ -323,6 +330,12 @@ pub static PRESETS: &[Preset] = &[
             entity_type: &[P("/meta/entity"), P("/meta/object")],
             entity_id: &[P("/meta/entity_id"), P("/meta/id")],
             version: &[P("/meta/timestamp")],
+            // v2 sends the record as `data` (`null` on delete), v1 as `current`: the key
+            // is the pipedrive source's.
+            record: Some(RecordKey {
+                updated: &[P("/data/update_time"), P("/current/update_time")],
+                deleted: &[(P("/meta/action"), "delete"), (P("/meta/action"), "deleted")],
+            }),
             ..Conventions::NONE
         },
         doc: "https://pipedrive.readme.io/docs/guide-for-webhooks",

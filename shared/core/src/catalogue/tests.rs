@@ -419,6 +419,35 @@ fn conventions_find_each_providers_facts() {
         ),
         ("d-9", Some("order.updated"), Some("order/77"))
     );
+    // The record with its modification time (GMT, no offset): keyed as the woocommerce
+    // source keys it, the body guard kept (the resource header is not signed).
+    let e = envelope(
+        "woocommerce",
+        &[
+            ("X-WC-Webhook-Delivery-ID", "d-10"),
+            ("X-WC-Webhook-Topic", "order.updated"),
+            ("X-WC-Webhook-Resource", "order"),
+            ("X-WC-Webhook-Event", "updated"),
+        ],
+        r#"{"id":77,"status":"processing","date_modified_gmt":"2024-01-15T14:30:00"}"#,
+    );
+    assert_eq!(
+        (e.event_id.as_str(), e.version, e.body_guard),
+        ("order/77@1705329000", Some(1_705_329_000_000_000_000), true)
+    );
+    let e = envelope(
+        "woocommerce",
+        &[
+            ("X-WC-Webhook-Delivery-ID", "d-11"),
+            ("X-WC-Webhook-Resource", "order"),
+            ("X-WC-Webhook-Event", "deleted"),
+        ],
+        r#"{"id":77}"#,
+    );
+    assert_eq!(
+        (e.event_id.as_str(), e.body_guard),
+        ("order/77@deleted", true)
+    );
 
     let e = envelope(
         "hubspot",
