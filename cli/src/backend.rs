@@ -52,6 +52,19 @@ pub struct AwsHandles {
     pub config: Option<inlet_aws::stack_config::ConfigObject>,
 }
 
+impl Ports {
+    /// The stores a worker writes to (`Processor::from_config`).
+    pub fn worker_stores(&self) -> inlet_core::usecase::process::WorkerStores {
+        inlet_core::usecase::process::WorkerStores {
+            ledger: Arc::clone(&self.ledger),
+            versions: Arc::clone(&self.versions),
+            conflicts: Arc::clone(&self.conflicts),
+            history: Arc::clone(&self.history),
+            shapes: Arc::clone(&self.shapes),
+        }
+    }
+}
+
 pub fn db_path(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join("inlet.db")
 }

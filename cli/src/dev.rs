@@ -17,10 +17,7 @@ use inlet_core::clock::{Clock, SystemClock};
 use inlet_core::config::Config;
 use inlet_core::metrics::Metrics;
 use inlet_core::ports::{Queue, Sink};
-use inlet_core::usecase::drift::SchemaWatch;
-use inlet_core::usecase::process::{
-    run_once, ConflictPolicy, HistoryPolicy, ProcessSettings, Processor,
-};
+use inlet_core::usecase::process::{run_once, Processor};
 use inlet_local::{LocalMetrics, Store, StoreOptions};
 
 use crate::backend::{BackendKind, Ports};
@@ -148,21 +145,13 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<Running> {
         crate::server::ServeLimits::default(),
     ));
 
-    let processor = Processor {
-        ledger: Arc::clone(&ports.ledger),
-        versions: Arc::clone(&ports.versions),
-        conflicts: conflict_policy(&config, &ports),
-        history: history_policy(&config, &ports),
+    let processor = Processor::from_config(
+        &config,
+        ports.worker_stores(),
         sinks,
-        metrics: Arc::clone(&metrics),
-        clock: Arc::clone(&opts.clock),
-        settings: ProcessSettings::from(&config.worker),
-        payload_log: config
-            .logging
-            .log_payloads
-            .then(|| config.logging.redact_fields.clone()),
-        schema: schema_watch(&config, &ports, Arc::clone(&metrics)),
-    };
+        Arc::clone(&metrics),
+        Arc::clone(&opts.clock),
+    );
     let mut tasks = vec![server];
     for built in inlet_sources::build_all_with(&config, &ports.connections)
         .context("cannot set up the reconciliation sources")?
@@ -378,37 +367,4 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => {}
         _ = term => {}
     }
-}
-
-/// Where the event history goes; `None` when `[history] enabled = false`.
-pub fn history_policy(config: &Config, ports: &Ports) -> Option<HistoryPolicy> {
-    config.history.enabled.then(|| HistoryPolicy {
-        store: Arc::clone(&ports.history),
-        keep_payloads: config.history.keep_payloads,
-        max_payload_bytes: config.history.max_payload_bytes,
-    })
-}
-
-/// The conflict rules and where their state lives; `None` when no rule is declared.
-/// The schema-drift watch, unless `[schema] enabled = false`.
-pub fn schema_watch(
-    config: &Config,
-    ports: &Ports,
-    metrics: Arc<dyn Metrics>,
-) -> Option<Arc<SchemaWatch>> {
-    config.schema.enabled.then(|| {
-        Arc::new(SchemaWatch::new(
-            config.schema.clone(),
-            Arc::clone(&ports.shapes),
-            Arc::clone(&ports.conflicts),
-            metrics,
-        ))
-    })
-}
-
-pub fn conflict_policy(config: &Config, ports: &Ports) -> Option<ConflictPolicy> {
-    (!config.conflicts.is_empty()).then(|| ConflictPolicy {
-        rules: config.conflicts.clone(),
-        store: Arc::clone(&ports.conflicts),
-    })
 }

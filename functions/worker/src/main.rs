@@ -11,8 +11,7 @@ use inlet_core::clock::SystemClock;
 use inlet_core::config::{Config, SinkConfig};
 use inlet_core::connection::ConnectionStore;
 use inlet_core::ports::Sink;
-use inlet_core::usecase::drift::SchemaWatch;
-use inlet_core::usecase::process::{ConflictPolicy, HistoryPolicy, ProcessSettings, Processor};
+use inlet_core::usecase::process::{Processor, WorkerStores};
 use inlet_worker_fn::{handle, Deps};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
@@ -69,44 +68,21 @@ async fn main() -> Result<(), Error> {
         c => c,
     };
     let sinks = build_sinks(&config, &sdk, &resources)?;
-    let mut settings = ProcessSettings::from(&config.worker);
-    // The queue's redrive policy decides when SQS gives up; the worker must agree with it.
-    settings.max_receive = resources.max_receive.unwrap_or(settings.max_receive);
     let store = Arc::new(stack_store(&sdk, &resources));
     let metrics = Arc::new(EmfMetrics::new());
-    // Shapes are checked in memory and written once per `[schema] flush_secs` (see
-    // inlet_core::usecase::drift): no write and no round trip per event.
-    let schema = config.schema.enabled.then(|| {
-        Arc::new(SchemaWatch::new(
-            config.schema.clone(),
-            store.clone(),
-            store.clone(),
-            metrics.clone(),
-        ))
-    });
+    let mut processor = Processor::from_config(
+        &config,
+        WorkerStores::all(store),
+        sinks,
+        metrics.clone(),
+        Arc::new(SystemClock),
+    );
+    // The queue's redrive policy decides when SQS gives up; the worker must agree with it.
+    processor.settings.max_receive = resources
+        .max_receive
+        .unwrap_or(processor.settings.max_receive);
     let deps = Arc::new(Deps {
-        processor: Processor {
-            ledger: store.clone(),
-            versions: store.clone(),
-            conflicts: (!config.conflicts.is_empty()).then(|| ConflictPolicy {
-                rules: config.conflicts.clone(),
-                store: store.clone(),
-            }),
-            history: config.history.enabled.then(|| HistoryPolicy {
-                store,
-                keep_payloads: config.history.keep_payloads,
-                max_payload_bytes: config.history.max_payload_bytes,
-            }),
-            sinks,
-            metrics: metrics.clone(),
-            clock: Arc::new(SystemClock),
-            settings,
-            payload_log: config
-                .logging
-                .log_payloads
-                .then(|| config.logging.redact_fields.clone()),
-            schema,
-        },
+        processor,
         queue: stack_queue(&sdk, &resources),
         metrics,
     });

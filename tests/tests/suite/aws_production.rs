@@ -18,7 +18,7 @@ use inlet_core::ids::EventKey;
 use inlet_core::metrics::NoMetrics;
 use inlet_core::ports::{Claim, DeadLetters, Ledger, Queue, RedriveSelector, Sink, SinkError};
 use inlet_core::signature::Scheme;
-use inlet_core::usecase::process::{Disposition, Done, ProcessSettings, Processor};
+use inlet_core::usecase::process::{Disposition, Done, Processor, WorkerStores};
 use inlet_outbox::OutboxEvent;
 use inlet_tests::aws_limits::{json_error, PUT_EVENTS_MAX_BYTES, PUT_EVENTS_MAX_ENTRIES};
 use inlet_tests::faults::{chaos, forward_all, Action, Rule};
@@ -534,18 +534,13 @@ async fn the_one_by_one_fallback_loses_nothing_and_delivers_nothing_twice_when_i
     let table = moto.table().await;
     let store = Arc::new(DynamoStore::new(moto.dynamodb(), table));
     let sink = Arc::new(CountingSink::default());
-    let processor = Processor {
-        ledger: store.clone(),
-        versions: store,
-        conflicts: None,
-        history: None,
-        sinks: vec![sink.clone()],
-        metrics: Arc::new(NoMetrics),
-        clock: Arc::new(SystemClock),
-        settings: ProcessSettings::from(&parse_config(&lambda_like_config()).worker),
-        schema: None,
-        payload_log: None,
-    };
+    let processor = Processor::from_config(
+        &parse_config(&lambda_like_config()),
+        WorkerStores::all(store),
+        vec![sink.clone()],
+        Arc::new(NoMetrics),
+        Arc::new(SystemClock),
+    );
     let mut copies = 0;
     let mut duplicates = 0;
     loop {
@@ -607,36 +602,26 @@ fn worker_with(
     let config = inlet_core::config::Config::from_toml_without_secrets(config_text).unwrap();
     let sinks = inlet_aws::eventbridge::build_sinks(&config.sinks, &moto.sdk, resources, &[], None)
         .unwrap();
-    worker_sinks(
-        moto,
-        resources,
-        sinks,
-        ProcessSettings::from(&config.worker),
-    )
+    worker_sinks(moto, resources, sinks, &config)
 }
 
-/// The worker function's dependencies with the given sinks.
+/// The worker function's dependencies with the given sinks, wired as its `main` wires them.
 fn worker_sinks(
     moto: &Moto,
     resources: &Resources,
     sinks: Vec<Arc<dyn Sink>>,
-    settings: ProcessSettings,
+    config: &inlet_core::config::Config,
 ) -> (inlet_worker_fn::Deps, Arc<DynamoStore>) {
     let store = Arc::new(DynamoStore::new(moto.dynamodb(), resources.table.clone()));
     let metrics = Arc::new(EmfMetrics::new());
     let deps = inlet_worker_fn::Deps {
-        processor: Processor {
-            ledger: store.clone(),
-            versions: store.clone(),
-            conflicts: None,
-            history: None,
+        processor: Processor::from_config(
+            config,
+            WorkerStores::all(store.clone()),
             sinks,
-            metrics: metrics.clone(),
-            clock: Arc::new(SystemClock),
-            settings,
-            schema: None,
-            payload_log: None,
-        },
+            metrics.clone(),
+            Arc::new(SystemClock),
+        ),
         queue: moto.queue_with_claim_check(
             &resources.queue_url,
             &resources.dlq_url,
@@ -1073,7 +1058,7 @@ async fn a_worker_out_of_time_gives_its_records_back_undelivered() {
         &moto,
         &resources,
         vec![sink.clone()],
-        ProcessSettings::from(&parse_config(&lambda_like_config()).worker),
+        &parse_config(&lambda_like_config()),
     );
     let batch: SqsEvent = serde_json::from_value(
         moto.sqs_event(&q, "arn:aws:sqs:us-east-1:123456789012:inlet", 600)

@@ -10,7 +10,7 @@ use inlet_aws::{DynamoStore, EmfMetrics};
 use inlet_core::clock::SystemClock;
 use inlet_core::ports::{Cursors, DeadLetters, Queue};
 use inlet_core::signature::Scheme;
-use inlet_core::usecase::process::{ProcessSettings, Processor};
+use inlet_core::usecase::process::{Processor, WorkerStores};
 use inlet_tests::moto::Moto;
 use inlet_tests::*;
 
@@ -145,18 +145,13 @@ async fn worker_deps(
     let metrics = Arc::new(EmfMetrics::new());
     (
         inlet_worker_fn::Deps {
-            processor: Processor {
-                ledger: store.clone(),
-                versions: store,
-                conflicts: None,
-                history: None,
-                sinks: inlet_sinks::build(&config.sinks).unwrap(),
-                metrics: metrics.clone(),
-                clock: Arc::new(SystemClock),
-                settings: ProcessSettings::from(&config.worker),
-                schema: None,
-                payload_log: None,
-            },
+            processor: Processor::from_config(
+                &config,
+                WorkerStores::all(store),
+                inlet_sinks::build(&config.sinks).unwrap(),
+                metrics.clone(),
+                Arc::new(SystemClock),
+            ),
             queue: moto.queue(q, dlq),
             metrics,
         },

@@ -410,7 +410,7 @@ impl inlet_core::ports::Sink for RecordingSink {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_local_worker_delivers_a_batch_in_one_sink_call_keeping_entity_order() {
     use inlet_core::ports::Queue as _;
-    use inlet_core::usecase::process::{run_once, ProcessSettings, Processor};
+    use inlet_core::usecase::process::{run_once, Processor, WorkerStores};
     use std::sync::Arc;
 
     let dir = tempfile::tempdir().unwrap();
@@ -441,18 +441,17 @@ async fn the_local_worker_delivers_a_batch_in_one_sink_call_keeping_entity_order
     }
     let sink = Arc::new(RecordingSink::default());
     let metrics = Arc::new(inlet_local::LocalMetrics::new());
-    let processor = Processor {
-        ledger: Arc::new(store.clone()),
-        versions: Arc::new(store.clone()),
-        conflicts: None,
-        history: None,
-        sinks: vec![sink.clone()],
-        metrics: metrics.clone(),
+    let config = parse_config(&format!(
+        "{}[[sinks]]\nkind = \"stdout\"\n",
+        providers_toml()
+    ));
+    let processor = Processor::from_config(
+        &config,
+        WorkerStores::all(Arc::new(store.clone())),
+        vec![sink.clone()],
+        metrics.clone(),
         clock,
-        settings: ProcessSettings::from(&inlet_core::config::WorkerConfig::default()),
-        schema: None,
-        payload_log: None,
-    };
+    );
 
     // The local queue hands out one message per entity at a time (the oldest), so the
     // batches are: every entity's first message; then a2 and b1 (older than b2:

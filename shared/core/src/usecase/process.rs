@@ -13,14 +13,14 @@ use futures::future::join_all;
 use tracing::{debug, error, info, warn, Instrument};
 
 use crate::clock::Clock;
-use crate::config::WorkerConfig;
+use crate::config::{Config, WorkerConfig};
 use crate::conflict::{rules_for, ConflictRule, Decision, RuleKind};
 use crate::envelope::{Envelope, Source};
 use crate::history::{Attempt, EventState, HistoryEntry};
 use crate::metrics::{names, Metrics};
 use crate::ports::{
     group_by_entity, Claim, Completion, ConflictStore, EntityVersions, History, Ledger, Queue,
-    Receipt, Received, Sink, SinkError, StoreError, VersionCheck,
+    Receipt, Received, Shapes, Sink, SinkError, StoreError, VersionCheck,
 };
 use crate::retry::Backoff;
 use crate::usecase::drift::SchemaWatch;
@@ -116,7 +116,82 @@ pub struct Processor {
     pub schema: Option<Arc<SchemaWatch>>,
 }
 
+/// The stores a worker reads and writes: usually one adapter (the embedded store, the
+/// stack's DynamoDB table) behind every port — [`WorkerStores::all`].
+#[derive(Clone)]
+pub struct WorkerStores {
+    pub ledger: Arc<dyn Ledger>,
+    pub versions: Arc<dyn EntityVersions>,
+    /// Conflict-rule state and the review queue (also where pinned shapes hold events).
+    pub conflicts: Arc<dyn ConflictStore>,
+    pub history: Arc<dyn History>,
+    pub shapes: Arc<dyn Shapes>,
+}
+
+impl WorkerStores {
+    /// One store behind every port.
+    pub fn all<S>(store: Arc<S>) -> Self
+    where
+        S: Ledger + EntityVersions + ConflictStore + History + Shapes + 'static,
+    {
+        Self {
+            ledger: store.clone(),
+            versions: store.clone(),
+            conflicts: store.clone(),
+            history: store.clone(),
+            shapes: store,
+        }
+    }
+}
+
 impl Processor {
+    /// The worker `config` describes — its settings, conflict rules, event history,
+    /// payload logging and schema-drift watch — on `stores`, delivering to `sinks`. The
+    /// one wiring the worker function, `inlet dev` and the tests share; a caller changes a
+    /// field afterwards only for what the config cannot know (the queue's receive limit).
+    pub fn from_config(
+        config: &Config,
+        stores: WorkerStores,
+        sinks: Vec<Arc<dyn Sink>>,
+        metrics: Arc<dyn Metrics>,
+        clock: Arc<dyn Clock>,
+    ) -> Processor {
+        let conflicts = (!config.conflicts.is_empty()).then(|| ConflictPolicy {
+            rules: config.conflicts.clone(),
+            store: Arc::clone(&stores.conflicts),
+        });
+        let history = config.history.enabled.then(|| HistoryPolicy {
+            store: Arc::clone(&stores.history),
+            keep_payloads: config.history.keep_payloads,
+            max_payload_bytes: config.history.max_payload_bytes,
+        });
+        // Shapes are checked in memory and written once per `[schema] flush_secs`
+        // (`usecase::drift`): no write and no round trip per event.
+        let schema = config.schema.enabled.then(|| {
+            Arc::new(SchemaWatch::new(
+                config.schema.clone(),
+                Arc::clone(&stores.shapes),
+                Arc::clone(&stores.conflicts),
+                Arc::clone(&metrics),
+            ))
+        });
+        Processor {
+            ledger: stores.ledger,
+            versions: stores.versions,
+            conflicts,
+            history,
+            sinks,
+            metrics,
+            clock,
+            settings: ProcessSettings::from(&config.worker),
+            payload_log: config
+                .logging
+                .log_payloads
+                .then(|| config.logging.redact_fields.clone()),
+            schema,
+        }
+    }
+
     /// Decide what happens to one message. Never fails: store and sink errors become a
     /// retry or a dead letter.
     pub async fn handle(&self, msg: &Received) -> Disposition {
