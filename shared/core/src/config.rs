@@ -343,14 +343,24 @@ fn default_http_attempts() -> u32 {
     2
 }
 
-/// The pause after an HTTP sink's `attempt`th try failed (from 1) before the next: 200 ms
-/// doubling, at most 6.4 s, plus up to [`HTTP_RETRY_JITTER`].
-pub fn http_retry_delay(attempt: u32) -> Duration {
-    Duration::from_millis(100 * (1 << attempt.min(6)))
-}
+/// Waits this short are taken inside an HTTP sink's delivery; longer ones give the event
+/// back to the queue (a delivery must end well inside its claim's lease).
+pub const MAX_WAIT_IN_DELIVERY: Duration = Duration::from_secs(1);
 
-/// The most random jitter added to an HTTP sink's pause between tries.
-pub const HTTP_RETRY_JITTER: Duration = Duration::from_millis(50);
+/// An HTTP sink's retries within one delivery: `attempts` tries, 200 ms doubling to at most
+/// 6.4 s between them (with equal jitter), and a `Retry-After` honoured in place up to a
+/// second; a longer one gives the event back to the queue (a delivery must end well inside
+/// its claim's lease).
+pub fn http_sink_retry(attempts: u32) -> crate::retry::RetryPolicy {
+    crate::retry::RetryPolicy {
+        attempts: attempts.max(1),
+        backoff: crate::retry::Backoff {
+            base: Duration::from_millis(200),
+            max: Duration::from_millis(6400),
+        },
+        max_wait: MAX_WAIT_IN_DELIVERY,
+    }
+}
 
 /// Time kept between the slowest delivery a sink can take and the end of a claim's `lease`,
 /// for the claim and version waves before it and the completion after it: round trips,
@@ -372,9 +382,7 @@ impl SinkConfig {
             return None;
         };
         let tries = (*attempts).max(1);
-        let pauses: Duration = (1..tries)
-            .map(|a| http_retry_delay(a) + HTTP_RETRY_JITTER)
-            .sum();
+        let pauses = http_sink_retry(tries).worst_case_pauses();
         Some(Duration::from_millis(*timeout_ms).saturating_mul(tries) + pauses)
     }
 }
@@ -1512,18 +1520,18 @@ mod tests {
     #[test]
     fn an_http_sink_slower_than_the_lease_is_refused() {
         let base = "[[providers]]\nname = \"stripe\"\nscheme = \"stripe\"\nsecrets = [\"s\"]\n[[sinks]]\nkind = \"http\"\nurl = \"https://erp.example/events\"\n";
-        // The defaults fit: two 10 s attempts and a 0.25 s pause, within 25 s less 2 s.
+        // The defaults fit: two 10 s attempts and a 0.2 s pause, within 25 s less 2 s.
         let ok = Config::from_toml(base, &env).unwrap();
         assert_eq!(
             ok.sinks[0].http_worst_case(),
-            Some(Duration::from_millis(20_250))
+            Some(Duration::from_millis(20_200))
         );
         // Three 10 s attempts cannot finish inside a 25 s lease.
         let err = Config::from_toml(&format!("{base}attempts = 3\n"), &env)
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("sinks[0]: 3 attempts of timeout_ms = 10000 can take 30.7 s")
+            err.contains("sinks[0]: 3 attempts of timeout_ms = 10000 can take 30.6 s")
                 && err.contains("outlasts worker.lease_secs = 25"),
             "{err}"
         );

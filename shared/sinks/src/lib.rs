@@ -8,10 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use inlet_core::config::SinkConfig;
+use inlet_core::config::{SinkConfig, MAX_WAIT_IN_DELIVERY};
 use inlet_core::connection::{ConnectionConfig, ConnectionStore};
 use inlet_core::envelope::SinkRecord;
 use inlet_core::ports::{Sink, SinkError};
+use inlet_core::retry::{Failure, Next, RetryPolicy};
 use inlet_core::usecase::reconcile::SourceError;
 use inlet_sources::connection::{ConnectionAuth, HttpTokenEndpoint};
 
@@ -225,7 +226,7 @@ pub struct HttpSink {
     client: reqwest::Client,
     url: String,
     headers: Vec<(String, String)>,
-    attempts: u32,
+    retry: RetryPolicy,
     /// The sink's own pace: a token bucket of one second's deliveries, when set.
     rate: Option<tokio::sync::Mutex<Bucket>>,
     /// Credentials and budgets from a named connection, when set.
@@ -265,24 +266,10 @@ impl Bucket {
     }
 }
 
-/// Waits this short are taken inside a delivery; longer ones give the event back to the
-/// queue (a delivery must end well inside its claim's lease).
-const MAX_WAIT_IN_DELIVERY: Duration = Duration::from_secs(1);
-
-/// `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP date.
+/// The wait a `Retry-After` header asks for.
 fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let v = h.get("retry-after")?.to_str().ok()?.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let format = time::macros::format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    let at = time::PrimitiveDateTime::parse(v, &format)
-        .ok()?
-        .assume_utc();
-    let now = time::OffsetDateTime::now_utc();
-    Some(Duration::try_from(at - now).unwrap_or_default())
+    let value = h.get("retry-after")?.to_str().ok()?;
+    inlet_core::retry::retry_after(value, time::OffsetDateTime::now_utc())
 }
 
 impl HttpSink {
@@ -302,7 +289,7 @@ impl HttpSink {
             client,
             url: url.to_string(),
             headers,
-            attempts: attempts.max(1),
+            retry: inlet_core::config::http_sink_retry(attempts),
             rate: None,
             connection: None,
             in_flight: None,
@@ -470,21 +457,19 @@ impl Sink for HttpSink {
                     None => Err(e),
                 },
             };
-            match outcome {
-                Err(SinkError::Throttled { retry_after, .. })
-                    if attempt < self.attempts && retry_after <= MAX_WAIT_IN_DELIVERY =>
-                {
-                    tokio::time::sleep(retry_after).await;
+            let failure = match &outcome {
+                Err(SinkError::Throttled { retry_after, .. }) => {
+                    Failure::Throttled(Some(*retry_after))
+                }
+                Err(SinkError::Transient { .. }) => Failure::Transient,
+                _ => return outcome,
+            };
+            match self.retry.next(attempt, failure, None) {
+                Next::Wait(pause) => {
+                    tokio::time::sleep(pause).await;
                     attempt += 1;
                 }
-                Err(SinkError::Transient { .. }) if attempt < self.attempts => {
-                    use inlet_core::config::{http_retry_delay, HTTP_RETRY_JITTER};
-                    let jitter = fastrand::u64(0..=HTTP_RETRY_JITTER.as_millis() as u64);
-                    tokio::time::sleep(http_retry_delay(attempt) + Duration::from_millis(jitter))
-                        .await;
-                    attempt += 1;
-                }
-                other => return other,
+                Next::GiveUp(_) => return outcome,
             }
         }
     }

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use inlet_core::retry::Backoff;
+use inlet_core::retry::{retry_after, Backoff, Failure, GiveUp, Next, RetryPolicy};
 use inlet_core::secret::Secret;
 use inlet_core::source_config::AuthConfig;
 use inlet_core::usecase::reconcile::SourceError;
@@ -87,8 +87,7 @@ pub struct OAuth2 {
 pub struct Fetcher {
     client: reqwest::Client,
     auth: Auth,
-    max_attempts: u32,
-    backoff: Backoff,
+    retry: RetryPolicy,
     requests: AtomicU64,
 }
 
@@ -118,27 +117,20 @@ fn header<'h>(h: &'h HeaderMap, name: &str) -> Option<&'h str> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
 }
 
-/// The longest wait a provider can ask for; the run's deadline usually cuts it shorter.
-const MAX_RATE_LIMIT_WAIT_SECS: u64 = 3600;
-
-/// How long a rate-limited response asks us to wait: `Retry-After` seconds, else GitHub's
+/// How long a rate-limited response asks us to wait: `Retry-After` (seconds or a date), else GitHub's
 /// `x-ratelimit-reset` (epoch seconds) when `x-ratelimit-remaining` is 0. At most an hour,
 /// whatever the header says (`NaN`, `1e300` and far-future resets included).
 pub fn rate_limit_wait(status: u16, h: &HeaderMap) -> Option<Duration> {
-    if let Some(secs) = header(h, "retry-after")
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|s| !s.is_nan())
-    {
-        return Some(Duration::from_secs_f64(
-            secs.clamp(0.0, MAX_RATE_LIMIT_WAIT_SECS as f64),
-        ));
+    let now = time::OffsetDateTime::now_utc();
+    if let Some(wait) = header(h, "retry-after").and_then(|v| retry_after(v, now)) {
+        return Some(wait);
     }
     if header(h, "x-ratelimit-remaining") == Some("0") {
         let reset = header(h, "x-ratelimit-reset").and_then(|v| v.parse::<i64>().ok())?;
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let secs = u64::try_from(reset.saturating_sub(now)).unwrap_or(0);
+        let secs = u64::try_from(reset.saturating_sub(now.unix_timestamp())).unwrap_or(0);
         return Some(Duration::from_secs(
-            secs.saturating_add(1).min(MAX_RATE_LIMIT_WAIT_SECS),
+            secs.saturating_add(1)
+                .min(inlet_core::retry::MAX_RETRY_AFTER.as_secs()),
         ));
     }
     (status == 429).then_some(Duration::ZERO)
@@ -168,10 +160,13 @@ impl Fetcher {
         Ok(Fetcher {
             client,
             auth,
-            max_attempts: max_attempts.max(1),
-            backoff: Backoff {
-                base: Duration::from_millis(250),
-                max: Duration::from_secs(30),
+            retry: RetryPolicy {
+                attempts: max_attempts.max(1),
+                backoff: Backoff {
+                    base: Duration::from_millis(250),
+                    max: Duration::from_secs(30),
+                },
+                max_wait: MAX_RATE_LIMIT_WAIT,
             },
             requests: AtomicU64::new(0),
         })
@@ -213,18 +208,19 @@ impl Fetcher {
                 .body(form_body.clone())
                 .send()
                 .await;
-            match sent {
-                Ok(r) if r.status().is_server_error() && attempt < self.max_attempts => {}
+            let unreachable = match sent {
+                // The last attempt's 5xx is reported as the endpoint's answer below.
+                Ok(r) if r.status().is_server_error() && attempt < self.retry.attempts => None,
                 Ok(r) => break r,
-                Err(e) if attempt >= self.max_attempts => {
-                    return Err(transient(
-                        format!("token endpoint {} unreachable", oauth.token_url),
-                        Some(e),
-                    ))
-                }
-                Err(_) => {}
-            }
-            pause(self.backoff.jittered(attempt), deadline).await?;
+                Err(e) => Some(e),
+            };
+            self.wait_or(attempt, Failure::Transient, deadline, |_| {
+                transient(
+                    format!("token endpoint {} unreachable", oauth.token_url),
+                    unreachable,
+                )
+            })
+            .await?;
         };
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
@@ -260,6 +256,25 @@ impl Fetcher {
         *cached = Some((token.clone(), Instant::now() + lifetime - margin));
         debug!(lifetime_secs = lifetime.as_secs(), "oauth2 token obtained");
         Ok(token)
+    }
+
+    /// After attempt `attempt` failed with `failure`: sleep and go on (`Ok`), or the error
+    /// to return — `Deadline` when the pause would outlast the run, else `give_up`'s.
+    async fn wait_or(
+        &self,
+        attempt: u32,
+        failure: Failure,
+        deadline: Option<Instant>,
+        give_up: impl FnOnce(GiveUp) -> SourceError,
+    ) -> Result<(), SourceError> {
+        match self.retry.next(attempt, failure, deadline) {
+            Next::Wait(d) => {
+                tokio::time::sleep(d).await;
+                Ok(())
+            }
+            Next::GiveUp(GiveUp::Deadline) => Err(SourceError::Deadline),
+            Next::GiveUp(why) => Err(give_up(why)),
+        }
     }
 
     async fn forget_token(&self) {
@@ -334,14 +349,14 @@ impl Fetcher {
                     } else {
                         "failed"
                     };
-                    if attempt >= self.max_attempts {
-                        return Err(transient(
+                    self.wait_or(attempt, Failure::Transient, deadline, |_| {
+                        transient(
                             format!("{method} {url} {what} after {attempt} attempts"),
                             Some(e),
-                        ));
-                    }
-                    warn!(url, attempt, "request {what}; retrying");
-                    pause(self.backoff.jittered(attempt), deadline).await?;
+                        )
+                    })
+                    .await?;
+                    warn!(url, attempt, "request {what}; retried");
                     continue;
                 }
             };
@@ -359,16 +374,16 @@ impl Fetcher {
                                 "{method} {url}: response is larger than {max} bytes"
                             )));
                         }
-                        Err(crate::BodyError::Read(e)) if attempt < self.max_attempts => {
-                            warn!(url, attempt, error = %e, "body read failed; retrying");
-                            pause(self.backoff.jittered(attempt), deadline).await?;
-                            continue;
-                        }
                         Err(crate::BodyError::Read(e)) => {
-                            return Err(transient(
-                                format!("{method} {url}: body could not be read"),
-                                Some(e),
-                            ))
+                            warn!(url, attempt, error = %e, "body read failed");
+                            self.wait_or(attempt, Failure::Transient, deadline, |_| {
+                                transient(
+                                    format!("{method} {url}: body could not be read"),
+                                    Some(e),
+                                )
+                            })
+                            .await?;
+                            continue;
                         }
                     };
                     let body = serde_json::from_slice(&bytes).map_err(|e| {
@@ -407,27 +422,26 @@ impl Fetcher {
                 }
                 403 | 429 => match rate_limit_wait(status, &h) {
                     Some(wait) => {
-                        let wait = if wait.is_zero() {
-                            self.backoff.jittered(attempt)
-                        } else {
-                            wait
-                        };
-                        if attempt >= self.max_attempts || wait > MAX_RATE_LIMIT_WAIT {
-                            return Err(transient(
+                        warn!(
+                            url,
+                            status,
+                            wait_ms = wait.as_millis() as u64,
+                            "rate limited"
+                        );
+                        self.wait_or(attempt, Failure::Throttled(Some(wait)), deadline, |why| {
+                            let wait = match why {
+                                GiveUp::WaitTooLong(w) => w,
+                                _ => wait,
+                            };
+                            transient(
                                 format!(
                                     "{method} {url} rate limited ({status}); retry in {}s",
                                     wait.as_secs()
                                 ),
                                 None,
-                            ));
-                        }
-                        warn!(
-                            url,
-                            status,
-                            wait_ms = wait.as_millis() as u64,
-                            "rate limited; waiting"
-                        );
-                        pause(wait, deadline).await?;
+                            )
+                        })
+                        .await?;
                     }
                     // Through a connection a 403 needs a person (a scope or a permission
                     // taken away): broken, alarmed, and no more calls until repaired.
@@ -443,14 +457,14 @@ impl Fetcher {
                     }
                 },
                 408 | 500..=599 => {
-                    if attempt >= self.max_attempts {
-                        return Err(transient(
+                    warn!(url, status, attempt, "server error");
+                    self.wait_or(attempt, Failure::Transient, deadline, |_| {
+                        transient(
                             format!("{method} {url} answered {status} after {attempt} attempts"),
                             None,
-                        ));
-                    }
-                    warn!(url, status, attempt, "server error; retrying");
-                    pause(self.backoff.jittered(attempt), deadline).await?;
+                        )
+                    })
+                    .await?;
                 }
                 _ => {
                     return Err(SourceError::BadResponse(format!(
@@ -478,7 +492,7 @@ mod tests {
     // `Duration::from_secs_f64(NaN)` panics.
     #[test]
     fn retry_after_nan_or_huge_is_bounded() {
-        let max = Duration::from_secs(MAX_RATE_LIMIT_WAIT_SECS);
+        let max = inlet_core::retry::MAX_RETRY_AFTER;
         assert_eq!(
             rate_limit_wait(429, &headers(&[("retry-after", "NaN")])),
             Some(Duration::ZERO)
@@ -501,7 +515,7 @@ mod tests {
     // wait that would overflow `Instant + Duration`.
     #[test]
     fn github_reset_extremes_are_bounded() {
-        let max = Duration::from_secs(MAX_RATE_LIMIT_WAIT_SECS);
+        let max = inlet_core::retry::MAX_RETRY_AFTER;
         for reset in ["-9223372036854775808", "9223372036854775807"] {
             let h = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", reset)]);
             let wait = rate_limit_wait(403, &h).unwrap();
