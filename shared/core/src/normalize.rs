@@ -234,10 +234,7 @@ fn conventions_facts(c: &Conventions, input: &Incoming<'_>, json: Option<&Value>
         Some(t) => format!("{t}/{id}"),
         None => id,
     });
-    let mut version = read(c.version).and_then(|f| match f {
-        Found::Json(v) => parse_version(&v),
-        Found::Text(s) => parse_version(&Value::String(s)),
-    });
+    let mut version = read(c.version).and_then(|f| parse_version(&f.into_json()));
     if let (Some(record), Some(entity)) = (&c.record, &entity) {
         if let Some(change) = record_change(record, entity, input, json) {
             event_id = Some(change.key);
@@ -282,10 +279,8 @@ fn record_change(
             version: None,
         });
     }
-    let at = match Conventions::read(record.updated, input.headers, json, input.body)? {
-        Found::Json(v) => crate::times::parse_time(&v)?,
-        Found::Text(s) => crate::times::parse_time(&Value::String(s))?,
-    };
+    let at = Conventions::read(record.updated, input.headers, json, input.body)
+        .and_then(|found| crate::times::parse_time(&found.into_json()))?;
     Some(RecordChange {
         key: format!("{entity}@{}", at.unix_timestamp()),
         version: i64::try_from(at.unix_timestamp_nanos()).ok(),
@@ -440,8 +435,9 @@ pub fn shopify_change_key(resource: Option<&str>, json: Option<&Value>) -> Optio
     })
 }
 
-/// A JSON scalar as text (strings as-is, numbers and booleans printed).
-fn scalar_text(v: &Value) -> Option<String> {
+/// A JSON scalar as text (strings as-is, numbers and booleans printed); `None` for an
+/// empty string, `null`, an array or an object.
+pub fn scalar_text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),

@@ -14,6 +14,8 @@ use inlet_core::connection::{
 use inlet_core::secret::Secret;
 use inlet_core::usecase::reconcile::SourceError;
 
+use crate::inert;
+
 /// Token responses are a few hundred bytes.
 const MAX_TOKEN_BODY_BYTES: usize = 64 * 1024;
 /// An `expires_in` outside this range is clamped into it: the new refresh token in the
@@ -47,11 +49,6 @@ fn login_error(body: &[u8]) -> String {
         .and_then(|m| m.as_str())
         .unwrap_or("the login was refused (no error text)");
     inert(text)
-}
-
-/// Provider text, short and without control characters (it reaches logs and terminals).
-fn inert(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).take(300).collect()
 }
 
 /// The provider's error text (`error` and `error_description`), short and inert.

@@ -44,7 +44,8 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::times::{date_and_time, format_time, parse_time, seconds_before, with_time_of_day};
-use crate::{rfc3339, to_envelope, Fetcher};
+use crate::{inert, rfc3339, to_envelope, Fetcher};
+use inlet_core::normalize::scalar_text as scalar;
 
 /// The longest a GraphQL cost bucket is waited for between two queries.
 const MAX_COST_WAIT: Duration = Duration::from_secs(30);
@@ -301,21 +302,6 @@ fn json_escape(v: &str) -> String {
         .to_string()
 }
 
-/// A scalar as key text: a non-empty string, or a number.
-fn scalar(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-/// Provider text, short and without control characters (it reaches logs and terminals).
-fn inert(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).take(300).collect()
-}
-
 #[async_trait::async_trait]
 impl ChangeSource for HttpJson {
     fn name(&self) -> &str {
@@ -465,6 +451,18 @@ impl HttpJson {
         }
     }
 
+    /// `value` as an envelope's JSON payload, with what the source's rules find in it.
+    fn item_envelope(&self, value: &Value) -> Result<inlet_core::envelope::Envelope, SourceError> {
+        let body =
+            serde_json::to_vec(value).map_err(|e| SourceError::BadResponse(e.to_string()))?;
+        to_envelope(
+            &self.config,
+            &Headers::new().with("content-type", "application/json"),
+            &body,
+            &self.rules,
+        )
+    }
+
     /// A change keyed `{entity}/{id}@{version}` (`@deleted` for a deletion), typed
     /// `{entity}.updated` or `{entity}.deleted`.
     fn entity_change(&self, entity: &str, item: &Item<'_>) -> Result<Change, SourceError> {
@@ -493,14 +491,7 @@ impl HttpJson {
         let event_id = format!("{entity}/{id}@{version}");
         let key = inlet_core::ids::EventKey::new(&self.config.provider, &event_id)
             .map_err(|e| SourceError::BadResponse(format!("item key unusable: {e}")))?;
-        let body =
-            serde_json::to_vec(item.value).map_err(|e| SourceError::BadResponse(e.to_string()))?;
-        let mut envelope = to_envelope(
-            &self.config,
-            &Headers::new().with("content-type", "application/json"),
-            &body,
-            &self.rules,
-        )?;
+        let mut envelope = self.item_envelope(item.value)?;
         envelope.key = key;
         envelope.event_id = event_id;
         envelope.event_type = Some(format!(
@@ -580,20 +571,11 @@ impl HttpJson {
             }
             changes.push(match &self.spec.entity {
                 Some(entity) => self.entity_change(entity, &item)?,
-                None => {
-                    let body = serde_json::to_vec(value)
-                        .map_err(|e| SourceError::BadResponse(e.to_string()))?;
-                    Change {
-                        envelope: to_envelope(
-                            &self.config,
-                            &Headers::new().with("content-type", "application/json"),
-                            &body,
-                            &self.rules,
-                        )?,
-                        occurred_at: item.occurred_at,
-                        detail: None,
-                    }
-                }
+                None => Change {
+                    envelope: self.item_envelope(value)?,
+                    occurred_at: item.occurred_at,
+                    detail: None,
+                },
             });
         }
         if self.spec.cursor == CursorKind::Timestamp {

@@ -217,6 +217,11 @@ pub(crate) fn time_field(
     )
 }
 
+/// Provider text, short and without control characters (it reaches logs and terminals).
+pub(crate) fn inert(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(300).collect()
+}
+
 pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()

@@ -181,6 +181,14 @@ impl Found {
             Found::Json(v) => v.to_string(),
         }
     }
+
+    /// As JSON: text found in a header or a form is a string.
+    pub fn into_json(self) -> Value {
+        match self {
+            Found::Text(s) => Value::String(s),
+            Found::Json(v) => v,
+        }
+    }
 }
 
 /// The value of `name` in a form-encoded body, strictly UTF-8.

@@ -19,7 +19,8 @@ use inlet_core::usecase::reconcile::{FetchRequest, Page, SourceError};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::{inert, scalar, HttpJson, Item};
+use super::{scalar, HttpJson, Item};
+use crate::inert;
 
 const PREFIX: &str = "keyset1:";
 /// The longest kept list: a cursor is one DynamoDB item (400 KB with its other attributes).
@@ -174,7 +175,7 @@ impl HttpJson {
                     self.spec.id_pointer
                 ))
             })?;
-        if id.is_empty() || id.chars().count() > MAX_ID_CHARS || id.contains('\n') {
+        if id.chars().count() > MAX_ID_CHARS || id.contains('\n') {
             return Err(SourceError::BadResponse(format!(
                 "id list item has an unusable id {:?}; nothing compared",
                 inert(&id.chars().take(40).collect::<String>())
