@@ -11,6 +11,7 @@ use inlet_core::clock::Clock;
 use inlet_core::ports::{
     ConflictStore, Cursors, DeadLetters, EntityVersions, History, Ledger, Queue, Shapes,
 };
+use inlet_core::status::PipelineStatus;
 use inlet_local::{Store, StoreOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -38,9 +39,13 @@ pub struct Ports {
     pub shapes: Arc<dyn Shapes>,
     /// Connections' tokens and call budgets (`inlet connections`, sources with a connection).
     pub connections: Arc<dyn inlet_core::connection::ConnectionStore>,
-    /// The embedded store (status, metrics, reconciliation reports), when local.
+    /// Queue numbers, counters, activity and reconciliation runs (`inlet status`, the
+    /// console's overview).
+    pub status: Arc<dyn PipelineStatus>,
+    /// The embedded store itself, when local (what runs only there: `inlet dev`'s workers,
+    /// replaying a kept message).
     pub local: Option<Store>,
-    /// The SQS side, when on AWS (status).
+    /// The stack, when on AWS (its configuration object, the outbox's queues).
     pub aws: Option<AwsHandles>,
 }
 
@@ -86,6 +91,7 @@ pub fn local(
         history: s.clone(),
         connections: s.clone(),
         shapes: s.clone(),
+        status: s.clone(),
         cursors: s,
         local: Some(store),
         aws: None,
@@ -140,6 +146,11 @@ pub fn aws_with(
         )),
     );
     let table = Arc::new(inlet_aws::runtime::stack_store(&sdk, &resources));
+    let status = Arc::new(inlet_aws::status::SqsStatus::new(
+        aws_sdk_sqs::Client::new(&sdk),
+        resources.queue_url.clone(),
+        resources.dlq_url.clone(),
+    ));
     Ok(Ports {
         queue: queue.clone(),
         dead_letters: queue,
@@ -150,6 +161,7 @@ pub fn aws_with(
         connections: table.clone(),
         shapes: table.clone(),
         cursors: table,
+        status,
         local: None,
         aws: Some(AwsHandles {
             sdk,
@@ -157,41 +169,4 @@ pub fn aws_with(
             config: None,
         }),
     })
-}
-
-/// Queue numbers on AWS: (visible, in flight, dead-lettered).
-pub async fn aws_depths(h: &AwsHandles) -> anyhow::Result<(u64, u64, u64)> {
-    use aws_sdk_sqs::types::QueueAttributeName as A;
-    let sqs = aws_sdk_sqs::Client::new(&h.sdk);
-    let get = |url: String| {
-        let sqs = sqs.clone();
-        async move {
-            let out = sqs
-                .get_queue_attributes()
-                .queue_url(url)
-                .attribute_names(A::ApproximateNumberOfMessages)
-                .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
-                .send()
-                .await
-                .map_err(|e| anyhow::anyhow!(inlet_aws::error::describe(&e)))?;
-            let attrs = out.attributes.unwrap_or_default();
-            let n = |a: &A| {
-                attrs
-                    .get(a)
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(0)
-            };
-            Ok::<_, anyhow::Error>((
-                n(&A::ApproximateNumberOfMessages),
-                n(&A::ApproximateNumberOfMessagesNotVisible),
-            ))
-        }
-    };
-    let (visible, in_flight) = get(h.resources.queue_url.clone())
-        .await
-        .context("GetQueueAttributes (work queue)")?;
-    let (dead, dead_in_flight) = get(h.resources.dlq_url.clone())
-        .await
-        .context("GetQueueAttributes (DLQ)")?;
-    Ok((visible, in_flight, dead + dead_in_flight))
 }

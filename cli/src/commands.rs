@@ -679,52 +679,6 @@ pub(crate) async fn operator_context(
     Ok((config, open_ports(place, true).await?))
 }
 
-/// Mark events an operator redrives in their history: a timeline entry at `at` (taken
-/// before the move, so the worker's next attempt comes after it), the state left to the
-/// worker. Best effort: the redrive does not depend on it.
-pub(crate) async fn mark_redriven(ports: &Ports, keys: &[&str], at: time::OffsetDateTime) {
-    use inlet_core::history::{Attempt, EventState, HistoryEntry};
-    let mut records = Vec::new();
-    for key in keys {
-        if let Ok(Some(r)) = ports.history.event(key, at).await {
-            records.push(r);
-        }
-    }
-    let entries: Vec<HistoryEntry<'_>> = records
-        .iter()
-        .map(|r| HistoryEntry {
-            envelope: &r.envelope,
-            attempt: Attempt::new(
-                at,
-                EventState::Redriven,
-                0,
-                Some("moved from the DLQ to the work queue by an operator"),
-            ),
-            keep_payload: false,
-            expires_at: r.expires_at,
-            // A mark on a record that exists.
-            first: false,
-        })
-        .collect();
-    if let Err(e) = ports.history.record(&entries).await {
-        tracing::warn!(error = %e, "redrive not recorded in the event history");
-    }
-}
-
-/// Until when a worker holds `key` (its claim's lease), if one does now: the history
-/// records attempts once they end, the ledger knows one is under way.
-pub(crate) async fn in_progress_until(ports: &Ports, key: &str) -> Option<time::OffsetDateTime> {
-    let key = inlet_core::ids::EventKey::parse(key).ok()?;
-    let now = time::OffsetDateTime::now_utc();
-    match ports.ledger.lookup(&key, now).await.ok()?? {
-        inlet_core::ports::LedgerEntry {
-            state: inlet_core::ports::LedgerState::InProgress { lease_until },
-            ..
-        } if lease_until > now => Some(lease_until),
-        _ => None,
-    }
-}
-
 /// The field names a command redacts when it shows payloads.
 pub(crate) fn redact_fields(config: Option<&Config>) -> Vec<String> {
     config.map_or_else(
@@ -826,11 +780,13 @@ async fn dlq_redrive(place: &DataDirArg, key: Option<String>, all: bool) -> u8 {
             return exit::USAGE;
         }
     };
-    let at = time::OffsetDateTime::now_utc();
-    let moved = ports.dead_letters.redrive(&which).await;
-    if let (RedriveSelector::Key(k), Ok(1..)) = (&which, &moved) {
-        mark_redriven(&ports, &[k.as_str()], at).await;
-    }
+    let moved = inlet_core::usecase::operate::redrive(
+        ports.dead_letters.as_ref(),
+        ports.history.as_ref(),
+        std::slice::from_ref(&which),
+        time::OffsetDateTime::now_utc(),
+    )
+    .await;
     match moved {
         Ok(0) if matches!(which, RedriveSelector::Key(_)) => {
             crate::errln!("inlet: no dead letter with that key");
@@ -962,44 +918,7 @@ async fn status(place: &DataDirArg, json: bool) -> u8 {
 }
 
 async fn status_of(ports: &crate::backend::Ports, json: bool) -> u8 {
-    if let Some(aws) = &ports.aws {
-        return match crate::backend::aws_depths(aws).await {
-            Ok((waiting, in_flight, dead)) => {
-                if json {
-                    crate::out::json(
-                        &serde_json::json!({"queue_depth": waiting, "in_flight": in_flight, "dlq_depth": dead}),
-                    );
-                } else {
-                    crate::outln!(
-                        "queue      waiting {waiting}  in flight {in_flight}  dead-lettered {dead}"
-                    );
-                    crate::outln!(
-                        "counters   in CloudWatch (namespace Inlet) and the stack's dashboard"
-                    );
-                    if let Some(object) = &aws.config {
-                        let s3 = inlet_aws::large_events::s3_client(&aws.sdk);
-                        match inlet_aws::stack_config::current_version(&s3, object).await {
-                            Ok(v) => crate::outln!(
-                                "config     {} version {} (each function logs the config_version it started with)",
-                                object.uri(),
-                                v.as_deref().unwrap_or("(unversioned)")
-                            ),
-                            Err(e) => crate::outln!("config     {}: {}", object.uri(), inert(&e.to_string())),
-                        }
-                    }
-                }
-                exit::OK
-            }
-            Err(e) => {
-                crate::errln!("inlet: {e:#}");
-                exit::FAILURE
-            }
-        };
-    }
-    let Some(store) = &ports.local else {
-        return exit::FAILURE;
-    };
-    let s = match store.status().await {
+    let s = match ports.status.report().await {
         Ok(s) => s,
         Err(e) => {
             crate::errln!("inlet: {e}");
@@ -1010,13 +929,38 @@ async fn status_of(ports: &crate::backend::Ports, json: bool) -> u8 {
         crate::out::json_pretty(&s);
         return exit::OK;
     }
+    if let Some(elsewhere) = ports.status.kept_elsewhere() {
+        crate::outln!(
+            "queue      waiting {}  in flight {}  dead-lettered {}",
+            s.queue_depth,
+            s.in_flight,
+            s.dlq_depth
+        );
+        crate::outln!("counters   in {elsewhere}");
+        if let Some((aws, object)) = ports
+            .aws
+            .as_ref()
+            .and_then(|a| a.config.as_ref().map(|o| (a, o)))
+        {
+            let s3 = inlet_aws::large_events::s3_client(&aws.sdk);
+            match inlet_aws::stack_config::current_version(&s3, object).await {
+                Ok(v) => crate::outln!(
+                    "config     {} version {} (each function logs the config_version it started with)",
+                    object.uri(),
+                    v.as_deref().unwrap_or("(unversioned)")
+                ),
+                Err(e) => crate::outln!("config     {}: {}", object.uri(), inert(&e.to_string())),
+            }
+        }
+        return exit::OK;
+    }
     use inlet_core::metrics::names as m;
     crate::outln!(
         "queue      waiting {}  in flight {}  dead-lettered {}  oldest {} ms",
         s.queue_depth,
         s.in_flight,
         s.dlq_depth,
-        s.oldest_message_age_ms
+        s.oldest_message_age_ms.unwrap_or(0)
     );
     crate::outln!(
         "ingress    received {}  enqueued {}  signature failures {}  rejected {}",
@@ -1037,6 +981,7 @@ async fn status_of(ports: &crate::backend::Ports, json: bool) -> u8 {
     let e2e: Vec<_> = s
         .timings
         .iter()
+        .flatten()
         .filter(|t| t.name == m::END_TO_END_MS)
         .collect();
     let count: u64 = e2e.iter().map(|t| t.count).sum();

@@ -337,6 +337,12 @@ async fn housekeeping_loop(
             warn!(error = %e, "metrics flush failed");
         }
         n += 1;
+        // The console charts the queue's depth and oldest message per minute.
+        if n.is_multiple_of(10) {
+            if let Err(e) = store.sample_queue().await {
+                warn!(error = %e, "queue sample failed");
+            }
+        }
         if n.is_multiple_of(60) {
             match store.purge_expired().await {
                 Ok(purged) if purged > 0 => info!(purged, "expired ledger entries removed"),

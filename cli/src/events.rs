@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use inlet_core::envelope::payload_value;
 use inlet_core::history::{EventFilter, EventRecord, EventState};
 use inlet_core::redact::redact;
+use inlet_core::usecase::operate::{replay_record, ReplayError};
 
 use crate::backend::Ports;
 use crate::commands::open_ports;
@@ -170,7 +171,13 @@ pub async fn show(config: Option<&Path>, place: &DataDirArg, key: &str, json: bo
         }
     };
     let mut view = summary_json(&record);
-    if let Some(until) = crate::commands::in_progress_until(&ports, key).await {
+    if let Some(until) = inlet_core::usecase::operate::in_progress_until(
+        ports.ledger.as_ref(),
+        key,
+        time::OffsetDateTime::now_utc(),
+    )
+    .await
+    {
         view["in_progress_until"] = json!(rfc3339(until));
     }
     view["timeline"] = json!(record
@@ -282,17 +289,14 @@ pub async fn replay(place: &DataDirArg, keys: &[String], args: &EventFilterArgs)
     let mut sent = 0;
     for r in &records {
         let key = r.envelope.key.as_str();
-        let Some(envelope) = r.replay_envelope("`inlet events replay`") else {
-            crate::errln!(
-                "inlet: {key}: its payload was not kept ([history] keep_payloads, max_payload_bytes), so there is nothing to send; nothing changed"
-            );
-            code = code.max(exit::FAILURE);
-            continue;
-        };
-        match ports.queue.send(&envelope).await {
+        match replay_record(ports.queue.as_ref(), r, "`inlet events replay`").await {
             Ok(()) => {
                 sent += 1;
                 crate::outln!("{key}: enqueued for replay (source = replay)");
+            }
+            Err(e @ ReplayError::PayloadNotKept(_)) => {
+                crate::errln!("inlet: {e}");
+                code = code.max(exit::FAILURE);
             }
             Err(e) => {
                 crate::errln!("inlet: {key}: {e}");

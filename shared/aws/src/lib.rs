@@ -18,6 +18,7 @@ pub mod secrets;
 pub mod shapes;
 pub mod sqs;
 pub mod stack_config;
+pub mod status;
 pub mod xray;
 
 pub use dynamo::DynamoStore;

@@ -30,6 +30,7 @@ pub mod signature;
 pub mod source_config;
 pub mod source_presets;
 pub mod spread;
+pub mod status;
 pub mod times;
 pub mod usecase;
 

@@ -11,10 +11,12 @@ pub mod history;
 pub mod metrics;
 mod schema;
 pub mod shapes;
+pub mod status;
 pub mod store;
 
 /// The local sinks live in `inlet-sinks` (shared with the Lambda worker).
 pub use inlet_sinks as sinks;
 
 pub use metrics::LocalMetrics;
-pub use store::{Status, Store, StoreOptions};
+pub use status::Status;
+pub use store::{Store, StoreOptions};

@@ -5,7 +5,8 @@
 //! (a database without tables is created at the current version directly); version 1
 //! keeps message bodies apart from the queue's state and the event history in arrival
 //! order, so an event writes fewer pages to the WAL (see `scripts/bench`); version 2 adds
-//! the learned payload shapes and schema-drift findings (new tables only).
+//! the learned payload shapes and schema-drift findings (new tables only); version 3 the
+//! per-minute activity the console charts (new tables only).
 
 use rusqlite::{Connection, OptionalExtension};
 
@@ -14,7 +15,7 @@ use inlet_core::ports::StoreError;
 use crate::store::sql_err;
 
 /// The layout this build writes.
-const VERSION: i64 = 2;
+const VERSION: i64 = 3;
 
 pub(crate) const SCHEMA: &str = r#"
 -- The queue: one small row per message, so receiving, acknowledging or retrying one
@@ -142,6 +143,21 @@ CREATE TABLE IF NOT EXISTS drift_findings (
     first_seen INTEGER NOT NULL,
     finding    TEXT    NOT NULL
 ) WITHOUT ROWID;
+-- Activity per minute for the console's charts (a day and an hour of it is kept): the
+-- metrics flush adds to the counters' minute, the queue sampler keeps the deepest and
+-- oldest queue it saw in the minute.
+CREATE TABLE IF NOT EXISTS counter_minutes (
+    name   TEXT    NOT NULL,
+    dims   TEXT    NOT NULL,
+    minute INTEGER NOT NULL,              -- Unix time / 60 s
+    value  INTEGER NOT NULL,
+    PRIMARY KEY (name, dims, minute)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS queue_minutes (
+    minute    INTEGER PRIMARY KEY,
+    depth     INTEGER NOT NULL,
+    oldest_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS reconcile_runs (
     id     INTEGER PRIMARY KEY AUTOINCREMENT,
     source TEXT    NOT NULL,

@@ -544,6 +544,7 @@ async fn sqlite_crm_and_shop_change_one_customer() {
         status
             .counters
             .iter()
+            .flatten()
             .filter(|c| {
                 c.name == names::CONFLICT_DECISIONS
                     && c.dims.split(',').any(|d| d == format!("rule={rule}"))

@@ -7,6 +7,7 @@ mod certificates;
 mod cli;
 mod conflicts;
 mod connections;
+mod console;
 mod contract;
 mod crash;
 mod deployed_config;

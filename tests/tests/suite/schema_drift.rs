@@ -386,6 +386,7 @@ async fn sqlite_each_change_is_found_once_and_listed() {
     let drift: u64 = status
         .counters
         .iter()
+        .flatten()
         .filter(|c| c.name == inlet_core::metrics::names::SCHEMA_DRIFT)
         .map(|c| c.value)
         .sum();
