@@ -1,5 +1,5 @@
 //! A sink that publishes each record to an EventBridge bus: `source = inlet.<provider>`,
-//! `detail-type` = the event type, `detail` = the record (see the README's "Running on AWS"
+//! `detail-type` = the event type, `detail` = the record (see `docs/aws-reference.md`
 //! for the shape a consumer receives).
 //!
 //! Requests respect PutEvents' documented limits (checked 2026-11-28):

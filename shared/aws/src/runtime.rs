@@ -35,7 +35,7 @@ pub enum RuntimeError {
 }
 
 /// Resource names and stack settings from the environment (set by the SAM template; the
-/// README's "Running on AWS" lists them).
+/// `docs/aws-reference.md` lists them).
 #[derive(Debug, Clone, Default)]
 pub struct Resources {
     pub queue_url: String,

@@ -184,7 +184,7 @@ impl Default for WorkerConfig {
 }
 
 /// The default batch when every sink writes locally: a batch costs the store's
-/// transactions and the file sink's fsync once, whatever its size (README, "Benchmarks").
+/// transactions and the file sink's fsync once, whatever its size (docs/benchmarks.md).
 pub const LOCAL_SINKS_BATCH: usize = 100;
 /// The default batch with an HTTP sink: its records go to the receiver at once, and four
 /// local workers × 100 requests would swamp a small one.
