@@ -1,9 +1,12 @@
 //! Configuration: the TOML that `inlet dev`, `inlet check` and the Lambda functions share.
 //!
-//! Loading is two steps: TOML → raw structs (unknown keys are errors, with their line), then
+//! Loading is two steps: TOML → raw structs (unknown keys and wrong types are errors with
+//! their line, one per section: see `read`), then
 //! validation into [`Config`], which collects every problem with its key path
 //! (`providers[1].secrets[0]: environment variable X is not set`) so one `inlet check` run
 //! shows them all.
+
+mod read;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -500,12 +503,7 @@ impl Config {
     }
 
     fn parse(text: &str, env: Option<&SecretLookup<'_>>) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError {
-            issues: vec![ConfigIssue {
-                path: String::new(),
-                message: e.to_string().trim_end().to_string(),
-            }],
-        })?;
+        let raw: RawConfig = read::read(text).map_err(|issues| ConfigError { issues })?;
         let mut issues = Vec::new();
         let mut push = |path: String, message: String| issues.push(ConfigIssue { path, message });
 
