@@ -385,31 +385,14 @@ struct FailureMessage {
 
 /// How many stream batches the publisher gave up on (messages in OutboxFailures).
 pub async fn failed_batches(h: &AwsHandles) -> anyhow::Result<u64> {
-    use aws_sdk_sqs::types::QueueAttributeName as A;
     let Some(url) = &h.resources.outbox_failures_url else {
         return Ok(0);
     };
-    let out = aws_sdk_sqs::Client::new(&h.sdk)
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(A::ApproximateNumberOfMessages)
-        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
-        .send()
+    let sqs = aws_sdk_sqs::Client::new(&h.sdk);
+    let (visible, in_flight) = inlet_aws::status::queue_numbers(&sqs, url)
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "SQS GetQueueAttributes (OutboxFailures): {}",
-                inlet_aws::error::describe(&e)
-            )
-        })?;
-    let attrs = out.attributes.unwrap_or_default();
-    let n = |a: A| {
-        attrs
-            .get(&a)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    Ok(n(A::ApproximateNumberOfMessages) + n(A::ApproximateNumberOfMessagesNotVisible))
+        .map_err(|e| anyhow::anyhow!("OutboxFailures: {e}"))?;
+    Ok(visible + in_flight)
 }
 
 /// One stream batch the publisher gave up on, from its on-failure record

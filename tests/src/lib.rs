@@ -476,3 +476,32 @@ pub fn independent_vectors() -> Vec<serde_json::Value> {
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     doc["cases"].as_array().unwrap().clone()
 }
+
+/// GET `url` and its body as text.
+pub async fn get_text(client: &reqwest::Client, url: impl reqwest::IntoUrl) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}
+
+/// POST a form, as a console page's button does.
+pub async fn post_form(
+    client: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    client
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The CSRF token a console page's forms carry.
+pub fn csrf_token(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string()
+}

@@ -26,37 +26,38 @@ impl SqsStatus {
             dlq_url,
         }
     }
+}
 
-    /// (visible, in flight) of one queue.
-    async fn numbers(&self, url: &str) -> Result<(u64, u64), StoreError> {
-        let out = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(url)
-            .attribute_names(A::ApproximateNumberOfMessages)
-            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
-            .send()
-            .await
-            .map_err(crate::unavailable("SQS GetQueueAttributes"))?;
-        let attrs = out.attributes.unwrap_or_default();
-        let n = |a: &A| {
-            attrs
-                .get(a)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        Ok((
-            n(&A::ApproximateNumberOfMessages),
-            n(&A::ApproximateNumberOfMessagesNotVisible),
-        ))
-    }
+/// (visible, in flight) of one queue: SQS's approximate counts.
+pub async fn queue_numbers(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<(u64, u64), StoreError> {
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(A::ApproximateNumberOfMessages)
+        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .map_err(crate::unavailable("SQS GetQueueAttributes"))?;
+    let attrs = out.attributes.unwrap_or_default();
+    let n = |a: &A| {
+        attrs
+            .get(a)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Ok((
+        n(&A::ApproximateNumberOfMessages),
+        n(&A::ApproximateNumberOfMessagesNotVisible),
+    ))
 }
 
 #[async_trait]
 impl PipelineStatus for SqsStatus {
     async fn report(&self) -> Result<StatusReport, StoreError> {
-        let ((waiting, in_flight), (dead, dead_in_flight)) =
-            futures::try_join!(self.numbers(&self.queue_url), self.numbers(&self.dlq_url))?;
+        let ((waiting, in_flight), (dead, dead_in_flight)) = futures::try_join!(
+            queue_numbers(&self.sqs, &self.queue_url),
+            queue_numbers(&self.sqs, &self.dlq_url)
+        )?;
         Ok(StatusReport {
             queue_depth: waiting,
             in_flight,

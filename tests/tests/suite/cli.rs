@@ -810,30 +810,6 @@ async fn events_list_show_and_replay_against_a_running_dev() {
     dev.stop().await;
 }
 
-/// POST a form, as a console page's button does.
-async fn post_form(
-    client: &reqwest::Client,
-    url: impl reqwest::IntoUrl,
-    body: impl Into<reqwest::Body>,
-) -> reqwest::Response {
-    client
-        .post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// The CSRF token a console page's forms carry.
-fn csrf_token(page: &str) -> String {
-    page.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap()
-        .to_string()
-}
-
 /// The console's safety rails over plain HTTP: actions need the page's CSRF token, what
 /// a provider sent is escaped, framing is forbidden, bad input gets a clear answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -890,14 +866,7 @@ async fn the_console_escapes_what_it_shows_and_refuses_forged_actions() {
         assert_eq!(r.status(), 403, "{content_type} {body}");
     }
     // With the token from the page: accepted, and the event is delivered again.
-    let event_page = client
-        .get(format!("{base}/console/events/stripe%3Aevt_x"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let event_page = get_text(&client, format!("{base}/console/events/stripe%3Aevt_x")).await;
     let token = csrf_token(&event_page);
     let r = post_form(&client, &replay, format!("csrf={token}")).await;
     assert!(r.status().is_success(), "{}", r.status());

@@ -190,26 +190,15 @@ async fn every_field_the_console_shows_is_inert() {
     ];
     let mut csrf = String::new();
     for (path, at_least) in &pages {
-        let page = client
-            .get(format!("{base}{path}"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = get_text(&client, format!("{base}{path}")).await;
         assert_inert(&page, path);
         let shown = page.matches(SHOWN).count();
         assert!(
             shown >= *at_least,
             "{path}: the hostile text is shown {shown} time(s), expected {at_least}:\n{page}"
         );
-        if let Some(token) = page
-            .split("name=\"csrf\" value=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-        {
-            csrf = token.to_string();
+        if page.contains("name=\"csrf\"") {
+            csrf = csrf_token(&page);
         }
     }
     // The redrive confirmation echoes the selected keys back into hidden fields.
@@ -217,27 +206,15 @@ async fn every_field_the_console_shows_is_inert() {
         .append_pair("csrf", &csrf)
         .append_pair("key", &key)
         .finish();
-    let page = client
-        .post(format!("{base}/console/dlq/redrive"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form)
-        .send()
+    let page = post_form(&client, format!("{base}/console/dlq/redrive"), form)
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
     assert_inert(&page, "redrive confirmation");
     assert!(page.matches(SHOWN).count() >= 2, "{page}");
     // An error page quoting a hostile event key.
-    let page = client
-        .get(format!("{base}{event_path}x"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_text(&client, format!("{base}{event_path}x")).await;
     assert_inert(&page, "not found");
     assert!(page.contains(SHOWN), "{page}");
     server.abort();
