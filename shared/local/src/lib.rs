@@ -7,8 +7,11 @@
 
 pub mod conflicts;
 pub mod connections;
+mod cursors;
 pub mod history;
+mod ledger;
 pub mod metrics;
+mod queue;
 mod schema;
 pub mod shapes;
 pub mod status;
