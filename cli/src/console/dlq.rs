@@ -3,18 +3,16 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use maud::{html, Markup};
 use time::OffsetDateTime;
 
 use inlet_core::ports::{DeadLetter, RedriveSelector};
 use inlet_core::usecase::operate::redrive as redrive_letters;
 
-use super::layout::{csrf_field, enc, event_link, frame, table, time};
-use super::{field, forged, form, respond, store_failed, Console, Flash};
+use super::layout::{csrf_field, event_link, frame, table, time};
+use super::{done, field, respond, store_failed, ActionForm, Console, Flash};
 
 pub(super) async fn page(State(c): State<Arc<Console>>, Query(flash): Query<Flash>) -> Response {
     let letters = match c.ports.dead_letters.list(500).await {
@@ -71,12 +69,8 @@ fn rows(items: &[&DeadLetter]) -> Vec<Vec<Markup>> {
 
 pub(super) async fn redrive(
     State(c): State<Arc<Console>>,
-    headers: HeaderMap,
-    body: Bytes,
+    ActionForm(fields): ActionForm,
 ) -> Response {
-    let Some(fields) = form(&c, &headers, &body) else {
-        return forged();
-    };
     let all = field(&fields, "all") == Some("1");
     let keys: Vec<&str> = fields
         .iter()
@@ -84,8 +78,7 @@ pub(super) async fn redrive(
         .map(|(_, v)| v.as_str())
         .collect();
     if !all && keys.is_empty() {
-        return Redirect::to(&format!("/console/dlq?done={}", enc("Nothing selected.")))
-            .into_response();
+        return done("/console/dlq", "Nothing selected.");
     }
     if field(&fields, "confirm") != Some("yes") {
         let what = if all {
@@ -125,9 +118,8 @@ pub(super) async fn redrive(
         Ok(n) => n,
         Err(e) => return store_failed(e),
     };
-    Redirect::to(&format!(
-        "/console/dlq?done={}",
-        enc(&format!("Redriven {moved} message(s) to the work queue."))
-    ))
-    .into_response()
+    done(
+        "/console/dlq",
+        &format!("Redriven {moved} message(s) to the work queue."),
+    )
 }

@@ -3,10 +3,9 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use maud::{html, Markup};
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -17,7 +16,7 @@ use inlet_core::redact::redact;
 use inlet_core::usecase::operate::{in_progress_until, replay_record, ReplayError};
 
 use super::layout::{csrf_field, enc, event_href, event_link, frame, state, table, time};
-use super::{failed, forged, form, respond, store_failed, Console, Flash};
+use super::{done, failed, respond, store_failed, ActionForm, Console, Flash};
 
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct EventQuery {
@@ -244,24 +243,15 @@ fn not_found(key: &str) -> Response {
 pub(super) async fn replay(
     State(c): State<Arc<Console>>,
     Path(key): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    _: ActionForm,
 ) -> Response {
-    if form(&c, &headers, &body).is_none() {
-        return forged();
-    }
     let record = match c.ports.history.event(&key, OffsetDateTime::now_utc()).await {
         Ok(Some(r)) => r,
         Ok(None) => return not_found(&key),
         Err(e) => return store_failed(e),
     };
     match replay_record(c.ports.queue.as_ref(), &record, "the console").await {
-        Ok(()) => Redirect::to(&format!(
-            "{}?done={}",
-            event_href(&key),
-            enc("Enqueued for replay.")
-        ))
-        .into_response(),
+        Ok(()) => done(&event_href(&key), "Enqueued for replay."),
         Err(ReplayError::PayloadNotKept(_)) => failed(
             StatusCode::CONFLICT,
             "Cannot replay",

@@ -24,8 +24,8 @@ mod sources;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -210,19 +210,35 @@ fn store_failed(e: impl std::fmt::Display) -> Response {
     )
 }
 
-/// A POST's form fields, when it is a form carrying the CSRF token (else [`forged`]).
-fn form(c: &Console, headers: &HeaderMap, body: &Bytes) -> Option<Vec<(String, String)>> {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let fields: Vec<(String, String)> = form_urlencoded::parse(body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let token_ok = fields
-        .iter()
-        .any(|(k, v)| k == "csrf" && bool::from(v.as_bytes().ct_eq(c.csrf.as_bytes())));
-    (is_form && token_ok).then_some(fields)
+/// A POST's form fields, once it proved to come from a console page: a form carrying the
+/// process's CSRF token (compared in constant time). Anything else is refused with 403
+/// before the handler runs.
+struct ActionForm(Vec<(String, String)>);
+
+impl FromRequest<Arc<Console>> for ActionForm {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, c: &Arc<Console>) -> Result<Self, Response> {
+        let is_form = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let body = Bytes::from_request(request, c)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let fields: Vec<(String, String)> = form_urlencoded::parse(&body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let token_ok = fields
+            .iter()
+            .any(|(k, v)| k == "csrf" && bool::from(v.as_bytes().ct_eq(c.csrf.as_bytes())));
+        if is_form && token_ok {
+            Ok(ActionForm(fields))
+        } else {
+            Err(forged())
+        }
+    }
 }
 
 /// The answer to a POST that did not come from a console page.
@@ -235,6 +251,12 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
+}
+
+/// After an action: back to `path`, which shows `message` (the POST-redirect-GET pattern,
+/// so a reload does not repeat the action).
+fn done(path: &str, message: &str) -> Response {
+    Redirect::to(&format!("{path}?done={}", layout::enc(message))).into_response()
 }
 
 #[derive(Debug, Default, Deserialize)]

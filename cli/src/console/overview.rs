@@ -141,30 +141,29 @@ fn counters(s: &StatusReport) -> Markup {
     } else {
         "–".into()
     };
+    let cards = |items: &[(&str, &str)]| {
+        html! { @for (label, name) in items { (card(label, s.total(name))) } }
+    };
     html! {
         h2 { "Ingress" }
         div.cards {
-            @for (label, name) in [
+            (cards(&[
                 ("received", names::RECEIVED),
                 ("enqueued", names::ENQUEUED),
                 ("signature failures", names::SIGNATURE_FAILURES),
                 ("rejected", names::REJECTED),
-            ] {
-                (card(label, s.total(name)))
-            }
+            ]))
         }
         h2 { "Business health" }
         div.cards {
-            @for (label, name) in [
+            (cards(&[
                 ("delivered", names::PROCESSED),
                 ("duplicates dropped", names::DUPLICATES),
                 ("superseded", names::SUPERSEDED),
                 ("retried", names::RETRIED),
                 ("dead-lettered", names::DEAD_LETTERED),
                 ("recovered by reconciliation", names::RECOVERED),
-            ] {
-                (card(label, s.total(name)))
-            }
+            ]))
             (card("recovery rate", rate))
         }
     }

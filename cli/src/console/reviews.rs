@@ -2,18 +2,17 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use maud::{html, Markup};
 use time::OffsetDateTime;
 
 use inlet_core::redact::redact_at;
 use inlet_core::usecase::review::{discard, release, ReviewError};
 
-use super::layout::{csrf_field, enc, event_link, frame, segment, table, time};
-use super::{failed, forged, form, respond, store_failed, Console, Flash};
+use super::layout::{csrf_field, event_link, frame, segment, table, time};
+use super::{done, failed, respond, store_failed, ActionForm, Console, Flash};
 
 pub(super) async fn page(State(c): State<Arc<Console>>, Query(flash): Query<Flash>) -> Response {
     let pending = match c.ports.conflicts.pending_reviews(200).await {
@@ -74,14 +73,10 @@ pub(super) async fn page(State(c): State<Arc<Console>>, Query(flash): Query<Flas
 pub(super) async fn resolve(
     State(c): State<Arc<Console>>,
     Path((key, action)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
+    _: ActionForm,
 ) -> Response {
-    if form(&c, &headers, &body).is_none() {
-        return forged();
-    }
     let now = OffsetDateTime::now_utc();
-    let done = match action.as_str() {
+    let resolved = match action.as_str() {
         "release" => {
             release(
                 c.ports.conflicts.as_ref(),
@@ -101,12 +96,11 @@ pub(super) async fn resolve(
             )
         }
     };
-    match done {
-        Ok(r) => Redirect::to(&format!(
-            "/console/reviews?done={}",
-            enc(&format!("{}: {}.", r.key, r.status.as_str()))
-        ))
-        .into_response(),
+    match resolved {
+        Ok(r) => done(
+            "/console/reviews",
+            &format!("{}: {}.", r.key, r.status.as_str()),
+        ),
         Err(e @ ReviewError::NotFound(_)) => {
             failed(StatusCode::NOT_FOUND, "No such review", &e.to_string())
         }

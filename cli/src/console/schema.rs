@@ -2,17 +2,16 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use maud::{html, Markup};
 use time::OffsetDateTime;
 
 use inlet_core::shape::FindingStatus;
 
-use super::layout::{csrf_field, enc, event_link, frame, segment, table, time};
-use super::{failed, forged, form, respond, store_failed, Console, Flash};
+use super::layout::{csrf_field, event_link, frame, segment, table, time};
+use super::{done, failed, respond, store_failed, ActionForm, Console, Flash};
 use crate::schema::type_label;
 
 pub(super) async fn page(State(c): State<Arc<Console>>, Query(flash): Query<Flash>) -> Response {
@@ -85,23 +84,18 @@ pub(super) async fn page(State(c): State<Arc<Console>>, Query(flash): Query<Flas
 pub(super) async fn accept(
     State(c): State<Arc<Console>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    _: ActionForm,
 ) -> Response {
-    if form(&c, &headers, &body).is_none() {
-        return forged();
-    }
     match c
         .ports
         .shapes
         .accept_finding(&id, OffsetDateTime::now_utc())
         .await
     {
-        Ok(Some(f)) => Redirect::to(&format!(
-            "/console/schema?done={}",
-            enc(&format!("{}: accepted; {}.", f.id, f.change().describe()))
-        ))
-        .into_response(),
+        Ok(Some(f)) => done(
+            "/console/schema",
+            &format!("{}: accepted; {}.", f.id, f.change().describe()),
+        ),
         Ok(None) => failed(
             StatusCode::NOT_FOUND,
             "No such finding",

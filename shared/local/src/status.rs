@@ -4,6 +4,7 @@
 //! and the reconciliation report.
 
 use async_trait::async_trait;
+use rusqlite::types::FromSql;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -226,25 +227,13 @@ impl Store {
                     c,
                     "SELECT name, minute, sum(value) FROM counter_minutes
                      WHERE minute >= ?1 GROUP BY name, minute",
-                    |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, i64>(1)?,
-                            r.get::<_, i64>(2)?,
-                        ))
-                    },
+                    triple::<String, i64, i64>,
                     params![first_minute],
                 )?;
                 let samples = rows(
                     c,
                     "SELECT minute, depth, oldest_ms FROM queue_minutes WHERE minute >= ?1",
-                    |r| {
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            r.get::<_, i64>(1)?,
-                            r.get::<_, i64>(2)?,
-                        ))
-                    },
+                    triple::<i64, i64, i64>,
                     params![first_minute],
                 )?;
                 Ok((counts, samples))
@@ -293,13 +282,7 @@ impl Store {
                     "SELECT name, dims, sum(value) FROM counter_minutes
                      WHERE minute >= ?1 AND name IN (?2, ?3) AND dims LIKE 'source=%'
                      GROUP BY name, dims ORDER BY dims",
-                    |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, i64>(2)?,
-                        ))
-                    },
+                    triple::<String, String, i64>,
                     params![first_minute, names::RECONCILE_SCANNED, names::RECOVERED],
                 )
             })
@@ -361,6 +344,13 @@ fn rows<T>(
         .collect::<Result<Vec<_>, _>>()
         .map_err(sql_err("status"));
     rows
+}
+
+/// A row's first three columns.
+fn triple<A: FromSql, B: FromSql, C: FromSql>(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(A, B, C)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
 }
 
 fn run_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReconcileRun> {
