@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use inlet_core::envelope::payload_value;
 use inlet_core::history::{EventRecord, EventState};
 use inlet_core::redact::redact;
-use inlet_core::usecase::operate::{in_progress_until, replay_record, ReplayError};
+use inlet_core::usecase::operate::{in_progress_until, replay as replay_event, ReplayError};
 
 use super::layout::{csrf_field, enc, event_href, event_link, frame, state, table, time};
 use super::{done, failed, respond, store_failed, ActionForm, Console, Flash};
@@ -245,13 +245,17 @@ pub(super) async fn replay(
     Path(key): Path<String>,
     _: ActionForm,
 ) -> Response {
-    let record = match c.ports.history.event(&key, OffsetDateTime::now_utc()).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return not_found(&key),
-        Err(e) => return store_failed(e),
-    };
-    match replay_record(c.ports.queue.as_ref(), &record, "the console").await {
+    let replayed = replay_event(
+        c.ports.history.as_ref(),
+        c.ports.queue.as_ref(),
+        &key,
+        "the console",
+        OffsetDateTime::now_utc(),
+    )
+    .await;
+    match replayed {
         Ok(()) => done(&event_href(&key), "Enqueued for replay."),
+        Err(ReplayError::NotFound(_)) => not_found(&key),
         Err(ReplayError::PayloadNotKept(_)) => failed(
             StatusCode::CONFLICT,
             "Cannot replay",

@@ -19,6 +19,18 @@ use inlet_core::status::{
 
 use crate::store::{exec, one, sql_err, Store};
 
+/// Forget activity older than a day and an hour (part of the retention sweep).
+pub(crate) fn forget_old_activity(c: &Connection, now_ms: i64) -> Result<(), StoreError> {
+    let forget = now_ms.div_euclid(MINUTE_MS) - KEEP_MINUTES;
+    for sql in [
+        "DELETE FROM queue_minutes WHERE minute < ?1",
+        "DELETE FROM counter_minutes WHERE minute < ?1",
+    ] {
+        exec(c, sql, params![forget]).map_err(sql_err("purge activity"))?;
+    }
+    Ok(())
+}
+
 /// `inlet status` on the embedded store.
 pub type Status = StatusReport;
 
@@ -117,8 +129,8 @@ impl Store {
     }
 
     /// Note the queue's depth and oldest message in this minute's sample (the deepest and
-    /// oldest seen win), and forget activity older than a day and an hour. `inlet dev`
-    /// calls it every few seconds.
+    /// oldest seen win). `inlet dev` calls it every few seconds; the retention sweep
+    /// ([`Store::purge_expired`]) forgets old minutes.
     pub async fn sample_queue(&self) -> Result<(), StoreError> {
         let now = self.now_ms();
         let minute = now.div_euclid(MINUTE_MS);
@@ -130,19 +142,6 @@ impl Store {
                  ON CONFLICT (minute) DO UPDATE SET depth = max(depth, excluded.depth),
                     oldest_ms = max(oldest_ms, excluded.oldest_ms)",
                 params![minute, waiting, oldest],
-            )
-            .map_err(sql_err("queue sample"))?;
-            let forget = minute - KEEP_MINUTES;
-            exec(
-                c,
-                "DELETE FROM queue_minutes WHERE minute < ?1",
-                params![forget],
-            )
-            .map_err(sql_err("queue sample"))?;
-            exec(
-                c,
-                "DELETE FROM counter_minutes WHERE minute < ?1",
-                params![forget],
             )
             .map_err(sql_err("queue sample"))?;
             Ok(())
@@ -526,5 +525,29 @@ mod tests {
             .collect();
         assert_eq!(got, vec![("crm, eu", 4, 0), ("shop", 40, 4)]);
         assert_eq!(r[1].rate_percent(), Some(10.0));
+    }
+
+    #[tokio::test]
+    async fn the_retention_sweep_forgets_activity_older_than_a_day_and_an_hour() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::at_unix(1_700_000_000));
+        let store = Store::open(
+            &dir.path().join("inlet.db"),
+            StoreOptions::default(),
+            clock.clone(),
+        )
+        .unwrap();
+        let start = clock.now();
+        let scanned = |n| vec![counter(names::RECONCILE_SCANNED, "source=s", n)];
+        store.add_metrics(scanned(5), vec![]).await.unwrap();
+        clock.advance(Duration::from_secs(24 * 3_600));
+        store.add_metrics(scanned(7), vec![]).await.unwrap();
+        clock.advance(Duration::from_secs(3_600 + 120));
+        store.purge_expired().await.unwrap();
+        let left = store.recovery_by_source(start).await.unwrap();
+        assert_eq!(
+            left[0].scanned, 7,
+            "the day-old minute stays, the older one goes"
+        );
     }
 }

@@ -158,7 +158,9 @@ impl Store {
         })?
     }
 
-    /// Delete completed ledger entries whose retention has passed (DynamoDB's TTL sweep).
+    /// Delete completed ledger entries whose retention has passed (DynamoDB's TTL sweep),
+    /// and what else is kept for a while: handled messages, expired history, resolved
+    /// reviews, activity older than the console charts.
     pub async fn purge_expired(&self) -> Result<usize, StoreError> {
         let now = self.now_ms();
         let done_before = now.saturating_sub(self.options.keep_done.as_millis() as i64);
@@ -190,6 +192,7 @@ impl Store {
                 params![done_before],
             )
             .map_err(sql_err("purge"))?;
+            crate::status::forget_old_activity(c, now)?;
             Ok(ledger)
         })
         .await
