@@ -91,6 +91,20 @@ impl Moto {
         aws_sdk_dynamodb::Client::new(&self.sdk)
     }
 
+    /// The ARN of the queue at `url`.
+    pub async fn queue_arn(&self, url: &str) -> String {
+        self.sqs()
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap()[&QueueAttributeName::QueueArn]
+            .clone()
+    }
+
     /// A work queue and its DLQ with a redrive policy of `max_receive`.
     pub async fn queues(&self, max_receive: u32, fifo: bool) -> (String, String) {
         let sqs = self.sqs();
@@ -101,16 +115,7 @@ impl Moto {
             dlq = dlq.attributes(QueueAttributeName::FifoQueue, "true");
         }
         let dlq_url = dlq.send().await.unwrap().queue_url.unwrap();
-        let dlq_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&dlq_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes
-            .unwrap()[&QueueAttributeName::QueueArn]
-            .clone();
+        let dlq_arn = self.queue_arn(&dlq_url).await;
         let mut q = sqs
             .create_queue()
             .queue_name(format!("{base}{suffix}"))
@@ -263,17 +268,7 @@ impl Moto {
             .unwrap()
             .queue_url
             .unwrap();
-        let arn = self
-            .sqs()
-            .get_queue_attributes()
-            .queue_url(&observer)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes
-            .unwrap()[&QueueAttributeName::QueueArn]
-            .clone();
+        let arn = self.queue_arn(&observer).await;
         events
             .put_rule()
             .name("inlet-to-observer")

@@ -356,19 +356,6 @@ async fn latest_task(
         .remove(0)
 }
 
-async fn arn_of(moto: &Moto, url: &str) -> String {
-    moto.sqs()
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the AWS emulator (moto), which scripts/test starts"]
 async fn redrive_names_the_work_queue_because_worker_dead_letters_have_no_source_queue() {
@@ -376,7 +363,7 @@ async fn redrive_names_the_work_queue_because_worker_dead_letters_have_no_source
     let (q, dlq) = moto.queues(3, false).await;
     let queue = moto.queue(&q, &dlq);
     dead_letter_from_worker(&queue, "evt_src_", 5).await;
-    let dlq_arn = arn_of(&moto, &dlq).await;
+    let dlq_arn = moto.queue_arn(&dlq).await;
 
     // The trap: a move task without a destination ("back to the source queue", the
     // console's default) fails on a message the worker dead-lettered itself.
@@ -407,7 +394,7 @@ async fn redrive_names_the_work_queue_because_worker_dead_letters_have_no_source
     let moved = queue.redrive(&RedriveSelector::All).await.unwrap();
     assert_eq!(moved, 5);
     let task = latest_task(&moto, &dlq_arn).await;
-    assert_eq!(task.destination_arn, Some(arn_of(&moto, &q).await));
+    assert_eq!(task.destination_arn, Some(moto.queue_arn(&q).await));
     let copies = drain(&queue).await;
     assert_eq!(copies.len(), 5, "{copies:?}");
     assert!(copies.values().all(|&c| c == 1), "{copies:?}");
@@ -421,7 +408,7 @@ async fn an_interrupted_redrive_waits_for_the_running_task_instead_of_moving_twi
     let (q, dlq) = moto.queues(3, false).await;
     let queue = Arc::new(moto.queue(&q, &dlq));
     dead_letter_from_worker(&queue, "evt_int_", 20).await;
-    let dlq_arn = arn_of(&moto, &dlq).await;
+    let dlq_arn = moto.queue_arn(&dlq).await;
 
     // The operator's first redrive is interrupted (Ctrl-C) while the task moves messages.
     let first = {

@@ -640,16 +640,8 @@ async fn aws_crm_and_shop_change_one_customer() {
         metrics: Arc::new(NoMetrics),
     })
     .await;
-    let env = [
-        ("INLET_QUEUE_URL", q.as_str()),
-        ("INLET_DLQ_URL", dlq.as_str()),
-        ("INLET_TABLE", table.as_str()),
-    ];
-    check_reasons_in_events_show(|args| {
-        let mut all = args.to_vec();
-        all.extend(["--backend", "aws"]);
-        crate::outbox_aws::inlet_aws(&all, &moto, &env)
-    });
+    let env = crate::outbox_aws::stack_env(&q, &dlq, &table);
+    check_reasons_in_events_show(|args| crate::outbox_aws::inlet_on_stack(args, &moto, &env));
 }
 
 /// `inlet review` against a deployed stack: the operator's view of the same table.
@@ -664,11 +656,7 @@ async fn review_cli_on_aws_lists_and_discards() {
         .hold(&review_of("e_cli", OffsetDateTime::now_utc()))
         .await
         .unwrap();
-    let env = [
-        ("INLET_QUEUE_URL", q.as_str()),
-        ("INLET_DLQ_URL", dlq.as_str()),
-        ("INLET_TABLE", table.as_str()),
-    ];
+    let env = crate::outbox_aws::stack_env(&q, &dlq, &table);
     let run = |args: &[&str]| crate::outbox_aws::inlet_aws(args, &moto, &env);
     let (code, out, err) = run(&["review", "list", "--backend", "aws", "--json"]);
     assert_eq!(code, 0, "{err}");

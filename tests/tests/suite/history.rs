@@ -576,11 +576,7 @@ async fn events_cli_on_aws_lists_shows_and_replays() {
     entry.attempt.detail = Some("gave up after 5 attempts: EventBridge PutEvents failed: ThrottlingException: Rate exceeded (HTTP 400, request id 1f3…)".into());
     entry.expires_at = now + Duration::from_secs(86_400);
     store.record(&[entry]).await.unwrap();
-    let env = [
-        ("INLET_QUEUE_URL", q.as_str()),
-        ("INLET_DLQ_URL", dlq.as_str()),
-        ("INLET_TABLE", table.as_str()),
-    ];
+    let env = crate::outbox_aws::stack_env(&q, &dlq, &table);
     let run = |args: &[&str]| crate::outbox_aws::inlet_aws(args, &moto, &env);
     let (code, out, err) = run(&[
         "events",

@@ -93,11 +93,7 @@ async fn the_four_binaries_serve_real_events_through_the_runtime_api() {
     let moto = Moto::connect().await;
     let (q, dlq) = moto.queues(3, false).await;
     let table = moto.table().await;
-    let resources = [
-        ("INLET_QUEUE_URL", q.as_str()),
-        ("INLET_DLQ_URL", dlq.as_str()),
-        ("INLET_TABLE", table.as_str()),
-    ];
+    let resources = crate::outbox_aws::stack_env(&q, &dlq, &table);
     let config = format!(
         "{}{}\n[[sinks]]\nkind = \"stdout\"\n",
         fast_worker_toml(3),

@@ -266,6 +266,31 @@ impl OutboxStack {
     }
 }
 
+/// The variables that name a stack's work queue, DLQ and table (what `inlet … --backend
+/// aws` and the functions read).
+pub(crate) fn stack_env<'a>(
+    queue: &'a str,
+    dlq: &'a str,
+    table: &'a str,
+) -> [(&'static str, &'a str); 3] {
+    [
+        ("INLET_QUEUE_URL", queue),
+        ("INLET_DLQ_URL", dlq),
+        ("INLET_TABLE", table),
+    ]
+}
+
+/// `inlet ARGS --backend aws` against the stack `env` names on the emulator.
+pub(crate) fn inlet_on_stack(
+    args: &[&str],
+    moto: &Moto,
+    env: &[(&str, &str)],
+) -> (i32, String, String) {
+    let mut all = args.to_vec();
+    all.extend(["--backend", "aws"]);
+    inlet_aws(&all, moto, env)
+}
+
 /// `inlet` as an operator runs it against a deployed stack (here the emulator).
 pub(crate) fn inlet_aws(args: &[&str], moto: &Moto, env: &[(&str, &str)]) -> (i32, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_inlet-under-test"))

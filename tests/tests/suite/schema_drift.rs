@@ -432,16 +432,8 @@ async fn dynamodb_each_change_is_found_once_and_listed() {
     let moto = inlet_tests::moto::Moto::connect().await;
     let (b, q, dlq, table) = dynamodb(&moto).await;
     each_change_is_found_once(b).await;
-    let env = [
-        ("INLET_QUEUE_URL", q.as_str()),
-        ("INLET_DLQ_URL", dlq.as_str()),
-        ("INLET_TABLE", table.as_str()),
-    ];
-    check_schema_cli(|args| {
-        let mut all = args.to_vec();
-        all.extend(["--backend", "aws"]);
-        crate::outbox_aws::inlet_aws(&all, &moto, &env)
-    });
+    let env = crate::outbox_aws::stack_env(&q, &dlq, &table);
+    check_schema_cli(|args| crate::outbox_aws::inlet_on_stack(args, &moto, &env));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
