@@ -19,11 +19,10 @@ use futures::future::join_all;
 
 use inlet_aws::DynamoStore;
 use inlet_core::clock::SystemClock;
-use inlet_core::config::WorkerConfig;
 use inlet_core::envelope::SinkRecord;
 use inlet_core::metrics::NoMetrics;
 use inlet_core::ports::{Receipt, Received, Sink, SinkError};
-use inlet_core::usecase::process::{Disposition, HistoryPolicy, ProcessSettings, Processor};
+use inlet_core::usecase::process::{Disposition, Processor, WorkerStores};
 use inlet_outbox::{dynamodb as outbox, OutboxEvent};
 use inlet_tests::faults::forward_all;
 use inlet_tests::moto::Moto;
@@ -219,22 +218,20 @@ async fn budgets(partitions: &Partitions) {
 }
 
 fn worker(store: Arc<DynamoStore>) -> Processor {
-    Processor {
-        ledger: store.clone(),
-        versions: store.clone(),
-        conflicts: None,
-        history: Some(HistoryPolicy {
-            store,
-            keep_payloads: true,
-            max_payload_bytes: 64 * 1024,
-        }),
-        sinks: vec![Arc::new(Discard)],
-        metrics: Arc::new(NoMetrics),
-        clock: Arc::new(SystemClock),
-        settings: ProcessSettings::from(&WorkerConfig::default()),
-        schema: None,
-        payload_log: None,
-    }
+    let config = inlet_tests::worker_config(
+        "[history]
+max_payload_bytes = 65536
+[schema]
+enabled = false
+",
+    );
+    Processor::from_config(
+        &config,
+        WorkerStores::all(store),
+        vec![Arc::new(Discard)],
+        Arc::new(NoMetrics),
+        Arc::new(SystemClock),
+    )
 }
 
 /// `rate` new events a second for [`STEP`], in batches of ten every tenth of a second.

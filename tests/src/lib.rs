@@ -505,3 +505,16 @@ pub fn csrf_token(page: &str) -> String {
         .unwrap()
         .to_string()
 }
+
+/// A worker configuration written for a test: the defaults plus `toml` (a `[history]`
+/// limit, `[schema] enabled = false`), for `Processor::from_config` — the wiring the
+/// worker function and `inlet dev` use. The config names a stdout sink because one is
+/// required; the test passes its own sinks to the processor. Panics on a config the test
+/// itself got wrong.
+pub fn worker_config(toml: &str) -> inlet_core::config::Config {
+    let text = format!("{toml}\n[[sinks]]\nkind = \"stdout\"\n");
+    match inlet_core::config::Config::from_toml_without_secrets(&text) {
+        Ok(config) => config,
+        Err(e) => panic!("the test's worker config: {e}"),
+    }
+}

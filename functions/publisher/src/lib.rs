@@ -20,6 +20,8 @@ use inlet_core::ports::Queue;
 use inlet_outbox::dynamodb::{mark_published, StoredItem};
 use tracing::warn;
 
+mod wiring;
+
 pub struct Deps {
     pub queue: SqsQueue,
     pub db: aws_sdk_dynamodb::Client,

@@ -15,6 +15,8 @@ use inlet_core::usecase::reconcile::{Reconcile, ReconcileReport, ReconcileSettin
 use inlet_sources::BuiltSource;
 use tracing::error;
 
+mod wiring;
+
 /// Time kept back from the function's deadline for saving and reporting.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 

@@ -15,6 +15,8 @@ use inlet_core::signature::VerifyError;
 use inlet_core::usecase::ingest::{self, IngestError, WebhookRequest};
 use lambda_http::{Body, Request, RequestExt, Response};
 
+mod wiring;
+
 /// Time kept back from the invocation's deadline to answer. A request that has not been
 /// queued by then gets a 503 with `Retry-After` (the provider retries) rather than a Lambda
 /// timeout, which API Gateway turns into a bare 5xx.

@@ -1,9 +1,7 @@
-//! Wiring only: read the config and build clients once at cold start, then serve.
+//! The webhook Lambda: build [`Deps`] once at cold start, then serve requests.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-use inlet_aws::runtime::{load_config_text, stack_queue, ConfigSource, Resources};
-use inlet_aws::{sdk_config, EmfMetrics};
 use inlet_webhook_fn::{handle, Deps};
 use lambda_http::{run, service_fn, Error};
 
@@ -12,19 +10,7 @@ use lambda_http::{run, service_fn, Error};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     inlet_aws::xray::init_function_telemetry();
-    let resources = Resources::from_env()?;
-    let sdk = sdk_config().await;
-    let (text, version) = load_config_text(&sdk).await?;
-    tracing::info!(config_version = %version, "configuration loaded");
-    let source = ConfigSource::new(&sdk, text);
-    let config = source.load().await?;
-    let deps = Arc::new(Deps {
-        config: RwLock::new(Arc::new(config)),
-        source,
-        queue: stack_queue(&sdk, &resources),
-        metrics: EmfMetrics::new(),
-        http: inlet_sources::provider_http::HttpProviderClient::new(),
-    });
+    let deps = Arc::new(Deps::from_stack().await?);
     run(service_fn(move |req| {
         let deps = Arc::clone(&deps);
         async move { Ok::<_, Error>(handle(&deps, req).await) }

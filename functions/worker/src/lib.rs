@@ -23,6 +23,8 @@ use inlet_core::ports::{Receipt, Received, StoreError};
 use inlet_core::usecase::process::{Disposition, Processor, GIVE_BACK_DELAY};
 use tracing::warn;
 
+mod wiring;
+
 pub struct Deps {
     pub processor: Processor,
     pub queue: SqsQueue,

@@ -21,9 +21,7 @@ use inlet_core::ports::{
     ReviewStatus,
 };
 use inlet_core::signature::Scheme;
-use inlet_core::usecase::process::{
-    settle, ConflictPolicy, Disposition, Done, HistoryPolicy, ProcessSettings, Processor,
-};
+use inlet_core::usecase::process::{settle, Disposition, Done, Processor, WorkerStores};
 use inlet_core::usecase::review::{self, ReviewError};
 
 /// An event from `provider` about customer `id`'s record, as a webhook would bring it.
@@ -209,10 +207,7 @@ async fn concurrent_settles_lose_no_change(c: Arc<dyn ConflictStore>) {
 
 struct Backend {
     queue: Arc<dyn Queue>,
-    history: Arc<dyn History>,
-    ledger: Arc<dyn Ledger>,
-    versions: Arc<dyn EntityVersions>,
-    conflicts: Arc<dyn ConflictStore>,
+    stores: WorkerStores,
     clock: Arc<dyn Clock>,
     metrics: Arc<dyn Metrics>,
 }
@@ -289,25 +284,21 @@ async fn outcome(ledger: &dyn Ledger, key: &EventKey, clock: &dyn Clock) -> Stri
 /// two systems need a person.
 async fn crm_and_shop_change_one_customer(b: Backend) {
     let sink = Arc::new(Delivered::default());
-    let processor = Processor {
-        ledger: Arc::clone(&b.ledger),
-        versions: Arc::clone(&b.versions),
-        conflicts: Some(ConflictPolicy {
-            rules: rules(),
-            store: Arc::clone(&b.conflicts),
-        }),
-        history: Some(HistoryPolicy {
-            store: Arc::clone(&b.history),
-            keep_payloads: true,
-            max_payload_bytes: 10_000,
-        }),
-        sinks: vec![sink.clone()],
-        metrics: Arc::clone(&b.metrics),
-        clock: Arc::clone(&b.clock),
-        settings: ProcessSettings::from(&inlet_core::config::WorkerConfig::default()),
-        schema: None,
-        payload_log: None,
-    };
+    let mut config = inlet_tests::worker_config(
+        "[history]
+max_payload_bytes = 10000
+[schema]
+enabled = false
+",
+    );
+    config.conflicts = rules();
+    let processor = Processor::from_config(
+        &config,
+        b.stores.clone(),
+        vec![sink.clone()],
+        Arc::clone(&b.metrics),
+        Arc::clone(&b.clock),
+    );
     let crm1 = change(
         "crm",
         "c1",
@@ -340,7 +331,7 @@ async fn crm_and_shop_change_one_customer(b: Backend) {
     };
     assert_eq!(delivered(&sink), ["crm:c1", "shop:s3"]);
     // Every decision is recorded on the event.
-    let l = b.ledger.as_ref();
+    let l = b.stores.ledger.as_ref();
     let c = b.clock.as_ref();
     assert_eq!(
         outcome(l, &shop_email.key, c).await,
@@ -354,10 +345,10 @@ async fn crm_and_shop_change_one_customer(b: Backend) {
     // ... and in the event's history, in the operator's words: the rule, the scope, who
     // won with which event, and the window.
     assert_eq!(
-        reason_of(b.history.as_ref(), "shop:s1", c).await,
+        reason_of(b.stores.history.as_ref(), "shop:s1", c).await,
         "superseded by source-priority on customer/42: field /email: crm outranks shop and set it 0 s ago (crm:c1, within its 1 h window)"
     );
-    let held = reason_of(b.history.as_ref(), "shop:s2", c).await;
+    let held = reason_of(b.stores.history.as_ref(), "shop:s2", c).await;
     assert!(
         held.starts_with(
             "held for review (manual-review) on customer/42: field /phone: shop changed it"
@@ -366,7 +357,7 @@ async fn crm_and_shop_change_one_customer(b: Backend) {
     );
 
     // The review shows both versions.
-    let pending = b.conflicts.pending_reviews(10).await.unwrap();
+    let pending = b.stores.conflicts.pending_reviews(10).await.unwrap();
     assert_eq!(pending.len(), 1);
     let r = &pending[0];
     assert_eq!(
@@ -383,7 +374,7 @@ async fn crm_and_shop_change_one_customer(b: Backend) {
 
     // Released: the entity takes the shop's phone and the event is delivered as a replay.
     let released = review::release(
-        b.conflicts.as_ref(),
+        b.stores.conflicts.as_ref(),
         b.queue.as_ref(),
         &rules(),
         "shop:s2",
@@ -409,7 +400,7 @@ async fn crm_and_shop_change_one_customer(b: Backend) {
         sink.0.lock().unwrap().last().cloned(),
         Some(("shop:s2".to_string(), "replay".to_string()))
     );
-    let (state, _) = b.conflicts.load_entity("customer/42").await.unwrap();
+    let (state, _) = b.stores.conflicts.load_entity("customer/42").await.unwrap();
     assert_eq!(state.fields["/phone"].provider, "shop");
     assert_eq!(state.fields["/email"].provider, "crm");
 
@@ -417,12 +408,12 @@ async fn crm_and_shop_change_one_customer(b: Backend) {
     let crm2 = change("crm", "c2", json!({"id": 42, "phone": "+31"}));
     let d = processor.handle_batch(&received(&[&crm2])).await;
     assert_eq!(done(&d[0].1), "held");
-    let discarded = review::discard(b.conflicts.as_ref(), "crm:c2", b.clock.now())
+    let discarded = review::discard(b.stores.conflicts.as_ref(), "crm:c2", b.clock.now())
         .await
         .unwrap();
     assert_eq!(discarded.status, ReviewStatus::Discarded);
     assert!(matches!(
-        review::discard(b.conflicts.as_ref(), "crm:c2", b.clock.now()).await,
+        review::discard(b.stores.conflicts.as_ref(), "crm:c2", b.clock.now()).await,
         Err(ReviewError::Closed {
             status: ReviewStatus::Discarded,
             ..
@@ -430,7 +421,7 @@ async fn crm_and_shop_change_one_customer(b: Backend) {
     ));
     assert!(matches!(
         review::release(
-            b.conflicts.as_ref(),
+            b.stores.conflicts.as_ref(),
             b.queue.as_ref(),
             &rules(),
             "crm:nope",
@@ -439,9 +430,15 @@ async fn crm_and_shop_change_one_customer(b: Backend) {
         .await,
         Err(ReviewError::NotFound(_))
     ));
-    assert!(b.conflicts.pending_reviews(10).await.unwrap().is_empty());
+    assert!(b
+        .stores
+        .conflicts
+        .pending_reviews(10)
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(delivered(&sink), ["crm:c1", "shop:s3", "shop:s2"]);
-    let (state, _) = b.conflicts.load_entity("customer/42").await.unwrap();
+    let (state, _) = b.stores.conflicts.load_entity("customer/42").await.unwrap();
     assert_eq!(
         state.fields["/phone"].value,
         Some(json!("+32")),
@@ -456,7 +453,7 @@ async fn crm_and_shop_change_one_customer(b: Backend) {
     let outcomes: Vec<&str> = d.iter().map(|(_, d)| done(d)).collect();
     assert_eq!(outcomes, ["delivered", "superseded"]);
     assert_eq!(
-        reason_of(b.history.as_ref(), "crm:c3", b.clock.as_ref()).await,
+        reason_of(b.stores.history.as_ref(), "crm:c3", b.clock.as_ref()).await,
         "superseded by version: 3 of customer/42 is older than 5, already applied from crm"
     );
 }
@@ -529,10 +526,7 @@ async fn sqlite_crm_and_shop_change_one_customer() {
     let s = Arc::new(store.clone());
     crm_and_shop_change_one_customer(Backend {
         queue: s.clone(),
-        history: s.clone(),
-        ledger: s.clone(),
-        versions: s.clone(),
-        conflicts: s,
+        stores: WorkerStores::all(s),
         clock,
         metrics: metrics.clone(),
     })
@@ -632,10 +626,7 @@ async fn aws_crm_and_shop_change_one_customer() {
     let store = Arc::new(inlet_aws::DynamoStore::new(moto.dynamodb(), table.clone()));
     crm_and_shop_change_one_customer(Backend {
         queue: Arc::new(moto.queue(&q, &dlq)),
-        history: store.clone(),
-        ledger: store.clone(),
-        versions: store.clone(),
-        conflicts: store,
+        stores: WorkerStores::all(store),
         clock: Arc::new(SystemClock),
         metrics: Arc::new(NoMetrics),
     })

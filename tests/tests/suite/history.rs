@@ -12,7 +12,7 @@ use inlet_core::envelope::{Envelope, SinkRecord, Source};
 use inlet_core::history::{Attempt, EventFilter, EventState, HistoryEntry};
 use inlet_core::metrics::NoMetrics;
 use inlet_core::ports::{History, Queue, Receipt, Received, Sink, SinkError, StoreError};
-use inlet_core::usecase::process::{Disposition, Done, HistoryPolicy, ProcessSettings, Processor};
+use inlet_core::usecase::process::{Disposition, Done, Processor, WorkerStores};
 use inlet_tests::{stripe_envelope, stripe_event};
 
 const T0: i64 = 1_800_000_000;
@@ -240,32 +240,19 @@ fn message(e: &Envelope, receive_count: u32) -> Received {
 
 /// A worker delivering to `sink` that records its history, payloads kept, no versions.
 fn recording_processor(
-    ledger: Arc<dyn inlet_core::ports::Ledger>,
-    history: Arc<dyn History>,
+    mut stores: WorkerStores,
     sink: Arc<Flaky>,
     clock: Arc<dyn Clock>,
 ) -> Processor {
-    Processor {
-        ledger,
-        versions: Arc::new(NoVersions),
-        conflicts: None,
-        history: Some(HistoryPolicy {
-            store: history,
-            keep_payloads: true,
-            max_payload_bytes: 64 * 1024,
-        }),
-        sinks: vec![sink],
-        metrics: Arc::new(NoMetrics),
-        clock,
-        settings: ProcessSettings::from(&inlet_core::config::WorkerConfig::default()),
-        schema: None,
-        payload_log: None,
-    }
+    stores.versions = Arc::new(NoVersions);
+    let config = inlet_tests::worker_config(
+        "[history]\nmax_payload_bytes = 65536\n[schema]\nenabled = false\n",
+    );
+    Processor::from_config(&config, stores, vec![sink], Arc::new(NoMetrics), clock)
 }
 
 async fn the_worker_records_every_attempt(
-    history: Arc<dyn History>,
-    ledger: Arc<dyn inlet_core::ports::Ledger>,
+    stores: WorkerStores,
     queue: Arc<dyn Queue>,
     clock: Arc<dyn Clock>,
 ) {
@@ -273,8 +260,8 @@ async fn the_worker_records_every_attempt(
         fail: std::sync::Mutex::new(1),
         got: Default::default(),
     });
-    let processor =
-        recording_processor(ledger.clone(), history.clone(), sink.clone(), clock.clone());
+    let history = Arc::clone(&stores.history);
+    let processor = recording_processor(stores, sink.clone(), clock.clone());
     let mut e = event("evt_w", "invoice.paid", 0);
     e.received_at = clock.now();
     let d = processor.handle_batch(&[message(&e, 1)]).await;
@@ -377,7 +364,7 @@ async fn sqlite_history_records_lists_and_pages() {
 async fn sqlite_the_worker_records_every_attempt() {
     let (_dir, store, clock) = sqlite();
     let s = Arc::new(store);
-    the_worker_records_every_attempt(s.clone(), s.clone(), s, clock).await;
+    the_worker_records_every_attempt(WorkerStores::all(s.clone()), s, clock).await;
 }
 
 /// On the embedded store an event no worker has handled yet is found in the queue.
@@ -526,8 +513,7 @@ async fn aws_the_worker_records_every_attempt() {
         moto.table().await,
     ));
     the_worker_records_every_attempt(
-        store.clone(),
-        store,
+        WorkerStores::all(store),
         Arc::new(moto.queue(&q, &dlq)),
         Arc::new(SystemClock),
     )
@@ -734,8 +720,7 @@ async fn counted_dynamodb_worker() -> (
         got: Default::default(),
     });
     let processor = recording_processor(
-        store.clone(),
-        store.clone(),
+        WorkerStores::all(store.clone()),
         sink.clone(),
         Arc::new(SystemClock),
     );

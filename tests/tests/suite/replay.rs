@@ -11,6 +11,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+
+use inlet_core::usecase::process::WorkerStores;
 use std::time::Duration;
 
 use inlet_core::catalogue::{Field, Preset, ReplayProtection, Settings, Verify, PRESETS};
@@ -356,14 +358,8 @@ async fn no_preset_delivers_a_replayed_request_twice() {
 
 /// The guard on each backend's ledger: a GitHub body under a fresh delivery id is refused
 /// and recorded, a genuine redelivery (same id, same body) is a duplicate, one delivery.
-async fn the_body_guard_refuses_a_fresh_id_on(
-    ledger: Arc<dyn inlet_core::ports::Ledger>,
-    history: Arc<dyn inlet_core::ports::History>,
-    versions: Arc<dyn inlet_core::ports::EntityVersions>,
-) {
-    use inlet_core::usecase::process::{
-        Disposition, Done, HistoryPolicy, ProcessSettings, Processor,
-    };
+async fn the_body_guard_refuses_a_fresh_id_on(stores: WorkerStores) {
+    use inlet_core::usecase::process::{Disposition, Done, Processor};
     #[derive(Default)]
     struct Count(std::sync::Mutex<Vec<String>>);
     #[async_trait::async_trait]
@@ -380,22 +376,21 @@ async fn the_body_guard_refuses_a_fresh_id_on(
         }
     }
     let sink = Arc::new(Count::default());
-    let processor = Processor {
-        ledger,
-        versions,
-        conflicts: None,
-        history: Some(HistoryPolicy {
-            store: Arc::clone(&history),
-            keep_payloads: true,
-            max_payload_bytes: 10_000,
-        }),
-        sinks: vec![sink.clone()],
-        metrics: Arc::new(inlet_core::metrics::NoMetrics),
-        clock: Arc::new(inlet_core::clock::SystemClock),
-        settings: ProcessSettings::from(&inlet_core::config::WorkerConfig::default()),
-        schema: None,
-        payload_log: None,
-    };
+    let history = Arc::clone(&stores.history);
+    let config = inlet_tests::worker_config(
+        "[history]
+max_payload_bytes = 10000
+[schema]
+enabled = false
+",
+    );
+    let processor = Processor::from_config(
+        &config,
+        stores,
+        vec![sink.clone()],
+        Arc::new(inlet_core::metrics::NoMetrics),
+        Arc::new(inlet_core::clock::SystemClock),
+    );
     let github = |delivery: &str| {
         let body = format!(
             r#"{{"action":"opened","issue":{{"id":7}},"nonce":"{}"}}"#,
@@ -465,7 +460,7 @@ async fn sqlite_the_body_guard_refuses_a_fresh_id() {
         )
         .unwrap(),
     );
-    the_body_guard_refuses_a_fresh_id_on(store.clone(), store.clone(), store).await;
+    the_body_guard_refuses_a_fresh_id_on(WorkerStores::all(store)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -476,5 +471,5 @@ async fn dynamodb_the_body_guard_refuses_a_fresh_id() {
         moto.dynamodb(),
         moto.table().await,
     ));
-    the_body_guard_refuses_a_fresh_id_on(store.clone(), store.clone(), store).await;
+    the_body_guard_refuses_a_fresh_id_on(WorkerStores::all(store)).await;
 }

@@ -21,7 +21,7 @@ use inlet_core::ports::{
 use inlet_core::shape::{DriftKind, FindingStatus, SchemaConfig};
 use inlet_core::signature::Scheme;
 use inlet_core::usecase::drift::SchemaWatch;
-use inlet_core::usecase::process::{Disposition, Done, HistoryPolicy, ProcessSettings, Processor};
+use inlet_core::usecase::process::{Disposition, Done, Processor, WorkerStores};
 use inlet_core::usecase::review;
 
 #[derive(Clone)]
@@ -110,22 +110,28 @@ fn watch(b: &Backend, pin: &[&str]) -> Arc<SchemaWatch> {
 }
 
 fn processor(b: &Backend, watch: Arc<SchemaWatch>, sink: Arc<Delivered>) -> Processor {
-    Processor {
+    let config = inlet_tests::worker_config(
+        "[history]
+max_payload_bytes = 10000
+",
+    );
+    let stores = WorkerStores {
         ledger: Arc::clone(&b.ledger),
         versions: Arc::clone(&b.versions),
-        conflicts: None,
-        history: Some(HistoryPolicy {
-            store: Arc::clone(&b.history),
-            keep_payloads: true,
-            max_payload_bytes: 10_000,
-        }),
-        sinks: vec![sink],
-        metrics: Arc::clone(&b.metrics),
-        clock: b.clock.clone(),
-        settings: ProcessSettings::from(&inlet_core::config::WorkerConfig::default()),
-        payload_log: None,
-        schema: Some(watch),
-    }
+        conflicts: Arc::clone(&b.conflicts),
+        history: Arc::clone(&b.history),
+        shapes: Arc::clone(&b.shapes),
+    };
+    let mut processor = Processor::from_config(
+        &config,
+        stores,
+        vec![sink],
+        Arc::clone(&b.metrics),
+        b.clock.clone(),
+    );
+    // The test drives the watch itself (its flushes and its clock).
+    processor.schema = Some(watch);
+    processor
 }
 
 async fn outcomes(p: &Processor, envs: &[Envelope]) -> Vec<&'static str> {
