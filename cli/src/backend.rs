@@ -14,6 +14,9 @@ use inlet_core::ports::{
 use inlet_core::status::PipelineStatus;
 use inlet_local::{Store, StoreOptions};
 
+use crate::args::DataDirArg;
+use crate::error::CliError;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum BackendKind {
     /// The embedded SQLite store in --data-dir.
@@ -42,6 +45,9 @@ pub struct Ports {
     /// Queue numbers, counters, activity and reconciliation runs (`inlet status`, the
     /// console's overview).
     pub status: Arc<dyn PipelineStatus>,
+    /// The outbox publisher's failure records (`inlet outbox`), where a backend keeps
+    /// them: the stack's OutboxFailures queue; none locally (no stream to fail).
+    pub outbox_failures: Option<Arc<dyn inlet_core::outbox_failures::OutboxFailures>>,
     /// The embedded store itself, when local (what runs only there: `inlet dev`'s workers,
     /// replaying a kept message).
     pub local: Option<Store>,
@@ -93,6 +99,7 @@ pub fn local(
         shapes: s.clone(),
         status: s.clone(),
         cursors: s,
+        outbox_failures: None,
         local: Some(store),
         aws: None,
     })
@@ -162,6 +169,12 @@ pub fn aws_with(
         shapes: table.clone(),
         cursors: table,
         status,
+        outbox_failures: resources.outbox_failures_url.clone().map(|url| {
+            Arc::new(inlet_aws::outbox_failures::SqsOutboxFailures::new(
+                aws_sdk_sqs::Client::new(&sdk),
+                url,
+            )) as Arc<dyn inlet_core::outbox_failures::OutboxFailures>
+        }),
         local: None,
         aws: Some(AwsHandles {
             sdk,
@@ -169,4 +182,38 @@ pub fn aws_with(
             config: None,
         }),
     })
+}
+
+/// What an operator's command reads: the config without its secrets (`None` when there is
+/// no file) and the backend's ports.
+pub async fn operator_context(
+    explicit: Option<&Path>,
+    place: &DataDirArg,
+) -> Result<(Option<inlet_core::config::Config>, Ports), CliError> {
+    let config = crate::config_file::load_for_operator(explicit).map_err(CliError::config)?;
+    Ok((config, open_ports(place, true).await?))
+}
+
+/// The backend's ports for an operator command.
+/// `existing`: the local store must exist already (operator commands that only read it or
+/// move messages); `reconcile` may create it.
+pub async fn open_ports(place: &DataDirArg, existing: bool) -> Result<Ports, CliError> {
+    match place.backend {
+        BackendKind::Local => {
+            let path = db_path(&place.data_dir);
+            if existing && !path.is_file() {
+                return Err(CliError::failed(format!(
+                    "no store at {} (run `inlet dev` first, or pass --data-dir)",
+                    path.display()
+                )));
+            }
+            local(
+                &place.data_dir,
+                StoreOptions::default(),
+                Arc::new(inlet_core::clock::SystemClock),
+            )
+            .map_err(CliError::Failed)
+        }
+        BackendKind::Aws => aws(0).await.map_err(|e| CliError::config(format!("{e:#}"))),
+    }
 }

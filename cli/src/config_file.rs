@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use inlet_core::config::{Config, ConfigError};
 
+use crate::error::CliError;
+
 pub const DEFAULT_FILE: &str = "inlet.toml";
 pub const EXAMPLE_FILE: &str = "inlet.example.toml";
 
@@ -71,4 +73,19 @@ pub fn load_for_operator(explicit: Option<&Path>) -> Result<Option<Config>, Load
             path: path.display().to_string(),
             source,
         })
+}
+
+/// The config a command needs: found and loaded, or a configuration error (exit 3).
+pub fn load_config(explicit: Option<&Path>) -> Result<(PathBuf, Config), CliError> {
+    let path = resolve(explicit).map_err(CliError::config)?;
+    let config = load(&path).map_err(CliError::config)?;
+    Ok((path, config))
+}
+
+/// The field names a command redacts when it shows payloads.
+pub fn redact_fields(config: Option<&Config>) -> Vec<String> {
+    config.map_or_else(
+        || inlet_core::config::LoggingConfig::default().redact_fields,
+        |c| c.logging.redact_fields.clone(),
+    )
 }

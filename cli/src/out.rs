@@ -41,6 +41,15 @@ pub fn inert(value: &str) -> Cow<'_, str> {
     cut(escape(value, |_| true), MAX_VALUE_CHARS)
 }
 
+/// An event type as a list shows it: `-` for events without one.
+pub fn type_label(event_type: &str) -> &str {
+    if event_type.is_empty() {
+        "-"
+    } else {
+        event_type
+    }
+}
+
 /// Escape the active characters `escape_it` picks.
 fn escape(text: &str, escape_it: impl Fn(char) -> bool) -> Cow<'_, str> {
     if !text.chars().any(|c| is_active(c) && escape_it(c)) {

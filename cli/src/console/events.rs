@@ -78,7 +78,7 @@ fn events_rows(events: &[EventRecord]) -> Markup {
 }
 
 pub(super) async fn list(State(c): State<Arc<Console>>, Query(q): Query<EventQuery>) -> Response {
-    let args = crate::EventFilterArgs {
+    let args = crate::args::EventFilterArgs {
         provider: non_empty(&q.provider),
         event_type: non_empty(&q.event_type),
         state: non_empty(&q.state),
@@ -87,7 +87,7 @@ pub(super) async fn list(State(c): State<Arc<Console>>, Query(q): Query<EventQue
         until: non_empty(&q.until),
         key: non_empty(&q.key),
     };
-    let filter = match crate::events::filter_of(&args) {
+    let filter = match args.filter() {
         Ok(f) => f,
         Err(e) => return failed(StatusCode::BAD_REQUEST, "Events", &e),
     };

@@ -62,7 +62,7 @@ impl Console {
     ) -> Self {
         Console {
             ports,
-            redact_fields: crate::commands::redact_fields(config),
+            redact_fields: crate::config_file::redact_fields(config),
             sources: config.map(|c| c.sources.clone()).unwrap_or_default(),
             conflicts: config.map(|c| c.conflicts.clone()).unwrap_or_default(),
             connections: config.map(|c| c.connections.clone()).unwrap_or_default(),

@@ -12,7 +12,7 @@ use inlet_core::shape::FindingStatus;
 
 use super::layout::{csrf_field, event_link, frame, segment, table, time};
 use super::{done, failed, respond, store_failed, ActionForm, Console, Flash};
-use crate::schema::type_label;
+use crate::out::type_label;
 
 pub(super) async fn page(State(c): State<Arc<Console>>, Query(flash): Query<Flash>) -> Response {
     let (findings, shapes) = match futures::join!(

@@ -13,6 +13,7 @@ pub mod eventbridge;
 pub mod history;
 mod item;
 pub mod large_events;
+pub mod outbox_failures;
 pub mod runtime;
 pub mod secrets;
 pub mod shapes;
@@ -35,8 +36,9 @@ pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 /// Every attempt has a deadline ([`ATTEMPT_TIMEOUT`]), so a call that hangs is retried or
 /// fails well inside the function's own deadline. That deadline also covers a stalled
 /// body (every request and answer here is a small JSON document or one S3 object), so the
-/// SDK's throughput monitor around every body is off; on its own that measured ~0.2 ms less
-/// CPU per record in `sdk-floor`, with the timeout back on the gain was within the noise.
+/// SDK's throughput monitor around every body is off: it guards against nothing the deadline
+/// does not, and costs CPU per call (docs/benchmarks.md, "Measurements behind code
+/// choices").
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .stalled_stream_protection(

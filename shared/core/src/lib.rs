@@ -20,6 +20,7 @@ pub mod ids;
 pub mod metrics;
 pub mod normalize;
 pub mod oauth1;
+pub mod outbox_failures;
 pub mod ports;
 pub mod redact;
 pub mod reply;

@@ -1,11 +1,13 @@
 //! What an operator does to a running pipeline, written once for the CLI and the console:
 //! redrive dead letters (and say so in each event's history), ask whether a worker holds an
-//! event now, replay an event from its kept payload.
+//! event now, replay an event from its kept payload, list and clear the outbox
+//! publisher's failure records.
 
 use time::OffsetDateTime;
 
 use crate::history::{Attempt, EventRecord, EventState, HistoryEntry};
 use crate::ids::EventKey;
+use crate::outbox_failures::{FailedBatch, OutboxFailures};
 use crate::ports::{
     DeadLetters, History, Ledger, LedgerEntry, LedgerState, Queue, RedriveSelector, StoreError,
 };
@@ -118,4 +120,49 @@ pub async fn replay_record(
         .ok_or_else(|| ReplayError::PayloadNotKept(record.envelope.key.to_string()))?;
     queue.send(&envelope).await?;
     Ok(())
+}
+
+/// The most failure records one listing or clearing reads.
+pub const OUTBOX_FAILURES_READ: usize = 100;
+
+/// The outbox publisher's failure records, read without consuming them: each is taken
+/// once, then made visible again (a failed release only delays its next listing).
+pub async fn outbox_failures(
+    failures: &dyn OutboxFailures,
+) -> Result<Vec<FailedBatch>, StoreError> {
+    let taken = failures.take(OUTBOX_FAILURES_READ).await?;
+    for t in &taken {
+        if let Err(e) = failures.release(&t.handle).await {
+            tracing::warn!(error = %e, "an outbox failure record stays hidden until its visibility timeout");
+        }
+    }
+    Ok(taken.into_iter().map(|t| t.batch).collect())
+}
+
+/// What clearing the failure records did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cleared {
+    /// Records of batches whose last record arrived by the cutoff: deleted.
+    pub deleted: usize,
+    /// Newer records (or records without a readable arrival time): kept.
+    pub kept: usize,
+}
+
+/// Delete the failure records of batches whose last record arrived at or before `cutoff`
+/// — call it once every item staged before `cutoff` is published — and release the others.
+pub async fn clear_outbox_failures(
+    failures: &dyn OutboxFailures,
+    cutoff: OffsetDateTime,
+) -> Result<Cleared, StoreError> {
+    let mut cleared = Cleared::default();
+    for t in failures.take(OUTBOX_FAILURES_READ).await? {
+        if t.batch.last_record_at().is_some_and(|at| at <= cutoff) {
+            failures.delete(&t.handle).await?;
+            cleared.deleted += 1;
+        } else {
+            failures.release(&t.handle).await?;
+            cleared.kept += 1;
+        }
+    }
+    Ok(cleared)
 }

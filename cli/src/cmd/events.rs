@@ -10,58 +10,17 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use inlet_core::envelope::payload_value;
-use inlet_core::history::{EventFilter, EventRecord, EventState};
+use inlet_core::history::{EventFilter, EventRecord};
 use inlet_core::redact::redact;
 use inlet_core::usecase::operate::{replay_record, ReplayError};
 
+use crate::args::{DataDirArg, EventFilterArgs};
+use crate::backend::open_ports;
 use crate::backend::Ports;
-use crate::commands::open_ports;
-use crate::{exit, DataDirArg, EventFilterArgs};
+use crate::error::{CliError, Outcome, Tally};
 
 fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
-}
-
-/// The filter the flags describe; an error names the flag that does not parse.
-pub fn filter_of(args: &EventFilterArgs) -> Result<EventFilter, String> {
-    let time = |flag: &str, v: &Option<String>| {
-        v.as_deref()
-            .map(|t| {
-                crate::reconcile::parse_since(t).ok_or_else(|| {
-                    format!("--{flag} {t:?} is neither RFC 3339 (2026-11-28T10:00:00Z) nor Unix seconds")
-                })
-            })
-            .transpose()
-    };
-    let state = args
-        .state
-        .as_deref()
-        .map(|s| {
-            EventState::parse(s).ok_or_else(|| {
-                let all: Vec<&str> = EventState::ALL.iter().map(|x| x.as_str()).collect();
-                format!("--state {s:?} is not a state: {}", all.join(", "))
-            })
-        })
-        .transpose()?;
-    let filter = EventFilter {
-        provider: args.provider.clone(),
-        event_type: args.event_type.clone(),
-        state,
-        entity: args.entity.clone(),
-        since: time("since", &args.since)?,
-        until: time("until", &args.until)?,
-        key_contains: args.key.clone(),
-    };
-    if let (Some(s), Some(u)) = (filter.since, filter.until) {
-        if s >= u {
-            return Err(format!(
-                "--since {} is not before --until {}",
-                rfc3339(s),
-                rfc3339(u)
-            ));
-        }
-    }
-    Ok(filter)
 }
 
 /// One line of a list, or the head of `show`.
@@ -92,29 +51,14 @@ pub async fn list(
     limit: usize,
     after: Option<&str>,
     json: bool,
-) -> u8 {
-    let filter = match filter_of(args) {
-        Ok(f) => f,
-        Err(e) => {
-            crate::errln!("inlet: {e}");
-            return exit::USAGE;
-        }
-    };
-    let ports = match open_ports(place, true).await {
-        Ok(p) => p,
-        Err(c) => return c,
-    };
-    let page = match ports
+) -> Outcome {
+    let filter = args.filter().map_err(CliError::usage)?;
+    let ports = open_ports(place, true).await?;
+    let page = ports
         .history
         .events(&filter, limit, after, OffsetDateTime::now_utc())
         .await
-    {
-        Ok(p) => p,
-        Err(e) => {
-            crate::errln!("inlet: {e}");
-            return exit::FAILURE;
-        }
-    };
+        .map_err(CliError::failed)?;
     if json {
         for r in &page.events {
             crate::out::json(&summary_json(r));
@@ -150,24 +94,21 @@ pub async fn list(
             crate::outln!("more: --after {:?}", inert(next));
         }
     }
-    exit::OK
+    Ok(())
 }
 
-pub async fn show(config: Option<&Path>, place: &DataDirArg, key: &str, json: bool) -> u8 {
-    let (config, ports) = match crate::commands::operator_context(config, place).await {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let redact_fields = crate::commands::redact_fields(config.as_ref());
+pub async fn show(config: Option<&Path>, place: &DataDirArg, key: &str, json: bool) -> Outcome {
+    let (config, ports) = crate::backend::operator_context(config, place).await?;
+    let redact_fields = crate::config_file::redact_fields(config.as_ref());
     let record = match ports.history.event(key, OffsetDateTime::now_utc()).await {
         Ok(Some(r)) => r,
         Ok(None) => {
-            crate::errln!("inlet: no such event: {key} (or its history has expired)");
-            return exit::NOT_FOUND;
+            return Err(CliError::not_found(format!(
+                "no such event: {key} (or its history has expired)"
+            )));
         }
         Err(e) => {
-            crate::errln!("inlet: {e}");
-            return exit::FAILURE;
+            return Err(CliError::failed(e));
         }
     };
     let mut view = summary_json(&record);
@@ -200,7 +141,7 @@ pub async fn show(config: Option<&Path>, place: &DataDirArg, key: &str, json: bo
     } else {
         crate::out::json_pretty(&view);
     }
-    exit::OK
+    Ok(())
 }
 
 /// The most events one `replay --filter` sends (narrow the filter, or run it again).
@@ -208,55 +149,38 @@ const REPLAY_MAX: usize = 1_000;
 
 /// Replay events by key, or every event matching a filter: each is enqueued again with
 /// `source = replay` under its own key, so sinks see the idempotency key and can tell.
-pub async fn replay(place: &DataDirArg, keys: &[String], args: &EventFilterArgs) -> u8 {
-    let filter = match filter_of(args) {
-        Ok(f) => f,
-        Err(e) => {
-            crate::errln!("inlet: {e}");
-            return exit::USAGE;
-        }
-    };
+pub async fn replay(place: &DataDirArg, keys: &[String], args: &EventFilterArgs) -> Outcome {
+    let filter = args.filter().map_err(CliError::usage)?;
     if keys.is_empty() && filter == EventFilter::default() {
-        crate::errln!("inlet: say which events: KEY…, or a filter (--provider, --type, --state, --entity, --since, --until, --key)");
-        return exit::USAGE;
+        return Err(CliError::usage("say which events: KEY…, or a filter (--provider, --type, --state, --entity, --since, --until, --key)"));
     }
-    let ports = match open_ports(place, true).await {
-        Ok(p) => p,
-        Err(c) => return c,
-    };
+    let ports = open_ports(place, true).await?;
     let now = OffsetDateTime::now_utc();
     let mut records = Vec::new();
-    let mut code = exit::OK;
+    let mut tally = Tally::default();
     for key in keys {
         match ports.history.event(key, now).await {
             Ok(Some(r)) => records.push(r),
             Ok(None) => match replay_kept_message(&ports, key).await {
-                Some(c) => code = code.max(c),
-                None => {
-                    crate::errln!("inlet: no such event: {key} (or its history has expired)");
-                    code = code.max(exit::NOT_FOUND);
-                }
+                Some(Ok(())) => {}
+                Some(Err(e)) => tally.fail(e),
+                None => tally.fail(CliError::not_found(format!(
+                    "no such event: {key} (or its history has expired)"
+                ))),
             },
             Err(e) => {
-                crate::errln!("inlet: {e}");
-                return exit::FAILURE;
+                return Err(CliError::failed(e));
             }
         }
     }
     if keys.is_empty() {
         let mut after = None;
         loop {
-            let page = match ports
+            let page = ports
                 .history
                 .events(&filter, 100, after.as_deref(), now)
                 .await
-            {
-                Ok(p) => p,
-                Err(e) => {
-                    crate::errln!("inlet: {e}");
-                    return exit::FAILURE;
-                }
-            };
+                .map_err(CliError::failed)?;
             // Listing leaves payloads out: read each record whole.
             for summary in page.events {
                 match ports
@@ -267,8 +191,7 @@ pub async fn replay(place: &DataDirArg, keys: &[String], args: &EventFilterArgs)
                     Ok(Some(r)) => records.push(r),
                     Ok(None) => {}
                     Err(e) => {
-                        crate::errln!("inlet: {e}");
-                        return exit::FAILURE;
+                        return Err(CliError::failed(e));
                     }
                 }
             }
@@ -282,8 +205,7 @@ pub async fn replay(place: &DataDirArg, keys: &[String], args: &EventFilterArgs)
             crate::errln!("inlet: replaying the newest {REPLAY_MAX}; narrow the filter or run it again for the rest");
         }
         if records.is_empty() {
-            crate::errln!("inlet: no events match");
-            return exit::NOT_FOUND;
+            return Err(CliError::not_found("no events match"));
         }
     }
     let mut sent = 0;
@@ -294,35 +216,26 @@ pub async fn replay(place: &DataDirArg, keys: &[String], args: &EventFilterArgs)
                 sent += 1;
                 crate::outln!("{key}: enqueued for replay (source = replay)");
             }
-            Err(e @ ReplayError::PayloadNotKept(_)) => {
-                crate::errln!("inlet: {e}");
-                code = code.max(exit::FAILURE);
-            }
-            Err(e) => {
-                crate::errln!("inlet: {key}: {e}");
-                code = code.max(exit::FAILURE);
-            }
+            Err(e @ ReplayError::PayloadNotKept(_)) => tally.fail(CliError::failed(e)),
+            Err(e) => tally.fail(CliError::failed(format!("{key}: {e}"))),
         }
     }
     if records.len() > 1 {
         crate::outln!("replayed {sent} of {} event(s)", records.len());
     }
-    code
+    tally.outcome()
 }
 
 /// Locally, a handled message kept in the store (from before the history, or with the
 /// history off) can still be replayed. `None`: nothing kept either.
-async fn replay_kept_message(ports: &Ports, key: &str) -> Option<u8> {
+async fn replay_kept_message(ports: &Ports, key: &str) -> Option<Outcome> {
     let store = ports.local.as_ref()?;
     match store.replay(key).await {
         Ok(0) => None,
         Ok(_) => {
             crate::outln!("{key}: enqueued for replay (source = replay)");
-            Some(exit::OK)
+            Some(Ok(()))
         }
-        Err(e) => {
-            crate::errln!("inlet: {e}");
-            Some(exit::FAILURE)
-        }
+        Err(e) => Some(Err(CliError::failed(e))),
     }
 }

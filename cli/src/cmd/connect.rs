@@ -14,9 +14,11 @@ use inlet_core::connection::{
 };
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use crate::commands::{load_config, open_ports};
+use crate::args::DataDirArg;
+use crate::backend::open_ports;
+use crate::config_file::load_config;
+use crate::error::{CliError, Outcome};
 use crate::out::inert;
-use crate::{exit, DataDirArg};
 
 /// What the redirect brought back.
 enum Redirect {
@@ -27,19 +29,18 @@ enum Redirect {
     Forged,
 }
 
-pub async fn connect(
+pub async fn run(
     explicit: Option<&Path>,
     place: &DataDirArg,
     name: &str,
     wait: Duration,
-) -> u8 {
-    let (_, config) = match load_config(explicit) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+) -> Outcome {
+    let (_, config) = load_config(explicit)?;
     let Some(cfg) = config.connection(name) else {
-        crate::errln!("inlet: no [[connections]] named {}", inert(name));
-        return exit::NOT_FOUND;
+        return Err(CliError::not_found(format!(
+            "no [[connections]] named {}",
+            inert(name)
+        )));
     };
     match &cfg.kind {
         ConnectionKind::OAuth2Refresh => {}
@@ -62,24 +63,25 @@ pub async fn connect(
         }
     }
     let Some((port, path)) = loopback_redirect(&cfg.redirect_uri) else {
-        crate::errln!("inlet: connection {name}: redirect_uri must be a loopback URL");
-        return exit::CONFIG;
+        return Err(CliError::config(format!(
+            "connection {name}: redirect_uri must be a loopback URL"
+        )));
     };
     let mut random = [0u8; 64];
     for chunk in random.chunks_mut(16) {
         chunk.copy_from_slice(uuid::Uuid::new_v4().as_bytes());
     }
     let Some(request) = authorization(cfg, &random) else {
-        crate::errln!(
-            "inlet: connection {name}: set authorize_url (the provider's authorization endpoint)"
-        );
-        return exit::CONFIG;
+        return Err(CliError::config(format!(
+            "connection {name}: set authorize_url (the provider's authorization endpoint)"
+        )));
     };
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
         Ok(l) => l,
         Err(e) => {
-            crate::errln!("inlet: cannot listen on 127.0.0.1:{port} for the redirect: {e}");
-            return exit::FAILURE;
+            return Err(CliError::failed(format!(
+                "cannot listen on 127.0.0.1:{port} for the redirect: {e}"
+            )));
         }
     };
     crate::outln!(
@@ -93,52 +95,42 @@ pub async fn connect(
     let redirect = match tokio::time::timeout(wait, receive_redirect(&listener, &path)).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
-            crate::errln!("inlet: the redirect could not be read: {e}");
-            return exit::FAILURE;
+            return Err(CliError::failed(format!(
+                "the redirect could not be read: {e}"
+            )));
         }
         Err(_) => {
-            crate::errln!(
-                "inlet: no redirect within {} s; nothing stored",
+            return Err(CliError::failed(format!(
+                "no redirect within {} s; nothing stored",
                 wait.as_secs()
-            );
-            return exit::FAILURE;
+            )));
         }
     };
     let code = match redirect {
         (Redirect::Code(code), state) if state_matches(&request.state, &state) => code,
         (Redirect::Code(_) | Redirect::Forged, _) => {
-            crate::errln!("inlet: the redirect's state is not the one sent: refused (a forged or stale redirect); nothing stored");
-            return exit::FAILURE;
+            return Err(CliError::failed("the redirect's state is not the one sent: refused (a forged or stale redirect); nothing stored"));
         }
         (Redirect::Refused(why), _) => {
-            crate::errln!(
-                "inlet: the provider refused the authorization: {}",
+            return Err(CliError::failed(format!(
+                "the provider refused the authorization: {}",
                 inert(&why)
-            );
-            return exit::FAILURE;
+            )));
         }
     };
-    let endpoint = match inlet_sources::connection::HttpTokenEndpoint::new(Duration::from_secs(30))
-    {
-        Ok(e) => e,
-        Err(e) => {
-            crate::errln!("inlet: {e}");
-            return exit::FAILURE;
-        }
-    };
+    let endpoint = inlet_sources::connection::HttpTokenEndpoint::new(Duration::from_secs(30))
+        .map_err(CliError::failed)?;
     let answer = match endpoint.exchange_code(cfg, &code, &request.verifier).await {
         Ok(a) => a,
         Err(e) => {
-            crate::errln!(
-                "inlet: connection {name}: the code exchange failed: {}; nothing stored",
+            return Err(CliError::failed(format!(
+                "connection {name}: the code exchange failed: {}; nothing stored",
                 inert(&e.to_string())
-            );
-            return exit::FAILURE;
+            )));
         }
     };
     let Some(refresh_token) = answer.refresh_token else {
-        crate::errln!("inlet: connection {name}: the token response has no refresh_token (ask for offline access in scope); nothing stored");
-        return exit::FAILURE;
+        return Err(CliError::failed(format!("connection {name}: the token response has no refresh_token (ask for offline access in scope); nothing stored")));
     };
     let now = inlet_core::clock::unix_millis(time::OffsetDateTime::now_utc());
     let pair = TokenPair {
@@ -155,39 +147,40 @@ pub async fn connect(
 }
 
 /// Say how storing the connection went.
-fn stored(name: &str, result: anyhow::Result<u64>, next: &str) -> u8 {
+fn stored(name: &str, result: anyhow::Result<u64>, next: &str) -> Outcome {
     match result {
         Ok(generation) => {
             crate::outln!("connection {name} stored (generation {generation}); {next}");
-            exit::OK
+            Ok(())
         }
-        Err(e) => {
-            crate::errln!("inlet: connection {name}: the pair could not be stored: {e}");
-            exit::FAILURE
-        }
+        Err(e) => Err(CliError::failed(format!(
+            "connection {name}: the pair could not be stored: {e}"
+        ))),
     }
 }
 
 /// A session connection: log in once now (a wrong password is said here, not at the first
 /// run) and store the session where the sources and sinks share it.
-async fn connect_session(cfg: &ConnectionConfig, login: &SessionLogin, place: &DataDirArg) -> u8 {
+async fn connect_session(
+    cfg: &ConnectionConfig,
+    login: &SessionLogin,
+    place: &DataDirArg,
+) -> Outcome {
     use inlet_core::connection::TokenEndpoint as _;
     let name = &cfg.name;
     let answer = match inlet_sources::connection::HttpTokenEndpoint::new(Duration::from_secs(30)) {
         Ok(endpoint) => endpoint.login(cfg, login).await,
         Err(e) => {
-            crate::errln!("inlet: {e}");
-            return exit::FAILURE;
+            return Err(CliError::failed(e));
         }
     };
     let answer = match answer {
         Ok(a) => a,
         Err(e) => {
-            crate::errln!(
-                "inlet: connection {name}: the login failed: {}; nothing stored",
+            return Err(CliError::failed(format!(
+                "connection {name}: the login failed: {}; nothing stored",
                 inert(&e.to_string())
-            );
-            return exit::FAILURE;
+            )));
         }
     };
     let now = inlet_core::clock::unix_millis(time::OffsetDateTime::now_utc());

@@ -9,21 +9,13 @@ use time::OffsetDateTime;
 
 use inlet_core::shape::{kind, Finding};
 
-use crate::commands::open_ports;
-use crate::out::inert;
-use crate::{exit, DataDirArg};
+use crate::args::DataDirArg;
+use crate::backend::open_ports;
+use crate::error::{CliError, Outcome, Tally};
+use crate::out::{inert, type_label};
 
 fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
-}
-
-/// An event type as a list shows it: `-` for events without one.
-pub fn type_label(event_type: &str) -> &str {
-    if event_type.is_empty() {
-        "-"
-    } else {
-        event_type
-    }
 }
 
 /// A finding as operators see it (the console shows the same fields).
@@ -44,18 +36,13 @@ pub fn finding_json(f: &Finding) -> serde_json::Value {
     })
 }
 
-pub async fn list(place: &DataDirArg, all: bool, limit: usize, json: bool) -> u8 {
-    let ports = match open_ports(place, true).await {
-        Ok(p) => p,
-        Err(c) => return c,
-    };
-    let findings = match ports.shapes.findings(all, limit).await {
-        Ok(f) => f,
-        Err(e) => {
-            crate::errln!("inlet: {e}");
-            return exit::FAILURE;
-        }
-    };
+pub async fn list(place: &DataDirArg, all: bool, limit: usize, json: bool) -> Outcome {
+    let ports = open_ports(place, true).await?;
+    let findings = ports
+        .shapes
+        .findings(all, limit)
+        .await
+        .map_err(CliError::failed)?;
     if json {
         findings
             .iter()
@@ -76,24 +63,25 @@ pub async fn list(place: &DataDirArg, all: bool, limit: usize, json: bool) -> u8
             );
         }
     }
-    exit::OK
+    Ok(())
 }
 
 /// What was learned of `provider`'s event types (one, with `event_type`), with their
 /// findings. Exit code 4 when nothing was learned.
-pub async fn show(place: &DataDirArg, provider: &str, event_type: Option<&str>, json: bool) -> u8 {
-    let ports = match open_ports(place, true).await {
-        Ok(p) => p,
-        Err(c) => return c,
-    };
+pub async fn show(
+    place: &DataDirArg,
+    provider: &str,
+    event_type: Option<&str>,
+    json: bool,
+) -> Outcome {
+    let ports = open_ports(place, true).await?;
     let (shapes, findings) = match futures::join!(
         ports.shapes.load_shapes(),
         ports.shapes.findings(true, 10_000)
     ) {
         (Ok(s), Ok(f)) => (s, f),
         (Err(e), _) | (_, Err(e)) => {
-            crate::errln!("inlet: {e}");
-            return exit::FAILURE;
+            return Err(CliError::failed(e));
         }
     };
     let mut shapes: Vec<_> = shapes
@@ -101,14 +89,13 @@ pub async fn show(place: &DataDirArg, provider: &str, event_type: Option<&str>, 
         .filter(|s| s.provider == provider && event_type.is_none_or(|t| s.event_type == t))
         .collect();
     if shapes.is_empty() {
-        crate::errln!(
-            "inlet: nothing learned of {}{}",
+        return Err(CliError::not_found(format!(
+            "nothing learned of {}{}",
             inert(provider),
             event_type
                 .map(|t| format!(" {}", inert(t)))
                 .unwrap_or_default()
-        );
-        return exit::NOT_FOUND;
+        )));
     }
     shapes.sort_by(|a, b| a.event_type.cmp(&b.event_type));
     let views: Vec<serde_json::Value> = shapes
@@ -143,7 +130,7 @@ pub async fn show(place: &DataDirArg, provider: &str, event_type: Option<&str>, 
         .collect();
     if json {
         views.iter().for_each(crate::out::json);
-        return exit::OK;
+        return Ok(());
     }
     for (shape, view) in shapes.iter().zip(&views) {
         crate::outln!(
@@ -171,16 +158,13 @@ pub async fn show(place: &DataDirArg, provider: &str, event_type: Option<&str>, 
             );
         }
     }
-    exit::OK
+    Ok(())
 }
 
 /// Accept findings: each change becomes part of its shape. Exit code 4 when one is unknown.
-pub async fn accept(place: &DataDirArg, ids: &[String]) -> u8 {
-    let ports = match open_ports(place, true).await {
-        Ok(p) => p,
-        Err(c) => return c,
-    };
-    let mut code = exit::OK;
+pub async fn accept(place: &DataDirArg, ids: &[String]) -> Outcome {
+    let ports = open_ports(place, true).await?;
+    let mut tally = Tally::default();
     for id in ids {
         match ports
             .shapes
@@ -195,15 +179,15 @@ pub async fn accept(place: &DataDirArg, ids: &[String]) -> u8 {
                 inert(&f.change().describe())
             ),
             Ok(None) => {
-                crate::errln!("inlet: no such finding: {}", inert(id));
-                code = code.max(exit::NOT_FOUND);
+                tally.fail(CliError::not_found(format!(
+                    "no such finding: {}",
+                    inert(id)
+                )));
             }
             Err(e) => {
-                crate::errln!("inlet: {e}");
-                // "Nothing matched" (4) outranks a failure (1) for the whole run.
-                code = code.max(exit::FAILURE);
+                tally.fail(CliError::failed(e));
             }
         }
     }
-    code
+    tally.outcome()
 }

@@ -15,8 +15,9 @@ use inlet_core::ports::Review;
 use inlet_core::redact::{redact, redact_at};
 use inlet_core::usecase::review::{discard, release, ReviewError};
 
-use crate::commands::open_ports;
-use crate::{exit, DataDirArg};
+use crate::args::DataDirArg;
+use crate::backend::open_ports;
+use crate::error::{CliError, Outcome, Tally};
 
 fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
@@ -69,18 +70,13 @@ fn review_json(r: &Review, redact_fields: Option<&[String]>) -> serde_json::Valu
     view
 }
 
-pub async fn list(place: &DataDirArg, limit: usize, json: bool) -> u8 {
-    let ports = match open_ports(place, true).await {
-        Ok(p) => p,
-        Err(c) => return c,
-    };
-    let reviews = match ports.conflicts.pending_reviews(limit).await {
-        Ok(r) => r,
-        Err(e) => {
-            crate::errln!("inlet: {e}");
-            return exit::FAILURE;
-        }
-    };
+pub async fn list(place: &DataDirArg, limit: usize, json: bool) -> Outcome {
+    let ports = open_ports(place, true).await?;
+    let reviews = ports
+        .conflicts
+        .pending_reviews(limit)
+        .await
+        .map_err(CliError::failed)?;
     if json {
         for r in &reviews {
             // The list leaves values and payloads out; `show` prints them redacted.
@@ -99,15 +95,12 @@ pub async fn list(place: &DataDirArg, limit: usize, json: bool) -> u8 {
             );
         }
     }
-    exit::OK
+    Ok(())
 }
 
-pub async fn show(config: Option<&Path>, place: &DataDirArg, key: &str, json: bool) -> u8 {
-    let (config, ports) = match crate::commands::operator_context(config, place).await {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let redact_fields = crate::commands::redact_fields(config.as_ref());
+pub async fn show(config: Option<&Path>, place: &DataDirArg, key: &str, json: bool) -> Outcome {
+    let (config, ports) = crate::backend::operator_context(config, place).await?;
+    let redact_fields = crate::config_file::redact_fields(config.as_ref());
     match ports.conflicts.review(key).await {
         Ok(Some(r)) => {
             let view = review_json(&r, Some(&redact_fields));
@@ -116,16 +109,10 @@ pub async fn show(config: Option<&Path>, place: &DataDirArg, key: &str, json: bo
             } else {
                 crate::out::json_pretty(&view);
             }
-            exit::OK
+            Ok(())
         }
-        Ok(None) => {
-            crate::errln!("inlet: no such review: {key}");
-            exit::NOT_FOUND
-        }
-        Err(e) => {
-            crate::errln!("inlet: {e}");
-            exit::FAILURE
-        }
+        Ok(None) => Err(CliError::not_found(format!("no such review: {key}"))),
+        Err(e) => Err(CliError::failed(e)),
     }
 }
 
@@ -141,23 +128,19 @@ pub async fn resolve(
     place: &DataDirArg,
     keys: &[String],
     how: Resolution,
-) -> u8 {
-    let (config, ports) = match crate::commands::operator_context(config, place).await {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+) -> Outcome {
+    let (config, ports) = crate::backend::operator_context(config, place).await?;
     // Releasing stamps the entity's ruled fields, so it needs the rules; discarding does not.
     let rules = match (how, config) {
         (Resolution::Release, None) => {
-            crate::errln!(
-                "inlet: releasing applies the config's conflict rules: pass --config FILE"
-            );
-            return exit::CONFIG;
+            return Err(CliError::config(
+                "releasing applies the config's conflict rules: pass --config FILE",
+            ));
         }
         (Resolution::Release, Some(c)) => c.conflicts,
         (Resolution::Discard, _) => Vec::new(),
     };
-    let mut code = exit::OK;
+    let mut tally = Tally::default();
     for key in keys {
         let now = OffsetDateTime::now_utc();
         let done = match how {
@@ -187,15 +170,12 @@ pub async fn resolve(
                 inert(&r.entity)
             ),
             Err(e @ ReviewError::NotFound(_)) => {
-                crate::errln!("inlet: {e}");
-                code = code.max(exit::NOT_FOUND);
+                tally.fail(CliError::not_found(e));
             }
             Err(e) => {
-                crate::errln!("inlet: {e}");
-                // "Nothing matched" (4) outranks a failure (1) for the whole run.
-                code = code.max(exit::FAILURE);
+                tally.fail(CliError::failed(e));
             }
         }
     }
-    code
+    tally.outcome()
 }
