@@ -6,7 +6,11 @@
 //! (`providers[1].secrets[0]: environment variable X is not set`) so one `inlet check` run
 //! shows them all.
 
+mod conflicts;
+mod outboxes;
+mod providers;
 mod read;
+mod sinks;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -506,423 +510,19 @@ impl Config {
         let raw: RawConfig = read::read(text).map_err(|issues| ConfigError { issues })?;
         let mut issues = Vec::new();
         let mut push = |path: String, message: String| issues.push(ConfigIssue { path, message });
-
-        let w = &raw.worker;
-        if w.batch_size.is_some_and(|b| b == 0 || b > 100) {
-            push(
-                "worker.batch_size".into(),
-                "must be between 1 and 100".into(),
-            );
+        check_limits(&raw, &mut push);
+        // Provider and outbox names prefix idempotency keys: one set keeps them apart.
+        let mut names = std::collections::HashSet::new();
+        let providers = providers::build(&raw, env, &mut names, &mut push);
+        sinks::check(&raw.sinks, raw.worker.lease_secs, &mut push);
+        let (connections, connection_names) = connections(&raw, env, &mut push);
+        if env.is_some() {
+            sinks::check_connections(&raw.sinks, &connection_names, &mut push);
         }
-        if w.visibility_timeout_secs == 0 {
-            push(
-                "worker.visibility_timeout_secs".into(),
-                "must be at least 1".into(),
-            );
-        }
-        if w.lease_secs == 0 || w.lease_secs >= w.visibility_timeout_secs {
-            push(
-                "worker.lease_secs".into(),
-                format!(
-                    "must be at least 1 and shorter than worker.visibility_timeout_secs ({})",
-                    w.visibility_timeout_secs
-                ),
-            );
-        }
-        if w.max_receive == 0 {
-            push("worker.max_receive".into(), "must be at least 1".into());
-        }
-        if w.backoff_base_ms == 0 {
-            push("worker.backoff_base_ms".into(), "must be at least 1".into());
-        }
-        if raw.history.max_payload_bytes > MAX_HISTORY_PAYLOAD_BYTES {
-            push(
-                "history.max_payload_bytes".into(),
-                format!(
-                    "must be at most {MAX_HISTORY_PAYLOAD_BYTES} (API Gateway's request limit)"
-                ),
-            );
-        }
-        if raw.server.max_body_bytes == 0 {
-            push("server.max_body_bytes".into(), "must be at least 1".into());
-        }
-
-        let mut providers = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for (i, p) in raw.providers.iter().enumerate() {
-            let at = |field: &str| format!("providers[{i}].{field}");
-            let name = match ProviderName::parse(&p.name) {
-                Ok(n) => Some(n),
-                Err(e) => {
-                    push(at("name"), format!("{:?} {e}", p.name));
-                    None
-                }
-            };
-            if !seen.insert(p.name.clone()) {
-                push(at("name"), format!("{:?} is configured twice", p.name));
-            }
-            let (preset, scheme, conventions, handshake) = match build_scheme(p) {
-                Ok((n, s, c, h)) => (n, Some(s), c, h),
-                Err((field, msg)) => {
-                    push(at(field), msg);
-                    ("", None, None, None)
-                }
-            };
-            let mut verify_token = None;
-            match (&p.verify_token, handshake == Some(Handshake::Meta), env) {
-                (Some(_), false, _) => push(
-                    at("verify_token"),
-                    "only Meta's subscription check (meta, whatsapp) takes one".into(),
-                ),
-                (None, true, Some(_)) => push(
-                    at("verify_token"),
-                    "Meta checks the endpoint with a GET carrying the verify token you enter in the app dashboard: set it here".into(),
-                ),
-                (Some(spec), true, Some(env)) => match secret::resolve(spec, env) {
-                    Ok(s) if !s.expose().is_empty() => verify_token = Some(s),
-                    Ok(_) => push(at("verify_token"), "must not be empty".into()),
-                    Err(e) => push(at("verify_token"), e.to_string()),
-                },
-                _ => {}
-            }
-            if p.confirm_subscription.is_some()
-                && !matches!(scheme, Some(Scheme::Certificate(CertScheme::Sns)))
-            {
-                push(
-                    at("confirm_subscription"),
-                    format!("only applies to scheme = \"aws-sns\", not {:?}", p.scheme),
-                );
-            }
-            let unsigned = matches!(scheme, Some(Scheme::Unsigned));
-            let fetch = match (&p.fetch_url, unsigned) {
-                (None, _) => {
-                    if p.fetch_token.is_some() {
-                        push(at("fetch_token"), "goes with fetch_url".into());
-                    }
-                    None
-                }
-                (Some(_), false) => {
-                    push(
-                        at("fetch_url"),
-                        "only presets that send just an id (mollie) fetch their object".into(),
-                    );
-                    None
-                }
-                (Some(url), true) => match check_fetch_url(url) {
-                    Err(e) => {
-                        push(at("fetch_url"), e);
-                        None
-                    }
-                    Ok(()) => {
-                        let token = match (&p.fetch_token, env) {
-                            (Some(spec), Some(env)) => match secret::resolve(spec, env) {
-                                Ok(s) => Some(s),
-                                Err(e) => {
-                                    push(at("fetch_token"), e.to_string());
-                                    None
-                                }
-                            },
-                            _ => None,
-                        };
-                        Some(FetchById {
-                            url: url.clone(),
-                            token,
-                        })
-                    }
-                },
-            };
-            if unsigned && !p.secrets.is_empty() {
-                push(
-                    at("secrets"),
-                    format!("{:?} does not sign, so it takes no secret", p.scheme),
-                );
-            }
-            if p.secrets.is_empty() && !unsigned {
-                push(at("secrets"), "at least one secret is required".into());
-            }
-            let mut secrets = Vec::new();
-            // Without a resolver the secrets stay unread (see `from_toml_without_secrets`).
-            for (j, spec) in p.secrets.iter().enumerate() {
-                let Some(env) = env else { break };
-                match secret::resolve(spec, env) {
-                    Ok(s) => {
-                        if let Some(scheme) = &scheme {
-                            if let Err(e) = scheme.check_secret(&s) {
-                                push(
-                                    at(&format!("secrets[{j}]")),
-                                    format!("not usable by scheme {}: {e}", scheme.name()),
-                                );
-                            }
-                        }
-                        secrets.push(s);
-                    }
-                    Err(e) => push(at(&format!("secrets[{j}]")), e.to_string()),
-                }
-            }
-            for (field, ptr) in [
-                ("id_pointer", &p.id_pointer),
-                ("type_pointer", &p.type_pointer),
-                ("entity_pointer", &p.entity_pointer),
-                ("version_pointer", &p.version_pointer),
-                ("key_version_pointer", &p.key_version_pointer),
-                ("event_time_pointer", &p.event_time_pointer),
-            ] {
-                if let Some(ptr) = ptr {
-                    if !ptr.starts_with('/') {
-                        push(
-                            at(field),
-                            format!("{ptr:?} is not a JSON pointer (it must start with '/')"),
-                        );
-                    }
-                }
-            }
-            match (p.max_event_age_secs, &p.event_time_pointer) {
-                (Some(0), _) => push(at("max_event_age_secs"), "must be at least 1".into()),
-                (Some(_), None) => push(
-                    at("event_time_pointer"),
-                    "is required with max_event_age_secs: the JSON pointer to the event's own creation time".into(),
-                ),
-                (None, Some(_)) => push(
-                    at("event_time_pointer"),
-                    "applies only with max_event_age_secs".into(),
-                ),
-                _ => {}
-            }
-            if let Some(t) = &p.entity_type {
-                if p.entity_pointer.is_none() {
-                    push(
-                        at("entity_type"),
-                        "prefixes the id at entity_pointer, which is not set".into(),
-                    );
-                }
-                if let Err(e) = check_entity_type(t) {
-                    push(at("entity_type"), e);
-                }
-            }
-            let max_body_bytes = p.max_body_bytes.unwrap_or(raw.server.max_body_bytes);
-            if max_body_bytes == 0 {
-                push(at("max_body_bytes"), "must be at least 1".into());
-            }
-            if let (Some(name), Some(scheme)) = (name, scheme) {
-                providers.push(ProviderConfig {
-                    name,
-                    preset,
-                    scheme,
-                    secrets,
-                    tolerance_secs: p
-                        .tolerance_secs
-                        .or(catalogue::preset(preset).map(|x| x.tolerance.secs))
-                        .unwrap_or(DEFAULT_TOLERANCE_SECS),
-                    max_body_bytes,
-                    rules: NormalizeRules {
-                        id_pointer: p.id_pointer.clone(),
-                        type_pointer: p.type_pointer.clone(),
-                        entity_pointer: p.entity_pointer.clone(),
-                        entity_type: p.entity_type.clone(),
-                        version_pointer: p.version_pointer.clone(),
-                        key_version_pointer: p.key_version_pointer.clone(),
-                        max_event_age: p.max_event_age_secs.map(Duration::from_secs),
-                        event_time_pointer: p.event_time_pointer.clone(),
-                        conventions,
-                    },
-                    handshake,
-                    verify_token,
-                    confirm_subscription: p.confirm_subscription.unwrap_or(false),
-                    fetch,
-                });
-            }
-        }
-
-        for (i, s) in raw.sinks.iter().enumerate() {
-            match s {
-                SinkConfig::File { path } if path.is_empty() => {
-                    push(format!("sinks[{i}].path"), "must not be empty".into())
-                }
-                SinkConfig::Http {
-                    url,
-                    attempts,
-                    timeout_ms,
-                    ..
-                } => {
-                    if !(url.starts_with("http://") || url.starts_with("https://")) {
-                        push(
-                            format!("sinks[{i}].url"),
-                            format!("{url:?} is not an http(s) URL"),
-                        );
-                    }
-                    if *attempts == 0 {
-                        push(format!("sinks[{i}].attempts"), "must be at least 1".into());
-                    }
-                    if let SinkConfig::Http {
-                        rate_per_minute,
-                        max_in_flight,
-                        ..
-                    } = s
-                    {
-                        for (field, value) in [
-                            ("rate_per_minute", rate_per_minute),
-                            ("max_in_flight", max_in_flight),
-                        ] {
-                            if *value == Some(0) {
-                                push(
-                                    format!("sinks[{i}].{field}"),
-                                    "must be at least 1 (leave it out for no limit)".into(),
-                                );
-                            }
-                        }
-                    }
-                    // A delivery that outlives its claim's lease can be claimed and
-                    // delivered by another worker while this one is still trying.
-                    let lease = Duration::from_secs(w.lease_secs);
-                    let headroom = lease_headroom(lease);
-                    if let Some(worst) = s.http_worst_case() {
-                        if *attempts > 0 && worst + headroom > lease {
-                            push(
-                                format!("sinks[{i}]"),
-                                format!(
-                                    "{attempts} attempts of timeout_ms = {timeout_ms} can take {:.1} s with the pauses between, which with {:.2} s of headroom outlasts worker.lease_secs = {}: another worker could claim the event and deliver it while this one is still trying; lower attempts or timeout_ms, or raise worker.lease_secs (below worker.visibility_timeout_secs)",
-                                    worst.as_secs_f64(),
-                                    headroom.as_secs_f64(),
-                                    w.lease_secs
-                                ),
-                            );
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        if raw.sinks.is_empty() {
-            push(
-                "sinks".into(),
-                "at least one sink is required (e.g. kind = \"stdout\")".into(),
-            );
-        }
-
-        let mut connections = Vec::new();
-        let mut connection_names = std::collections::HashSet::new();
-        for (i, raw_connection) in raw.connections.iter().enumerate() {
-            let Some(env) = env else { break };
-            if !connection_names.insert(raw_connection.name.clone()) {
-                push(
-                    format!("connections[{i}].name"),
-                    format!("{:?} is configured twice", raw_connection.name),
-                );
-            }
-            match crate::connection::ConnectionConfig::build(raw_connection, env) {
-                Ok(c) => connections.push(c),
-                Err(errs) => {
-                    for (field, msg) in errs {
-                        push(format!("connections[{i}].{field}"), msg);
-                    }
-                }
-            }
-        }
-
-        // Connections are read with credentials only (see the loop above), so are sinks'.
-        for (i, sink) in raw.sinks.iter().enumerate().filter(|_| env.is_some()) {
-            if let SinkConfig::Http {
-                connection: Some(c),
-                ..
-            } = sink
-            {
-                if !connection_names.contains(c) {
-                    push(
-                        format!("sinks[{i}].connection"),
-                        format!("{c:?} is not a configured [[connections]] name"),
-                    );
-                }
-            }
-        }
-
-        let mut sources = Vec::new();
-        let mut source_names = std::collections::HashSet::new();
-        // Sources need their credentials: without a resolver they are left out.
-        for (i, raw_source) in raw.sources.iter().enumerate() {
-            let Some(env) = env else { break };
-            if !source_names.insert(raw_source.name.clone()) {
-                push(
-                    format!("sources[{i}].name"),
-                    format!("{:?} is configured twice", raw_source.name),
-                );
-            }
-            if let Some(c) = &raw_source.connection {
-                if !connection_names.contains(c) {
-                    push(
-                        format!("sources[{i}].connection"),
-                        format!("{c:?} is not a configured [[connections]] name"),
-                    );
-                }
-            }
-            match crate::source_config::SourceConfig::build(raw_source, &providers, env) {
-                Ok(s) => sources.push(s),
-                Err(errs) => {
-                    for (field, msg) in errs {
-                        push(format!("sources[{i}].{field}"), msg);
-                    }
-                }
-            }
-        }
-
-        let mut outboxes = Vec::new();
-        for (i, o) in raw.outboxes.iter().enumerate() {
-            let at = |field: &str| format!("outboxes[{i}].{field}");
-            let name = match ProviderName::parse(&o.name) {
-                Ok(n) => Some(n),
-                Err(e) => {
-                    push(at("name"), format!("{:?} {e}", o.name));
-                    None
-                }
-            };
-            // The name prefixes the idempotency keys: shared with a provider (or another
-            // outbox), two different events could share a key and one would be dropped.
-            if !seen.insert(o.name.clone()) {
-                push(
-                    at("name"),
-                    format!("{:?} is already a provider's or an outbox's name", o.name),
-                );
-            }
-            if o.sqlite.is_empty() {
-                push(
-                    at("sqlite"),
-                    "must name the application's database file".into(),
-                );
-            }
-            if o.batch_size == 0 || o.batch_size > 1000 {
-                push(at("batch_size"), "must be between 1 and 1000".into());
-            }
-            if o.max_attempts == 0 {
-                push(at("max_attempts"), "must be at least 1".into());
-            }
-            if o.poll_interval_ms == 0 {
-                push(at("poll_interval_ms"), "must be at least 1".into());
-            }
-            if let Some(name) = name {
-                outboxes.push(OutboxConfig {
-                    name,
-                    sqlite: o.sqlite.clone(),
-                    poll_interval_ms: o.poll_interval_ms,
-                    batch_size: o.batch_size,
-                    max_attempts: o.max_attempts,
-                });
-            }
-        }
-
-        let conflicts = conflict_rules(&raw.conflicts, &seen, &mut push);
-        for (field, problem) in raw.schema.problems() {
-            push(format!("schema.{field}"), problem);
-        }
-        for (i, pinned) in raw.schema.pin.iter().enumerate() {
-            let known = seen.iter().any(|n| n.as_str() == pinned)
-                || sources.iter().any(|s| s.provider.as_str() == pinned);
-            if !known {
-                push(
-                    format!("schema.pin[{i}]"),
-                    format!("{pinned:?} is not a provider's, a source's or an outbox's name"),
-                );
-            }
-        }
-
+        let sources = sources(&raw, &providers, &connection_names, env, &mut push);
+        let outboxes = outboxes::build(&raw.outboxes, &mut names, &mut push);
+        let conflicts = conflicts::build(&raw.conflicts, &names, &mut push);
+        check_schema(&raw.schema, &names, &sources, &mut push);
         if !issues.is_empty() {
             return Err(ConfigError { issues });
         }
@@ -964,281 +564,148 @@ impl Config {
     }
 }
 
+/// `[worker]`, `[history]` and `[server]`: the numbers that must be in range.
+fn check_limits(raw: &RawConfig, push: &mut impl FnMut(String, String)) {
+    let w = &raw.worker;
+    if w.batch_size.is_some_and(|b| b == 0 || b > 100) {
+        push(
+            "worker.batch_size".into(),
+            "must be between 1 and 100".into(),
+        );
+    }
+    if w.visibility_timeout_secs == 0 {
+        push(
+            "worker.visibility_timeout_secs".into(),
+            "must be at least 1".into(),
+        );
+    }
+    if w.lease_secs == 0 || w.lease_secs >= w.visibility_timeout_secs {
+        push(
+            "worker.lease_secs".into(),
+            format!(
+                "must be at least 1 and shorter than worker.visibility_timeout_secs ({})",
+                w.visibility_timeout_secs
+            ),
+        );
+    }
+    if w.max_receive == 0 {
+        push("worker.max_receive".into(), "must be at least 1".into());
+    }
+    if w.backoff_base_ms == 0 {
+        push("worker.backoff_base_ms".into(), "must be at least 1".into());
+    }
+    if raw.history.max_payload_bytes > MAX_HISTORY_PAYLOAD_BYTES {
+        push(
+            "history.max_payload_bytes".into(),
+            format!("must be at most {MAX_HISTORY_PAYLOAD_BYTES} (API Gateway's request limit)"),
+        );
+    }
+    if raw.server.max_body_bytes == 0 {
+        push("server.max_body_bytes".into(), "must be at least 1".into());
+    }
+}
+
+/// `[[connections]]`, read only with credentials (without a resolver they are left out),
+/// and the names configured (which sinks and sources refer to).
+fn connections(
+    raw: &RawConfig,
+    env: Option<&SecretLookup<'_>>,
+    push: &mut impl FnMut(String, String),
+) -> (
+    Vec<crate::connection::ConnectionConfig>,
+    std::collections::HashSet<String>,
+) {
+    let mut connections = Vec::new();
+    let mut connection_names = std::collections::HashSet::new();
+    for (i, raw_connection) in raw.connections.iter().enumerate() {
+        let Some(env) = env else { break };
+        if !connection_names.insert(raw_connection.name.clone()) {
+            push(
+                format!("connections[{i}].name"),
+                format!("{:?} is configured twice", raw_connection.name),
+            );
+        }
+        match crate::connection::ConnectionConfig::build(raw_connection, env) {
+            Ok(c) => connections.push(c),
+            Err(errs) => {
+                for (field, msg) in errs {
+                    push(format!("connections[{i}].{field}"), msg);
+                }
+            }
+        }
+    }
+    (connections, connection_names)
+}
+
+/// `[[sources]]`, read only with credentials (without a resolver they are left out).
+fn sources(
+    raw: &RawConfig,
+    providers: &[ProviderConfig],
+    connection_names: &std::collections::HashSet<String>,
+    env: Option<&SecretLookup<'_>>,
+    push: &mut impl FnMut(String, String),
+) -> Vec<crate::source_config::SourceConfig> {
+    let mut sources = Vec::new();
+    let mut source_names = std::collections::HashSet::new();
+    // Sources need their credentials: without a resolver they are left out.
+    for (i, raw_source) in raw.sources.iter().enumerate() {
+        let Some(env) = env else { break };
+        if !source_names.insert(raw_source.name.clone()) {
+            push(
+                format!("sources[{i}].name"),
+                format!("{:?} is configured twice", raw_source.name),
+            );
+        }
+        if let Some(c) = &raw_source.connection {
+            if !connection_names.contains(c) {
+                push(
+                    format!("sources[{i}].connection"),
+                    format!("{c:?} is not a configured [[connections]] name"),
+                );
+            }
+        }
+        match crate::source_config::SourceConfig::build(raw_source, providers, env) {
+            Ok(s) => sources.push(s),
+            Err(errs) => {
+                for (field, msg) in errs {
+                    push(format!("sources[{i}].{field}"), msg);
+                }
+            }
+        }
+    }
+    sources
+}
+
+/// `[schema]`: its settings, and pins that name a provider, a source or an outbox.
+fn check_schema(
+    schema: &crate::shape::SchemaConfig,
+    names: &std::collections::HashSet<String>,
+    sources: &[crate::source_config::SourceConfig],
+    push: &mut impl FnMut(String, String),
+) {
+    for (field, problem) in schema.problems() {
+        push(format!("schema.{field}"), problem);
+    }
+    for (i, pinned) in schema.pin.iter().enumerate() {
+        let known = names.iter().any(|n| n.as_str() == pinned)
+            || sources.iter().any(|s| s.provider.as_str() == pinned);
+        if !known {
+            push(
+                format!("schema.pin[{i}]"),
+                format!("{pinned:?} is not a provider's, a source's or an outbox's name"),
+            );
+        }
+    }
+}
+
 /// An entity type is the part of an entity before its first `/`: a plain word.
-fn check_entity_type(t: &str) -> Result<(), String> {
+pub(super) fn check_entity_type(t: &str) -> Result<(), String> {
     if t.is_empty() || t.len() > 64 || t.contains('/') || t.chars().any(char::is_whitespace) {
         return Err(format!(
             "{t:?} is not an entity type (1 to 64 characters, no '/' or spaces)"
         ));
     }
     Ok(())
-}
-
-/// `[[conflicts]]`, checked against the configured provider and outbox names (`known`).
-fn conflict_rules(
-    raw: &[RawConflict],
-    known: &std::collections::HashSet<String>,
-    push: &mut impl FnMut(String, String),
-) -> Vec<ConflictRule> {
-    let mut rules: Vec<ConflictRule> = Vec::new();
-    for (i, c) in raw.iter().enumerate() {
-        let at = |field: &str| format!("conflicts[{i}].{field}");
-        let mut ok = true;
-        let mut bad = |field: &str, message: String| {
-            ok = false;
-            push(at(field), message);
-        };
-        if let Err(e) = check_entity_type(&c.entity_type) {
-            bad("entity_type", e);
-        }
-        let kind = RuleKind::parse(&c.rule);
-        match kind {
-            None => bad(
-                "rule",
-                format!(
-                    "{:?} is not a rule: last-write-wins, source-priority or manual-review",
-                    c.rule
-                ),
-            ),
-            Some(RuleKind::SourcePriority) if c.priority.is_empty() => bad(
-                "priority",
-                "source-priority needs the providers in order, highest first".into(),
-            ),
-            Some(RuleKind::SourcePriority) => {}
-            Some(_) if !c.priority.is_empty() => bad(
-                "priority",
-                format!("only source-priority takes a priority, not {}", c.rule),
-            ),
-            Some(_) => {}
-        }
-        for (j, p) in c.priority.iter().enumerate() {
-            if !known.contains(p) {
-                bad(
-                    &format!("priority[{j}]"),
-                    format!("{p:?} is not a configured provider or outbox"),
-                );
-            } else if c.priority[..j].contains(p) {
-                bad(&format!("priority[{j}]"), format!("{p:?} is listed twice"));
-            }
-        }
-        if c.window_secs == Some(0) {
-            bad(
-                "window_secs",
-                "must be at least 1 (leave it out for no time limit)".into(),
-            );
-        }
-        if kind == Some(RuleKind::LastWriteWins) && c.window_secs.is_some() {
-            bad(
-                "window_secs",
-                "last-write-wins compares versions; a window means nothing to it".into(),
-            );
-        }
-        for (j, f) in c.fields.iter().enumerate() {
-            if !f.starts_with('/') {
-                bad(
-                    &format!("fields[{j}]"),
-                    format!("{f:?} is not a JSON pointer (it must start with '/')"),
-                );
-            }
-        }
-        let whole = c.fields.is_empty();
-        // One rule for the whole entity and one per field, so no two rules judge one change
-        // of one field.
-        if let Some(clash) = rules.iter().find(|r| {
-            r.entity_type == c.entity_type
-                && if whole {
-                    r.fields.is_empty()
-                } else {
-                    r.fields.iter().any(|f| c.fields.contains(f))
-                }
-        }) {
-            let what = if whole {
-                "the whole entity"
-            } else {
-                "one of these fields"
-            };
-            bad(
-                "entity_type",
-                format!(
-                    "{:?} already has a {} rule for {what}",
-                    c.entity_type,
-                    clash.kind.as_str()
-                ),
-            );
-        }
-        if let (true, Some(kind)) = (ok, kind) {
-            rules.push(ConflictRule {
-                entity_type: c.entity_type.clone(),
-                kind,
-                priority: c.priority.clone(),
-                window: c.window_secs.map(std::time::Duration::from_secs),
-                fields: c.fields.clone(),
-            });
-        }
-    }
-    rules
-}
-
-type SettingError = (&'static str, String);
-
-/// What a provider's `scheme` builds: the generic `hmac` from its settings, or a preset
-/// from the catalogue with its conventions and handshake.
-type Built = (&'static str, Scheme, Option<Conventions>, Option<Handshake>);
-
-/// The scheme a provider names — the generic `hmac` built from its settings, or a preset
-/// from the catalogue — and the preset's conventions and handshake where it has them.
-fn build_scheme(p: &RawProvider) -> Result<Built, SettingError> {
-    let public_url = p.public_url.as_deref().map(check_public_url).transpose()?;
-    if p.scheme == "hmac" {
-        return generic_hmac(p, public_url).map(|s| ("hmac", s, None, None));
-    }
-    let preset = catalogue::preset(&p.scheme).ok_or_else(|| {
-        let names: Vec<&str> = catalogue::PRESETS.iter().map(|p| p.name).collect();
-        (
-            "scheme",
-            format!(
-                "unknown scheme {:?}; `inlet providers` lists them: {}",
-                p.scheme,
-                names.join(", ")
-            ),
-        )
-    })?;
-    let hmac_only = [
-        ("algorithm", p.algorithm.is_some()),
-        ("encoding", p.encoding.is_some()),
-        ("prefix", p.prefix.is_some()),
-        ("timestamp_header", p.timestamp_header.is_some()),
-        ("timestamp_format", p.timestamp_format.is_some()),
-        ("signed_content", p.signed_content.is_some()),
-    ];
-    if let Some((field, _)) = hmac_only.iter().find(|(_, set)| *set) {
-        return Err((
-            field,
-            format!("only applies to scheme = \"hmac\", not {:?}", p.scheme),
-        ));
-    }
-    let scheme = preset.scheme(Settings {
-        public_url: public_url.as_deref(),
-        header: p.header.as_deref(),
-    })?;
-    Ok((
-        preset.name,
-        scheme,
-        preset.has_conventions().then_some(preset.conventions),
-        preset.handshake,
-    ))
-}
-
-fn generic_hmac(p: &RawProvider, public_url: Option<String>) -> Result<Scheme, SettingError> {
-    let header = p.header.clone().filter(|h| !h.is_empty()).ok_or((
-        "header",
-        "the hmac scheme needs the signature header's name".to_string(),
-    ))?;
-    let algorithm = match &p.algorithm {
-        None => HmacAlgorithm::Sha256,
-        Some(a) => HmacAlgorithm::parse(a).ok_or((
-            "algorithm",
-            format!("{a:?} is not one of sha1, sha256, sha512"),
-        ))?,
-    };
-    let encoding = match &p.encoding {
-        None => Encoding::Hex,
-        Some(e) => {
-            Encoding::parse(e).ok_or(("encoding", format!("{e:?} is not one of hex, base64")))?
-        }
-    };
-    let timestamp_format = match &p.timestamp_format {
-        None => TimestampFormat::Seconds,
-        Some(f) => TimestampFormat::parse(f).ok_or((
-            "timestamp_format",
-            format!("{f:?} is not one of seconds, milliseconds, rfc3339"),
-        ))?,
-    };
-    let default_template = if p.timestamp_header.is_some() {
-        "{timestamp}.{body}"
-    } else {
-        "{body}"
-    };
-    let template =
-        HmacSpec::parse_template(p.signed_content.as_deref().unwrap_or(default_template))
-            .map_err(|e| ("signed_content", e))?;
-    if p.timestamp_header.is_none() && template.contains(&crate::signature::Part::Timestamp) {
-        return Err((
-            "signed_content",
-            "uses {timestamp} but no timestamp_header is set".into(),
-        ));
-    }
-    let signs_url = template.contains(&crate::signature::Part::Url);
-    match (signs_url, &public_url) {
-        (true, None) => {
-            return Err((
-                "public_url",
-                "signed_content uses {url}: set public_url to the URL as entered at the provider"
-                    .into(),
-            ))
-        }
-        (false, Some(_)) => {
-            return Err((
-                "public_url",
-                "only URL-signing schemes take one (or {url} in signed_content)".into(),
-            ))
-        }
-        _ => {}
-    }
-    let prefix = p.prefix.clone().unwrap_or_default();
-    if prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err((
-            "prefix",
-            format!("{prefix:?} has spaces or control characters; a header's signatures are split on them"),
-        ));
-    }
-    Ok(Scheme::Hmac(HmacSpec {
-        header: header.to_ascii_lowercase(),
-        algorithm,
-        encoding,
-        prefix,
-        timestamp_header: p.timestamp_header.as_ref().map(|h| h.to_ascii_lowercase()),
-        timestamp_format,
-        pairs: None,
-        template,
-        url: public_url,
-        body_timestamp: None,
-    }))
-}
-
-/// A fetch URL: https (plain http only to this machine, for development), with `{id}` once,
-/// in the path.
-fn check_fetch_url(url: &str) -> Result<(), String> {
-    let local = [
-        "http://127.0.0.1:",
-        "http://127.0.0.1/",
-        "http://localhost:",
-        "http://localhost/",
-    ];
-    let scheme_ok = url.starts_with("https://") || local.iter().any(|p| url.starts_with(p));
-    let shape_ok = url.matches("{id}").count() == 1
-        && !url.contains('?')
-        && url.len() <= 2048
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
-    if scheme_ok && shape_ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{url:?} is not an https URL with {{id}} once in its path (e.g. https://api.mollie.com/v2/payments/{{id}})"
-        ))
-    }
-}
-
-/// The URL a provider calls, exactly as entered in its dashboard: what URL-signing schemes
-/// sign. From configuration, never from a request's `Host`.
-fn check_public_url(url: &str) -> Result<String, SettingError> {
-    let ok = (url.starts_with("https://") || url.starts_with("http://"))
-        && url.len() <= 2048
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
-    if !ok {
-        return Err(("public_url", format!("{url:?} is not an http(s) URL")));
-    }
-    Ok(url.to_string())
 }
 
 #[cfg(test)]
