@@ -96,8 +96,9 @@ const COMPRESSED_PAYLOAD: &str = "plz";
 /// record is one unit instead of three, for ~5 µs of CPU.
 fn packed_payload(body: &[u8]) -> (&'static str, Vec<u8>) {
     thread_local! {
-        // A compressor's tables are ~300 KB: reset and reused, a ~2 KB payload takes ~5 µs
-        // instead of ~85 µs with a new one each time (release build, this machine).
+        // A compressor's tables are ~300 KB: building them per payload would cost far more
+        // than compressing it, so one per thread is reset and reused (the measurement is
+        // in docs/benchmarks.md, "Measurements behind code choices").
         static COMPRESSOR: std::cell::RefCell<flate2::Compress> =
             std::cell::RefCell::new(flate2::Compress::new(flate2::Compression::fast(), false));
     }

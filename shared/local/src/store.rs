@@ -203,8 +203,8 @@ impl Store {
 /// into the database (SQLite's default runs them inside whichever commit crosses 1,000
 /// pages). A PASSIVE checkpoint takes no lock that writers wait on
 /// (<https://www.sqlite.org/c3ref/wal_checkpoint_v2.html>), so the writer keeps
-/// committing while it runs: measured in `scripts/bench`'s end-to-end section, +17 %
-/// sustained events/s at batch size 10 (three runs each way).
+/// committing while it runs (what that buys is in docs/benchmarks.md, "Measurements behind
+/// code choices").
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
 /// The writer still checkpoints itself past this many WAL pages (~40 MB), in case the
 /// checkpoint thread falls behind or a reader keeps it from finishing.
