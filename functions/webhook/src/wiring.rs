@@ -3,8 +3,8 @@
 
 use std::sync::{Arc, RwLock};
 
-use inlet_aws::runtime::{load_config_text, stack_queue, ConfigSource, Resources};
-use inlet_aws::{sdk_config, EmfMetrics};
+use inlet_aws::runtime::{stack_queue, ColdStart, ConfigSource};
+use inlet_aws::EmfMetrics;
 use lambda_http::Error;
 
 use crate::Deps;
@@ -12,11 +12,12 @@ use crate::Deps;
 impl Deps {
     /// The webhook endpoint the stack's environment and deployed config describe.
     pub async fn from_stack() -> Result<Deps, Error> {
-        let resources = Resources::from_env()?;
-        let sdk = sdk_config().await;
-        let (text, version) = load_config_text(&sdk).await?;
-        tracing::info!(config_version = %version, "configuration loaded");
-        let source = ConfigSource::new(&sdk, text);
+        let ColdStart {
+            resources,
+            sdk,
+            config_text,
+        } = ColdStart::read().await?;
+        let source = ConfigSource::new(&sdk, config_text);
         let config = source.load().await?;
         Ok(Deps {
             config: RwLock::new(Arc::new(config)),

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use inlet_aws::runtime::{load_config_text, stack_queue, stack_store, ConfigSource, Resources};
-use inlet_aws::{sdk_config, EmfMetrics};
+use inlet_aws::runtime::{stack_queue, stack_store, ColdStart, ConfigSource, Resources};
+use inlet_aws::EmfMetrics;
 use inlet_core::clock::SystemClock;
 use inlet_core::config::{Config, SinkConfig};
 use inlet_core::connection::ConnectionStore;
@@ -17,16 +17,17 @@ use crate::Deps;
 impl Deps {
     /// The worker the stack's environment and deployed config describe.
     pub async fn from_stack() -> Result<Deps, Error> {
-        let resources = Resources::from_env()?;
-        let sdk = sdk_config().await;
+        let ColdStart {
+            resources,
+            sdk,
+            config_text,
+        } = ColdStart::read().await?;
         // The worker verifies no signature and polls no API: it reads no secret (and so
         // makes no Secrets Manager call at cold start) unless an HTTP sink delivers through
         // a connection, whose credentials are in the secret bundle.
-        let (text, version) = load_config_text(&sdk).await?;
-        tracing::info!(config_version = %version, "configuration loaded");
-        let config = match Config::from_toml_without_secrets(&text)? {
+        let config = match Config::from_toml_without_secrets(&config_text)? {
             c if c.sinks.iter().any(uses_connection) => {
-                ConfigSource::new(&sdk, text).load().await?
+                ConfigSource::new(&sdk, config_text).load().await?
             }
             c => c,
         };

@@ -112,6 +112,29 @@ pub fn config_text() -> Result<String, RuntimeError> {
     std::fs::read_to_string(&path).map_err(|source| RuntimeError::ConfigFile { path, source })
 }
 
+/// What a function reads first at cold start: the stack's resource names, the SDK's
+/// configuration and the deployed config's text (its version logged, so an operator can
+/// tell which one runs).
+pub struct ColdStart {
+    pub resources: Resources,
+    pub sdk: aws_config::SdkConfig,
+    pub config_text: String,
+}
+
+impl ColdStart {
+    pub async fn read() -> Result<ColdStart, RuntimeError> {
+        let resources = Resources::from_env()?;
+        let sdk = crate::sdk_config().await;
+        let (config_text, version) = load_config_text(&sdk).await?;
+        tracing::info!(config_version = %version, "configuration loaded");
+        Ok(ColdStart {
+            resources,
+            sdk,
+            config_text,
+        })
+    }
+}
+
 /// The config text and what version it is, as a function reads it at cold start:
 /// `INLET_CONFIG` (inline TOML; small configs, tests), else the object `INLET_CONFIG_S3`
 /// (`s3://bucket/key`, the stack's carrier: see [`crate::stack_config`]), else the file of
