@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use inlet_core::history::{EventFilter, EventState};
-use time::format_description::well_known::Rfc3339;
 
 use crate::backend;
 
@@ -349,8 +348,8 @@ impl EventFilterArgs {
             if s >= u {
                 return Err(format!(
                     "--since {} is not before --until {}",
-                    s.format(&Rfc3339).unwrap_or_default(),
-                    u.format(&Rfc3339).unwrap_or_default()
+                    crate::out::rfc3339(s),
+                    crate::out::rfc3339(u)
                 ));
             }
         }

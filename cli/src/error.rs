@@ -61,16 +61,21 @@ impl CliError {
     }
 }
 
-/// The exit status of a finished command; a failure is said on stderr first, made inert
-/// like every other line (it may quote a provider's error text or an operator's input).
+/// The exit status of a finished command; a failure is said on stderr first.
 pub fn exit_status(outcome: Outcome) -> u8 {
     match outcome {
         Ok(()) => exit::OK,
         Err(e) => {
-            crate::errln!("inlet: {}", e.to_string().trim_end());
+            say(&e);
             e.exit_code()
         }
     }
+}
+
+/// A failure on stderr, made inert like every other line (it may quote a provider's error
+/// text or an operator's input).
+fn say(e: &CliError) {
+    crate::errln!("inlet: {}", e.to_string().trim_end());
 }
 
 /// A command over several items (keys, ids, feeds): each failure is said as it happens
@@ -83,7 +88,7 @@ pub struct Tally {
 
 impl Tally {
     pub fn fail(&mut self, e: CliError) {
-        crate::errln!("inlet: {}", e.to_string().trim_end());
+        say(&e);
         self.worst = self.worst.max(e.exit_code());
         self.failed += 1;
     }

@@ -50,6 +50,12 @@ pub fn type_label(event_type: &str) -> &str {
     }
 }
 
+/// A time as every command and page shows it: RFC 3339.
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// Escape the active characters `escape_it` picks.
 fn escape(text: &str, escape_it: impl Fn(char) -> bool) -> Cow<'_, str> {
     if !text.chars().any(|c| is_active(c) && escape_it(c)) {

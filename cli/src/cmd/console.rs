@@ -2,7 +2,7 @@
 
 use crate::args::DataDirArg;
 use crate::backend::operator_context;
-use crate::error::{CliError, Outcome};
+use crate::error::Outcome;
 use std::path::Path;
 
 pub(crate) async fn run(
@@ -11,8 +11,6 @@ pub(crate) async fn run(
     listen: std::net::SocketAddr,
 ) -> Outcome {
     let (config, ports) = operator_context(explicit, place).await?;
-    match crate::console::serve_alone(ports, config.as_ref(), listen).await {
-        Ok(()) => Ok(()),
-        Err(e) => Err(CliError::Failed(e)),
-    }
+    crate::console::serve_alone(ports, config.as_ref(), listen).await?;
+    Ok(())
 }

@@ -16,7 +16,7 @@ pub(crate) async fn list(place: &DataDirArg, limit: usize, json: bool) -> Outcom
                         "key": d.key,
                         "reason": d.reason,
                         "receive_count": d.receive_count,
-                        "dead_at": d.dead_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                        "dead_at": crate::out::rfc3339(d.dead_at),
                     });
                     crate::out::json(&line);
                 }

@@ -2,11 +2,10 @@
 //! event's timeline and (redacted) payload, replay events by key or by filter. The same
 //! on the embedded store and on a deployed stack (`--backend aws`).
 
-use crate::out::inert;
+use crate::out::{inert, rfc3339};
 use std::path::Path;
 
 use serde_json::json;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use inlet_core::envelope::payload_value;
@@ -18,10 +17,6 @@ use crate::args::{DataDirArg, EventFilterArgs};
 use crate::backend::open_ports;
 use crate::backend::Ports;
 use crate::error::{CliError, Outcome, Tally};
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
-}
 
 /// One line of a list, or the head of `show`.
 fn summary_json(r: &EventRecord) -> serde_json::Value {

@@ -70,26 +70,13 @@ pub async fn run(command: Command) -> Outcome {
                     ids,
                 }),
             ..
-        } if ids.is_empty() => {
-            outbox::redrive(config.config.as_deref(), &data_dir, older_than).await
-        }
-        Command::Outbox {
-            action:
-                Some(OutboxAction::Redrive {
-                    config,
-                    data_dir,
-                    ids,
-                    ..
-                }),
-            ..
         } => {
-            outbox::by_id(
-                config.config.as_deref(),
-                &data_dir,
-                &ids,
-                outbox::ById::Redrive,
-            )
-            .await
+            let config = config.config.as_deref();
+            if ids.is_empty() {
+                outbox::redrive(config, &data_dir, older_than).await
+            } else {
+                outbox::by_id(config, &data_dir, &ids, outbox::ById::Redrive).await
+            }
         }
         Command::Outbox {
             action:

@@ -310,8 +310,13 @@ async fn aws_redrive(place: &DataDirArg, older_than_secs: u64) -> Outcome {
     let (ports, h, db) = aws_table(place).await?;
     let table = &h.resources.table;
     let now = OffsetDateTime::now_utc();
-    let cutoff_ms =
-        unix_millis(now) - i64::try_from(older_than_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    // Past any representable age, the cutoff is the epoch: no item or failure record is
+    // older, so nothing is left out and nothing newer is cleared.
+    let cutoff = i64::try_from(older_than_secs)
+        .ok()
+        .and_then(|secs| now.checked_sub(time::Duration::seconds(secs)))
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let cutoff_ms = unix_millis(cutoff);
     let items = inlet_outbox::dynamodb::pending(&db, table, cutoff_ms, REDRIVE_MAX)
         .await
         .map_err(CliError::failed)?;
@@ -341,8 +346,6 @@ async fn aws_redrive(place: &DataDirArg, older_than_secs: u64) -> Outcome {
     let Some(failures) = &ports.outbox_failures else {
         return Ok(());
     };
-    let cutoff =
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(cutoff_ms) * 1_000_000).unwrap_or(now);
     let cleared = operate::clear_outbox_failures(failures.as_ref(), cutoff)
         .await
         .map_err(CliError::failed)?;

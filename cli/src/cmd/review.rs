@@ -1,11 +1,10 @@
 //! `inlet review`: changes held by a `manual-review` conflict rule — list them, show one
 //! with both versions, release (apply and deliver) or discard them.
 
-use crate::out::inert;
+use crate::out::{inert, rfc3339};
 use std::path::Path;
 
 use serde_json::json;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use inlet_core::clock::from_unix_millis;
@@ -18,10 +17,6 @@ use inlet_core::usecase::review::{discard, release, ReviewError};
 use crate::args::DataDirArg;
 use crate::backend::open_ports;
 use crate::error::{CliError, Outcome, Tally};
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
-}
 
 /// The applied change, its field's value redacted like a payload.
 fn stamp_json(s: &Stamp, field: Option<&str>, redact_fields: &[String]) -> serde_json::Value {

@@ -4,7 +4,6 @@
 //! meanwhile wait in `inlet review`).
 
 use serde_json::json;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use inlet_core::shape::{kind, Finding};
@@ -12,11 +11,7 @@ use inlet_core::shape::{kind, Finding};
 use crate::args::DataDirArg;
 use crate::backend::open_ports;
 use crate::error::{CliError, Outcome, Tally};
-use crate::out::{inert, type_label};
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
-}
+use crate::out::{inert, rfc3339, type_label};
 
 /// A finding as operators see it (the console shows the same fields).
 pub fn finding_json(f: &Finding) -> serde_json::Value {

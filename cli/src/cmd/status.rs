@@ -103,8 +103,7 @@ async fn status_of(ports: &crate::backend::Ports, json: bool) -> Outcome {
     match &s.last_reconcile {
         Some(r) => crate::outln!(
             "reconcile  last run {} source {}  scanned {}  recovered {}  recovery rate {}",
-            r.at.format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
+            crate::out::rfc3339(r.at),
             r.source,
             r.report["scanned"],
             r.report["recovered"],

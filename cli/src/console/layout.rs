@@ -3,8 +3,6 @@
 //! operator cannot become markup; the only raw HTML is the static stylesheet and script.
 
 use maud::{html, Markup, DOCTYPE};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 /// Percent-encode a query value.
 pub fn enc(s: &str) -> String {
@@ -17,9 +15,7 @@ pub fn segment(s: &str) -> String {
     enc(s).replace('+', "%20")
 }
 
-pub fn time(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
-}
+pub use crate::out::rfc3339 as time;
 
 /// The link to one event's page: always a path of this console, whatever the key holds.
 pub fn event_href(key: &str) -> String {

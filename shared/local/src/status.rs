@@ -420,21 +420,27 @@ mod tests {
         .unwrap()
     }
 
-    fn counter(name: &str, dims: &str, by: u64) -> (String, String, u64) {
-        (name.to_string(), dims.to_string(), by)
-    }
-
-    #[tokio::test]
-    async fn activity_is_counted_per_bucket_and_the_queue_by_its_deepest_sample() {
+    /// A fresh store in a temporary directory, on a manual clock at `unix` seconds.
+    fn store_at(unix: i64) -> (tempfile::TempDir, Arc<ManualClock>, Store) {
         let dir = tempfile::tempdir().unwrap();
-        // 10:00:30 UTC on day 20,000.
-        let clock = Arc::new(ManualClock::at_unix(20_000 * 86_400 + 10 * 3_600 + 30));
+        let clock = Arc::new(ManualClock::at_unix(unix));
         let store = Store::open(
             &dir.path().join("inlet.db"),
             StoreOptions::default(),
             clock.clone(),
         )
         .unwrap();
+        (dir, clock, store)
+    }
+
+    fn counter(name: &str, dims: &str, by: u64) -> (String, String, u64) {
+        (name.to_string(), dims.to_string(), by)
+    }
+
+    #[tokio::test]
+    async fn activity_is_counted_per_bucket_and_the_queue_by_its_deepest_sample() {
+        // 10:00:30 UTC on day 20,000.
+        let (_dir, clock, store) = store_at(20_000 * 86_400 + 10 * 3_600 + 30);
         // Two flushes in the first minute, one two minutes later, across providers.
         store
             .add_metrics(
@@ -490,14 +496,7 @@ mod tests {
 
     #[tokio::test]
     async fn recovery_is_summed_per_source_over_the_span() {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = Arc::new(ManualClock::at_unix(1_700_000_000));
-        let store = Store::open(
-            &dir.path().join("inlet.db"),
-            StoreOptions::default(),
-            clock.clone(),
-        )
-        .unwrap();
+        let (_dir, clock, store) = store_at(1_700_000_000);
         let run = |source: &str, scanned, recovered| {
             vec![
                 counter(
@@ -529,14 +528,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_retention_sweep_forgets_activity_older_than_a_day_and_an_hour() {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = Arc::new(ManualClock::at_unix(1_700_000_000));
-        let store = Store::open(
-            &dir.path().join("inlet.db"),
-            StoreOptions::default(),
-            clock.clone(),
-        )
-        .unwrap();
+        let (_dir, clock, store) = store_at(1_700_000_000);
         let start = clock.now();
         let scanned = |n| vec![counter(names::RECONCILE_SCANNED, "source=s", n)];
         store.add_metrics(scanned(5), vec![]).await.unwrap();

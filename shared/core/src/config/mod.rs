@@ -617,8 +617,10 @@ fn connections(
 ) {
     let mut connections = Vec::new();
     let mut connection_names = std::collections::HashSet::new();
+    let Some(env) = env else {
+        return (connections, connection_names);
+    };
     for (i, raw_connection) in raw.connections.iter().enumerate() {
-        let Some(env) = env else { break };
         if !connection_names.insert(raw_connection.name.clone()) {
             push(
                 format!("connections[{i}].name"),
@@ -646,10 +648,11 @@ fn sources(
     push: &mut impl FnMut(String, String),
 ) -> Vec<crate::source_config::SourceConfig> {
     let mut sources = Vec::new();
+    let Some(env) = env else {
+        return sources;
+    };
     let mut source_names = std::collections::HashSet::new();
-    // Sources need their credentials: without a resolver they are left out.
     for (i, raw_source) in raw.sources.iter().enumerate() {
-        let Some(env) = env else { break };
         if !source_names.insert(raw_source.name.clone()) {
             push(
                 format!("sources[{i}].name"),
@@ -687,8 +690,7 @@ fn check_schema(
         push(format!("schema.{field}"), problem);
     }
     for (i, pinned) in schema.pin.iter().enumerate() {
-        let known = names.iter().any(|n| n.as_str() == pinned)
-            || sources.iter().any(|s| s.provider.as_str() == pinned);
+        let known = names.contains(pinned) || sources.iter().any(|s| s.provider.as_str() == pinned);
         if !known {
             push(
                 format!("schema.pin[{i}]"),

@@ -17,6 +17,8 @@ pub(super) fn check(sinks: &[SinkConfig], lease_secs: u64, push: &mut impl FnMut
                 url,
                 attempts,
                 timeout_ms,
+                rate_per_minute,
+                max_in_flight,
                 ..
             } => {
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -28,22 +30,15 @@ pub(super) fn check(sinks: &[SinkConfig], lease_secs: u64, push: &mut impl FnMut
                 if *attempts == 0 {
                     push(format!("sinks[{i}].attempts"), "must be at least 1".into());
                 }
-                if let SinkConfig::Http {
-                    rate_per_minute,
-                    max_in_flight,
-                    ..
-                } = s
-                {
-                    for (field, value) in [
-                        ("rate_per_minute", rate_per_minute),
-                        ("max_in_flight", max_in_flight),
-                    ] {
-                        if *value == Some(0) {
-                            push(
-                                format!("sinks[{i}].{field}"),
-                                "must be at least 1 (leave it out for no limit)".into(),
-                            );
-                        }
+                for (field, value) in [
+                    ("rate_per_minute", rate_per_minute),
+                    ("max_in_flight", max_in_flight),
+                ] {
+                    if *value == Some(0) {
+                        push(
+                            format!("sinks[{i}].{field}"),
+                            "must be at least 1 (leave it out for no limit)".into(),
+                        );
                     }
                 }
                 // A delivery that outlives its claim's lease can be claimed and
