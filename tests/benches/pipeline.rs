@@ -44,7 +44,7 @@ fn bench_secret(preset: &inlet_core::catalogue::Preset, scheme: &Scheme) -> Secr
             KeyAlgorithm::Ed25519 => include_str!("../fixtures/ed25519-test-key.pem"),
             KeyAlgorithm::EcdsaP256 => include_str!("../fixtures/p256-test-key.pem"),
             KeyAlgorithm::RsaSha256 => {
-                include_str!("../../shared/core/src/catalogue/testdata/rsa-test-key.pem")
+                include_str!("../../shared/signatures/src/catalogue/testdata/rsa-test-key.pem")
             }
         },
         (_, Scheme::StandardWebhooks | Scheme::Svix) => "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXQ=",
@@ -66,7 +66,7 @@ fn bench_public_key(scheme: &Scheme) -> Option<&'static str> {
         KeyAlgorithm::Ed25519 => include_str!("../fixtures/ed25519-test-key.pub.hex"),
         KeyAlgorithm::EcdsaP256 => include_str!("../fixtures/p256-test-key.pub.b64"),
         KeyAlgorithm::RsaSha256 => {
-            include_str!("../../shared/core/src/catalogue/testdata/rsa-test-key.pub.pem")
+            include_str!("../../shared/signatures/src/catalogue/testdata/rsa-test-key.pub.pem")
         }
     })
 }

@@ -1,33 +1,6 @@
 //! Secrets: resolved once from config (`env:NAME`, `file:PATH` or a literal), never printed.
 
-use std::fmt;
-
-/// A signing secret or credential. `Debug` and `Display` are redacted; use
-/// [`expose`](Secret::expose) at the one place the bytes are needed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+pub use inlet_signatures::secret::{constant_time_eq, Secret};
 
 /// Why a secret reference could not be resolved. Never contains the secret itself.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,7 +23,7 @@ pub fn resolve(spec: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Secre
         if value.is_empty() {
             return Err(SecretError::EnvEmpty(name.to_string()));
         }
-        return Ok(Secret(value));
+        return Ok(Secret::new(value));
     }
     if let Some(path) = spec.strip_prefix("file:") {
         let value = read_secret_file(path).map_err(|reason| SecretError::File {
@@ -61,12 +34,12 @@ pub fn resolve(spec: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Secre
         if value.is_empty() {
             return Err(SecretError::Empty);
         }
-        return Ok(Secret(value));
+        return Ok(Secret::new(value));
     }
     if spec.is_empty() {
         return Err(SecretError::Empty);
     }
-    Ok(Secret(spec.to_string()))
+    Ok(Secret::new(spec))
 }
 
 /// A secret file is a small regular file: a path to a device, a FIFO or a large file
@@ -87,15 +60,6 @@ fn read_secret_file(path: &str) -> Result<String, String> {
         return Err(format!("larger than {MAX_SECRET_FILE_BYTES} bytes"));
     }
     Ok(text)
-}
-
-/// Whether `presented` equals `expected`, in constant time over SHA-256 digests, so neither
-/// the contents nor the length of the expected value leak through timing.
-pub fn constant_time_eq(presented: &[u8], expected: &[u8]) -> bool {
-    use sha2::{Digest, Sha256};
-    use subtle::ConstantTimeEq;
-    let (a, b) = (Sha256::digest(presented), Sha256::digest(expected));
-    bool::from(a.ct_eq(&b))
 }
 
 #[cfg(test)]

@@ -6,10 +6,10 @@
 //! `scripts/test` regenerates the vectors with fresh secrets and bodies on every run
 //! (INLET_INDEPENDENT_VECTORS); alone, the committed fixture is used.
 
-use inlet_core::catalogue::{self, Settings};
-use inlet_core::headers::Headers;
-use inlet_core::secret::Secret;
-use inlet_core::signature::{
+use inlet_signatures::catalogue::{self, Settings};
+use inlet_signatures::headers::Headers;
+use inlet_signatures::secret::Secret;
+use inlet_signatures::signature::{
     certificate_url, verify, verify_with_certificate, BodyScheme, Scheme, VerifyError,
     VerifyRequest,
 };

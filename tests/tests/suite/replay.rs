@@ -22,7 +22,8 @@ use inlet_core::signature::{sign_request, KeyAlgorithm, Scheme, SignRequest};
 use inlet_tests::*;
 
 const PUBLIC_URL: &str = "https://hooks.example.com/webhooks/signed";
-const RSA_KEY: &str = include_str!("../../../shared/core/src/catalogue/testdata/rsa-test-key.pem");
+const RSA_KEY: &str =
+    include_str!("../../../shared/signatures/src/catalogue/testdata/rsa-test-key.pem");
 
 /// The secret in the shape the preset needs (a private key where it verifies with a public
 /// one: the config takes a PKCS#8 private key and verifies with its public half).

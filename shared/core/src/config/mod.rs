@@ -27,7 +27,7 @@ use crate::secret::{self, Secret};
 use crate::signature::{CertScheme, Encoding, HmacAlgorithm, HmacSpec, Scheme, TimestampFormat};
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
-pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
+pub use crate::signature::DEFAULT_TOLERANCE_SECS;
 
 /// One problem in a config, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -58,6 +58,7 @@ const fn standard_alias(name: &'static str, title: &'static str, doc: &'static s
     }
 }
 
+/// Every preset: what [`preset`](super::preset) and [`Verifier::preset`](crate::Verifier::preset) look names up in.
 pub static PRESETS: &[Preset] = &[
     // ---- The schemes with modules of their own.
     Preset {

@@ -26,7 +26,9 @@ use super::{
 use crate::secret::Secret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A public-key signature algorithm.
 pub enum KeyAlgorithm {
+    /// Ed25519 (Discord).
     Ed25519,
     /// ECDSA on P-256 with SHA-256, DER-encoded signatures.
     EcdsaP256,
@@ -35,6 +37,7 @@ pub enum KeyAlgorithm {
 }
 
 impl KeyAlgorithm {
+    /// The algorithm's name, for tables.
     pub fn name(self) -> &'static str {
         match self {
             KeyAlgorithm::Ed25519 => "ed25519",
@@ -45,10 +48,15 @@ impl KeyAlgorithm {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A public-key scheme: the provider signs with its private key; you verify with its public key.
 pub struct KeySpec {
+    /// The header carrying the signature.
     pub header: String,
+    /// The algorithm.
     pub algorithm: KeyAlgorithm,
+    /// How the signature is written.
     pub encoding: Encoding,
+    /// The header carrying the signed timestamp, if any.
     pub timestamp_header: Option<String>,
     /// What is signed: literals, `{timestamp}` and `{body}`.
     pub template: Vec<Part>,

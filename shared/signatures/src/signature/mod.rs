@@ -31,9 +31,13 @@ pub enum Scheme {
     StandardWebhooks,
     /// Svix: the Standard Webhooks construction with `svix-*` headers.
     Svix,
+    /// Stripe: `Stripe-Signature` `t=…,v1=…`, HMAC-SHA256 over `{t}.{body}`.
     Stripe,
+    /// GitHub: `X-Hub-Signature-256`, `sha256=` hex HMAC of the body.
     Github,
+    /// Shopify: `X-Shopify-Hmac-Sha256`, base64 HMAC-SHA256 of the body.
     Shopify,
+    /// Slack: `X-Slack-Signature` `v0=` over `v0:{timestamp}:{body}`.
     Slack,
     /// GitLab: the shared token in `X-Gitlab-Token` (GitLab does not sign).
     Gitlab,
@@ -41,10 +45,12 @@ pub enum Scheme {
     BasicAuth,
     /// Twilio: the public URL and the sorted form parameters, HMAC-SHA1.
     Twilio {
+        /// The URL exactly as entered in Twilio's console.
         url: String,
     },
     /// Square: the notification URL and the body, HMAC-SHA256.
     Square {
+        /// The notification URL exactly as entered in Square's dashboard.
         url: String,
     },
     /// A configurable HMAC scheme for providers without a preset, and the rows of the
@@ -52,6 +58,7 @@ pub enum Scheme {
     Hmac(HmacSpec),
     /// A shared token in a header the provider lets you name (Okta, Dynamics 365, …).
     Token {
+        /// The header's name.
         header: String,
     },
     /// A signature made with a private key, checked with the configured public key.
@@ -67,6 +74,7 @@ pub enum Scheme {
 }
 
 impl Scheme {
+    /// Every scheme name [`Scheme::name`] gives.
     pub const NAMES: &'static [&'static str] = &[
         "standard-webhooks",
         "svix",
@@ -82,6 +90,7 @@ impl Scheme {
         "token",
     ];
 
+    /// The scheme's name, for messages and tables.
     pub fn name(&self) -> &'static str {
         match self {
             Scheme::StandardWebhooks => "standard-webhooks",
@@ -186,11 +195,16 @@ impl Scheme {
     }
 }
 
+/// How far a signed timestamp may be from now unless a preset or caller says otherwise:
+/// 300 s, what Stripe's, Svix's, Slack's and Standard Webhooks' libraries enforce.
+pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
+
 /// The inputs of one verification.
 #[derive(Debug, Clone, Copy)]
 pub struct VerifyRequest<'a> {
     /// The raw body bytes exactly as received.
     pub body: &'a [u8],
+    /// The request's headers.
     pub headers: &'a Headers,
     /// Every active secret; a match with any of them verifies.
     pub secrets: &'a [Secret],
@@ -214,10 +228,14 @@ pub struct Verified {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
     #[error("missing header {0}")]
+    /// A header the scheme needs is absent.
     MissingHeader(String),
     #[error("malformed header {header}: {reason}")]
+    /// A header is present but not in the scheme's shape.
     MalformedHeader {
+        /// The header, lowercase.
         header: String,
+        /// What is wrong with it.
         reason: &'static str,
     },
     /// The scheme signs a timestamp and the request carries none (Linear's SDK: "Missing
@@ -225,10 +243,19 @@ pub enum VerifyError {
     #[error("missing signed timestamp ({0})")]
     MissingTimestamp(String),
     #[error("timestamp is {age_secs}s old; the tolerance is {tolerance_secs}s")]
-    TimestampTooOld { age_secs: i64, tolerance_secs: u64 },
+    /// The signed timestamp is older than the tolerance allows.
+    TimestampTooOld {
+        /// How old it is.
+        age_secs: i64,
+        /// The tolerance.
+        tolerance_secs: u64,
+    },
     #[error("timestamp is {ahead_secs}s in the future; the tolerance is {tolerance_secs}s")]
+    /// The signed timestamp is further ahead than the tolerance allows.
     TimestampInFuture {
+        /// How far ahead it is.
         ahead_secs: i64,
+        /// The tolerance.
         tolerance_secs: u64,
     },
     /// The scheme signs what the body decodes to (Twilio's form parameters), and it does
@@ -236,8 +263,10 @@ pub enum VerifyError {
     #[error("body cannot be verified: {0}")]
     MalformedBody(&'static str),
     #[error("no signature matches an active secret")]
+    /// No signature matches an active secret.
     Mismatch,
     #[error("no configured secret can verify this scheme")]
+    /// No configured secret has the shape this scheme needs.
     NoUsableSecret,
     /// A certificate scheme reached `verify` without its certificate (a caller's bug).
     #[error("this scheme verifies with the provider's certificate")]
@@ -257,6 +286,17 @@ impl VerifyError {
             VerifyError::Mismatch => "signature_mismatch",
             VerifyError::NoUsableSecret => "no_usable_secret",
             VerifyError::CertificateRequired => "certificate_required",
+        }
+    }
+
+    /// The `401` to send back: JSON with [`VerifyError::reason`] and the message (neither
+    /// holds a secret or an expected signature).
+    pub fn answer(&self) -> crate::handshake::Answer {
+        crate::handshake::Answer {
+            status: 401,
+            content_type: "application/json",
+            body: serde_json::json!({ "error": self.reason(), "message": self.to_string() })
+                .to_string(),
         }
     }
 }
@@ -314,8 +354,11 @@ pub fn verify_with_certificate(
 /// What to sign, for `inlet send` and tests.
 #[derive(Debug, Clone, Copy)]
 pub struct SignRequest<'a> {
+    /// The body to sign.
     pub body: &'a [u8],
+    /// The secret (or private key) to sign with.
     pub secret: &'a Secret,
+    /// The timestamp to sign, Unix seconds, for schemes that sign one.
     pub timestamp: i64,
     /// The message id, for schemes that sign one (Standard Webhooks, Svix).
     pub id: &'a str,
@@ -325,8 +368,10 @@ pub struct SignRequest<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignError {
     #[error("{0}")]
+    /// The secret cannot sign under this scheme (a public key, a malformed key).
     UnusableSecret(String),
     #[error("{0}")]
+    /// The scheme is not signed by a secret held here.
     Unsupported(String),
 }
 
@@ -334,7 +379,9 @@ pub enum SignError {
 /// the headers to send with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedRequest {
+    /// The body to send.
     pub body: Vec<u8>,
+    /// The headers to send with it.
     pub headers: Vec<(String, String)>,
 }
 

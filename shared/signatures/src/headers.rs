@@ -5,6 +5,7 @@
 //! the local HTTP server both feed it without core depending on an HTTP stack.
 
 #[derive(Clone, Default)]
+/// Request headers: case-insensitive names, values as the bytes received.
 pub struct Headers {
     entries: Vec<(String, Vec<u8>)>,
 }
@@ -15,6 +16,7 @@ pub struct Headers {
 pub struct NonUtf8Header(pub String);
 
 impl Headers {
+    /// An empty map.
     pub fn new() -> Self {
         Self::default()
     }
@@ -31,6 +33,7 @@ impl Headers {
         self.entries.push((name, value.into()));
     }
 
+    /// [`Headers::insert`], for building a map in one expression.
     pub fn with(mut self, name: &str, value: impl Into<Vec<u8>>) -> Self {
         self.insert(name, value);
         self
@@ -59,14 +62,17 @@ impl Headers {
         self.get_str(name).ok().flatten()
     }
 
+    /// Every header, in the order added, names lowercase.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
         self.entries.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
     }
 
+    /// How many values there are.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

@@ -14,13 +14,18 @@ use super::{
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The hash of an HMAC.
 pub enum HmacAlgorithm {
+    /// SHA-1 (older providers).
     Sha1,
+    /// SHA-256.
     Sha256,
+    /// SHA-512.
     Sha512,
 }
 
 impl HmacAlgorithm {
+    /// `sha1`, `sha256` or `sha512`.
     pub fn parse(s: &str) -> Option<Self> {
         match s.to_ascii_lowercase().as_str() {
             "sha1" => Some(Self::Sha1),
@@ -32,12 +37,16 @@ impl HmacAlgorithm {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a signature is written.
 pub enum Encoding {
+    /// Lowercase or uppercase hex.
     Hex,
+    /// Standard base64.
     Base64,
 }
 
 impl Encoding {
+    /// `hex` or `base64`.
     pub fn parse(s: &str) -> Option<Self> {
         match s.to_ascii_lowercase().as_str() {
             "hex" => Some(Self::Hex),
@@ -74,6 +83,7 @@ pub enum TimestampFormat {
 }
 
 impl TimestampFormat {
+    /// `seconds`, `milliseconds` or `rfc3339`.
     pub fn parse(s: &str) -> Option<Self> {
         match s.to_ascii_lowercase().as_str() {
             "seconds" => Some(Self::Seconds),
@@ -121,7 +131,9 @@ impl TimestampFormat {
 /// the `timestamp_key` one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pairs {
+    /// The key of the timestamp pair (`t`).
     pub timestamp_key: String,
+    /// The key of the signature pair (`v1`); several may be present.
     pub signature_key: String,
     /// What a signer puts between pairs (`,` or `;`); a verifier accepts either.
     pub separator: char,
@@ -130,24 +142,36 @@ pub struct Pairs {
 /// One piece of the signed-content template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Part {
+    /// Text signed as is.
     Literal(String),
+    /// The raw body.
     Body,
+    /// The signed timestamp as it was sent.
     Timestamp,
+    /// A header's value.
     Header(String),
     /// The public URL the provider calls, from configuration (never the request's Host).
     Url,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A configurable HMAC scheme: for providers without a preset.
 pub struct HmacSpec {
+    /// The header carrying the signature.
     pub header: String,
+    /// The HMAC's hash.
     pub algorithm: HmacAlgorithm,
+    /// How the signature is written.
     pub encoding: Encoding,
+    /// Text before the signature (`sha256=`); stripped before comparing.
     pub prefix: String,
+    /// The header carrying the signed timestamp, if any.
     pub timestamp_header: Option<String>,
+    /// How that timestamp is written.
     pub timestamp_format: TimestampFormat,
     /// The header is `key=value` pairs; the timestamp is one of them.
     pub pairs: Option<Pairs>,
+    /// What is signed; build it with [`HmacSpec::parse_template`].
     pub template: Vec<Part>,
     /// What `{url}` renders: the provider's `public_url`.
     pub url: Option<String>,
@@ -161,6 +185,7 @@ pub struct HmacSpec {
 pub struct BodyTimestamp {
     /// The top-level member's name (`webhookTimestamp`).
     pub member: String,
+    /// How it is written.
     pub format: TimestampFormat,
 }
 

@@ -26,6 +26,7 @@ pub struct Preset {
     pub name: &'static str,
     /// The provider, as people call it.
     pub title: &'static str,
+    /// How requests are verified.
     pub verify: Verify,
     /// Where the payload keeps the event's facts.
     pub conventions: Conventions,
@@ -44,6 +45,7 @@ pub struct Preset {
 /// A preset's default timestamp tolerance, and where the number comes from.
 #[derive(Debug, Clone, Copy)]
 pub struct Tolerance {
+    /// Seconds in both directions.
     pub secs: u64,
     /// The provider's SDK or documentation that sets it; empty for Inlet's default (300 s,
     /// what Stripe's, Svix's, Slack's and Standard Webhooks' libraries enforce).
@@ -51,8 +53,9 @@ pub struct Tolerance {
 }
 
 impl Tolerance {
+    /// 300 s: Inlet's default, where the provider sets none.
     pub const DEFAULT: Tolerance = Tolerance {
-        secs: crate::config::DEFAULT_TOLERANCE_SECS,
+        secs: crate::signature::DEFAULT_TOLERANCE_SECS,
         source: "",
     };
 
@@ -66,13 +69,19 @@ impl Tolerance {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplayProtection {
     /// A signed timestamp, refused outside the tolerance; within it the key is signed too.
-    SignedTimestamp { signed_key: bool },
+    SignedTimestamp {
+        /// Whether the event's key comes from signed material.
+        signed_key: bool,
+    },
     /// No timestamp, but the key comes from signed material: a replay is a duplicate for as
     /// long as the ledger keeps the key.
     SignedKey,
     /// The key comes from an unsigned header: the signed body's hash is claimed beside it,
     /// so the same body under another id is refused as a replay (for the ledger's retention).
-    BodyHash { timestamp: bool },
+    BodyHash {
+        /// Whether a signed timestamp also bounds the replay.
+        timestamp: bool,
+    },
     /// Nothing signs the request (a shared token, basic auth, an id to fetch): whoever holds
     /// a captured request can send it again, changed. Use HTTPS end to end.
     None,
@@ -85,24 +94,36 @@ pub enum Verify {
     Builtin(fn() -> Scheme),
     /// A scheme that signs the URL the provider calls (Twilio, Square).
     UrlSigned(fn(String) -> Scheme),
+    /// An HMAC-family preset given by constants.
     Hmac(HmacRow),
+    /// A public-key preset given by constants.
     Key(KeyRow),
     /// A shared token in a header: the provider's fixed one, or one the user names (`header`).
     Token(Option<&'static str>),
+    /// HTTP basic auth with a `user:password` secret.
     Basic,
+    /// The signature, or the shared secret, travels inside the body.
     Body(BodyScheme),
+    /// Signed with the provider's X.509 certificate, fetched from its own host.
     Certificate(CertScheme),
+    /// Nothing to verify: the provider sends an id to fetch.
     Unsigned,
 }
 
 /// An HMAC-family preset, as constants.
 #[derive(Debug, Clone, Copy)]
 pub struct HmacRow {
+    /// The header carrying the signature.
     pub header: &'static str,
+    /// The HMAC's hash.
     pub algorithm: HmacAlgorithm,
+    /// How the signature is written.
     pub encoding: Encoding,
+    /// Text before the signature in the header (`sha256=`).
     pub prefix: &'static str,
+    /// The header carrying the signed timestamp, if any.
     pub timestamp_header: Option<&'static str>,
+    /// How that timestamp is written.
     pub timestamp_format: TimestampFormat,
     /// `(timestamp key, signature key, separator)` when the header is `k=v` pairs.
     pub pairs: Option<(&'static str, &'static str, char)>,
@@ -128,6 +149,7 @@ impl HmacRow {
         }
     }
 
+    /// The signed timestamp is `member` of the JSON body.
     pub const fn body_timestamp(self, member: &'static str, format: TimestampFormat) -> Self {
         Self {
             body_timestamp: Some((member, format)),
@@ -135,6 +157,7 @@ impl HmacRow {
         }
     }
 
+    /// The signature is base64, not hex.
     pub const fn base64(self) -> Self {
         Self {
             encoding: Encoding::Base64,
@@ -142,6 +165,7 @@ impl HmacRow {
         }
     }
 
+    /// HMAC-SHA1 instead of SHA-256.
     pub const fn sha1(self) -> Self {
         Self {
             algorithm: HmacAlgorithm::Sha1,
@@ -149,10 +173,12 @@ impl HmacRow {
         }
     }
 
+    /// Text before the signature in the header.
     pub const fn prefix(self, prefix: &'static str) -> Self {
         Self { prefix, ..self }
     }
 
+    /// A signed timestamp in `header`.
     pub const fn timestamp(self, header: &'static str, format: TimestampFormat) -> Self {
         Self {
             timestamp_header: Some(header),
@@ -161,6 +187,7 @@ impl HmacRow {
         }
     }
 
+    /// The header is `k=v` pairs: the timestamp's key, the signature's key and the separator.
     pub const fn pairs(self, timestamp: &'static str, signature: &'static str, sep: char) -> Self {
         Self {
             pairs: Some((timestamp, signature, sep)),
@@ -168,6 +195,7 @@ impl HmacRow {
         }
     }
 
+    /// What is signed, as a template (`{timestamp}.{body}`).
     pub const fn signs(self, template: &'static str) -> Self {
         Self { template, ..self }
     }
@@ -180,16 +208,22 @@ impl HmacRow {
 /// A public-key preset, as constants.
 #[derive(Debug, Clone, Copy)]
 pub struct KeyRow {
+    /// The header carrying the signature.
     pub header: &'static str,
+    /// The signature algorithm.
     pub algorithm: KeyAlgorithm,
+    /// How the signature is written.
     pub encoding: Encoding,
+    /// The header carrying the signed timestamp, if any.
     pub timestamp_header: Option<&'static str>,
+    /// What is signed, as a template.
     pub template: &'static str,
 }
 
 /// What a provider's config adds to the preset.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Settings<'a> {
+    /// The URL as entered at the provider, for presets that sign the URL they call.
     pub public_url: Option<&'a str>,
     /// The token header, for token presets whose header the user names.
     pub header: Option<&'a str>,
@@ -436,6 +470,33 @@ fn builtin_id_header(scheme: &Scheme) -> Option<&'static str> {
 /// The preset named `name`.
 pub fn preset(name: &str) -> Option<&'static Preset> {
     PRESETS.iter().find(|p| p.name == name)
+}
+
+/// The presets as a Markdown table of what verifying each needs: the crate's README.
+pub fn verification_table() -> String {
+    let mut out = String::from(
+        "| preset | provider | verification | timestamp tolerance | needs | handshake |\n|---|---|---|---|---|---|\n",
+    );
+    for p in PRESETS {
+        let tolerance = match p.replay_protection() {
+            ReplayProtection::SignedTimestamp { .. }
+            | ReplayProtection::BodyHash { timestamp: true } => {
+                format!("±{} s", p.tolerance.secs)
+            }
+            _ => "—".into(),
+        };
+        out.push_str(&format!(
+            "| `{}` | [{}]({}) | {} | {} | {} | {} |\n",
+            p.name,
+            p.title,
+            p.doc,
+            p.family(),
+            tolerance,
+            p.needs().replace('|', "\\|"),
+            p.handshake.map_or("—", Handshake::describe),
+        ));
+    }
+    out
 }
 
 /// The catalogue as a Markdown table (`docs/providers.md`, `inlet providers --markdown`).

@@ -9,6 +9,7 @@ use crate::headers::Headers;
 /// Where one fact is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
+    /// A header's value.
     Header(&'static str),
     /// A JSON pointer into the body.
     Pointer(&'static str),
@@ -23,9 +24,13 @@ pub enum Field {
 pub struct Conventions {
     /// The id the provider repeats on every retry of one event.
     pub id: &'static [Field],
+    /// The event's type (`invoice.paid`).
     pub event_type: &'static [Field],
+    /// The type of the object the event is about (`order`).
     pub entity_type: &'static [Field],
+    /// The id of the object the event is about.
     pub entity_id: &'static [Field],
+    /// The object's version or update time, for ordering.
     pub version: &'static [Field],
     /// Facts of the object's state that make the key: `{id}@{all present, joined by ':'}`
     /// (a fetched Mollie payment: status and amounts refunded and charged back), so a
@@ -52,6 +57,7 @@ pub struct RecordKey {
 }
 
 impl Conventions {
+    /// No conventions: every fact is left to the fallbacks.
     pub const NONE: Conventions = Conventions {
         id: &[],
         event_type: &[],
@@ -169,11 +175,14 @@ impl Conventions {
 /// A value read by [`Conventions::read`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Found {
+    /// Text from a header, a form or a constant.
     Text(String),
+    /// A JSON value from the body.
     Json(Value),
 }
 
 impl Found {
+    /// As text: a JSON string unquoted, any other value as JSON.
     pub fn text(&self) -> String {
         match self {
             Found::Text(s) => s.clone(),

@@ -22,12 +22,16 @@ use super::crypto::b64_decode;
 use super::{check_timestamp, malformed, required, Verified, VerifyError, VerifyRequest};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Schemes verified with the provider's X.509 certificate.
 pub enum CertScheme {
+    /// Amazon SNS: the message signed with the certificate at `SigningCertURL` on an `sns.*.amazonaws.com` host.
     Sns,
+    /// PayPal: the transmission signed with the certificate at `paypal-cert-url` on a PayPal host.
     Paypal,
 }
 
 impl CertScheme {
+    /// The scheme's name, for messages.
     pub fn name(self) -> &'static str {
         match self {
             CertScheme::Sns => "aws-sns",

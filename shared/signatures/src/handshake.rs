@@ -21,14 +21,23 @@ use crate::headers::Headers;
 use crate::secret::Secret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A provider's endpoint check, answered instead of processed.
 pub enum Handshake {
+    /// Slack's signed `url_verification`.
     SlackUrlVerification,
+    /// Zoom's signed `endpoint.url_validation`.
     Zoom,
+    /// Twitch's signed `webhook_callback_verification`.
     Twitch,
+    /// Discord's signed PING.
     Discord,
+    /// Xero's signed intent to receive.
     Xero,
+    /// Meta's `GET hub.challenge` with the configured verify token.
     Meta,
+    /// Okta's one-time `GET` verification.
     Okta,
+    /// Microsoft Graph's `validationToken`.
     Graph,
 }
 
@@ -51,8 +60,11 @@ impl Handshake {
 /// The answer to a handshake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
+    /// The HTTP status.
     pub status: u16,
+    /// The `Content-Type`.
     pub content_type: &'static str,
+    /// The body.
     pub body: String,
 }
 

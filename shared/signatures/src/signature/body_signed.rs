@@ -25,14 +25,20 @@ use super::{
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Schemes whose signature, or shared secret, travels inside the body.
 pub enum BodyScheme {
+    /// Mailgun: `signature.{timestamp, token, signature}` in the JSON body, HMAC-SHA256.
     Mailgun,
+    /// Adyen: each notification item's `additionalData.hmacSignature` over its fields, with a hex key.
     Adyen,
+    /// Microsoft Graph: each notification's `clientState` equals the subscription's.
     GraphClientState,
+    /// Exact Online: `HashCode` over the body's `Content`, HMAC-SHA256.
     ExactOnline,
 }
 
 impl BodyScheme {
+    /// The scheme's name, for messages.
     pub fn name(self) -> &'static str {
         match self {
             BodyScheme::Mailgun => "mailgun",
