@@ -8,6 +8,7 @@ mod cli;
 mod conflicts;
 mod connections;
 mod console;
+mod consumer;
 mod contract;
 mod crash;
 mod deployed_config;
