@@ -22,7 +22,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use inlet_tests::bench::{
-    init_time, median_range, spawn_binary, spawn_python, stack_env, Function,
+    calls_between, calls_seen, init_time, median_range, spawn_binary, spawn_python, stack_env,
+    Counts, Function,
 };
 use inlet_tests::faults::{Action, FaultProxy};
 use inlet_tests::moto::Moto;
@@ -55,23 +56,9 @@ mod price {
     pub const EVENTBRIDGE_PER_MILLION: f64 = 1.00;
 }
 
-type Counts = HashMap<String, usize>;
-
 /// Wall on AWS, modelled: sequential round trips × LATENCY + the function's CPU.
 const MODEL_BATCH: &str = "worker wall per batch on AWS (model), +20 ms";
 const MODEL_HOOK: &str = "webhook wall per request on AWS (model), +20 ms";
-
-fn snapshot(proxy: &FaultProxy) -> Counts {
-    proxy.seen.lock().unwrap().clone()
-}
-
-fn delta(after: &Counts, before: &Counts) -> Counts {
-    after
-        .iter()
-        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0)))
-        .filter(|(_, v)| *v > 0)
-        .collect()
-}
 
 fn short(op: &str) -> &str {
     op.rsplit('.').next().unwrap_or(op)
@@ -263,7 +250,7 @@ async fn main() {
     for rep in 0..REPS {
         for s in sides.iter_mut() {
             // Webhook: EVENTS signed requests.
-            let (cpu0, calls0) = (s.webhook.0.cpu_ns(), snapshot(&proxy));
+            let (cpu0, calls0) = (s.webhook.0.cpu_ns(), calls_seen(&proxy));
             let t = Instant::now();
             for i in 0..EVENTS {
                 let body = event_body(rep, i);
@@ -277,7 +264,7 @@ async fn main() {
             s.wall_webhook.push(ms(t.elapsed()) / EVENTS as f64);
             s.cpu_webhook
                 .push((s.webhook.0.cpu_ns() - cpu0) as f64 / 1e6 / EVENTS as f64);
-            s.calls_webhook = delta(&snapshot(&proxy), &calls0);
+            s.calls_webhook = calls_between(&calls_seen(&proxy), &calls0);
 
             // Worker: the queue in batches of ten, then the same batches again (duplicates).
             let work = batches(&moto, &s.queue).await;
@@ -287,7 +274,7 @@ async fn main() {
                 .sum();
             for new in [true, false] {
                 let phase = if new { "new" } else { "dup" };
-                let (cpu0, calls0) = (s.worker.0.cpu_ns(), snapshot(&proxy));
+                let (cpu0, calls0) = (s.worker.0.cpu_ns(), calls_seen(&proxy));
                 let items0 = batch_items.load(Ordering::Relaxed);
                 let t = Instant::now();
                 for (i, b) in work.iter().enumerate() {
@@ -299,7 +286,7 @@ async fn main() {
                     .await;
                 }
                 let cpu_per = (s.worker.0.cpu_ns() - cpu0) as f64 / 1e6 / records as f64;
-                let calls_d = delta(&snapshot(&proxy), &calls0);
+                let calls_d = calls_between(&calls_seen(&proxy), &calls0);
                 if new {
                     s.batch_items_new = batch_items.load(Ordering::Relaxed) - items0;
                     s.cpu_new.push(cpu_per);

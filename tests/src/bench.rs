@@ -162,3 +162,20 @@ pub fn median_range(values: &mut [f64]) -> (f64, f64, f64) {
         values.last().copied().unwrap_or(0.0),
     )
 }
+
+/// AWS calls by operation (`DynamoDB_20120810.PutItem` → count), as the fault proxy saw them.
+pub type Counts = std::collections::HashMap<String, usize>;
+
+/// The calls the proxy has forwarded so far.
+pub fn calls_seen(proxy: &crate::faults::FaultProxy) -> Counts {
+    proxy.seen.lock().unwrap().clone()
+}
+
+/// The calls made between two [`calls_seen`].
+pub fn calls_between(after: &Counts, before: &Counts) -> Counts {
+    after
+        .iter()
+        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0)))
+        .filter(|(_, v)| *v > 0)
+        .collect()
+}
