@@ -9,13 +9,12 @@
 //! Asserts nothing. Run by `scripts/bench consumer` (moto started around it).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use inlet_tests::bench::{
-    calls_between, calls_seen, init_time, median_range, spawn_binary, spawn_python, Counts,
-    Function,
+    calls_between, calls_seen, init_time, median_range, median_text, peers, spawn_binary,
+    spawn_python, Counts, Function,
 };
 use inlet_tests::faults::{Action, FaultProxy};
 use inlet_tests::moto::{unique, Moto};
@@ -106,17 +105,9 @@ async fn invoke(api: &RuntimeApi, id: &str, event: Value) {
     );
 }
 
-fn fmt(values: &mut [f64], unit: &str) -> String {
-    let (median, low, high) = median_range(values);
-    format!("{median:.3} {unit} ({low:.3}–{high:.3})")
-}
-
 #[tokio::main]
 async fn main() {
-    let python: PathBuf = std::env::var("INLET_PEER_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(".venv/bin/python"));
-    let peer_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../infra/peer");
+    let (python, peer_dir) = peers();
     let moto = Moto::connect().await;
     let proxy = FaultProxy::start(&moto.endpoint, Arc::new(|_, _, _| Action::Forward)).await;
 
@@ -195,8 +186,14 @@ async fn main() {
     );
     for s in sides.iter_mut() {
         println!("-- {}", s.name);
-        println!("  CPU per new record        {}", fmt(&mut s.cpu_new, "ms"));
-        println!("  CPU per duplicate         {}", fmt(&mut s.cpu_dup, "ms"));
+        println!(
+            "  CPU per new record        {}",
+            median_text(&mut s.cpu_new, "ms")
+        );
+        println!(
+            "  CPU per duplicate         {}",
+            median_text(&mut s.cpu_dup, "ms")
+        );
         println!("  AWS calls per new record  {}", per_record(&s.calls_new));
         println!("  AWS calls per duplicate   {}", per_record(&s.calls_dup));
         println!(

@@ -22,8 +22,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use inlet_tests::bench::{
-    calls_between, calls_seen, init_time, median_range, spawn_binary, spawn_python, stack_env,
-    Counts, Function,
+    calls_between, calls_seen, init_time, median_range, median_text, peers, spawn_binary,
+    spawn_python, stack_env, Counts, Function,
 };
 use inlet_tests::faults::{Action, FaultProxy};
 use inlet_tests::moto::Moto;
@@ -140,10 +140,7 @@ async fn batches(moto: &Moto, queue: &str) -> Vec<serde_json::Value> {
 
 #[tokio::main]
 async fn main() {
-    let python: PathBuf = std::env::var("INLET_PEER_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(".venv/bin/python"));
-    let peer_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../infra/peer");
+    let (python, peer_dir) = peers();
     let latency_ms = Arc::new(AtomicU64::new(0));
     let moto = Moto::connect().await;
     let delay = latency_ms.clone();
@@ -468,11 +465,6 @@ fn write_units(s: &Side) -> f64 {
         + per_event(&s.calls_webhook, ".PutItem")
 }
 
-fn fmt(values: &mut [f64], unit: &str) -> String {
-    let (m, lo, hi) = median_range(values);
-    format!("{m:.3} {unit} [{lo:.3}–{hi:.3}]")
-}
-
 fn report(sides: &mut [Side], floor: &mut Floor) {
     println!(
         "# Inlet vs the Powertools peer (release build, {}; {REPS} repetitions × {EVENTS} Stripe events of ~2.2 KB; medians [range])",
@@ -510,7 +502,7 @@ fn report(sides: &mut [Side], floor: &mut Floor) {
         ];
         for (label, values, unit) in rows {
             medians.insert((s.name, label), median_range(values).0);
-            println!("{label:<48} {}", fmt(values, unit));
+            println!("{label:<48} {}", median_text(values, unit));
         }
         // On AWS the services answer a wave of concurrent calls in parallel, so a batch
         // takes its sequential round trips plus the function's own CPU; on moto it also
@@ -583,7 +575,7 @@ fn report(sides: &mut [Side], floor: &mut Floor) {
         let measured = medians[&("inlet", function)];
         println!(
             "{label:<48} {} ({what}); the function spends {:.3} ms above it ({:.0}% of its CPU is the SDK's)",
-            fmt(values, "ms"),
+            median_text(values, "ms"),
             measured - f,
             100.0 * f / measured.max(1e-9)
         );

@@ -179,3 +179,19 @@ pub fn calls_between(after: &Counts, before: &Counts) -> Counts {
         .filter(|(_, v)| *v > 0)
         .collect()
 }
+
+/// The Python that runs the peers (`INLET_PEER_PYTHON`, which `scripts/bench` sets) and the
+/// directory of their handlers.
+pub fn peers() -> (std::path::PathBuf, std::path::PathBuf) {
+    let python = std::env::var("INLET_PEER_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::PathBuf::from(".venv/bin/python"));
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../infra/peer");
+    (python, dir)
+}
+
+/// "median unit [low–high]" of `values`.
+pub fn median_text(values: &mut [f64], unit: &str) -> String {
+    let (m, lo, hi) = median_range(values);
+    format!("{m:.3} {unit} [{lo:.3}–{hi:.3}]")
+}

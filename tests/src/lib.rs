@@ -310,6 +310,28 @@ pub fn stripe_invoice_with_lines(id: &str, object_id: &str, lines: usize) -> Str
     .to_string()
 }
 
+/// A sink record as the worker hands it to a sink: `{provider}:{id}`, received now, from a
+/// webhook, with no entity or version.
+pub fn sink_record(
+    provider: &str,
+    event_type: &str,
+    id: &str,
+    payload: serde_json::Value,
+) -> inlet_core::envelope::SinkRecord {
+    inlet_core::envelope::SinkRecord {
+        key: format!("{provider}:{id}"),
+        provider: provider.into(),
+        event_id: id.into(),
+        event_type: Some(event_type.into()),
+        source: inlet_core::envelope::Source::Webhook,
+        received_at: time::OffsetDateTime::now_utc(),
+        correlation_id: "c".into(),
+        entity: None,
+        version: None,
+        payload,
+    }
+}
+
 /// A Stripe event body normalized into the envelope the webhook would queue for it.
 pub fn stripe_envelope(body: &str) -> inlet_core::envelope::Envelope {
     let p = inlet_core::ids::ProviderName::parse("stripe").unwrap();

@@ -197,7 +197,11 @@ impl Consumer {
         let result = match handler(event).await {
             Ok(result) => result,
             Err(e) => {
-                self.store.release(&key, &token).await?;
+                // The handler's error is what the caller needs; a claim that cannot be given
+                // back expires at the deadline and is taken over then.
+                if let Err(release) = self.store.release(&key, &token).await {
+                    tracing::warn!(key, error = %release, "the failed attempt's claim stays until the deadline");
+                }
                 return Err(ConsumerError::Handler(e.into()));
             }
         };

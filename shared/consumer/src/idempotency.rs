@@ -93,16 +93,9 @@ impl IdempotencyStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        let old = match result {
+        let old = match result.map_err(SdkError::into_service_error) {
             Ok(_) => return Ok(Claim::Acquired { token }),
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-            {
-                match e.into_err() {
-                    PutItemError::ConditionalCheckFailedException(c) => c.item,
-                    _ => None,
-                }
-            }
+            Err(PutItemError::ConditionalCheckFailedException(refused)) => refused.item,
             Err(e) => return Err(store_error("PutItem (claim)", e)),
         };
         let old = match old {
@@ -219,11 +212,7 @@ fn number(item: &Item, name: &str) -> Option<i64> {
         .and_then(|v| v.parse().ok())
 }
 
-fn store_error<E, R>(call: &str, e: SdkError<E, R>) -> ConsumerError
-where
-    E: std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
-{
+fn store_error(call: &str, e: impl std::error::Error) -> ConsumerError {
     ConsumerError::Store(format!(
         "DynamoDB {call} failed: {}",
         aws_sdk_dynamodb::error::DisplayErrorContext(e)

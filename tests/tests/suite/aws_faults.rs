@@ -108,17 +108,13 @@ async fn eventbridge_partial_failures_retry_only_the_failed_entries() {
         bus,
     );
     let records: Vec<inlet_core::envelope::SinkRecord> = (0..3)
-        .map(|i| inlet_core::envelope::SinkRecord {
-            key: format!("stripe:evt_pe{i}"),
-            provider: "stripe".into(),
-            event_id: format!("evt_pe{i}"),
-            event_type: Some("invoice.paid".into()),
-            source: inlet_core::envelope::Source::Webhook,
-            received_at: time::OffsetDateTime::now_utc(),
-            correlation_id: "c".into(),
-            entity: None,
-            version: None,
-            payload: serde_json::json!({"n": i}),
+        .map(|i| {
+            inlet_tests::sink_record(
+                "stripe",
+                "invoice.paid",
+                &format!("evt_pe{i}"),
+                serde_json::json!({"n": i}),
+            )
         })
         .collect();
     let refs: Vec<&inlet_core::envelope::SinkRecord> = records.iter().collect();

@@ -13,7 +13,7 @@ use aws_lambda_events::sqs::SqsEvent;
 use inlet_aws::runtime::{ConfigSource, Resources};
 use inlet_aws::{DynamoStore, EmfMetrics, EventBridgeSink};
 use inlet_core::clock::SystemClock;
-use inlet_core::envelope::{SinkRecord, Source};
+use inlet_core::envelope::SinkRecord;
 use inlet_core::ids::EventKey;
 use inlet_core::metrics::NoMetrics;
 use inlet_core::ports::{Claim, DeadLetters, Ledger, Queue, RedriveSelector, Sink, SinkError};
@@ -27,18 +27,7 @@ use inlet_tests::*;
 use sha2::{Digest, Sha256};
 
 fn record(key: &str, payload: serde_json::Value) -> SinkRecord {
-    SinkRecord {
-        key: format!("github:{key}"),
-        provider: "github".into(),
-        event_id: key.into(),
-        event_type: Some("push".into()),
-        source: Source::Webhook,
-        received_at: time::OffsetDateTime::now_utc(),
-        correlation_id: "c".into(),
-        entity: None,
-        version: None,
-        payload,
-    }
+    sink_record("github", "push", key, payload)
 }
 
 /// (entries, total entry size as AWS counts it) of each PutEvents.

@@ -12,9 +12,10 @@ use aws_lambda_events::sqs::SqsEvent;
 use inlet_aws::large_events::{s3_client, LargeEvents};
 use inlet_aws::EventBridgeSink;
 use inlet_consumer::{Consumer, ConsumerError, IdempotencyStore, InletEvent, Settings};
-use inlet_core::envelope::{SinkRecord, Source};
+use inlet_core::envelope::SinkRecord;
 use inlet_core::ports::Sink;
 use inlet_tests::moto::Moto;
+use inlet_tests::sink_record;
 use lambda_runtime::Context;
 use serde_json::{json, Value};
 
@@ -99,16 +100,9 @@ impl Stack {
 
 fn record(id: &str, payload: Value) -> SinkRecord {
     SinkRecord {
-        key: format!("stripe:{id}"),
-        provider: "stripe".into(),
-        event_id: id.into(),
-        event_type: Some("invoice.paid".into()),
-        source: Source::Webhook,
-        received_at: time::OffsetDateTime::now_utc(),
-        correlation_id: "c-1".into(),
         entity: Some("in_1".into()),
         version: Some(7),
-        payload,
+        ..sink_record("stripe", "invoice.paid", id, payload)
     }
 }
 
@@ -122,6 +116,14 @@ impl Effects {
         let n = calls.entry(key.to_string()).or_default();
         *n += 1;
         format!("receipt {key} #{n}")
+    }
+
+    /// A handler that applies the effect and answers its receipt.
+    fn handler(
+        &self,
+    ) -> impl Fn(InletEvent<Value>) -> std::future::Ready<Result<String, std::io::Error>> {
+        let effects = self.clone();
+        move |e| std::future::ready(Ok(effects.apply(&e.key)))
     }
 
     fn calls(&self, key: &str) -> usize {
@@ -158,10 +160,7 @@ async fn each_key_is_handled_once_in_a_batch_and_across_invocations_with_the_sto
     s.publish(&[a]).await;
     let event = s.event().await;
     let result: String = consumer
-        .handle_eventbridge(event, &s.context(30), |e: InletEvent<Value>| {
-            let effects = effects.clone();
-            async move { Ok::<_, std::io::Error>(effects.apply(&e.key)) }
-        })
+        .handle_eventbridge(event, &s.context(30), effects.handler())
         .await
         .unwrap();
     assert_eq!(result, "receipt stripe:evt_a #1");
@@ -173,10 +172,7 @@ async fn each_key_is_handled_once_in_a_batch_and_across_invocations_with_the_sto
         .await;
     let event = s.event().await;
     let result: String = consumer
-        .handle_eventbridge(event, &s.context(30), |e: InletEvent<Value>| {
-            let effects = effects.clone();
-            async move { Ok::<_, std::io::Error>(effects.apply(&e.key)) }
-        })
+        .handle_eventbridge(event, &s.context(30), effects.handler())
         .await
         .unwrap();
     assert_eq!(result, "receipt stripe:evt_a #2");
@@ -211,12 +207,11 @@ async fn a_crash_after_the_effect_holds_the_key_until_the_deadline_then_is_taken
     // The retry inside the crashed invocation's time sees it in progress.
     s.now.fetch_add(10_000, Ordering::SeqCst);
     let retry = consumer
-        .process(event.clone(), s.now.load(Ordering::SeqCst) + 20_000, {
-            let effects = effects.clone();
-            move |e: InletEvent<Value>| async move {
-                Ok::<_, std::io::Error>(effects.apply(&e.key))
-            }
-        })
+        .process(
+            event.clone(),
+            s.now.load(Ordering::SeqCst) + 20_000,
+            effects.handler(),
+        )
         .await;
     assert!(
         matches!(retry, Err(ConsumerError::InProgress { ref key, until_ms }) if key == "stripe:evt_crash" && until_ms == T0 + 20_000),
@@ -228,12 +223,11 @@ async fn a_crash_after_the_effect_holds_the_key_until_the_deadline_then_is_taken
     // the crash lost the first result).
     s.now.fetch_add(10_001, Ordering::SeqCst);
     let taken: String = consumer
-        .process(event.clone(), s.now.load(Ordering::SeqCst) + 20_000, {
-            let effects = effects.clone();
-            move |e: InletEvent<Value>| async move {
-                Ok::<_, std::io::Error>(effects.apply(&e.key))
-            }
-        })
+        .process(
+            event.clone(),
+            s.now.load(Ordering::SeqCst) + 20_000,
+            effects.handler(),
+        )
         .await
         .unwrap();
     assert_eq!(taken, "receipt stripe:evt_crash #2");
@@ -397,10 +391,7 @@ async fn a_changed_payload_is_a_mismatch_and_a_failed_handler_runs_again() {
         "{failed:?}"
     );
     let ok: String = consumer
-        .process(event.clone(), 0, {
-            let effects = effects.clone();
-            move |e: InletEvent<Value>| async move { Ok::<_, std::io::Error>(effects.apply(&e.key)) }
-        })
+        .process(event.clone(), 0, effects.handler())
         .await
         .unwrap();
     assert_eq!(ok, "receipt stripe:evt_f #1");
